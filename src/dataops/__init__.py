@@ -1,0 +1,1 @@
+"""DataOps V1 work-engine."""

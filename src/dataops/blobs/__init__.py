@@ -1,0 +1,1 @@
+"""Binary storage: the port and its backends."""

@@ -1,0 +1,110 @@
+"""Local-disk blob store for development and tests only (guarded to DATAOPS_ENV local/test)."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import re
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+from dataops.blobs.port import StoredBlob
+from dataops.domain.errors import Conflict, NotFound, PayloadTooLarge, StorageUnavailable
+
+SCHEME = "local-dev://"
+_KEY = re.compile(r"^[a-z0-9][a-z0-9_\-]*(/[a-z0-9][a-z0-9_\-.]*)*$")
+_CHUNK = 1024 * 1024
+
+
+class LocalDevBlobs:
+    """Files under `root`, addressed as local-dev://<key>. Keys are server-generated and
+    checked against a strict pattern, so no key can leave `root`."""
+
+    name = "local-dev"
+
+    def __init__(self, root: Path, *, allowed: bool) -> None:
+        self._root = root.resolve()
+        self._allowed = allowed
+
+    def put(self, key: str, stream: BinaryIO, *, content_type: str, max_bytes: int) -> StoredBlob:
+        target = self._path(key)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        digest = hashlib.sha256()
+        size = 0
+        fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=".upload-")
+        tmp = Path(tmp_name)
+        try:
+            with os.fdopen(fd, "wb") as out:
+                while chunk := stream.read(_CHUNK):
+                    size += len(chunk)
+                    if size > max_bytes:
+                        raise PayloadTooLarge(f"the file is larger than {max_bytes} bytes")
+                    digest.update(chunk)
+                    out.write(chunk)
+                out.flush()
+                os.fsync(out.fileno())
+            try:
+                os.link(tmp, target)  # fails if the key exists: never clobber
+            except FileExistsError as exc:
+                raise Conflict(f"blob {key!r} already exists") from exc
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
+        return StoredBlob(SCHEME + key, "sha256:" + digest.hexdigest(), size)
+
+    def read(self, uri: str) -> Iterator[bytes]:
+        if not self.owns(uri):
+            raise NotFound("blob", uri)
+        path = self._path(uri[len(SCHEME) :])
+        try:
+            handle = path.open("rb")
+        except FileNotFoundError as exc:
+            raise NotFound("blob", uri) from exc
+        return self._chunks(handle)
+
+    def owns(self, uri: str) -> bool:
+        return uri.startswith(SCHEME)
+
+    @staticmethod
+    def _chunks(handle: BinaryIO) -> Iterator[bytes]:
+        with handle:
+            while chunk := handle.read(_CHUNK):
+                yield chunk
+
+    def _path(self, key: str) -> Path:
+        if not self._allowed:
+            raise StorageUnavailable(
+                "local-dev blob storage is allowed only when DATAOPS_ENV is local or test; "
+                "set DATAOPS_BLOB_STORE=s3 for durable storage"
+            )
+        if not _KEY.match(key) or ".." in key:
+            raise NotFound("blob", key)
+        path = (self._root / key).resolve()
+        if self._root not in path.parents:
+            raise NotFound("blob", key)
+        return path
+
+
+class DisabledBlobs:
+    """No binary storage configured: every operation is refused, nothing is written."""
+
+    name = "disabled"
+
+    def put(self, key: str, stream: BinaryIO, *, content_type: str, max_bytes: int) -> StoredBlob:
+        raise self._refusal()
+
+    def read(self, uri: str) -> Iterator[bytes]:
+        raise self._refusal()
+
+    def owns(self, uri: str) -> bool:
+        return False
+
+    @staticmethod
+    def _refusal() -> StorageUnavailable:
+        return StorageUnavailable(
+            "binary storage is disabled (DATAOPS_BLOB_STORE=disabled); set DATAOPS_BLOB_STORE=s3 "
+            "with DATAOPS_ARTIFACTS_BUCKET, or local-dev in a local/test environment"
+        )

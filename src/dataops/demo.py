@@ -1,0 +1,195 @@
+"""`dataops serve --demo`: a podcast workflow with every proof kind and artifacts in
+several review states, loaded once (idempotent: found again by its template name)."""
+
+from __future__ import annotations
+
+import io
+from datetime import date, timedelta
+
+from dataops.domain.enums import (
+    ArtifactStatus,
+    ArtifactType,
+    DataClass,
+    FileCategory,
+    ProofType,
+    Role,
+    SourceType,
+    TaskStatus,
+)
+from dataops.domain.models import (
+    Actor,
+    BundleLink,
+    Phase,
+    ProofRequirement,
+    TaskDefinition,
+)
+from dataops.domain.status import ReviewAction
+from dataops.services import artifacts, files, tasks, workflow
+from dataops.services.context import Workspace
+from dataops.store.port import PageRequest
+
+DEMO_TEMPLATE = "Podcast episode (demo)"
+_HEX = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+
+
+def _definitions() -> list[TaskDefinition]:
+    return [
+        TaskDefinition(
+            "book-guest",
+            "Confirm the guest and the recording slot",
+            -14,
+            proof_requirement=ProofRequirement(ProofType.COMMENT, "Booking note"),
+            phase="prep",
+        ),
+        TaskDefinition(
+            "prep-doc",
+            "Review the guest prep document",
+            -7,
+            proof_requirement=ProofRequirement(
+                ProofType.ARTIFACT, "Approved prep document", artifact_type=ArtifactType.PODCAST_DOC
+            ),
+            phase="prep",
+        ),
+        TaskDefinition(
+            "record",
+            "Record the episode",
+            0,
+            proof_requirement=ProofRequirement(ProofType.EXTERNAL_STATUS, "Recording status"),
+            phase="production",
+            stage_on_complete="recorded",
+        ),
+        TaskDefinition(
+            "transcript",
+            "Approve the transcript",
+            2,
+            proof_requirement=ProofRequirement(
+                ProofType.ARTIFACT, "Approved transcript", artifact_type=ArtifactType.TRANSCRIPT
+            ),
+            phase="production",
+        ),
+        TaskDefinition(
+            "event-page",
+            "Publish the episode page",
+            5,
+            required_link_name="Episode page",
+            proof_requirement=ProofRequirement(ProofType.URL, "Public URL"),
+            phase="publish",
+            stage_on_complete="published",
+        ),
+        TaskDefinition(
+            "invoice", "File the guest invoice", 10, requires_file=True, phase="publish"
+        ),
+    ]
+
+
+def load_demo(ws: Workspace) -> bool:
+    """Create the demo once; False when it is already there."""
+    existing = workflow.list_templates(ws, PageRequest(limit=500)).items
+    if any(t.name == DEMO_TEMPLATE for t in existing):
+        return False
+    actor = _demo_actor(ws)
+    template = workflow.create_template(
+        ws,
+        actor,
+        {
+            "name": DEMO_TEMPLATE,
+            "type": "podcast",
+            "description": "Guest episode: booking, prep, recording, transcript, publishing.",
+            "phases": [
+                Phase("prep", "Preparation", "prep"),
+                Phase("production", "Production", "production"),
+                Phase("publish", "Publishing", "publish"),
+            ],
+            "bundle_link_definitions": [BundleLink("Episode page"), BundleLink("Recording folder")],
+            "task_definitions": _definitions(),
+        },
+    )
+    anchor = (date.today() + timedelta(days=3)).isoformat()
+    bundle, created = workflow.instantiate_template(
+        ws, actor, template.id, "Episode 42 — Ada Lovelace", anchor
+    )
+    by_ref = {t.template_task_ref: t for t in created}
+    tasks.update_task(
+        ws,
+        actor,
+        by_ref["book-guest"].id,
+        {"status": TaskStatus.DONE, "comment": "Ada confirmed for Thursday 10:00."},
+        None,
+    )
+    artifacts.register_artifact(
+        ws,
+        actor,
+        {
+            "type": ArtifactType.PODCAST_DOC,
+            "title": "Guest prep: Ada Lovelace",
+            "storage_uri": "https://docs.google.com/document/d/1demoPrepDocument/edit",
+            "status": ArtifactStatus.APPROVED,
+            "task_id": by_ref["prep-doc"].id,
+            "source_type": SourceType.ASSISTANT_OUTPUT,
+            "data_class": DataClass.INTERNAL,
+        },
+    )
+    artifacts.register_artifact(
+        ws,
+        actor,
+        {
+            "type": ArtifactType.TRANSCRIPT,
+            "title": "Transcript draft (assistant)",
+            "storage_uri": "s3://dataops-demo-artifacts/transcripts/ep42.txt",
+            "checksum": f"sha256:{_HEX}",
+            "size_bytes": 48213,
+            "content_type": "text/plain",
+            "status": ArtifactStatus.NEEDS_REVIEW,
+            "task_id": by_ref["transcript"].id,
+            "source_type": SourceType.ASSISTANT_OUTPUT,
+            "assistant_job_id": "job-demo-42",
+            "data_class": DataClass.PRIVATE,
+        },
+    )
+    artifacts.register_artifact(
+        ws,
+        actor,
+        {
+            "type": ArtifactType.RECORDING,
+            "title": "Raw recording",
+            "storage_uri": "https://www.dropbox.com/scl/fi/demo42/ep42.wav?rlkey=demo&dl=0",
+            "bundle_id": bundle.id,
+            "data_class": DataClass.PRIVATE,
+        },
+    )
+    rejected = artifacts.register_artifact(
+        ws,
+        actor,
+        {
+            "type": ArtifactType.EVENT_PAGE,
+            "title": "Episode page (first draft)",
+            "storage_uri": "https://example.com/podcast/episode-42-draft",
+            "status": ArtifactStatus.NEEDS_REVIEW,
+            "task_id": by_ref["event-page"].id,
+            "data_class": DataClass.PUBLIC,
+        },
+    )
+    artifacts.review_artifact(
+        ws, actor, rejected.id, ReviewAction.REJECT, reason="Guest name misspelled in the headline."
+    )
+    files.upload_file(
+        ws,
+        actor,
+        files.Upload(
+            filename="invoice-ep42.txt",
+            content_type="text/plain",
+            stream=io.BytesIO(b"Invoice EP42: 1 guest appearance, 0.00 EUR (demo)\n"),
+            task_id=by_ref["invoice"].id,
+            category=FileCategory.INVOICE,
+        ),
+    )
+    return True
+
+
+def _demo_actor(ws: Workspace) -> Actor:
+    from dataops.services.people import list_users
+
+    for user in list_users(ws, PageRequest(limit=500)).items:
+        if user.role == Role.ADMIN:
+            return Actor(user.id, user.email, user.role, user.name)
+    raise RuntimeError("the demo needs an admin user (dataops serve creates one)")

@@ -1,0 +1,1 @@
+"""Entities, enums and rules. Pure: imports nothing outside the standard library."""

@@ -1,0 +1,52 @@
+"""Time and identifiers: UTC timestamps with Z, time-sortable opaque IDs."""
+
+from __future__ import annotations
+
+import os
+import time
+from datetime import UTC, date, datetime
+
+_CROCKFORD = "0123456789abcdefghjkmnpqrstvwxyz"
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def format_ts(moment: datetime) -> str:
+    """ISO 8601 in UTC with millisecond precision and a Z suffix."""
+    moment = moment.astimezone(UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def now_ts() -> str:
+    return format_ts(now())
+
+
+def parse_ts(value: str) -> datetime:
+    """Parse a strict ISO 8601 timestamp that carries a zone (Z or an offset)."""
+    if "T" not in value:
+        raise ValueError("timestamp needs a date and a time")
+    text = value[:-1] + "+00:00" if value.endswith(("Z", "z")) else value
+    parsed = datetime.fromisoformat(text)
+    if parsed.tzinfo is None:
+        raise ValueError("timestamp needs a zone (Z or an offset)")
+    return parsed.astimezone(UTC)
+
+
+def parse_date(value: str) -> date:
+    """Parse exactly YYYY-MM-DD, a real calendar day."""
+    if len(value) != 10 or value[4] != "-" or value[7] != "-":
+        raise ValueError("date must be YYYY-MM-DD")
+    return date.fromisoformat(value)
+
+
+def new_id(prefix: str) -> str:
+    """A 26-character time-sortable identifier behind a short entity prefix."""
+    millis = int(time.time() * 1000)
+    number = (millis << 80) | int.from_bytes(os.urandom(10), "big")
+    chars = []
+    for _ in range(26):
+        chars.append(_CROCKFORD[number & 31])
+        number >>= 5
+    return f"{prefix}_{''.join(reversed(chars))}"

@@ -1,0 +1,295 @@
+"""Entities of CONTRACT §5 and §5b as plain dataclasses (snake_case in Python,
+camelCase on the wire through `codec`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from dataops.domain.enums import (
+    ArtifactStatus,
+    ArtifactType,
+    BundleStatus,
+    DataClass,
+    EntityType,
+    FileCategory,
+    NotificationType,
+    ProofType,
+    Role,
+    SourceType,
+    StorageProvider,
+    TaskStatus,
+)
+
+
+@dataclass
+class ArtifactRef:
+    """A lightweight pointer kept on tasks and bundles; the artifact record is the truth."""
+
+    artifact_id: str
+    type: ArtifactType | None = None
+    title: str | None = None
+    storage_uri: str | None = None
+    status: ArtifactStatus | None = None
+
+
+@dataclass
+class ProofRequirement:
+    type: ProofType
+    label: str | None = None
+    required: bool = True
+    artifact_type: ArtifactType | None = None
+
+
+@dataclass
+class BundleLink:
+    name: str
+    url: str | None = None
+
+
+@dataclass
+class Reference:
+    title: str
+    url: str | None = None
+
+
+@dataclass
+class Phase:
+    id: str
+    name: str
+    stage: str | None = None
+
+
+@dataclass
+class TaskDefinition:
+    ref_id: str
+    description: str
+    offset_days: int = 0
+    required_link_name: str | None = None
+    requires_file: bool = False
+    proof_requirement: ProofRequirement | None = None
+    phase: str | None = None
+    stage_on_complete: str | None = None
+    assignee_id: str | None = None
+    instructions_url: str | None = None
+    instruction_doc_id: str | None = None
+    instruction_step_id: str | None = None
+    systems: list[str] = field(default_factory=list)
+    validation: Any = None
+    tags: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Template:
+    id: str
+    name: str
+    created_at: str
+    updated_at: str
+    description: str | None = None
+    type: str | None = None
+    default_assignee_id: str | None = None
+    phases: list[Phase] = field(default_factory=list)
+    bundle_link_definitions: list[BundleLink] = field(default_factory=list)
+    task_definitions: list[TaskDefinition] = field(default_factory=list)
+    references: list[Reference] = field(default_factory=list)
+    tags: list[str] = field(default_factory=list)
+    version: int = 1
+
+
+@dataclass
+class Bundle:
+    id: str
+    title: str
+    created_at: str
+    updated_at: str
+    description: str | None = None
+    anchor_date: str | None = None
+    template_id: str | None = None
+    status: BundleStatus = BundleStatus.ACTIVE
+    stage: str | None = None
+    references: list[Reference] = field(default_factory=list)
+    bundle_links: list[BundleLink] = field(default_factory=list)
+    artifact_refs: list[ArtifactRef] = field(default_factory=list)
+    tags: list[str] = field(default_factory=list)
+    version: int = 1
+
+
+@dataclass
+class RequirementVerdict:
+    """One proof requirement of a task and whether (and by what) it is met."""
+
+    kind: str
+    label: str
+    satisfied: bool
+    reason: str | None = None
+    satisfied_by: dict[str, Any] | None = None
+
+
+@dataclass
+class Task:
+    id: str
+    description: str
+    date: str
+    created_at: str
+    updated_at: str
+    status: TaskStatus = TaskStatus.TODO
+    comment: str | None = None
+    waiting_for: str | None = None
+    follow_up_at: str | None = None
+    link: str | None = None
+    required_link_name: str | None = None
+    requires_file: bool = False
+    proof_requirement: ProofRequirement | None = None
+    external_status: str | None = None
+    bundle_id: str | None = None
+    template_id: str | None = None
+    template_task_ref: str | None = None
+    assignee_id: str | None = None
+    stage_on_complete: str | None = None
+    instructions_url: str | None = None
+    instruction_doc_id: str | None = None
+    instruction_step_id: str | None = None
+    phase: str | None = None
+    systems: list[str] = field(default_factory=list)
+    validation: Any = None
+    artifact_refs: list[ArtifactRef] = field(default_factory=list)
+    assistant_job_refs: list[dict[str, Any]] = field(default_factory=list)
+    audit_event_refs: list[dict[str, Any]] = field(default_factory=list)
+    tags: list[str] = field(default_factory=list)
+    completed_by: str | None = None
+    completed_at: str | None = None
+    completion_proof: list[RequirementVerdict] | None = None
+    version: int = 1
+
+
+@dataclass
+class FileRecord:
+    """Metadata of a binary; the bytes live in a blob store or an external system."""
+
+    id: str
+    filename: str
+    created_at: str
+    task_id: str | None = None
+    bundle_id: str | None = None
+    category: FileCategory = FileCategory.DOCUMENT
+    storage_provider: StorageProvider | None = None
+    storage_uri: str | None = None
+    storage_path: str | None = None
+    storage_version: str | None = None
+    content_type: str | None = None
+    checksum: str | None = None
+    size_bytes: int | None = None
+    tags: list[str] = field(default_factory=list)
+    created_by: str | None = None
+
+
+@dataclass
+class Artifact:
+    id: str
+    type: ArtifactType
+    title: str
+    storage_uri: str
+    storage_provider: StorageProvider
+    created_at: str
+    updated_at: str
+    status: ArtifactStatus = ArtifactStatus.DRAFT
+    description: str | None = None
+    filename: str | None = None
+    content_type: str | None = None
+    checksum: str | None = None
+    size_bytes: int | None = None
+    data_class: DataClass = DataClass.INTERNAL
+    task_id: str | None = None
+    bundle_id: str | None = None
+    assistant_job_id: str | None = None
+    file_id: str | None = None
+    source_type: SourceType = SourceType.MANUAL_LINK
+    supersedes: str | None = None
+    superseded_by: str | None = None
+    review_reason: str | None = None
+    created_by: str | None = None
+    reviewed_by: str | None = None
+    reviewed_at: str | None = None
+    tags: list[str] = field(default_factory=list)
+    metadata: dict[str, Any] | None = None
+    version: int = 1
+
+    def ref(self) -> ArtifactRef:
+        return ArtifactRef(
+            artifact_id=self.id,
+            type=self.type,
+            title=self.title,
+            storage_uri=self.storage_uri,
+            status=self.status,
+        )
+
+
+@dataclass
+class AuditEvent:
+    """Append-only history of one change."""
+
+    id: str
+    entity_type: EntityType
+    entity_id: str
+    action: str
+    created_at: str
+    actor_id: str | None = None
+    before: dict[str, Any] | None = None
+    after: dict[str, Any] | None = None
+    summary: str | None = None
+
+
+@dataclass
+class Notification:
+    id: str
+    type: NotificationType
+    message: str
+    created_at: str
+    user_id: str | None = None
+    task_id: str | None = None
+    bundle_id: str | None = None
+    template_id: str | None = None
+    due_at: str | None = None
+    dismissed: bool = False
+    version: int = 1
+
+
+@dataclass
+class User:
+    id: str
+    email: str
+    name: str
+    role: Role
+    created_at: str
+    version: int = 1
+
+
+@dataclass
+class Credential:
+    """A user's password hash, kept apart from the user record so it can never leak with it."""
+
+    user_id: str
+    password_hash: str
+    updated_at: str
+
+
+@dataclass
+class Session:
+    """A portal login; `id` is the SHA-256 of the cookie value, never the value itself."""
+
+    id: str
+    user_id: str
+    created_at: str
+    expires_at: str
+    revoked: bool = False
+    version: int = 1
+
+
+@dataclass(frozen=True)
+class Actor:
+    """The authenticated caller as the engine sees it."""
+
+    id: str
+    email: str
+    role: Role
+    name: str | None = None

@@ -1,0 +1,228 @@
+"""Field rules of each entity beyond JSON types: one place, used by the services on every
+write and by the importer and export validator on every record."""
+
+from __future__ import annotations
+
+from dataops.domain.clock import parse_date, parse_ts
+from dataops.domain.codec import to_dict
+from dataops.domain.enums import OWNED_PROVIDERS, ProofType, TaskStatus
+from dataops.domain.errors import FieldError
+from dataops.domain.models import (
+    Artifact,
+    Bundle,
+    BundleLink,
+    FileRecord,
+    ProofRequirement,
+    Reference,
+    Task,
+    TaskDefinition,
+    Template,
+)
+from dataops.domain.policy import (
+    check_checksum,
+    check_link,
+    check_metadata,
+    check_storage_uri,
+    provider_conflict,
+    scan_for_signed_urls,
+)
+
+MAX_TITLE = 500
+MAX_TEXT = 20_000
+MAX_TAGS = 50
+MAX_TAG = 100
+
+
+def _text(
+    value: str | None, field: str, *, required: bool = False, limit: int = MAX_TEXT
+) -> list[FieldError]:
+    if value is None:
+        return [FieldError(field, "is required")] if required else []
+    if required and not value.strip():
+        return [FieldError(field, "must not be blank")]
+    if len(value) > limit:
+        return [FieldError(field, f"must be at most {limit} characters")]
+    return []
+
+
+def _tags(tags: list[str], field: str = "tags") -> list[FieldError]:
+    if len(tags) > MAX_TAGS:
+        return [FieldError(field, f"must hold at most {MAX_TAGS} tags")]
+    for index, tag in enumerate(tags):
+        if not tag.strip() or len(tag) > MAX_TAG:
+            return [FieldError(f"{field}[{index}]", f"must be 1 to {MAX_TAG} characters")]
+    return []
+
+
+def _date(value: str | None, field: str, *, required: bool = False) -> list[FieldError]:
+    if value is None:
+        return [FieldError(field, "is required")] if required else []
+    try:
+        parse_date(value)
+    except ValueError:
+        return [FieldError(field, "must be a real calendar date YYYY-MM-DD")]
+    return []
+
+
+def date_or_timestamp_errors(value: str | None, field: str) -> list[FieldError]:
+    if value is None:
+        return []
+    try:
+        if "T" in value:
+            parse_ts(value)
+        else:
+            parse_date(value)
+    except ValueError:
+        return [FieldError(field, "must be YYYY-MM-DD or an ISO 8601 timestamp with a zone")]
+    return []
+
+
+def proof_requirement_errors(req: ProofRequirement | None, field: str) -> list[FieldError]:
+    if req is None:
+        return []
+    errors = _text(req.label, f"{field}.label", limit=MAX_TITLE)
+    if req.artifact_type is not None and req.type != ProofType.ARTIFACT:
+        errors.append(
+            FieldError(f"{field}.artifactType", "applies only to proofRequirement.type artifact")
+        )
+    return errors
+
+
+def _links(links: list[BundleLink], field: str) -> list[FieldError]:
+    errors: list[FieldError] = []
+    seen: set[str] = set()
+    for index, link in enumerate(links):
+        errors += _text(link.name, f"{field}[{index}].name", required=True, limit=MAX_TITLE)
+        if link.name in seen:
+            errors.append(FieldError(f"{field}[{index}].name", "is used twice"))
+        seen.add(link.name)
+        if link.url is not None:
+            errors += check_link(link.url, f"{field}[{index}].url")
+    return errors
+
+
+def _references(refs: list[Reference], field: str) -> list[FieldError]:
+    errors: list[FieldError] = []
+    for index, ref in enumerate(refs):
+        errors += _text(ref.title, f"{field}[{index}].title", required=True, limit=MAX_TITLE)
+        if ref.url is not None:
+            errors += check_link(ref.url, f"{field}[{index}].url")
+    return errors
+
+
+def artifact_errors(artifact: Artifact, *, uri_changed: bool = True) -> list[FieldError]:
+    """Every rule of CONTRACT §5 that a stored artifact must satisfy."""
+    errors = _text(artifact.title, "title", required=True, limit=MAX_TITLE)
+    errors += _text(artifact.description, "description")
+    errors += _text(artifact.filename, "filename", limit=MAX_TITLE)
+    errors += _text(artifact.content_type, "contentType", limit=200)
+    errors += _text(artifact.review_reason, "reviewReason")
+    errors += _tags(artifact.tags)
+    if uri_changed:
+        uri_errors = check_storage_uri(artifact.storage_uri)
+        errors += uri_errors
+        if not uri_errors:
+            conflict = provider_conflict(artifact.storage_uri, artifact.storage_provider)
+            if conflict:
+                errors.append(FieldError("storageProvider", conflict))
+    if artifact.checksum is not None:
+        errors += check_checksum(artifact.checksum)
+    elif artifact.storage_provider in OWNED_PROVIDERS:
+        errors.append(
+            FieldError("checksum", "is required when DataOps owns the binary (s3, local-dev)")
+        )
+    errors += check_metadata(artifact.metadata)
+    record = to_dict(artifact)
+    record.pop("metadata", None)
+    record.pop("storageUri", None)  # checked above, with a precise message
+    errors += scan_for_signed_urls(record)
+    return errors
+
+
+def file_errors(record: FileRecord) -> list[FieldError]:
+    errors = _text(record.filename, "filename", required=True, limit=MAX_TITLE)
+    errors += _text(record.content_type, "contentType", limit=200)
+    errors += _tags(record.tags)
+    if record.storage_uri is not None:
+        uri_errors = check_storage_uri(record.storage_uri)
+        errors += uri_errors
+        if not uri_errors and record.storage_provider is not None:
+            conflict = provider_conflict(record.storage_uri, record.storage_provider)
+            if conflict:
+                errors.append(FieldError("storageProvider", conflict))
+    if record.checksum is not None:
+        errors += check_checksum(record.checksum)
+    errors += scan_for_signed_urls(to_dict(record))
+    return errors
+
+
+def task_errors(task: Task) -> list[FieldError]:
+    errors = _text(task.description, "description", required=True)
+    errors += _date(task.date, "date", required=True)
+    errors += _text(task.comment, "comment")
+    errors += _text(task.waiting_for, "waitingFor", limit=MAX_TITLE)
+    errors += date_or_timestamp_errors(task.follow_up_at, "followUpAt")
+    errors += _text(task.required_link_name, "requiredLinkName", limit=MAX_TITLE)
+    errors += _text(task.external_status, "externalStatus", limit=MAX_TITLE)
+    errors += _tags(task.tags)
+    errors += proof_requirement_errors(task.proof_requirement, "proofRequirement")
+    if task.link is not None and task.link.strip():
+        errors += check_link(task.link, "link")
+    if task.instructions_url is not None:
+        errors += check_link(task.instructions_url, "instructionsUrl")
+    if task.status == TaskStatus.WAITING:
+        if task.waiting_for is None or not task.waiting_for.strip():
+            errors.append(FieldError("waitingFor", "is required while the task is waiting"))
+        if task.follow_up_at is None:
+            errors.append(FieldError("followUpAt", "is required while the task is waiting"))
+    errors += scan_for_signed_urls(to_dict(task))
+    return errors
+
+
+def bundle_errors(bundle: Bundle) -> list[FieldError]:
+    errors = _text(bundle.title, "title", required=True, limit=MAX_TITLE)
+    errors += _text(bundle.description, "description")
+    errors += _text(bundle.stage, "stage", limit=MAX_TITLE)
+    errors += _date(bundle.anchor_date, "anchorDate")
+    errors += _tags(bundle.tags)
+    errors += _links(bundle.bundle_links, "bundleLinks")
+    errors += _references(bundle.references, "references")
+    errors += scan_for_signed_urls(to_dict(bundle))
+    return errors
+
+
+def _definition_errors(definition: TaskDefinition, field: str) -> list[FieldError]:
+    errors = _text(definition.ref_id, f"{field}.refId", required=True, limit=100)
+    errors += _text(definition.description, f"{field}.description", required=True)
+    if abs(definition.offset_days) > 3660:
+        errors.append(FieldError(f"{field}.offsetDays", "must be within ±3660 days"))
+    errors += _text(definition.required_link_name, f"{field}.requiredLinkName", limit=MAX_TITLE)
+    errors += proof_requirement_errors(definition.proof_requirement, f"{field}.proofRequirement")
+    if definition.instructions_url is not None:
+        errors += check_link(definition.instructions_url, f"{field}.instructionsUrl")
+    errors += _tags(definition.tags, f"{field}.tags")
+    return errors
+
+
+def template_errors(template: Template) -> list[FieldError]:
+    errors = _text(template.name, "name", required=True, limit=MAX_TITLE)
+    errors += _text(template.description, "description")
+    errors += _tags(template.tags)
+    errors += _links(template.bundle_link_definitions, "bundleLinkDefinitions")
+    errors += _references(template.references, "references")
+    seen: set[str] = set()
+    for index, definition in enumerate(template.task_definitions):
+        field = f"taskDefinitions[{index}]"
+        errors += _definition_errors(definition, field)
+        if definition.ref_id in seen:
+            errors.append(FieldError(f"{field}.refId", "is used twice in this template"))
+        seen.add(definition.ref_id)
+    phase_ids: set[str] = set()
+    for index, phase in enumerate(template.phases):
+        errors += _text(phase.id, f"phases[{index}].id", required=True, limit=100)
+        errors += _text(phase.name, f"phases[{index}].name", required=True, limit=MAX_TITLE)
+        if phase.id in phase_ids:
+            errors.append(FieldError(f"phases[{index}].id", "is used twice"))
+        phase_ids.add(phase.id)
+    errors += scan_for_signed_urls(to_dict(template))
+    return errors

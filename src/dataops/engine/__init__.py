@@ -1,0 +1,1 @@
+"""The private work-engine HTTP app (`/api/*`), reached only through the portal."""

@@ -1,0 +1,140 @@
+"""Build the private work-engine ASGI app."""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+import uuid
+
+from fastapi import FastAPI, HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from dataops.domain.errors import PayloadTooLarge
+from dataops.engine import problems
+from dataops.engine.routes import artifacts, files, people, tasks, workflow
+from dataops.services.context import Workspace
+
+log = logging.getLogger("dataops.engine")
+JSON_BODY_LIMIT = 1024 * 1024
+_MULTIPART_OVERHEAD = 1024 * 1024
+
+
+class PortalTrust:
+    """Serve a request only when the portal vouches for it: `x-portal-auth: true` and the
+    shared secret (compared in constant time). Everything else is 401."""
+
+    def __init__(self, app: ASGIApp, secret: str) -> None:
+        if not secret:
+            raise ValueError("the engine needs a portal secret")
+        self._app = app
+        self._secret = secret.encode()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self._app(scope, receive, send)
+            return
+        headers = {k.decode("latin-1").lower(): v for k, v in scope["headers"]}
+        trusted = headers.get("x-portal-auth", b"") == b"true" and hmac.compare_digest(
+            headers.get("x-portal-secret", b""), self._secret
+        )
+        if not trusted:
+            response = problems.problem(
+                401,
+                "unauthorized",
+                "Authentication required",
+                "the work-engine is reachable only through the portal",
+            )
+            await response(scope, receive, send)
+            return
+        await self._app(scope, receive, send)
+
+
+class BodyLimit:
+    """413 for bodies over the limit (JSON 1 MiB; uploads the configured maximum), counted
+    as they arrive so a missing or false Content-Length does not help."""
+
+    def __init__(self, app: ASGIApp, upload_limit: int) -> None:
+        self._app = app
+        self._upload_limit = upload_limit + _MULTIPART_OVERHEAD
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self._app(scope, receive, send)
+            return
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        multipart = headers.get("content-type", "").startswith("multipart/form-data")
+        limit = self._upload_limit if multipart else JSON_BODY_LIMIT
+        declared = headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > limit:
+            response = problems.problem_for(
+                PayloadTooLarge(f"the body is larger than {limit} bytes")
+            )
+            await response(scope, receive, send)
+            return
+        seen = 0
+
+        async def counted() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > limit:
+                    # FastAPI re-raises HTTPException from body parsing unchanged (others
+                    # become 400), so the limit surfaces as a 413 problem.
+                    raise HTTPException(413, f"the body is larger than {limit} bytes")
+            return message
+
+        await self._app(scope, counted, send)
+
+
+class RequestId:
+    """Carry the portal's request ID (or make one) into logs and the response."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self._app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self._app(scope, receive, send)
+            return
+        headers = dict(scope["headers"])
+        request_id = headers.get(b"x-request-id", b"").decode("latin-1")[:100] or uuid.uuid4().hex
+
+        async def tagged(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [
+                    *message.get("headers", []),
+                    (b"x-request-id", request_id.encode("latin-1")),
+                ]
+                log.info(
+                    json.dumps(
+                        {
+                            "requestId": request_id,
+                            "method": scope["method"],
+                            "path": scope["path"],
+                            "status": message["status"],
+                        }
+                    )
+                )
+            await send(message)
+
+        await self._app(scope, receive, tagged)
+
+
+def create_engine_app(workspace: Workspace, portal_secret: str) -> FastAPI:
+    app = FastAPI(
+        title="DataOps work-engine",
+        version="1",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url="/api/openapi.json",
+    )
+    app.state.workspace = workspace
+    problems.install(app)
+    for module in (people, workflow, tasks, files, artifacts):
+        app.include_router(module.router)
+    app.add_middleware(BodyLimit, upload_limit=workspace.settings.max_upload_bytes)
+    app.add_middleware(PortalTrust, secret=portal_secret)
+    app.add_middleware(RequestId)
+    return app

@@ -1,0 +1,77 @@
+"""Dependencies shared by the routes: the workspace, the actor and its role, paging,
+If-Match."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Header, Query, Request
+
+from dataops.domain.enums import Role
+from dataops.domain.errors import BadRequest, Forbidden, Unauthorized
+from dataops.domain.models import Actor
+from dataops.services.context import Workspace
+from dataops.store.port import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, PageRequest
+
+
+def _workspace(request: Request) -> Workspace:
+    workspace: Workspace = request.app.state.workspace
+    return workspace
+
+
+def _actor(
+    x_user_id: Annotated[str | None, Header()] = None,
+    x_user_email: Annotated[str | None, Header()] = None,
+    x_user_role: Annotated[str | None, Header()] = None,
+) -> Actor:
+    """The user the portal authenticated (the portal secret was checked by middleware)."""
+    if not x_user_id or not x_user_role:
+        raise Unauthorized("the portal did not name the user")
+    try:
+        role = Role(x_user_role)
+    except ValueError:
+        raise Unauthorized("the portal named an unknown role") from None
+    return Actor(id=x_user_id, email=x_user_email or "", role=role)
+
+
+def _require(role: Role) -> object:
+    def check(actor: Annotated[Actor, Depends(_actor)]) -> Actor:
+        if not actor.role.allows(role):
+            raise Forbidden(f"this action needs the {role.value} role (you are {actor.role.value})")
+        return actor
+
+    return check
+
+
+def _page(
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE,
+    cursor: Annotated[str | None, Query(max_length=512)] = None,
+) -> PageRequest:
+    return PageRequest(limit=limit, cursor=cursor)
+
+
+def _if_match(if_match: Annotated[str | None, Header()] = None) -> int | None:
+    if if_match is None:
+        return None
+    value = if_match.strip()
+    if value.startswith("W/"):
+        value = value[2:]
+    value = value.strip('"')
+    if not value.isdigit():
+        raise BadRequest("If-Match must be the record's integer version")
+    return int(value)
+
+
+WorkspaceDep = Annotated[Workspace, Depends(_workspace)]
+Reader = Annotated[Actor, Depends(_require(Role.VIEWER))]
+Operator = Annotated[Actor, Depends(_require(Role.OPERATOR))]
+Admin = Annotated[Actor, Depends(_require(Role.ADMIN))]
+PageDep = Annotated[PageRequest, Depends(_page)]
+IfMatch = Annotated[int | None, Depends(_if_match)]
+
+
+def expected_version(if_match: int | None, body_version: int | None) -> int | None:
+    """If-Match wins; a body `expectedVersion` that disagrees with it is malformed."""
+    if if_match is not None and body_version is not None and if_match != body_version:
+        raise BadRequest("If-Match and expectedVersion disagree")
+    return if_match if if_match is not None else body_version

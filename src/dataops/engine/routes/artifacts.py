@@ -1,0 +1,141 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Query
+from fastapi.responses import JSONResponse, StreamingResponse
+
+from dataops.domain.enums import ArtifactStatus, ArtifactType
+from dataops.domain.models import Artifact
+from dataops.domain.status import ReviewAction
+from dataops.engine import present
+from dataops.engine.deps import IfMatch, Operator, PageDep, Reader, WorkspaceDep, expected_version
+from dataops.engine.routes.content import stream
+from dataops.engine.schemas import ArtifactCreate, ArtifactUpdate, AttachIn, ReviewIn, SupersedeIn
+from dataops.services import artifacts as svc
+from dataops.services.files import open_content
+
+router = APIRouter(prefix="/api/artifacts", tags=["artifacts"])
+Filter = Annotated[str | None, Query(max_length=200)]
+
+
+@router.post("", status_code=201)
+def register(
+    body: ArtifactCreate,
+    ws: WorkspaceDep,
+    actor: Operator,
+    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+) -> JSONResponse:
+    return present.one(svc.register_artifact(ws, actor, body.changes(Artifact)), 201)
+
+
+@router.get("")
+def list_artifacts(
+    ws: WorkspaceDep,
+    _: Reader,
+    paging: PageDep,
+    task_id: Annotated[str | None, Query(alias="taskId", max_length=200)] = None,
+    bundle_id: Annotated[str | None, Query(alias="bundleId", max_length=200)] = None,
+    assistant_job_id: Annotated[str | None, Query(alias="assistantJobId", max_length=200)] = None,
+    file_id: Annotated[str | None, Query(alias="fileId", max_length=200)] = None,
+    status: ArtifactStatus | None = None,
+    type: ArtifactType | None = None,
+) -> JSONResponse:
+    filters = {
+        "task_id": task_id,
+        "bundle_id": bundle_id,
+        "assistant_job_id": assistant_job_id,
+        "file_id": file_id,
+        "status": status.value if status else None,
+        "type": type.value if type else None,
+    }
+    return present.page(svc.list_artifacts(ws, filters, paging))
+
+
+@router.get("/{artifact_id}")
+def get(artifact_id: str, ws: WorkspaceDep, _: Reader) -> JSONResponse:
+    return present.one(svc.get_artifact(ws, artifact_id))
+
+
+@router.patch("/{artifact_id}")
+def update(
+    artifact_id: str, body: ArtifactUpdate, ws: WorkspaceDep, actor: Operator, if_match: IfMatch
+) -> JSONResponse:
+    version = expected_version(if_match, body.expected_version)
+    return present.one(svc.update_artifact(ws, actor, artifact_id, body.changes(Artifact), version))
+
+
+@router.post("/{artifact_id}/attach")
+def attach(
+    artifact_id: str, body: AttachIn, ws: WorkspaceDep, actor: Operator, if_match: IfMatch
+) -> JSONResponse:
+    artifact = svc.attach_artifact(
+        ws,
+        actor,
+        artifact_id,
+        task_id=body.task_id,
+        bundle_id=body.bundle_id,
+        expected_version=expected_version(if_match, body.expected_version),
+    )
+    return present.one(artifact)
+
+
+def _review(action: ReviewAction) -> object:
+    def decide(
+        artifact_id: str,
+        ws: WorkspaceDep,
+        actor: Operator,
+        if_match: IfMatch,
+        body: ReviewIn | None = None,
+    ) -> JSONResponse:
+        body = body or ReviewIn()
+        artifact = svc.review_artifact(
+            ws,
+            actor,
+            artifact_id,
+            action,
+            reason=body.reason,
+            expected_version=expected_version(if_match, body.expected_version),
+        )
+        return present.one(artifact)
+
+    return decide
+
+
+for _action in (
+    ReviewAction.SUBMIT,
+    ReviewAction.APPROVE,
+    ReviewAction.REJECT,
+    ReviewAction.ARCHIVE,
+):
+    router.add_api_route(
+        f"/{{artifact_id}}/{_action.value}",
+        _review(_action),  # type: ignore[arg-type]
+        methods=["POST"],
+        name=f"artifact_{_action.value}",
+    )
+
+
+@router.post("/{artifact_id}/supersede")
+def supersede(
+    artifact_id: str, body: SupersedeIn, ws: WorkspaceDep, actor: Operator, if_match: IfMatch
+) -> JSONResponse:
+    artifact = svc.review_artifact(
+        ws,
+        actor,
+        artifact_id,
+        ReviewAction.SUPERSEDE,
+        superseded_by=body.superseded_by,
+        expected_version=expected_version(if_match, body.expected_version),
+    )
+    return present.one(artifact)
+
+
+@router.get("/{artifact_id}/content")
+def content(artifact_id: str, ws: WorkspaceDep, _: Reader) -> StreamingResponse:
+    artifact = svc.get_artifact(ws, artifact_id)
+    return stream(
+        open_content(
+            ws, artifact.storage_uri, artifact.filename or artifact.id, artifact.content_type
+        )
+    )

@@ -1,0 +1,61 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from fastapi.responses import JSONResponse
+
+from dataops.domain.codec import to_dict
+from dataops.domain.enums import TaskStatus
+from dataops.domain.models import Task
+from dataops.engine import present
+from dataops.engine.deps import IfMatch, Operator, PageDep, Reader, WorkspaceDep, expected_version
+from dataops.engine.schemas import DateStr, TaskCreate, TaskUpdate
+from dataops.services import tasks as svc
+
+router = APIRouter(prefix="/api/tasks", tags=["tasks"])
+
+
+@router.post("", status_code=201)
+def create(body: TaskCreate, ws: WorkspaceDep, actor: Operator) -> JSONResponse:
+    return present.one(svc.create_task(ws, actor, body.changes(Task)), 201)
+
+
+@router.get("")
+def list_tasks(
+    ws: WorkspaceDep,
+    _: Reader,
+    paging: PageDep,
+    bundle_id: Annotated[str | None, Query(alias="bundleId", max_length=200)] = None,
+    status: TaskStatus | None = None,
+    date: DateStr | None = None,
+    assignee_id: Annotated[str | None, Query(alias="assigneeId", max_length=200)] = None,
+) -> JSONResponse:
+    filters = {
+        "bundle_id": bundle_id,
+        "status": status.value if status else None,
+        "date": date,
+        "assignee_id": assignee_id,
+    }
+    return present.page(svc.list_tasks(ws, filters, paging))
+
+
+@router.get("/{task_id}")
+def get(task_id: str, ws: WorkspaceDep, _: Reader) -> JSONResponse:
+    return present.one(svc.get_task(ws, task_id))
+
+
+@router.patch("/{task_id}")
+def update(
+    task_id: str, body: TaskUpdate, ws: WorkspaceDep, actor: Operator, if_match: IfMatch
+) -> JSONResponse:
+    version = expected_version(if_match, body.expected_version)
+    return present.one(svc.update_task(ws, actor, task_id, body.changes(Task), version))
+
+
+@router.get("/{task_id}/proof")
+def proof(task_id: str, ws: WorkspaceDep, _: Reader) -> JSONResponse:
+    verdict = svc.proof_state(ws, task_id)
+    return JSONResponse(
+        {"canComplete": verdict.can_complete, "requirements": to_dict(verdict.requirements)}
+    )

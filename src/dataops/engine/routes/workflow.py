@@ -1,0 +1,84 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from fastapi.responses import JSONResponse
+
+from dataops.domain.codec import to_dict
+from dataops.domain.enums import BundleStatus
+from dataops.domain.models import Bundle, Template
+from dataops.engine import present
+from dataops.engine.deps import IfMatch, Operator, PageDep, Reader, WorkspaceDep, expected_version
+from dataops.engine.schemas import (
+    BundleCreate,
+    BundleUpdate,
+    Instantiate,
+    TemplateCreate,
+    TemplateUpdate,
+)
+from dataops.services import workflow as svc
+
+router = APIRouter(tags=["workflow"])
+
+
+@router.post("/api/templates", status_code=201)
+def create_template(body: TemplateCreate, ws: WorkspaceDep, actor: Operator) -> JSONResponse:
+    return present.one(svc.create_template(ws, actor, body.changes(Template)), 201)
+
+
+@router.get("/api/templates")
+def list_templates(ws: WorkspaceDep, _: Reader, paging: PageDep) -> JSONResponse:
+    return present.page(svc.list_templates(ws, paging))
+
+
+@router.get("/api/templates/{template_id}")
+def get_template(template_id: str, ws: WorkspaceDep, _: Reader) -> JSONResponse:
+    return present.one(svc.get_template(ws, template_id))
+
+
+@router.patch("/api/templates/{template_id}")
+def update_template(
+    template_id: str, body: TemplateUpdate, ws: WorkspaceDep, actor: Operator, if_match: IfMatch
+) -> JSONResponse:
+    version = expected_version(if_match, body.expected_version)
+    template = svc.update_template(ws, actor, template_id, body.changes(Template), version)
+    return present.one(template)
+
+
+@router.post("/api/templates/{template_id}/instantiate", status_code=201)
+def instantiate(
+    template_id: str, body: Instantiate, ws: WorkspaceDep, actor: Operator
+) -> JSONResponse:
+    bundle, tasks = svc.instantiate_template(ws, actor, template_id, body.title, body.anchor_date)
+    return JSONResponse({"bundle": to_dict(bundle), "tasks": to_dict(tasks)}, status_code=201)
+
+
+@router.post("/api/bundles", status_code=201)
+def create_bundle(body: BundleCreate, ws: WorkspaceDep, actor: Operator) -> JSONResponse:
+    return present.one(svc.create_bundle(ws, actor, body.changes(Bundle)), 201)
+
+
+@router.get("/api/bundles")
+def list_bundles(
+    ws: WorkspaceDep,
+    _: Reader,
+    paging: PageDep,
+    status: BundleStatus | None = None,
+    template_id: Annotated[str | None, Query(alias="templateId", max_length=200)] = None,
+) -> JSONResponse:
+    filters = {"status": status.value if status else None, "template_id": template_id}
+    return present.page(svc.list_bundles(ws, filters, paging))
+
+
+@router.get("/api/bundles/{bundle_id}")
+def get_bundle(bundle_id: str, ws: WorkspaceDep, _: Reader) -> JSONResponse:
+    return present.one(svc.get_bundle(ws, bundle_id))
+
+
+@router.patch("/api/bundles/{bundle_id}")
+def update_bundle(
+    bundle_id: str, body: BundleUpdate, ws: WorkspaceDep, actor: Operator, if_match: IfMatch
+) -> JSONResponse:
+    version = expected_version(if_match, body.expected_version)
+    return present.one(svc.update_bundle(ws, actor, bundle_id, body.changes(Bundle), version))

@@ -1,0 +1,286 @@
+"""Request schemas (camelCase on the wire, strict JSON types, unknown fields refused).
+Responses are the entities rendered by `present`."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    StrictStr,
+    model_validator,
+)
+from pydantic.alias_generators import to_camel
+
+from dataops.domain.clock import parse_date
+from dataops.domain.codec import fields_from_dict
+from dataops.domain.enums import (
+    ArtifactStatus,
+    ArtifactType,
+    BundleStatus,
+    DataClass,
+    FileCategory,
+    ProofType,
+    SourceType,
+    StorageProvider,
+    TaskStatus,
+)
+
+# Fields the server sets; a client echoing them back is not an error, they are ignored.
+SERVER_FIELDS = frozenset(
+    {
+        "id",
+        "createdAt",
+        "updatedAt",
+        "createdBy",
+        "reviewedBy",
+        "reviewedAt",
+        "version",
+        "completedBy",
+        "completedAt",
+        "completionProof",
+        "artifactRefs",
+        "auditEventRefs",
+    }
+)
+
+
+def _date(value: str) -> str:
+    try:
+        parse_date(value)
+    except ValueError:
+        raise ValueError("must be a real calendar date YYYY-MM-DD") from None
+    return value
+
+
+DateStr = Annotated[StrictStr, AfterValidator(_date)]
+Text = Annotated[StrictStr, Field(max_length=20_000)]
+Short = Annotated[StrictStr, Field(max_length=500)]
+Id = Annotated[StrictStr, Field(min_length=1, max_length=200)]
+Tags = Annotated[list[Annotated[StrictStr, Field(max_length=100)]], Field(max_length=50)]
+Size = Annotated[StrictInt, Field(ge=0, le=2**53)]
+
+
+class In(BaseModel):
+    model_config = ConfigDict(extra="forbid", alias_generator=to_camel, populate_by_name=False)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _drop_server_fields(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            return {k: v for k, v in data.items() if k not in SERVER_FIELDS}
+        return data
+
+    def changes(self, entity: type[Any]) -> dict[str, Any]:
+        """The fields the client sent, snake_case, as the entity's types (None where it
+        sent null)."""
+        sent = self.model_dump(
+            mode="json", by_alias=True, exclude_unset=True, exclude={"expected_version"}
+        )
+        return fields_from_dict(entity, sent)
+
+
+class Versioned(In):
+    expected_version: StrictInt | None = None
+
+
+class ProofRequirementIn(In):
+    type: ProofType
+    label: Short | None = None
+    required: StrictBool = True
+    artifact_type: ArtifactType | None = None
+
+
+class LinkIn(In):
+    name: Short
+    url: StrictStr | None = None
+
+
+class ReferenceIn(In):
+    title: Short
+    url: StrictStr | None = None
+
+
+class PhaseIn(In):
+    id: Annotated[StrictStr, Field(max_length=100)]
+    name: Short
+    stage: Short | None = None
+
+
+class TaskDefinitionIn(In):
+    ref_id: Annotated[StrictStr, Field(max_length=100)]
+    description: Text
+    offset_days: StrictInt = 0
+    required_link_name: Short | None = None
+    requires_file: StrictBool = False
+    proof_requirement: ProofRequirementIn | None = None
+    phase: Short | None = None
+    stage_on_complete: Short | None = None
+    assignee_id: Id | None = None
+    instructions_url: StrictStr | None = None
+    instruction_doc_id: Short | None = None
+    instruction_step_id: Short | None = None
+    systems: list[Short] = Field(default_factory=list)
+    validation: Any = None
+    tags: Tags = Field(default_factory=list)
+
+
+class TemplateFields(In):
+    description: Text | None = None
+    type: Short | None = None
+    default_assignee_id: Id | None = None
+    phases: list[PhaseIn] | None = None
+    bundle_link_definitions: list[LinkIn] | None = None
+    task_definitions: Annotated[list[TaskDefinitionIn], Field(max_length=500)] | None = None
+    references: list[ReferenceIn] | None = None
+    tags: Tags | None = None
+
+
+class TemplateCreate(TemplateFields):
+    name: Short
+
+
+class TemplateUpdate(TemplateFields, Versioned):
+    name: Short | None = None
+
+
+class Instantiate(In):
+    title: Short
+    anchor_date: DateStr
+
+
+class BundleFields(In):
+    description: Text | None = None
+    anchor_date: DateStr | None = None
+    status: BundleStatus | None = None
+    stage: Short | None = None
+    references: list[ReferenceIn] | None = None
+    bundle_links: list[LinkIn] | None = None
+    tags: Tags | None = None
+
+
+class BundleCreate(BundleFields):
+    title: Short
+    template_id: Id | None = None
+
+
+class BundleUpdate(BundleFields, Versioned):
+    title: Short | None = None
+
+
+class AssistantJobRefIn(In):
+    model_config = ConfigDict(extra="allow", alias_generator=to_camel)
+    assistant_job_id: Id
+
+
+class TaskFields(In):
+    status: TaskStatus | None = None
+    comment: Text | None = None
+    waiting_for: Short | None = None
+    follow_up_at: StrictStr | None = None
+    link: StrictStr | None = None
+    required_link_name: Short | None = None
+    requires_file: StrictBool | None = None
+    proof_requirement: ProofRequirementIn | None = None
+    external_status: Short | None = None
+    bundle_id: Id | None = None
+    assignee_id: Id | None = None
+    stage_on_complete: Short | None = None
+    instructions_url: StrictStr | None = None
+    instruction_doc_id: Short | None = None
+    instruction_step_id: Short | None = None
+    phase: Short | None = None
+    systems: list[Short] | None = None
+    validation: Any = None
+    assistant_job_refs: list[AssistantJobRefIn] | None = None
+    tags: Tags | None = None
+
+
+class TaskCreate(TaskFields):
+    description: Text
+    date: DateStr
+
+
+class TaskUpdate(TaskFields, Versioned):
+    description: Text | None = None
+    date: DateStr | None = None
+
+
+def _visibility_alias(data: Any) -> Any:
+    """`visibility` is accepted as an input alias of `dataClass`."""
+    if isinstance(data, dict) and "visibility" in data:
+        data = dict(data)
+        visibility = data.pop("visibility")
+        if "dataClass" in data and data["dataClass"] != visibility:
+            raise ValueError("visibility and dataClass disagree; send dataClass only")
+        data["dataClass"] = visibility
+    return data
+
+
+class ArtifactFields(In):
+    description: Text | None = None
+    storage_provider: StorageProvider | None = None
+    filename: Short | None = None
+    content_type: Annotated[StrictStr, Field(max_length=200)] | None = None
+    checksum: Annotated[StrictStr, Field(max_length=100)] | None = None
+    size_bytes: Size | None = None
+    data_class: DataClass | None = None
+    assistant_job_id: Id | None = None
+    file_id: Id | None = None
+    source_type: SourceType | None = None
+    tags: Tags | None = None
+    metadata: dict[str, Any] | None = None
+    task_id: Id | None = None
+    bundle_id: Id | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _alias(cls, data: Any) -> Any:
+        return _visibility_alias(data)
+
+
+class ArtifactCreate(ArtifactFields):
+    type: ArtifactType
+    title: Short
+    storage_uri: StrictStr
+    status: ArtifactStatus | None = None
+
+
+class ArtifactUpdate(ArtifactFields, Versioned):
+    type: ArtifactType | None = None
+    title: Short | None = None
+    storage_uri: StrictStr | None = None
+    status: ArtifactStatus | None = None
+    review_reason: Text | None = None
+    superseded_by: Id | None = None
+
+
+class AttachIn(Versioned):
+    task_id: Id | None = None
+    bundle_id: Id | None = None
+
+
+class ReviewIn(Versioned):
+    reason: Text | None = None
+
+
+class SupersedeIn(Versioned):
+    superseded_by: Id
+
+
+class FileRegister(In):
+    task_id: Id
+    filename: Short
+    storage_uri: StrictStr
+    bundle_id: Id | None = None
+    storage_provider: StorageProvider | None = None
+    category: FileCategory | None = None
+    checksum: Annotated[StrictStr, Field(max_length=100)] | None = None
+    size_bytes: Size | None = None
+    content_type: Annotated[StrictStr, Field(max_length=200)] | None = None
+    tags: Tags | None = None

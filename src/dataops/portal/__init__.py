@@ -1,0 +1,1 @@
+"""The public portal: login, sessions, the operator UI and the `/work/api/*` broker."""

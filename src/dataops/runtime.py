@@ -1,0 +1,86 @@
+"""Start-up wiring: one explicit factory per port, chosen from the validated settings."""
+
+from __future__ import annotations
+
+import secrets
+import sys
+from dataclasses import dataclass
+
+import httpx
+from fastapi import FastAPI
+
+from dataops.blobs.local import DisabledBlobs, LocalDevBlobs
+from dataops.blobs.port import BlobStore
+from dataops.config import Settings
+from dataops.domain.enums import Role
+from dataops.domain.errors import ConfigurationError
+from dataops.engine.app import create_engine_app
+from dataops.portal.app import create_portal_app
+from dataops.services import people
+from dataops.services.context import Workspace
+from dataops.store.port import MetadataStore
+
+STORES = ("sqlite",)
+BLOB_STORES = ("local-dev", "disabled")
+
+
+def build_store(settings: Settings) -> MetadataStore:
+    if settings.store == "sqlite":
+        from dataops.store.sqlite import SqliteStore
+
+        return SqliteStore(settings.sqlite_path)
+    raise ConfigurationError(
+        f"DATAOPS_STORE={settings.store} is not available in this build "
+        f"(known: {', '.join(STORES)})"
+    )
+
+
+def build_blobs(settings: Settings) -> BlobStore:
+    if settings.blob_store == "local-dev":
+        return LocalDevBlobs(settings.blob_root, allowed=settings.local_storage_allowed)
+    if settings.blob_store == "disabled":
+        return DisabledBlobs()
+    raise ConfigurationError(
+        f"DATAOPS_BLOB_STORE={settings.blob_store} is not available in this build "
+        f"(known: {', '.join(BLOB_STORES)})"
+    )
+
+
+def build_workspace(settings: Settings) -> Workspace:
+    return Workspace(store=build_store(settings), blobs=build_blobs(settings), settings=settings)
+
+
+def portal_secret(settings: Settings) -> str:
+    """The shared secret: configured, or generated for this process (`serve`)."""
+    return settings.portal_secret or secrets.token_urlsafe(32)
+
+
+@dataclass(frozen=True)
+class Admin:
+    email: str
+    password: str | None  # set only when it was generated and must be shown once
+
+
+def bootstrap_admin(workspace: Workspace) -> Admin | None:
+    """Create the first admin when there are no users yet."""
+    if people.has_users(workspace):
+        return None
+    settings = workspace.settings
+    email = settings.admin_email or "admin@dataops.local"
+    generated = settings.admin_password is None
+    password = settings.admin_password or people.generate_password()
+    people.add_user(workspace, people.SYSTEM, email, "Admin", Role.ADMIN, password)
+    return Admin(email, password if generated else None)
+
+
+def build_single_process(workspace: Workspace) -> FastAPI:
+    """Portal in front of an in-process engine (httpx ASGITransport): `dataops serve`."""
+    secret = portal_secret(workspace.settings)
+    engine = create_engine_app(workspace, secret)
+    transport = httpx.ASGITransport(app=engine)
+    return create_portal_app(workspace, transport, "http://engine.internal", secret)
+
+
+def fail(message: str) -> None:
+    print(f"dataops: {message}", file=sys.stderr)
+    raise SystemExit(2)

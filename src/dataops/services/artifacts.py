@@ -1,0 +1,353 @@
+"""Artifact use cases: register, update, review decisions, attach, read."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from dataops.domain.clock import new_id, now_ts
+from dataops.domain.codec import camel
+from dataops.domain.enums import ArtifactStatus, EntityType
+from dataops.domain.errors import (
+    Conflict,
+    FieldError,
+    IllegalTransition,
+    ValidationFailed,
+)
+from dataops.domain.models import Actor, Artifact
+from dataops.domain.policy import infer_provider
+from dataops.domain.rules import artifact_errors
+from dataops.domain.status import CREATE_STATUSES, ReviewAction, action_for_status, check_move
+from dataops.services.common import (
+    audit,
+    check_version,
+    guard_local_storage,
+    raise_if,
+    require,
+    save,
+    with_ref,
+    without_ref,
+)
+from dataops.services.context import Workspace
+from dataops.store.port import Filters, Page, PageRequest, UnitOfWork
+
+_RELATION_FIELDS = ("task_id", "bundle_id")
+_UPDATABLE = frozenset(
+    {
+        "type",
+        "title",
+        "description",
+        "storage_uri",
+        "storage_provider",
+        "filename",
+        "content_type",
+        "checksum",
+        "size_bytes",
+        "data_class",
+        "assistant_job_id",
+        "file_id",
+        "source_type",
+        "tags",
+        "metadata",
+    }
+)
+
+
+def register_artifact(ws: Workspace, actor: Actor, data: dict[str, Any]) -> Artifact:
+    """Create an artifact record (metadata only) and link it to its task and bundle."""
+    stamp = now_ts()
+    uri = data["storage_uri"]
+    artifact = Artifact(
+        id=new_id("art"),
+        type=data["type"],
+        title=data["title"],
+        storage_uri=uri,
+        storage_provider=data.get("storage_provider") or infer_provider(uri),
+        created_at=stamp,
+        updated_at=stamp,
+        created_by=actor.id,
+    )
+    for name, value in data.items():
+        if name in _UPDATABLE or name in ("status", *_RELATION_FIELDS):
+            setattr(artifact, name, value if value is not None else getattr(artifact, name))
+    raise_if(artifact_errors(artifact))
+    guard_local_storage(ws, artifact.storage_provider)
+    if artifact.status not in CREATE_STATUSES:
+        allowed = ", ".join(s.value for s in CREATE_STATUSES)
+        raise IllegalTransition(
+            f"an artifact cannot be created as {artifact.status.value!r} (allowed: {allowed})"
+        )
+    if artifact.status == ArtifactStatus.APPROVED:
+        artifact.reviewed_by, artifact.reviewed_at = actor.id, stamp
+    with ws.store.unit_of_work(write=True) as uow:
+        _check_relations(uow, artifact, data.keys())
+        uow.artifacts.add(artifact)
+        _relink(uow, artifact, None, None)
+        audit(
+            uow,
+            actor,
+            EntityType.ARTIFACT,
+            artifact.id,
+            "create",
+            after=artifact,
+            summary=f"registered {artifact.type.value} artifact as {artifact.status.value}",
+        )
+        uow.commit()
+    return artifact
+
+
+def get_artifact(ws: Workspace, artifact_id: str) -> Artifact:
+    with ws.store.unit_of_work() as uow:
+        return require(uow.artifacts, artifact_id, "artifact")
+
+
+def list_artifacts(
+    ws: Workspace, filters: dict[str, str | None], page: PageRequest
+) -> Page[Artifact]:
+    with ws.store.unit_of_work() as uow:
+        return uow.artifacts.find(Filters(filters), page)
+
+
+def update_artifact(
+    ws: Workspace,
+    actor: Actor,
+    artifact_id: str,
+    changes: dict[str, Any],
+    expected_version: int | None,
+) -> Artifact:
+    """PATCH: metadata fields, relationships (a move, as attach) and status (a review move)."""
+    with ws.store.unit_of_work(write=True) as uow:
+        current = require(uow.artifacts, artifact_id, "artifact")
+        check_version(current, expected_version)
+        updated = copy.deepcopy(current)
+        for name in _UPDATABLE & changes.keys():
+            setattr(updated, name, changes[name])
+        for name in ("tags",):
+            if name in changes and changes[name] is None:
+                setattr(updated, name, [])
+        uri_changed = "storage_uri" in changes or "storage_provider" in changes
+        if "storage_uri" in changes and changes.get("storage_provider") is None:
+            updated.storage_provider = infer_provider(updated.storage_uri)
+        for required in ("type", "title", "storage_uri", "data_class", "source_type"):
+            if required in changes and changes[required] is None:
+                raise ValidationFailed.one(camel(required), "cannot be cleared")
+        raise_if(artifact_errors(updated, uri_changed=uri_changed))
+        if uri_changed:
+            guard_local_storage(ws, updated.storage_provider)
+        relation_changes = {k: changes[k] for k in _RELATION_FIELDS if k in changes}
+        for name, value in relation_changes.items():
+            setattr(updated, name, value)
+        _check_relations(uow, updated, changes.keys())
+        status = changes.get("status")
+        if status is not None and status != current.status:
+            _apply_review(
+                uow,
+                actor,
+                updated,
+                action_for_status(status),
+                reason=changes.get("review_reason"),
+                superseded_by=changes.get("superseded_by"),
+            )
+        if updated == current:
+            return current
+        save(uow.artifacts, updated)
+        _relink(uow, updated, current.task_id, current.bundle_id)
+        if status is not None and status != current.status:
+            audit(
+                uow,
+                actor,
+                EntityType.ARTIFACT,
+                updated.id,
+                action_for_status(status).value,
+                before=current,
+                after=updated,
+                summary=f"status set to {status.value}",
+            )
+        else:
+            audit(
+                uow, actor, EntityType.ARTIFACT, updated.id, "update", before=current, after=updated
+            )
+        uow.commit()
+        return updated
+
+
+def review_artifact(
+    ws: Workspace,
+    actor: Actor,
+    artifact_id: str,
+    action: ReviewAction,
+    *,
+    reason: str | None = None,
+    superseded_by: str | None = None,
+    expected_version: int | None = None,
+) -> Artifact:
+    """submit / approve / reject / archive / supersede, as one atomic, audited step."""
+    with ws.store.unit_of_work(write=True) as uow:
+        current = require(uow.artifacts, artifact_id, "artifact")
+        check_version(current, expected_version)
+        if action == ReviewAction.ARCHIVE and current.status == ArtifactStatus.ARCHIVED:
+            return current
+        updated = copy.deepcopy(current)
+        _apply_review(uow, actor, updated, action, reason=reason, superseded_by=superseded_by)
+        save(uow.artifacts, updated)
+        audit(
+            uow,
+            actor,
+            EntityType.ARTIFACT,
+            updated.id,
+            action.value,
+            before=current,
+            after=updated,
+            summary=reason,
+        )
+        uow.commit()
+        return updated
+
+
+def attach_artifact(
+    ws: Workspace,
+    actor: Actor,
+    artifact_id: str,
+    *,
+    task_id: str | None,
+    bundle_id: str | None,
+    expected_version: int | None = None,
+) -> Artifact:
+    """Set taskId and/or bundleId and move the refs, in one transaction."""
+    if not task_id and not bundle_id:
+        raise ValidationFailed(
+            [
+                FieldError("taskId", "taskId or bundleId is required"),
+                FieldError("bundleId", "taskId or bundleId is required"),
+            ]
+        )
+    with ws.store.unit_of_work(write=True) as uow:
+        current = require(uow.artifacts, artifact_id, "artifact")
+        check_version(current, expected_version)
+        updated = copy.deepcopy(current)
+        if task_id:
+            updated.task_id = task_id
+        if bundle_id:
+            updated.bundle_id = bundle_id
+        _check_relations(uow, updated, ["task_id", "bundle_id"])
+        if updated == current:
+            _relink(uow, updated, current.task_id, current.bundle_id)
+            uow.commit()
+            return current
+        save(uow.artifacts, updated)
+        _relink(uow, updated, current.task_id, current.bundle_id)
+        audit(
+            uow,
+            actor,
+            EntityType.ARTIFACT,
+            updated.id,
+            "attach",
+            before=current,
+            after=updated,
+            summary=_where(updated),
+        )
+        uow.commit()
+        return updated
+
+
+def _apply_review(
+    uow: UnitOfWork,
+    actor: Actor,
+    artifact: Artifact,
+    action: ReviewAction,
+    *,
+    reason: str | None,
+    superseded_by: str | None,
+) -> None:
+    """Change `artifact` in place along one review move; the caller saves and audits."""
+    if action == ReviewAction.REJECT and (reason is None or not reason.strip()):
+        raise ValidationFailed.one("reason", "a reason is required to reject an artifact")
+    if action == ReviewAction.SUPERSEDE:
+        if not superseded_by:
+            raise ValidationFailed.one("supersededBy", "is required to supersede an artifact")
+        if superseded_by == artifact.id:
+            raise ValidationFailed.one("supersededBy", "an artifact cannot supersede itself")
+    artifact.status = check_move(artifact.status, action)
+    if action in (ReviewAction.APPROVE, ReviewAction.REJECT):
+        artifact.reviewed_by = actor.id
+        artifact.reviewed_at = now_ts()
+        artifact.review_reason = reason.strip() if reason else None
+    if action == ReviewAction.SUPERSEDE and superseded_by:
+        successor = require(uow.artifacts, superseded_by, "artifact", "supersededBy")
+        if successor.status in (
+            ArtifactStatus.ARCHIVED,
+            ArtifactStatus.SUPERSEDED,
+            ArtifactStatus.REJECTED,
+        ):
+            raise Conflict(f"the successor {successor.id!r} is {successor.status.value}")
+        if successor.supersedes not in (None, artifact.id):
+            raise Conflict(
+                f"the successor {successor.id!r} already supersedes {successor.supersedes!r}"
+            )
+        artifact.superseded_by = successor.id
+        if successor.supersedes != artifact.id:
+            before = copy.deepcopy(successor)
+            successor.supersedes = artifact.id
+            save(uow.artifacts, successor)
+            audit(
+                uow,
+                actor,
+                EntityType.ARTIFACT,
+                successor.id,
+                "update",
+                before=before,
+                after=successor,
+                summary=f"supersedes {artifact.id}",
+            )
+
+
+def _check_relations(uow: UnitOfWork, artifact: Artifact, fields: Any) -> None:
+    """404 for a relationship ID in the body that does not exist."""
+    fields = set(fields)
+    if artifact.task_id and "task_id" in fields:
+        require(uow.tasks, artifact.task_id, "task", "taskId")
+    if artifact.bundle_id and "bundle_id" in fields:
+        require(uow.bundles, artifact.bundle_id, "bundle", "bundleId")
+    if artifact.file_id and "file_id" in fields:
+        require(uow.files, artifact.file_id, "file", "fileId")
+
+
+def _relink(
+    uow: UnitOfWork, artifact: Artifact, old_task_id: str | None, old_bundle_id: str | None
+) -> None:
+    """Keep task and bundle refs in step with the artifact's taskId/bundleId: the old
+    holder loses its ref, the new holder gains one."""
+    ref = artifact.ref()
+    if old_task_id and old_task_id != artifact.task_id:
+        old_task = uow.tasks.get(old_task_id)
+        if old_task is not None and any(
+            r.artifact_id == artifact.id for r in old_task.artifact_refs
+        ):
+            old_task.artifact_refs = without_ref(old_task.artifact_refs, artifact.id)
+            save(uow.tasks, old_task)
+    if artifact.task_id:
+        task = require(uow.tasks, artifact.task_id, "task", "taskId")
+        if not any(r.artifact_id == artifact.id for r in task.artifact_refs):
+            task.artifact_refs = with_ref(task.artifact_refs, ref)
+            save(uow.tasks, task)
+    if old_bundle_id and old_bundle_id != artifact.bundle_id:
+        old_bundle = uow.bundles.get(old_bundle_id)
+        if old_bundle is not None and any(
+            r.artifact_id == artifact.id for r in old_bundle.artifact_refs
+        ):
+            old_bundle.artifact_refs = without_ref(old_bundle.artifact_refs, artifact.id)
+            save(uow.bundles, old_bundle)
+    if artifact.bundle_id:
+        bundle = require(uow.bundles, artifact.bundle_id, "bundle", "bundleId")
+        if not any(r.artifact_id == artifact.id for r in bundle.artifact_refs):
+            bundle.artifact_refs = with_ref(bundle.artifact_refs, ref)
+            save(uow.bundles, bundle)
+
+
+def _where(artifact: Artifact) -> str:
+    parts = []
+    if artifact.task_id:
+        parts.append(f"task {artifact.task_id}")
+    if artifact.bundle_id:
+        parts.append(f"bundle {artifact.bundle_id}")
+    return "attached to " + " and ".join(parts)

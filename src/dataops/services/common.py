@@ -1,0 +1,111 @@
+"""Small helpers shared by the use cases: lookups, versions, audit, ref presentation."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Protocol, TypeVar
+
+from dataops.domain.clock import new_id, now_ts
+from dataops.domain.codec import to_dict
+from dataops.domain.enums import EntityType, StorageProvider
+from dataops.domain.errors import NotFound, StorageUnavailable, ValidationFailed, VersionConflict
+from dataops.domain.models import Actor, ArtifactRef, AuditEvent, Bundle, Task
+from dataops.services.context import Workspace
+from dataops.store.port import Repository, UnitOfWork
+
+T = TypeVar("T")
+
+
+class Versioned(Protocol):
+    id: str
+    version: int
+    updated_at: str
+
+
+V = TypeVar("V", bound=Versioned)
+
+
+def require(repo: Repository[T], record_id: str, entity: str, field: str | None = None) -> T:
+    """The record, or NotFound (naming the body field when the ID came from one)."""
+    record = repo.get(record_id)
+    if record is None:
+        raise NotFound(entity, record_id, field)
+    return record
+
+
+def check_version(record: Versioned, expected: int | None) -> None:
+    if expected is not None and expected != record.version:
+        raise VersionConflict(
+            f"{type(record).__name__.lower()} {record.id!r} is at version {record.version}, "
+            f"not {expected}"
+        )
+
+
+def save(repo: Repository[V], record: V) -> None:
+    """Write `record` (a changed copy) conditionally on the version it was read at."""
+    read_version = record.version
+    record.version = read_version + 1
+    record.updated_at = now_ts()
+    repo.update(record, read_version)
+
+
+def raise_if(errors: Sequence[Any]) -> None:
+    if errors:
+        raise ValidationFailed(list(errors))
+
+
+def audit(
+    uow: UnitOfWork,
+    actor: Actor,
+    entity_type: EntityType,
+    entity_id: str,
+    action: str,
+    *,
+    before: Any = None,
+    after: Any = None,
+    summary: str | None = None,
+) -> AuditEvent:
+    event = AuditEvent(
+        id=new_id("evt"),
+        entity_type=entity_type,
+        entity_id=entity_id,
+        action=action,
+        created_at=now_ts(),
+        actor_id=actor.id,
+        before=None if before is None else to_dict(before),
+        after=None if after is None else to_dict(after),
+        summary=summary,
+    )
+    uow.audit_events.add(event)
+    return event
+
+
+def refresh_refs(uow: UnitOfWork, holders: Sequence[Task | Bundle]) -> None:
+    """Replace each ref's snapshot with the artifact's current type, title, URI and status
+    (one batched read for all holders)."""
+    ids = list(dict.fromkeys(ref.artifact_id for h in holders for ref in h.artifact_refs))
+    if not ids:
+        return
+    live = {a.id: a for a in uow.artifacts.get_many(ids)}
+    for holder in holders:
+        holder.artifact_refs = [
+            live[ref.artifact_id].ref() if ref.artifact_id in live else ref
+            for ref in holder.artifact_refs
+        ]
+
+
+def guard_local_storage(ws: Workspace, provider: StorageProvider | None) -> None:
+    """local-dev:// locations are refused (503, nothing written) outside local/test."""
+    if provider == StorageProvider.LOCAL_DEV and not ws.settings.local_storage_allowed:
+        raise StorageUnavailable(
+            "local-dev:// storage is allowed only when DATAOPS_ENV is local or test "
+            f"(DATAOPS_ENV={ws.settings.env}); keep the binary in S3 or an external system"
+        )
+
+
+def with_ref(refs: list[ArtifactRef], ref: ArtifactRef) -> list[ArtifactRef]:
+    return [r for r in refs if r.artifact_id != ref.artifact_id] + [ref]
+
+
+def without_ref(refs: list[ArtifactRef], artifact_id: str) -> list[ArtifactRef]:
+    return [r for r in refs if r.artifact_id != artifact_id]

@@ -1,0 +1,168 @@
+"""File records: uploads into the blob store, and metadata for files kept elsewhere."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any, BinaryIO
+
+from dataops.domain.clock import new_id, now_ts
+from dataops.domain.enums import EntityType, FileCategory, StorageProvider
+from dataops.domain.errors import Conflict
+from dataops.domain.models import Actor, FileRecord
+from dataops.domain.policy import infer_provider
+from dataops.domain.rules import file_errors
+from dataops.services.common import audit, guard_local_storage, raise_if, require
+from dataops.services.context import Workspace
+from dataops.store.port import Filters, Page, PageRequest
+
+LEGACY_SCHEME = "local-dev://"
+
+
+@dataclass(frozen=True)
+class Upload:
+    filename: str
+    content_type: str
+    stream: BinaryIO
+    task_id: str
+    bundle_id: str | None = None
+    category: FileCategory = FileCategory.DOCUMENT
+    tags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Content:
+    """Bytes streamed by DataOps, or a redirect to where they can be fetched."""
+
+    filename: str
+    content_type: str
+    chunks: Iterator[bytes] | None = None
+    redirect: str | None = None
+
+
+def upload_file(ws: Workspace, actor: Actor, upload: Upload) -> FileRecord:
+    """Store the bytes (checksum and size computed by the server), then the metadata."""
+    file_id = new_id("fil")
+    probe = FileRecord(
+        id=file_id,
+        filename=upload.filename,
+        created_at=now_ts(),
+        task_id=upload.task_id,
+        content_type=upload.content_type,
+        tags=list(upload.tags),
+        category=upload.category,
+    )
+    raise_if(file_errors(probe))
+    with ws.store.unit_of_work() as uow:
+        task = require(uow.tasks, upload.task_id, "task", "taskId")
+        if upload.bundle_id:
+            require(uow.bundles, upload.bundle_id, "bundle", "bundleId")
+    stored = ws.blobs.put(
+        f"files/{file_id}",
+        upload.stream,
+        content_type=upload.content_type,
+        max_bytes=ws.settings.max_upload_bytes,
+    )
+    record = FileRecord(
+        id=file_id,
+        filename=upload.filename,
+        created_at=now_ts(),
+        task_id=task.id,
+        bundle_id=upload.bundle_id or task.bundle_id,
+        category=upload.category,
+        storage_provider=StorageProvider(ws.blobs.name) if ws.blobs.name != "disabled" else None,
+        storage_uri=stored.uri,
+        storage_version=stored.version,
+        content_type=upload.content_type,
+        checksum=stored.checksum,
+        size_bytes=stored.size_bytes,
+        tags=list(upload.tags),
+        created_by=actor.id,
+    )
+    with ws.store.unit_of_work(write=True) as uow:
+        require(uow.tasks, task.id, "task", "taskId")
+        uow.files.add(record)
+        audit(
+            uow,
+            actor,
+            EntityType.FILE,
+            record.id,
+            "upload",
+            after=record,
+            summary=f"{record.size_bytes} bytes for task {task.id}",
+        )
+        uow.commit()
+    return record
+
+
+def register_file(ws: Workspace, actor: Actor, data: dict[str, Any]) -> FileRecord:
+    """Metadata for a file kept elsewhere (Dropbox, Drive, a public URL, an S3 object)."""
+    uri = data["storage_uri"]
+    record = FileRecord(
+        id=new_id("fil"),
+        filename=data["filename"],
+        created_at=now_ts(),
+        task_id=data["task_id"],
+        bundle_id=data.get("bundle_id"),
+        category=data.get("category") or FileCategory.DOCUMENT,
+        storage_provider=data.get("storage_provider") or infer_provider(uri),
+        storage_uri=uri,
+        content_type=data.get("content_type"),
+        checksum=data.get("checksum"),
+        size_bytes=data.get("size_bytes"),
+        tags=data.get("tags") or [],
+        created_by=actor.id,
+    )
+    raise_if(file_errors(record))
+    guard_local_storage(ws, record.storage_provider)
+    with ws.store.unit_of_work(write=True) as uow:
+        task = require(uow.tasks, record.task_id or "", "task", "taskId")
+        if record.bundle_id:
+            require(uow.bundles, record.bundle_id, "bundle", "bundleId")
+        else:
+            record.bundle_id = task.bundle_id
+        uow.files.add(record)
+        audit(uow, actor, EntityType.FILE, record.id, "register", after=record)
+        uow.commit()
+    return record
+
+
+def get_file(ws: Workspace, file_id: str) -> FileRecord:
+    with ws.store.unit_of_work() as uow:
+        return require(uow.files, file_id, "file")
+
+
+def list_files(
+    ws: Workspace, filters: dict[str, str | None], page: PageRequest
+) -> Page[FileRecord]:
+    with ws.store.unit_of_work() as uow:
+        return uow.files.find(Filters(filters), page)
+
+
+def storage_uri_of(record: FileRecord) -> str | None:
+    """The record's URI; legacy records that only have storagePath map to local-dev://."""
+    if record.storage_uri:
+        return record.storage_uri
+    if record.storage_path:
+        return LEGACY_SCHEME + record.storage_path.replace("\\", "/").lstrip("/")
+    return None
+
+
+def open_content(
+    ws: Workspace, uri: str | None, filename: str, content_type: str | None
+) -> Content:
+    """Stream DataOps-owned bytes; externally stored ones are not served through DataOps."""
+    if uri is None or not ws.blobs.owns(uri):
+        if uri is not None and infer_provider(uri) in (
+            StorageProvider.LOCAL_DEV,
+            StorageProvider.S3,
+        ):
+            ws.blobs.read(uri)  # raises StorageUnavailable when the owning store is off
+        raise Conflict("the bytes are not stored by DataOps; open the record's storageUri")
+    chunks = ws.blobs.read(uri)
+    return Content(filename, content_type or "application/octet-stream", chunks=chunks)
+
+
+def file_content(ws: Workspace, file_id: str) -> Content:
+    record = get_file(ws, file_id)
+    return open_content(ws, storage_uri_of(record), record.filename, record.content_type)

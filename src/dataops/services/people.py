@@ -1,0 +1,184 @@
+"""Users, passwords, sessions, notifications and the audit trail."""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from dataops.domain.clock import format_ts, new_id, now, now_ts, parse_ts
+from dataops.domain.enums import EntityType, Role
+from dataops.domain.errors import Conflict, Forbidden, Unauthorized, ValidationFailed
+from dataops.domain.models import Actor, AuditEvent, Credential, Notification, Session, User
+from dataops.services.common import audit, require
+from dataops.services.context import Workspace
+from dataops.store.port import Filters, Page, PageRequest, UnitOfWork
+
+SESSION_LIFETIME = timedelta(hours=12)
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_hasher = PasswordHasher()
+SYSTEM = Actor(id="system", email="system@dataops.invalid", role=Role.ADMIN, name="System")
+
+
+def _normal_email(email: str) -> str:
+    email = email.strip().lower()
+    if not _EMAIL.match(email) or len(email) > 254:
+        raise ValidationFailed.one("email", "must be an email address")
+    return email
+
+
+def _check_password(password: str) -> None:
+    if len(password) < 8:
+        raise ValidationFailed.one("password", "must be at least 8 characters")
+
+
+def add_user(ws: Workspace, actor: Actor, email: str, name: str, role: Role, password: str) -> User:
+    email = _normal_email(email)
+    if not name.strip():
+        raise ValidationFailed.one("name", "must not be blank")
+    _check_password(password)
+    user = User(id=new_id("usr"), email=email, name=name.strip(), role=role, created_at=now_ts())
+    credential = Credential(user.id, _hasher.hash(password), user.created_at)
+    with ws.store.unit_of_work(write=True) as uow:
+        if find_user_by_email(uow, email) is not None:
+            raise Conflict(f"a user with email {email} already exists")
+        uow.users.add(user)
+        uow.credentials.add(credential)
+        audit(uow, actor, EntityType.USER, user.id, "create", after=user)
+        uow.commit()
+    return user
+
+
+def set_password(ws: Workspace, actor: Actor, email: str, password: str) -> User:
+    _check_password(password)
+    with ws.store.unit_of_work(write=True) as uow:
+        user = find_user_by_email(uow, _normal_email(email))
+        if user is None:
+            raise ValidationFailed.one("email", f"no user has the email {email}")
+        credential = Credential(user.id, _hasher.hash(password), now_ts())
+        if uow.credentials.get(user.id) is None:
+            uow.credentials.add(credential)
+        else:
+            uow.credentials.update(credential, 1)
+        audit(uow, actor, EntityType.USER, user.id, "password", summary="password changed")
+        uow.commit()
+        return user
+
+
+def find_user_by_email(uow: UnitOfWork, email: str) -> User | None:
+    page = uow.users.find(Filters({"email": email}), PageRequest(limit=1))
+    return page.items[0] if page.items else None
+
+
+def describe_actor(ws: Workspace, actor: Actor) -> dict[str, str | None]:
+    """`GET /api/me`: the actor as the portal named it, with the stored display name."""
+    with ws.store.unit_of_work() as uow:
+        user = uow.users.get(actor.id)
+    name = user.name if user else actor.name
+    return {"id": actor.id, "email": actor.email, "name": name, "role": actor.role.value}
+
+
+def list_users(ws: Workspace, page: PageRequest) -> Page[User]:
+    with ws.store.unit_of_work() as uow:
+        return uow.users.find(Filters(), page)
+
+
+def has_users(ws: Workspace) -> bool:
+    return bool(list_users(ws, PageRequest(limit=1)).items)
+
+
+@dataclass(frozen=True)
+class NewSession:
+    token: str
+    user: User
+    expires_at: str
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def login(ws: Workspace, email: str, password: str) -> NewSession:
+    """Check the password and open a server-side session; only the token's hash is stored."""
+    failure = Unauthorized("email or password is not correct")
+    try:
+        normal = _normal_email(email)
+    except ValidationFailed:
+        raise failure from None
+    with ws.store.unit_of_work(write=True) as uow:
+        user = find_user_by_email(uow, normal)
+        credential = uow.credentials.get(user.id) if user else None
+        if user is None or credential is None:
+            _hasher.hash(password)  # same work whether or not the user exists
+            raise failure
+        try:
+            _hasher.verify(credential.password_hash, password)
+        except (VerificationError, InvalidHashError):
+            raise failure from None
+        token = secrets.token_urlsafe(32)
+        expires = format_ts(now() + SESSION_LIFETIME)
+        uow.sessions.add(
+            Session(id=_token_hash(token), user_id=user.id, created_at=now_ts(), expires_at=expires)
+        )
+        uow.commit()
+    return NewSession(token, user, expires)
+
+
+def session_user(ws: Workspace, token: str) -> User:
+    """The user of a live session, or Unauthorized."""
+    with ws.store.unit_of_work() as uow:
+        session = uow.sessions.get(_token_hash(token))
+        if session is None or session.revoked or parse_ts(session.expires_at) <= now():
+            raise Unauthorized("the session has expired or was revoked; log in again")
+        return require(uow.users, session.user_id, "user")
+
+
+def logout(ws: Workspace, token: str) -> None:
+    with ws.store.unit_of_work(write=True) as uow:
+        session = uow.sessions.get(_token_hash(token))
+        if session is not None and not session.revoked:
+            updated = copy.deepcopy(session)
+            updated.revoked = True
+            updated.version = session.version + 1
+            uow.sessions.update(updated, session.version)
+            uow.commit()
+
+
+def generate_password() -> str:
+    return secrets.token_urlsafe(18)
+
+
+def list_notifications(ws: Workspace, actor: Actor, page: PageRequest) -> Page[Notification]:
+    with ws.store.unit_of_work() as uow:
+        return uow.notifications.find(Filters({"user_id": actor.id}), page)
+
+
+def dismiss_notification(ws: Workspace, actor: Actor, notification_id: str) -> Notification:
+    with ws.store.unit_of_work(write=True) as uow:
+        note = require(uow.notifications, notification_id, "notification")
+        if note.user_id != actor.id and actor.role != Role.ADMIN:
+            raise Forbidden("this notification belongs to another user")
+        if note.dismissed:
+            return note
+        updated = copy.deepcopy(note)
+        updated.dismissed = True
+        updated.version = note.version + 1
+        uow.notifications.update(updated, note.version)
+        uow.commit()
+        return updated
+
+
+def list_audit_events(
+    ws: Workspace, entity_type: EntityType | None, entity_id: str | None, page: PageRequest
+) -> Page[AuditEvent]:
+    if entity_id is not None and entity_type is None:
+        raise ValidationFailed.one("entityType", "is required with entityId")
+    filters = {"entity_type": entity_type.value if entity_type else None, "entity_id": entity_id}
+    with ws.store.unit_of_work() as uow:
+        return uow.audit_events.find(Filters(filters), page)

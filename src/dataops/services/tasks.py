@@ -1,0 +1,249 @@
+"""Task use cases: create, update, the completion gate, proof state."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from dataops.domain.clock import new_id, now_ts
+from dataops.domain.codec import camel
+from dataops.domain.enums import EntityType, NotificationType, TaskStatus
+from dataops.domain.errors import ProofMissing, ValidationFailed
+from dataops.domain.models import Actor, Bundle, Notification, Task
+from dataops.domain.proof import ProofVerdict, describe_missing, evaluate
+from dataops.domain.rules import task_errors
+from dataops.services.common import audit, check_version, raise_if, refresh_refs, require, save
+from dataops.services.context import Workspace
+from dataops.services.evidence import StoreEvidence
+from dataops.store.port import Filters, Page, PageRequest, UnitOfWork
+
+_EDITABLE = frozenset(
+    {
+        "description",
+        "date",
+        "status",
+        "comment",
+        "waiting_for",
+        "follow_up_at",
+        "link",
+        "required_link_name",
+        "requires_file",
+        "proof_requirement",
+        "external_status",
+        "bundle_id",
+        "assignee_id",
+        "stage_on_complete",
+        "instructions_url",
+        "instruction_doc_id",
+        "instruction_step_id",
+        "phase",
+        "systems",
+        "validation",
+        "assistant_job_refs",
+        "tags",
+    }
+)
+_NOT_CLEARABLE = ("description", "date", "status", "requires_file")
+_LIST_FIELDS = ("systems", "assistant_job_refs", "tags")
+
+
+def create_task(ws: Workspace, actor: Actor, data: dict[str, Any]) -> Task:
+    stamp = now_ts()
+    task = Task(
+        id=new_id("tsk"),
+        description=data["description"],
+        date=data["date"],
+        created_at=stamp,
+        updated_at=stamp,
+    )
+    _apply(task, data)
+    raise_if(task_errors(task))
+    with ws.store.unit_of_work(write=True) as uow:
+        bundle = _check_relations(uow, task, data.keys())
+        if task.status == TaskStatus.DONE:
+            verdict = evaluate(task, bundle, StoreEvidence(uow), task_exists=False)
+            if not verdict.can_complete:
+                raise _blocked(verdict)
+            _stamp_completion(task, actor, verdict)
+        uow.tasks.add(task)
+        audit(uow, actor, EntityType.TASK, task.id, "create", after=task)
+        if task.status == TaskStatus.DONE:
+            audit(
+                uow,
+                actor,
+                EntityType.TASK,
+                task.id,
+                "complete",
+                after=task,
+                summary="created as done",
+            )
+        uow.commit()
+    return task
+
+
+def get_task(ws: Workspace, task_id: str) -> Task:
+    with ws.store.unit_of_work() as uow:
+        task = require(uow.tasks, task_id, "task")
+        refresh_refs(uow, [task])
+        return task
+
+
+def list_tasks(ws: Workspace, filters: dict[str, str | None], page: PageRequest) -> Page[Task]:
+    with ws.store.unit_of_work() as uow:
+        result = uow.tasks.find(Filters(filters), page)
+        refresh_refs(uow, result.items)
+        return result
+
+
+def proof_state(ws: Workspace, task_id: str) -> ProofVerdict:
+    with ws.store.unit_of_work() as uow:
+        task = require(uow.tasks, task_id, "task")
+        bundle = uow.bundles.get(task.bundle_id) if task.bundle_id else None
+        return evaluate(task, bundle, StoreEvidence(uow))
+
+
+def update_task(
+    ws: Workspace,
+    actor: Actor,
+    task_id: str,
+    changes: dict[str, Any],
+    expected_version: int | None,
+) -> Task:
+    """PATCH a task. Moving to done runs the proof gate inside the same write transaction,
+    so the evidence it saw is what the completion commits with."""
+    for name in _NOT_CLEARABLE:
+        if name in changes and changes[name] is None:
+            raise ValidationFailed.one(camel(name), "cannot be cleared")
+    blocked: ProofMissing | None = None
+    with ws.store.unit_of_work(write=True) as uow:
+        current = require(uow.tasks, task_id, "task")
+        check_version(current, expected_version)
+        updated = copy.deepcopy(current)
+        _apply(updated, changes)
+        raise_if(task_errors(updated))
+        bundle = _check_relations(uow, updated, changes.keys())
+        completing = updated.status == TaskStatus.DONE and current.status != TaskStatus.DONE
+        if completing:
+            verdict = evaluate(updated, bundle, StoreEvidence(uow))
+            if verdict.can_complete:
+                _stamp_completion(updated, actor, verdict)
+                _guard_evidence(uow, verdict)
+            else:
+                blocked = _blocked(verdict)
+        elif updated.status != TaskStatus.DONE:
+            updated.completed_at = updated.completed_by = None
+            updated.completion_proof = None
+        if blocked is None:
+            if updated == current:
+                refresh_refs(uow, [current])
+                return current
+            save(uow.tasks, updated)
+            _audit_change(uow, actor, current, updated)
+            if completing and updated.stage_on_complete and bundle is not None:
+                _advance_stage(uow, actor, bundle, updated)
+            uow.commit()
+            refresh_refs(uow, [updated])
+            return updated
+    _notify_missing(ws, actor, current, blocked)
+    raise blocked
+
+
+def _apply(task: Task, data: dict[str, Any]) -> None:
+    for name in _EDITABLE & data.keys():
+        value = data[name]
+        if value is None and name in _LIST_FIELDS:
+            value = []
+        setattr(task, name, value)
+
+
+def _check_relations(uow: UnitOfWork, task: Task, fields: Any) -> Bundle | None:
+    fields = set(fields)
+    if task.assignee_id and "assignee_id" in fields:
+        require(uow.users, task.assignee_id, "user", "assigneeId")
+    if task.bundle_id:
+        return require(uow.bundles, task.bundle_id, "bundle", "bundleId")
+    return None
+
+
+def _stamp_completion(task: Task, actor: Actor, verdict: ProofVerdict) -> None:
+    task.completed_by = actor.id
+    task.completed_at = now_ts()
+    task.completion_proof = verdict.requirements
+
+
+def _guard_evidence(uow: UnitOfWork, verdict: ProofVerdict) -> None:
+    """The artifacts that satisfied the gate must be unchanged when the completion commits."""
+    for requirement in verdict.requirements:
+        by = requirement.satisfied_by or {}
+        if requirement.kind == "artifact" and "artifactId" in by:
+            uow.guard("artifacts", by["artifactId"], by["version"])
+
+
+def _blocked(verdict: ProofVerdict) -> ProofMissing:
+    return ProofMissing(describe_missing(verdict), [r.label for r in verdict.missing])
+
+
+def _audit_change(uow: UnitOfWork, actor: Actor, before: Task, after: Task) -> None:
+    if after.status == TaskStatus.DONE and before.status != TaskStatus.DONE:
+        action = "complete"
+    elif before.status == TaskStatus.DONE and after.status != TaskStatus.DONE:
+        action = "reopen"
+    else:
+        action = "update"
+    audit(uow, actor, EntityType.TASK, after.id, action, before=before, after=after)
+
+
+def _advance_stage(uow: UnitOfWork, actor: Actor, bundle: Bundle, task: Task) -> None:
+    if bundle.stage == task.stage_on_complete:
+        return
+    before = copy.deepcopy(bundle)
+    bundle.stage = task.stage_on_complete
+    save(uow.bundles, bundle)
+    audit(
+        uow,
+        actor,
+        EntityType.BUNDLE,
+        bundle.id,
+        "stage-change",
+        before=before,
+        after=bundle,
+        summary=f"stage set to {bundle.stage} by completing task {task.id}",
+    )
+    uow.notifications.add(
+        Notification(
+            id=new_id("ntf"),
+            type=NotificationType.STAGE_CHANGE,
+            message=f"{bundle.title}: stage is now {bundle.stage}",
+            created_at=now_ts(),
+            user_id=task.assignee_id or actor.id,
+            task_id=task.id,
+            bundle_id=bundle.id,
+        )
+    )
+
+
+def _notify_missing(ws: Workspace, actor: Actor, task: Task, blocked: ProofMissing) -> None:
+    """Record a missing-evidence notification for a blocked completion (one open per task
+    and user), in its own transaction: the task itself stays unchanged."""
+    user_id = task.assignee_id or actor.id
+    with ws.store.unit_of_work(write=True) as uow:
+        existing = uow.notifications.find(Filters({"task_id": task.id}), PageRequest(limit=500))
+        for note in existing.items:
+            if (
+                note.type == NotificationType.MISSING_EVIDENCE
+                and note.user_id == user_id
+                and not note.dismissed
+            ):
+                return
+        uow.notifications.add(
+            Notification(
+                id=new_id("ntf"),
+                type=NotificationType.MISSING_EVIDENCE,
+                message=f"{task.description}: {blocked.detail}",
+                created_at=now_ts(),
+                user_id=user_id,
+                task_id=task.id,
+                bundle_id=task.bundle_id,
+            )
+        )
+        uow.commit()

@@ -1,0 +1,230 @@
+"""Templates and bundles: workflow definitions and their instantiation into dated tasks."""
+
+from __future__ import annotations
+
+import copy
+from datetime import timedelta
+from typing import Any
+
+from dataops.domain.clock import new_id, now_ts, parse_date
+from dataops.domain.codec import camel
+from dataops.domain.enums import EntityType
+from dataops.domain.errors import ValidationFailed
+from dataops.domain.models import Actor, Bundle, BundleLink, Task, Template
+from dataops.domain.rules import bundle_errors, template_errors
+from dataops.services.common import audit, check_version, raise_if, refresh_refs, require, save
+from dataops.services.context import Workspace
+from dataops.store.port import Filters, Page, PageRequest
+
+_TEMPLATE_FIELDS = frozenset(
+    {
+        "name",
+        "description",
+        "type",
+        "default_assignee_id",
+        "phases",
+        "bundle_link_definitions",
+        "task_definitions",
+        "references",
+        "tags",
+    }
+)
+_BUNDLE_FIELDS = frozenset(
+    {"title", "description", "anchor_date", "status", "stage", "references", "bundle_links", "tags"}
+)
+_LISTS = (
+    "phases",
+    "bundle_link_definitions",
+    "task_definitions",
+    "references",
+    "tags",
+    "bundle_links",
+)
+
+
+def _assign(
+    record: Any, data: dict[str, Any], allowed: frozenset[str], required: tuple[str, ...]
+) -> None:
+    for name in allowed & data.keys():
+        value = data[name]
+        if value is None:
+            if name in required:
+                raise ValidationFailed.one(camel(name), "cannot be cleared")
+            if name in _LISTS:
+                value = []
+        setattr(record, name, value)
+
+
+def create_template(ws: Workspace, actor: Actor, data: dict[str, Any]) -> Template:
+    stamp = now_ts()
+    template = Template(id=new_id("tpl"), name=data["name"], created_at=stamp, updated_at=stamp)
+    _assign(template, data, _TEMPLATE_FIELDS, ("name",))
+    raise_if(template_errors(template))
+    with ws.store.unit_of_work(write=True) as uow:
+        if template.default_assignee_id:
+            require(uow.users, template.default_assignee_id, "user", "defaultAssigneeId")
+        uow.templates.add(template)
+        audit(uow, actor, EntityType.TEMPLATE, template.id, "create", after=template)
+        uow.commit()
+    return template
+
+
+def update_template(
+    ws: Workspace,
+    actor: Actor,
+    template_id: str,
+    changes: dict[str, Any],
+    expected_version: int | None,
+) -> Template:
+    with ws.store.unit_of_work(write=True) as uow:
+        current = require(uow.templates, template_id, "template")
+        check_version(current, expected_version)
+        updated = copy.deepcopy(current)
+        _assign(updated, changes, _TEMPLATE_FIELDS, ("name",))
+        raise_if(template_errors(updated))
+        if updated.default_assignee_id and "default_assignee_id" in changes:
+            require(uow.users, updated.default_assignee_id, "user", "defaultAssigneeId")
+        if updated == current:
+            return current
+        save(uow.templates, updated)
+        audit(uow, actor, EntityType.TEMPLATE, updated.id, "update", before=current, after=updated)
+        uow.commit()
+        return updated
+
+
+def get_template(ws: Workspace, template_id: str) -> Template:
+    with ws.store.unit_of_work() as uow:
+        return require(uow.templates, template_id, "template")
+
+
+def list_templates(ws: Workspace, page: PageRequest) -> Page[Template]:
+    with ws.store.unit_of_work() as uow:
+        return uow.templates.find(Filters(), page)
+
+
+def instantiate_template(
+    ws: Workspace, actor: Actor, template_id: str, title: str, anchor_date: str
+) -> tuple[Bundle, list[Task]]:
+    """One bundle and one task per definition, dated anchorDate + offsetDays, atomically."""
+    try:
+        anchor = parse_date(anchor_date)
+    except ValueError as exc:
+        raise ValidationFailed.one("anchorDate", "must be a real calendar date YYYY-MM-DD") from exc
+    stamp = now_ts()
+    with ws.store.unit_of_work(write=True) as uow:
+        template = require(uow.templates, template_id, "template")
+        first_stage = next((p.stage or p.name for p in template.phases), None)
+        bundle = Bundle(
+            id=new_id("bdl"),
+            title=title,
+            created_at=stamp,
+            updated_at=stamp,
+            anchor_date=anchor_date,
+            template_id=template.id,
+            stage=first_stage,
+            description=template.description,
+            bundle_links=[
+                BundleLink(name=d.name, url=d.url) for d in template.bundle_link_definitions
+            ],
+            references=copy.deepcopy(template.references),
+            tags=list(template.tags),
+        )
+        raise_if(bundle_errors(bundle))
+        uow.bundles.add(bundle)
+        audit(
+            uow,
+            actor,
+            EntityType.BUNDLE,
+            bundle.id,
+            "instantiate",
+            after=bundle,
+            summary=f"from template {template.id}",
+        )
+        tasks = []
+        for definition in template.task_definitions:
+            task = Task(
+                id=new_id("tsk"),
+                description=definition.description,
+                date=(anchor + timedelta(days=definition.offset_days)).isoformat(),
+                created_at=stamp,
+                updated_at=stamp,
+                required_link_name=definition.required_link_name,
+                requires_file=definition.requires_file,
+                proof_requirement=copy.deepcopy(definition.proof_requirement),
+                bundle_id=bundle.id,
+                template_id=template.id,
+                template_task_ref=definition.ref_id,
+                assignee_id=definition.assignee_id or template.default_assignee_id,
+                stage_on_complete=definition.stage_on_complete,
+                instructions_url=definition.instructions_url,
+                instruction_doc_id=definition.instruction_doc_id,
+                instruction_step_id=definition.instruction_step_id,
+                phase=definition.phase,
+                systems=list(definition.systems),
+                validation=copy.deepcopy(definition.validation),
+                tags=list(definition.tags),
+            )
+            uow.tasks.add(task)
+            audit(
+                uow,
+                actor,
+                EntityType.TASK,
+                task.id,
+                "create",
+                after=task,
+                summary=f"from template {template.id} ({definition.ref_id})",
+            )
+            tasks.append(task)
+        uow.commit()
+    return bundle, tasks
+
+
+def create_bundle(ws: Workspace, actor: Actor, data: dict[str, Any]) -> Bundle:
+    stamp = now_ts()
+    bundle = Bundle(id=new_id("bdl"), title=data["title"], created_at=stamp, updated_at=stamp)
+    _assign(bundle, data, _BUNDLE_FIELDS | {"template_id"}, ("title", "status"))
+    raise_if(bundle_errors(bundle))
+    with ws.store.unit_of_work(write=True) as uow:
+        if bundle.template_id:
+            require(uow.templates, bundle.template_id, "template", "templateId")
+        uow.bundles.add(bundle)
+        audit(uow, actor, EntityType.BUNDLE, bundle.id, "create", after=bundle)
+        uow.commit()
+    return bundle
+
+
+def update_bundle(
+    ws: Workspace,
+    actor: Actor,
+    bundle_id: str,
+    changes: dict[str, Any],
+    expected_version: int | None,
+) -> Bundle:
+    with ws.store.unit_of_work(write=True) as uow:
+        current = require(uow.bundles, bundle_id, "bundle")
+        check_version(current, expected_version)
+        updated = copy.deepcopy(current)
+        _assign(updated, changes, _BUNDLE_FIELDS, ("title", "status"))
+        raise_if(bundle_errors(updated))
+        if updated == current:
+            refresh_refs(uow, [current])
+            return current
+        save(uow.bundles, updated)
+        audit(uow, actor, EntityType.BUNDLE, updated.id, "update", before=current, after=updated)
+        uow.commit()
+        refresh_refs(uow, [updated])
+        return updated
+
+
+def get_bundle(ws: Workspace, bundle_id: str) -> Bundle:
+    with ws.store.unit_of_work() as uow:
+        bundle = require(uow.bundles, bundle_id, "bundle")
+        refresh_refs(uow, [bundle])
+        return bundle
+
+
+def list_bundles(ws: Workspace, filters: dict[str, str | None], page: PageRequest) -> Page[Bundle]:
+    with ws.store.unit_of_work() as uow:
+        result = uow.bundles.find(Filters(filters), page)
+        refresh_refs(uow, result.items)
+        return result

@@ -1,0 +1,1 @@
+"""Metadata persistence: the port and its backends."""

@@ -1,0 +1,129 @@
+"""The metadata-store port. Every backend passes the same contract suite
+(tests/contract/test_store_contract.py).
+
+Atomicity: everything written through one `UnitOfWork` becomes visible together at
+`commit()`, or not at all. Leaving the `with` block without `commit()` discards it.
+
+Consistency: a decision made from records read in a write unit of work must still hold
+when it commits. A backend that serialises write units (SQLite: BEGIN IMMEDIATE) gets
+this for free; a backend that cannot (DynamoDB) must turn every `update` into a
+condition on the version read and every `guard` into a condition check inside one
+transaction, and raise `VersionConflict` when any of them fails.
+
+Errors: backends raise only `dataops.domain.errors` classes across this port:
+`Conflict` for a duplicate key on `add`, `VersionConflict` for a stale `update` or a
+failed `guard`, `ValidationFailed` for a malformed cursor, `StorageUnavailable` when
+the backend cannot be reached.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Generic, Protocol, TypeVar
+
+from dataops.domain.models import (
+    Artifact,
+    AuditEvent,
+    Bundle,
+    Credential,
+    FileRecord,
+    Notification,
+    Session,
+    Task,
+    Template,
+    User,
+)
+
+T = TypeVar("T")
+T_co = TypeVar("T_co", covariant=True)
+
+MAX_PAGE_SIZE = 500
+DEFAULT_PAGE_SIZE = 50
+
+
+@dataclass
+class Page(Generic[T]):
+    items: list[T]
+    next_cursor: str | None = None
+
+
+@dataclass(frozen=True)
+class PageRequest:
+    limit: int = DEFAULT_PAGE_SIZE
+    cursor: str | None = None
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Equality filters by snake_case field name; None values are ignored."""
+
+    values: Mapping[str, str | None] = field(default_factory=dict)
+
+    def active(self) -> dict[str, str]:
+        return {k: v for k, v in self.values.items() if v is not None}
+
+
+class Repository(Protocol[T]):
+    """Records of one entity, keyed by their `id` (credentials: `user_id`)."""
+
+    def get(self, record_id: str) -> T | None:
+        """The record, or None."""
+
+    def get_many(self, record_ids: Sequence[str]) -> list[T]:
+        """The records that exist among `record_ids`, in that order (no scan)."""
+
+    def add(self, record: T) -> None:
+        """Insert; `Conflict` if the key exists."""
+
+    def update(self, record: T, expected_version: int) -> None:
+        """Replace the record stored at `expected_version`; the record must already carry
+        `expected_version + 1`. `VersionConflict` if the stored version differs or the
+        record is gone."""
+
+    def find(self, filters: Filters, page: PageRequest) -> Page[T]:
+        """Records matching every filter, in the entity's stable order, through an index.
+        Filters the backend has no index for are a programming error (ValueError)."""
+
+
+class UnitOfWork(Protocol):
+    users: Repository[User]
+    credentials: Repository[Credential]
+    sessions: Repository[Session]
+    templates: Repository[Template]
+    bundles: Repository[Bundle]
+    tasks: Repository[Task]
+    files: Repository[FileRecord]
+    artifacts: Repository[Artifact]
+    audit_events: Repository[AuditEvent]
+    notifications: Repository[Notification]
+
+    def guard(self, entity: str, record_id: str, version: int) -> None:
+        """Require that the record of `entity` is still at `version` when this unit
+        commits (a condition check); `VersionConflict` otherwise."""
+
+    def commit(self) -> None:
+        """Make every write of this unit visible atomically."""
+
+    def __enter__(self) -> UnitOfWork: ...
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """Roll back unless `commit()` ran."""
+
+
+class MetadataStore(Protocol):
+    name: str
+
+    def unit_of_work(self, *, write: bool = False) -> UnitOfWork:
+        """A unit of work; `write=True` for one that will commit changes."""
+
+    def is_empty(self) -> bool:
+        """True when the store holds no workflow records (users aside)."""
+
+    def close(self) -> None: ...

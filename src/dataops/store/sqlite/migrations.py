@@ -1,0 +1,60 @@
+"""Numbered schema migrations, applied in order and recorded in PRAGMA user_version.
+Append new steps; never edit a released one."""
+
+from __future__ import annotations
+
+MIGRATIONS: list[str] = [
+    # 1: every entity table, with an index for each list filter and proof lookup.
+    """
+    CREATE TABLE users (id TEXT PRIMARY KEY, version INTEGER NOT NULL, data TEXT NOT NULL,
+        email TEXT NOT NULL);
+    CREATE UNIQUE INDEX users_email ON users (email);
+
+    CREATE TABLE credentials (user_id TEXT PRIMARY KEY, version INTEGER NOT NULL,
+        data TEXT NOT NULL);
+
+    CREATE TABLE sessions (id TEXT PRIMARY KEY, version INTEGER NOT NULL, data TEXT NOT NULL,
+        user_id TEXT NOT NULL);
+    CREATE INDEX sessions_user ON sessions (user_id, id);
+
+    CREATE TABLE templates (id TEXT PRIMARY KEY, version INTEGER NOT NULL, data TEXT NOT NULL);
+
+    CREATE TABLE bundles (id TEXT PRIMARY KEY, version INTEGER NOT NULL, data TEXT NOT NULL,
+        status TEXT, template_id TEXT);
+    CREATE INDEX bundles_status ON bundles (status, id);
+    CREATE INDEX bundles_template ON bundles (template_id, id);
+
+    CREATE TABLE tasks (id TEXT PRIMARY KEY, version INTEGER NOT NULL, data TEXT NOT NULL,
+        bundle_id TEXT, status TEXT, date TEXT NOT NULL, assignee_id TEXT);
+    CREATE INDEX tasks_order ON tasks (date, id);
+    CREATE INDEX tasks_bundle ON tasks (bundle_id, date, id);
+    CREATE INDEX tasks_status ON tasks (status, date, id);
+    CREATE INDEX tasks_assignee ON tasks (assignee_id, date, id);
+
+    CREATE TABLE files (id TEXT PRIMARY KEY, version INTEGER NOT NULL, data TEXT NOT NULL,
+        task_id TEXT, bundle_id TEXT);
+    CREATE INDEX files_task ON files (task_id, id);
+    CREATE INDEX files_bundle ON files (bundle_id, id);
+
+    CREATE TABLE artifacts (id TEXT PRIMARY KEY, version INTEGER NOT NULL, data TEXT NOT NULL,
+        task_id TEXT, bundle_id TEXT, assistant_job_id TEXT, file_id TEXT,
+        status TEXT NOT NULL, type TEXT NOT NULL);
+    CREATE INDEX artifacts_task ON artifacts (task_id, id);
+    CREATE INDEX artifacts_task_status ON artifacts (task_id, status, type, id);
+    CREATE INDEX artifacts_bundle ON artifacts (bundle_id, id);
+    CREATE INDEX artifacts_bundle_status ON artifacts (bundle_id, status, type, id);
+    CREATE INDEX artifacts_job ON artifacts (assistant_job_id, id);
+    CREATE INDEX artifacts_file ON artifacts (file_id, id);
+    CREATE INDEX artifacts_status ON artifacts (status, id);
+    CREATE INDEX artifacts_type ON artifacts (type, id);
+
+    CREATE TABLE audit_events (id TEXT PRIMARY KEY, version INTEGER NOT NULL,
+        data TEXT NOT NULL, entity_type TEXT NOT NULL, entity_id TEXT NOT NULL);
+    CREATE INDEX audit_entity ON audit_events (entity_type, entity_id, id);
+
+    CREATE TABLE notifications (id TEXT PRIMARY KEY, version INTEGER NOT NULL,
+        data TEXT NOT NULL, user_id TEXT, task_id TEXT);
+    CREATE INDEX notifications_user ON notifications (user_id, id);
+    CREATE INDEX notifications_task ON notifications (task_id, id);
+    """,
+]

@@ -1,0 +1,267 @@
+"""SQLite backend of the metadata-store port."""
+
+from __future__ import annotations
+
+import base64
+import json
+import queue
+import sqlite3
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Generic, TypeVar
+
+from dataops.domain import models
+from dataops.domain.errors import Conflict, StorageUnavailable, ValidationFailed, VersionConflict
+from dataops.store.port import Filters, Page, PageRequest, Repository
+from dataops.store.sqlite.migrations import MIGRATIONS
+from dataops.store.sqlite.tables import TABLES, Table
+
+T = TypeVar("T")
+_BUSY_TIMEOUT_MS = 10_000
+
+
+def encode_cursor(values: Sequence[Any]) -> str:
+    raw = json.dumps(list(values), separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, width: int) -> list[Any]:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        values = json.loads(base64.urlsafe_b64decode(padded.encode()))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ValidationFailed.one("cursor", "is not a valid cursor") from exc
+    if (
+        not isinstance(values, list)
+        or len(values) != width
+        or not all(isinstance(v, str) for v in values)
+    ):
+        raise ValidationFailed.one("cursor", "is not a valid cursor")
+    return values
+
+
+class SqliteRepository(Generic[T]):
+    def __init__(self, conn: sqlite3.Connection, table: Table) -> None:
+        self._conn = conn
+        self._t = table
+
+    def get(self, record_id: str) -> T | None:
+        row = self._conn.execute(
+            f"SELECT data, version FROM {self._t.name} WHERE {self._t.key} = ?",  # noqa: S608
+            (record_id,),
+        ).fetchone()
+        return None if row is None else self._load(row)
+
+    def get_many(self, record_ids: Sequence[str]) -> list[T]:
+        if not record_ids:
+            return []
+        marks = ",".join("?" * len(record_ids))
+        rows = self._conn.execute(
+            f"SELECT data, version, {self._t.key} FROM {self._t.name} "  # noqa: S608
+            f"WHERE {self._t.key} IN ({marks})",
+            list(record_ids),
+        ).fetchall()
+        found = {row[2]: self._load(row) for row in rows}
+        return [found[i] for i in record_ids if i in found]
+
+    def add(self, record: T) -> None:
+        columns = [self._t.key, "version", "data", *self._t.columns]
+        values = [getattr(record, self._t.key), self._version(record), self._t.encode(record)]
+        values += self._t.column_values(record)
+        marks = ",".join("?" * len(columns))
+        try:
+            self._conn.execute(
+                f"INSERT INTO {self._t.name} ({','.join(columns)}) VALUES ({marks})",  # noqa: S608
+                values,
+            )
+        except sqlite3.IntegrityError as exc:
+            raise Conflict(f"{self._t.entity} record already exists") from exc
+
+    def update(self, record: T, expected_version: int) -> None:
+        sets = ["version = ?", "data = ?", *(f"{c} = ?" for c in self._t.columns)]
+        values = [self._version(record), self._t.encode(record), *self._t.column_values(record)]
+        cursor = self._conn.execute(
+            f"UPDATE {self._t.name} SET {', '.join(sets)} "  # noqa: S608
+            f"WHERE {self._t.key} = ? AND version = ?",
+            [*values, getattr(record, self._t.key), expected_version],
+        )
+        if cursor.rowcount != 1:
+            raise VersionConflict(
+                f"{self._t.entity} {getattr(record, self._t.key)!r} is no longer at version "
+                f"{expected_version}"
+            )
+
+    def find(self, filters: Filters, page: PageRequest) -> Page[T]:
+        active = filters.active()
+        unknown = set(active) - set(self._t.columns) - {self._t.key}
+        if unknown:
+            raise ValueError(f"{self._t.entity} has no index for {sorted(unknown)}")
+        where = [f"{column} = ?" for column in active]
+        params: list[Any] = list(active.values())
+        order = self._t.order
+        if page.cursor:
+            after = decode_cursor(page.cursor, len(order))
+            where.append(f"({', '.join(order)}) > ({', '.join('?' * len(order))})")
+            params += after
+        sql = f"SELECT data, version, {', '.join(order)} FROM {self._t.name}"  # noqa: S608
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += f" ORDER BY {', '.join(order)} LIMIT ?"
+        rows = self._conn.execute(sql, [*params, page.limit + 1]).fetchall()
+        items = [self._load(row) for row in rows[: page.limit]]
+        next_cursor = None
+        if len(rows) > page.limit:
+            next_cursor = encode_cursor(rows[page.limit - 1][2 : 2 + len(order)])
+        return Page(items, next_cursor)
+
+    def _load(self, row: Sequence[Any]) -> T:
+        record: T = self._t.decode(row[0])
+        if self._t.versioned:
+            record.version = row[1]  # type: ignore[attr-defined]
+        return record
+
+    def _version(self, record: T) -> int:
+        return int(getattr(record, "version", 1))
+
+
+class SqliteUnitOfWork:
+    users: Repository[models.User]
+    credentials: Repository[models.Credential]
+    sessions: Repository[models.Session]
+    templates: Repository[models.Template]
+    bundles: Repository[models.Bundle]
+    tasks: Repository[models.Task]
+    files: Repository[models.FileRecord]
+    artifacts: Repository[models.Artifact]
+    audit_events: Repository[models.AuditEvent]
+    notifications: Repository[models.Notification]
+
+    def __init__(self, store: SqliteStore, write: bool) -> None:
+        self._store = store
+        self._write = write
+        self._conn: sqlite3.Connection | None = None
+        self._committed = False
+
+    def __enter__(self) -> SqliteUnitOfWork:
+        conn = self._store._acquire()
+        try:
+            conn.execute("BEGIN IMMEDIATE" if self._write else "BEGIN")
+        except sqlite3.Error as exc:
+            self._store._release(conn)
+            raise StorageUnavailable(f"SQLite store is unavailable: {exc}") from exc
+        self._conn = conn
+        for entity, table in TABLES.items():
+            setattr(self, entity, SqliteRepository(conn, table))
+        return self
+
+    def guard(self, entity: str, record_id: str, version: int) -> None:
+        table = TABLES[entity]
+        row = (
+            self._connection()
+            .execute(
+                f"SELECT version FROM {table.name} WHERE {table.key} = ?",  # noqa: S608
+                (record_id,),
+            )
+            .fetchone()
+        )
+        if row is None or row[0] != version:
+            raise VersionConflict(f"{entity} {record_id!r} changed while this request ran")
+
+    def commit(self) -> None:
+        self._connection().execute("COMMIT")
+        self._committed = True
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        conn = self._connection()
+        try:
+            if not self._committed:
+                conn.execute("ROLLBACK")
+        finally:
+            self._conn = None
+            self._store._release(conn)
+
+    def _connection(self) -> sqlite3.Connection:
+        if self._conn is None:
+            raise RuntimeError("unit of work is not open")
+        return self._conn
+
+
+class SqliteStore:
+    """Metadata in one SQLite file: WAL, serialised writers, a pooled connection per thread."""
+
+    name = "sqlite"
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._pool: queue.LifoQueue[sqlite3.Connection] = queue.LifoQueue()
+        self._all: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+        self._migrate()
+
+    def unit_of_work(self, *, write: bool = False) -> SqliteUnitOfWork:
+        return SqliteUnitOfWork(self, write)
+
+    def is_empty(self) -> bool:
+        conn = self._acquire()
+        try:
+            for table in ("templates", "bundles", "tasks", "files", "artifacts"):
+                if conn.execute(f"SELECT 1 FROM {table} LIMIT 1").fetchone():  # noqa: S608
+                    return False
+            return True
+        finally:
+            self._release(conn)
+
+    def close(self) -> None:
+        with self._lock:
+            for conn in self._all:
+                conn.close()
+            self._all.clear()
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        conn.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = NORMAL")
+        conn.execute("PRAGMA foreign_keys = ON")
+        return conn
+
+    def _acquire(self) -> sqlite3.Connection:
+        try:
+            return self._pool.get_nowait()
+        except queue.Empty:
+            try:
+                conn = self._connect()
+            except sqlite3.Error as exc:
+                raise StorageUnavailable(f"cannot open SQLite store {self.path}: {exc}") from exc
+            with self._lock:
+                self._all.append(conn)
+            return conn
+
+    def _release(self, conn: sqlite3.Connection) -> None:
+        self._pool.put(conn)
+
+    def _migrate(self) -> None:
+        conn = self._acquire()
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            current = conn.execute("PRAGMA user_version").fetchone()[0]
+            for number, script in enumerate(MIGRATIONS, start=1):
+                if number > current:
+                    for statement in script.split(";"):
+                        if statement.strip():
+                            conn.execute(statement)
+                    conn.execute(f"PRAGMA user_version = {number}")
+            conn.execute("COMMIT")
+        except sqlite3.Error:
+            conn.execute("ROLLBACK")
+            raise
+        finally:
+            self._release(conn)

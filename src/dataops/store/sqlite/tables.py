@@ -1,0 +1,81 @@
+"""Row mapping for SQLite: one table per entity holding the record as JSON plus the
+columns every list filter and lookup needs. Key formats and column names live here."""
+
+from __future__ import annotations
+
+import enum
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from dataops.domain import models
+from dataops.domain.codec import from_dict, to_dict
+
+
+@dataclass(frozen=True)
+class Table:
+    entity: str
+    name: str
+    cls: type[Any]
+    columns: tuple[str, ...] = ()
+    order: tuple[str, ...] = ("id",)
+    key: str = "id"
+    versioned: bool = True
+
+    def column_values(self, record: Any) -> list[Any]:
+        values = []
+        for column in self.columns:
+            value = getattr(record, column)
+            values.append(value.value if isinstance(value, enum.Enum) else value)
+        return values
+
+    def encode(self, record: Any) -> str:
+        return json.dumps(to_dict(record), separators=(",", ":"), ensure_ascii=False)
+
+    def decode(self, data: str) -> Any:
+        return from_dict(self.cls, json.loads(data))
+
+
+TABLES = {
+    table.entity: table
+    for table in (
+        Table("users", "users", models.User, columns=("email",)),
+        Table(
+            "credentials",
+            "credentials",
+            models.Credential,
+            key="user_id",
+            order=("user_id",),
+            versioned=False,
+        ),
+        Table("sessions", "sessions", models.Session, columns=("user_id",)),
+        Table("templates", "templates", models.Template),
+        Table("bundles", "bundles", models.Bundle, columns=("status", "template_id")),
+        Table(
+            "tasks",
+            "tasks",
+            models.Task,
+            columns=("bundle_id", "status", "date", "assignee_id"),
+            order=("date", "id"),
+        ),
+        Table(
+            "files", "files", models.FileRecord, columns=("task_id", "bundle_id"), versioned=False
+        ),
+        Table(
+            "artifacts",
+            "artifacts",
+            models.Artifact,
+            columns=("task_id", "bundle_id", "assistant_job_id", "file_id", "status", "type"),
+        ),
+        Table(
+            "audit_events",
+            "audit_events",
+            models.AuditEvent,
+            columns=("entity_type", "entity_id"),
+            versioned=False,
+        ),
+        Table(
+            "notifications", "notifications", models.Notification, columns=("user_id", "task_id")
+        ),
+    )
+}

@@ -1,0 +1,144 @@
+"""Shared fixtures: a real SQLite workspace in a temp dir, the portal in front of the
+engine (cookie → broker → engine), and a real `dataops serve` process."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+
+from dataops import runtime
+from dataops.config import Settings
+from dataops.domain.enums import Role
+from dataops.services import people
+from dataops.services.context import Workspace
+
+ADMIN_EMAIL = "admin@example.com"
+ADMIN_PASSWORD = "admin-password-1"
+PASSWORD = "user-password-1"
+
+
+def make_settings(home: Path, **overrides: str) -> Settings:
+    env = {"DATAOPS_ENV": "test", "DATAOPS_HOME": str(home),
+           "DATAOPS_ADMIN_EMAIL": ADMIN_EMAIL, "DATAOPS_ADMIN_PASSWORD": ADMIN_PASSWORD}
+    env.update(overrides)
+    return Settings.from_env(env)
+
+
+@pytest.fixture
+def workspace(tmp_path: Path) -> Iterator[Workspace]:
+    ws = runtime.build_workspace(make_settings(tmp_path))
+    runtime.bootstrap_admin(ws)
+    yield ws
+    ws.store.close()
+
+
+def login(client: TestClient | httpx.Client, email: str, password: str) -> None:
+    response = client.post("/auth/login", json={"email": email, "password": password})
+    assert response.status_code == 200, response.text
+
+
+@pytest.fixture
+def portal(workspace: Workspace) -> Iterator[TestClient]:
+    """An unauthenticated client of the single-process portal."""
+    with TestClient(runtime.build_single_process(workspace)) as client:
+        yield client
+
+
+@pytest.fixture
+def client_as(workspace: Workspace) -> Iterator[Callable[[Role], TestClient]]:
+    """Clients logged in through the portal with a user of the given role."""
+    app = runtime.build_single_process(workspace)
+    clients: list[TestClient] = []
+
+    def make(role: Role) -> TestClient:
+        email = f"{role.value}-{len(clients)}@example.com"
+        people.add_user(workspace, people.SYSTEM, email, role.value.title(), role, PASSWORD)
+        client = TestClient(app)
+        client.__enter__()
+        clients.append(client)
+        login(client, email, PASSWORD)
+        return client
+
+    yield make
+    for client in clients:
+        client.__exit__(None, None, None)
+
+
+@pytest.fixture
+def api(workspace: Workspace) -> Iterator[TestClient]:
+    """The admin, logged in through the portal: requests go cookie → broker → engine."""
+    with TestClient(runtime.build_single_process(workspace)) as client:
+        login(client, ADMIN_EMAIL, ADMIN_PASSWORD)
+        yield client
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class ServedPortal:
+    """A `dataops serve` child process on loopback."""
+
+    def __init__(self, home: Path, *args: str, env: dict[str, str] | None = None) -> None:
+        self.port = free_port()
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        self.home = home
+        full_env = {**os.environ, "DATAOPS_ENV": "test", "DATAOPS_HOME": str(home),
+                    "DATAOPS_ADMIN_EMAIL": ADMIN_EMAIL, "DATAOPS_ADMIN_PASSWORD": ADMIN_PASSWORD,
+                    **(env or {})}
+        self.log = (home / "serve.log").open("w")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "dataops", "serve", "--port", str(self.port), *args],
+            env=full_env, stdout=self.log, stderr=subprocess.STDOUT,
+        )
+        self._wait()
+
+    def _wait(self) -> None:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError((self.home / "serve.log").read_text())
+            try:
+                if httpx.get(self.base_url + "/work/health", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        raise RuntimeError("dataops serve did not become healthy within 30 s")
+
+    def client(self) -> httpx.Client:
+        return httpx.Client(base_url=self.base_url, timeout=30)
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self.log.close()
+
+
+@pytest.fixture(scope="session")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedPortal]:
+    """One real `dataops serve` process for the whole session."""
+    portal = ServedPortal(tmp_path_factory.mktemp("served"))
+    yield portal
+    portal.stop()
+
+
+@pytest.fixture
+def served_api(served: ServedPortal) -> Iterator[httpx.Client]:
+    with served.client() as client:
+        login(client, ADMIN_EMAIL, ADMIN_PASSWORD)
+        yield client
