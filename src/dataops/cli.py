@@ -7,10 +7,14 @@ import getpass
 import logging
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from dataops.config import Settings
 from dataops.domain.enums import Role
 from dataops.domain.errors import DataOpsError
+
+if TYPE_CHECKING:
+    from dataops.runtime import Admin
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -36,6 +40,13 @@ def _serve(args: argparse.Namespace) -> int:
         f"{workspace.blobs.name}, environment: {settings.env}",
         file=sys.stderr,
     )
+    _announce_admin(admin)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    workspace.store.close()
+    return 0
+
+
+def _announce_admin(admin: Admin | None) -> None:
     if admin is not None and admin.password is not None:
         print(f"  first admin created: {admin.email} / password: {admin.password}", file=sys.stderr)
         print("  (shown once; change it with `dataops users passwd EMAIL`)", file=sys.stderr)
@@ -46,8 +57,86 @@ def _serve(args: argparse.Namespace) -> int:
         )
     else:
         print("  log in with an existing user (`dataops users add` creates one)", file=sys.stderr)
+
+
+def _engine_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from dataops import runtime
+    from dataops.engine.app import create_engine_app
+
+    settings = Settings.from_env()
+    secret = runtime.configured_portal_secret(settings)
+    workspace = runtime.build_workspace(settings)
+    print(
+        f"DataOps work-engine listening on http://{args.host}:{args.port}/api "
+        f"(portal auth; store: {workspace.store.name}, blobs: {workspace.blobs.name})",
+        file=sys.stderr,
+    )
+    uvicorn.run(
+        create_engine_app(workspace, secret), host=args.host, port=args.port, log_level="warning"
+    )
+    workspace.store.close()
+    return 0
+
+
+def _portal_serve(args: argparse.Namespace) -> int:
+    import httpx
+    import uvicorn
+
+    from dataops import runtime
+    from dataops.portal.app import create_portal_app
+
+    settings = Settings.from_env()
+    secret = runtime.configured_portal_secret(settings)
+    workspace = runtime.build_workspace(settings)
+    admin = runtime.bootstrap_admin(workspace)
+    app = create_portal_app(workspace, httpx.AsyncHTTPTransport(), args.engine_url, secret)
+    print(
+        f"DataOps portal at http://{args.host}:{args.port}/work, brokering to {args.engine_url}",
+        file=sys.stderr,
+    )
+    _announce_admin(admin)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
     workspace.store.close()
+    return 0
+
+
+def _tokens_create(args: argparse.Namespace) -> int:
+    from dataops import runtime
+    from dataops.services import auth, people
+
+    workspace = runtime.build_workspace(Settings.from_env())
+    token, secret = auth.create_token(workspace, people.SYSTEM, args.user, args.name)
+    print(f"created API token {token.id} ({token.name}); it is shown once:", file=sys.stderr)
+    print(secret)
+    return 0
+
+
+def _tokens_list(args: argparse.Namespace) -> int:
+    from dataops import runtime
+    from dataops.services import auth
+    from dataops.store.port import PageRequest
+
+    workspace = runtime.build_workspace(Settings.from_env())
+    cursor = None
+    while True:
+        page = auth.list_tokens(workspace, PageRequest(limit=500, cursor=cursor))
+        for token in page.items:
+            state = f"revoked {token.revoked_at}" if token.revoked_at else "active"
+            print(f"{token.id}\t{token.user_id}\t{token.name}\t{state}")
+        if page.next_cursor is None:
+            return 0
+        cursor = page.next_cursor
+
+
+def _tokens_revoke(args: argparse.Namespace) -> int:
+    from dataops import runtime
+    from dataops.services import auth, people
+
+    workspace = runtime.build_workspace(Settings.from_env())
+    token = auth.revoke_token(workspace, people.SYSTEM, args.token_id)
+    print(f"revoked {token.id} ({token.name})", file=sys.stderr)
     return 0
 
 
@@ -92,6 +181,35 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--demo", action="store_true", help="load the podcast demo workflow")
     serve.set_defaults(handler=_serve)
+
+    engine = sub.add_parser("engine", help="the private work-engine alone").add_subparsers(
+        dest="action", required=True
+    )
+    engine_serve = engine.add_parser("serve", help="serve /api/* (portal auth mode)")
+    engine_serve.add_argument("--host", default="127.0.0.1")
+    engine_serve.add_argument("--port", type=int, default=8001)
+    engine_serve.set_defaults(handler=_engine_serve)
+
+    portal = sub.add_parser("portal", help="the public portal alone").add_subparsers(
+        dest="action", required=True
+    )
+    portal_serve = portal.add_parser("serve", help="serve the portal, brokering to an engine")
+    portal_serve.add_argument("--host", default="127.0.0.1")
+    portal_serve.add_argument("--port", type=int, default=8000)
+    portal_serve.add_argument("--engine-url", default="http://127.0.0.1:8001")
+    portal_serve.set_defaults(handler=_portal_serve)
+
+    tokens = sub.add_parser("tokens", help="API tokens").add_subparsers(
+        dest="action", required=True
+    )
+    create = tokens.add_parser("create", help="create a token (printed once on stdout)")
+    create.add_argument("--user", required=True, help="the user's email")
+    create.add_argument("--name", required=True, help="a label, e.g. podcast-assistant")
+    create.set_defaults(handler=_tokens_create)
+    tokens.add_parser("list", help="list tokens").set_defaults(handler=_tokens_list)
+    revoke = tokens.add_parser("revoke", help="revoke a token")
+    revoke.add_argument("token_id")
+    revoke.set_defaults(handler=_tokens_revoke)
 
     users = sub.add_parser("users", help="portal users").add_subparsers(
         dest="action", required=True

@@ -16,7 +16,7 @@ from dataops.domain.enums import Role
 from dataops.domain.errors import ConfigurationError
 from dataops.engine.app import create_engine_app
 from dataops.portal.app import create_portal_app
-from dataops.services import people
+from dataops.services import passwords, people
 from dataops.services.context import Workspace
 from dataops.store.port import MetadataStore
 
@@ -55,6 +55,18 @@ def portal_secret(settings: Settings) -> str:
     return settings.portal_secret or secrets.token_urlsafe(32)
 
 
+def configured_portal_secret(settings: Settings) -> str:
+    """The secret a split deployment shares; refusing to start without one."""
+    if settings.portal_secret:
+        if len(settings.portal_secret) < 16:
+            raise ConfigurationError("WORK_ENGINE_PORTAL_SECRET must be at least 16 characters")
+        return settings.portal_secret
+    raise ConfigurationError(
+        "portal auth mode needs a shared secret: set WORK_ENGINE_PORTAL_SECRET (the same value "
+        "for the portal and the engine)"
+    )
+
+
 @dataclass(frozen=True)
 class Admin:
     email: str
@@ -68,7 +80,7 @@ def bootstrap_admin(workspace: Workspace) -> Admin | None:
     settings = workspace.settings
     email = settings.admin_email or "admin@dataops.local"
     generated = settings.admin_password is None
-    password = settings.admin_password or people.generate_password()
+    password = settings.admin_password or passwords.generate()
     people.add_user(workspace, people.SYSTEM, email, "Admin", Role.ADMIN, password)
     return Admin(email, password if generated else None)
 

@@ -285,6 +285,21 @@ class Session:
     version: int = 1
 
 
+@dataclass
+class ApiToken:
+    """A bearer token for scripts and assistants; `token_hash` is the SHA-256 of the secret,
+    which is shown once at creation and never stored."""
+
+    id: str
+    user_id: str
+    name: str
+    token_hash: str
+    created_at: str
+    last_used_at: str | None = None
+    revoked_at: str | None = None
+    version: int = 1
+
+
 @dataclass(frozen=True)
 class Actor:
     """The authenticated caller as the engine sees it."""

@@ -38,7 +38,14 @@ _HTTP_TITLES = {
 }
 
 
-def problem(status: int, slug: str, title: str, detail: str, **extra: Any) -> JSONResponse:
+def problem(
+    status: int,
+    slug: str,
+    title: str,
+    detail: str,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> JSONResponse:
     body = {
         "type": f"urn:dataops:problem:{slug}",
         "title": title,
@@ -46,7 +53,7 @@ def problem(status: int, slug: str, title: str, detail: str, **extra: Any) -> JS
         "detail": detail,
         **extra,
     }
-    headers = {"Cache-Control": "no-store"}
+    headers = {"Cache-Control": "no-store", **(headers or {})}
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 

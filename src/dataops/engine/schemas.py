@@ -26,6 +26,7 @@ from dataops.domain.enums import (
     DataClass,
     FileCategory,
     ProofType,
+    Role,
     SourceType,
     StorageProvider,
     TaskStatus,
@@ -284,3 +285,10 @@ class FileRegister(In):
     size_bytes: Size | None = None
     content_type: Annotated[StrictStr, Field(max_length=200)] | None = None
     tags: Tags | None = None
+
+
+class UserCreate(In):
+    email: Annotated[StrictStr, Field(max_length=254)]
+    name: Short
+    role: Role
+    password: Annotated[StrictStr, Field(min_length=8, max_length=1024)]

@@ -17,7 +17,8 @@ from dataops.domain.errors import DataOpsError, Unauthorized
 from dataops.domain.models import User
 from dataops.engine import problems
 from dataops.portal.broker import EngineBroker
-from dataops.services import people
+from dataops.portal.ratelimit import LoginLimiter
+from dataops.services import auth
 from dataops.services.context import Workspace
 
 SESSION_COOKIE = "dataops_session"
@@ -61,18 +62,45 @@ def create_portal_app(
     problems.install(app)
     secure = workspace.settings.secure_cookies
 
-    async def current_user(request: Request) -> User:
+    limiter = LoginLimiter()
+    body_limit = workspace.settings.max_upload_bytes + 1024 * 1024
+
+    async def current_user(request: Request) -> tuple[User, str]:
+        """The caller and how they proved it: a bearer token or the session cookie."""
+        authorization = request.headers.get("authorization")
+        if authorization is not None:
+            scheme, _, secret = authorization.partition(" ")
+            if scheme.lower() != "bearer" or not secret.strip():
+                raise Unauthorized("Authorization must be 'Bearer <token>'")
+            user = await run_in_threadpool(auth.token_user, workspace, secret.strip())
+            return user, "token"
         token = request.cookies.get(SESSION_COOKIE)
         if not token:
-            raise Unauthorized("log in first (session cookie missing)")
-        return await run_in_threadpool(people.session_user, workspace, token)
+            raise Unauthorized("log in first (no session cookie or bearer token)")
+        return await run_in_threadpool(auth.session_user, workspace, token), "cookie"
 
     @app.post("/auth/login")
     async def login(
+        request: Request,
         email: Annotated[str, Body(max_length=254, strict=True)],
         password: Annotated[str, Body(max_length=1024, strict=True)],
     ) -> JSONResponse:
-        session = await run_in_threadpool(people.login, workspace, email, password)
+        address = request.client.host if request.client else "unknown"
+        wait = limiter.retry_after(email, address)
+        if wait is not None:
+            return problems.problem(
+                429,
+                "too-many-logins",
+                "Too many login attempts",
+                f"too many failed logins; try again in {wait} s",
+                headers={"Retry-After": str(wait)},
+            )
+        try:
+            session = await run_in_threadpool(auth.login, workspace, email, password)
+        except Unauthorized:
+            limiter.failed(email, address)
+            raise
+        limiter.succeeded(email)
         response = JSONResponse({"user": _user_json(session.user), "expiresAt": session.expires_at})
         response.set_cookie(
             SESSION_COOKIE,
@@ -81,7 +109,7 @@ def create_portal_app(
             samesite="lax",
             secure=secure,
             path="/",
-            max_age=int(people.SESSION_LIFETIME.total_seconds()),
+            max_age=int(auth.SESSION_LIFETIME.total_seconds()),
         )
         return response
 
@@ -89,7 +117,7 @@ def create_portal_app(
     async def logout(request: Request) -> JSONResponse:
         token = request.cookies.get(SESSION_COOKIE)
         if token:
-            await run_in_threadpool(people.logout, workspace, token)
+            await run_in_threadpool(auth.logout, workspace, token)
         response = JSONResponse({"loggedOut": True})
         response.delete_cookie(
             SESSION_COOKIE, path="/", secure=secure, httponly=True, samesite="lax"
@@ -98,8 +126,8 @@ def create_portal_app(
 
     @app.get("/auth/session")
     async def session(request: Request) -> JSONResponse:
-        user = await current_user(request)
-        return JSONResponse({"authenticated": True, "user": _user_json(user)})
+        user, via = await current_user(request)
+        return JSONResponse({"authenticated": True, "via": via, "user": _user_json(user)})
 
     @app.get("/work/health")
     async def health(request: Request) -> Response:
@@ -111,10 +139,18 @@ def create_portal_app(
     )
     async def work_api(request: Request, path: str) -> Response:
         try:
-            user = await current_user(request)
+            user, via = await current_user(request)
         except DataOpsError as exc:
             return problems.problem_for(exc)
-        if request.method in UNSAFE_METHODS and _cross_site(request):
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > body_limit:
+            return problems.problem(
+                413,
+                "payload-too-large",
+                "Payload too large",
+                f"the body is larger than {body_limit} bytes",
+            )
+        if via == "cookie" and request.method in UNSAFE_METHODS and _cross_site(request):
             return problems.problem(
                 403,
                 "cross-site",

@@ -3,48 +3,35 @@
 from __future__ import annotations
 
 import copy
-import hashlib
 import re
-import secrets
-from dataclasses import dataclass
-from datetime import timedelta
 
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
-
-from dataops.domain.clock import format_ts, new_id, now, now_ts, parse_ts
+from dataops.domain.clock import new_id, now_ts
 from dataops.domain.enums import EntityType, Role
-from dataops.domain.errors import Conflict, Forbidden, Unauthorized, ValidationFailed
-from dataops.domain.models import Actor, AuditEvent, Credential, Notification, Session, User
+from dataops.domain.errors import Conflict, Forbidden, ValidationFailed
+from dataops.domain.models import Actor, AuditEvent, Credential, Notification, User
+from dataops.services import passwords
 from dataops.services.common import audit, require
 from dataops.services.context import Workspace
 from dataops.store.port import Filters, Page, PageRequest, UnitOfWork
 
-SESSION_LIFETIME = timedelta(hours=12)
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-_hasher = PasswordHasher()
 SYSTEM = Actor(id="system", email="system@dataops.invalid", role=Role.ADMIN, name="System")
 
 
-def _normal_email(email: str) -> str:
+def normal_email(email: str) -> str:
     email = email.strip().lower()
     if not _EMAIL.match(email) or len(email) > 254:
         raise ValidationFailed.one("email", "must be an email address")
     return email
 
 
-def _check_password(password: str) -> None:
-    if len(password) < 8:
-        raise ValidationFailed.one("password", "must be at least 8 characters")
-
-
 def add_user(ws: Workspace, actor: Actor, email: str, name: str, role: Role, password: str) -> User:
-    email = _normal_email(email)
+    email = normal_email(email)
     if not name.strip():
         raise ValidationFailed.one("name", "must not be blank")
-    _check_password(password)
+    passwords.check_strength(password)
     user = User(id=new_id("usr"), email=email, name=name.strip(), role=role, created_at=now_ts())
-    credential = Credential(user.id, _hasher.hash(password), user.created_at)
+    credential = Credential(user.id, passwords.hash_password(password), user.created_at)
     with ws.store.unit_of_work(write=True) as uow:
         if find_user_by_email(uow, email) is not None:
             raise Conflict(f"a user with email {email} already exists")
@@ -56,12 +43,12 @@ def add_user(ws: Workspace, actor: Actor, email: str, name: str, role: Role, pas
 
 
 def set_password(ws: Workspace, actor: Actor, email: str, password: str) -> User:
-    _check_password(password)
+    passwords.check_strength(password)
     with ws.store.unit_of_work(write=True) as uow:
-        user = find_user_by_email(uow, _normal_email(email))
+        user = find_user_by_email(uow, normal_email(email))
         if user is None:
             raise ValidationFailed.one("email", f"no user has the email {email}")
-        credential = Credential(user.id, _hasher.hash(password), now_ts())
+        credential = Credential(user.id, passwords.hash_password(password), now_ts())
         if uow.credentials.get(user.id) is None:
             uow.credentials.add(credential)
         else:
@@ -91,67 +78,6 @@ def list_users(ws: Workspace, page: PageRequest) -> Page[User]:
 
 def has_users(ws: Workspace) -> bool:
     return bool(list_users(ws, PageRequest(limit=1)).items)
-
-
-@dataclass(frozen=True)
-class NewSession:
-    token: str
-    user: User
-    expires_at: str
-
-
-def _token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
-def login(ws: Workspace, email: str, password: str) -> NewSession:
-    """Check the password and open a server-side session; only the token's hash is stored."""
-    failure = Unauthorized("email or password is not correct")
-    try:
-        normal = _normal_email(email)
-    except ValidationFailed:
-        raise failure from None
-    with ws.store.unit_of_work(write=True) as uow:
-        user = find_user_by_email(uow, normal)
-        credential = uow.credentials.get(user.id) if user else None
-        if user is None or credential is None:
-            _hasher.hash(password)  # same work whether or not the user exists
-            raise failure
-        try:
-            _hasher.verify(credential.password_hash, password)
-        except (VerificationError, InvalidHashError):
-            raise failure from None
-        token = secrets.token_urlsafe(32)
-        expires = format_ts(now() + SESSION_LIFETIME)
-        uow.sessions.add(
-            Session(id=_token_hash(token), user_id=user.id, created_at=now_ts(), expires_at=expires)
-        )
-        uow.commit()
-    return NewSession(token, user, expires)
-
-
-def session_user(ws: Workspace, token: str) -> User:
-    """The user of a live session, or Unauthorized."""
-    with ws.store.unit_of_work() as uow:
-        session = uow.sessions.get(_token_hash(token))
-        if session is None or session.revoked or parse_ts(session.expires_at) <= now():
-            raise Unauthorized("the session has expired or was revoked; log in again")
-        return require(uow.users, session.user_id, "user")
-
-
-def logout(ws: Workspace, token: str) -> None:
-    with ws.store.unit_of_work(write=True) as uow:
-        session = uow.sessions.get(_token_hash(token))
-        if session is not None and not session.revoked:
-            updated = copy.deepcopy(session)
-            updated.revoked = True
-            updated.version = session.version + 1
-            uow.sessions.update(updated, session.version)
-            uow.commit()
-
-
-def generate_password() -> str:
-    return secrets.token_urlsafe(18)
 
 
 def list_notifications(ws: Workspace, actor: Actor, page: PageRequest) -> Page[Notification]:

@@ -24,6 +24,7 @@ from types import TracebackType
 from typing import Generic, Protocol, TypeVar
 
 from dataops.domain.models import (
+    ApiToken,
     Artifact,
     AuditEvent,
     Bundle,
@@ -91,6 +92,7 @@ class UnitOfWork(Protocol):
     users: Repository[User]
     credentials: Repository[Credential]
     sessions: Repository[Session]
+    api_tokens: Repository[ApiToken]
     templates: Repository[Template]
     bundles: Repository[Bundle]
     tasks: Repository[Task]

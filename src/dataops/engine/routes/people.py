@@ -6,8 +6,11 @@ from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
 from dataops.domain.enums import EntityType
+from dataops.domain.models import ApiToken
 from dataops.engine import present
-from dataops.engine.deps import PageDep, Reader, WorkspaceDep
+from dataops.engine.deps import Admin, PageDep, Reader, WorkspaceDep
+from dataops.engine.schemas import UserCreate
+from dataops.services import auth
 from dataops.services import people as svc
 
 router = APIRouter(tags=["people"])
@@ -47,3 +50,39 @@ def audit_events(
     entity_id: Annotated[str | None, Query(alias="entityId", max_length=200)] = None,
 ) -> JSONResponse:
     return present.page(svc.list_audit_events(ws, entity_type, entity_id, paging))
+
+
+@router.post("/api/users", status_code=201)
+def add_user(body: UserCreate, ws: WorkspaceDep, actor: Admin) -> JSONResponse:
+    user = svc.add_user(ws, actor, body.email, body.name, body.role, body.password)
+    return present.one(user, 201)
+
+
+def _token(token: ApiToken) -> dict[str, str | None]:
+    """Token metadata; the hash is never returned."""
+    return {
+        "id": token.id,
+        "userId": token.user_id,
+        "name": token.name,
+        "createdAt": token.created_at,
+        "lastUsedAt": token.last_used_at,
+        "revokedAt": token.revoked_at,
+    }
+
+
+@router.get("/api/tokens")
+def tokens(
+    ws: WorkspaceDep,
+    _: Admin,
+    paging: PageDep,
+    user_id: Annotated[str | None, Query(alias="userId", max_length=200)] = None,
+) -> JSONResponse:
+    result = auth.list_tokens(ws, paging, user_id)
+    return JSONResponse(
+        {"items": [_token(t) for t in result.items], "nextCursor": result.next_cursor}
+    )
+
+
+@router.post("/api/tokens/{token_id}/revoke")
+def revoke_token(token_id: str, ws: WorkspaceDep, actor: Admin) -> JSONResponse:
+    return JSONResponse(_token(auth.revoke_token(ws, actor, token_id)))

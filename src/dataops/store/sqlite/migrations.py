@@ -57,4 +57,11 @@ MIGRATIONS: list[str] = [
     CREATE INDEX notifications_user ON notifications (user_id, id);
     CREATE INDEX notifications_task ON notifications (task_id, id);
     """,
+    # 2: API tokens, found by the hash of the presented secret.
+    """
+    CREATE TABLE api_tokens (id TEXT PRIMARY KEY, version INTEGER NOT NULL, data TEXT NOT NULL,
+        user_id TEXT NOT NULL, token_hash TEXT NOT NULL);
+    CREATE UNIQUE INDEX api_tokens_hash ON api_tokens (token_hash);
+    CREATE INDEX api_tokens_user ON api_tokens (user_id, id);
+    """,
 ]

@@ -130,6 +130,7 @@ class SqliteUnitOfWork:
     users: Repository[models.User]
     credentials: Repository[models.Credential]
     sessions: Repository[models.Session]
+    api_tokens: Repository[models.ApiToken]
     templates: Repository[models.Template]
     bundles: Repository[models.Bundle]
     tasks: Repository[models.Task]

@@ -1,0 +1,166 @@
+"""Sessions and API tokens. Only SHA-256 hashes of session and token secrets are stored;
+the secrets themselves are handed out once."""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+
+from dataops.domain.clock import format_ts, new_id, now, now_ts, parse_ts
+from dataops.domain.enums import EntityType
+from dataops.domain.errors import Conflict, Unauthorized, ValidationFailed
+from dataops.domain.models import Actor, ApiToken, Session, User
+from dataops.services import passwords
+from dataops.services.common import audit, require
+from dataops.services.context import Workspace
+from dataops.services.people import find_user_by_email, normal_email
+from dataops.store.port import Filters, Page, PageRequest
+
+SESSION_LIFETIME = timedelta(hours=12)
+TOKEN_PREFIX = "dop_"  # noqa: S105 (a public prefix, not a secret)
+_TOUCH_EVERY = timedelta(minutes=10)
+
+
+def secret_hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class NewSession:
+    token: str
+    user: User
+    expires_at: str
+
+
+def login(ws: Workspace, email: str, password: str) -> NewSession:
+    """Check the password and open a server-side session."""
+    failure = Unauthorized("email or password is not correct")
+    try:
+        normal = normal_email(email)
+    except ValidationFailed:
+        raise failure from None
+    with ws.store.unit_of_work(write=True) as uow:
+        user = find_user_by_email(uow, normal)
+        credential = uow.credentials.get(user.id) if user else None
+        if user is None or credential is None:
+            passwords.waste_time(password)
+            raise failure
+        if not passwords.verify(credential.password_hash, password):
+            raise failure
+        token = secrets.token_urlsafe(32)
+        expires = format_ts(now() + SESSION_LIFETIME)
+        uow.sessions.add(
+            Session(id=secret_hash(token), user_id=user.id, created_at=now_ts(), expires_at=expires)
+        )
+        uow.commit()
+    return NewSession(token, user, expires)
+
+
+def session_user(ws: Workspace, token: str) -> User:
+    """The user of a live session, or Unauthorized."""
+    with ws.store.unit_of_work() as uow:
+        session = uow.sessions.get(secret_hash(token))
+        if session is None or session.revoked or parse_ts(session.expires_at) <= now():
+            raise Unauthorized("the session has expired or was revoked; log in again")
+        return require(uow.users, session.user_id, "user")
+
+
+def logout(ws: Workspace, token: str) -> None:
+    with ws.store.unit_of_work(write=True) as uow:
+        session = uow.sessions.get(secret_hash(token))
+        if session is not None and not session.revoked:
+            updated = copy.deepcopy(session)
+            updated.revoked = True
+            updated.version = session.version + 1
+            uow.sessions.update(updated, session.version)
+            uow.commit()
+
+
+def create_token(ws: Workspace, actor: Actor, email: str, name: str) -> tuple[ApiToken, str]:
+    """A new bearer token for the user; the secret is returned once and never stored."""
+    if not name.strip() or len(name) > 200:
+        raise ValidationFailed.one("name", "must be 1 to 200 characters")
+    secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    with ws.store.unit_of_work(write=True) as uow:
+        user = find_user_by_email(uow, normal_email(email))
+        if user is None:
+            raise ValidationFailed.one("user", f"no user has the email {email}")
+        token = ApiToken(
+            id=new_id("tok"),
+            user_id=user.id,
+            name=name.strip(),
+            token_hash=secret_hash(secret),
+            created_at=now_ts(),
+        )
+        uow.api_tokens.add(token)
+        audit(
+            uow,
+            actor,
+            EntityType.USER,
+            user.id,
+            "token-create",
+            summary=f"API token {token.id} ({token.name})",
+        )
+        uow.commit()
+    return token, secret
+
+
+def token_user(ws: Workspace, secret: str) -> User:
+    """The user behind a live bearer token, or Unauthorized."""
+    failure = Unauthorized("the API token is not valid or was revoked")
+    if not secret.startswith(TOKEN_PREFIX):
+        raise failure
+    with ws.store.unit_of_work() as uow:
+        page = uow.api_tokens.find(
+            Filters({"token_hash": secret_hash(secret)}), PageRequest(limit=1)
+        )
+        token = page.items[0] if page.items else None
+        if token is None or token.revoked_at is not None:
+            raise failure
+        user = require(uow.users, token.user_id, "user")
+    _touch(ws, token)
+    return user
+
+
+def _touch(ws: Workspace, token: ApiToken) -> None:
+    """Record last use, at most every few minutes (a write per request would be waste)."""
+    if token.last_used_at and parse_ts(token.last_used_at) > now() - _TOUCH_EVERY:
+        return
+    with ws.store.unit_of_work(write=True) as uow:
+        current = uow.api_tokens.get(token.id)
+        if current is None or current.version != token.version:
+            return
+        updated = copy.deepcopy(current)
+        updated.last_used_at = now_ts()
+        updated.version = current.version + 1
+        uow.api_tokens.update(updated, current.version)
+        uow.commit()
+
+
+def list_tokens(ws: Workspace, page: PageRequest, user_id: str | None = None) -> Page[ApiToken]:
+    with ws.store.unit_of_work() as uow:
+        return uow.api_tokens.find(Filters({"user_id": user_id}), page)
+
+
+def revoke_token(ws: Workspace, actor: Actor, token_id: str) -> ApiToken:
+    with ws.store.unit_of_work(write=True) as uow:
+        token = require(uow.api_tokens, token_id, "token")
+        if token.revoked_at is not None:
+            raise Conflict(f"token {token_id} is already revoked")
+        updated = copy.deepcopy(token)
+        updated.revoked_at = now_ts()
+        updated.version = token.version + 1
+        uow.api_tokens.update(updated, token.version)
+        audit(
+            uow,
+            actor,
+            EntityType.USER,
+            token.user_id,
+            "token-revoke",
+            summary=f"API token {token.id} ({token.name})",
+        )
+        uow.commit()
+        return updated
