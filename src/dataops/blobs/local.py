@@ -68,6 +68,11 @@ class LocalDevBlobs:
     def owns(self, uri: str) -> bool:
         return uri.startswith(SCHEME)
 
+    def delete(self, uri: str) -> None:
+        if self.owns(uri):
+            with contextlib.suppress(FileNotFoundError):
+                self._path(uri[len(SCHEME) :]).unlink()
+
     @staticmethod
     def _chunks(handle: BinaryIO) -> Iterator[bytes]:
         with handle:
@@ -101,6 +106,9 @@ class DisabledBlobs:
 
     def owns(self, uri: str) -> bool:
         return False
+
+    def delete(self, uri: str) -> None:
+        raise self._refusal()
 
     @staticmethod
     def _refusal() -> StorageUnavailable:

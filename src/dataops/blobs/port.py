@@ -34,3 +34,7 @@ class BlobStore(Protocol):
 
     def owns(self, uri: str) -> bool:
         """True when `uri` points into this store."""
+
+    def delete(self, uri: str) -> None:
+        """Remove an object this store wrote, to undo a `put` whose metadata could not be
+        recorded. Missing objects are ignored."""

@@ -152,6 +152,10 @@ def file_errors(record: FileRecord) -> list[FieldError]:
                 errors.append(FieldError("storageProvider", conflict))
     if record.checksum is not None:
         errors += check_checksum(record.checksum)
+    elif record.storage_provider in OWNED_PROVIDERS and record.storage_path is None:
+        errors.append(
+            FieldError("checksum", "is required when DataOps owns the binary (s3, local-dev)")
+        )
     errors += scan_for_signed_urls(to_dict(record))
     return errors
 

@@ -69,6 +69,9 @@ def problem_for(exc: e.DataOpsError) -> JSONResponse:
     return problem(500, "internal", "Internal error", "unexpected error")
 
 
+_BODY_SHAPE = frozenset({"missing", "model_attributes_type", "dict_type", "model_type"})
+
+
 def _field(loc: tuple[Any, ...]) -> str:
     parts = [p for p in loc[1:] if not (isinstance(p, str) and p.startswith("function-"))]
     path = ""
@@ -85,7 +88,7 @@ def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
             return problem(
                 400, "malformed-request", "Malformed request", "the body is not valid JSON"
             )
-        if loc == ("body",):
+        if loc == ("body",) and issue.get("type") in _BODY_SHAPE:
             content_type = request.headers.get("content-type", "")
             if issue.get("type") == "missing":
                 detail = "a request body is required"

@@ -13,6 +13,8 @@ from pydantic import (
     StrictBool,
     StrictInt,
     StrictStr,
+    ValidationInfo,
+    field_validator,
     model_validator,
 )
 from pydantic.alias_generators import to_camel
@@ -212,17 +214,6 @@ class TaskUpdate(TaskFields, Versioned):
     date: DateStr | None = None
 
 
-def _visibility_alias(data: Any) -> Any:
-    """`visibility` is accepted as an input alias of `dataClass`."""
-    if isinstance(data, dict) and "visibility" in data:
-        data = dict(data)
-        visibility = data.pop("visibility")
-        if "dataClass" in data and data["dataClass"] != visibility:
-            raise ValueError("visibility and dataClass disagree; send dataClass only")
-        data["dataClass"] = visibility
-    return data
-
-
 class ArtifactFields(In):
     description: Text | None = None
     storage_provider: StorageProvider | None = None
@@ -231,6 +222,7 @@ class ArtifactFields(In):
     checksum: Annotated[StrictStr, Field(max_length=100)] | None = None
     size_bytes: Size | None = None
     data_class: DataClass | None = None
+    visibility: DataClass | None = Field(default=None, exclude=True)
     assistant_job_id: Id | None = None
     file_id: Id | None = None
     source_type: SourceType | None = None
@@ -239,10 +231,20 @@ class ArtifactFields(In):
     task_id: Id | None = None
     bundle_id: Id | None = None
 
-    @model_validator(mode="before")
+    @field_validator("visibility")
     @classmethod
-    def _alias(cls, data: Any) -> Any:
-        return _visibility_alias(data)
+    def _agrees(cls, value: DataClass | None, info: ValidationInfo) -> DataClass | None:
+        """`visibility` is an input alias of `dataClass`; both at once must agree."""
+        data_class = info.data.get("data_class")
+        if value is not None and data_class is not None and value != data_class:
+            raise ValueError("disagrees with dataClass; send dataClass only")
+        return value
+
+    @model_validator(mode="after")
+    def _alias(self) -> ArtifactFields:
+        if self.visibility is not None and self.data_class is None:
+            self.data_class = self.visibility
+        return self
 
 
 class ArtifactCreate(ArtifactFields):

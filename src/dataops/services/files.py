@@ -79,19 +79,23 @@ def upload_file(ws: Workspace, actor: Actor, upload: Upload) -> FileRecord:
         tags=list(upload.tags),
         created_by=actor.id,
     )
-    with ws.store.unit_of_work(write=True) as uow:
-        require(uow.tasks, task.id, "task", "taskId")
-        uow.files.add(record)
-        audit(
-            uow,
-            actor,
-            EntityType.FILE,
-            record.id,
-            "upload",
-            after=record,
-            summary=f"{record.size_bytes} bytes for task {task.id}",
-        )
-        uow.commit()
+    try:
+        with ws.store.unit_of_work(write=True) as uow:
+            require(uow.tasks, task.id, "task", "taskId")
+            uow.files.add(record)
+            audit(
+                uow,
+                actor,
+                EntityType.FILE,
+                record.id,
+                "upload",
+                after=record,
+                summary=f"{record.size_bytes} bytes for task {task.id}",
+            )
+            uow.commit()
+    except BaseException:
+        ws.blobs.delete(stored.uri)  # no metadata, so no bytes either
+        raise
     return record
 
 

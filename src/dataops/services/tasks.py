@@ -67,6 +67,8 @@ def create_task(ws: Workspace, actor: Actor, data: dict[str, Any]) -> Task:
             _stamp_completion(task, actor, verdict)
         uow.tasks.add(task)
         audit(uow, actor, EntityType.TASK, task.id, "create", after=task)
+        if task.status == TaskStatus.DONE and task.stage_on_complete and bundle is not None:
+            _advance_stage(uow, actor, bundle, task)
         if task.status == TaskStatus.DONE:
             audit(
                 uow,

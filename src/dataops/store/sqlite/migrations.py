@@ -64,4 +64,11 @@ MIGRATIONS: list[str] = [
     CREATE UNIQUE INDEX api_tokens_hash ON api_tokens (token_hash);
     CREATE INDEX api_tokens_user ON api_tokens (user_id, id);
     """,
+    # 3: indexes whose equality columns are followed by the list order (id), so proof
+    # lookups and status lists never walk a wider index than the filter needs.
+    """
+    CREATE INDEX artifacts_task_approved ON artifacts (task_id, status, id);
+    CREATE INDEX artifacts_bundle_approved ON artifacts (bundle_id, status, id);
+    CREATE INDEX artifacts_status_type ON artifacts (status, type, id);
+    """,
 ]
