@@ -1,0 +1,204 @@
+"""Per-record checks of the validator: the domain's field rules and storage policy,
+applied to export records (one rule, one place), plus what only an export can get
+wrong (timestamps, relationships, redaction)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from dataops.domain import rules
+from dataops.domain.clock import parse_ts
+from dataops.domain.enums import TaskStatus
+from dataops.domain.errors import FieldError
+from dataops.domain.policy import check_metadata, is_secret_key, key_words, scan_for_signed_urls
+from dataops.domain.status import REVIEWED
+from dataops.portable.format import EntitySpec, export_field, from_record
+from dataops.portable.schema import FieldIssue, check_record
+
+TIMESTAMPS = ("created_at", "updated_at", "reviewed_at", "completed_at", "due_at")
+_HASH_WORDS = frozenset({"hash", "hashed", "salt", "digest", "argon2", "bcrypt", "scrypt"})
+_HASH_VALUES = re.compile(r"^\$(argon2(id|i|d)|2[abxy]?|scrypt|pbkdf2)[$-]|^pbkdf2_")
+
+_RULES: dict[str, Callable[[Any], list[FieldError]]] = {
+    "tasks": rules.task_errors,
+    "bundles": rules.bundle_errors,
+    "templates": rules.template_errors,
+    "files": rules.file_errors,
+    "artifacts": rules.artifact_errors,
+}
+
+Relation = tuple[str, str, bool]
+"""(field, target entity, whether the system actor id is allowed)."""
+
+RELATIONS: dict[str, tuple[Relation, ...]] = {
+    "tasks": (
+        ("bundle_id", "bundles", False),
+        ("template_id", "templates", False),
+        ("assignee_id", "users", False),
+        ("completed_by", "users", True),
+    ),
+    "bundles": (("template_id", "templates", False),),
+    "templates": (("default_assignee_id", "users", False),),
+    "files": (
+        ("task_id", "tasks", False),
+        ("bundle_id", "bundles", False),
+        ("created_by", "users", True),
+    ),
+    "artifacts": (
+        ("task_id", "tasks", False),
+        ("bundle_id", "bundles", False),
+        ("file_id", "files", False),
+        ("created_by", "users", True),
+        ("reviewed_by", "users", True),
+        ("assistant_job_id", "assistant_jobs", False),
+        ("supersedes", "artifacts", False),
+        ("superseded_by", "artifacts", False),
+    ),
+    "audit_events": (("actor_id", "users", True),),
+    "notifications": (
+        ("user_id", "users", False),
+        ("task_id", "tasks", False),
+        ("bundle_id", "bundles", False),
+        ("template_id", "templates", False),
+    ),
+}
+
+NESTED_RELATIONS: dict[str, tuple[tuple[str, str, str], ...]] = {
+    "tasks": (
+        ("artifact_refs", "artifactId", "artifacts"),
+        ("assistant_job_refs", "assistantJobId", "assistant_jobs"),
+    ),
+    "bundles": (("artifact_refs", "artifactId", "artifacts"),),
+    "templates": (("task_definitions", "assigneeId", "users"),),
+}
+"""(list field, key inside each item, target entity)."""
+
+
+def edges(spec: EntitySpec, record: dict[str, Any]) -> Iterator[tuple[str, str, str, bool]]:
+    """(field path, target entity, target id, system actor allowed) of every relationship
+    the record holds, including the evidence its recorded completion proof names."""
+    for field, target, actor in RELATIONS.get(spec.name, ()):
+        value = record.get(field)
+        if isinstance(value, str):
+            yield field, target, value, actor
+    for field, key, target in NESTED_RELATIONS.get(spec.name, ()):
+        items = record.get(field)
+        if isinstance(items, list):
+            for index, item in enumerate(items):
+                value = item.get(key) if isinstance(item, dict) else None
+                if isinstance(value, str):
+                    yield f"{field}[{index}].{key}", target, value, False
+    if spec.name == "tasks":
+        yield from _proof_edges(record.get("completion_proof"))
+
+
+def _proof_edges(proof: Any) -> Iterator[tuple[str, str, str, bool]]:
+    if not isinstance(proof, list):
+        return
+    for index, verdict in enumerate(proof):
+        by = verdict.get("satisfiedBy") if isinstance(verdict, dict) else None
+        if not isinstance(by, dict):
+            continue
+        for key, target in (("artifactId", "artifacts"), ("fileId", "files")):
+            if isinstance(by.get(key), str):
+                path = f"completion_proof[{index}].satisfiedBy.{key}"
+                yield path, target, by[key], False
+
+
+def record_issues(spec: EntitySpec, record: dict[str, Any]) -> tuple[list[FieldIssue], Any]:
+    """Shape, field-rule and timestamp problems, and the entity when the record has a
+    valid shape (else None)."""
+    if spec.model is None:
+        value = record.get(spec.id_field)
+        if not isinstance(value, str) or not value.strip():
+            return [(spec.id_field, "is required (a non-empty string)")], None
+        return [], None
+    issues = check_record(spec, record)
+    if issues:
+        return issues, None
+    entity = from_record(spec, record)
+    rule = _RULES.get(spec.name)
+    if rule is not None:
+        issues += [(export_field(spec, e.field), e.message) for e in rule(entity)]
+    for name in TIMESTAMPS:
+        value = record.get(name)
+        if isinstance(value, str):
+            try:
+                parse_ts(value)
+            except ValueError:
+                issues.append((name, "must be an ISO 8601 timestamp with a zone (…Z)"))
+    if spec.name == "artifacts" and entity.status in REVIEWED and entity.reviewed_at is None:
+        issues.append(("reviewed_at", f"is required for a {entity.status.value} artifact"))
+    if spec.name == "tasks":
+        issues += _proof_issues(record)
+    return issues, entity
+
+
+def _proof_issues(record: dict[str, Any]) -> list[FieldIssue]:
+    proof = record.get("completion_proof")
+    if record.get("status") != TaskStatus.DONE.value or not isinstance(proof, list):
+        return []
+    return [
+        (f"completion_proof[{index}].satisfied", "a done task records an unmet requirement")
+        for index, verdict in enumerate(proof)
+        if isinstance(verdict, dict) and verdict.get("satisfied") is not True
+    ]
+
+
+def needs_live_proof(spec: EntitySpec, record: dict[str, Any]) -> bool:
+    """A done task without a recorded proof is checked with the live rule."""
+    return (
+        spec.name == "tasks"
+        and record.get("status") == TaskStatus.DONE.value
+        and not record.get("completion_proof")
+    )
+
+
+def _keys(value: Any, path: str) -> Iterator[tuple[str, str]]:
+    """(path, key) of every object key below `value`, arrays included."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            child = f"{path}.{key}" if path else str(key)
+            yield child, str(key)
+            yield from _keys(item, child)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _keys(item, f"{path}[{index}]")
+
+
+def _strings(value: Any, path: str) -> Iterator[tuple[str, str]]:
+    if isinstance(value, str):
+        yield path, value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _strings(item, f"{path}.{key}" if path else str(key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _strings(item, f"{path}[{index}]")
+
+
+def redaction_issues(spec: EntitySpec, record: dict[str, Any]) -> list[FieldIssue]:
+    """What must never be in an export, with the same policy code as the API: signed or
+    tokenised URLs anywhere, secret-like keys at any depth, secrets in metadata, and
+    (users) anything that looks like a password or token hash."""
+    issues = [(e.field, e.message) for e in scan_for_signed_urls(record)]
+    for path, key in _keys(record, ""):
+        if spec.name == "users" and (is_secret_key(key) or _HASH_WORDS & set(key_words(key))):
+            issues.append((path, "users must not carry password or token hashes (redacted)"))
+        elif is_secret_key(key):
+            issues.append((path, "secret-like keys are not allowed"))
+    if spec.name == "artifacts":
+        issues += [(e.field, e.message) for e in check_metadata(record.get("metadata"))]
+    if spec.name == "audit_events":
+        for side in ("before", "after"):
+            state = record.get(side)
+            if isinstance(state, dict) and "metadata" in state:
+                found = check_metadata(state["metadata"], f"{side}.metadata")
+                issues += [(e.field, e.message) for e in found]
+    if spec.name == "users":
+        for path, text in _strings(record, ""):
+            if _HASH_VALUES.search(text):
+                issues.append((path, "must not hold a password or token hash (redacted)"))
+    return issues

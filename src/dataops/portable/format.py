@@ -1,0 +1,261 @@
+"""The portable export format, version 1 (CONTRACT §6): entity files, record mapping and
+the manifest.
+
+Layout: `manifest.json` plus one `<entity>.jsonl` per exported entity; an archive holds
+the same files at its root. Entities that are not implemented are listed in
+`omitted_entities` and have no file.
+
+Record mapping (entity ↔ export record):
+
+- The entity's own `id` becomes `<entity>_id` (`task_id`, `artifact_id`,
+  `audit_event_id`, ...). Every other top-level field is the snake_case form of its
+  runtime camelCase name; relationship IDs are explicit (`task_id`, `bundle_id`,
+  `file_id`, `assistant_job_id`, ...).
+- Nested values keep their runtime shape and key names: `metadata`, `artifact_refs`
+  items (`{"artifactId", ...}`), `proof_requirement`, `completion_proof`, audit
+  `before`/`after`, template `task_definitions`... are never rewritten, so free-form
+  data survives a round trip exactly.
+- Top-level nulls and empty lists are omitted (`false`, `0` and `{}` are kept).
+- Files always carry `storage_uri`; a legacy record that only has `storagePath` is
+  exported as `local-dev://<path>` (backslashes turned into `/`, leading `/` removed)
+  and `storage_path` itself is not exported.
+- Never exported: credentials (password hashes), sessions and API tokens.
+
+Determinism: one compact JSON object per line, keys sorted at every depth, records in
+`id` order, UTF-8 (a string that cannot be UTF-8 encoded is written with `\\u` escapes),
+a trailing newline after every record. The manifest is 2-space indented JSON with
+sorted keys and a trailing newline; it is the only file not checksummed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import re
+import subprocess
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from dataops.domain import models
+from dataops.domain.codec import camel, from_dict, snake, to_dict
+
+SCHEMA_VERSION = "dataops.execution.v1"
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+LEGACY_SCHEME = "local-dev://"
+SYSTEM_ACTOR = "system"
+"""Actor id of the CLI and start-up (`dataops users add`, bootstrap): no user record."""
+
+
+@dataclass(frozen=True)
+class EntitySpec:
+    name: str
+    id_field: str
+    model: type[Any] | None = None
+    """The runtime entity; None for entities this version does not implement."""
+
+    @property
+    def file_name(self) -> str:
+        return f"{self.name}.jsonl"
+
+    @property
+    def versioned(self) -> bool:
+        return self.model is not None and "version" in _field_names(self.model)
+
+
+SPECS: dict[str, EntitySpec] = {
+    spec.name: spec
+    for spec in (
+        EntitySpec("users", "user_id", models.User),
+        EntitySpec("tasks", "task_id", models.Task),
+        EntitySpec("bundles", "bundle_id", models.Bundle),
+        EntitySpec("templates", "template_id", models.Template),
+        EntitySpec("recurring_configs", "recurring_config_id"),
+        EntitySpec("files", "file_id", models.FileRecord),
+        EntitySpec("notifications", "notification_id", models.Notification),
+        EntitySpec("artifacts", "artifact_id", models.Artifact),
+        EntitySpec("assistant_jobs", "assistant_job_id"),
+        EntitySpec("audit_events", "audit_event_id", models.AuditEvent),
+    )
+}
+ENTITY_NAMES = tuple(SPECS)
+"""Every entity of the format, in the manifest's order."""
+
+EXPORTED = (
+    "users",
+    "templates",
+    "bundles",
+    "tasks",
+    "files",
+    "artifacts",
+    "notifications",
+    "audit_events",
+)
+"""What this version exports, in dependency order (the import writes in this order)."""
+
+OMITTED = ("assistant_jobs", "recurring_configs", "sessions")
+"""Listed in `omitted_entities`: not implemented yet, or (sessions) never exported."""
+
+REDACTIONS = ("users.password_hash", "sessions", "api_tokens")
+REQUIRED_REDACTIONS = ("users.password_hash", "sessions")
+"""Markers every valid export declares (`api_tokens` came later, so it is optional)."""
+
+_FILE_NAME = re.compile(r"^[a-z_]+\.jsonl$")
+_GIT_SHA = re.compile(r"^[0-9a-f]{40}$")
+
+
+def _field_names(model: type[Any]) -> tuple[str, ...]:
+    return tuple(f.name for f in dataclasses.fields(model))
+
+
+def known_fields(spec: EntitySpec) -> frozenset[str]:
+    """Top-level field names an export record of `spec` may carry."""
+    if spec.model is None:
+        return frozenset()
+    names = {spec.id_field if name == "id" else name for name in _field_names(spec.model)}
+    return frozenset(names)
+
+
+def required_fields(spec: EntitySpec) -> tuple[str, ...]:
+    """Fields every record of `spec` must carry (the entity's fields without a default)."""
+    if spec.model is None:
+        return (spec.id_field,)
+    names = [
+        spec.id_field if f.name == "id" else f.name
+        for f in dataclasses.fields(spec.model)
+        if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+    ]
+    if spec.name == "files":
+        names.append("storage_uri")
+    return tuple(names)
+
+
+def legacy_uri(storage_path: str) -> str:
+    """`local-dev://` URI of a legacy `storagePath`."""
+    return LEGACY_SCHEME + storage_path.replace("\\", "/").lstrip("/")
+
+
+def to_record(spec: EntitySpec, entity: Any) -> dict[str, Any]:
+    """Entity → export record (see the module docstring)."""
+    record: dict[str, Any] = {}
+    for key, value in to_dict(entity).items():
+        if value is None or (isinstance(value, list) and not value):
+            continue
+        record[spec.id_field if key == "id" else snake(key)] = value
+    if spec.name == "files":
+        path = record.pop("storage_path", None)
+        if "storage_uri" not in record and isinstance(path, str) and path:
+            record["storage_uri"] = legacy_uri(path)
+    return record
+
+
+def runtime_dict(spec: EntitySpec, record: Mapping[str, Any]) -> dict[str, Any]:
+    """Export record → the entity's camelCase runtime dict (nested values untouched)."""
+    return {("id" if key == spec.id_field else camel(key)): value for key, value in record.items()}
+
+
+def from_record(spec: EntitySpec, record: Mapping[str, Any]) -> Any:
+    """Export record → entity. The record must have passed the schema check."""
+    if spec.model is None:
+        raise ValueError(f"{spec.name} has no runtime model in this version")
+    return from_dict(spec.model, runtime_dict(spec, record))
+
+
+def export_field(spec: EntitySpec, runtime_path: str) -> str:
+    """A rule's camelCase field path as the export names it: only the top-level name
+    changes (`storageUri` → `storage_uri`, `bundleLinks[0].url` → `bundle_links[0].url`,
+    `id` → `task_id`)."""
+    cut = len(runtime_path)
+    for mark in (".", "["):
+        index = runtime_path.find(mark)
+        if index != -1:
+            cut = min(cut, index)
+    head, rest = runtime_path[:cut], runtime_path[cut:]
+    return (spec.id_field if head == "id" else snake(head)) + rest
+
+
+def canonical_line(record: Mapping[str, Any]) -> str:
+    """One record as its export line (without the newline)."""
+    line = json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    try:
+        line.encode("utf-8")
+    except UnicodeEncodeError:
+        line = json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return line
+
+
+def is_entity_file_name(name: str) -> bool:
+    return bool(_FILE_NAME.match(name))
+
+
+@dataclass(frozen=True)
+class SourceInfo:
+    """Where an export comes from (manifest `source_*` and `app_git_sha`)."""
+
+    environment: str = "local"
+    stack: str = "local"
+    region: str = "local"
+    git_sha: str = "unknown"
+
+    @classmethod
+    def from_environment(
+        cls, environment: str, environ: Mapping[str, str] | None = None
+    ) -> SourceInfo:
+        env = os.environ if environ is None else environ
+        return cls(
+            environment=environment,
+            stack=env.get("AWS_STACK_NAME") or "local",
+            region=env.get("AWS_REGION") or "local",
+            git_sha=env.get("APP_GIT_SHA") or _git_head() or "unknown",
+        )
+
+
+def _git_head() -> str | None:
+    """The commit of the running code when it runs from a git checkout."""
+    try:
+        result = subprocess.run(
+            ["git", "rev-parse", "HEAD"],  # noqa: S607 (git from PATH, as any developer tool)
+            cwd=Path(__file__).resolve().parent,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    sha = result.stdout.strip()
+    return sha if result.returncode == 0 and _GIT_SHA.match(sha) else None
+
+
+@dataclass(frozen=True)
+class EntityFile:
+    name: str
+    count: int
+    checksum: str
+
+
+def build_manifest(
+    info: SourceInfo, generated_at: str, files: list[EntityFile], omitted: tuple[str, ...]
+) -> dict[str, Any]:
+    """The manifest of CONTRACT §6, exactly."""
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "generated_at": generated_at,
+        "source_environment": info.environment,
+        "source_stack": info.stack,
+        "source_region": info.region,
+        "app_git_sha": info.git_sha,
+        "export_format_version": FORMAT_VERSION,
+        "entity_files": {f.name: SPECS[f.name].file_name for f in files},
+        "entity_counts": {f.name: f.count for f in files},
+        "checksums": {SPECS[f.name].file_name: f.checksum for f in files},
+        "redactions": list(REDACTIONS),
+        "omitted_entities": list(omitted),
+    }
+
+
+def manifest_text(manifest: Mapping[str, Any]) -> str:
+    return json.dumps(manifest, indent=2, sort_keys=True, ensure_ascii=False) + "\n"

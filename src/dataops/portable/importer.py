@@ -1,0 +1,222 @@
+"""Import a portable export into a metadata store.
+
+`plan_import` validates the export (the relationship graph is part of the report),
+then compares every valid record with the target store and counts, per entity, what an
+import would insert, update or skip, and what is invalid. It writes nothing.
+
+`apply_import` refuses a non-empty target unless `allow_existing`, an invalid export,
+and conflicts (a user email held by another user ID, an audit event that differs from
+the stored one: the trail is append-only, an entity this version cannot store). It
+then writes in dependency order (users, templates, bundles, tasks, files, artifacts,
+notifications, audit events), a batch per write unit of work, keeping every ID:
+
+- a record the target does not have is inserted as exported (its `version` too);
+- an identical record (ignoring `version`) is skipped, so re-running changes nothing;
+- a different record replaces the stored one, conditional on the stored version.
+
+Records absent from the export are never deleted. Users arrive without credentials
+(exports carry no password hashes): set them with `dataops users passwd EMAIL`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from dataops.domain.errors import Conflict
+from dataops.portable.export import present
+from dataops.portable.format import EXPORTED, SPECS, EntitySpec, from_record
+from dataops.portable.report import Problem, Report
+from dataops.portable.validate import opened, parse_line
+from dataops.store.port import Filters, MetadataStore, PageRequest, Repository, UnitOfWork
+
+BATCH_SIZE = 500
+
+
+@dataclass
+class EntityPlan:
+    insert: int = 0
+    update: int = 0
+    skip: int = 0
+    invalid: int = 0
+
+    def as_json(self) -> dict[str, int]:
+        return {
+            "insert": self.insert,
+            "update": self.update,
+            "skip": self.skip,
+            "invalid": self.invalid,
+        }
+
+
+@dataclass
+class Plan:
+    path: str
+    report: Report
+    entities: dict[str, EntityPlan] = field(default_factory=dict)
+    conflicts: list[Problem] = field(default_factory=list)
+    applied: bool = False
+
+    @property
+    def importable(self) -> bool:
+        return self.report.valid and not self.conflicts
+
+    @property
+    def users_without_credentials(self) -> int:
+        users = self.entities.get("users")
+        return 0 if users is None else users.insert
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "valid": self.report.valid,
+            "importable": self.importable,
+            "applied": self.applied,
+            "entities": {name: plan.as_json() for name, plan in self.entities.items()},
+            "conflicts": [c.as_json() for c in self.conflicts],
+            "relationships": dict(self.report.relationships),
+        }
+
+
+class ImportRefused(Conflict):
+    """The import did not start; `plan` says why (problems, conflicts, target)."""
+
+    title = "Import refused"
+
+    def __init__(self, detail: str, plan: Plan | None = None) -> None:
+        super().__init__(detail)
+        self.plan = plan
+
+
+def _records(root: Path, spec: EntitySpec, invalid: set[int]) -> Iterator[list[tuple[int, Any]]]:
+    """Batches of (line, record) of the valid lines; an invalid line comes as (line, None)."""
+    batch: list[tuple[int, Any]] = []
+    with (root / spec.file_name).open("rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            if not raw.strip():
+                continue
+            batch.append((number, None if number in invalid else parse_line(raw)))
+            if len(batch) >= BATCH_SIZE:
+                yield batch
+                batch = []
+    if batch:
+        yield batch
+
+
+def _comparable(record: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in record.items() if k != "version"}
+
+
+class _Importer:
+    def __init__(self, root: Path, report: Report, store: MetadataStore) -> None:
+        self._root = root
+        self._report = report
+        self._store = store
+
+    def entities(self, manifest_listed: list[str]) -> list[EntitySpec]:
+        return [SPECS[name] for name in EXPORTED if name in manifest_listed]
+
+    def run(self, plan: Plan, *, write: bool) -> None:
+        listed = list(self._report.entity_counts)
+        for name in listed:
+            if SPECS[name].model is None:
+                message = f"{name} cannot be imported by this version (no such entity yet)"
+                plan.conflicts.append(Problem(name, message))
+        for spec in self.entities(listed):
+            counts = plan.entities[spec.name] = EntityPlan()
+            invalid = self._report.invalid_lines.get(spec.name, set())
+            for batch in _records(self._root, spec, invalid):
+                counts.invalid += sum(1 for _, record in batch if record is None)
+                valid = [(line, record) for line, record in batch if record is not None]
+                with self._store.unit_of_work(write=write) as uow:
+                    self._batch(uow, spec, valid, counts, plan, write=write)
+                    if write:
+                        uow.commit()
+
+    def _batch(
+        self,
+        uow: UnitOfWork,
+        spec: EntitySpec,
+        batch: list[tuple[int, dict[str, Any]]],
+        counts: EntityPlan,
+        plan: Plan,
+        *,
+        write: bool,
+    ) -> None:
+        repo: Repository[Any] = getattr(uow, spec.name)
+        ids = [record[spec.id_field] for _, record in batch]
+        stored_items = repo.get_many(ids)
+        stored = {
+            record[spec.id_field]: (item, record)
+            for item, record in zip(stored_items, present(uow, spec, stored_items), strict=True)
+        }
+        for line, record in batch:
+            current = stored.get(record[spec.id_field])
+            if current is None:
+                if spec.name == "users" and self._email_taken(uow, record, line, plan):
+                    continue
+                counts.insert += 1
+                if write:
+                    repo.add(from_record(spec, record))
+            elif _comparable(current[1]) == _comparable(record):
+                counts.skip += 1
+            elif spec.name == "audit_events":
+                message = "differs from the stored audit event (the trail is append-only)"
+                plan.conflicts.append(Problem(spec.name, message, line, spec.id_field))
+            else:
+                counts.update += 1
+                if write:
+                    entity = from_record(spec, record)
+                    expected = getattr(current[0], "version", 1)
+                    if spec.versioned:
+                        entity.version = expected + 1
+                    repo.update(entity, expected)
+
+    def _email_taken(self, uow: UnitOfWork, record: dict[str, Any], line: int, plan: Plan) -> bool:
+        page = uow.users.find(Filters({"email": record["email"]}), PageRequest(limit=1))
+        if not page.items:
+            return False
+        message = f"email {record['email']!r} belongs to another user ({page.items[0].id})"
+        plan.conflicts.append(Problem("users", message, line, "email"))
+        return True
+
+
+def plan_import(path: Path, store: MetadataStore) -> Plan:
+    """Validate and count insert/update/skip/invalid per entity; writes nothing."""
+    with opened(path) as (root, report, _index):
+        plan = Plan(str(path), report)
+        _Importer(root, report, store).run(plan, write=False)
+        return plan
+
+
+def apply_import(path: Path, store: MetadataStore, *, allow_existing: bool = False) -> Plan:
+    """Import `path` into `store` (see the module docstring); the returned plan holds
+    what was written."""
+    if not allow_existing and not store.is_empty():
+        raise ImportRefused(
+            "the target store already holds records; import into an empty store, or pass "
+            "--allow-existing to merge (identical records are skipped, others updated)"
+        )
+    with opened(path) as (root, report, _index):
+        plan = Plan(str(path), report)
+        importer = _Importer(root, report, store)
+        importer.run(plan, write=False)
+        if not report.valid:
+            raise ImportRefused(
+                f"the export is not valid ({report.problem_count} problems); nothing was "
+                "imported (see `dataops validate-export`)",
+                plan,
+            )
+        if plan.conflicts:
+            raise ImportRefused(
+                f"the export conflicts with the target ({len(plan.conflicts)} conflicts); "
+                "nothing was imported",
+                plan,
+            )
+        applied = Plan(str(path), report, applied=True)
+        importer.run(applied, write=True)
+        if applied.conflicts:  # the target changed between the check and the writes
+            raise ImportRefused("the target changed during the import; run it again", applied)
+        return applied

@@ -1,0 +1,282 @@
+"""Validate a portable export (directory or `.tar.gz`) and report every problem.
+
+Checks, in order: archive safety and integrity; the manifest (present, JSON, schema
+and format version, strict `generated_at`, entity files, counts, checksums, redaction
+markers, every entity either exported or omitted); each line of each entity file
+(JSON object, shape and enum values, the domain's field rules, strict dates and
+timestamps, redaction with the API's storage policy); duplicate IDs; every
+relationship whose target entity is exported (`assistant_job_id` stays opaque until
+`assistant_jobs.jsonl` exists); done tasks' proof with the API's own proof rule.
+
+Memory stays flat: lines are streamed and IDs, edges and evidence go to a scratch
+index on disk (`index.ScratchIndex`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from dataops.domain.clock import parse_ts
+from dataops.domain.errors import NotFound
+from dataops.domain.proof import evaluate
+from dataops.portable.archive import extract_archive, is_archive
+from dataops.portable.checks import edges, needs_live_proof, record_issues, redaction_issues
+from dataops.portable.format import (
+    ENTITY_NAMES,
+    FORMAT_VERSION,
+    MANIFEST,
+    OMITTED,
+    REQUIRED_REDACTIONS,
+    SCHEMA_VERSION,
+    SPECS,
+    EntitySpec,
+    from_record,
+    is_entity_file_name,
+)
+from dataops.portable.index import ExportEvidence, ScratchIndex
+from dataops.portable.report import Problem, Report
+
+_CHECKSUM = re.compile(r"^sha256:[0-9a-f]{64}$")
+_SOURCE_FIELDS = ("source_environment", "source_stack", "source_region", "app_git_sha")
+_NEVER_EXPORTED = frozenset(OMITTED) | {"sessions", "api_tokens", "credentials"}
+
+
+def _no_constants(name: str) -> None:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def parse_line(raw: bytes) -> Any:
+    """One JSONL line (strict: no NaN/Infinity)."""
+    return json.loads(raw.decode("utf-8"), parse_constant=_no_constants)
+
+
+@contextmanager
+def opened(path: Path) -> Iterator[tuple[Path, Report, ScratchIndex]]:
+    """Validate `path` and yield (the directory holding its files, the report, the
+    scratch index); temporary files are removed afterwards."""
+    if not path.exists():
+        raise NotFound("export", str(path))
+    with tempfile.TemporaryDirectory(prefix="dataops-validate-") as scratch:
+        report = Report(str(path))
+        root = path
+        if is_archive(path) and path.is_file():
+            root = Path(scratch) / "files"
+            root.mkdir()
+            for problem in extract_archive(path, root):
+                report.add(problem)
+        elif not path.is_dir():
+            report.add(Problem("export", "is neither a directory nor a .tar.gz archive"))
+        index = ScratchIndex(Path(scratch))
+        try:
+            if path.is_dir() or root != path:
+                _Validator(root, report, index).run()
+            yield root, report, index
+        finally:
+            index.close()
+
+
+def validate_export(path: Path) -> Report:
+    with opened(path) as (_, report, _index):
+        return report
+
+
+class _Validator:
+    def __init__(self, root: Path, report: Report, index: ScratchIndex) -> None:
+        self._root = root
+        self._report = report
+        self._index = index
+
+    def _add(
+        self, entity: str, message: str, line: int | None = None, field: str | None = None
+    ) -> None:
+        self._report.add(Problem(entity, message, line, field))
+
+    def run(self) -> None:
+        manifest = self._manifest()
+        files = self._entity_files(manifest)
+        exported = [spec.name for spec, _, _ in files]
+        for spec, count, checksum in files:
+            self._entity_file(spec, count, checksum)
+        self._index.seal()
+        for key, value, line, first in self._index.duplicates():
+            entity, _, field = key.partition(".")
+            what = field or "id"
+            message = f"duplicate {what} {value!r} (first on line {first})"
+            self._add(entity, message, line, field or SPECS[entity].id_field)
+        for entity, line, field, target, target_id in self._index.dangling(exported):
+            self._add(entity, f"references missing {target} record {target_id!r}", line, field)
+        self._live_proofs()
+        self._report.relationships = self._index.edge_counts()
+
+    # ------------------------------------------------------------------ manifest
+
+    def _manifest(self) -> dict[str, Any] | None:
+        path = self._root / MANIFEST
+        if not path.is_file():
+            self._add("manifest", "manifest.json is missing")
+            return None
+        try:
+            data = parse_line(path.read_bytes())
+        except (ValueError, UnicodeDecodeError) as exc:
+            self._add("manifest", f"manifest.json is not valid JSON: {exc}")
+            return None
+        if not isinstance(data, dict):
+            self._add("manifest", "manifest.json must hold a JSON object")
+            return None
+        if data.get("schema_version") != SCHEMA_VERSION:
+            self._add("manifest", f"must be {SCHEMA_VERSION!r}", field="schema_version")
+        version = data.get("export_format_version")
+        if type(version) is not int or version != FORMAT_VERSION:
+            self._add(
+                "manifest", f"must be the integer {FORMAT_VERSION}", None, "export_format_version"
+            )
+        generated = data.get("generated_at")
+        try:
+            parse_ts(generated if isinstance(generated, str) else "")
+        except ValueError:
+            message = "must be an ISO 8601 timestamp with a zone (…Z)"
+            self._add("manifest", message, field="generated_at")
+        for name in _SOURCE_FIELDS:
+            if not isinstance(data.get(name), str) or not data[name]:
+                self._add("manifest", "is required (a non-empty string)", field=name)
+        redactions = data.get("redactions")
+        if not isinstance(redactions, list) or not all(isinstance(r, str) for r in redactions):
+            self._add("manifest", "must be an array of strings", field="redactions")
+        else:
+            for marker in REQUIRED_REDACTIONS:
+                if marker not in redactions:
+                    self._add("manifest", f"must declare {marker!r}", field="redactions")
+        return data
+
+    def _entity_files(self, manifest: dict[str, Any] | None) -> list[tuple[EntitySpec, Any, Any]]:
+        """(spec, expected count, expected checksum) of every entity file to read."""
+        if manifest is None:
+            found = [SPECS[n] for n in ENTITY_NAMES if (self._root / SPECS[n].file_name).is_file()]
+            return [(spec, None, None) for spec in found]
+        listed = self._mapping(manifest, "entity_files")
+        counts = self._mapping(manifest, "entity_counts")
+        checksums = self._mapping(manifest, "checksums")
+        omitted = manifest.get("omitted_entities")
+        if not isinstance(omitted, list) or not all(isinstance(o, str) for o in omitted):
+            self._add("manifest", "must be an array of entity names", field="omitted_entities")
+            omitted = []
+        files: list[tuple[EntitySpec, Any, Any]] = []
+        for name, file_name in listed.items():
+            spec = SPECS.get(name)
+            where = f"entity_files.{name}"
+            if spec is None:
+                self._add("manifest", "is not an entity of this format", field=where)
+            elif file_name != spec.file_name:
+                self._add("manifest", f"must be {spec.file_name!r}", field=where)
+            elif not (self._root / file_name).is_file():
+                self._add(name, f"{file_name} is listed in the manifest but missing")
+            else:
+                files.append((spec, counts.get(name), checksums.get(file_name)))
+                self._expect_count_and_checksum(spec, counts, checksums)
+        for name in ENTITY_NAMES:
+            if name in listed and name in omitted:
+                self._add(
+                    "manifest", f"{name} is both exported and omitted", field="omitted_entities"
+                )
+            elif name not in listed and name not in omitted:
+                message = f"{name} is neither exported nor listed as omitted"
+                self._add("manifest", message, field="omitted_entities")
+        for name in omitted:
+            if name not in SPECS and name not in _NEVER_EXPORTED:
+                self._add("manifest", f"{name!r} is not an entity", field="omitted_entities")
+        for path in sorted(self._root.iterdir()):
+            if is_entity_file_name(path.name) and path.name not in listed.values():
+                self._add(
+                    "manifest", f"{path.name} is present but not listed", field="entity_files"
+                )
+        return files
+
+    def _mapping(self, manifest: dict[str, Any], name: str) -> dict[str, Any]:
+        value = manifest.get(name)
+        if not isinstance(value, dict):
+            self._add("manifest", "must be an object", field=name)
+            return {}
+        return value
+
+    def _expect_count_and_checksum(
+        self, spec: EntitySpec, counts: dict[str, Any], checksums: dict[str, Any]
+    ) -> None:
+        count = counts.get(spec.name)
+        if type(count) is not int or count < 0:
+            self._add(
+                "manifest", "must be a non-negative integer", field=f"entity_counts.{spec.name}"
+            )
+        checksum = checksums.get(spec.file_name)
+        if not isinstance(checksum, str) or not _CHECKSUM.match(checksum):
+            message = "must be sha256:<64 lowercase hex digits>"
+            self._add("manifest", message, field=f"checksums.{spec.file_name}")
+
+    # ------------------------------------------------------------------ records
+
+    def _entity_file(self, spec: EntitySpec, count: Any, checksum: Any) -> None:
+        digest = hashlib.sha256()
+        records = 0
+        with (self._root / spec.file_name).open("rb") as handle:
+            for number, raw in enumerate(handle, start=1):
+                digest.update(raw)
+                if not raw.strip():
+                    self._add(spec.name, "is blank (one JSON object a line)", number)
+                    continue
+                records += 1
+                try:
+                    record = parse_line(raw)
+                except (ValueError, UnicodeDecodeError) as exc:
+                    self._add(spec.name, f"is not valid JSON: {exc}", number)
+                    continue
+                if not isinstance(record, dict):
+                    self._add(spec.name, "must be a JSON object", number)
+                    continue
+                self._record(spec, number, record)
+        self._report.entity_counts[spec.name] = records
+        actual = "sha256:" + digest.hexdigest()
+        if isinstance(checksum, str) and _CHECKSUM.match(checksum) and checksum != actual:
+            self._add(spec.name, f"checksum mismatch: manifest {checksum}, file {actual}")
+        if type(count) is int and count >= 0 and count != records:
+            self._add(spec.name, f"count mismatch: manifest {count}, file {records} records")
+
+    def _record(self, spec: EntitySpec, line: int, record: dict[str, Any]) -> None:
+        issues, entity = record_issues(spec, record)
+        issues += redaction_issues(spec, record)
+        for field, message in dict.fromkeys(issues):
+            self._add(spec.name, message, line, field)
+        record_id = record.get(spec.id_field)
+        if isinstance(record_id, str) and record_id:
+            self._index.add_id(spec.name, record_id, line)
+        if spec.name == "users" and isinstance(record.get("email"), str):
+            # The store keeps emails unique; two users with one email cannot be imported.
+            self._index.add_id("users.email", record["email"].strip().lower(), line)
+        for field, target, target_id, actor in edges(spec, record):
+            self._index.add_ref(spec.name, line, field, target, target_id, actor=actor)
+        if entity is None:
+            return
+        if spec.name == "files" and entity.task_id:
+            self._index.add_file(entity.id, entity.task_id)
+        elif spec.name == "artifacts":
+            self._index.add_artifact(record)
+        elif spec.name == "bundles":
+            self._index.add_bundle(record)
+        elif needs_live_proof(spec, record):
+            self._index.add_pending_task(line, record)
+
+    def _live_proofs(self) -> None:
+        """Done tasks without a recorded proof must pass the proof rule the API uses."""
+        evidence = ExportEvidence(self._index)
+        for line, record in self._index.pending_tasks():
+            task = from_record(SPECS["tasks"], record)
+            bundle = self._index.bundle(task.bundle_id) if task.bundle_id else None
+            verdict = evaluate(task, bundle, evidence)
+            if not verdict.can_complete:
+                missing = "; ".join(f"{r.label} ({r.reason})" for r in verdict.missing)
+                self._add("tasks", f"is done without its proof: {missing}", line, "status")
