@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import json
 import logging
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from dataops.config import Settings
@@ -14,6 +16,7 @@ from dataops.domain.enums import Role
 from dataops.domain.errors import DataOpsError
 
 if TYPE_CHECKING:
+    from dataops.portable.importer import Plan as ImportPlan
     from dataops.runtime import Admin
 
 
@@ -172,6 +175,110 @@ def _users_passwd(args: argparse.Namespace) -> int:
     return 0
 
 
+def _export(args: argparse.Namespace) -> int:
+    # `--to-s3` (offsite archive upload, issue 5 item 2) waits for the S3 adapter (issue 4).
+    from dataops import runtime
+    from dataops.portable.export import write_export
+    from dataops.portable.format import SourceInfo
+
+    settings = Settings.from_env()
+    store = runtime.build_store(settings)
+    try:
+        result = write_export(
+            store,
+            Path(args.out),
+            SourceInfo.from_environment(settings.env),
+            progress=sys.stderr if sys.stderr.isatty() else None,
+        )
+    except OSError as exc:
+        print(f"dataops: export failed, nothing was written: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        store.close()
+    counts = ", ".join(f"{n} {c}" for n, c in result.manifest["entity_counts"].items())
+    print(f"exported {result.total} records to {result.path} ({counts})", file=sys.stderr)
+    print(result.path)
+    return 0
+
+
+def _validate_export(args: argparse.Namespace) -> int:
+    from dataops.portable.validate import validate_export
+
+    report = validate_export(Path(args.path))
+    if args.json:
+        print(json.dumps(report.as_json(), indent=2))
+    else:
+        for line in report.lines():
+            print(line)
+        total = sum(report.entity_counts.values())
+        files = len(report.entity_counts)
+        if report.valid:
+            print(f"valid: {total} records in {files} entity files")
+        else:
+            print(f"NOT valid: {report.problem_count} problems ({total} records read)")
+    return 0 if report.valid else 1
+
+
+def _print_plan(plan: ImportPlan) -> None:
+    print(f"{'entity':<16}{'insert':>8}{'update':>8}{'skip':>8}{'invalid':>9}")
+    for name, counts in plan.entities.items():
+        print(f"{name:<16}{counts.insert:>8}{counts.update:>8}{counts.skip:>8}{counts.invalid:>9}")
+    edges = sum(plan.report.relationships.values())
+    print(f"relationships: {edges} edges across {len(plan.report.relationships)} kinds")
+    problems = [*plan.report.lines(), *(c.text() for c in plan.conflicts)]
+    for line in problems[:50]:
+        print(f"  {line}")
+    if len(problems) > 50:
+        print(f"  ... {len(problems) - 50} more (see `dataops validate-export`)")
+
+
+def _import(args: argparse.Namespace) -> int:
+    from dataops import runtime
+    from dataops.portable.importer import ImportRefused, apply_import, plan_import
+
+    store = runtime.build_store(Settings.from_env())
+    try:
+        if args.dry_run:
+            plan = plan_import(Path(args.path), store)
+        else:
+            plan = apply_import(Path(args.path), store, allow_existing=args.allow_existing)
+    except ImportRefused as exc:
+        if exc.plan is not None:
+            _print_plan(exc.plan)
+        print(f"dataops: {exc.detail}", file=sys.stderr)
+        return 1
+    finally:
+        store.close()
+    _print_plan(plan)
+    if args.dry_run:
+        print("dry run: nothing was written", file=sys.stderr)
+        return 0 if plan.importable else 1
+    if plan.users_without_credentials:
+        print(
+            f"{plan.users_without_credentials} user(s) imported without passwords (exports "
+            "carry none); set them with `dataops users passwd EMAIL`",
+            file=sys.stderr,
+        )
+    return 0
+
+
+def _add_portable_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    export = sub.add_parser("export", help="portable export (a directory, or OUT.tar.gz)")
+    export.add_argument("out", metavar="OUT")
+    export.set_defaults(handler=_export)
+    check = sub.add_parser("validate-export", help="validate a portable export")
+    check.add_argument("path", metavar="PATH")
+    check.add_argument("--json", action="store_true", help="machine-readable report")
+    check.set_defaults(handler=_validate_export)
+    load = sub.add_parser("import", help="import a portable export into the configured store")
+    load.add_argument("path", metavar="PATH")
+    load.add_argument("--dry-run", action="store_true", help="report what would change")
+    load.add_argument(
+        "--allow-existing", action="store_true", help="merge into a store that has records"
+    )
+    load.set_defaults(handler=_import)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="dataops", description="DataOps V1 work-engine")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -224,6 +331,7 @@ def build_parser() -> argparse.ArgumentParser:
     passwd.add_argument("email")
     passwd.add_argument("--password-stdin", action="store_true")
     passwd.set_defaults(handler=_users_passwd)
+    _add_portable_commands(sub)
     return parser
 
 

@@ -12,7 +12,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from dataops.domain.errors import PayloadTooLarge
 from dataops.engine import problems
-from dataops.engine.routes import artifacts, files, people, tasks, workflow
+from dataops.engine.routes import artifacts, export, files, people, tasks, workflow
 from dataops.services.context import Workspace
 
 log = logging.getLogger("dataops.engine")
@@ -132,7 +132,7 @@ def create_engine_app(workspace: Workspace, portal_secret: str) -> FastAPI:
     )
     app.state.workspace = workspace
     problems.install(app)
-    for module in (people, workflow, tasks, files, artifacts):
+    for module in (people, workflow, tasks, files, artifacts, export):
         app.include_router(module.router)
     app.add_middleware(BodyLimit, upload_limit=workspace.settings.max_upload_bytes)
     app.add_middleware(PortalTrust, secret=portal_secret)
