@@ -1,60 +1,242 @@
-// Minimal operator shell: login, then the bundle list. All data goes through
-// /work/api/*; user data is written with textContent, never innerHTML.
-const $ = (id) => document.getElementById(id);
+// DataOps operator UI: session, client-side routing under /work, page layout.
+// Plain ES modules, no build step. User data is rendered with textContent only.
+import { api, listAll, setUnauthorizedHandler } from "./api.js";
+import { add, errorBox, fill, h, routeLink } from "./dom.js";
+import { loginPage } from "./login.js";
+import { homePage } from "./home.js";
+import { bundlePage, bundlesPage } from "./bundles.js";
+import { taskPage } from "./task.js";
+import { reviewPage } from "./review.js";
+import { artifactPage } from "./artifact.js";
 
-async function api(path, options = {}) {
-  const response = await fetch(path, {
-    credentials: "same-origin",
-    headers: { "content-type": "application/json", accept: "application/json" },
-    ...options,
-  });
-  const body = await response.json().catch(() => ({}));
-  if (!response.ok) throw Object.assign(new Error(body.detail || response.statusText), { status: response.status });
-  return body;
+const main = document.getElementById("main");
+const nav = document.getElementById("nav");
+const who = document.getElementById("who");
+const flashArea = document.getElementById("flash");
+
+const state = {
+  user: null,
+  healthPromise: null,
+  usersPromise: null,
+  firstRender: true,
+  renderedPath: null,
+};
+
+const ROUTES = [
+  [/^\/work\/?$/, homePage, "home"],
+  [/^\/work\/bundles\/?$/, bundlesPage, "bundles"],
+  [/^\/work\/bundles\/([^/]+)\/?$/, bundlePage, "bundles"],
+  [/^\/work\/tasks\/([^/]+)\/?$/, taskPage, "bundles"],
+  [/^\/work\/review\/?$/, reviewPage, "review"],
+  [/^\/work\/artifacts\/([^/]+)\/?$/, artifactPage, "review"],
+];
+
+/** Only same-app paths are accepted as a post-login destination. */
+function safeNext(value) {
+  if (typeof value !== "string" || !value.startsWith("/work")) return "/work";
+  if (value.startsWith("//") || value.includes("\\") || value.startsWith("/work/login")) {
+    return "/work";
+  }
+  return value;
 }
 
-async function showHome(user) {
-  $("login").hidden = true;
-  $("home").hidden = false;
-  $("who").textContent = `${user.name} (${user.role})`;
-  const list = $("bundles");
-  list.replaceChildren();
-  try {
-    const page = await api("/work/api/bundles?limit=100");
-    for (const bundle of page.items) {
-      const item = document.createElement("li");
-      item.textContent = `${bundle.title} — ${bundle.stage ?? bundle.status} (${bundle.anchorDate ?? "no date"})`;
-      list.append(item);
+function here() {
+  return location.pathname + location.search;
+}
+
+function navigate(path, { replace = false } = {}) {
+  if (replace) history.replaceState(null, "", path);
+  else history.pushState(null, "", path);
+  flash(null);
+  render();
+}
+
+function flash(text, kind = "ok") {
+  if (!text) {
+    flashArea.replaceChildren();
+    return;
+  }
+  fill(
+    flashArea,
+    h(
+      "p",
+      { class: ["flash", `flash-${kind}`], role: kind === "error" ? "alert" : "status" },
+      text,
+    ),
+  );
+}
+
+function renderChrome(section) {
+  if (!state.user) {
+    nav.hidden = true;
+    who.replaceChildren();
+    return;
+  }
+  nav.hidden = false;
+  const item = (path, text, key) =>
+    h(
+      "li",
+      {},
+      routeLink(path, text, { "aria-current": section === key ? "page" : undefined }),
+    );
+  fill(
+    nav,
+    h(
+      "ul",
+      {},
+      item("/work", "Home", "home"),
+      item("/work/bundles", "Bundles", "bundles"),
+      item("/work/review", "Review queue", "review"),
+    ),
+  );
+  const logout = h("button", { type: "button", class: "link-button", on: { click: logoutNow } }, "Log out");
+  fill(
+    who,
+    h("span", { class: "who-name" }, state.user.name || state.user.email),
+    h("span", { class: ["role", `role-${state.user.role}`] }, state.user.role),
+    logout,
+  );
+}
+
+async function logoutNow() {
+  await api("/auth/logout", { method: "POST", allow401: true }).catch(() => {});
+  state.user = null;
+  state.usersPromise = null;
+  navigate("/work/login");
+}
+
+function context() {
+  const role = state.user ? state.user.role : "viewer";
+  return {
+    user: state.user,
+    canWrite: role === "operator" || role === "admin",
+    navigate,
+    flash,
+    reload(message, kind) {
+      render({ keepFlash: true });
+      if (message) flash(message, kind);
+    },
+    health() {
+      if (!state.healthPromise) {
+        state.healthPromise = api("/work/health").catch(() => null);
+      }
+      return state.healthPromise;
+    },
+    async users() {
+      if (!state.usersPromise) {
+        state.usersPromise = listAll("/work/api/users")
+          .then((page) => new Map(page.items.map((u) => [u.id, u])))
+          .catch(() => new Map());
+      }
+      return state.usersPromise;
+    },
+    onLogin(user) {
+      state.user = user;
+      state.usersPromise = null;
+      const params = new URLSearchParams(location.search);
+      navigate(safeNext(params.get("next")), { replace: true });
+    },
+  };
+}
+
+let renderCount = 0;
+
+async function render({ keepFlash = false } = {}) {
+  renderCount += 1;
+  const mine = renderCount;
+  const path = location.pathname;
+  state.renderedPath = here();
+  if (!keepFlash) flash(null);
+  if (path === "/work/login" || path === "/work/login/") {
+    if (state.user) {
+      navigate(safeNext(new URLSearchParams(location.search).get("next")), { replace: true });
+      return;
     }
-    if (!page.items.length) list.textContent = "No bundles yet.";
-  } catch (error) {
-    list.textContent = `Bundles are unavailable: ${error.message}`;
+    renderChrome(null);
+    const view = h("div", { class: "view view-login" });
+    main.replaceChildren(view);
+    document.title = "Log in · DataOps";
+    loginPage(view, context());
+    return;
   }
-}
-
-function showLogin() {
-  $("home").hidden = true;
-  $("login").hidden = false;
-  $("who").textContent = "";
-}
-
-$("login").addEventListener("submit", async (event) => {
-  event.preventDefault();
-  $("login-error").textContent = "";
+  if (!state.user) {
+    navigate(`/work/login?next=${encodeURIComponent(here())}`, { replace: true });
+    return;
+  }
+  const match = ROUTES.map(([pattern, page, section]) => [path.match(pattern), page, section]).find(
+    ([m]) => m,
+  );
+  const view = h("div", { class: "view" });
+  const scroll = keepFlash ? window.scrollY : 0;
+  main.replaceChildren(view);
+  if (!match) {
+    renderChrome(null);
+    document.title = "Not found · DataOps";
+    add(view,
+      h("h1", {}, "Page not found"),
+      h("p", {}, "There is no page at this address. "),
+      routeLink("/work", "Go to the home page"),
+    );
+    return;
+  }
+  const [m, page, section] = match;
+  renderChrome(section);
+  const params = m.slice(1).map((p) => decodeURIComponent(p));
   try {
-    const result = await api("/auth/login", {
-      method: "POST",
-      body: JSON.stringify({ email: $("email").value, password: $("password").value }),
-    });
-    await showHome(result.user);
+    await page(view, context(), ...params);
   } catch (error) {
-    $("login-error").textContent = error.message;
+    if (mine === renderCount && error && error.status !== 401) {
+      add(view, errorBox("This page is", error));
+    }
   }
+  if (mine !== renderCount) return;
+  if (keepFlash) {
+    window.scrollTo(0, scroll);
+  } else if (!state.firstRender) {
+    const heading = view.querySelector("h1");
+    if (heading) {
+      heading.tabIndex = -1;
+      heading.focus({ preventScroll: true });
+    }
+    window.scrollTo(0, 0);
+  }
+  state.firstRender = false;
+}
+
+setUnauthorizedHandler(() => {
+  if (!state.user) return;
+  state.user = null;
+  state.usersPromise = null;
+  const next = encodeURIComponent(here());
+  navigate(`/work/login?next=${next}&expired=1`, { replace: true });
 });
 
-$("logout").addEventListener("click", async () => {
-  await api("/auth/logout", { method: "POST" }).catch(() => {});
-  showLogin();
+document.addEventListener("click", (event) => {
+  const link = event.target instanceof Element ? event.target.closest("a[data-route]") : null;
+  if (!link || event.defaultPrevented || event.button !== 0) return;
+  if (event.metaKey || event.ctrlKey || event.shiftKey || event.altKey) return;
+  event.preventDefault();
+  navigate(link.getAttribute("href"));
 });
 
-api("/auth/session").then((s) => showHome(s.user), showLogin);
+window.addEventListener("popstate", () => {
+  // An in-page #fragment link changes only the hash: let the browser scroll, keep the page.
+  if (here() === state.renderedPath) return;
+  render();
+});
+
+async function boot() {
+  try {
+    const session = await api("/auth/session", { allow401: true });
+    state.user = session.user;
+  } catch (error) {
+    if (error.status !== 401) {
+      renderChrome(null);
+      fill(main, errorBox("The session check is", error));
+      return;
+    }
+  }
+  await render();
+}
+
+boot();

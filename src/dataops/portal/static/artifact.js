@@ -1,0 +1,363 @@
+// Artifact page: metadata, relationships, supersede chain and audit history.
+import { api, listAll } from "./api.js";
+import {
+  artifactActions,
+  dataClassChip,
+  isAssistant,
+  openControl,
+  providerText,
+} from "./artifacts.js";
+import {
+  add,
+  badge,
+  busy,
+  bytes,
+  chip,
+  empty,
+  enc,
+  errorBox,
+  field,
+  fill,
+  h,
+  loading,
+  messageArea,
+  routeLink,
+  when,
+} from "./dom.js";
+
+const CHAIN_LIMIT = 10;
+const NOISE = new Set(["updatedAt", "version"]);
+
+function userName(users, id) {
+  if (!id) return "—";
+  const user = users.get(id);
+  return user ? user.name || user.email : id;
+}
+
+function row(label, ...value) {
+  return [h("dt", {}, label), h("dd", {}, ...value)];
+}
+
+/** Attach this artifact to a task and/or a bundle, by ID. */
+function attachTargetForm(artifact, ctx) {
+  if (!ctx.canWrite) return null;
+  const taskId = h("input", { type: "text", name: "taskId", autocomplete: "off" });
+  const bundleId = h("input", { type: "text", name: "bundleId", autocomplete: "off" });
+  const message = messageArea();
+  const submit = h("button", { type: "submit" }, "Attach");
+  const form = h(
+    "form",
+    { class: "form attach-target-form", "aria-labelledby": "attach-target-title", novalidate: true },
+    h("h3", { id: "attach-target-title" }, "Attach to a task or bundle"),
+    h("div", { class: "grid-2" }, field("Task ID", taskId), field("Bundle ID", bundleId)),
+    h("p", { class: "hint" }, "Attaching elsewhere moves the artifact and removes the old link."),
+    submit,
+    message.el,
+  );
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const body = {};
+    if (taskId.value.trim()) body.taskId = taskId.value.trim();
+    if (bundleId.value.trim()) body.bundleId = bundleId.value.trim();
+    if (!Object.keys(body).length) {
+      message.error("Enter a task ID or a bundle ID.");
+      taskId.focus();
+      return;
+    }
+    busy(submit, async () => {
+      try {
+        await api(`/work/api/artifacts/${enc(artifact.id)}/attach`, {
+          method: "POST",
+          json: { ...body, expectedVersion: artifact.version },
+        });
+        ctx.reload("Attached.");
+      } catch (error) {
+        if (error.versionMismatch) ctx.reload("The artifact changed; it has been reloaded.", "error");
+        else message.error(`Could not attach: ${error.full}`);
+      }
+    });
+  });
+  return h("details", { class: "edit-links" }, h("summary", {}, "Attach or move"), form);
+}
+
+async function chain(artifact) {
+  const before = [];
+  const after = [];
+  let problem = null;
+  let cursor = artifact.supersedes;
+  const seen = new Set([artifact.id]);
+  while (cursor && before.length < CHAIN_LIMIT && !seen.has(cursor)) {
+    seen.add(cursor);
+    try {
+      const previous = await api(`/work/api/artifacts/${enc(cursor)}`);
+      before.unshift(previous);
+      cursor = previous.supersedes;
+    } catch (error) {
+      problem = error;
+      break;
+    }
+  }
+  cursor = artifact.supersededBy;
+  while (cursor && after.length < CHAIN_LIMIT && !seen.has(cursor)) {
+    seen.add(cursor);
+    try {
+      const next = await api(`/work/api/artifacts/${enc(cursor)}`);
+      after.push(next);
+      cursor = next.supersededBy;
+    } catch (error) {
+      problem = error;
+      break;
+    }
+  }
+  return { items: [...before, artifact, ...after], problem };
+}
+
+function changedFields(event) {
+  if (!event.before || !event.after) return [];
+  const keys = new Set([...Object.keys(event.before), ...Object.keys(event.after)]);
+  return [...keys].filter(
+    (k) => !NOISE.has(k) && JSON.stringify(event.before[k]) !== JSON.stringify(event.after[k]),
+  );
+}
+
+function auditTable(events, users) {
+  if (!events.length) return empty("No history recorded.");
+  return h(
+    "table",
+    { class: "table audit-table" },
+    h("caption", { class: "sr-only" }, "Audit history"),
+    h(
+      "thead",
+      {},
+      h(
+        "tr",
+        {},
+        h("th", { scope: "col" }, "When"),
+        h("th", { scope: "col" }, "Who"),
+        h("th", { scope: "col" }, "Action"),
+        h("th", { scope: "col" }, "Change"),
+      ),
+    ),
+    h(
+      "tbody",
+      {},
+      events.map((e) => {
+        const statusBefore = e.before && e.before.status;
+        const statusAfter = e.after && e.after.status;
+        const fields = changedFields(e).filter((k) => k !== "status");
+        return h(
+          "tr",
+          { dataset: { action: e.action } },
+          h("td", { class: "nowrap" }, when(e.createdAt)),
+          h("td", {}, userName(users, e.actorId)),
+          h("td", {}, e.action),
+          h(
+            "td",
+            {},
+            statusBefore && statusAfter && statusBefore !== statusAfter
+              ? h("span", { class: "status-move" }, badge(statusBefore), " → ", badge(statusAfter))
+              : !statusBefore && statusAfter
+                ? h("span", { class: "status-move" }, "created as ", badge(statusAfter))
+                : null,
+            e.summary ? h("div", { class: "summary" }, e.summary) : null,
+            fields.length ? h("div", { class: "fields" }, `Changed: ${fields.join(", ")}`) : null,
+          ),
+        );
+      }),
+    ),
+  );
+}
+
+export async function artifactPage(view, ctx, artifactId) {
+  const artifact = await api(`/work/api/artifacts/${enc(artifactId)}`);
+  document.title = `${artifact.title} · DataOps`;
+  const users = await ctx.users();
+  const taskP = artifact.taskId ? api(`/work/api/tasks/${enc(artifact.taskId)}`) : null;
+  const bundleP = artifact.bundleId ? api(`/work/api/bundles/${enc(artifact.bundleId)}`) : null;
+
+  add(view,
+    h(
+      "nav",
+      { class: "breadcrumb", "aria-label": "Breadcrumb" },
+      routeLink("/work/review", "Review queue"),
+      " › ",
+      h("span", { "aria-current": "page" }, "Artifact"),
+    ),
+    h("h1", {}, artifact.title),
+    h(
+      "p",
+      { class: "subtitle" },
+      badge(artifact.status),
+      isAssistant(artifact) ? [" ", chip("assistant output", "assistant")] : null,
+      " ",
+      h("span", {}, artifact.type),
+      " · ",
+      openControl(artifact),
+    ),
+    artifact.status === "needs-review"
+      ? h("p", { class: "notice" }, "Waiting for review: it does not count as proof until it is approved.")
+      : null,
+    artifact.status === "rejected" && artifact.reviewReason
+      ? h("p", { class: "review-reason" }, "Rejected: ", artifact.reviewReason)
+      : null,
+  );
+
+  const actions = artifactActions(artifact, { ctx, candidates: [] });
+  if (actions) {
+    add(view,
+      h(
+        "section",
+        { class: "card", "aria-labelledby": "review-title" },
+        h("h2", { id: "review-title" }, "Review"),
+        actions,
+      ),
+    );
+  }
+
+  const relTask = h("span", {}, artifact.taskId ? loading("…") : "—");
+  const relBundle = h("span", {}, artifact.bundleId ? loading("…") : "—");
+  add(view,
+    h(
+      "div",
+      { class: "two-col" },
+      h(
+        "section",
+        { class: "card", "aria-labelledby": "meta-title" },
+        h("h2", { id: "meta-title" }, "Details"),
+        h(
+          "dl",
+          { class: "meta" },
+          row("Status", badge(artifact.status)),
+          row("Type", artifact.type),
+          row("Provider", providerText(artifact.storageProvider)),
+          row("Data class", dataClassChip(artifact.dataClass)),
+          row("Stored at", h("span", { class: "uri" }, artifact.storageUri)),
+          row("Source", artifact.sourceType || "—"),
+          artifact.description ? row("Description", artifact.description) : null,
+          artifact.filename ? row("File name", artifact.filename) : null,
+          artifact.contentType ? row("Content type", artifact.contentType) : null,
+          artifact.sizeBytes !== null && artifact.sizeBytes !== undefined
+            ? row("Size", bytes(artifact.sizeBytes))
+            : null,
+          artifact.checksum ? row("Checksum", h("code", {}, artifact.checksum)) : null,
+          (artifact.tags || []).length ? row("Tags", artifact.tags.join(", ")) : null,
+          row("Registered", `${when(artifact.createdAt)} by ${userName(users, artifact.createdBy)}`),
+          artifact.reviewedAt
+            ? row("Reviewed", `${when(artifact.reviewedAt)} by ${userName(users, artifact.reviewedBy)}`)
+            : null,
+          row("Updated", when(artifact.updatedAt)),
+          row("Version", String(artifact.version)),
+          row("ID", h("code", {}, artifact.id)),
+        ),
+      ),
+      h(
+        "section",
+        { class: "card", "aria-labelledby": "rel-title" },
+        h("h2", { id: "rel-title" }, "Relationships"),
+        h(
+          "dl",
+          { class: "meta" },
+          row("Task", relTask),
+          row("Bundle", relBundle),
+          row(
+            "File",
+            artifact.fileId
+              ? h(
+                  "a",
+                  { href: `/work/api/files/${enc(artifact.fileId)}/content`, class: "download" },
+                  `Download file ${artifact.fileId}`,
+                )
+              : "—",
+          ),
+          row("Assistant job", artifact.assistantJobId || "—"),
+          row(
+            "Supersedes",
+            artifact.supersedes
+              ? routeLink(`/work/artifacts/${enc(artifact.supersedes)}`, artifact.supersedes)
+              : "—",
+          ),
+          row(
+            "Superseded by",
+            artifact.supersededBy
+              ? routeLink(`/work/artifacts/${enc(artifact.supersededBy)}`, artifact.supersededBy)
+              : "—",
+          ),
+        ),
+        attachTargetForm(artifact, ctx),
+      ),
+    ),
+  );
+
+  const chainBody = h("div", {}, loading());
+  const auditBody = h("div", {}, loading());
+  add(view,
+    h(
+      "section",
+      { class: "card", "aria-labelledby": "chain-title" },
+      h("h2", { id: "chain-title" }, "Supersede chain"),
+      chainBody,
+    ),
+    h(
+      "section",
+      { class: "card", "aria-labelledby": "audit-title" },
+      h("h2", { id: "audit-title" }, "History"),
+      auditBody,
+    ),
+  );
+
+  const relations = Promise.all([
+    taskP
+      ? taskP.then(
+          (t) => fill(relTask, routeLink(`/work/tasks/${enc(t.id)}`, t.description), " ", badge(t.status)),
+          (error) => fill(relTask, errorBox("The task is", error)),
+        )
+      : null,
+    bundleP
+      ? bundleP.then(
+          (b) => fill(relBundle, routeLink(`/work/bundles/${enc(b.id)}`, b.title)),
+          (error) => fill(relBundle, errorBox("The bundle is", error)),
+        )
+      : null,
+  ]);
+
+  const chainDone = (async () => {
+    if (!artifact.supersedes && !artifact.supersededBy) {
+      fill(chainBody, empty("This artifact neither replaces nor is replaced by another."));
+      return;
+    }
+    const result = await chain(artifact);
+    fill(
+      chainBody,
+      h(
+        "ol",
+        { class: "chain" },
+        result.items.map((a) =>
+          h(
+            "li",
+            { "aria-current": a.id === artifact.id ? "true" : undefined, class: a.id === artifact.id ? "current" : null },
+            a.id === artifact.id ? h("strong", {}, a.title) : routeLink(`/work/artifacts/${enc(a.id)}`, a.title),
+            " ",
+            badge(a.status),
+            a.id === artifact.id ? " (this artifact)" : null,
+          ),
+        ),
+      ),
+      result.problem ? errorBox("Part of the chain is", result.problem) : null,
+    );
+  })();
+
+  const auditDone = (async () => {
+    try {
+      const page = await listAll("/work/api/audit-events", {
+        entityType: "artifact",
+        entityId: artifact.id,
+      });
+      const events = [...page.items].sort((a, b) => (a.createdAt < b.createdAt ? -1 : 1));
+      fill(auditBody, auditTable(events, users));
+    } catch (error) {
+      fill(auditBody, errorBox("The history is", error));
+    }
+  })();
+
+  await Promise.all([relations, chainDone, auditDone]);
+}

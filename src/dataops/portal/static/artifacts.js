@@ -1,0 +1,505 @@
+// Artifact lists, review actions, and the register / attach forms shared by the task,
+// bundle, review and artifact pages. Write controls are only built for operators/admins.
+import { api } from "./api.js";
+import {
+  ARTIFACT_TYPES,
+  badge,
+  busy,
+  chip,
+  DATA_CLASSES,
+  empty,
+  enc,
+  externalLink,
+  field,
+  fill,
+  h,
+  httpUrl,
+  messageArea,
+  PROVIDER_TEXT,
+  routeLink,
+  select,
+  uid,
+  when,
+} from "./dom.js";
+
+const OWNED = new Set(["s3", "local-dev"]);
+
+/** Which review moves the server allows from each status (CONTRACT §5). */
+export const MOVES = {
+  submit: new Set(["draft", "rejected"]),
+  approve: new Set(["draft", "needs-review"]),
+  reject: new Set(["draft", "needs-review", "approved"]),
+  archive: new Set(["draft", "needs-review", "approved", "rejected"]),
+  supersede: new Set(["approved"]),
+};
+
+export function isAssistant(artifact) {
+  return artifact.sourceType === "assistant-output" || Boolean(artifact.assistantJobId);
+}
+
+/** How to open the artifact: http(s) → new tab; DataOps-owned bytes → the content
+ * route; anything else is shown as text and is not clickable. */
+export function openControl(artifact) {
+  if (httpUrl(artifact.storageUri)) {
+    return externalLink(artifact.storageUri, "Open link ↗", `Open ${artifact.title} in a new tab`);
+  }
+  if (OWNED.has(artifact.storageProvider)) {
+    return h(
+      "a",
+      {
+        href: `/work/api/artifacts/${enc(artifact.id)}/content`,
+        class: "download",
+        "aria-label": `Download ${artifact.title}`,
+      },
+      "Download",
+    );
+  }
+  return h("span", { class: "uri", title: artifact.storageUri }, "Stored at ", artifact.storageUri);
+}
+
+export function dataClassChip(dataClass) {
+  return chip(dataClass || "internal", `dc dc-${dataClass || "internal"}`);
+}
+
+export function providerText(provider) {
+  return PROVIDER_TEXT[provider] || provider || "unknown";
+}
+
+async function review(artifact, action, body) {
+  return api(`/work/api/artifacts/${enc(artifact.id)}/${action}`, {
+    method: "POST",
+    json: { ...body, expectedVersion: artifact.version },
+  });
+}
+
+function handleError(ctx, message, error, what) {
+  if (error.versionMismatch) {
+    ctx.reload(`${what}: the artifact changed since this page was loaded; it has been reloaded.`, "error");
+    return;
+  }
+  message.error(`${what} failed: ${error.full}`);
+}
+
+/**
+ * The review buttons for one artifact (nothing for viewers).
+ * opts: {ctx, candidates: [artifact], attachTaskId, onDone(message)}
+ */
+export function artifactActions(artifact, opts) {
+  const { ctx } = opts;
+  if (!ctx.canWrite) return null;
+  const message = messageArea();
+  const formSlot = h("div", { class: "inline-form-slot" });
+  const buttons = [];
+  const done = opts.onDone || ((text) => ctx.reload(text));
+  const title = artifact.title;
+
+  const simple = (action, text, success, cls) => {
+    const button = h(
+      "button",
+      { type: "button", class: cls, "aria-label": `${text} ${title}`, dataset: { action } },
+      text,
+    );
+    button.addEventListener("click", () =>
+      busy(button, async () => {
+        message.clear();
+        try {
+          await review(artifact, action, {});
+          done(success);
+        } catch (error) {
+          handleError(ctx, message, error, `${text} “${title}”`);
+        }
+      }),
+    );
+    return button;
+  };
+
+  if (MOVES.approve.has(artifact.status)) {
+    buttons.push(simple("approve", "Approve", `Approved “${title}”. It now counts as proof.`, "good"));
+  }
+  if (MOVES.submit.has(artifact.status)) {
+    buttons.push(simple("submit", "Submit for review", `Submitted “${title}” for review.`));
+  }
+  if (MOVES.reject.has(artifact.status)) {
+    const button = h(
+      "button",
+      {
+        type: "button",
+        class: "bad",
+        "aria-label": `Reject ${title}…`,
+        "aria-expanded": "false",
+        dataset: { action: "reject" },
+      },
+      "Reject…",
+    );
+    button.addEventListener("click", () => {
+      button.setAttribute("aria-expanded", "true");
+      fill(formSlot, rejectForm(artifact, ctx, done, () => {
+        formSlot.replaceChildren();
+        button.setAttribute("aria-expanded", "false");
+        button.focus();
+      }));
+    });
+    buttons.push(button);
+  }
+  if (MOVES.supersede.has(artifact.status)) {
+    const button = h(
+      "button",
+      {
+        type: "button",
+        "aria-label": `Supersede ${title}…`,
+        "aria-expanded": "false",
+        dataset: { action: "supersede" },
+      },
+      "Supersede…",
+    );
+    button.addEventListener("click", () => {
+      button.setAttribute("aria-expanded", "true");
+      fill(formSlot, supersedeForm(artifact, opts.candidates || [], ctx, done, () => {
+        formSlot.replaceChildren();
+        button.setAttribute("aria-expanded", "false");
+        button.focus();
+      }));
+    });
+    buttons.push(button);
+  }
+  if (MOVES.archive.has(artifact.status)) {
+    buttons.push(simple("archive", "Archive", `Archived “${title}”.`, "quiet"));
+  }
+  if (opts.attachTaskId && artifact.taskId !== opts.attachTaskId) {
+    const button = h(
+      "button",
+      { type: "button", "aria-label": `Attach ${title} to this task`, dataset: { action: "attach" } },
+      "Attach to this task",
+    );
+    button.addEventListener("click", () =>
+      busy(button, async () => {
+        message.clear();
+        try {
+          await api(`/work/api/artifacts/${enc(artifact.id)}/attach`, {
+            method: "POST",
+            json: { taskId: opts.attachTaskId, expectedVersion: artifact.version },
+          });
+          done(`Attached “${title}” to this task.`);
+        } catch (error) {
+          handleError(ctx, message, error, `Attaching “${title}”`);
+        }
+      }),
+    );
+    buttons.push(button);
+  }
+  return h(
+    "div",
+    { class: "actions-block" },
+    buttons.length ? h("div", { class: "actions", role: "group", "aria-label": `Actions for ${title}` }, buttons) : null,
+    formSlot,
+    message.el,
+  );
+}
+
+function rejectForm(artifact, ctx, done, cancel) {
+  const reason = h("textarea", { name: "reason", rows: 2, required: true, maxlength: 2000 });
+  const message = messageArea();
+  const submit = h("button", { type: "submit", class: "bad" }, "Reject");
+  const form = h(
+    "form",
+    { class: "inline-form", "aria-label": `Reject ${artifact.title}`, novalidate: true },
+    field(`Why is “${artifact.title}” rejected?`, reason, "The reason is shown to whoever fixes it."),
+    h(
+      "div",
+      { class: "actions" },
+      submit,
+      h("button", { type: "button", class: "quiet", on: { click: cancel } }, "Cancel"),
+    ),
+    message.el,
+  );
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    if (!reason.value.trim()) {
+      message.error("Give a reason for the rejection.");
+      reason.focus();
+      return;
+    }
+    busy(submit, async () => {
+      try {
+        await review(artifact, "reject", { reason: reason.value.trim() });
+        done(`Rejected “${artifact.title}”.`);
+      } catch (error) {
+        handleError(ctx, message, error, `Rejecting “${artifact.title}”`);
+      }
+    });
+  });
+  queueMicrotask(() => reason.focus());
+  return form;
+}
+
+function supersedeForm(artifact, candidates, ctx, done, cancel) {
+  const listId = uid("successors");
+  const options = candidates.filter(
+    (c) => c.id !== artifact.id && !["archived", "superseded", "rejected"].includes(c.status),
+  );
+  const input = h("input", { type: "text", name: "supersededBy", list: listId, required: true, autocomplete: "off" });
+  const message = messageArea();
+  const submit = h("button", { type: "submit" }, "Supersede");
+  const form = h(
+    "form",
+    { class: "inline-form", "aria-label": `Supersede ${artifact.title}`, novalidate: true },
+    field(
+      "ID of the artifact that replaces it",
+      input,
+      options.length
+        ? "Pick one of the suggestions or paste an artifact ID."
+        : "Register the replacement first, then paste its artifact ID.",
+    ),
+    h(
+      "datalist",
+      { id: listId },
+      options.map((c) => h("option", { value: c.id }, `${c.title} (${c.status})`)),
+    ),
+    h(
+      "div",
+      { class: "actions" },
+      submit,
+      h("button", { type: "button", class: "quiet", on: { click: cancel } }, "Cancel"),
+    ),
+    message.el,
+  );
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const successor = input.value.trim();
+    if (!successor) {
+      message.error("Enter the ID of the replacing artifact.");
+      input.focus();
+      return;
+    }
+    busy(submit, async () => {
+      try {
+        await api(`/work/api/artifacts/${enc(artifact.id)}/supersede`, {
+          method: "POST",
+          json: { supersededBy: successor, expectedVersion: artifact.version },
+        });
+        done(`“${artifact.title}” is superseded.`);
+      } catch (error) {
+        handleError(ctx, message, error, `Superseding “${artifact.title}”`);
+      }
+    });
+  });
+  queueMicrotask(() => input.focus());
+  return form;
+}
+
+/**
+ * A list of artifacts with type, provider, data class and a status badge.
+ * opts: {ctx, emptyText, candidates, attachTaskId, label}
+ */
+export function artifactList(artifacts, opts) {
+  if (!artifacts.length) return empty(opts.emptyText || "No artifacts.");
+  return h(
+    "ul",
+    { class: "artifacts", "aria-label": opts.label || "Artifacts" },
+    artifacts.map((a) =>
+      h(
+        "li",
+        { class: ["artifact", `artifact-${a.status}`], dataset: { artifactId: a.id, status: a.status } },
+        h(
+          "div",
+          { class: "artifact-head" },
+          routeLink(`/work/artifacts/${enc(a.id)}`, a.title, { class: "artifact-title" }),
+          " ",
+          badge(a.status),
+          isAssistant(a) ? [" ", chip("assistant output", "assistant")] : null,
+        ),
+        h(
+          "div",
+          { class: "artifact-meta" },
+          h("span", {}, h("span", { class: "meta-label" }, "Type "), a.type),
+          h("span", {}, h("span", { class: "meta-label" }, "Provider "), providerText(a.storageProvider)),
+          h("span", {}, h("span", { class: "meta-label" }, "Data class "), dataClassChip(a.dataClass)),
+          h("span", { class: "open" }, openControl(a)),
+        ),
+        a.status === "rejected" && a.reviewReason
+          ? h("p", { class: "review-reason" }, "Rejected: ", a.reviewReason)
+          : null,
+        a.status === "needs-review"
+          ? h("p", { class: "review-note" }, "Waiting for review — does not count as proof until approved.")
+          : null,
+        a.status === "superseded" && a.supersededBy
+          ? h(
+              "p",
+              { class: "review-note" },
+              "Replaced by ",
+              routeLink(`/work/artifacts/${enc(a.supersededBy)}`, a.supersededBy),
+            )
+          : null,
+        artifactActions(a, opts),
+      ),
+    ),
+  );
+}
+
+/**
+ * Register an external URL as an artifact (metadata only, no upload).
+ * opts: {ctx, task, bundle, defaultType}
+ */
+export function registerForm(opts) {
+  const { ctx, task, bundle } = opts;
+  if (!ctx.canWrite) return null;
+  const type = select("type", ARTIFACT_TYPES, opts.defaultType || "external-link");
+  const title = h("input", { type: "text", name: "title", required: true, maxlength: 500 });
+  const url = h("input", {
+    type: "url",
+    name: "storageUri",
+    required: true,
+    placeholder: "https://…",
+    inputmode: "url",
+  });
+  const dataClass = select("dataClass", DATA_CLASSES, "internal");
+  const status = select(
+    "status",
+    [
+      ["needs-review", "Submit for review now"],
+      ["draft", "Keep as a draft"],
+    ],
+    "needs-review",
+  );
+  const targets = [];
+  if (task) targets.push(["task", `This task (${task.description})`]);
+  if (bundle) targets.push(["bundle", `The bundle (${bundle.title})`]);
+  const groupName = uid("attach-to");
+  const radios = targets.map(([value, text], index) => {
+    const id = uid("attach");
+    return h(
+      "div",
+      { class: "radio" },
+      h("input", { type: "radio", id, name: groupName, value, checked: index === 0 }),
+      h("label", { for: id }, text),
+    );
+  });
+  const message = messageArea();
+  const submit = h("button", { type: "submit", class: "primary" }, "Register link");
+  const formId = uid("register");
+  const form = h(
+    "form",
+    { class: "card form register-form", "aria-labelledby": `${formId}-title`, novalidate: true },
+    h("h3", { id: `${formId}-title` }, "Register an external link as an artifact"),
+    h("p", { class: "hint" }, "No upload: DataOps keeps the address and its review status, not the file."),
+    h(
+      "div",
+      { class: "grid-2" },
+      field("Title", title),
+      field("Type", type),
+      field("URL", url, "An http(s) address, e.g. a Google Doc or a published page."),
+      field("Data class", dataClass),
+      field("Review", status),
+    ),
+    targets.length > 1
+      ? h(
+          "fieldset",
+          { class: "radios" },
+          h("legend", {}, "Attach to"),
+          radios,
+        )
+      : null,
+    submit,
+    message.el,
+  );
+  let idempotencyKey = null;
+  form.addEventListener("input", () => {
+    idempotencyKey = null;
+  });
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    message.clear();
+    if (!title.value.trim()) {
+      message.error("Give the artifact a title.");
+      title.focus();
+      return;
+    }
+    if (!httpUrl(url.value.trim())) {
+      message.error("Enter a full http:// or https:// address.");
+      url.focus();
+      return;
+    }
+    const target = targets.length > 1 ? form.querySelector(`input[name="${groupName}"]:checked`).value : targets[0][0];
+    const body = {
+      type: type.value,
+      title: title.value.trim(),
+      storageUri: url.value.trim(),
+      dataClass: dataClass.value,
+      status: status.value,
+      sourceType: "manual-link",
+    };
+    if (target === "task") body.taskId = task.id;
+    else body.bundleId = bundle.id;
+    idempotencyKey = idempotencyKey || (crypto.randomUUID ? crypto.randomUUID() : String(Date.now()));
+    busy(submit, async () => {
+      try {
+        await api("/work/api/artifacts", {
+          method: "POST",
+          json: body,
+          headers: { "Idempotency-Key": idempotencyKey },
+        });
+        const next = body.status === "needs-review" ? "It is waiting for review." : "It is a draft.";
+        ctx.reload(`Registered “${body.title}”. ${next}`);
+      } catch (error) {
+        message.error(`Could not register the link: ${error.full}`);
+      }
+    });
+  });
+  return form;
+}
+
+/** Attach an existing artifact (by ID) to the task or the bundle. */
+export function attachForm(opts) {
+  const { ctx, task, bundle, suggestions = [] } = opts;
+  if (!ctx.canWrite) return null;
+  const listId = uid("attachable");
+  const input = h("input", { type: "text", name: "artifactId", list: listId, autocomplete: "off" });
+  const message = messageArea();
+  const submit = h("button", { type: "submit" }, task ? "Attach to this task" : "Attach to this bundle");
+  const formId = uid("attach-form");
+  const form = h(
+    "form",
+    { class: "card form attach-form", "aria-labelledby": `${formId}-title`, novalidate: true },
+    h("h3", { id: `${formId}-title` }, "Attach an existing artifact"),
+    field("Artifact ID", input, "Attaching moves the artifact here from any other task or bundle."),
+    h(
+      "datalist",
+      { id: listId },
+      suggestions.map((a) => h("option", { value: a.id }, `${a.title} (${a.status})`)),
+    ),
+    submit,
+    message.el,
+  );
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const id = input.value.trim();
+    if (!id) {
+      message.error("Enter the ID of an existing artifact.");
+      input.focus();
+      return;
+    }
+    busy(submit, async () => {
+      try {
+        const attached = await api(`/work/api/artifacts/${enc(id)}/attach`, {
+          method: "POST",
+          json: task ? { taskId: task.id } : { bundleId: bundle.id },
+        });
+        ctx.reload(`Attached “${attached.title}”.`);
+      } catch (error) {
+        if (error.status === 404) message.error(`No artifact with ID ${id} (or its target is gone).`);
+        else message.error(`Could not attach: ${error.full}`);
+      }
+    });
+  });
+  return form;
+}
+
+export function reviewedLine(artifact, users) {
+  if (!artifact.reviewedAt) return null;
+  const reviewer = users.get(artifact.reviewedBy);
+  return h(
+    "span",
+    {},
+    `Reviewed ${when(artifact.reviewedAt)} by ${reviewer ? reviewer.name || reviewer.email : artifact.reviewedBy || "unknown"}`,
+  );
+}

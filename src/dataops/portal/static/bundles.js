@@ -1,0 +1,300 @@
+// Bundles: the list, and one bundle with its tasks (status, date, proof state), links
+// and artifacts.
+import { api, listAll } from "./api.js";
+import { artifactList, attachForm, registerForm } from "./artifacts.js";
+import {
+  add,
+  badge,
+  busy,
+  dueText,
+  empty,
+  enc,
+  errorBox,
+  externalLink,
+  field,
+  fill,
+  h,
+  loading,
+  messageArea,
+  pool,
+  routeLink,
+} from "./dom.js";
+import { isOpen, loadProof, proofSummary } from "./proof.js";
+
+export async function bundlesPage(view, ctx) {
+  document.title = "Bundles · DataOps";
+  add(view, h("h1", {}, "Bundles"));
+  const body = h("div", {}, loading());
+  add(view, body);
+  let page;
+  try {
+    page = await listAll("/work/api/bundles");
+  } catch (error) {
+    fill(body, errorBox("Bundles are", error));
+    return;
+  }
+  if (!page.items.length) {
+    fill(body, empty("No bundles yet. A bundle is created from a workflow template."));
+    return;
+  }
+  const items = [...page.items].sort((a, b) =>
+    (a.anchorDate || "9999") < (b.anchorDate || "9999") ? -1 : 1,
+  );
+  fill(
+    body,
+    h(
+      "table",
+      { class: "table" },
+      h("caption", { class: "sr-only" }, "Bundles"),
+      h(
+        "thead",
+        {},
+        h(
+          "tr",
+          {},
+          h("th", { scope: "col" }, "Bundle"),
+          h("th", { scope: "col" }, "Anchor date"),
+          h("th", { scope: "col" }, "Stage"),
+          h("th", { scope: "col" }, "Status"),
+          h("th", { scope: "col" }, "Artifacts"),
+        ),
+      ),
+      h(
+        "tbody",
+        {},
+        items.map((b) =>
+          h(
+            "tr",
+            {},
+            h("td", {}, routeLink(`/work/bundles/${enc(b.id)}`, b.title)),
+            h("td", {}, b.anchorDate || "—"),
+            h("td", {}, b.stage || "—"),
+            h("td", {}, badge(b.status)),
+            h("td", {}, String((b.artifactRefs || []).length)),
+          ),
+        ),
+      ),
+    ),
+    page.complete ? null : h("p", { class: "notice" }, "Only the first pages of bundles are shown."),
+  );
+}
+
+function linksSection(bundle, ctx) {
+  const links = bundle.bundleLinks || [];
+  const section = h(
+    "section",
+    { class: "card", "aria-labelledby": "links-title" },
+    h("h2", { id: "links-title" }, "Bundle links"),
+  );
+  if (!links.length) {
+    add(section, empty("This bundle has no links."));
+  } else {
+    add(section,
+      h(
+        "ul",
+        { class: "links" },
+        links.map((link) =>
+          h(
+            "li",
+            {},
+            h("strong", {}, link.name),
+            ": ",
+            link.url ? externalLink(link.url, link.url) : h("span", { class: "missing-text" }, "not set"),
+          ),
+        ),
+      ),
+    );
+  }
+  if ((bundle.references || []).length) {
+    add(section,
+      h("h3", {}, "References"),
+      h(
+        "ul",
+        { class: "links" },
+        bundle.references.map((ref) =>
+          h("li", {}, ref.url ? externalLink(ref.url, ref.title) : ref.title),
+        ),
+      ),
+    );
+  }
+  if (ctx.canWrite && links.length) {
+    const inputs = links.map((link) =>
+      h("input", { type: "url", name: link.name, value: link.url || "", placeholder: "https://…" }),
+    );
+    const message = messageArea();
+    const save = h("button", { type: "submit" }, "Save links");
+    const form = h(
+      "form",
+      { class: "form links-form", "aria-label": "Edit bundle links", novalidate: true },
+      h("div", { class: "grid-2" }, links.map((link, i) => field(link.name, inputs[i]))),
+      save,
+      message.el,
+    );
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      const bundleLinks = links.map((link, i) => ({
+        name: link.name,
+        url: inputs[i].value.trim() || null,
+      }));
+      busy(save, async () => {
+        try {
+          await api(`/work/api/bundles/${enc(bundle.id)}`, {
+            method: "PATCH",
+            json: { bundleLinks, expectedVersion: bundle.version },
+          });
+          ctx.reload("Bundle links saved.");
+        } catch (error) {
+          if (error.versionMismatch) ctx.reload("The bundle changed; it has been reloaded.", "error");
+          else message.error(`Could not save the links: ${error.full}`);
+        }
+      });
+    });
+    add(section, h("details", { class: "edit-links" }, h("summary", {}, "Edit links"), form));
+  }
+  return section;
+}
+
+function taskTable(tasks, proofs) {
+  if (!tasks.length) return empty("This bundle has no tasks.");
+  return h(
+    "table",
+    { class: "table tasks-table" },
+    h("caption", { class: "sr-only" }, "Tasks of the bundle"),
+    h(
+      "thead",
+      {},
+      h(
+        "tr",
+        {},
+        h("th", { scope: "col" }, "Task"),
+        h("th", { scope: "col" }, "Date"),
+        h("th", { scope: "col" }, "Status"),
+        h("th", { scope: "col" }, "Proof"),
+        h("th", { scope: "col" }, "Artifacts"),
+      ),
+    ),
+    h(
+      "tbody",
+      {},
+      tasks.map((t) => {
+        const proof = proofs.get(t.id);
+        return h(
+          "tr",
+          { dataset: { taskId: t.id } },
+          h("td", {}, routeLink(`/work/tasks/${enc(t.id)}`, t.description)),
+          h("td", { class: "nowrap" }, dueText(t.date, isOpen(t))),
+          h("td", {}, badge(t.status)),
+          h(
+            "td",
+            {},
+            proof && !proof.ok
+              ? h("span", { class: "error-text", role: "alert" }, `Proof state unavailable: ${proof.error.message}`)
+              : proofSummary(t, proof ? proof.value : null),
+          ),
+          h(
+            "td",
+            {},
+            (t.artifactRefs || []).length
+              ? h(
+                  "ul",
+                  { class: "ref-list" },
+                  t.artifactRefs.map((ref) =>
+                    h(
+                      "li",
+                      {},
+                      routeLink(`/work/artifacts/${enc(ref.artifactId)}`, ref.title || ref.artifactId),
+                      " ",
+                      badge(ref.status),
+                    ),
+                  ),
+                )
+              : "—",
+          ),
+        );
+      }),
+    ),
+  );
+}
+
+export async function bundlePage(view, ctx, bundleId) {
+  const bundle = await api(`/work/api/bundles/${enc(bundleId)}`);
+  document.title = `${bundle.title} · DataOps`;
+  add(view,
+    h(
+      "nav",
+      { class: "breadcrumb", "aria-label": "Breadcrumb" },
+      routeLink("/work/bundles", "Bundles"),
+      " › ",
+      h("span", { "aria-current": "page" }, bundle.title),
+    ),
+    h("h1", {}, bundle.title),
+    h(
+      "p",
+      { class: "subtitle" },
+      badge(bundle.status),
+      ` · stage ${bundle.stage || "—"} · anchor date ${bundle.anchorDate || "—"}`,
+    ),
+    bundle.description ? h("p", {}, bundle.description) : null,
+  );
+
+  const tasksBody = h("div", {}, loading());
+  add(view,
+    h(
+      "section",
+      { class: "card", "aria-labelledby": "tasks-title" },
+      h("h2", { id: "tasks-title" }, "Tasks"),
+      tasksBody,
+    ),
+    linksSection(bundle, ctx),
+  );
+  const artifactsBody = h("div", {}, loading());
+  const artifactsCard = h(
+    "section",
+    { class: "card", "aria-labelledby": "bundle-artifacts-title" },
+    h("h2", { id: "bundle-artifacts-title" }, "Bundle artifacts"),
+    h(
+      "p",
+      { class: "hint" },
+      "Approved artifacts attached to the bundle count as proof for its artifact-gated tasks.",
+    ),
+    artifactsBody,
+  );
+  add(view, artifactsCard);
+
+  const tasksDone = (async () => {
+    try {
+      const page = await listAll("/work/api/tasks", { bundleId: bundle.id });
+      const tasks = [...page.items].sort((a, b) => (a.date < b.date ? -1 : a.date > b.date ? 1 : 0));
+      const open = tasks.filter(isOpen);
+      const results = await pool(open, 6, (t) => loadProof(t.id));
+      const proofs = new Map(open.map((t, i) => [t.id, results[i]]));
+      fill(tasksBody, taskTable(tasks, proofs));
+    } catch (error) {
+      fill(tasksBody, errorBox("Tasks are", error));
+    }
+  })();
+
+  const artifactsDone = (async () => {
+    try {
+      const page = await listAll("/work/api/artifacts", { bundleId: bundle.id });
+      fill(
+        artifactsBody,
+        artifactList(page.items, {
+          ctx,
+          candidates: page.items,
+          emptyText: "No artifacts are attached to the bundle.",
+          label: "Artifacts of the bundle",
+        }),
+      );
+    } catch (error) {
+      fill(artifactsBody, errorBox("The bundle's artifacts are", error));
+    }
+    if (ctx.canWrite) {
+      add(artifactsCard,
+        h("div", { class: "forms" }, registerForm({ ctx, bundle }), attachForm({ ctx, bundle })),
+      );
+    }
+  })();
+
+  await Promise.all([tasksDone, artifactsDone]);
+}

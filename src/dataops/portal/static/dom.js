@@ -1,0 +1,302 @@
+// DOM helpers. Every piece of user data reaches the page through textContent,
+// attribute setters or element properties — never through innerHTML.
+
+const PROPERTIES = new Set(["value", "checked", "disabled", "hidden", "selected", "multiple", "required"]);
+const FORBIDDEN = new Set(["innerHTML", "outerHTML", "style", "srcdoc"]);
+
+let counter = 0;
+/** A document-unique id for label/for pairs. */
+export function uid(prefix) {
+  counter += 1;
+  return `${prefix}-${counter}`;
+}
+
+/**
+ * h("a", {href: "/work", class: "x", on: {click: fn}}, "text", child, [more])
+ * Strings become text nodes; null/undefined/false children are skipped.
+ */
+export function h(tag, attrs = {}, ...children) {
+  const el = document.createElement(tag);
+  for (const [name, value] of Object.entries(attrs || {})) {
+    if (value === undefined || value === null || value === false) continue;
+    if (FORBIDDEN.has(name) || name.startsWith("on") && name !== "on") {
+      throw new Error(`h(): attribute ${name} is not allowed`);
+    }
+    if (name === "on") {
+      for (const [event, handler] of Object.entries(value)) el.addEventListener(event, handler);
+    } else if (name === "class") {
+      el.className = Array.isArray(value) ? value.filter(Boolean).join(" ") : value;
+    } else if (name === "for") {
+      el.htmlFor = value;
+    } else if (name === "text") {
+      el.textContent = value;
+    } else if (name === "dataset") {
+      Object.assign(el.dataset, value);
+    } else if (PROPERTIES.has(name)) {
+      el[name] = value;
+    } else {
+      el.setAttribute(name, value === true ? "" : String(value));
+    }
+  }
+  append(el, children);
+  return el;
+}
+
+function append(el, children) {
+  for (const child of children) {
+    if (child === null || child === undefined || child === false) continue;
+    if (Array.isArray(child)) append(el, child);
+    else if (child instanceof Node) el.append(child);
+    else el.append(document.createTextNode(String(child)));
+  }
+}
+
+/** Append children to `el` (skipping null/false, flattening arrays). Use this instead of
+ * el.append(), which would render null as the text "null". */
+export function add(el, ...children) {
+  append(el, children);
+  return el;
+}
+
+/** Replace all children of `el`. */
+export function fill(el, ...children) {
+  el.replaceChildren();
+  append(el, children);
+  return el;
+}
+
+// ---- links -----------------------------------------------------------------
+
+/** The URL when `value` is an absolute http(s) URL, else null. */
+export function httpUrl(value) {
+  if (typeof value !== "string" || !value) return null;
+  let url;
+  try {
+    url = new URL(value);
+  } catch {
+    return null;
+  }
+  return url.protocol === "http:" || url.protocol === "https:" ? url : null;
+}
+
+/** An external link (new tab, no opener, no referrer) — only for http(s) URLs;
+ * anything else is shown as plain text, never made clickable. */
+export function externalLink(value, text, label) {
+  const url = httpUrl(value);
+  if (!url) return h("span", { class: "uri", title: value || "" }, text || value || "");
+  return h(
+    "a",
+    {
+      href: url.href,
+      target: "_blank",
+      rel: "noopener noreferrer",
+      class: "external",
+      "aria-label": label || undefined,
+    },
+    text || value,
+  );
+}
+
+/** An in-app link handled by the client-side router. */
+export function routeLink(path, text, attrs = {}) {
+  return h("a", { ...attrs, href: path, dataset: { route: "" } }, text);
+}
+
+export function enc(value) {
+  return encodeURIComponent(value);
+}
+
+// ---- badges and labels -------------------------------------------------------
+
+const STATUS_TEXT = {
+  "needs-review": "needs review",
+  "external-status": "external status",
+};
+
+export function badge(status, extraClass) {
+  const value = status || "unknown";
+  return h(
+    "span",
+    { class: ["badge", `badge-${value.replace(/[^a-z-]/g, "")}`, extraClass] },
+    STATUS_TEXT[value] || value,
+  );
+}
+
+export function chip(text, extraClass) {
+  return h("span", { class: ["chip", extraClass] }, text);
+}
+
+export const PROVIDER_TEXT = {
+  s3: "S3 (DataOps)",
+  "local-dev": "Local (DataOps)",
+  dropbox: "Dropbox",
+  "google-drive": "Google Drive",
+  github: "GitHub",
+  "external-url": "External URL",
+  unknown: "Unknown",
+};
+
+export const ARTIFACT_TYPES = [
+  "podcast-doc",
+  "transcript",
+  "recording",
+  "report",
+  "invoice",
+  "event-page",
+  "assistant-output",
+  "external-link",
+  "other",
+];
+export const DATA_CLASSES = ["public", "internal", "private", "sensitive"];
+export const FILE_CATEGORIES = ["document", "invoice", "image"];
+
+export const KIND_TEXT = {
+  link: "Link",
+  url: "Link",
+  file: "File",
+  artifact: "Artifact",
+  comment: "Comment",
+  "external-status": "External status",
+};
+
+// ---- dates and sizes ---------------------------------------------------------
+
+export function todayIso() {
+  const now = new Date();
+  const pad = (n) => String(n).padStart(2, "0");
+  return `${now.getFullYear()}-${pad(now.getMonth() + 1)}-${pad(now.getDate())}`;
+}
+
+export function addDays(iso, days) {
+  const [y, m, d] = iso.split("-").map(Number);
+  const date = new Date(Date.UTC(y, m - 1, d + days));
+  return date.toISOString().slice(0, 10);
+}
+
+function dayNumber(iso) {
+  const [y, m, d] = iso.split("-").map(Number);
+  return Date.UTC(y, m - 1, d) / 86400000;
+}
+
+/** "2026-11-28 · in 3 days" / "· today" / "· 4 days overdue" for open tasks. */
+export function dueText(iso, open = true) {
+  if (!iso) return "no date";
+  if (!open) return iso;
+  const diff = dayNumber(iso) - dayNumber(todayIso());
+  if (diff === 0) return `${iso} · today`;
+  if (diff === 1) return `${iso} · tomorrow`;
+  if (diff > 1) return `${iso} · in ${diff} days`;
+  if (diff === -1) return `${iso} · 1 day overdue`;
+  return `${iso} · ${-diff} days overdue`;
+}
+
+export function when(timestamp) {
+  if (!timestamp) return "—";
+  const date = new Date(timestamp);
+  if (Number.isNaN(date.getTime())) return timestamp;
+  return date.toLocaleString(undefined, {
+    year: "numeric",
+    month: "short",
+    day: "numeric",
+    hour: "2-digit",
+    minute: "2-digit",
+  });
+}
+
+export function bytes(size) {
+  if (size === null || size === undefined) return "—";
+  if (size < 1024) return `${size} B`;
+  if (size < 1024 * 1024) return `${(size / 1024).toFixed(1)} KB`;
+  return `${(size / 1024 / 1024).toFixed(1)} MB`;
+}
+
+// ---- small building blocks ---------------------------------------------------
+
+/** An honest error state: what failed and why, never an empty list. */
+export function errorBox(what, error) {
+  const detail = error && error.message ? error.message : String(error || "unknown error");
+  return h(
+    "div",
+    { class: "error-state", role: "alert" },
+    h("strong", {}, `${what} unavailable. `),
+    h("span", {}, detail),
+  );
+}
+
+export function loading(text = "Loading…") {
+  return h("p", { class: "loading", "aria-busy": "true" }, text);
+}
+
+export function empty(text) {
+  return h("p", { class: "empty" }, text);
+}
+
+/** A labelled field: returns {wrap, input}. */
+export function field(labelText, control, hint) {
+  const id = control.id || uid("f");
+  control.id = id;
+  const hintEl = hint ? h("small", { class: "hint", id: `${id}-hint` }, hint) : null;
+  if (hintEl) control.setAttribute("aria-describedby", hintEl.id);
+  return h("div", { class: "field" }, h("label", { for: id }, labelText), control, hintEl);
+}
+
+export function select(name, options, value) {
+  return h(
+    "select",
+    { name },
+    options.map((option) => {
+      const [optValue, text] = Array.isArray(option) ? option : [option, option];
+      return h("option", { value: optValue, selected: optValue === value }, text);
+    }),
+  );
+}
+
+/** A message area for a form: role=status for success, role=alert for errors. */
+export function messageArea() {
+  const el = h("div", { class: "form-message", "aria-live": "polite" });
+  return {
+    el,
+    ok(text) {
+      fill(el, h("p", { class: "ok", role: "status" }, text));
+    },
+    error(text) {
+      fill(el, h("p", { class: "error", role: "alert" }, text));
+    },
+    clear() {
+      el.replaceChildren();
+    },
+  };
+}
+
+/** Run `action` with the button busy; returns its result. */
+export async function busy(button, action) {
+  const before = button.textContent;
+  button.disabled = true;
+  button.setAttribute("aria-busy", "true");
+  try {
+    return await action();
+  } finally {
+    button.disabled = false;
+    button.removeAttribute("aria-busy");
+    button.textContent = before;
+  }
+}
+
+/** Map over `items` with at most `limit` calls in flight. */
+export async function pool(items, limit, fn) {
+  const results = new Array(items.length);
+  let next = 0;
+  async function worker() {
+    while (next < items.length) {
+      const index = next;
+      next += 1;
+      try {
+        results[index] = { ok: true, value: await fn(items[index]) };
+      } catch (error) {
+        results[index] = { ok: false, error };
+      }
+    }
+  }
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
+}

@@ -1,0 +1,41 @@
+// Proof state as the server reports it (GET /work/api/tasks/{id}/proof). The UI never
+// decides on its own whether a task may be completed.
+import { api } from "./api.js";
+import { chip, enc, h, KIND_TEXT } from "./dom.js";
+
+export function hasProofRequirement(task) {
+  const requirement = task.proofRequirement;
+  return Boolean(
+    task.requiredLinkName || task.requiresFile || (requirement && requirement.required !== false),
+  );
+}
+
+export function isOpen(task) {
+  return task.status === "todo" || task.status === "waiting";
+}
+
+export function loadProof(taskId) {
+  return api(`/work/api/tasks/${enc(taskId)}/proof`);
+}
+
+export function kindChip(kind) {
+  return chip(KIND_TEXT[kind] || kind, `kind kind-${kind}`);
+}
+
+/** A one-line summary for lists: done / proof ready / missing … / no proof required. */
+export function proofSummary(task, proof) {
+  if (task.status === "done") {
+    return h("span", { class: "proof proof-done" }, "Done · proof recorded");
+  }
+  if (task.status === "archived") return h("span", { class: "proof" }, "Archived");
+  if (!proof) return h("span", { class: "proof" }, "—");
+  if (!proof.requirements.length) return h("span", { class: "proof" }, "No proof required");
+  if (proof.canComplete) return h("span", { class: "proof proof-ready" }, "✓ Proof ready");
+  const missing = proof.requirements.filter((r) => !r.satisfied);
+  return h(
+    "span",
+    { class: "proof proof-missing" },
+    "Missing: ",
+    missing.map((r, i) => [i ? ", " : "", kindChip(r.kind), " ", r.label]),
+  );
+}

@@ -1,0 +1,93 @@
+// Review queue: every needs-review artifact with its task and bundle.
+import { listAll, recordCache } from "./api.js";
+import { artifactActions, dataClassChip, isAssistant, openControl, providerText } from "./artifacts.js";
+import { add, badge, chip, empty, enc, errorBox, fill, h, loading, routeLink, when } from "./dom.js";
+
+export async function reviewPage(view, ctx) {
+  document.title = "Review queue · DataOps";
+  add(view,
+    h("h1", {}, "Review queue"),
+    h(
+      "p",
+      { class: "subtitle" },
+      "Artifacts waiting for a decision. Only approved artifacts count as proof for a task.",
+    ),
+  );
+  const body = h("div", {}, loading());
+  add(view, body);
+  let page;
+  try {
+    page = await listAll("/work/api/artifacts", { status: "needs-review" });
+  } catch (error) {
+    fill(body, errorBox("The review queue is", error));
+    return;
+  }
+  if (!page.items.length) {
+    fill(body, empty("Nothing is waiting for review."));
+    return;
+  }
+  const task = recordCache("tasks");
+  const bundle = recordCache("bundles");
+  const users = await ctx.users();
+  const contextLink = (kind, id, lookup, textOf) => {
+    const link = routeLink(`/work/${kind}/${enc(id)}`, id, { class: "context" });
+    lookup(id).then(
+      (record) => {
+        link.textContent = textOf(record);
+      },
+      () => {
+        link.textContent = `${id} (could not load)`;
+      },
+    );
+    return link;
+  };
+  fill(
+    body,
+    h(
+      "ul",
+      { class: "artifacts review-list", "aria-label": "Artifacts waiting for review" },
+      page.items.map((a) => {
+        const creator = users.get(a.createdBy);
+        return h(
+          "li",
+          { class: ["artifact", "card"], dataset: { artifactId: a.id, status: a.status } },
+          h(
+            "div",
+            { class: "artifact-head" },
+            routeLink(`/work/artifacts/${enc(a.id)}`, a.title, { class: "artifact-title" }),
+            " ",
+            badge(a.status),
+            isAssistant(a) ? [" ", chip("assistant output", "assistant")] : null,
+          ),
+          h(
+            "div",
+            { class: "artifact-meta" },
+            h("span", {}, h("span", { class: "meta-label" }, "Type "), a.type),
+            h("span", {}, h("span", { class: "meta-label" }, "Provider "), providerText(a.storageProvider)),
+            h("span", {}, h("span", { class: "meta-label" }, "Data class "), dataClassChip(a.dataClass)),
+            h("span", { class: "open" }, openControl(a)),
+          ),
+          h(
+            "div",
+            { class: "artifact-context" },
+            a.taskId
+              ? h("span", {}, "Task: ", contextLink("tasks", a.taskId, task, (t) => t.description))
+              : null,
+            a.bundleId
+              ? h("span", {}, "Bundle: ", contextLink("bundles", a.bundleId, bundle, (b) => b.title))
+              : null,
+            !a.taskId && !a.bundleId ? h("span", {}, "Not attached to a task or bundle") : null,
+            h(
+              "span",
+              {},
+              `Registered ${when(a.createdAt)} by ${creator ? creator.name || creator.email : a.createdBy || "unknown"}`,
+            ),
+            a.assistantJobId ? h("span", {}, `Assistant job ${a.assistantJobId}`) : null,
+          ),
+          a.description ? h("p", {}, a.description) : null,
+          artifactActions(a, { ctx, candidates: [] }),
+        );
+      }),
+    ),
+  );
+}

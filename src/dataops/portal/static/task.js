@@ -1,0 +1,619 @@
+// Task page: every proof requirement as the server sees it, the evidence (links, files,
+// artifacts — each its own kind), review actions, registering/attaching/uploading, and
+// the completion button with the reason it is blocked.
+import { api, listAll } from "./api.js";
+import {
+  attachForm,
+  artifactList,
+  registerForm,
+} from "./artifacts.js";
+import {
+  add,
+  badge,
+  busy,
+  bytes,
+  dueText,
+  empty,
+  enc,
+  errorBox,
+  externalLink,
+  field,
+  FILE_CATEGORIES,
+  fill,
+  h,
+  httpUrl,
+  messageArea,
+  routeLink,
+  select,
+  when,
+} from "./dom.js";
+import { isOpen, kindChip, loadProof } from "./proof.js";
+
+const FIELD_KINDS = new Set(["link", "url", "comment", "external-status"]);
+
+function userName(users, id) {
+  if (!id) return "—";
+  const user = users.get(id);
+  return user ? user.name || user.email : id;
+}
+
+function fileOpen(file) {
+  const uri = file.storageUri || "";
+  if (file.storageProvider === "local-dev" || file.storageProvider === "s3" || /^(local-dev|s3):\/\//.test(uri) || (!uri && file.storagePath)) {
+    return h(
+      "a",
+      {
+        href: `/work/api/files/${enc(file.id)}/content`,
+        class: "download",
+        "aria-label": `Download ${file.filename}`,
+      },
+      "Download",
+    );
+  }
+  if (httpUrl(uri)) return externalLink(uri, "Open link ↗", `Open ${file.filename} in a new tab`);
+  return h("span", { class: "uri" }, uri || "no location");
+}
+
+/** What satisfied a requirement, shown by kind. */
+function evidence(requirement, files, users) {
+  const by = requirement.satisfiedBy || {};
+  switch (requirement.kind) {
+    case "link":
+    case "url":
+      return h("span", {}, "Link: ", externalLink(by.link, by.link));
+    case "file": {
+      const file = files.find((f) => f.id === by.fileId);
+      return h(
+        "span",
+        {},
+        "File: ",
+        file ? [file.filename, " ", fileOpen(file)] : by.fileId || "recorded",
+      );
+    }
+    case "artifact":
+      return h(
+        "span",
+        {},
+        "Artifact: ",
+        routeLink(`/work/artifacts/${enc(by.artifactId)}`, by.title || by.artifactId),
+        " ",
+        badge("approved"),
+        by.reviewedBy ? ` by ${userName(users, by.reviewedBy)}` : null,
+      );
+    case "comment":
+      return h("span", {}, "Comment: ", h("q", {}, by.comment || ""));
+    case "external-status":
+      return h("span", {}, "External status: ", h("q", {}, by.externalStatus || ""));
+    default:
+      return null;
+  }
+}
+
+function missingText(requirements) {
+  const missing = requirements.filter((r) => !r.satisfied).length;
+  const noun = requirements.length === 1 ? "requirement" : "requirements";
+  return `${missing} of ${requirements.length} ${noun} missing.`;
+}
+
+function requirementList(requirements, files, users) {
+  if (!requirements.length) return empty("This task needs no proof to be completed.");
+  return h(
+    "ul",
+    { class: "requirements" },
+    requirements.map((r) =>
+      h(
+        "li",
+        {
+          class: ["requirement", r.satisfied ? "satisfied" : "missing"],
+          dataset: { kind: r.kind, satisfied: String(r.satisfied) },
+        },
+        h(
+          "div",
+          { class: "requirement-head" },
+          h(
+            "span",
+            { class: ["state", r.satisfied ? "state-ok" : "state-missing"] },
+            r.satisfied ? "✓ Satisfied" : "✗ Missing",
+          ),
+          " ",
+          kindChip(r.kind),
+          " ",
+          h("strong", { class: "requirement-label" }, r.label),
+        ),
+        r.satisfied
+          ? h("div", { class: "requirement-detail" }, evidence(r, files, users))
+          : h("div", { class: "requirement-detail reason" }, r.reason || "missing"),
+      ),
+    ),
+  );
+}
+
+function completeCard(task, proof, ctx) {
+  const requirement = task.proofRequirement && task.proofRequirement.required !== false
+    ? task.proofRequirement
+    : null;
+  const needsLink = Boolean(task.requiredLinkName) || (requirement && requirement.type === "url");
+  const needsStatus = requirement && requirement.type === "external-status";
+  const needsComment = requirement && requirement.type === "comment";
+
+  const inputs = {};
+  const fields = [];
+  if (needsLink) {
+    inputs.link = h("input", { type: "url", name: "link", value: task.link || "", placeholder: "https://…" });
+    const name = task.requiredLinkName || (requirement && requirement.label) || "Link";
+    fields.push(field(`${name} (link)`, inputs.link, "Sent with the task; it counts as link proof."));
+  }
+  if (needsStatus) {
+    inputs.externalStatus = h("input", { type: "text", name: "externalStatus", value: task.externalStatus || "" });
+    fields.push(field(requirement.label || "External status", inputs.externalStatus));
+  }
+  inputs.comment = h("textarea", { name: "comment", rows: 2, value: task.comment || "" });
+  fields.push(
+    field(
+      needsComment ? `${requirement.label || "Comment"} (required)` : "Comment (optional)",
+      inputs.comment,
+    ),
+  );
+
+  const missing = proof ? proof.requirements.filter((r) => !r.satisfied) : [];
+  const blockedId = `complete-blocked-${task.id}`;
+  const blocked = proof && !proof.canComplete
+    ? h(
+        "div",
+        { class: "blocked-note", id: blockedId },
+        h("strong", {}, "Mark done is blocked until:"),
+        h(
+          "ul",
+          {},
+          missing.map((r) =>
+            h(
+              "li",
+              {},
+              kindChip(r.kind),
+              " ",
+              h("strong", {}, r.label),
+              " — ",
+              r.reason || "missing",
+              FIELD_KINDS.has(r.kind) ? " (fill in the field above; it is sent with Mark done)" : null,
+              r.kind === "artifact"
+                ? [" (", h("a", { href: "#artifacts-title" }, "approve or register one below"), ")"]
+                : null,
+              r.kind === "file"
+                ? [" (", h("a", { href: "#files-title" }, "upload or register a file below"), ")"]
+                : null,
+            ),
+          ),
+        ),
+      )
+    : proof
+      ? h("p", { class: "ready-note", id: blockedId }, "✓ All proof is in place. The task can be marked done.")
+      : h("p", { class: "notice", id: blockedId }, "The proof state could not be loaded; the server still checks it when you mark the task done.");
+
+  const complete = h(
+    "button",
+    {
+      type: "submit",
+      class: ["primary", proof && !proof.canComplete ? "is-blocked" : null],
+      "aria-describedby": blockedId,
+      dataset: { action: "complete" },
+    },
+    proof && !proof.canComplete ? "Mark done (blocked)" : "Mark done",
+  );
+  const save = h("button", { type: "button", dataset: { action: "save" } }, "Save without completing");
+  const serverBox = h("div", { class: "server-refusal", "aria-live": "assertive" });
+  const message = messageArea();
+
+  const changes = () => {
+    const body = {};
+    for (const [name, input] of Object.entries(inputs)) {
+      const value = input.value.trim();
+      const before = task[name] || "";
+      if (value !== before) body[name] = value === "" ? null : value;
+    }
+    return body;
+  };
+
+  const form = h(
+    "form",
+    { class: "card form complete-form", "aria-labelledby": "complete-title", novalidate: true },
+    h("h2", { id: "complete-title" }, "Complete the task"),
+    h("div", { class: "grid-2" }, fields),
+    blocked,
+    h("div", { class: "actions" }, complete, save),
+    serverBox,
+    message.el,
+  );
+
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    serverBox.replaceChildren();
+    message.clear();
+    busy(complete, async () => {
+      try {
+        await api(`/work/api/tasks/${enc(task.id)}`, {
+          method: "PATCH",
+          json: { ...changes(), status: "done", expectedVersion: task.version },
+        });
+        ctx.reload("Task marked done. Its proof is recorded.");
+      } catch (error) {
+        if (error.versionMismatch) {
+          ctx.reload("The task changed since this page was loaded; it has been reloaded.", "error");
+          return;
+        }
+        if (error.status === 409) {
+          fill(
+            serverBox,
+            h(
+              "div",
+              { class: "error-state", role: "alert" },
+              h("strong", {}, "The server refused to mark the task done. "),
+              h("span", { class: "server-detail" }, error.detail || error.message),
+            ),
+          );
+        } else {
+          message.error(`Could not complete the task: ${error.full}`);
+        }
+      }
+    });
+  });
+  save.addEventListener("click", () => {
+    serverBox.replaceChildren();
+    message.clear();
+    const body = changes();
+    if (!Object.keys(body).length) {
+      message.ok("Nothing to save.");
+      return;
+    }
+    busy(save, async () => {
+      try {
+        await api(`/work/api/tasks/${enc(task.id)}`, {
+          method: "PATCH",
+          json: { ...body, expectedVersion: task.version },
+        });
+        ctx.reload("Saved.");
+      } catch (error) {
+        if (error.versionMismatch) {
+          ctx.reload("The task changed since this page was loaded; it has been reloaded.", "error");
+        } else {
+          message.error(`Could not save: ${error.full}`);
+        }
+      }
+    });
+  });
+  return form;
+}
+
+function doneCard(task, ctx, files, users) {
+  const message = messageArea();
+  let reopen = null;
+  if (ctx.canWrite) {
+    reopen = h("button", { type: "button", dataset: { action: "reopen" } }, "Reopen task");
+    reopen.addEventListener("click", () =>
+      busy(reopen, async () => {
+        try {
+          await api(`/work/api/tasks/${enc(task.id)}`, {
+            method: "PATCH",
+            json: { status: "todo", expectedVersion: task.version },
+          });
+          ctx.reload("Task reopened.");
+        } catch (error) {
+          message.error(`Could not reopen: ${error.full}`);
+        }
+      }),
+    );
+  }
+  return h(
+    "section",
+    { class: "card", "aria-labelledby": "done-title" },
+    h("h2", { id: "done-title" }, "Completed · proof recorded"),
+    h(
+      "p",
+      {},
+      `Done ${when(task.completedAt)} by ${userName(users, task.completedBy)}. `,
+      "The proof recorded at completion:",
+    ),
+    requirementList(task.completionProof || [], files, users),
+    reopen ? h("div", { class: "actions" }, reopen) : null,
+    message.el,
+  );
+}
+
+function uploadForm(task, ctx, health) {
+  if (health && health.blobStore === "disabled") {
+    return h(
+      "div",
+      { class: "notice", role: "note" },
+      h("strong", {}, "File uploads are disabled on this server "),
+      "(no binary storage is configured). Register where the file is kept instead.",
+    );
+  }
+  const file = h("input", { type: "file", name: "file", required: true });
+  const category = select("category", FILE_CATEGORIES, "document");
+  const message = messageArea();
+  const submit = h("button", { type: "submit", class: "primary" }, "Upload");
+  const form = h(
+    "form",
+    { class: "card form upload-form", "aria-labelledby": "upload-title", novalidate: true },
+    h("h3", { id: "upload-title" }, "Upload a file"),
+    h("div", { class: "grid-2" }, field("File", file), field("Category", category)),
+    submit,
+    message.el,
+  );
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    message.clear();
+    if (!file.files || !file.files.length) {
+      message.error("Choose a file to upload.");
+      file.focus();
+      return;
+    }
+    const data = new FormData();
+    data.append("file", file.files[0]);
+    data.append("taskId", task.id);
+    if (task.bundleId) data.append("bundleId", task.bundleId);
+    data.append("category", category.value);
+    busy(submit, async () => {
+      try {
+        const record = await api("/work/api/files", { method: "POST", form: data });
+        ctx.reload(`Uploaded “${record.filename}” (${bytes(record.sizeBytes)}).`);
+      } catch (error) {
+        if (error.status === 503) {
+          message.error(
+            `Uploads are unavailable on this server: ${error.detail || "storage is disabled"}. ` +
+              "Register where the file is kept instead.",
+          );
+        } else if (error.status === 413) {
+          message.error(`The file is too large: ${error.detail || error.message}`);
+        } else {
+          message.error(`Upload failed: ${error.full}`);
+        }
+      }
+    });
+  });
+  return form;
+}
+
+function registerFileForm(task, ctx) {
+  const filename = h("input", { type: "text", name: "filename", required: true, maxlength: 500 });
+  const url = h("input", { type: "url", name: "storageUri", required: true, placeholder: "https://…" });
+  const message = messageArea();
+  const submit = h("button", { type: "submit" }, "Register file");
+  const form = h(
+    "form",
+    { class: "card form register-file-form", "aria-labelledby": "register-file-title", novalidate: true },
+    h("h3", { id: "register-file-title" }, "Register a file kept elsewhere"),
+    h("p", { class: "hint" }, "For a file in Dropbox, Google Drive or on a website: no upload."),
+    h("div", { class: "grid-2" }, field("File name", filename), field("File URL", url)),
+    submit,
+    message.el,
+  );
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    message.clear();
+    if (!filename.value.trim()) {
+      message.error("Give the file a name.");
+      filename.focus();
+      return;
+    }
+    if (!httpUrl(url.value.trim())) {
+      message.error("Enter a full http:// or https:// address.");
+      url.focus();
+      return;
+    }
+    busy(submit, async () => {
+      try {
+        const body = { taskId: task.id, filename: filename.value.trim(), storageUri: url.value.trim() };
+        if (task.bundleId) body.bundleId = task.bundleId;
+        await api("/work/api/files/register", { method: "POST", json: body });
+        ctx.reload(`Registered the file “${body.filename}”.`);
+      } catch (error) {
+        message.error(`Could not register the file: ${error.full}`);
+      }
+    });
+  });
+  return form;
+}
+
+/** The add-evidence forms: open on an open task, folded away on a closed one. */
+function formsBlock(open, summary, ...forms) {
+  const grid = h("div", { class: "forms" }, forms);
+  if (open) return grid;
+  return h("details", { class: "more-forms" }, h("summary", {}, summary), grid);
+}
+
+function fileList(files) {
+  if (!files.length) return empty("No files for this task.");
+  return h(
+    "ul",
+    { class: "files", "aria-label": "Files" },
+    files.map((f) =>
+      h(
+        "li",
+        { class: "file", dataset: { fileId: f.id } },
+        h("span", { class: "file-name" }, f.filename),
+        h(
+          "span",
+          { class: "file-meta" },
+          `${f.category || "document"} · ${bytes(f.sizeBytes)} · ${when(f.createdAt)} · `,
+          fileOpen(f),
+        ),
+      ),
+    ),
+  );
+}
+
+export async function taskPage(view, ctx, taskId) {
+  const task = await api(`/work/api/tasks/${enc(taskId)}`);
+  document.title = `${task.description} · DataOps`;
+  const bundleP = task.bundleId ? api(`/work/api/bundles/${enc(task.bundleId)}`) : Promise.resolve(null);
+  const proofP = isOpen(task) ? loadProof(task.id) : Promise.resolve(null);
+  const taskArtifactsP = listAll("/work/api/artifacts", { taskId: task.id });
+  const bundleArtifactsP = task.bundleId
+    ? listAll("/work/api/artifacts", { bundleId: task.bundleId })
+    : Promise.resolve(null);
+  const filesP = listAll("/work/api/files", { taskId: task.id });
+  const [bundle, proof, taskArtifacts, bundleArtifacts, files, users, health] = await Promise.all(
+    [bundleP, proofP, taskArtifactsP, bundleArtifactsP, filesP, ctx.users(), ctx.health()].map((p) =>
+      p.then(
+        (value) => ({ ok: true, value }),
+        (error) => ({ ok: false, error }),
+      ),
+    ),
+  );
+  const userMap = users.value;
+  const fileItems = files.ok ? files.value.items : [];
+
+  // ---- heading
+  const requirement = task.proofRequirement && task.proofRequirement.required !== false
+    ? task.proofRequirement
+    : null;
+  add(view,
+    h(
+      "nav",
+      { class: "breadcrumb", "aria-label": "Breadcrumb" },
+      routeLink("/work/bundles", "Bundles"),
+      task.bundleId
+        ? [" › ", routeLink(`/work/bundles/${enc(task.bundleId)}`, bundle.ok && bundle.value ? bundle.value.title : "Bundle")]
+        : null,
+      " › ",
+      h("span", { "aria-current": "page" }, "Task"),
+    ),
+    h("h1", {}, task.description),
+    h(
+      "p",
+      { class: "subtitle" },
+      badge(task.status),
+      " ",
+      h("span", { class: "due" }, dueText(task.date, isOpen(task))),
+      task.phase ? ` · phase ${task.phase}` : null,
+      task.assigneeId ? ` · assigned to ${userName(userMap, task.assigneeId)}` : null,
+      task.instructionsUrl ? [" · ", externalLink(task.instructionsUrl, "Instructions ↗")] : null,
+    ),
+    task.status === "waiting"
+      ? h("p", { class: "notice" }, `Waiting for ${task.waitingFor || "—"}; follow up ${task.followUpAt || "—"}.`)
+      : null,
+  );
+  if (!bundle.ok) add(view, errorBox("The bundle is", bundle.error));
+
+  // ---- proof (a done task shows the proof recorded at completion instead)
+  const proofCard = h(
+    "section",
+    { class: "card proof-card", "aria-labelledby": "proof-title" },
+    h("h2", { id: "proof-title" }, "Proof"),
+  );
+  if (isOpen(task)) {
+    if (proof.ok) {
+      add(proofCard,
+        h(
+          "p",
+          { class: ["proof-verdict", proof.value.canComplete ? "ok" : "blocked"] },
+          proof.value.canComplete
+            ? "All required proof is in place."
+            : missingText(proof.value.requirements),
+        ),
+        requirementList(proof.value.requirements, fileItems, userMap),
+      );
+    } else {
+      add(proofCard, errorBox("The proof state is", proof.error));
+    }
+    if (task.link && !task.requiredLinkName && !(requirement && requirement.type === "url")) {
+      add(proofCard, h("p", {}, "Link on the task: ", externalLink(task.link, task.link)));
+    }
+  } else if (task.status !== "done") {
+    add(proofCard, h("p", {}, `This task is ${task.status}; it is not waiting for proof.`));
+  }
+  if (task.status !== "done") add(view, proofCard);
+
+  // ---- completion
+  if (isOpen(task) && ctx.canWrite) {
+    add(view, completeCard(task, proof.ok ? proof.value : null, ctx));
+  } else if (task.status === "done") {
+    add(view, doneCard(task, ctx, fileItems, userMap));
+  }
+
+  // ---- artifacts
+  const candidates = [
+    ...(taskArtifacts.ok ? taskArtifacts.value.items : []),
+    ...(bundleArtifacts.ok && bundleArtifacts.value ? bundleArtifacts.value.items : []),
+  ];
+  const artifactsCard = h(
+    "section",
+    { class: "card", "aria-labelledby": "artifacts-title" },
+    h("h2", { id: "artifacts-title" }, requirement && requirement.type === "artifact" ? "Artifact proof" : "Artifacts"),
+    requirement && requirement.type === "artifact"
+      ? h(
+          "p",
+          { class: "hint" },
+          `This task needs an approved ${requirement.artifactType || "(any type)"} artifact attached to the task${task.bundleId ? " or its bundle" : ""}. Draft and needs-review artifacts are shown but do not count.`,
+        )
+      : null,
+    h("h3", {}, "Attached to this task"),
+    taskArtifacts.ok
+      ? artifactList(taskArtifacts.value.items, {
+          ctx,
+          candidates,
+          emptyText: "No artifacts are attached to this task.",
+          label: "Artifacts of this task",
+        })
+      : errorBox("The task's artifacts are", taskArtifacts.error),
+  );
+  if (task.bundleId) {
+    const taskIds = new Set(taskArtifacts.ok ? taskArtifacts.value.items.map((a) => a.id) : []);
+    add(artifactsCard,
+      h("h3", {}, "Attached to the bundle"),
+      bundleArtifacts.ok
+        ? artifactList(
+            bundleArtifacts.value.items.filter((a) => !taskIds.has(a.id)),
+            {
+              ctx,
+              candidates,
+              attachTaskId: task.id,
+              emptyText: "No other artifacts are attached to the bundle.",
+              label: "Artifacts of the bundle",
+            },
+          )
+        : errorBox("The bundle's artifacts are", bundleArtifacts.error),
+    );
+  }
+  if (ctx.canWrite) {
+    add(artifactsCard,
+      formsBlock(
+        isOpen(task),
+        "Register or attach an artifact",
+        registerForm({
+          ctx,
+          task,
+          bundle: bundle.ok ? bundle.value : null,
+          defaultType: requirement && requirement.type === "artifact" ? requirement.artifactType || undefined : undefined,
+        }),
+        attachForm({
+          ctx,
+          task,
+          suggestions: bundleArtifacts.ok && bundleArtifacts.value
+            ? bundleArtifacts.value.items.filter((a) => a.taskId !== task.id)
+            : [],
+        }),
+      ),
+    );
+  }
+  add(view, artifactsCard);
+
+  // ---- files
+  const filesCard = h(
+    "section",
+    { class: "card", "aria-labelledby": "files-title" },
+    h("h2", { id: "files-title" }, "Files"),
+    files.ok ? fileList(fileItems) : errorBox("Files are", files.error),
+  );
+  if (ctx.canWrite) {
+    add(filesCard,
+      formsBlock(
+        isOpen(task),
+        "Upload or register a file",
+        uploadForm(task, ctx, health.value),
+        registerFileForm(task, ctx),
+      ),
+    );
+  }
+  add(view, filesCard);
+}
