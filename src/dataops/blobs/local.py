@@ -85,7 +85,7 @@ class LocalDevBlobs:
                 "local-dev blob storage is allowed only when DATAOPS_ENV is local or test; "
                 "set DATAOPS_BLOB_STORE=s3 for durable storage"
             )
-        if not _KEY.match(key) or ".." in key:
+        if not _KEY.fullmatch(key) or ".." in key:
             raise NotFound("blob", key)
         path = (self._root / key).resolve()
         if self._root not in path.parents:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 import time
 from datetime import UTC, date, datetime
 
@@ -41,10 +42,24 @@ def parse_date(value: str) -> date:
     return date.fromisoformat(value)
 
 
+_last = [0, 0]  # the last (milliseconds, random part) handed out by this process
+_lock = threading.Lock()
+
+
 def new_id(prefix: str) -> str:
-    """A 26-character time-sortable identifier behind a short entity prefix."""
-    millis = int(time.time() * 1000)
-    number = (millis << 80) | int.from_bytes(os.urandom(10), "big")
+    """A 26-character time-sortable identifier behind a short entity prefix.
+
+    Within one process IDs strictly increase, also within one millisecond (the random
+    part is incremented, as in monotonic ULIDs), so ordering by ID is creation order.
+    """
+    with _lock:
+        millis = int(time.time() * 1000)
+        if millis <= _last[0]:
+            millis, entropy = _last[0], _last[1] + 1
+        else:
+            entropy = int.from_bytes(os.urandom(10), "big") >> 1  # headroom to increment
+        _last[0], _last[1] = millis, entropy
+    number = (millis << 80) | entropy
     chars = []
     for _ in range(26):
         chars.append(_CROCKFORD[number & 31])

@@ -265,6 +265,6 @@ def provider_conflict(uri: str, explicit: StorageProvider) -> str | None:
 
 
 def check_checksum(value: str, path: str = "checksum") -> list[FieldError]:
-    if CHECKSUM_PATTERN.match(value):
+    if CHECKSUM_PATTERN.fullmatch(value):
         return []
     return [FieldError(path, "must be sha256:<64 lowercase hex digits>")]

@@ -20,7 +20,7 @@ SYSTEM = Actor(id="system", email="system@dataops.invalid", role=Role.ADMIN, nam
 
 def normal_email(email: str) -> str:
     email = email.strip().lower()
-    if not _EMAIL.match(email) or len(email) > 254:
+    if not _EMAIL.fullmatch(email) or len(email) > 254:
         raise ValidationFailed.one("email", "must be an email address")
     return email
 
