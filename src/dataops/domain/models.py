@@ -300,6 +300,20 @@ class ApiToken:
     version: int = 1
 
 
+@dataclass
+class IdempotencyRecord:
+    """The first result of a request sent with an Idempotency-Key. `id` is a hash of the
+    caller, the operation and the key; `request_hash` identifies the body."""
+
+    id: str
+    request_hash: str
+    result_id: str
+    result: dict[str, Any]
+    created_at: str
+    expires_at: str
+    version: int = 1
+
+
 @dataclass(frozen=True)
 class Actor:
     """The authenticated caller as the engine sees it."""

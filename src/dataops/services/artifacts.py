@@ -6,7 +6,7 @@ import copy
 from typing import Any
 
 from dataops.domain.clock import new_id, now_ts
-from dataops.domain.codec import camel
+from dataops.domain.codec import camel, from_dict
 from dataops.domain.enums import ArtifactStatus, EntityType
 from dataops.domain.errors import (
     Conflict,
@@ -18,6 +18,7 @@ from dataops.domain.models import Actor, Artifact
 from dataops.domain.policy import infer_provider
 from dataops.domain.rules import artifact_errors
 from dataops.domain.status import CREATE_STATUSES, ReviewAction, action_for_status, check_move
+from dataops.services import idempotency
 from dataops.services.common import (
     audit,
     check_version,
@@ -53,8 +54,30 @@ _UPDATABLE = frozenset(
 )
 
 
-def register_artifact(ws: Workspace, actor: Actor, data: dict[str, Any]) -> Artifact:
-    """Create an artifact record (metadata only) and link it to its task and bundle."""
+def register_artifact(
+    ws: Workspace, actor: Actor, data: dict[str, Any], idempotency_key: str | None = None
+) -> Artifact:
+    """Create an artifact record (metadata only) and link it to its task and bundle.
+
+    With an idempotency key, a retry with the same body returns the first result and the
+    same key with another body is a Conflict; the key is claimed in the creating
+    transaction. A backend that lets two claims race rejects the second insert, and the
+    retry below then finds the first result."""
+    if idempotency_key is None:
+        return _register(ws, actor, data, None)
+    claim = (
+        idempotency.record_id(actor, "register-artifact", idempotency_key),
+        idempotency.request_hash(data),
+    )
+    try:
+        return _register(ws, actor, data, claim)
+    except Conflict:
+        return _register(ws, actor, data, claim)
+
+
+def _register(
+    ws: Workspace, actor: Actor, data: dict[str, Any], claim: tuple[str, str] | None
+) -> Artifact:
     stamp = now_ts()
     uri = data["storage_uri"]
     artifact = Artifact(
@@ -80,6 +103,12 @@ def register_artifact(ws: Workspace, actor: Actor, data: dict[str, Any]) -> Arti
     if artifact.status == ArtifactStatus.APPROVED:
         artifact.reviewed_by, artifact.reviewed_at = actor.id, stamp
     with ws.store.unit_of_work(write=True) as uow:
+        if claim is not None:
+            first = idempotency.replayed(uow, *claim)
+            if first is not None:
+                replay: Artifact = from_dict(Artifact, first)
+                return replay
+            idempotency.remember(uow, *claim, artifact.id, artifact)
         _check_relations(uow, artifact, data.keys())
         uow.artifacts.add(artifact)
         _relink(uow, artifact, None, None)

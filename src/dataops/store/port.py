@@ -30,6 +30,7 @@ from dataops.domain.models import (
     Bundle,
     Credential,
     FileRecord,
+    IdempotencyRecord,
     Notification,
     Session,
     Task,
@@ -93,6 +94,7 @@ class UnitOfWork(Protocol):
     credentials: Repository[Credential]
     sessions: Repository[Session]
     api_tokens: Repository[ApiToken]
+    idempotency: Repository[IdempotencyRecord]
     templates: Repository[Template]
     bundles: Repository[Bundle]
     tasks: Repository[Task]

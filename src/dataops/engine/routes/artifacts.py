@@ -26,7 +26,8 @@ def register(
     actor: Operator,
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
 ) -> JSONResponse:
-    return present.one(svc.register_artifact(ws, actor, body.changes(Artifact)), 201)
+    artifact = svc.register_artifact(ws, actor, body.changes(Artifact), idempotency_key)
+    return present.one(artifact, 201)
 
 
 @router.get("")

@@ -71,4 +71,9 @@ MIGRATIONS: list[str] = [
     CREATE INDEX artifacts_bundle_approved ON artifacts (bundle_id, status, id);
     CREATE INDEX artifacts_status_type ON artifacts (status, type, id);
     """,
+    # 4: first results of requests sent with an Idempotency-Key.
+    """
+    CREATE TABLE idempotency (id TEXT PRIMARY KEY, version INTEGER NOT NULL,
+        data TEXT NOT NULL);
+    """,
 ]

@@ -131,6 +131,7 @@ class SqliteUnitOfWork:
     credentials: Repository[models.Credential]
     sessions: Repository[models.Session]
     api_tokens: Repository[models.ApiToken]
+    idempotency: Repository[models.IdempotencyRecord]
     templates: Repository[models.Template]
     bundles: Repository[models.Bundle]
     tasks: Repository[models.Task]

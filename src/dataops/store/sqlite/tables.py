@@ -50,6 +50,7 @@ TABLES = {
         ),
         Table("sessions", "sessions", models.Session, columns=("user_id",)),
         Table("api_tokens", "api_tokens", models.ApiToken, columns=("user_id", "token_hash")),
+        Table("idempotency", "idempotency", models.IdempotencyRecord),
         Table("templates", "templates", models.Template),
         Table("bundles", "bundles", models.Bundle, columns=("status", "template_id")),
         Table(
