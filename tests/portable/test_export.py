@@ -1,0 +1,521 @@
+"""`write_export`: the format (golden files), completeness, redaction, determinism,
+snapshot consistency and atomicity."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import re
+import tarfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from dataops import runtime
+from dataops.domain.enums import (
+    ArtifactStatus,
+    ArtifactType,
+    EntityType,
+    NotificationType,
+    ProofType,
+    Role,
+    StorageProvider,
+    TaskStatus,
+)
+from dataops.domain.models import (
+    Artifact,
+    ArtifactRef,
+    AuditEvent,
+    Bundle,
+    BundleLink,
+    Credential,
+    FileRecord,
+    Notification,
+    ProofRequirement,
+    RequirementVerdict,
+    Session,
+    Task,
+    TaskDefinition,
+    Template,
+    User,
+)
+from dataops.domain.policy import is_secret_key, scan_for_signed_urls
+from dataops.portable import spool
+from dataops.portable.export import write_export
+from dataops.portable.format import (
+    ENTITY_NAMES,
+    EXPORTED,
+    MANIFEST,
+    SPECS,
+    canonical_line,
+)
+from dataops.portable.spool import SortedSpool
+from dataops.portable.validate import validate_export
+from dataops.services import tasks
+from dataops.services.context import Workspace
+from dataops.services.people import SYSTEM
+from dataops.store.port import Filters, MetadataStore, PageRequest
+from tests.conftest import make_settings
+from tests.portable.conftest import INFO, Golden
+from tests.portable.support import LEGACY_URI, ExportDir, password_hashes
+
+GOLDEN_DIR = Path(__file__).parent / "golden"
+STAMP = "2025-01-02T03:04:05.000Z"
+HEX = "0123456789abcdef" * 4
+
+
+# ------------------------------------------------------------------ golden files
+
+
+def _fixed_records() -> list[tuple[str, Any]]:
+    """One record of every entity kind with fixed IDs and times (plus what is never
+    exported: a credential and a session)."""
+    ref = ArtifactRef("art_1", ArtifactType.REPORT, "Stale title", "https://example.com/r", None)
+    return [
+        ("users", User("usr_1", "ada@example.com", "Ada", Role.ADMIN, STAMP)),
+        ("credentials", Credential("usr_1", "$argon2id$v=19$m=65536,t=3,p=4$c2FsdA$aGFzaA", STAMP)),
+        ("sessions", Session("a" * 64, "usr_1", STAMP, STAMP)),
+        (
+            "templates",
+            Template(
+                "tpl_1",
+                "Episode",
+                STAMP,
+                STAMP,
+                default_assignee_id="usr_1",
+                task_definitions=[
+                    TaskDefinition(
+                        "rec", "Record", 2, proof_requirement=ProofRequirement(ProofType.FILE)
+                    )
+                ],
+            ),
+        ),
+        (
+            "bundles",
+            Bundle(
+                "bdl_1",
+                "Episode 1",
+                STAMP,
+                STAMP,
+                anchor_date="2025-02-01",
+                template_id="tpl_1",
+                bundle_links=[BundleLink("Page", "https://example.com/page")],
+                artifact_refs=[ref],
+            ),
+        ),
+        (
+            "tasks",
+            Task(
+                "tsk_2",
+                "Record",
+                "2025-02-03",
+                STAMP,
+                STAMP,
+                status=TaskStatus.DONE,
+                bundle_id="bdl_1",
+                template_id="tpl_1",
+                proof_requirement=ProofRequirement(ProofType.FILE),
+                completed_by="usr_1",
+                completed_at=STAMP,
+                completion_proof=[
+                    RequirementVerdict("file", "Proof file", True, None, {"fileId": "fil_1"})
+                ],
+                validation={"b": 1, "a": [None, {"z": True}]},
+            ),
+        ),
+        ("tasks", Task("tsk_1", "Book", "2025-02-09", STAMP, STAMP, artifact_refs=[ref])),
+        (
+            "files",
+            FileRecord(
+                "fil_1",
+                "take1.wav",
+                STAMP,
+                task_id="tsk_2",
+                bundle_id="bdl_1",
+                storage_provider=StorageProvider.S3,
+                storage_uri="s3://bucket/take1.wav",
+                checksum=f"sha256:{HEX}",
+                size_bytes=10,
+            ),
+        ),
+        ("files", FileRecord("fil_2", "old.txt", STAMP, task_id="tsk_1", storage_path="/a\\b.txt")),
+        (
+            "artifacts",
+            Artifact(
+                "art_1",
+                ArtifactType.REPORT,
+                "Report — final",
+                "https://example.com/r",
+                StorageProvider.EXTERNAL_URL,
+                STAMP,
+                STAMP,
+                status=ArtifactStatus.APPROVED,
+                bundle_id="bdl_1",
+                reviewed_by="usr_1",
+                reviewed_at=STAMP,
+                created_by="usr_1",
+                metadata={"zeta": 1, "alpha": {"camelKey": [1, 2]}},
+            ),
+        ),
+        (
+            "notifications",
+            Notification("ntf_1", NotificationType.TASK_DUE, "Due", STAMP, user_id="usr_1"),
+        ),
+        (
+            "audit_events",
+            AuditEvent(
+                "evt_1",
+                EntityType.TASK,
+                "tsk_1",
+                "create",
+                STAMP,
+                actor_id="system",
+                after={"id": "tsk_1", "artifactRefs": []},
+            ),
+        ),
+    ]
+
+
+def _fixed_store(home: Path) -> Workspace:
+    ws = runtime.build_workspace(make_settings(home))
+    with ws.store.unit_of_work(write=True) as uow:
+        for repo, record in _fixed_records():
+            getattr(uow, repo).add(record)
+        uow.commit()
+    return ws
+
+
+def test_golden_files(tmp_path: Path) -> None:
+    """The exact bytes of every entity file; DATAOPS_UPDATE_GOLDEN=1 rewrites them."""
+    ws = _fixed_store(tmp_path / "home")
+    out = tmp_path / "export"
+    write_export(ws.store, out, INFO)
+    ws.store.close()
+    manifest = json.loads((out / MANIFEST).read_text())
+    manifest["generated_at"] = "<generated_at>"
+    (out / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    names = sorted(p.name for p in out.iterdir())
+    if os.environ.get("DATAOPS_UPDATE_GOLDEN") == "1":
+        GOLDEN_DIR.mkdir(exist_ok=True)
+        for name in names:
+            (GOLDEN_DIR / name).write_bytes((out / name).read_bytes())
+    assert names == sorted(p.name for p in GOLDEN_DIR.iterdir())
+    for name in names:
+        assert (out / name).read_text() == (GOLDEN_DIR / name).read_text(), name
+
+
+def test_fixed_export_validates(tmp_path: Path) -> None:
+    ws = _fixed_store(tmp_path / "home")
+    write_export(ws.store, tmp_path / "export.tar.gz", INFO)
+    ws.store.close()
+    report = validate_export(tmp_path / "export.tar.gz")
+    assert report.valid, report.lines()
+
+
+# ------------------------------------------------------------------ the rich workspace
+
+
+def test_rich_export_is_valid_and_holds_every_entity(golden: Golden) -> None:
+    for path in (golden.directory, golden.archive):
+        report = validate_export(path)
+        assert report.valid, report.lines()
+        assert set(report.entity_counts) == set(EXPORTED)
+        assert all(report.entity_counts[name] > 0 for name in EXPORTED), report.entity_counts
+        assert report.relationships["tasks.bundle_id -> bundles"] > 0
+
+
+def test_manifest_is_exactly_the_contract(golden: Golden) -> None:
+    export = ExportDir(golden.directory)
+    manifest = export.manifest()
+    assert list(manifest) == sorted(manifest)
+    assert set(manifest) == {
+        "schema_version", "generated_at", "source_environment", "source_stack",
+        "source_region", "app_git_sha", "export_format_version", "entity_files",
+        "entity_counts", "checksums", "redactions", "omitted_entities",
+    }  # fmt: skip
+    assert manifest["schema_version"] == "dataops.execution.v1"
+    assert manifest["export_format_version"] == 1
+    assert re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$", manifest["generated_at"])
+    assert manifest["entity_files"] == {name: f"{name}.jsonl" for name in EXPORTED}
+    assert sorted(manifest["omitted_entities"]) == [
+        "assistant_jobs",
+        "recurring_configs",
+        "sessions",
+    ]
+    assert set(manifest["entity_files"]) | {"assistant_jobs", "recurring_configs"} == set(
+        ENTITY_NAMES
+    )
+    assert manifest["redactions"] == ["users.password_hash", "sessions", "api_tokens"]
+    for name in EXPORTED:
+        data = export.path(name).read_bytes()
+        assert (
+            manifest["checksums"][f"{name}.jsonl"] == "sha256:" + hashlib.sha256(data).hexdigest()
+        )
+        assert manifest["entity_counts"][name] == len(data.splitlines())
+    assert not (golden.directory / "assistant_jobs.jsonl").exists()
+
+
+def test_records_are_snake_case_with_nested_runtime_shape(golden: Golden) -> None:
+    export = ExportDir(golden.directory)
+    for name in EXPORTED:
+        for line in export.lines(name):
+            record = json.loads(line)
+            assert line == canonical_line(record)  # compact, keys sorted
+            assert SPECS[name].id_field in record
+            assert "id" not in record
+            for key, value in record.items():
+                assert key == key.lower(), (name, key)
+                assert value is not None, (name, key)
+                assert value != [], (name, key)
+    _, task = export.find("tasks", golden.ids.artifact_task)
+    assert set(task["artifact_refs"][0]) >= {"artifactId", "status", "title"}
+    assert task["completion_proof"][0]["satisfiedBy"]["artifactId"] == golden.ids.proof_artifact
+    _, artifact = export.find("artifacts", golden.ids.proof_artifact)
+    assert artifact["metadata"] == {
+        "model": "m-1",
+        "steps": [{"n": 1}],
+        "usage": {"tokenCount": 12},
+    }
+    assert artifact["file_id"]
+    assert artifact["assistant_job_id"] == "job-77"
+    _, waiting = export.find("tasks", golden.ids.waiting_task)
+    assert waiting["assistant_job_refs"] == [
+        {"assistantJobId": "job-77", "note": "drafted the email"}
+    ]
+
+
+def test_records_are_in_id_order(golden: Golden) -> None:
+    export = ExportDir(golden.directory)
+    for name in EXPORTED:
+        ids = [r[SPECS[name].id_field] for r in export.records(name)]
+        assert ids == sorted(ids), name
+    # The store pages tasks by date; the export still orders them by id.
+    with golden.ws.store.unit_of_work() as uow:
+        by_date = [t.id for t in uow.tasks.find(Filters(), PageRequest(limit=500)).items]
+    assert by_date != sorted(by_date)
+
+
+def test_legacy_file_exports_a_local_dev_uri(golden: Golden) -> None:
+    _, record = ExportDir(golden.directory).find("files", golden.ids.legacy_file)
+    assert record["storage_uri"] == LEGACY_URI
+    assert "storage_path" not in record
+    for file_record in ExportDir(golden.directory).records("files"):
+        assert file_record["storage_uri"]
+
+
+def test_refs_carry_the_artifacts_current_status(golden: Golden) -> None:
+    with golden.ws.store.unit_of_work() as uow:
+        stored = uow.tasks.get(golden.ids.stale_ref_task)
+    assert stored is not None
+    stale = next(r for r in stored.artifact_refs if r.artifact_id == golden.ids.stale_ref_artifact)
+    assert stale.status == ArtifactStatus.NEEDS_REVIEW  # the stored snapshot is stale
+    _, task = ExportDir(golden.directory).find("tasks", golden.ids.stale_ref_task)
+    ref = next(r for r in task["artifact_refs"] if r["artifactId"] == golden.ids.stale_ref_artifact)
+    assert ref["status"] == "approved"
+
+
+def test_never_exported_hashes_sessions_tokens(golden: Golden) -> None:
+    blob = "".join(p.read_text() for p in golden.directory.iterdir())
+    for secret in [*password_hashes(golden.ws), golden.ids.session_hash, golden.ids.token_hash]:
+        assert secret not in blob
+    assert "argon2" not in blob
+    for user in ExportDir(golden.directory).records("users"):
+        assert set(user) <= {"user_id", "email", "name", "role", "created_at", "version"}
+    with tarfile.open(golden.archive) as tar:
+        assert sorted(tar.getnames()) == sorted([MANIFEST, *(f"{n}.jsonl" for n in EXPORTED)])
+
+
+def test_nothing_the_policy_flags(golden: Golden) -> None:
+    export = ExportDir(golden.directory)
+    for name in EXPORTED:
+        for record in export.records(name):
+            assert scan_for_signed_urls(record) == []
+            assert not any(is_secret_key(k) for k in _all_keys(record)), record
+
+
+def _all_keys(value: Any) -> list[str]:
+    if isinstance(value, dict):
+        return [k for key, item in value.items() for k in [key, *_all_keys(item)]]
+    if isinstance(value, list):
+        return [k for item in value for k in _all_keys(item)]
+    return []
+
+
+def test_export_is_deterministic(golden: Golden, tmp_path: Path) -> None:
+    write_export(golden.ws.store, tmp_path / "again", INFO)
+    for name in EXPORTED:
+        file_name = f"{name}.jsonl"
+        assert (tmp_path / "again" / file_name).read_bytes() == (
+            golden.directory / file_name
+        ).read_bytes()
+
+
+# ------------------------------------------------------------------ streaming / sorting
+
+
+@pytest.mark.parametrize("fan_in", [128, 3])
+def test_spool_sorts_across_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fan_in: int
+) -> None:
+    monkeypatch.setattr(spool, "MAX_FAN_IN", fan_in)
+    keys = [f"k{(i * 7919) % 1000:04d}" for i in range(1000)]
+    target = tmp_path / "out.jsonl"
+    sink = SortedSpool(target, "id", chunk_lines=37)
+    for key in keys:
+        sink.add(key, json.dumps({"id": key}))
+    checksum = sink.finish()
+    data = target.read_bytes()
+    assert [json.loads(line)["id"] for line in data.splitlines()] == sorted(keys)
+    assert checksum == "sha256:" + hashlib.sha256(data).hexdigest()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.jsonl"]  # runs removed
+
+
+def test_spool_single_run_for_sorted_input(tmp_path: Path) -> None:
+    sink = SortedSpool(tmp_path / "out.jsonl", "id", chunk_lines=10)
+    for number in range(95):
+        sink.add(f"{number:03d}", json.dumps({"id": f"{number:03d}"}))
+    sink.finish()
+    assert len(sink._runs) == 1
+
+
+def test_export_pages_through_the_store(golden: Golden, tmp_path: Path) -> None:
+    """A page size of 2 gives the same files as one big page."""
+    from dataops.portable.export import write_export as export
+
+    export(golden.ws.store, tmp_path / "paged", INFO, page_size=2)
+    for name in EXPORTED:
+        assert (tmp_path / "paged" / f"{name}.jsonl").read_bytes() == (
+            golden.directory / f"{name}.jsonl"
+        ).read_bytes()
+
+
+# ------------------------------------------------------------------ snapshot and atomicity
+
+
+class _WritingStore:
+    """Delegates to the real store; after the first page of users is read, another
+    connection commits a new task (an API write racing the export)."""
+
+    def __init__(self, ws: Workspace) -> None:
+        self._ws = ws
+        self.name = ws.store.name
+        self.written: str | None = None
+
+    def unit_of_work(self, *, write: bool = False) -> Any:
+        uow = self._ws.store.unit_of_work(write=write)
+        outer = self
+
+        class Hooked:
+            def __enter__(self) -> Any:
+                opened = uow.__enter__()
+                real_find = opened.users.find
+
+                def find(filters: Filters, page: PageRequest) -> Any:
+                    result = real_find(filters, page)
+                    if outer.written is None:
+                        task = tasks.create_task(
+                            outer._ws, SYSTEM, {"description": "raced", "date": "2025-01-01"}
+                        )
+                        outer.written = task.id
+                    return result
+
+                opened.users.find = find
+                return opened
+
+            def __exit__(self, *exc: Any) -> None:
+                uow.__exit__(*exc)
+
+        return Hooked()
+
+    def is_empty(self) -> bool:
+        return self._ws.store.is_empty()
+
+    def close(self) -> None:
+        pass
+
+
+def test_export_is_one_consistent_snapshot(tmp_path: Path) -> None:
+    ws = runtime.build_workspace(make_settings(tmp_path / "home"))
+    tasks.create_task(ws, SYSTEM, {"description": "before", "date": "2025-01-01"})
+    racing = _WritingStore(ws)
+    write_export(racing, tmp_path / "snap", INFO)  # type: ignore[arg-type]
+    assert racing.written is not None
+    exported = ExportDir(tmp_path / "snap")
+    assert [t["description"] for t in exported.records("tasks")] == ["before"]
+    assert not any(racing.written in line for line in exported.lines("audit_events"))
+    write_export(ws.store, tmp_path / "after", INFO)
+    assert len(ExportDir(tmp_path / "after").records("tasks")) == 2
+    ws.store.close()
+
+
+class _FailingStore:
+    def __init__(self, store: MetadataStore, fail_on: str) -> None:
+        self._store = store
+        self._fail_on = fail_on
+        self.name = store.name
+
+    def unit_of_work(self, *, write: bool = False) -> Any:
+        uow = self._store.unit_of_work(write=write)
+        fail_on = self._fail_on
+
+        class Failing:
+            def __enter__(self) -> Any:
+                opened = uow.__enter__()
+
+                def boom(*args: Any) -> Any:
+                    raise OSError("disk on fire")
+
+                getattr(opened, fail_on).find = boom
+                return opened
+
+            def __exit__(self, *exc: Any) -> None:
+                uow.__exit__(*exc)
+
+        return Failing()
+
+
+@pytest.mark.parametrize("name", ["export", "export.tar.gz"])
+@pytest.mark.parametrize("fail_on", ["users", "audit_events"])
+def test_failed_export_leaves_nothing(
+    golden: Golden, tmp_path: Path, name: str, fail_on: str
+) -> None:
+    out = tmp_path / name
+    with pytest.raises(OSError, match="disk on fire"):
+        write_export(_FailingStore(golden.ws.store, fail_on), out, INFO)  # type: ignore[arg-type]
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("name", ["export", "export.tar.gz"])
+def test_interrupted_before_rename_leaves_nothing(
+    golden: Golden, tmp_path: Path, name: str
+) -> None:
+    seen: list[Path] = []
+
+    def interrupt(finished: Path) -> None:
+        seen.append(finished)
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        write_export(golden.ws.store, tmp_path / name, INFO, before_rename=interrupt)
+    assert seen
+    assert seen[0].name.startswith(".")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_existing_out_is_refused(golden: Golden, tmp_path: Path) -> None:
+    from dataops.domain.errors import Conflict
+
+    (tmp_path / "taken").mkdir()
+    with pytest.raises(Conflict, match="already exists"):
+        write_export(golden.ws.store, tmp_path / "taken", INFO)
+    assert list((tmp_path / "taken").iterdir()) == []
+
+
+def test_progress_is_drawn_when_asked(golden: Golden, tmp_path: Path) -> None:
+    screen = io.StringIO()
+    write_export(golden.ws.store, tmp_path / "shown", INFO, progress=screen)
+    assert "exporting tasks" in screen.getvalue()
+    assert screen.getvalue().endswith("records\n")
