@@ -1,0 +1,1545 @@
+"""Bad input through the portal (cookie → broker → engine).
+
+Every case asserts the contract's status (CONTRACT §4), an RFC 9457 problem body
+(`application/problem+json` with type/title/status/detail, plus `errors` for 422), never a
+5xx, and that nothing observable changed: every collection, every fixture record, the
+proof state of the fixture task and the blob store are captured before and after.
+
+Expectations come from CONTRACT.md, not from the code; where they disagree the test
+fails and the disagreement is a bug to fix in `src/`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from httpx import Response
+
+from dataops import runtime
+from dataops.domain.enums import Role
+from dataops.services.context import Workspace
+from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, login, make_settings
+
+API = "/work/api"
+ART = f"{API}/artifacts"
+PROBLEM_JSON = "application/problem+json"
+JSON_CT = "application/json"
+HEX64 = "0123456789abcdef" * 4
+SHA = "sha256:" + HEX64
+MISSING = "zz_does_not_exist"
+NO_BODY: Any = object()
+
+# Placeholders replaced (anywhere in a path, header or body string) by fixture record IDs.
+WORLD_KEYS = (
+    "template",
+    "bundle",
+    "task",
+    "file",
+    "approved",
+    "draft",
+    "archived",
+    "superseded",
+    "successor",
+)
+
+# --- the fixture world ---------------------------------------------------------------
+
+
+def _created(response: Response) -> dict[str, Any]:
+    assert response.status_code == 201, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def make_world(api: TestClient) -> dict[str, str]:
+    """A template, a bundle, a task with artifact proof, a registered file and artifacts in
+    the states the cases need; created through the API like a user would."""
+    template = _created(
+        api.post(
+            f"{API}/templates",
+            json={
+                "name": "Podcast episode",
+                "taskDefinitions": [
+                    {
+                        "refId": "notes",
+                        "description": "Publish show notes",
+                        "offsetDays": 2,
+                        "proofRequirement": {"type": "artifact"},
+                    }
+                ],
+            },
+        )
+    )
+    bundle = _created(api.post(f"{API}/bundles", json={"title": "Episode 1"}))
+    task = _created(
+        api.post(
+            f"{API}/tasks",
+            json={
+                "description": "Publish show notes",
+                "date": "2026-03-02",
+                "bundleId": bundle["id"],
+                "proofRequirement": {"type": "artifact", "artifactType": "podcast-doc"},
+            },
+        )
+    )
+    file = _created(
+        api.post(
+            f"{API}/files/register",
+            json={
+                "taskId": task["id"],
+                "filename": "notes.pdf",
+                "storageUri": "https://example.com/notes.pdf",
+            },
+        )
+    )
+    approved = _created(
+        api.post(
+            ART,
+            headers={"Idempotency-Key": "world-approved"},
+            json={
+                "type": "podcast-doc",
+                "title": "Show notes",
+                "storageUri": "https://example.com/approved.pdf",
+                "status": "approved",
+                "taskId": task["id"],
+            },
+        )
+    )
+    draft = _created(
+        api.post(
+            ART,
+            json={
+                "type": "report",
+                "title": "Draft report",
+                "storageUri": "https://example.com/draft.pdf",
+                "bundleId": bundle["id"],
+            },
+        )
+    )
+    archived = _created(
+        api.post(
+            ART,
+            json={"type": "other", "title": "Old", "storageUri": "https://example.com/old.pdf"},
+        )
+    )
+    response = api.post(f"{ART}/{archived['id']}/archive")
+    assert response.status_code == 200, response.text
+    superseded = _created(
+        api.post(
+            ART,
+            json={
+                "type": "transcript",
+                "title": "Transcript v1",
+                "storageUri": "https://example.com/t1.txt",
+                "status": "approved",
+            },
+        )
+    )
+    successor = _created(
+        api.post(
+            ART,
+            json={
+                "type": "transcript",
+                "title": "Transcript v2",
+                "storageUri": "https://example.com/t2.txt",
+                "status": "approved",
+            },
+        )
+    )
+    response = api.post(
+        f"{ART}/{superseded['id']}/supersede", json={"supersededBy": successor["id"]}
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["status"] == "superseded"
+    return {
+        "template": template["id"],
+        "bundle": bundle["id"],
+        "task": task["id"],
+        "file": file["id"],
+        "approved": approved["id"],
+        "draft": draft["id"],
+        "archived": archived["id"],
+        "superseded": superseded["id"],
+        "successor": successor["id"],
+    }
+
+
+# --- the observable state ------------------------------------------------------------
+
+COLLECTIONS = (
+    "artifacts",
+    "tasks",
+    "bundles",
+    "templates",
+    "files",
+    "audit-events",
+    "notifications",
+    "users",
+)
+RECORDS = {
+    "template": "templates",
+    "bundle": "bundles",
+    "task": "tasks",
+    "file": "files",
+    "approved": "artifacts",
+    "draft": "artifacts",
+    "archived": "artifacts",
+    "superseded": "artifacts",
+    "successor": "artifacts",
+}
+
+
+def _ok(response: Response) -> Any:
+    assert response.status_code == 200, f"{response.request.url}: {response.text}"
+    return response.json()
+
+
+def snapshot(client: TestClient, workspace: Workspace, ids: dict[str, str]) -> dict[str, Any]:
+    """Everything a client (and the blob store) can observe."""
+    state: dict[str, Any] = {}
+    for name in COLLECTIONS:
+        body = _ok(client.get(f"{API}/{name}", params={"limit": 500}))
+        assert body["nextCursor"] is None, f"{name}: more than one page"
+        state[name] = body["items"]
+    for key, collection in RECORDS.items():
+        state[f"record:{key}"] = _ok(client.get(f"{API}/{collection}/{ids[key]}"))
+    state["proof"] = _ok(client.get(f"{API}/tasks/{ids['task']}/proof"))
+    root = Path(workspace.settings.blob_root)
+    state["blobs"] = (
+        sorted(
+            (str(path.relative_to(root)), path.stat().st_size)
+            for path in root.rglob("*")
+            if path.is_file()
+        )
+        if root.exists()
+        else []
+    )
+    return state
+
+
+# --- cases ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Case:
+    id: str
+    method: str
+    path: str
+    status: int
+    json: Any = NO_BODY
+    raw: bytes | None = None
+    content_type: str | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    multipart: dict[str, str] | None = None  # form fields; a small file part is added
+    fields: tuple[str, ...] = ()  # field names that must appear in `errors` (422)
+
+
+def valid_artifact(**changes: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "type": "report",
+        "title": "Q1 report",
+        "storageUri": "https://example.com/q1.pdf",
+    }
+    body.update(changes)
+    return body
+
+
+def art(case_id: str, expected: int, *fields: str, **changes: Any) -> Case:
+    """POST /artifacts with a valid body changed by `changes`."""
+    return Case(case_id, "POST", ART, expected, json=valid_artifact(**changes), fields=fields)
+
+
+def new_task(**changes: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {"description": "Send invoice", "date": "2026-03-02"}
+    body.update(changes)
+    return body
+
+
+def raw_json(value: Any) -> bytes:
+    return json.dumps(value).encode()
+
+
+TOO_LARGE = raw_json(valid_artifact(description="a" * (1024 * 1024 + 16)))
+
+CASES: list[Case] = [
+    # ---- 400: the request itself is malformed -----------------------------------------
+    Case("malformed-json", "POST", ART, 400, raw=b'{"type": "report",', content_type=JSON_CT),
+    Case("json-single-quotes", "POST", ART, 400, raw=b"{'type': 'report'}", content_type=JSON_CT),
+    Case("json-trailing-comma", "POST", ART, 400, raw=b'{"type": "report",}', content_type=JSON_CT),
+    Case("json-not-utf8", "POST", ART, 400, raw=b'{"title": "\xff\xfe"}', content_type=JSON_CT),
+    Case(
+        "wrong-content-type-text",
+        "POST",
+        ART,
+        400,
+        raw=raw_json(valid_artifact()),
+        content_type="text/plain",
+    ),
+    Case(
+        "wrong-content-type-form",
+        "POST",
+        ART,
+        400,
+        raw=b"type=report&title=x",
+        content_type="application/x-www-form-urlencoded",
+    ),
+    Case("no-content-type", "POST", ART, 400, raw=raw_json(valid_artifact())),
+    Case(
+        "json-nan-literal",
+        "POST",
+        ART,
+        400,
+        content_type=JSON_CT,
+        raw=b'{"type": "report", "title": "t", "storageUri": "https://example.com/a",'
+        b' "sizeBytes": NaN}',
+    ),
+    Case("empty-body", "POST", ART, 400, raw=b"", content_type=JSON_CT),
+    Case("json-array-body", "POST", ART, 400, json=[]),
+    Case("json-array-of-objects", "POST", ART, 400, json=[valid_artifact()]),
+    Case("json-number-body", "POST", ART, 400, json=5),
+    Case("json-string-body", "POST", ART, 400, json="report"),
+    Case("json-null-body", "POST", ART, 400, raw=b"null", content_type=JSON_CT),
+    Case(
+        "task-malformed-json",
+        "POST",
+        f"{API}/tasks",
+        400,
+        raw=b'{"description": ',
+        content_type=JSON_CT,
+    ),
+    Case(
+        "patch-artifact-malformed-json",
+        "PATCH",
+        f"{ART}/<draft>",
+        400,
+        raw=b"{",
+        content_type=JSON_CT,
+    ),
+    Case(
+        "patch-task-wrong-content-type",
+        "PATCH",
+        f"{API}/tasks/<task>",
+        400,
+        raw=b'{"comment": "x"}',
+        content_type="text/plain",
+    ),
+    Case("template-json-array", "POST", f"{API}/templates", 400, json=[{"name": "x"}]),
+    Case("attach-empty-body", "POST", f"{ART}/<draft>/attach", 400, raw=b"", content_type=JSON_CT),
+    Case("files-json-body", "POST", f"{API}/files", 400, json={"taskId": "<task>"}),
+    Case(
+        "files-urlencoded-body",
+        "POST",
+        f"{API}/files",
+        400,
+        raw=b"taskId=<task>",
+        content_type="application/x-www-form-urlencoded",
+    ),
+    Case(
+        "if-match-malformed",
+        "PATCH",
+        f"{ART}/<draft>",
+        400,
+        json={"title": "New"},
+        headers={"If-Match": "abc"},
+    ),
+    Case(
+        "if-match-malformed-task",
+        "PATCH",
+        f"{API}/tasks/<task>",
+        400,
+        json={"comment": "x"},
+        headers={"If-Match": "v1"},
+    ),
+    Case(
+        "if-match-malformed-review",
+        "POST",
+        f"{ART}/<draft>/approve",
+        400,
+        headers={"If-Match": "1.0"},
+    ),
+    # ---- 413 ---------------------------------------------------------------------------
+    Case("body-over-1mib", "POST", ART, 413, raw=TOO_LARGE, content_type=JSON_CT),
+    Case(
+        "patch-body-over-1mib",
+        "PATCH",
+        f"{API}/tasks/<task>",
+        413,
+        raw=raw_json({"comment": "a" * (1024 * 1024 + 16)}),
+        content_type=JSON_CT,
+    ),
+    # ---- 422: strict JSON types ---------------------------------------------------------
+    art("title-number", 422, "title", title=123),
+    art("title-null", 422, "title", title=None),
+    art("title-blank", 422, "title", title="   "),
+    art("title-too-long", 422, "title", title="t" * 501),
+    art("description-number", 422, "description", description=5),
+    art("tags-boolean-element", 422, "tags[0]", tags=[True]),
+    art("tags-string", 422, "tags", tags="a,b"),
+    art("tags-too-many", 422, "tags", tags=[f"t{i}" for i in range(51)]),
+    art("size-string", 422, "sizeBytes", sizeBytes="5"),
+    art("size-float", 422, "sizeBytes", sizeBytes=1.5),
+    art("size-boolean", 422, "sizeBytes", sizeBytes=True),
+    art("size-negative", 422, "sizeBytes", sizeBytes=-1),
+    art("missing-storage-uri", 422, "storageUri", storageUri=NO_BODY),
+    Case("missing-everything", "POST", ART, 422, json={}, fields=("type", "title", "storageUri")),
+    Case(
+        "task-requires-file-string",
+        "POST",
+        f"{API}/tasks",
+        422,
+        json=new_task(requiresFile="true"),
+        fields=("requiresFile",),
+    ),
+    Case(
+        "task-requires-file-int",
+        "POST",
+        f"{API}/tasks",
+        422,
+        json=new_task(requiresFile=1),
+        fields=("requiresFile",),
+    ),
+    Case(
+        "task-date-number",
+        "POST",
+        f"{API}/tasks",
+        422,
+        json=new_task(date=20260302),
+        fields=("date",),
+    ),
+    Case(
+        "task-date-feb-30",
+        "POST",
+        f"{API}/tasks",
+        422,
+        json=new_task(date="2026-02-30"),
+        fields=("date",),
+    ),
+    Case(
+        "task-date-unpadded",
+        "POST",
+        f"{API}/tasks",
+        422,
+        json=new_task(date="2026-1-1"),
+        fields=("date",),
+    ),
+    Case(
+        "task-date-timestamp",
+        "POST",
+        f"{API}/tasks",
+        422,
+        json=new_task(date="2026-03-02T00:00:00Z"),
+        fields=("date",),
+    ),
+    Case(
+        "task-proof-required-string",
+        "POST",
+        f"{API}/tasks",
+        422,
+        json=new_task(proofRequirement={"type": "comment", "required": "false"}),
+        fields=("proofRequirement.required",),
+    ),
+    Case(
+        "template-offset-days-string",
+        "POST",
+        f"{API}/templates",
+        422,
+        json={
+            "name": "T",
+            "taskDefinitions": [{"refId": "a", "description": "d", "offsetDays": "3"}],
+        },
+        fields=("taskDefinitions[0].offsetDays",),
+    ),
+    Case(
+        "expected-version-string",
+        "PATCH",
+        f"{ART}/<draft>",
+        422,
+        json={"title": "New", "expectedVersion": "1"},
+        fields=("expectedVersion",),
+    ),
+    Case(
+        "bundle-title-number", "POST", f"{API}/bundles", 422, json={"title": 7}, fields=("title",)
+    ),
+    # ---- 422: unknown enum values (never coerced) ---------------------------------------
+    art("type-unknown", 422, "type", type="pdf"),
+    art("type-case-variant", 422, "type", type="Report"),
+    art("status-case-variant", 422, "status", status="Approved"),
+    art("status-unknown", 422, "status", status="published"),
+    art("data-class-unknown", 422, "dataClass", dataClass="secret"),
+    art("data-class-case-variant", 422, "dataClass", dataClass="Internal"),
+    art("visibility-unknown", 422, visibility="confidential"),
+    art("source-type-unknown", 422, "sourceType", sourceType="upload"),
+    art("storage-provider-unknown", 422, "storageProvider", storageProvider="onedrive"),
+    art(
+        "storage-provider-case-variant",
+        422,
+        "storageProvider",
+        storageProvider="S3",
+        storageUri="s3://bucket/q1.pdf",
+        checksum=SHA,
+    ),
+    Case(
+        "proof-type-unknown",
+        "POST",
+        f"{API}/tasks",
+        422,
+        json=new_task(proofRequirement={"type": "link"}),
+        fields=("proofRequirement.type",),
+    ),
+    Case(
+        "proof-artifact-type-unknown",
+        "POST",
+        f"{API}/tasks",
+        422,
+        json=new_task(proofRequirement={"type": "artifact", "artifactType": "pdf"}),
+        fields=("proofRequirement.artifactType",),
+    ),
+    Case(
+        "task-status-case-variant",
+        "PATCH",
+        f"{API}/tasks/<task>",
+        422,
+        json={"status": "Done"},
+        fields=("status",),
+    ),
+    Case(
+        "patch-artifact-status-unknown",
+        "PATCH",
+        f"{ART}/<draft>",
+        422,
+        json={"status": "published"},
+        fields=("status",),
+    ),
+    Case(
+        "bundle-status-unknown",
+        "POST",
+        f"{API}/bundles",
+        422,
+        json={"title": "B", "status": "open"},
+        fields=("status",),
+    ),
+    Case(
+        "file-category-unknown",
+        "POST",
+        f"{API}/files/register",
+        422,
+        json={
+            "taskId": "<task>",
+            "filename": "a.mp4",
+            "storageUri": "https://example.com/a",
+            "category": "video",
+        },
+        fields=("category",),
+    ),
+    Case("list-status-case-variant", "GET", f"{ART}?status=Approved", 422, fields=("status",)),
+    Case("list-type-unknown", "GET", f"{ART}?type=pdf", 422, fields=("type",)),
+    Case("list-tasks-bad-date", "GET", f"{API}/tasks?date=2026-02-30", 422, fields=("date",)),
+    Case(
+        "audit-entity-type-unknown",
+        "GET",
+        f"{API}/audit-events?entityType=widget",
+        422,
+        fields=("entityType",),
+    ),
+    # ---- 422: storage URIs --------------------------------------------------------------
+    art("uri-javascript", 422, "storageUri", storageUri="javascript:alert(1)"),
+    art("uri-javascript-upper", 422, "storageUri", storageUri="JAVASCRIPT:alert(1)"),
+    art("uri-data", 422, "storageUri", storageUri="data:text/html;base64,PHNjcmlwdD4="),
+    art("uri-file", 422, "storageUri", storageUri="file:///etc/passwd"),
+    art("uri-ftp", 422, "storageUri", storageUri="ftp://example.com/q1.pdf"),
+    art("uri-relative-path", 422, "storageUri", storageUri="/reports/q1.pdf"),
+    art("uri-protocol-relative", 422, "storageUri", storageUri="//example.com/q1.pdf"),
+    art("uri-empty", 422, "storageUri", storageUri=""),
+    art("uri-blank", 422, "storageUri", storageUri="   "),
+    art("uri-with-space", 422, "storageUri", storageUri="https://example.com/q1 report.pdf"),
+    art("uri-no-host", 422, "storageUri", storageUri="https://"),
+    art("uri-s3-no-key", 422, "storageUri", storageUri="s3://bucket", checksum=SHA),
+    art(
+        "uri-local-dev-traversal",
+        422,
+        "storageUri",
+        storageUri="local-dev://../../etc/passwd",
+        checksum=SHA,
+    ),
+    Case(
+        "patch-uri-javascript",
+        "PATCH",
+        f"{ART}/<draft>",
+        422,
+        json={"storageUri": "javascript:alert(1)"},
+        fields=("storageUri",),
+    ),
+    Case(
+        "file-register-file-uri",
+        "POST",
+        f"{API}/files/register",
+        422,
+        json={"taskId": "<task>", "filename": "p", "storageUri": "file:///etc/passwd"},
+        fields=("storageUri",),
+    ),
+    # ---- 422: provider and checksum -----------------------------------------------------
+    art(
+        "s3-uri-labelled-external-url",
+        422,
+        "storageProvider",
+        storageUri="s3://bucket/q1.pdf",
+        storageProvider="external-url",
+        checksum=SHA,
+    ),
+    art("https-uri-labelled-s3", 422, "storageProvider", storageProvider="s3", checksum=SHA),
+    art(
+        "github-uri-labelled-dropbox",
+        422,
+        "storageProvider",
+        storageUri="https://github.com/org/repo",
+        storageProvider="dropbox",
+    ),
+    art(
+        "lookalike-host-labelled-github",
+        422,
+        "storageProvider",
+        storageUri="https://notgithub.com.evil.io/x",
+        storageProvider="github",
+    ),
+    art("s3-without-checksum", 422, "checksum", storageUri="s3://bucket/q1.pdf"),
+    art("s3-upper-scheme-without-checksum", 422, "checksum", storageUri="S3://bucket/q1.pdf"),
+    art("local-dev-without-checksum", 422, "checksum", storageUri="local-dev://files/q1"),
+    art("checksum-md5", 422, "checksum", checksum="md5:" + "a" * 32),
+    art("checksum-63-hex", 422, "checksum", checksum="sha256:" + "a" * 63),
+    art("checksum-65-hex", 422, "checksum", checksum="sha256:" + "a" * 65),
+    art("checksum-not-hex", 422, "checksum", checksum="sha256:" + "g" * 64),
+    art("checksum-trailing-newline", 422, "checksum", checksum=SHA + "\n"),
+    art("checksum-number", 422, "checksum", checksum=12345),
+    Case(
+        "patch-s3-uri-without-checksum",
+        "PATCH",
+        f"{ART}/<draft>",
+        422,
+        json={"storageUri": "s3://bucket/q1.pdf"},
+        fields=("checksum",),
+    ),
+    Case(
+        "patch-provider-contradicts-uri",
+        "PATCH",
+        f"{ART}/<draft>",
+        422,
+        json={"storageProvider": "s3", "checksum": SHA},
+        fields=("storageProvider",),
+    ),
+    Case(
+        "file-register-bad-checksum",
+        "POST",
+        f"{API}/files/register",
+        422,
+        json={
+            "taskId": "<task>",
+            "filename": "a.pdf",
+            "storageUri": "https://example.com/a",
+            "checksum": "sha256:abc",
+        },
+        fields=("checksum",),
+    ),
+    Case(
+        "file-register-negative-size",
+        "POST",
+        f"{API}/files/register",
+        422,
+        json={
+            "taskId": "<task>",
+            "filename": "a.pdf",
+            "storageUri": "https://example.com/a",
+            "sizeBytes": -5,
+        },
+        fields=("sizeBytes",),
+    ),
+    # ---- 422: signed / tokenised URLs anywhere in the record ---------------------------
+    art(
+        "uri-x-amz-signature",
+        422,
+        "storageUri",
+        storageUri="https://b.s3.amazonaws.com/q1.pdf?X-Amz-Algorithm=AWS4-HMAC-SHA256"
+        "&X-Amz-Signature=0abc",
+    ),
+    art(
+        "uri-x-amz-credential",
+        422,
+        "storageUri",
+        storageUri="https://b.s3.amazonaws.com/q1.pdf?X-Amz-Credential=AKIAEXAMPLE%2F2026",
+    ),
+    art(
+        "uri-cloudfront-signature",
+        422,
+        "storageUri",
+        storageUri="https://d1.cloudfront.net/q1.pdf?Expires=1&Signature=abc&Key-Pair-Id=K",
+    ),
+    art(
+        "uri-azure-sig",
+        422,
+        "storageUri",
+        storageUri="https://acct.blob.core.windows.net/c/q1.pdf?sv=2022-11-02&sig=abc",
+    ),
+    art("uri-token", 422, "storageUri", storageUri="https://example.com/q1.pdf?token=abc"),
+    art(
+        "uri-access-token",
+        422,
+        "storageUri",
+        storageUri="https://example.com/q1.pdf?access_token=abc",
+    ),
+    art("uri-user-pass", 422, "storageUri", storageUri="https://user:pass@example.com/q1.pdf"),
+    art(
+        "description-signed-url",
+        422,
+        "description",
+        description="Draft at https://example.com/d.pdf?token=abc",
+    ),
+    art(
+        "title-signed-url",
+        422,
+        "title",
+        title="Q1 https://b.s3.amazonaws.com/q1.pdf?X-Amz-Signature=abc",
+    ),
+    art("tags-signed-url", 422, "tags[1]", tags=["ok", "https://example.com/x?sig=abc"]),
+    art("filename-credentials", 422, "filename", filename="https://u:p@example.com/q1.pdf"),
+    art(
+        "metadata-value-signed-url",
+        422,
+        "metadata.source",
+        metadata={"source": "https://example.com/x?access_token=abc"},
+    ),
+    art(
+        "metadata-array-credentials",
+        422,
+        "metadata.links[0]",
+        metadata={"links": ["https://user:pass@example.com/x"]},
+    ),
+    Case(
+        "task-link-signed",
+        "PATCH",
+        f"{API}/tasks/<task>",
+        422,
+        json={"link": "https://example.com/notes?token=abc"},
+        fields=("link",),
+    ),
+    Case(
+        "task-comment-signed",
+        "PATCH",
+        f"{API}/tasks/<task>",
+        422,
+        json={"comment": "see https://b.s3.amazonaws.com/k?X-Amz-Signature=abc"},
+        fields=("comment",),
+    ),
+    Case(
+        "bundle-link-signed",
+        "POST",
+        f"{API}/bundles",
+        422,
+        json={"title": "B", "bundleLinks": [{"name": "Doc", "url": "https://x.io/d?sig=1"}]},
+        fields=("bundleLinks[0].url",),
+    ),
+    Case(
+        "file-register-signed-uri",
+        "POST",
+        f"{API}/files/register",
+        422,
+        json={
+            "taskId": "<task>",
+            "filename": "a.pdf",
+            "storageUri": "https://b.s3.amazonaws.com/a.pdf?X-Amz-Signature=abc",
+        },
+        fields=("storageUri",),
+    ),
+    Case(
+        "patch-description-signed",
+        "PATCH",
+        f"{ART}/<draft>",
+        422,
+        json={"description": "https://example.com/x?access_token=abc"},
+        fields=("description",),
+    ),
+    # ---- 422: metadata --------------------------------------------------------------------
+    art("metadata-array", 422, "metadata", metadata=[{"a": 1}]),
+    art("metadata-string", 422, "metadata", metadata="note"),
+    art("metadata-number", 422, "metadata", metadata=5),
+    art("metadata-over-4kib-utf8", 422, "metadata", metadata={"note": "€" * 1500}),
+    art("metadata-secret-key-top", 422, "metadata.password", metadata={"password": "hunter2"}),
+    art(
+        "metadata-secret-key-deep",
+        422,
+        "metadata.a.b.clientSecret",
+        metadata={"a": {"b": {"clientSecret": "x"}}},
+    ),
+    art(
+        "metadata-secret-key-in-array",
+        422,
+        "metadata.items[0].apiKey",
+        metadata={"items": [{"apiKey": "x"}]},
+    ),
+    art("metadata-aws-key-value", 422, "metadata.note", metadata={"note": "AKIAIOSFODNN7EXAMPLE"}),
+    art(
+        "metadata-private-key-value",
+        422,
+        "metadata.keys[0]",
+        metadata={"keys": ["-----BEGIN PRIVATE KEY-----\nMIIEvQ"]},
+    ),
+    Case(
+        "patch-metadata-secret-key",
+        "PATCH",
+        f"{ART}/<draft>",
+        422,
+        json={"metadata": {"x-api-key": "abc"}},
+        fields=("metadata.x-api-key",),
+    ),
+    # ---- 422: unknown fields, incoherent fields ------------------------------------------
+    art("unknown-field", 422, "foo", foo=1),
+    art("snake-case-field", 422, "data_class", data_class="public"),
+    art("visibility-disagrees-with-data-class", 422, visibility="public", dataClass="sensitive"),
+    Case(
+        "task-unknown-field",
+        "PATCH",
+        f"{API}/tasks/<task>",
+        422,
+        json={"priority": "high"},
+        fields=("priority",),
+    ),
+    Case(
+        "template-nested-unknown-field",
+        "POST",
+        f"{API}/templates",
+        422,
+        json={"name": "T", "taskDefinitions": [{"refId": "a", "description": "d", "bogus": 1}]},
+        fields=("taskDefinitions[0].bogus",),
+    ),
+    Case(
+        "attach-unknown-field",
+        "POST",
+        f"{ART}/<draft>/attach",
+        422,
+        json={"taskId": "<task>", "force": True},
+        fields=("force",),
+    ),
+    # ---- 404: relationship IDs in the body -------------------------------------------------
+    art("task-id-unknown", 404, taskId=MISSING),
+    art("bundle-id-unknown", 404, bundleId=MISSING),
+    art("file-id-unknown", 404, fileId=MISSING),
+    art("task-id-empty", 422, "taskId", taskId=""),
+    Case("attach-task-unknown", "POST", f"{ART}/<draft>/attach", 404, json={"taskId": MISSING}),
+    Case("attach-bundle-unknown", "POST", f"{ART}/<draft>/attach", 404, json={"bundleId": MISSING}),
+    Case(
+        "attach-task-ok-bundle-unknown",
+        "POST",
+        f"{ART}/<draft>/attach",
+        404,
+        json={"taskId": "<task>", "bundleId": MISSING},
+    ),
+    Case("patch-artifact-task-unknown", "PATCH", f"{ART}/<draft>", 404, json={"taskId": MISSING}),
+    Case("task-bundle-unknown", "POST", f"{API}/tasks", 404, json=new_task(bundleId=MISSING)),
+    Case("task-assignee-unknown", "POST", f"{API}/tasks", 404, json=new_task(assigneeId=MISSING)),
+    Case(
+        "patch-task-bundle-unknown", "PATCH", f"{API}/tasks/<task>", 404, json={"bundleId": MISSING}
+    ),
+    Case(
+        "bundle-template-unknown",
+        "POST",
+        f"{API}/bundles",
+        404,
+        json={"title": "B", "templateId": MISSING},
+    ),
+    Case(
+        "supersede-unknown-successor",
+        "POST",
+        f"{ART}/<approved>/supersede",
+        404,
+        json={"supersededBy": MISSING},
+    ),
+    Case(
+        "file-register-task-unknown",
+        "POST",
+        f"{API}/files/register",
+        404,
+        json={"taskId": MISSING, "filename": "a.pdf", "storageUri": "https://example.com/a"},
+    ),
+    Case(
+        "file-register-bundle-unknown",
+        "POST",
+        f"{API}/files/register",
+        404,
+        json={
+            "taskId": "<task>",
+            "bundleId": MISSING,
+            "filename": "a.pdf",
+            "storageUri": "https://example.com/a",
+        },
+    ),
+    Case(
+        "file-register-task-missing",
+        "POST",
+        f"{API}/files/register",
+        422,
+        json={"filename": "a.pdf", "storageUri": "https://example.com/a"},
+        fields=("taskId",),
+    ),
+    Case("file-upload-task-unknown", "POST", f"{API}/files", 404, multipart={"taskId": MISSING}),
+    Case(
+        "file-upload-bundle-unknown",
+        "POST",
+        f"{API}/files",
+        404,
+        multipart={"taskId": "<task>", "bundleId": MISSING},
+    ),
+    Case("file-upload-task-missing", "POST", f"{API}/files", 422, multipart={}, fields=("taskId",)),
+    Case(
+        "file-upload-bad-category",
+        "POST",
+        f"{API}/files",
+        422,
+        multipart={"taskId": "<task>", "category": "video"},
+        fields=("category",),
+    ),
+    # ---- 404: unknown IDs in the path ----------------------------------------------------
+    Case("get-artifact-unknown", "GET", f"{ART}/{MISSING}", 404),
+    Case("patch-artifact-unknown", "PATCH", f"{ART}/{MISSING}", 404, json={"title": "x"}),
+    Case("approve-artifact-unknown", "POST", f"{ART}/{MISSING}/approve", 404),
+    Case(
+        "attach-artifact-unknown", "POST", f"{ART}/{MISSING}/attach", 404, json={"taskId": "<task>"}
+    ),
+    Case("artifact-content-unknown", "GET", f"{ART}/{MISSING}/content", 404),
+    Case("get-task-unknown", "GET", f"{API}/tasks/{MISSING}", 404),
+    Case("patch-task-unknown", "PATCH", f"{API}/tasks/{MISSING}", 404, json={"comment": "x"}),
+    Case("task-proof-unknown", "GET", f"{API}/tasks/{MISSING}/proof", 404),
+    Case("get-bundle-unknown", "GET", f"{API}/bundles/{MISSING}", 404),
+    Case("patch-bundle-unknown", "PATCH", f"{API}/bundles/{MISSING}", 404, json={"title": "x"}),
+    Case("get-template-unknown", "GET", f"{API}/templates/{MISSING}", 404),
+    Case(
+        "instantiate-template-unknown",
+        "POST",
+        f"{API}/templates/{MISSING}/instantiate",
+        404,
+        json={"title": "E2", "anchorDate": "2026-03-02"},
+    ),
+    Case("get-file-unknown", "GET", f"{API}/files/{MISSING}", 404),
+    Case("file-content-unknown", "GET", f"{API}/files/{MISSING}/content", 404),
+    Case("unknown-route", "GET", f"{API}/no-such-collection", 404),
+    # ---- 405: wrong methods --------------------------------------------------------------
+    Case("delete-artifact", "DELETE", f"{ART}/<approved>", 405),
+    Case("put-artifact", "PUT", f"{ART}/<draft>", 405, json=valid_artifact()),
+    Case("put-task", "PUT", f"{API}/tasks/<task>", 405, json=new_task()),
+    Case("delete-task", "DELETE", f"{API}/tasks/<task>", 405),
+    Case("post-to-task", "POST", f"{API}/tasks/<task>", 405, json={"comment": "x"}),
+    Case("delete-bundle", "DELETE", f"{API}/bundles/<bundle>", 405),
+    Case("delete-template", "DELETE", f"{API}/templates/<template>", 405),
+    Case("get-approve", "GET", f"{ART}/<draft>/approve", 405),
+    Case("patch-artifact-collection", "PATCH", ART, 405, json={"title": "x"}),
+    # ---- 409: illegal status moves ----------------------------------------------------------
+    art("create-as-rejected", 409, status="rejected"),
+    art("create-as-archived", 409, status="archived"),
+    art("create-as-superseded", 409, status="superseded"),
+    Case("approve-archived", "POST", f"{ART}/<archived>/approve", 409),
+    Case("submit-archived", "POST", f"{ART}/<archived>/submit", 409),
+    Case("reject-archived", "POST", f"{ART}/<archived>/reject", 409, json={"reason": "no"}),
+    Case("submit-approved", "POST", f"{ART}/<approved>/submit", 409),
+    Case("approve-approved", "POST", f"{ART}/<approved>/approve", 409),
+    Case(
+        "supersede-draft",
+        "POST",
+        f"{ART}/<draft>/supersede",
+        409,
+        json={"supersededBy": "<successor>"},
+    ),
+    Case("archive-superseded", "POST", f"{ART}/<superseded>/archive", 409),
+    Case("approve-superseded", "POST", f"{ART}/<superseded>/approve", 409),
+    Case(
+        "supersede-superseded",
+        "POST",
+        f"{ART}/<superseded>/supersede",
+        409,
+        json={"supersededBy": "<approved>"},
+    ),
+    Case(
+        "patch-status-approved-to-draft",
+        "PATCH",
+        f"{ART}/<approved>",
+        409,
+        json={"status": "draft"},
+    ),
+    Case(
+        "patch-status-archived-to-approved",
+        "PATCH",
+        f"{ART}/<archived>",
+        409,
+        json={"status": "approved"},
+    ),
+    Case(
+        "patch-status-draft-to-superseded",
+        "PATCH",
+        f"{ART}/<draft>",
+        409,
+        json={"status": "superseded", "supersededBy": "<successor>"},
+    ),
+    # ---- 409: versions and idempotency ------------------------------------------------------
+    Case(
+        "stale-if-match",
+        "PATCH",
+        f"{ART}/<draft>",
+        409,
+        json={"title": "New"},
+        headers={"If-Match": "99"},
+    ),
+    Case(
+        "stale-quoted-if-match",
+        "PATCH",
+        f"{ART}/<draft>",
+        409,
+        json={"title": "New"},
+        headers={"If-Match": '"99"'},
+    ),
+    Case(
+        "stale-expected-version",
+        "PATCH",
+        f"{ART}/<draft>",
+        409,
+        json={"title": "New", "expectedVersion": 99},
+    ),
+    Case(
+        "stale-if-match-review", "POST", f"{ART}/<draft>/approve", 409, headers={"If-Match": "99"}
+    ),
+    Case(
+        "stale-if-match-attach",
+        "POST",
+        f"{ART}/<draft>/attach",
+        409,
+        json={"taskId": "<task>"},
+        headers={"If-Match": "99"},
+    ),
+    Case(
+        "stale-if-match-task",
+        "PATCH",
+        f"{API}/tasks/<task>",
+        409,
+        json={"comment": "x"},
+        headers={"If-Match": "42"},
+    ),
+    Case(
+        "stale-if-match-bundle",
+        "PATCH",
+        f"{API}/bundles/<bundle>",
+        409,
+        json={"title": "x"},
+        headers={"If-Match": "42"},
+    ),
+    Case(
+        "stale-if-match-template",
+        "PATCH",
+        f"{API}/templates/<template>",
+        409,
+        json={"name": "x"},
+        headers={"If-Match": "42"},
+    ),
+    Case(
+        "idempotency-key-reused-with-other-body",
+        "POST",
+        ART,
+        409,
+        json=valid_artifact(title="Something else"),
+        headers={"Idempotency-Key": "world-approved"},
+    ),
+    # ---- 422: review decisions ------------------------------------------------------------
+    Case(
+        "reject-without-reason", "POST", f"{ART}/<draft>/reject", 422, json={}, fields=("reason",)
+    ),
+    Case("reject-without-body", "POST", f"{ART}/<draft>/reject", 422, fields=("reason",)),
+    Case(
+        "reject-blank-reason",
+        "POST",
+        f"{ART}/<draft>/reject",
+        422,
+        json={"reason": "  "},
+        fields=("reason",),
+    ),
+    Case(
+        "reject-reason-number",
+        "POST",
+        f"{ART}/<draft>/reject",
+        422,
+        json={"reason": 1},
+        fields=("reason",),
+    ),
+    Case(
+        "patch-reject-without-reason",
+        "PATCH",
+        f"{ART}/<approved>",
+        422,
+        json={"status": "rejected"},
+        fields=("reviewReason",),
+    ),
+    Case(
+        "supersede-with-itself",
+        "POST",
+        f"{ART}/<approved>/supersede",
+        422,
+        json={"supersededBy": "<approved>"},
+        fields=("supersededBy",),
+    ),
+    Case(
+        "supersede-without-successor",
+        "POST",
+        f"{ART}/<approved>/supersede",
+        422,
+        json={},
+        fields=("supersededBy",),
+    ),
+    Case(
+        "patch-supersede-without-successor",
+        "PATCH",
+        f"{ART}/<approved>",
+        422,
+        json={"status": "superseded"},
+        fields=("supersededBy",),
+    ),
+    Case("attach-neither", "POST", f"{ART}/<draft>/attach", 422, json={}, fields=("taskId",)),
+    Case(
+        "attach-nulls",
+        "POST",
+        f"{ART}/<draft>/attach",
+        422,
+        json={"taskId": None, "bundleId": None},
+        fields=("taskId",),
+    ),
+    Case(
+        "attach-empty-task-id",
+        "POST",
+        f"{ART}/<draft>/attach",
+        422,
+        json={"taskId": ""},
+        fields=("taskId",),
+    ),
+    Case(
+        "patch-clear-title", "PATCH", f"{ART}/<draft>", 422, json={"title": None}, fields=("title",)
+    ),
+    # ---- 422: tasks, bundles, templates -----------------------------------------------------
+    Case(
+        "task-waiting-without-reason-and-follow-up",
+        "PATCH",
+        f"{API}/tasks/<task>",
+        422,
+        json={"status": "waiting"},
+        fields=("waitingFor", "followUpAt"),
+    ),
+    Case(
+        "task-waiting-without-follow-up",
+        "PATCH",
+        f"{API}/tasks/<task>",
+        422,
+        json={"status": "waiting", "waitingFor": "Guest"},
+        fields=("followUpAt",),
+    ),
+    Case(
+        "task-create-waiting",
+        "POST",
+        f"{API}/tasks",
+        422,
+        json=new_task(status="waiting"),
+        fields=("waitingFor", "followUpAt"),
+    ),
+    Case(
+        "task-follow-up-not-a-date",
+        "PATCH",
+        f"{API}/tasks/<task>",
+        422,
+        json={"status": "waiting", "waitingFor": "Guest", "followUpAt": "tomorrow"},
+        fields=("followUpAt",),
+    ),
+    Case(
+        "task-link-javascript",
+        "PATCH",
+        f"{API}/tasks/<task>",
+        422,
+        json={"link": "javascript:alert(1)"},
+        fields=("link",),
+    ),
+    Case(
+        "task-link-data",
+        "POST",
+        f"{API}/tasks",
+        422,
+        json=new_task(link="data:text/html,<script>alert(1)</script>"),
+        fields=("link",),
+    ),
+    Case(
+        "task-instructions-file-uri",
+        "POST",
+        f"{API}/tasks",
+        422,
+        json=new_task(instructionsUrl="file:///etc/passwd"),
+        fields=("instructionsUrl",),
+    ),
+    Case(
+        "task-description-blank",
+        "POST",
+        f"{API}/tasks",
+        422,
+        json=new_task(description=" "),
+        fields=("description",),
+    ),
+    Case(
+        "task-clear-date",
+        "PATCH",
+        f"{API}/tasks/<task>",
+        422,
+        json={"date": None},
+        fields=("date",),
+    ),
+    Case(
+        "bundle-link-javascript",
+        "POST",
+        f"{API}/bundles",
+        422,
+        json={"title": "B", "bundleLinks": [{"name": "Doc", "url": "javascript:alert(1)"}]},
+        fields=("bundleLinks[0].url",),
+    ),
+    Case(
+        "bundle-anchor-date-bad",
+        "POST",
+        f"{API}/bundles",
+        422,
+        json={"title": "B", "anchorDate": "2026-13-01"},
+        fields=("anchorDate",),
+    ),
+    Case(
+        "template-duplicate-ref-ids",
+        "POST",
+        f"{API}/templates",
+        422,
+        json={
+            "name": "T",
+            "taskDefinitions": [
+                {"refId": "a", "description": "one"},
+                {"refId": "a", "description": "two"},
+            ],
+        },
+        fields=("taskDefinitions[1].refId",),
+    ),
+    Case(
+        "template-missing-name",
+        "POST",
+        f"{API}/templates",
+        422,
+        json={"description": "d"},
+        fields=("name",),
+    ),
+    Case(
+        "patch-template-duplicate-ref-ids",
+        "PATCH",
+        f"{API}/templates/<template>",
+        422,
+        json={
+            "taskDefinitions": [
+                {"refId": "a", "description": "one"},
+                {"refId": "a", "description": "two"},
+            ]
+        },
+        fields=("taskDefinitions[1].refId",),
+    ),
+    Case(
+        "instantiate-anchor-date-invalid-day",
+        "POST",
+        f"{API}/templates/<template>/instantiate",
+        422,
+        json={"title": "E2", "anchorDate": "2026-02-30"},
+        fields=("anchorDate",),
+    ),
+    Case(
+        "instantiate-anchor-date-us-format",
+        "POST",
+        f"{API}/templates/<template>/instantiate",
+        422,
+        json={"title": "E2", "anchorDate": "03/02/2026"},
+        fields=("anchorDate",),
+    ),
+    Case(
+        "instantiate-anchor-date-number",
+        "POST",
+        f"{API}/templates/<template>/instantiate",
+        422,
+        json={"title": "E2", "anchorDate": 20260302},
+        fields=("anchorDate",),
+    ),
+    Case(
+        "instantiate-without-title",
+        "POST",
+        f"{API}/templates/<template>/instantiate",
+        422,
+        json={"anchorDate": "2026-03-02"},
+        fields=("title",),
+    ),
+    # ---- 422: paging ------------------------------------------------------------------------
+    Case("limit-zero", "GET", f"{ART}?limit=0", 422, fields=("limit",)),
+    Case("limit-over-max", "GET", f"{API}/tasks?limit=501", 422, fields=("limit",)),
+    Case("limit-not-a-number", "GET", f"{API}/bundles?limit=abc", 422, fields=("limit",)),
+    Case("limit-negative", "GET", f"{API}/templates?limit=-1", 422, fields=("limit",)),
+    Case("cursor-malformed", "GET", f"{ART}?cursor=!!not-a-cursor!!", 422, fields=("cursor",)),
+    Case(
+        "cursor-malformed-base64",
+        "GET",
+        f"{API}/audit-events?cursor=eyJub3QiOiJhIGxpc3QifQ",
+        422,
+        fields=("cursor",),
+    ),
+    Case("cursor-garbage-files", "GET", f"{API}/files?cursor=%00%01", 422, fields=("cursor",)),
+    # ---- uploads (CONTRACT §4: POST /api/uploads) --------------------------------------------
+    Case(
+        "upload-size-string",
+        "POST",
+        f"{API}/uploads",
+        422,
+        json={"filename": "a.txt", "contentType": "text/plain", "sizeBytes": "5", "checksum": SHA},
+        fields=("sizeBytes",),
+    ),
+    Case(
+        "upload-bad-checksum",
+        "POST",
+        f"{API}/uploads",
+        422,
+        json={
+            "filename": "a.txt",
+            "contentType": "text/plain",
+            "sizeBytes": 5,
+            "checksum": "md5:abc",
+        },
+        fields=("checksum",),
+    ),
+]
+
+
+def _drop_missing(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _drop_missing(v) for k, v in value.items() if v is not NO_BODY}
+    return value
+
+
+def _fill(value: Any, ids: dict[str, str]) -> Any:
+    if isinstance(value, str):
+        for key in WORLD_KEYS:
+            value = value.replace(f"<{key}>", ids[key])
+        return value
+    if isinstance(value, dict):
+        return {k: _fill(v, ids) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_fill(v, ids) for v in value]
+    return value
+
+
+def send(client: TestClient, case: Case, ids: dict[str, str]) -> Response:
+    path = _fill(case.path, ids)
+    headers = _fill(dict(case.headers), ids)
+    if case.multipart is not None:
+        return client.request(
+            case.method,
+            path,
+            headers=headers,
+            data=_fill(case.multipart, ids),
+            files={"file": ("notes.txt", b"hello world", "text/plain")},
+        )
+    if case.raw is not None:
+        if case.content_type is not None:
+            headers["Content-Type"] = case.content_type
+        return client.request(case.method, path, headers=headers, content=_fill_bytes(case, ids))
+    if case.json is not NO_BODY:
+        return client.request(
+            case.method, path, headers=headers, json=_fill(_drop_missing(case.json), ids)
+        )
+    return client.request(case.method, path, headers=headers)
+
+
+def _fill_bytes(case: Case, ids: dict[str, str]) -> bytes:
+    raw = case.raw or b""
+    for key in WORLD_KEYS:
+        raw = raw.replace(f"<{key}>".encode(), ids[key].encode())
+    return raw
+
+
+def assert_problem(response: Response, status: int) -> dict[str, Any]:
+    assert response.status_code < 500, response.text
+    assert response.status_code == status, f"expected {status}: {response.text[:2000]}"
+    assert response.headers["content-type"] == PROBLEM_JSON
+    body: dict[str, Any] = response.json()
+    for name in ("type", "title", "detail"):
+        assert isinstance(body.get(name), str), f"{name} missing: {body}"
+        assert body[name], f"{name} empty: {body}"
+    assert body["status"] == status
+    if status == 422:
+        errors = body.get("errors")
+        assert isinstance(errors, list), body
+        assert errors, body
+        for error in errors:
+            assert set(error) >= {"field", "message"}, error
+            assert isinstance(error["field"], str)
+            assert isinstance(error["message"], str)
+    return body
+
+
+def test_the_table_is_big_and_unique() -> None:
+    assert len(CASES) >= 50
+    assert len({case.id for case in CASES}) == len(CASES)
+    covered = {case.status for case in CASES}
+    assert covered == {400, 404, 405, 409, 413, 422}
+
+
+class Environment:
+    """One workspace, admin client and fixture world shared by the table's cases.
+
+    Every case must leave the state exactly as it found it; if one does not (a bug, and
+    that case fails), the environment is rebuilt before the next case so that one failure
+    cannot make other cases fail.
+    """
+
+    def __init__(self, factory: pytest.TempPathFactory) -> None:
+        self._factory = factory
+        self._stack = contextlib.ExitStack()
+        self.client, self.workspace, self.ids, self.baseline = self._build()
+
+    def _build(self) -> tuple[TestClient, Workspace, dict[str, str], dict[str, Any]]:
+        self._stack.close()
+        self._stack = contextlib.ExitStack()
+        workspace = runtime.build_workspace(make_settings(self._factory.mktemp("bad-input")))
+        self._stack.callback(workspace.store.close)
+        runtime.bootstrap_admin(workspace)
+        client = self._stack.enter_context(TestClient(runtime.build_single_process(workspace)))
+        login(client, ADMIN_EMAIL, ADMIN_PASSWORD)
+        ids = make_world(client)
+        return client, workspace, ids, snapshot(client, workspace, ids)
+
+    def pristine(self) -> dict[str, Any]:
+        """The state before a case: the baseline, rebuilt if an earlier case changed it."""
+        state = snapshot(self.client, self.workspace, self.ids)
+        if state != self.baseline:
+            self.client, self.workspace, self.ids, self.baseline = self._build()
+            state = self.baseline
+        return state
+
+    def close(self) -> None:
+        self._stack.close()
+
+
+@pytest.fixture(scope="module")
+def environment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Environment]:
+    env = Environment(tmp_path_factory)
+    yield env
+    env.close()
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda case: case.id)
+def test_bad_input(case: Case, environment: Environment) -> None:
+    before = environment.pristine()
+    api, workspace, ids = environment.client, environment.workspace, environment.ids
+    response = send(api, case, ids)
+    body = assert_problem(response, case.status)
+    if case.fields:
+        reported = {error["field"] for error in body["errors"]}
+        missing = [name for name in case.fields if name not in reported]
+        assert not missing, f"fields {missing} not in errors {body['errors']}"
+    assert snapshot(api, workspace, ids) == before, "a refused request changed the state"
+
+
+@pytest.fixture
+def world(api: TestClient) -> dict[str, str]:
+    return make_world(api)
+
+
+def test_snapshot_sees_every_kind_of_change(
+    api: TestClient, workspace: Workspace, world: dict[str, str]
+) -> None:
+    """The "nothing changed" check can fail: accepted writes of each kind change the state."""
+    state = snapshot(api, workspace, world)
+    writes = [
+        ("PATCH", f"{ART}/{world['draft']}", {"json": {"title": "Renamed"}}),
+        ("POST", f"{ART}/{world['draft']}/submit", {}),
+        ("PATCH", f"{API}/tasks/{world['task']}", {"json": {"comment": "noted"}}),
+        ("PATCH", f"{API}/templates/{world['template']}", {"json": {"description": "d"}}),
+        (
+            "POST",
+            f"{API}/files",
+            {
+                "data": {"taskId": world["task"]},
+                "files": {"file": ("n.txt", b"bytes", "text/plain")},
+            },
+        ),
+    ]
+    for method, path, kwargs in writes:
+        response = api.request(method, path, **kwargs)
+        assert response.status_code in (200, 201), response.text
+        changed = snapshot(api, workspace, world)
+        assert changed != state, f"{method} {path} went unnoticed"
+        state = changed
+    assert state["blobs"], "the uploaded bytes are not visible in the snapshot"
+
+
+# --- role checks ---------------------------------------------------------------------
+
+
+def _viewer_requests(ids: dict[str, str]) -> Iterator[Case]:
+    """Well-formed writes an operator could make; a viewer must get 403 for each."""
+    yield Case("create-artifact", "POST", ART, 403, json=valid_artifact())
+    yield Case("patch-artifact", "PATCH", f"{ART}/<draft>", 403, json={"title": "Viewer"})
+    yield Case("attach", "POST", f"{ART}/<draft>/attach", 403, json={"taskId": "<task>"})
+    yield Case("submit", "POST", f"{ART}/<draft>/submit", 403)
+    yield Case("approve", "POST", f"{ART}/<draft>/approve", 403)
+    yield Case("reject", "POST", f"{ART}/<draft>/reject", 403, json={"reason": "no"})
+    yield Case("archive", "POST", f"{ART}/<draft>/archive", 403)
+    yield Case(
+        "supersede",
+        "POST",
+        f"{ART}/<approved>/supersede",
+        403,
+        json={"supersededBy": "<successor>"},
+    )
+    yield Case("create-task", "POST", f"{API}/tasks", 403, json=new_task())
+    yield Case("patch-task", "PATCH", f"{API}/tasks/<task>", 403, json={"comment": "x"})
+    yield Case("complete-task", "PATCH", f"{API}/tasks/<task>", 403, json={"status": "done"})
+    yield Case("create-bundle", "POST", f"{API}/bundles", 403, json={"title": "B"})
+    yield Case("patch-bundle", "PATCH", f"{API}/bundles/<bundle>", 403, json={"title": "B2"})
+    yield Case("create-template", "POST", f"{API}/templates", 403, json={"name": "T"})
+    yield Case("patch-template", "PATCH", f"{API}/templates/<template>", 403, json={"name": "T2"})
+    yield Case(
+        "instantiate",
+        "POST",
+        f"{API}/templates/<template>/instantiate",
+        403,
+        json={"title": "E2", "anchorDate": "2026-03-02"},
+    )
+    yield Case(
+        "register-file",
+        "POST",
+        f"{API}/files/register",
+        403,
+        json={"taskId": "<task>", "filename": "a.pdf", "storageUri": "https://example.com/a.pdf"},
+    )
+    yield Case("upload-file", "POST", f"{API}/files", 403, multipart={"taskId": "<task>"})
+
+
+def test_viewer_cannot_write(
+    api: TestClient,
+    workspace: Workspace,
+    world: dict[str, str],
+    client_as: Callable[[Role], TestClient],
+) -> None:
+    viewer = client_as(Role.VIEWER)
+    before = snapshot(api, workspace, world)
+    assert snapshot(viewer, workspace, world) == before  # the viewer can read everything
+    requests = list(_viewer_requests(world))
+    assert len(requests) >= 15
+    failures = []
+    for case in requests:
+        response = send(viewer, case, world)
+        try:
+            assert_problem(response, 403)
+        except AssertionError as exc:
+            failures.append(f"{case.method} {case.path} ({case.id}): {exc}")
+    assert not failures, "\n".join(failures)
+    assert snapshot(api, workspace, world) == before
