@@ -176,6 +176,7 @@ def update_artifact(
                 action_for_status(status),
                 reason=changes.get("review_reason"),
                 superseded_by=changes.get("superseded_by"),
+                reason_field="reviewReason",
             )
         if updated == current:
             return current
@@ -287,10 +288,12 @@ def _apply_review(
     *,
     reason: str | None,
     superseded_by: str | None,
+    reason_field: str = "reason",
 ) -> None:
-    """Change `artifact` in place along one review move; the caller saves and audits."""
+    """Change `artifact` in place along one review move; the caller saves and audits.
+    `reason_field` names the body field that carries the reason (route or PATCH)."""
     if action == ReviewAction.REJECT and (reason is None or not reason.strip()):
-        raise ValidationFailed.one("reason", "a reason is required to reject an artifact")
+        raise ValidationFailed.one(reason_field, "a reason is required to reject an artifact")
     if action == ReviewAction.SUPERSEDE:
         if not superseded_by:
             raise ValidationFailed.one("supersededBy", "is required to supersede an artifact")

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query
+from fastapi import Header, Query
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from dataops.domain.enums import ArtifactStatus, ArtifactType
@@ -11,11 +11,12 @@ from dataops.domain.status import ReviewAction
 from dataops.engine import present
 from dataops.engine.deps import IfMatch, Operator, PageDep, Reader, WorkspaceDep, expected_version
 from dataops.engine.routes.content import stream
+from dataops.engine.routing import api_router
 from dataops.engine.schemas import ArtifactCreate, ArtifactUpdate, AttachIn, ReviewIn, SupersedeIn
 from dataops.services import artifacts as svc
 from dataops.services.files import open_content
 
-router = APIRouter(prefix="/api/artifacts", tags=["artifacts"])
+router = api_router("/api/artifacts", "artifacts")
 Filter = Annotated[str | None, Query(max_length=200)]
 
 

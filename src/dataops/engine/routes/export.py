@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
 from fastapi.responses import FileResponse
 from starlette.background import BackgroundTask
 
 from dataops.engine.deps import Admin, WorkspaceDep
+from dataops.engine.routing import api_router
 from dataops.portable.export import download_name, temporary_archive
 from dataops.portable.format import SourceInfo
 
-router = APIRouter(tags=["export"])
+router = api_router(tag="export")
 
 
 @router.get("/api/export")

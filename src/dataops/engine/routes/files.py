@@ -3,7 +3,7 @@ from __future__ import annotations
 import json
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
+from fastapi import Depends, File, Form, Query, Request, UploadFile
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from dataops.domain.enums import FileCategory
@@ -12,10 +12,11 @@ from dataops.domain.models import FileRecord
 from dataops.engine import present
 from dataops.engine.deps import Operator, PageDep, Reader, WorkspaceDep
 from dataops.engine.routes.content import stream
+from dataops.engine.routing import api_router
 from dataops.engine.schemas import FileRegister
 from dataops.services import files as svc
 
-router = APIRouter(prefix="/api/files", tags=["files"])
+router = api_router("/api/files", "files")
 
 
 def _multipart(request: Request) -> None:

@@ -2,18 +2,19 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import Query
 from fastapi.responses import JSONResponse
 
 from dataops.domain.enums import EntityType
 from dataops.domain.models import ApiToken
 from dataops.engine import present
 from dataops.engine.deps import Admin, PageDep, Reader, WorkspaceDep
+from dataops.engine.routing import api_router
 from dataops.engine.schemas import UserCreate
 from dataops.services import auth
 from dataops.services import people as svc
 
-router = APIRouter(tags=["people"])
+router = api_router(tag="people")
 
 
 @router.get("/api/health")

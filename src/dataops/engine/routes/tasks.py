@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import Query
 from fastapi.responses import JSONResponse
 
 from dataops.domain.codec import to_dict
@@ -10,10 +10,11 @@ from dataops.domain.enums import TaskStatus
 from dataops.domain.models import Task
 from dataops.engine import present
 from dataops.engine.deps import IfMatch, Operator, PageDep, Reader, WorkspaceDep, expected_version
+from dataops.engine.routing import api_router
 from dataops.engine.schemas import DateStr, TaskCreate, TaskUpdate
 from dataops.services import tasks as svc
 
-router = APIRouter(prefix="/api/tasks", tags=["tasks"])
+router = api_router("/api/tasks", "tasks")
 
 
 @router.post("", status_code=201)

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import Query
 from fastapi.responses import JSONResponse
 
 from dataops.domain.codec import to_dict
@@ -10,6 +10,7 @@ from dataops.domain.enums import BundleStatus
 from dataops.domain.models import Bundle, Template
 from dataops.engine import present
 from dataops.engine.deps import IfMatch, Operator, PageDep, Reader, WorkspaceDep, expected_version
+from dataops.engine.routing import api_router
 from dataops.engine.schemas import (
     BundleCreate,
     BundleUpdate,
@@ -19,7 +20,7 @@ from dataops.engine.schemas import (
 )
 from dataops.services import workflow as svc
 
-router = APIRouter(tags=["workflow"])
+router = api_router(tag="workflow")
 
 
 @router.post("/api/templates", status_code=201)
