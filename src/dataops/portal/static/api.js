@@ -3,7 +3,8 @@
 
 export class ApiError extends Error {
   constructor(status, problem) {
-    const detail = problem.detail || problem.title || (status ? `HTTP ${status}` : "request failed");
+    const detail =
+      problem.detail || problem.title || (status ? `HTTP ${status}` : "request failed");
     super(detail);
     this.status = status;
     this.type = problem.type || "";

@@ -74,11 +74,7 @@ function renderChrome(section) {
   }
   nav.hidden = false;
   const item = (path, text, key) =>
-    h(
-      "li",
-      {},
-      routeLink(path, text, { "aria-current": section === key ? "page" : undefined }),
-    );
+    h("li", {}, routeLink(path, text, { "aria-current": section === key ? "page" : undefined }));
   fill(
     nav,
     h(
@@ -89,7 +85,11 @@ function renderChrome(section) {
       item("/work/review", "Review queue", "review"),
     ),
   );
-  const logout = h("button", { type: "button", class: "link-button", on: { click: logoutNow } }, "Log out");
+  const logout = h(
+    "button",
+    { type: "button", class: "link-button", on: { click: logoutNow } },
+    "Log out",
+  );
   fill(
     who,
     h("span", { class: "who-name" }, state.user.name || state.user.email),
@@ -172,7 +172,8 @@ async function render({ keepFlash = false } = {}) {
   if (!match) {
     renderChrome(null);
     document.title = "Not found · DataOps";
-    add(view,
+    add(
+      view,
       h("h1", {}, "Page not found"),
       h("p", {}, "There is no page at this address. "),
       routeLink("/work", "Go to the home page"),

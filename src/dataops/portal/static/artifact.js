@@ -47,7 +47,11 @@ function attachTargetForm(artifact, ctx) {
   const submit = h("button", { type: "submit" }, "Attach");
   const form = h(
     "form",
-    { class: "form attach-target-form", "aria-labelledby": "attach-target-title", novalidate: true },
+    {
+      class: "form attach-target-form",
+      "aria-labelledby": "attach-target-title",
+      novalidate: true,
+    },
     h("h3", { id: "attach-target-title" }, "Attach to a task or bundle"),
     h("div", { class: "grid-2" }, field("Task ID", taskId), field("Bundle ID", bundleId)),
     h("p", { class: "hint" }, "Attaching elsewhere moves the artifact and removes the old link."),
@@ -72,7 +76,8 @@ function attachTargetForm(artifact, ctx) {
         });
         ctx.reload("Attached.");
       } catch (error) {
-        if (error.versionMismatch) ctx.reload("The artifact changed; it has been reloaded.", "error");
+        if (error.versionMismatch)
+          ctx.reload("The artifact changed; it has been reloaded.", "error");
         else message.error(`Could not attach: ${error.full}`);
       }
     });
@@ -122,7 +127,7 @@ function changedFields(event) {
 
 function auditTable(events, users) {
   if (!events.length) return empty("No history recorded.");
-  return h(
+  const table = h(
     "table",
     { class: "table audit-table" },
     h("caption", { class: "sr-only" }, "Audit history"),
@@ -166,6 +171,7 @@ function auditTable(events, users) {
       }),
     ),
   );
+  return h("div", { class: "table-wrap" }, table);
 }
 
 export async function artifactPage(view, ctx, artifactId) {
@@ -175,7 +181,8 @@ export async function artifactPage(view, ctx, artifactId) {
   const taskP = artifact.taskId ? api(`/work/api/tasks/${enc(artifact.taskId)}`) : null;
   const bundleP = artifact.bundleId ? api(`/work/api/bundles/${enc(artifact.bundleId)}`) : null;
 
-  add(view,
+  add(
+    view,
     h(
       "nav",
       { class: "breadcrumb", "aria-label": "Breadcrumb" },
@@ -195,7 +202,11 @@ export async function artifactPage(view, ctx, artifactId) {
       openControl(artifact),
     ),
     artifact.status === "needs-review"
-      ? h("p", { class: "notice" }, "Waiting for review: it does not count as proof until it is approved.")
+      ? h(
+          "p",
+          { class: "notice" },
+          "Waiting for review: it does not count as proof until it is approved.",
+        )
       : null,
     artifact.status === "rejected" && artifact.reviewReason
       ? h("p", { class: "review-reason" }, "Rejected: ", artifact.reviewReason)
@@ -204,7 +215,8 @@ export async function artifactPage(view, ctx, artifactId) {
 
   const actions = artifactActions(artifact, { ctx, candidates: [] });
   if (actions) {
-    add(view,
+    add(
+      view,
       h(
         "section",
         { class: "card", "aria-labelledby": "review-title" },
@@ -216,7 +228,8 @@ export async function artifactPage(view, ctx, artifactId) {
 
   const relTask = h("span", {}, artifact.taskId ? loading("…") : "—");
   const relBundle = h("span", {}, artifact.bundleId ? loading("…") : "—");
-  add(view,
+  add(
+    view,
     h(
       "div",
       { class: "two-col" },
@@ -241,9 +254,15 @@ export async function artifactPage(view, ctx, artifactId) {
             : null,
           artifact.checksum ? row("Checksum", h("code", {}, artifact.checksum)) : null,
           (artifact.tags || []).length ? row("Tags", artifact.tags.join(", ")) : null,
-          row("Registered", `${when(artifact.createdAt)} by ${userName(users, artifact.createdBy)}`),
+          row(
+            "Registered",
+            `${when(artifact.createdAt)} by ${userName(users, artifact.createdBy)}`,
+          ),
           artifact.reviewedAt
-            ? row("Reviewed", `${when(artifact.reviewedAt)} by ${userName(users, artifact.reviewedBy)}`)
+            ? row(
+                "Reviewed",
+                `${when(artifact.reviewedAt)} by ${userName(users, artifact.reviewedBy)}`,
+              )
             : null,
           row("Updated", when(artifact.updatedAt)),
           row("Version", String(artifact.version)),
@@ -290,7 +309,8 @@ export async function artifactPage(view, ctx, artifactId) {
 
   const chainBody = h("div", {}, loading());
   const auditBody = h("div", {}, loading());
-  add(view,
+  add(
+    view,
     h(
       "section",
       { class: "card", "aria-labelledby": "chain-title" },
@@ -308,7 +328,13 @@ export async function artifactPage(view, ctx, artifactId) {
   const relations = Promise.all([
     taskP
       ? taskP.then(
-          (t) => fill(relTask, routeLink(`/work/tasks/${enc(t.id)}`, t.description), " ", badge(t.status)),
+          (t) =>
+            fill(
+              relTask,
+              routeLink(`/work/tasks/${enc(t.id)}`, t.description),
+              " ",
+              badge(t.status),
+            ),
           (error) => fill(relTask, errorBox("The task is", error)),
         )
       : null,
@@ -334,8 +360,13 @@ export async function artifactPage(view, ctx, artifactId) {
         result.items.map((a) =>
           h(
             "li",
-            { "aria-current": a.id === artifact.id ? "true" : undefined, class: a.id === artifact.id ? "current" : null },
-            a.id === artifact.id ? h("strong", {}, a.title) : routeLink(`/work/artifacts/${enc(a.id)}`, a.title),
+            {
+              "aria-current": a.id === artifact.id ? "true" : undefined,
+              class: a.id === artifact.id ? "current" : null,
+            },
+            a.id === artifact.id
+              ? h("strong", {}, a.title)
+              : routeLink(`/work/artifacts/${enc(a.id)}`, a.title),
             " ",
             badge(a.status),
             a.id === artifact.id ? " (this artifact)" : null,

@@ -19,7 +19,6 @@ import {
   routeLink,
   select,
   uid,
-  when,
 } from "./dom.js";
 
 const OWNED = new Set(["s3", "local-dev"]);
@@ -74,7 +73,10 @@ async function review(artifact, action, body) {
 
 function handleError(ctx, message, error, what) {
   if (error.versionMismatch) {
-    ctx.reload(`${what}: the artifact changed since this page was loaded; it has been reloaded.`, "error");
+    ctx.reload(
+      `${what}: the artifact changed since this page was loaded; it has been reloaded.`,
+      "error",
+    );
     return;
   }
   message.error(`${what} failed: ${error.full}`);
@@ -114,7 +116,9 @@ export function artifactActions(artifact, opts) {
   };
 
   if (MOVES.approve.has(artifact.status)) {
-    buttons.push(simple("approve", "Approve", `Approved “${title}”. It now counts as proof.`, "good"));
+    buttons.push(
+      simple("approve", "Approve", `Approved “${title}”. It now counts as proof.`, "good"),
+    );
   }
   if (MOVES.submit.has(artifact.status)) {
     buttons.push(simple("submit", "Submit for review", `Submitted “${title}” for review.`));
@@ -133,11 +137,14 @@ export function artifactActions(artifact, opts) {
     );
     button.addEventListener("click", () => {
       button.setAttribute("aria-expanded", "true");
-      fill(formSlot, rejectForm(artifact, ctx, done, () => {
-        formSlot.replaceChildren();
-        button.setAttribute("aria-expanded", "false");
-        button.focus();
-      }));
+      fill(
+        formSlot,
+        rejectForm(artifact, ctx, done, () => {
+          formSlot.replaceChildren();
+          button.setAttribute("aria-expanded", "false");
+          button.focus();
+        }),
+      );
     });
     buttons.push(button);
   }
@@ -154,11 +161,14 @@ export function artifactActions(artifact, opts) {
     );
     button.addEventListener("click", () => {
       button.setAttribute("aria-expanded", "true");
-      fill(formSlot, supersedeForm(artifact, opts.candidates || [], ctx, done, () => {
-        formSlot.replaceChildren();
-        button.setAttribute("aria-expanded", "false");
-        button.focus();
-      }));
+      fill(
+        formSlot,
+        supersedeForm(artifact, opts.candidates || [], ctx, done, () => {
+          formSlot.replaceChildren();
+          button.setAttribute("aria-expanded", "false");
+          button.focus();
+        }),
+      );
     });
     buttons.push(button);
   }
@@ -168,7 +178,11 @@ export function artifactActions(artifact, opts) {
   if (opts.attachTaskId && artifact.taskId !== opts.attachTaskId) {
     const button = h(
       "button",
-      { type: "button", "aria-label": `Attach ${title} to this task`, dataset: { action: "attach" } },
+      {
+        type: "button",
+        "aria-label": `Attach ${title} to this task`,
+        dataset: { action: "attach" },
+      },
       "Attach to this task",
     );
     button.addEventListener("click", () =>
@@ -190,7 +204,9 @@ export function artifactActions(artifact, opts) {
   return h(
     "div",
     { class: "actions-block" },
-    buttons.length ? h("div", { class: "actions", role: "group", "aria-label": `Actions for ${title}` }, buttons) : null,
+    buttons.length
+      ? h("div", { class: "actions", role: "group", "aria-label": `Actions for ${title}` }, buttons)
+      : null,
     formSlot,
     message.el,
   );
@@ -203,7 +219,11 @@ function rejectForm(artifact, ctx, done, cancel) {
   const form = h(
     "form",
     { class: "inline-form", "aria-label": `Reject ${artifact.title}`, novalidate: true },
-    field(`Why is “${artifact.title}” rejected?`, reason, "The reason is shown to whoever fixes it."),
+    field(
+      `Why is “${artifact.title}” rejected?`,
+      reason,
+      "The reason is shown to whoever fixes it.",
+    ),
     h(
       "div",
       { class: "actions" },
@@ -237,7 +257,13 @@ function supersedeForm(artifact, candidates, ctx, done, cancel) {
   const options = candidates.filter(
     (c) => c.id !== artifact.id && !["archived", "superseded", "rejected"].includes(c.status),
   );
-  const input = h("input", { type: "text", name: "supersededBy", list: listId, required: true, autocomplete: "off" });
+  const input = h("input", {
+    type: "text",
+    name: "supersededBy",
+    list: listId,
+    required: true,
+    autocomplete: "off",
+  });
   const message = messageArea();
   const submit = h("button", { type: "submit" }, "Supersede");
   const form = h(
@@ -299,7 +325,10 @@ export function artifactList(artifacts, opts) {
     artifacts.map((a) =>
       h(
         "li",
-        { class: ["artifact", `artifact-${a.status}`], dataset: { artifactId: a.id, status: a.status } },
+        {
+          class: ["artifact", `artifact-${a.status}`],
+          dataset: { artifactId: a.id, status: a.status },
+        },
         h(
           "div",
           { class: "artifact-head" },
@@ -312,15 +341,29 @@ export function artifactList(artifacts, opts) {
           "div",
           { class: "artifact-meta" },
           h("span", {}, h("span", { class: "meta-label" }, "Type "), a.type),
-          h("span", {}, h("span", { class: "meta-label" }, "Provider "), providerText(a.storageProvider)),
-          h("span", {}, h("span", { class: "meta-label" }, "Data class "), dataClassChip(a.dataClass)),
+          h(
+            "span",
+            {},
+            h("span", { class: "meta-label" }, "Provider "),
+            providerText(a.storageProvider),
+          ),
+          h(
+            "span",
+            {},
+            h("span", { class: "meta-label" }, "Data class "),
+            dataClassChip(a.dataClass),
+          ),
           h("span", { class: "open" }, openControl(a)),
         ),
         a.status === "rejected" && a.reviewReason
           ? h("p", { class: "review-reason" }, "Rejected: ", a.reviewReason)
           : null,
         a.status === "needs-review"
-          ? h("p", { class: "review-note" }, "Waiting for review — does not count as proof until approved.")
+          ? h(
+              "p",
+              { class: "review-note" },
+              "Waiting for review — does not count as proof until approved.",
+            )
           : null,
         a.status === "superseded" && a.supersededBy
           ? h(
@@ -381,7 +424,11 @@ export function registerForm(opts) {
     "form",
     { class: "card form register-form", "aria-labelledby": `${formId}-title`, novalidate: true },
     h("h3", { id: `${formId}-title` }, "Register an external link as an artifact"),
-    h("p", { class: "hint" }, "No upload: DataOps keeps the address and its review status, not the file."),
+    h(
+      "p",
+      { class: "hint" },
+      "No upload: DataOps keeps the address and its review status, not the file.",
+    ),
     h(
       "div",
       { class: "grid-2" },
@@ -392,12 +439,7 @@ export function registerForm(opts) {
       field("Review", status),
     ),
     targets.length > 1
-      ? h(
-          "fieldset",
-          { class: "radios" },
-          h("legend", {}, "Attach to"),
-          radios,
-        )
+      ? h("fieldset", { class: "radios" }, h("legend", {}, "Attach to"), radios)
       : null,
     submit,
     message.el,
@@ -419,7 +461,10 @@ export function registerForm(opts) {
       url.focus();
       return;
     }
-    const target = targets.length > 1 ? form.querySelector(`input[name="${groupName}"]:checked`).value : targets[0][0];
+    const target =
+      targets.length > 1
+        ? form.querySelector(`input[name="${groupName}"]:checked`).value
+        : targets[0][0];
     const body = {
       type: type.value,
       title: title.value.trim(),
@@ -430,7 +475,8 @@ export function registerForm(opts) {
     };
     if (target === "task") body.taskId = task.id;
     else body.bundleId = bundle.id;
-    idempotencyKey = idempotencyKey || (crypto.randomUUID ? crypto.randomUUID() : String(Date.now()));
+    idempotencyKey =
+      idempotencyKey || (crypto.randomUUID ? crypto.randomUUID() : String(Date.now()));
     busy(submit, async () => {
       try {
         await api("/work/api/artifacts", {
@@ -438,7 +484,8 @@ export function registerForm(opts) {
           json: body,
           headers: { "Idempotency-Key": idempotencyKey },
         });
-        const next = body.status === "needs-review" ? "It is waiting for review." : "It is a draft.";
+        const next =
+          body.status === "needs-review" ? "It is waiting for review." : "It is a draft.";
         ctx.reload(`Registered “${body.title}”. ${next}`);
       } catch (error) {
         message.error(`Could not register the link: ${error.full}`);
@@ -455,7 +502,11 @@ export function attachForm(opts) {
   const listId = uid("attachable");
   const input = h("input", { type: "text", name: "artifactId", list: listId, autocomplete: "off" });
   const message = messageArea();
-  const submit = h("button", { type: "submit" }, task ? "Attach to this task" : "Attach to this bundle");
+  const submit = h(
+    "button",
+    { type: "submit" },
+    task ? "Attach to this task" : "Attach to this bundle",
+  );
   const formId = uid("attach-form");
   const form = h(
     "form",
@@ -486,20 +537,11 @@ export function attachForm(opts) {
         });
         ctx.reload(`Attached “${attached.title}”.`);
       } catch (error) {
-        if (error.status === 404) message.error(`No artifact with ID ${id} (or its target is gone).`);
+        if (error.status === 404)
+          message.error(`No artifact with ID ${id} (or its target is gone).`);
         else message.error(`Could not attach: ${error.full}`);
       }
     });
   });
   return form;
-}
-
-export function reviewedLine(artifact, users) {
-  if (!artifact.reviewedAt) return null;
-  const reviewer = users.get(artifact.reviewedBy);
-  return h(
-    "span",
-    {},
-    `Reviewed ${when(artifact.reviewedAt)} by ${reviewer ? reviewer.name || reviewer.email : artifact.reviewedBy || "unknown"}`,
-  );
 }

@@ -40,42 +40,45 @@ export async function bundlesPage(view, ctx) {
   const items = [...page.items].sort((a, b) =>
     (a.anchorDate || "9999") < (b.anchorDate || "9999") ? -1 : 1,
   );
-  fill(
-    body,
+  const table = h(
+    "table",
+    { class: "table" },
+    h("caption", { class: "sr-only" }, "Bundles"),
     h(
-      "table",
-      { class: "table" },
-      h("caption", { class: "sr-only" }, "Bundles"),
+      "thead",
+      {},
       h(
-        "thead",
+        "tr",
         {},
+        h("th", { scope: "col" }, "Bundle"),
+        h("th", { scope: "col" }, "Anchor date"),
+        h("th", { scope: "col" }, "Stage"),
+        h("th", { scope: "col" }, "Status"),
+        h("th", { scope: "col" }, "Artifacts"),
+      ),
+    ),
+    h(
+      "tbody",
+      {},
+      items.map((b) =>
         h(
           "tr",
           {},
-          h("th", { scope: "col" }, "Bundle"),
-          h("th", { scope: "col" }, "Anchor date"),
-          h("th", { scope: "col" }, "Stage"),
-          h("th", { scope: "col" }, "Status"),
-          h("th", { scope: "col" }, "Artifacts"),
-        ),
-      ),
-      h(
-        "tbody",
-        {},
-        items.map((b) =>
-          h(
-            "tr",
-            {},
-            h("td", {}, routeLink(`/work/bundles/${enc(b.id)}`, b.title)),
-            h("td", {}, b.anchorDate || "—"),
-            h("td", {}, b.stage || "—"),
-            h("td", {}, badge(b.status)),
-            h("td", {}, String((b.artifactRefs || []).length)),
-          ),
+          h("td", {}, routeLink(`/work/bundles/${enc(b.id)}`, b.title)),
+          h("td", {}, b.anchorDate || "—"),
+          h("td", {}, b.stage || "—"),
+          h("td", {}, badge(b.status)),
+          h("td", {}, String((b.artifactRefs || []).length)),
         ),
       ),
     ),
-    page.complete ? null : h("p", { class: "notice" }, "Only the first pages of bundles are shown."),
+  );
+  fill(
+    body,
+    h("div", { class: "table-wrap" }, table),
+    page.complete
+      ? null
+      : h("p", { class: "notice" }, "Only the first pages of bundles are shown."),
   );
 }
 
@@ -89,7 +92,8 @@ function linksSection(bundle, ctx) {
   if (!links.length) {
     add(section, empty("This bundle has no links."));
   } else {
-    add(section,
+    add(
+      section,
       h(
         "ul",
         { class: "links" },
@@ -99,14 +103,17 @@ function linksSection(bundle, ctx) {
             {},
             h("strong", {}, link.name),
             ": ",
-            link.url ? externalLink(link.url, link.url) : h("span", { class: "missing-text" }, "not set"),
+            link.url
+              ? externalLink(link.url, link.url)
+              : h("span", { class: "missing-text" }, "not set"),
           ),
         ),
       ),
     );
   }
   if ((bundle.references || []).length) {
-    add(section,
+    add(
+      section,
       h("h3", {}, "References"),
       h(
         "ul",
@@ -126,7 +133,11 @@ function linksSection(bundle, ctx) {
     const form = h(
       "form",
       { class: "form links-form", "aria-label": "Edit bundle links", novalidate: true },
-      h("div", { class: "grid-2" }, links.map((link, i) => field(link.name, inputs[i]))),
+      h(
+        "div",
+        { class: "grid-2" },
+        links.map((link, i) => field(link.name, inputs[i])),
+      ),
       save,
       message.el,
     );
@@ -144,7 +155,8 @@ function linksSection(bundle, ctx) {
           });
           ctx.reload("Bundle links saved.");
         } catch (error) {
-          if (error.versionMismatch) ctx.reload("The bundle changed; it has been reloaded.", "error");
+          if (error.versionMismatch)
+            ctx.reload("The bundle changed; it has been reloaded.", "error");
           else message.error(`Could not save the links: ${error.full}`);
         }
       });
@@ -156,7 +168,7 @@ function linksSection(bundle, ctx) {
 
 function taskTable(tasks, proofs) {
   if (!tasks.length) return empty("This bundle has no tasks.");
-  return h(
+  const table = h(
     "table",
     { class: "table tasks-table" },
     h("caption", { class: "sr-only" }, "Tasks of the bundle"),
@@ -188,7 +200,11 @@ function taskTable(tasks, proofs) {
             "td",
             {},
             proof && !proof.ok
-              ? h("span", { class: "error-text", role: "alert" }, `Proof state unavailable: ${proof.error.message}`)
+              ? h(
+                  "span",
+                  { class: "error-text", role: "alert" },
+                  `Proof state unavailable: ${proof.error.message}`,
+                )
               : proofSummary(t, proof ? proof.value : null),
           ),
           h(
@@ -202,7 +218,10 @@ function taskTable(tasks, proofs) {
                     h(
                       "li",
                       {},
-                      routeLink(`/work/artifacts/${enc(ref.artifactId)}`, ref.title || ref.artifactId),
+                      routeLink(
+                        `/work/artifacts/${enc(ref.artifactId)}`,
+                        ref.title || ref.artifactId,
+                      ),
                       " ",
                       badge(ref.status),
                     ),
@@ -214,12 +233,14 @@ function taskTable(tasks, proofs) {
       }),
     ),
   );
+  return h("div", { class: "table-wrap" }, table);
 }
 
 export async function bundlePage(view, ctx, bundleId) {
   const bundle = await api(`/work/api/bundles/${enc(bundleId)}`);
   document.title = `${bundle.title} · DataOps`;
-  add(view,
+  add(
+    view,
     h(
       "nav",
       { class: "breadcrumb", "aria-label": "Breadcrumb" },
@@ -238,7 +259,8 @@ export async function bundlePage(view, ctx, bundleId) {
   );
 
   const tasksBody = h("div", {}, loading());
-  add(view,
+  add(
+    view,
     h(
       "section",
       { class: "card", "aria-labelledby": "tasks-title" },
@@ -264,7 +286,9 @@ export async function bundlePage(view, ctx, bundleId) {
   const tasksDone = (async () => {
     try {
       const page = await listAll("/work/api/tasks", { bundleId: bundle.id });
-      const tasks = [...page.items].sort((a, b) => (a.date < b.date ? -1 : a.date > b.date ? 1 : 0));
+      const tasks = [...page.items].sort((a, b) =>
+        a.date < b.date ? -1 : a.date > b.date ? 1 : 0,
+      );
       const open = tasks.filter(isOpen);
       const results = await pool(open, 6, (t) => loadProof(t.id));
       const proofs = new Map(open.map((t, i) => [t.id, results[i]]));
@@ -290,7 +314,8 @@ export async function bundlePage(view, ctx, bundleId) {
       fill(artifactsBody, errorBox("The bundle's artifacts are", error));
     }
     if (ctx.canWrite) {
-      add(artifactsCard,
+      add(
+        artifactsCard,
         h("div", { class: "forms" }, registerForm({ ctx, bundle }), attachForm({ ctx, bundle })),
       );
     }

@@ -1,7 +1,15 @@
 // DOM helpers. Every piece of user data reaches the page through textContent,
 // attribute setters or element properties — never through innerHTML.
 
-const PROPERTIES = new Set(["value", "checked", "disabled", "hidden", "selected", "multiple", "required"]);
+const PROPERTIES = new Set([
+  "value",
+  "checked",
+  "disabled",
+  "hidden",
+  "selected",
+  "multiple",
+  "required",
+]);
 const FORBIDDEN = new Set(["innerHTML", "outerHTML", "style", "srcdoc"]);
 
 let counter = 0;
@@ -19,7 +27,7 @@ export function h(tag, attrs = {}, ...children) {
   const el = document.createElement(tag);
   for (const [name, value] of Object.entries(attrs || {})) {
     if (value === undefined || value === null || value === false) continue;
-    if (FORBIDDEN.has(name) || name.startsWith("on") && name !== "on") {
+    if (FORBIDDEN.has(name) || (name.startsWith("on") && name !== "on")) {
       throw new Error(`h(): attribute ${name} is not allowed`);
     }
     if (name === "on") {

@@ -75,7 +75,11 @@ function taskRow(task, bundles, extra) {
 
 function taskList(tasks, bundles, emptyText) {
   if (!tasks.length) return empty(emptyText);
-  return h("ul", { class: "rows" }, tasks.map((t) => taskRow(t, bundles)));
+  return h(
+    "ul",
+    { class: "rows" },
+    tasks.map((t) => taskRow(t, bundles)),
+  );
 }
 
 export async function homePage(view, ctx) {
@@ -89,7 +93,8 @@ export async function homePage(view, ctx) {
     `Open tasks due within ${BLOCKED_WINDOW_DAYS} days (or overdue) that the server will not let you complete yet.`,
   );
   const review = lane("lane-review", "Waiting for review", "Artifacts marked “needs review”.");
-  add(view,
+  add(
+    view,
     h("h1", {}, `Good to see you, ${ctx.user.name || ctx.user.email}`),
     h("p", { class: "subtitle" }, `Today is ${today}.`),
     h("div", { class: "lanes" }, dueToday.root, overdue.root, blocked.root, review.root),
@@ -244,7 +249,10 @@ export async function homePage(view, ctx) {
       h(
         "p",
         { class: "lane-more" },
-        routeLink("/work/review", page.nextCursor ? "See the whole review queue" : "Open the review queue"),
+        routeLink(
+          "/work/review",
+          page.nextCursor ? "See the whole review queue" : "Open the review queue",
+        ),
       ),
     );
   })();

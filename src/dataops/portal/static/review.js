@@ -1,11 +1,30 @@
 // Review queue: every needs-review artifact with its task and bundle.
 import { listAll, recordCache } from "./api.js";
-import { artifactActions, dataClassChip, isAssistant, openControl, providerText } from "./artifacts.js";
-import { add, badge, chip, empty, enc, errorBox, fill, h, loading, routeLink, when } from "./dom.js";
+import {
+  artifactActions,
+  dataClassChip,
+  isAssistant,
+  openControl,
+  providerText,
+} from "./artifacts.js";
+import {
+  add,
+  badge,
+  chip,
+  empty,
+  enc,
+  errorBox,
+  fill,
+  h,
+  loading,
+  routeLink,
+  when,
+} from "./dom.js";
 
 export async function reviewPage(view, ctx) {
   document.title = "Review queue · DataOps";
-  add(view,
+  add(
+    view,
     h("h1", {}, "Review queue"),
     h(
       "p",
@@ -63,18 +82,38 @@ export async function reviewPage(view, ctx) {
             "div",
             { class: "artifact-meta" },
             h("span", {}, h("span", { class: "meta-label" }, "Type "), a.type),
-            h("span", {}, h("span", { class: "meta-label" }, "Provider "), providerText(a.storageProvider)),
-            h("span", {}, h("span", { class: "meta-label" }, "Data class "), dataClassChip(a.dataClass)),
+            h(
+              "span",
+              {},
+              h("span", { class: "meta-label" }, "Provider "),
+              providerText(a.storageProvider),
+            ),
+            h(
+              "span",
+              {},
+              h("span", { class: "meta-label" }, "Data class "),
+              dataClassChip(a.dataClass),
+            ),
             h("span", { class: "open" }, openControl(a)),
           ),
           h(
             "div",
             { class: "artifact-context" },
             a.taskId
-              ? h("span", {}, "Task: ", contextLink("tasks", a.taskId, task, (t) => t.description))
+              ? h(
+                  "span",
+                  {},
+                  "Task: ",
+                  contextLink("tasks", a.taskId, task, (t) => t.description),
+                )
               : null,
             a.bundleId
-              ? h("span", {}, "Bundle: ", contextLink("bundles", a.bundleId, bundle, (b) => b.title))
+              ? h(
+                  "span",
+                  {},
+                  "Bundle: ",
+                  contextLink("bundles", a.bundleId, bundle, (b) => b.title),
+                )
               : null,
             !a.taskId && !a.bundleId ? h("span", {}, "Not attached to a task or bundle") : null,
             h(

@@ -2,11 +2,7 @@
 // artifacts — each its own kind), review actions, registering/attaching/uploading, and
 // the completion button with the reason it is blocked.
 import { api, listAll } from "./api.js";
-import {
-  attachForm,
-  artifactList,
-  registerForm,
-} from "./artifacts.js";
+import { attachForm, artifactList, registerForm } from "./artifacts.js";
 import {
   add,
   badge,
@@ -39,7 +35,12 @@ function userName(users, id) {
 
 function fileOpen(file) {
   const uri = file.storageUri || "";
-  if (file.storageProvider === "local-dev" || file.storageProvider === "s3" || /^(local-dev|s3):\/\//.test(uri) || (!uri && file.storagePath)) {
+  if (
+    file.storageProvider === "local-dev" ||
+    file.storageProvider === "s3" ||
+    /^(local-dev|s3):\/\//.test(uri) ||
+    (!uri && file.storagePath)
+  ) {
     return h(
       "a",
       {
@@ -129,9 +130,10 @@ function requirementList(requirements, files, users) {
 }
 
 function completeCard(task, proof, ctx) {
-  const requirement = task.proofRequirement && task.proofRequirement.required !== false
-    ? task.proofRequirement
-    : null;
+  const requirement =
+    task.proofRequirement && task.proofRequirement.required !== false
+      ? task.proofRequirement
+      : null;
   const needsLink = Boolean(task.requiredLinkName) || (requirement && requirement.type === "url");
   const needsStatus = requirement && requirement.type === "external-status";
   const needsComment = requirement && requirement.type === "comment";
@@ -139,12 +141,23 @@ function completeCard(task, proof, ctx) {
   const inputs = {};
   const fields = [];
   if (needsLink) {
-    inputs.link = h("input", { type: "url", name: "link", value: task.link || "", placeholder: "https://…" });
+    inputs.link = h("input", {
+      type: "url",
+      name: "link",
+      value: task.link || "",
+      placeholder: "https://…",
+    });
     const name = task.requiredLinkName || (requirement && requirement.label) || "Link";
-    fields.push(field(`${name} (link)`, inputs.link, "Sent with the task; it counts as link proof."));
+    fields.push(
+      field(`${name} (link)`, inputs.link, "Sent with the task; it counts as link proof."),
+    );
   }
   if (needsStatus) {
-    inputs.externalStatus = h("input", { type: "text", name: "externalStatus", value: task.externalStatus || "" });
+    inputs.externalStatus = h("input", {
+      type: "text",
+      name: "externalStatus",
+      value: task.externalStatus || "",
+    });
     fields.push(field(requirement.label || "External status", inputs.externalStatus));
   }
   inputs.comment = h("textarea", { name: "comment", rows: 2, value: task.comment || "" });
@@ -157,37 +170,52 @@ function completeCard(task, proof, ctx) {
 
   const missing = proof ? proof.requirements.filter((r) => !r.satisfied) : [];
   const blockedId = `complete-blocked-${task.id}`;
-  const blocked = proof && !proof.canComplete
-    ? h(
-        "div",
-        { class: "blocked-note", id: blockedId },
-        h("strong", {}, "Mark done is blocked until:"),
-        h(
-          "ul",
-          {},
-          missing.map((r) =>
-            h(
-              "li",
-              {},
-              kindChip(r.kind),
-              " ",
-              h("strong", {}, r.label),
-              " — ",
-              r.reason || "missing",
-              FIELD_KINDS.has(r.kind) ? " (fill in the field above; it is sent with Mark done)" : null,
-              r.kind === "artifact"
-                ? [" (", h("a", { href: "#artifacts-title" }, "approve or register one below"), ")"]
-                : null,
-              r.kind === "file"
-                ? [" (", h("a", { href: "#files-title" }, "upload or register a file below"), ")"]
-                : null,
+  const blocked =
+    proof && !proof.canComplete
+      ? h(
+          "div",
+          { class: "blocked-note", id: blockedId },
+          h("strong", {}, "Mark done is blocked until:"),
+          h(
+            "ul",
+            {},
+            missing.map((r) =>
+              h(
+                "li",
+                {},
+                kindChip(r.kind),
+                " ",
+                h("strong", {}, r.label),
+                " — ",
+                r.reason || "missing",
+                FIELD_KINDS.has(r.kind)
+                  ? " (fill in the field above; it is sent with Mark done)"
+                  : null,
+                r.kind === "artifact"
+                  ? [
+                      " (",
+                      h("a", { href: "#artifacts-title" }, "approve or register one below"),
+                      ")",
+                    ]
+                  : null,
+                r.kind === "file"
+                  ? [" (", h("a", { href: "#files-title" }, "upload or register a file below"), ")"]
+                  : null,
+              ),
             ),
           ),
-        ),
-      )
-    : proof
-      ? h("p", { class: "ready-note", id: blockedId }, "✓ All proof is in place. The task can be marked done.")
-      : h("p", { class: "notice", id: blockedId }, "The proof state could not be loaded; the server still checks it when you mark the task done.");
+        )
+      : proof
+        ? h(
+            "p",
+            { class: "ready-note", id: blockedId },
+            "✓ All proof is in place. The task can be marked done.",
+          )
+        : h(
+            "p",
+            { class: "notice", id: blockedId },
+            "The proof state could not be loaded; the server still checks it when you mark the task done.",
+          );
 
   const complete = h(
     "button",
@@ -199,7 +227,11 @@ function completeCard(task, proof, ctx) {
     },
     proof && !proof.canComplete ? "Mark done (blocked)" : "Mark done",
   );
-  const save = h("button", { type: "button", dataset: { action: "save" } }, "Save without completing");
+  const save = h(
+    "button",
+    { type: "button", dataset: { action: "save" } },
+    "Save without completing",
+  );
   const serverBox = h("div", { class: "server-refusal", "aria-live": "assertive" });
   const message = messageArea();
 
@@ -375,12 +407,21 @@ function uploadForm(task, ctx, health) {
 
 function registerFileForm(task, ctx) {
   const filename = h("input", { type: "text", name: "filename", required: true, maxlength: 500 });
-  const url = h("input", { type: "url", name: "storageUri", required: true, placeholder: "https://…" });
+  const url = h("input", {
+    type: "url",
+    name: "storageUri",
+    required: true,
+    placeholder: "https://…",
+  });
   const message = messageArea();
   const submit = h("button", { type: "submit" }, "Register file");
   const form = h(
     "form",
-    { class: "card form register-file-form", "aria-labelledby": "register-file-title", novalidate: true },
+    {
+      class: "card form register-file-form",
+      "aria-labelledby": "register-file-title",
+      novalidate: true,
+    },
     h("h3", { id: "register-file-title" }, "Register a file kept elsewhere"),
     h("p", { class: "hint" }, "For a file in Dropbox, Google Drive or on a website: no upload."),
     h("div", { class: "grid-2" }, field("File name", filename), field("File URL", url)),
@@ -402,7 +443,11 @@ function registerFileForm(task, ctx) {
     }
     busy(submit, async () => {
       try {
-        const body = { taskId: task.id, filename: filename.value.trim(), storageUri: url.value.trim() };
+        const body = {
+          taskId: task.id,
+          filename: filename.value.trim(),
+          storageUri: url.value.trim(),
+        };
         if (task.bundleId) body.bundleId = task.bundleId;
         await api("/work/api/files/register", { method: "POST", json: body });
         ctx.reload(`Registered the file “${body.filename}”.`);
@@ -445,7 +490,9 @@ function fileList(files) {
 export async function taskPage(view, ctx, taskId) {
   const task = await api(`/work/api/tasks/${enc(taskId)}`);
   document.title = `${task.description} · DataOps`;
-  const bundleP = task.bundleId ? api(`/work/api/bundles/${enc(task.bundleId)}`) : Promise.resolve(null);
+  const bundleP = task.bundleId
+    ? api(`/work/api/bundles/${enc(task.bundleId)}`)
+    : Promise.resolve(null);
   const proofP = isOpen(task) ? loadProof(task.id) : Promise.resolve(null);
   const taskArtifactsP = listAll("/work/api/artifacts", { taskId: task.id });
   const bundleArtifactsP = task.bundleId
@@ -453,27 +500,36 @@ export async function taskPage(view, ctx, taskId) {
     : Promise.resolve(null);
   const filesP = listAll("/work/api/files", { taskId: task.id });
   const [bundle, proof, taskArtifacts, bundleArtifacts, files, users, health] = await Promise.all(
-    [bundleP, proofP, taskArtifactsP, bundleArtifactsP, filesP, ctx.users(), ctx.health()].map((p) =>
-      p.then(
-        (value) => ({ ok: true, value }),
-        (error) => ({ ok: false, error }),
-      ),
+    [bundleP, proofP, taskArtifactsP, bundleArtifactsP, filesP, ctx.users(), ctx.health()].map(
+      (p) =>
+        p.then(
+          (value) => ({ ok: true, value }),
+          (error) => ({ ok: false, error }),
+        ),
     ),
   );
   const userMap = users.value;
   const fileItems = files.ok ? files.value.items : [];
 
   // ---- heading
-  const requirement = task.proofRequirement && task.proofRequirement.required !== false
-    ? task.proofRequirement
-    : null;
-  add(view,
+  const requirement =
+    task.proofRequirement && task.proofRequirement.required !== false
+      ? task.proofRequirement
+      : null;
+  add(
+    view,
     h(
       "nav",
       { class: "breadcrumb", "aria-label": "Breadcrumb" },
       routeLink("/work/bundles", "Bundles"),
       task.bundleId
-        ? [" › ", routeLink(`/work/bundles/${enc(task.bundleId)}`, bundle.ok && bundle.value ? bundle.value.title : "Bundle")]
+        ? [
+            " › ",
+            routeLink(
+              `/work/bundles/${enc(task.bundleId)}`,
+              bundle.ok && bundle.value ? bundle.value.title : "Bundle",
+            ),
+          ]
         : null,
       " › ",
       h("span", { "aria-current": "page" }, "Task"),
@@ -490,7 +546,11 @@ export async function taskPage(view, ctx, taskId) {
       task.instructionsUrl ? [" · ", externalLink(task.instructionsUrl, "Instructions ↗")] : null,
     ),
     task.status === "waiting"
-      ? h("p", { class: "notice" }, `Waiting for ${task.waitingFor || "—"}; follow up ${task.followUpAt || "—"}.`)
+      ? h(
+          "p",
+          { class: "notice" },
+          `Waiting for ${task.waitingFor || "—"}; follow up ${task.followUpAt || "—"}.`,
+        )
       : null,
   );
   if (!bundle.ok) add(view, errorBox("The bundle is", bundle.error));
@@ -503,7 +563,8 @@ export async function taskPage(view, ctx, taskId) {
   );
   if (isOpen(task)) {
     if (proof.ok) {
-      add(proofCard,
+      add(
+        proofCard,
         h(
           "p",
           { class: ["proof-verdict", proof.value.canComplete ? "ok" : "blocked"] },
@@ -539,7 +600,11 @@ export async function taskPage(view, ctx, taskId) {
   const artifactsCard = h(
     "section",
     { class: "card", "aria-labelledby": "artifacts-title" },
-    h("h2", { id: "artifacts-title" }, requirement && requirement.type === "artifact" ? "Artifact proof" : "Artifacts"),
+    h(
+      "h2",
+      { id: "artifacts-title" },
+      requirement && requirement.type === "artifact" ? "Artifact proof" : "Artifacts",
+    ),
     requirement && requirement.type === "artifact"
       ? h(
           "p",
@@ -559,7 +624,8 @@ export async function taskPage(view, ctx, taskId) {
   );
   if (task.bundleId) {
     const taskIds = new Set(taskArtifacts.ok ? taskArtifacts.value.items.map((a) => a.id) : []);
-    add(artifactsCard,
+    add(
+      artifactsCard,
       h("h3", {}, "Attached to the bundle"),
       bundleArtifacts.ok
         ? artifactList(
@@ -576,7 +642,8 @@ export async function taskPage(view, ctx, taskId) {
     );
   }
   if (ctx.canWrite) {
-    add(artifactsCard,
+    add(
+      artifactsCard,
       formsBlock(
         isOpen(task),
         "Register or attach an artifact",
@@ -584,14 +651,18 @@ export async function taskPage(view, ctx, taskId) {
           ctx,
           task,
           bundle: bundle.ok ? bundle.value : null,
-          defaultType: requirement && requirement.type === "artifact" ? requirement.artifactType || undefined : undefined,
+          defaultType:
+            requirement && requirement.type === "artifact"
+              ? requirement.artifactType || undefined
+              : undefined,
         }),
         attachForm({
           ctx,
           task,
-          suggestions: bundleArtifacts.ok && bundleArtifacts.value
-            ? bundleArtifacts.value.items.filter((a) => a.taskId !== task.id)
-            : [],
+          suggestions:
+            bundleArtifacts.ok && bundleArtifacts.value
+              ? bundleArtifacts.value.items.filter((a) => a.taskId !== task.id)
+              : [],
         }),
       ),
     );
@@ -606,7 +677,8 @@ export async function taskPage(view, ctx, taskId) {
     files.ok ? fileList(fileItems) : errorBox("Files are", files.error),
   );
   if (ctx.canWrite) {
-    add(filesCard,
+    add(
+      filesCard,
       formsBlock(
         isOpen(task),
         "Upload or register a file",
