@@ -127,12 +127,9 @@ class UI:
         assert self.unexpected() == []
 
 
-@pytest.fixture
-def ui(browser: Any, demo: ServedPortal) -> Iterator[UI]:
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    context.set_default_timeout(10_000)
-    page = context.new_page()
-    view = UI(page, demo.base_url)
+def watch(page: Any, base_url: str) -> UI:
+    """Wrap a page, recording console errors, page errors and failed requests."""
+    view = UI(page, base_url)
     # Before login the session probe is refused: the expected way to find out.
     view.allow_http(401, "/auth/session")
 
@@ -147,7 +144,20 @@ def ui(browser: Any, demo: ServedPortal) -> Iterator[UI]:
 
     page.on("console", on_console)
     page.on("pageerror", lambda error: view.errors.append(f"page error: {error}"))
+    return view
+
+
+def new_page(browser: Any) -> Any:
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(10_000)
+    return context.new_page()
+
+
+@pytest.fixture
+def ui(browser: Any, demo: ServedPortal) -> Iterator[UI]:
+    page = new_page(browser)
+    view = watch(page, demo.base_url)
     yield view
-    context.close()
+    page.context.close()
     if not view.checked:
         assert view.unexpected() == []

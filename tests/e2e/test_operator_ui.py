@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import re
 from datetime import date
+from pathlib import Path
 
 import httpx
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import UI, DemoData
+from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, ServedPortal, login
+from tests.e2e.conftest import UI, DemoData, new_page, watch
 
 pytestmark = pytest.mark.e2e
 
@@ -431,3 +433,39 @@ def test_user_data_is_text_and_only_http_links_are_clickable(
     )
     assert unlabelled == []
     ui.assert_clean()
+
+
+def test_uploads_disabled_on_the_server_are_explained(browser: object, tmp_path: Path) -> None:
+    portal = ServedPortal(tmp_path, env={"DATAOPS_BLOB_STORE": "disabled"})
+    try:
+        with portal.client() as api:
+            login(api, ADMIN_EMAIL, ADMIN_PASSWORD)
+            task = api.post(
+                "/work/api/tasks",
+                json={
+                    "description": "Attach the invoice",
+                    "date": date.today().isoformat(),
+                    "requiresFile": True,
+                },
+            ).json()
+        ui = watch(new_page(browser), portal.base_url)
+        page = ui.page
+        ui.goto(f"/work/tasks/{task['id']}")
+        ui.login()
+        expect(page.get_by_role("heading", level=1)).to_have_text("Attach the invoice")
+        expect(page.get_by_role("note")).to_contain_text("File uploads are disabled on this server")
+        expect(page.locator("input[type=file]")).to_have_count(0)
+        # The file can still be registered where it is kept, which satisfies the proof.
+        form = page.locator("form.register-file-form")
+        form.get_by_label("File name").fill("invoice.pdf")
+        form.get_by_label("File URL").fill("https://files.example.com/invoice.pdf")
+        form.get_by_role("button", name="Register file").click()
+        expect(page.locator(".flash")).to_contain_text("Registered the file “invoice.pdf”")
+        expect(page.locator('.requirement[data-kind="file"]')).to_have_attribute(
+            "data-satisfied", "true"
+        )
+        ui.screenshot("task-uploads-disabled")
+        ui.assert_clean()
+        page.context.close()
+    finally:
+        portal.stop()
