@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-from dataops.blobs.port import StoredBlob
+from dataops.blobs.port import StoredBlob, UploadTarget
 from dataops.domain.errors import Conflict, NotFound, PayloadTooLarge, StorageUnavailable
 
 SCHEME = "local-dev://"
@@ -68,10 +68,44 @@ class LocalDevBlobs:
     def owns(self, uri: str) -> bool:
         return uri.startswith(SCHEME)
 
+    def uri_for(self, key: str) -> str:
+        return SCHEME + key
+
     def delete(self, uri: str) -> None:
         if self.owns(uri):
             with contextlib.suppress(FileNotFoundError):
                 self._path(uri[len(SCHEME) :]).unlink()
+
+    def upload_target(
+        self,
+        key: str,
+        *,
+        upload_id: str,
+        content_type: str,
+        size_bytes: int,
+        checksum: str,
+        expires_in: int,
+    ) -> UploadTarget:
+        """The portal route that receives the bytes (authenticated like any API call)."""
+        self._path(key)  # refuses when local storage is not allowed
+        return UploadTarget(
+            "PUT", f"/work/api/uploads/{upload_id}/content", {"Content-Type": content_type}
+        )
+
+    def inspect(self, key: str) -> StoredBlob | None:
+        path = self._path(key)
+        if not path.is_file():
+            return None
+        digest = hashlib.sha256()
+        size = 0
+        with path.open("rb") as handle:
+            while chunk := handle.read(_CHUNK):
+                digest.update(chunk)
+                size += len(chunk)
+        return StoredBlob(SCHEME + key, "sha256:" + digest.hexdigest(), size)
+
+    def download_url(self, uri: str, *, filename: str, expires_in: int) -> str | None:
+        return None
 
     @staticmethod
     def _chunks(handle: BinaryIO) -> Iterator[bytes]:
@@ -107,7 +141,28 @@ class DisabledBlobs:
     def owns(self, uri: str) -> bool:
         return False
 
+    def uri_for(self, key: str) -> str:
+        raise self._refusal()
+
     def delete(self, uri: str) -> None:
+        raise self._refusal()
+
+    def upload_target(
+        self,
+        key: str,
+        *,
+        upload_id: str,
+        content_type: str,
+        size_bytes: int,
+        checksum: str,
+        expires_in: int,
+    ) -> UploadTarget:
+        raise self._refusal()
+
+    def inspect(self, key: str) -> StoredBlob | None:
+        raise self._refusal()
+
+    def download_url(self, uri: str, *, filename: str, expires_in: int) -> str | None:
         raise self._refusal()
 
     @staticmethod

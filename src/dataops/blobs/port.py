@@ -5,12 +5,17 @@ Writes are all-or-nothing: a failed or oversized `put` leaves no object behind.
 key that already exists is a `Conflict`. A backend that is not allowed in the current
 environment refuses every operation with `StorageUnavailable` naming the setting to
 change, and writes nothing.
+
+Two-step uploads: `upload_target` says where a client sends the bytes (S3: a presigned
+PUT bound to the size, content type and checksum; local-dev: a portal route that calls
+`put`); `inspect` then reports what actually arrived so the caller can verify it before
+registering anything. Presigned URLs are handed to the client and never stored.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import BinaryIO, Protocol
 
 
@@ -20,6 +25,17 @@ class StoredBlob:
     checksum: str
     size_bytes: int
     version: str | None = None
+
+
+@dataclass(frozen=True)
+class UploadTarget:
+    method: str
+    url: str
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+MAX_PRESIGN_SECONDS = 300
+"""Presigned downloads live at most five minutes (CONTRACT §4)."""
 
 
 class BlobStore(Protocol):
@@ -35,6 +51,28 @@ class BlobStore(Protocol):
     def owns(self, uri: str) -> bool:
         """True when `uri` points into this store."""
 
+    def uri_for(self, key: str) -> str:
+        """The durable URI an object stored under `key` has."""
+
     def delete(self, uri: str) -> None:
-        """Remove an object this store wrote, to undo a `put` whose metadata could not be
-        recorded. Missing objects are ignored."""
+        """Remove an object this store wrote, to undo a `put` or a failed upload whose
+        metadata is not recorded. Missing objects are ignored."""
+
+    def upload_target(
+        self,
+        key: str,
+        *,
+        upload_id: str,
+        content_type: str,
+        size_bytes: int,
+        checksum: str,
+        expires_in: int,
+    ) -> UploadTarget:
+        """Where a client PUTs the bytes of a two-step upload."""
+
+    def inspect(self, key: str) -> StoredBlob | None:
+        """What is stored under `key` (size, SHA-256, version), or None if nothing is."""
+
+    def download_url(self, uri: str, *, filename: str, expires_in: int) -> str | None:
+        """A short-lived URL the client may be redirected to, or None when the bytes are
+        streamed through DataOps instead."""

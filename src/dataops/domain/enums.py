@@ -77,6 +77,13 @@ class ProofType(StrEnum):
     EXTERNAL_STATUS = "external-status"
 
 
+class UploadStatus(StrEnum):
+    PENDING = "pending"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    EXPIRED = "expired"
+
+
 class FileCategory(StrEnum):
     IMAGE = "image"
     INVOICE = "invoice"

@@ -19,6 +19,7 @@ from dataops.domain.enums import (
     SourceType,
     StorageProvider,
     TaskStatus,
+    UploadStatus,
 )
 
 
@@ -181,6 +182,28 @@ class FileRecord:
     size_bytes: int | None = None
     tags: list[str] = field(default_factory=list)
     created_by: str | None = None
+
+
+@dataclass
+class Upload:
+    """A two-step upload: announced (pending), then completed once the bytes that arrived
+    match the announced size and checksum (which creates the file record)."""
+
+    id: str
+    key: str
+    filename: str
+    content_type: str
+    size_bytes: int
+    checksum: str
+    created_at: str
+    expires_at: str
+    status: UploadStatus = UploadStatus.PENDING
+    task_id: str | None = None
+    bundle_id: str | None = None
+    category: FileCategory = FileCategory.DOCUMENT
+    created_by: str | None = None
+    file_id: str | None = None
+    version: int = 1
 
 
 @dataclass

@@ -12,7 +12,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from dataops.domain.errors import PayloadTooLarge
 from dataops.engine import problems
-from dataops.engine.routes import artifacts, export, files, people, tasks, workflow
+from dataops.engine.routes import artifacts, export, files, people, tasks, uploads, workflow
 from dataops.services.context import Workspace
 
 log = logging.getLogger("dataops.engine")
@@ -63,8 +63,10 @@ class BodyLimit:
             await self._app(scope, receive, send)
             return
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
-        multipart = headers.get("content-type", "").startswith("multipart/form-data")
-        limit = self._upload_limit if multipart else JSON_BODY_LIMIT
+        binary = headers.get("content-type", "").startswith("multipart/form-data") or (
+            scope["method"] == "PUT" and scope["path"].startswith("/api/uploads/")
+        )
+        limit = self._upload_limit if binary else JSON_BODY_LIMIT
         declared = headers.get("content-length", "")
         if declared.isdigit() and int(declared) > limit:
             response = problems.problem_for(
@@ -132,7 +134,7 @@ def create_engine_app(workspace: Workspace, portal_secret: str) -> FastAPI:
     )
     app.state.workspace = workspace
     problems.install(app)
-    for module in (people, workflow, tasks, files, artifacts, export):
+    for module in (people, workflow, tasks, files, uploads, artifacts, export):
         app.include_router(module.router)
     app.add_middleware(BodyLimit, upload_limit=workspace.settings.max_upload_bytes)
     app.add_middleware(PortalTrust, secret=portal_secret)

@@ -289,6 +289,16 @@ class FileRegister(In):
     tags: Tags | None = None
 
 
+class UploadCreate(In):
+    filename: Short
+    content_type: Annotated[StrictStr, Field(min_length=1, max_length=200)]
+    size_bytes: Annotated[StrictInt, Field(ge=1, le=2**53)]
+    checksum: Annotated[StrictStr, Field(max_length=100)]
+    task_id: Id | None = None
+    bundle_id: Id | None = None
+    category: FileCategory | None = None
+
+
 class UserCreate(In):
     email: Annotated[StrictStr, Field(max_length=254)]
     name: Short

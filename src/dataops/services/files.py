@@ -6,9 +6,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
+from dataops.blobs.port import MAX_PRESIGN_SECONDS
 from dataops.domain.clock import new_id, now_ts
-from dataops.domain.enums import EntityType, FileCategory, StorageProvider
-from dataops.domain.errors import Conflict
+from dataops.domain.enums import OWNED_PROVIDERS, EntityType, FileCategory, StorageProvider
+from dataops.domain.errors import Conflict, StorageUnavailable
 from dataops.domain.models import Actor, FileRecord
 from dataops.domain.policy import infer_provider
 from dataops.domain.rules import file_errors
@@ -155,14 +156,18 @@ def storage_uri_of(record: FileRecord) -> str | None:
 def open_content(
     ws: Workspace, uri: str | None, filename: str, content_type: str | None
 ) -> Content:
-    """Stream DataOps-owned bytes; externally stored ones are not served through DataOps."""
-    if uri is None or not ws.blobs.owns(uri):
-        if uri is not None and infer_provider(uri) in (
-            StorageProvider.LOCAL_DEV,
-            StorageProvider.S3,
-        ):
-            ws.blobs.read(uri)  # raises StorageUnavailable when the owning store is off
+    """DataOps-owned bytes: a redirect to a short-lived URL (S3) or a stream (local-dev).
+    Bytes kept elsewhere are not served through DataOps: open the storageUri."""
+    if uri is None or infer_provider(uri) not in OWNED_PROVIDERS:
         raise Conflict("the bytes are not stored by DataOps; open the record's storageUri")
+    if not ws.blobs.owns(uri):
+        raise StorageUnavailable(
+            f"the store holding {uri.split('://')[0]}:// objects is not configured here "
+            f"(DATAOPS_BLOB_STORE={ws.blobs.name})"
+        )
+    url = ws.blobs.download_url(uri, filename=filename, expires_in=MAX_PRESIGN_SECONDS)
+    if url is not None:
+        return Content(filename, content_type or "application/octet-stream", redirect=url)
     chunks = ws.blobs.read(uri)
     return Content(filename, content_type or "application/octet-stream", chunks=chunks)
 

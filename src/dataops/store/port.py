@@ -35,6 +35,7 @@ from dataops.domain.models import (
     Session,
     Task,
     Template,
+    Upload,
     User,
 )
 
@@ -95,6 +96,7 @@ class UnitOfWork(Protocol):
     sessions: Repository[Session]
     api_tokens: Repository[ApiToken]
     idempotency: Repository[IdempotencyRecord]
+    uploads: Repository[Upload]
     templates: Repository[Template]
     bundles: Repository[Bundle]
     tasks: Repository[Task]

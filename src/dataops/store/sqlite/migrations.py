@@ -76,4 +76,10 @@ MIGRATIONS: list[str] = [
     CREATE TABLE idempotency (id TEXT PRIMARY KEY, version INTEGER NOT NULL,
         data TEXT NOT NULL);
     """,
+    # 5: two-step uploads; stale pending ones are found by (status, expires_at).
+    """
+    CREATE TABLE uploads (id TEXT PRIMARY KEY, version INTEGER NOT NULL, data TEXT NOT NULL,
+        status TEXT NOT NULL, expires_at TEXT NOT NULL);
+    CREATE INDEX uploads_stale ON uploads (status, expires_at, id);
+    """,
 ]

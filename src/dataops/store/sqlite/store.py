@@ -132,6 +132,7 @@ class SqliteUnitOfWork:
     sessions: Repository[models.Session]
     api_tokens: Repository[models.ApiToken]
     idempotency: Repository[models.IdempotencyRecord]
+    uploads: Repository[models.Upload]
     templates: Repository[models.Template]
     bundles: Repository[models.Bundle]
     tasks: Repository[models.Task]

@@ -51,6 +51,13 @@ TABLES = {
         Table("sessions", "sessions", models.Session, columns=("user_id",)),
         Table("api_tokens", "api_tokens", models.ApiToken, columns=("user_id", "token_hash")),
         Table("idempotency", "idempotency", models.IdempotencyRecord),
+        Table(
+            "uploads",
+            "uploads",
+            models.Upload,
+            columns=("status", "expires_at"),
+            order=("expires_at", "id"),
+        ),
         Table("templates", "templates", models.Template),
         Table("bundles", "bundles", models.Bundle, columns=("status", "template_id")),
         Table(
