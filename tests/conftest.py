@@ -10,6 +10,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
 import pytest
@@ -21,14 +22,21 @@ from dataops.domain.enums import Role
 from dataops.services import people
 from dataops.services.context import Workspace
 
+if TYPE_CHECKING:
+    from tests.moto_server import MotoServer
+
 ADMIN_EMAIL = "admin@example.com"
 ADMIN_PASSWORD = "admin-password-1"
 PASSWORD = "user-password-1"
 
 
 def make_settings(home: Path, **overrides: str) -> Settings:
-    env = {"DATAOPS_ENV": "test", "DATAOPS_HOME": str(home),
-           "DATAOPS_ADMIN_EMAIL": ADMIN_EMAIL, "DATAOPS_ADMIN_PASSWORD": ADMIN_PASSWORD}
+    env = {
+        "DATAOPS_ENV": "test",
+        "DATAOPS_HOME": str(home),
+        "DATAOPS_ADMIN_EMAIL": ADMIN_EMAIL,
+        "DATAOPS_ADMIN_PASSWORD": ADMIN_PASSWORD,
+    }
     env.update(overrides)
     return Settings.from_env(env)
 
@@ -94,13 +102,20 @@ class ServedPortal:
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.home = home
-        full_env = {**os.environ, "DATAOPS_ENV": "test", "DATAOPS_HOME": str(home),
-                    "DATAOPS_ADMIN_EMAIL": ADMIN_EMAIL, "DATAOPS_ADMIN_PASSWORD": ADMIN_PASSWORD,
-                    **(env or {})}
+        full_env = {
+            **os.environ,
+            "DATAOPS_ENV": "test",
+            "DATAOPS_HOME": str(home),
+            "DATAOPS_ADMIN_EMAIL": ADMIN_EMAIL,
+            "DATAOPS_ADMIN_PASSWORD": ADMIN_PASSWORD,
+            **(env or {}),
+        }
         self.log = (home / "serve.log").open("w")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "dataops", "serve", "--port", str(self.port), *args],
-            env=full_env, stdout=self.log, stderr=subprocess.STDOUT,
+            env=full_env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
         )
         self._wait()
 
@@ -142,3 +157,21 @@ def served_api(served: ServedPortal) -> Iterator[httpx.Client]:
     with served.client() as client:
         login(client, ADMIN_EMAIL, ADMIN_PASSWORD)
         yield client
+
+
+@pytest.fixture(scope="session")
+def moto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MotoServer]:
+    """One moto server process for the session (DynamoDB, S3, Secrets Manager over HTTP).
+    AWS test credentials are put in the environment for boto3 in this process too."""
+    from tests.moto_server import AWS_TEST_ENV, MotoServer
+
+    saved = {key: os.environ.get(key) for key in AWS_TEST_ENV}
+    os.environ.update(AWS_TEST_ENV)
+    server = MotoServer(tmp_path_factory.mktemp("moto"))
+    yield server
+    server.stop()
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
