@@ -33,7 +33,10 @@ const ROUTES = [
 
 /** Only same-app paths are accepted as a post-login destination. */
 function safeNext(value) {
-  if (typeof value !== "string" || !value.startsWith("/work")) return "/work";
+  if (typeof value !== "string") return "/work";
+  if (value !== "/work" && !value.startsWith("/work/") && !value.startsWith("/work?")) {
+    return "/work";
+  }
   if (value.startsWith("//") || value.includes("\\") || value.startsWith("/work/login")) {
     return "/work";
   }
@@ -182,8 +185,8 @@ async function render({ keepFlash = false } = {}) {
   }
   const [m, page, section] = match;
   renderChrome(section);
-  const params = m.slice(1).map((p) => decodeURIComponent(p));
   try {
+    const params = m.slice(1).map((p) => decodeURIComponent(p));
     await page(view, context(), ...params);
   } catch (error) {
     if (mine === renderCount && error && error.status !== 401) {
