@@ -213,7 +213,15 @@ export async function artifactPage(view, ctx, artifactId) {
       : null,
   );
 
-  const actions = artifactActions(artifact, { ctx, candidates: [] });
+  const actions =
+    artifactActions(artifact, { ctx, candidates: [] }) ||
+    (ctx.canWrite
+      ? h(
+          "p",
+          { class: "empty" },
+          `No review action applies to an artifact that is ${artifact.status}.`,
+        )
+      : null);
   if (actions) {
     add(
       view,

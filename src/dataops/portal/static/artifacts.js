@@ -201,6 +201,7 @@ export function artifactActions(artifact, opts) {
     );
     buttons.push(button);
   }
+  if (!buttons.length) return null;
   return h(
     "div",
     { class: "actions-block" },
