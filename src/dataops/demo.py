@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 from datetime import date, timedelta
 
+from dataops.domain.clock import new_id
 from dataops.domain.enums import (
     ArtifactStatus,
     ArtifactType,
@@ -29,7 +30,10 @@ from dataops.services.context import Workspace
 from dataops.store.port import PageRequest
 
 DEMO_TEMPLATE = "Podcast episode (demo)"
-_HEX = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+_TRANSCRIPT = """[00:00] Host: Welcome to episode 42. Today: Ada Lovelace.
+[00:07] Ada: Thank you for having me.
+[00:12] Host: Let's start with the Analytical Engine...
+"""
 
 
 def _definitions() -> list[TaskDefinition]:
@@ -129,15 +133,23 @@ def load_demo(ws: Workspace) -> bool:
             "data_class": DataClass.INTERNAL,
         },
     )
+    transcript = _TRANSCRIPT.encode()
+    stored = ws.blobs.put(
+        f"files/{new_id('dem')}",
+        io.BytesIO(transcript),
+        content_type="text/plain",
+        max_bytes=len(transcript),
+    )
     artifacts.register_artifact(
         ws,
         actor,
         {
             "type": ArtifactType.TRANSCRIPT,
             "title": "Transcript draft (assistant)",
-            "storage_uri": "s3://dataops-demo-artifacts/transcripts/ep42.txt",
-            "checksum": f"sha256:{_HEX}",
-            "size_bytes": 48213,
+            "storage_uri": stored.uri,
+            "checksum": stored.checksum,
+            "size_bytes": stored.size_bytes,
+            "filename": "episode-42-transcript.txt",
             "content_type": "text/plain",
             "status": ArtifactStatus.NEEDS_REVIEW,
             "task_id": by_ref["transcript"].id,
