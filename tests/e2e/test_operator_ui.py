@@ -69,9 +69,9 @@ def test_needs_review_assistant_output_is_visible_and_does_not_unblock(
     expect(artifact.locator(".chip.assistant")).to_have_text("assistant output")
     expect(artifact).to_contain_text("does not count as proof")
     expect(artifact).to_contain_text("transcript")
-    expect(artifact).to_contain_text("S3 (DataOps)")
+    expect(artifact).to_contain_text("Local (DataOps)")
     expect(artifact).to_contain_text("private")
-    # DataOps-owned bytes open through the content route, not the raw s3:// URI.
+    # DataOps-owned bytes open through the content route, not the raw local-dev:// URI.
     download = artifact.get_by_role("link", name=re.compile("Download"))
     expect(download).to_have_attribute("href", re.compile(r"^/work/api/artifacts/.+/content$"))
 
