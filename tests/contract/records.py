@@ -1,0 +1,255 @@
+"""Record builders for the store contract suites: valid entities with explicit IDs, so
+tests can reason about the stable order (by `id`; tasks by `date`, then `id`)."""
+
+from __future__ import annotations
+
+from dataops.domain.enums import (
+    ArtifactStatus,
+    ArtifactType,
+    BundleStatus,
+    EntityType,
+    NotificationType,
+    ProofType,
+    Role,
+    StorageProvider,
+    TaskStatus,
+    UploadStatus,
+)
+from dataops.domain.models import (
+    ApiToken,
+    Artifact,
+    ArtifactRef,
+    AuditEvent,
+    Bundle,
+    BundleLink,
+    Credential,
+    FileRecord,
+    IdempotencyRecord,
+    Notification,
+    Phase,
+    ProofRequirement,
+    Session,
+    Task,
+    TaskDefinition,
+    Template,
+    Upload,
+    User,
+)
+
+STAMP = "2025-01-02T03:04:05.000Z"
+
+
+def artifact(
+    record_id: str,
+    *,
+    task_id: str | None = None,
+    bundle_id: str | None = None,
+    assistant_job_id: str | None = None,
+    file_id: str | None = None,
+    status: ArtifactStatus = ArtifactStatus.DRAFT,
+    type: ArtifactType = ArtifactType.REPORT,
+    title: str = "A report",
+) -> Artifact:
+    return Artifact(
+        id=record_id,
+        type=type,
+        title=title,
+        storage_uri=f"https://example.org/{record_id}",
+        storage_provider=StorageProvider.EXTERNAL_URL,
+        created_at=STAMP,
+        updated_at=STAMP,
+        status=status,
+        task_id=task_id,
+        bundle_id=bundle_id,
+        assistant_job_id=assistant_job_id,
+        file_id=file_id,
+        tags=["contract"],
+        metadata={"pages": 3, "nested": {"list": [1, "two", None]}},
+    )
+
+
+def task(
+    record_id: str,
+    *,
+    date: str = "2025-01-01",
+    bundle_id: str | None = None,
+    status: TaskStatus = TaskStatus.TODO,
+    assignee_id: str | None = None,
+) -> Task:
+    return Task(
+        id=record_id,
+        description=f"Task {record_id}",
+        date=date,
+        created_at=STAMP,
+        updated_at=STAMP,
+        status=status,
+        bundle_id=bundle_id,
+        assignee_id=assignee_id,
+        proof_requirement=ProofRequirement(ProofType.ARTIFACT, artifact_type=ArtifactType.REPORT),
+        artifact_refs=[ArtifactRef("art_ref", ArtifactType.REPORT, "Ref", None, None)],
+        systems=["crm"],
+    )
+
+
+def bundle(
+    record_id: str, *, status: BundleStatus = BundleStatus.ACTIVE, template_id: str | None = None
+) -> Bundle:
+    return Bundle(
+        id=record_id,
+        title=f"Bundle {record_id}",
+        created_at=STAMP,
+        updated_at=STAMP,
+        status=status,
+        template_id=template_id,
+        bundle_links=[BundleLink("Episode", "https://example.org/ep")],
+    )
+
+
+def template(record_id: str) -> Template:
+    return Template(
+        id=record_id,
+        name=f"Template {record_id}",
+        created_at=STAMP,
+        updated_at=STAMP,
+        phases=[Phase("p1", "Prepare", "prep")],
+        task_definitions=[
+            TaskDefinition("t1", "Record", offset_days=-3, requires_file=True),
+        ],
+    )
+
+
+def file_record(
+    record_id: str, *, task_id: str | None = None, bundle_id: str | None = None
+) -> FileRecord:
+    return FileRecord(
+        id=record_id,
+        filename=f"{record_id}.pdf",
+        created_at=STAMP,
+        task_id=task_id,
+        bundle_id=bundle_id,
+        storage_provider=StorageProvider.EXTERNAL_URL,
+        storage_uri=f"https://example.org/{record_id}.pdf",
+        size_bytes=12,
+    )
+
+
+def audit_event(record_id: str, *, entity_type: EntityType, entity_id: str) -> AuditEvent:
+    return AuditEvent(
+        id=record_id,
+        entity_type=entity_type,
+        entity_id=entity_id,
+        action="update",
+        created_at=STAMP,
+        actor_id="usr_1",
+        before={"title": "old"},
+        after={"title": "new"},
+    )
+
+
+def notification(
+    record_id: str, *, user_id: str | None = None, task_id: str | None = None
+) -> Notification:
+    return Notification(
+        id=record_id,
+        type=NotificationType.TASK_DUE,
+        message="Due today",
+        created_at=STAMP,
+        user_id=user_id,
+        task_id=task_id,
+    )
+
+
+def user(record_id: str, *, email: str | None = None) -> User:
+    return User(
+        id=record_id,
+        email=email or f"{record_id}@example.com",
+        name=f"User {record_id}",
+        role=Role.OPERATOR,
+        created_at=STAMP,
+    )
+
+
+def credential(user_id: str) -> Credential:
+    return Credential(user_id=user_id, password_hash="$argon2id$not-a-real-hash", updated_at=STAMP)
+
+
+def session(record_id: str, *, user_id: str) -> Session:
+    return Session(
+        id=record_id, user_id=user_id, created_at=STAMP, expires_at="2025-01-03T03:04:05.000Z"
+    )
+
+
+def _subsets(columns: tuple[str, ...]) -> list[tuple[str, ...]]:
+    return [
+        tuple(c for i, c in enumerate(columns) if mask & (1 << i))
+        for mask in range(1, 1 << len(columns))
+    ]
+
+
+ARTIFACT_FILTERS = ("task_id", "bundle_id", "assistant_job_id", "file_id", "status", "type")
+TASK_FILTERS = ("bundle_id", "status", "date", "assignee_id")
+
+ENGINE_FILTERS: dict[str, list[tuple[str, ...]]] = {
+    # Every combination the HTTP API accepts, the lookups the services make, and () where
+    # a list route or the export pages through the entity without a filter.
+    "artifacts": [(), *_subsets(ARTIFACT_FILTERS)],
+    "tasks": [(), *_subsets(TASK_FILTERS)],
+    "files": [(), ("task_id",), ("bundle_id",), ("task_id", "bundle_id")],
+    "bundles": [(), ("status",), ("template_id",), ("status", "template_id")],
+    "audit_events": [(), ("entity_type",), ("entity_type", "entity_id")],
+    "notifications": [(), ("user_id",), ("task_id",)],
+    "users": [(), ("email",)],
+    "templates": [()],
+    "api_tokens": [("token_hash",), ("user_id",)],
+    "uploads": [("status",)],  # the sweep: pending uploads, soonest expiry first
+}
+"""Filter combinations (snake_case columns) the engine can issue, per entity."""
+
+STABLE_ORDER: dict[str, tuple[str, ...]] = {
+    "tasks": ("date", "id"),
+    "uploads": ("expires_at", "id"),
+    "credentials": ("user_id",),
+}
+"""The order `find` returns records in, where it is not simply by `id`."""
+"""Filter combinations (snake_case columns) the engine can issue, per entity."""
+
+
+def api_token(record_id: str, *, user_id: str, token_hash: str | None = None) -> ApiToken:
+    return ApiToken(
+        id=record_id,
+        user_id=user_id,
+        name=f"Token {record_id}",
+        token_hash=token_hash or f"{record_id:0>64}"[-64:],
+        created_at=STAMP,
+    )
+
+
+def upload(
+    record_id: str,
+    *,
+    status: UploadStatus = UploadStatus.PENDING,
+    expires_at: str = "2025-01-02T03:09:05.000Z",
+) -> Upload:
+    return Upload(
+        id=record_id,
+        key=f"uploads/{record_id}",
+        filename="clip.mp3",
+        content_type="audio/mpeg",
+        size_bytes=1234,
+        checksum="sha256:" + "c" * 64,
+        created_at=STAMP,
+        expires_at=expires_at,
+        status=status,
+        task_id="tsk_1",
+    )
+
+
+def idempotency(record_id: str) -> IdempotencyRecord:
+    return IdempotencyRecord(
+        id=record_id,
+        request_hash="d" * 64,
+        result_id="art_1",
+        result={"id": "art_1", "status": "draft", "tags": ["a"]},
+        created_at=STAMP,
+        expires_at="2025-01-03T03:04:05.000Z",
+    )

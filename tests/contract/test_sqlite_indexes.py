@@ -1,0 +1,236 @@
+"""SQLite backend specifics: every query the engine can make goes through an index
+(checked with EXPLAIN QUERY PLAN on the SQL the repository really issues), and schema
+migrations are numbered and applied once."""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from dataops.domain.enums import ArtifactType
+from dataops.domain.errors import VersionConflict
+from dataops.services.evidence import StoreEvidence
+from dataops.store.port import Filters, PageRequest
+from dataops.store.sqlite import SqliteStore
+from dataops.store.sqlite.migrations import MIGRATIONS
+from dataops.store.sqlite.store import SqliteUnitOfWork, encode_cursor
+from dataops.store.sqlite.tables import TABLES
+from tests.contract import records as r
+
+_SCAN = re.compile(r"^SCAN (\w+)")
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SqliteStore]:
+    sqlite_store = SqliteStore(tmp_path_factory.mktemp("plans") / "plans.db")
+    yield sqlite_store
+    sqlite_store.close()
+
+
+def issued_plans(
+    store: SqliteStore, call: Callable[[SqliteUnitOfWork], Any]
+) -> list[tuple[str, list[str]]]:
+    """Run `call` in a unit of work and return each SELECT it issued with its query plan."""
+    statements: list[str] = []
+    with store.unit_of_work() as uow:
+        conn = uow._connection()
+        conn.set_trace_callback(statements.append)
+        try:
+            call(uow)
+        finally:
+            conn.set_trace_callback(None)
+        selects = [s for s in statements if s.lstrip().upper().startswith("SELECT")]
+        assert selects, "the call issued no query"
+        return [
+            (sql, [row[3] for row in conn.execute("EXPLAIN QUERY PLAN " + sql).fetchall()])
+            for sql in selects
+        ]
+
+
+def full_scans(plan: list[str]) -> list[str]:
+    """Plan rows that read a whole table (or build a throw-away index by doing so)."""
+    return [
+        row
+        for row in plan
+        if "AUTOMATIC" in row
+        or (_SCAN.match(row) and "USING INDEX" not in row and "USING COVERING INDEX" not in row)
+    ]
+
+
+def _cursor_for(entity: str) -> str:
+    return encode_cursor(["m"] * len(TABLES[entity].order))
+
+
+_CASES = [
+    (entity, columns, with_cursor)
+    for entity, combos in r.ENGINE_FILTERS.items()
+    for columns in combos
+    for with_cursor in (False, True)
+]
+
+
+@pytest.mark.parametrize(
+    ("entity", "columns", "with_cursor"),
+    _CASES,
+    ids=[f"{e}-{'+'.join(c) or 'all'}{'-next' if n else ''}" for e, c, n in _CASES],
+)
+def test_every_engine_filter_uses_an_index(
+    store: SqliteStore, entity: str, columns: tuple[str, ...], with_cursor: bool
+) -> None:
+    filters = Filters({c: "value" for c in columns})
+    page = PageRequest(limit=50, cursor=_cursor_for(entity) if with_cursor else None)
+    plans = issued_plans(store, lambda uow: getattr(uow, entity).find(filters, page))
+    for sql, plan in plans:
+        assert not full_scans(plan), f"full scan for {sql}: {plan}"
+        if columns:
+            # A filtered list must seek into an index, not walk all of one.
+            assert any(row.startswith(f"SEARCH {TABLES[entity].name} ") for row in plan), (
+                f"no index search for {sql}: {plan}"
+            )
+
+
+_PROOF_LOOKUPS: dict[str, tuple[Callable[[StoreEvidence], Any], str | None]] = {
+    "file-of-task": (lambda ev: ev.first_file_id("tsk_1"), "task_id=?"),
+    "approved-artifact-of-task": (
+        lambda ev: ev.first_approved_artifact(task_id="tsk_1", bundle_id=None, artifact_type=None),
+        "task_id=?",
+    ),
+    "approved-typed-artifact-of-task": (
+        lambda ev: ev.first_approved_artifact(
+            task_id="tsk_1", bundle_id=None, artifact_type=ArtifactType.REPORT
+        ),
+        "task_id=?",
+    ),
+    "approved-artifact-of-bundle": (
+        lambda ev: ev.first_approved_artifact(task_id=None, bundle_id="bun_1", artifact_type=None),
+        "bundle_id=?",
+    ),
+    "approved-typed-artifact-of-bundle": (
+        lambda ev: ev.first_approved_artifact(
+            task_id=None, bundle_id="bun_1", artifact_type=ArtifactType.TRANSCRIPT
+        ),
+        "bundle_id=?",
+    ),
+    "referenced-artifacts": (lambda ev: ev.artifacts_by_id(["art_1", "art_2", "art_3"]), "id"),
+}
+
+
+@pytest.mark.parametrize("lookup", list(_PROOF_LOOKUPS))
+def test_proof_lookups_use_an_index(store: SqliteStore, lookup: str) -> None:
+    call, _ = _PROOF_LOOKUPS[lookup]
+    for sql, plan in issued_plans(store, lambda uow: call(StoreEvidence(uow))):
+        assert not full_scans(plan), f"full scan for {sql}: {plan}"
+
+
+@pytest.mark.parametrize("lookup", list(_PROOF_LOOKUPS))
+def test_proof_lookups_seek_by_the_task_or_bundle(store: SqliteStore, lookup: str) -> None:
+    """The proof gate runs on every completion and every proof view: its lookups must seek
+    on the task (or bundle) key, not walk every approved artifact of the workspace."""
+    call, key = _PROOF_LOOKUPS[lookup]
+    for sql, plan in issued_plans(store, lambda uow: call(StoreEvidence(uow))):
+        assert any(row.startswith("SEARCH") and f"({key}" in row for row in plan), (
+            f"{lookup} does not seek on {key}: {sql} -> {plan}"
+        )
+
+
+def test_record_reads_and_guard_use_the_primary_key(store: SqliteStore) -> None:
+    def reads(uow: SqliteUnitOfWork) -> None:
+        uow.tasks.get("tsk_1")
+        uow.bundles.get("bun_1")
+        uow.artifacts.get_many(["art_1", "art_2"])
+        uow.credentials.get("usr_1")
+        with contextlib.suppress(VersionConflict):  # no such record; only the plan matters
+            uow.guard("artifacts", "art_1", 1)
+
+    for sql, plan in issued_plans(store, reads):
+        assert not full_scans(plan), f"full scan for {sql}: {plan}"
+        assert any(row.startswith("SEARCH") for row in plan), f"{sql}: {plan}"
+
+
+# --- migrations -------------------------------------------------------------------------
+
+
+def user_version(path: Path) -> int:
+    with sqlite3.connect(path) as conn:
+        return int(conn.execute("PRAGMA user_version").fetchone()[0])
+
+
+def tables(path: Path) -> set[str]:
+    with sqlite3.connect(path) as conn:
+        rows = conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()
+    return {row[0] for row in rows}
+
+
+def test_migrations_are_numbered_and_recorded(tmp_path: Path) -> None:
+    assert MIGRATIONS, "at least one migration"
+    assert all(step.strip() for step in MIGRATIONS)
+    path = tmp_path / "fresh.db"
+    SqliteStore(path).close()
+    assert user_version(path) == len(MIGRATIONS)
+    assert {t.name for t in TABLES.values()} <= tables(path)
+
+
+def test_reopening_does_not_rerun_migrations(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "existing.db"
+    first = SqliteStore(path)
+    with first.unit_of_work(write=True) as uow:
+        uow.tasks.add(r.task("tsk_kept"))
+        uow.commit()
+    first.close()
+    # A new release adds step N+1; it must run once, on top of the existing data.
+    probe = "CREATE TABLE probe (n INTEGER); INSERT INTO probe VALUES (1)"
+    monkeypatch.setattr("dataops.store.sqlite.store.MIGRATIONS", [*MIGRATIONS, probe])
+    for _ in range(3):
+        reopened = SqliteStore(path)
+        with reopened.unit_of_work() as uow:
+            assert uow.tasks.get("tsk_kept") is not None
+        reopened.close()
+        assert user_version(path) == len(MIGRATIONS) + 1
+        with sqlite3.connect(path) as conn:
+            assert conn.execute("SELECT count(*) FROM probe").fetchone()[0] == 1
+
+
+def test_a_failing_migration_leaves_the_schema_as_it_was(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "existing.db"
+    SqliteStore(path).close()
+    broken = "CREATE TABLE probe (n INTEGER); INSERT INTO no_such_table VALUES (1)"
+    monkeypatch.setattr("dataops.store.sqlite.store.MIGRATIONS", [*MIGRATIONS, broken])
+    with pytest.raises(sqlite3.Error):
+        SqliteStore(path)
+    assert user_version(path) == len(MIGRATIONS)
+    assert "probe" not in tables(path)
+
+
+def test_concurrent_first_opens_migrate_once(tmp_path: Path) -> None:
+    path = tmp_path / "shared.db"
+    start = threading.Barrier(4)
+    errors: list[BaseException] = []
+    opened: list[SqliteStore] = []
+
+    def open_store() -> None:
+        try:
+            start.wait()
+            opened.append(SqliteStore(path))
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=open_store) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    for store in opened:
+        store.close()
+    assert not errors, errors
+    assert user_version(path) == len(MIGRATIONS)

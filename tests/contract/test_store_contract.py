@@ -1,0 +1,612 @@
+"""The MetadataStore contract (store/port.py), run against every backend.
+
+A backend is done when it passes this suite. Backends that detect conflicts only at
+commit (DynamoDB: one TransactWriteItems) may raise `Conflict` / `VersionConflict` from
+the write call or from `commit()`, so each such check wraps the whole unit of work.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import enum
+import random
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from dataops.domain.enums import (
+    ArtifactStatus,
+    ArtifactType,
+    BundleStatus,
+    EntityType,
+    TaskStatus,
+    UploadStatus,
+)
+from dataops.domain.errors import Conflict, ValidationFailed, VersionConflict
+from dataops.store.port import Filters, MetadataStore, PageRequest, Repository, UnitOfWork
+from dataops.store.sqlite import SqliteStore
+from tests.contract import records as r
+
+BACKENDS: dict[str, Callable[[Path], MetadataStore]] = {
+    "sqlite": lambda root: SqliteStore(root / "contract.db"),
+    # "dynamodb": lambda root: DynamoStore(...moto server endpoint...),
+}
+
+
+@pytest.fixture(params=list(BACKENDS))
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[MetadataStore]:
+    backend = BACKENDS[request.param](tmp_path)
+    yield backend
+    backend.close()
+
+
+# --- helpers ----------------------------------------------------------------------------
+
+
+def repo(uow: UnitOfWork, entity: str) -> Repository[Any]:
+    found: Repository[Any] = getattr(uow, entity)
+    return found
+
+
+def key_of(record: Any) -> str:
+    """The repository key: `id`, or `user_id` for credentials."""
+    return str(getattr(record, "id", None) or record.user_id)
+
+
+def seed(store: MetadataStore, entity: str, records: Sequence[Any]) -> None:
+    with store.unit_of_work(write=True) as uow:
+        for record in records:
+            repo(uow, entity).add(record)
+        uow.commit()
+
+
+def commit_unit(store: MetadataStore, *steps: Callable[[UnitOfWork], object]) -> None:
+    """Run `steps` in one write unit of work and commit it."""
+    with store.unit_of_work(write=True) as uow:
+        for step in steps:
+            step(uow)
+        uow.commit()
+
+
+def read(store: MetadataStore, entity: str, record_id: str) -> Any:
+    with store.unit_of_work() as uow:
+        return repo(uow, entity).get(record_id)
+
+
+def bumped(record: Any, **changes: Any) -> Any:
+    """A changed copy carrying the next version, as the services write it."""
+    updated = copy.deepcopy(record)
+    for name, value in changes.items():
+        setattr(updated, name, value)
+    updated.version = record.version + 1
+    return updated
+
+
+def page_through(
+    store: MetadataStore, entity: str, filters: Mapping[str, str | None], limit: int
+) -> list[list[str]]:
+    """Every page (its IDs) from the first to the one without a cursor, each page read in
+    its own unit of work as separate requests would."""
+    pages: list[list[str]] = []
+    cursor: str | None = None
+    while True:
+        with store.unit_of_work() as uow:
+            page = repo(uow, entity).find(Filters(filters), PageRequest(limit, cursor))
+        assert len(page.items) <= limit
+        pages.append([key_of(item) for item in page.items])
+        assert len(pages) <= 1000, "paging does not terminate"
+        if page.next_cursor is None:
+            return pages
+        cursor = page.next_cursor
+
+
+def find_ids(store: MetadataStore, entity: str, filters: Mapping[str, str | None]) -> list[str]:
+    return [i for page in page_through(store, entity, filters, 500) for i in page]
+
+
+def column_value(record: Any, column: str) -> str | None:
+    value = getattr(record, column)
+    return None if value is None else str(value.value if isinstance(value, enum.Enum) else value)
+
+
+def stable_order(entity: str, records: Sequence[Any]) -> list[Any]:
+    columns = r.STABLE_ORDER.get(entity, ("id",))
+    return sorted(records, key=lambda x: tuple(getattr(x, c) for c in columns))
+
+
+# --- add / get / get_many ---------------------------------------------------------------
+
+ROUND_TRIP: dict[str, Callable[[], Any]] = {
+    "users": lambda: r.user("usr_1"),
+    "credentials": lambda: r.credential("usr_1"),
+    "sessions": lambda: r.session("ses_1", user_id="usr_1"),
+    "api_tokens": lambda: r.api_token("tok_1", user_id="usr_1"),
+    "idempotency": lambda: r.idempotency("idm_1"),
+    "uploads": lambda: r.upload("upl_1"),
+    "templates": lambda: r.template("tpl_1"),
+    "bundles": lambda: r.bundle("bun_1", template_id="tpl_1"),
+    "tasks": lambda: r.task("tsk_1", bundle_id="bun_1", assignee_id="usr_1"),
+    "files": lambda: r.file_record("fil_1", task_id="tsk_1", bundle_id="bun_1"),
+    "artifacts": lambda: r.artifact(
+        "art_1", task_id="tsk_1", bundle_id="bun_1", assistant_job_id="job_1", file_id="fil_1"
+    ),
+    "audit_events": lambda: r.audit_event(
+        "evt_1", entity_type=EntityType.ARTIFACT, entity_id="art_1"
+    ),
+    "notifications": lambda: r.notification("ntf_1", user_id="usr_1", task_id="tsk_1"),
+}
+
+
+def test_every_repository_of_the_port_is_covered() -> None:
+    assert set(ROUND_TRIP) == set(UnitOfWork.__annotations__)
+
+
+@pytest.mark.parametrize("entity", list(ROUND_TRIP))
+def test_get_returns_the_record_that_was_added(store: MetadataStore, entity: str) -> None:
+    record = ROUND_TRIP[entity]()
+    seed(store, entity, [record])
+    assert read(store, entity, key_of(record)) == record
+    assert read(store, entity, "missing") is None
+
+
+def test_get_many_keeps_the_order_asked_and_skips_missing(store: MetadataStore) -> None:
+    ids = [f"art_{i:03d}" for i in range(120)]
+    seed(store, "artifacts", [r.artifact(i) for i in ids])
+    wanted = [ids[5], "art_missing", ids[99], ids[0], ids[119], "nope", ids[42]]
+    with store.unit_of_work() as uow:
+        assert [a.id for a in uow.artifacts.get_many(wanted)] == [
+            ids[5],
+            ids[99],
+            ids[0],
+            ids[119],
+            ids[42],
+        ]
+        shuffled = ids[:]
+        random.Random(3).shuffle(shuffled)
+        assert [a.id for a in uow.artifacts.get_many(shuffled)] == shuffled
+        assert uow.artifacts.get_many([]) == []
+        assert uow.artifacts.get_many(["missing"]) == []
+
+
+def test_add_of_an_existing_key_is_a_conflict_and_keeps_the_original(
+    store: MetadataStore,
+) -> None:
+    original = r.artifact("art_1", title="original")
+    seed(store, "artifacts", [original])
+    with pytest.raises(Conflict):
+        commit_unit(store, lambda uow: uow.artifacts.add(r.artifact("art_1", title="clobbered")))
+    assert read(store, "artifacts", "art_1") == original
+
+
+def test_is_empty_ignores_users(store: MetadataStore) -> None:
+    assert store.is_empty()
+    seed(store, "users", [r.user("usr_1")])
+    assert store.is_empty()
+    seed(store, "tasks", [r.task("tsk_1")])
+    assert not store.is_empty()
+
+
+# --- update and versions ----------------------------------------------------------------
+
+
+def test_update_at_the_expected_version_stores_the_next_version(store: MetadataStore) -> None:
+    seed(store, "artifacts", [r.artifact("art_1")])
+    current = read(store, "artifacts", "art_1")
+    assert current.version == 1
+    for step in (2, 3):
+        updated = bumped(current, title=f"title {step}", status=ArtifactStatus.APPROVED)
+        with store.unit_of_work(write=True) as uow:
+            uow.artifacts.update(updated, current.version)
+            uow.commit()
+        current = read(store, "artifacts", "art_1")
+        assert current == updated
+        assert current.version == step
+
+
+def test_update_at_a_stale_version_is_a_version_conflict(store: MetadataStore) -> None:
+    seed(store, "artifacts", [r.artifact("art_1")])
+    first = read(store, "artifacts", "art_1")
+    winner = bumped(first, title="winner")
+    with store.unit_of_work(write=True) as uow:
+        uow.artifacts.update(winner, 1)
+        uow.commit()
+    loser = bumped(first, title="loser")
+    with pytest.raises(VersionConflict):
+        commit_unit(store, lambda uow: uow.artifacts.update(loser, 1))
+    assert read(store, "artifacts", "art_1") == winner
+
+
+def test_update_of_a_missing_record_is_a_version_conflict(store: MetadataStore) -> None:
+    ghost = bumped(r.artifact("art_ghost"))
+    with pytest.raises(VersionConflict):
+        commit_unit(store, lambda uow: uow.artifacts.update(ghost, 1))
+    assert read(store, "artifacts", "art_ghost") is None
+
+
+def test_a_failed_update_discards_the_other_writes_of_its_unit(store: MetadataStore) -> None:
+    seed(store, "bundles", [r.bundle("bun_1")])
+    stale = bumped(read(store, "bundles", "bun_1"))
+    stale.version = 7  # as if read at version 6
+    with pytest.raises(VersionConflict):
+        commit_unit(
+            store,
+            lambda uow: uow.tasks.add(r.task("tsk_1")),
+            lambda uow: uow.bundles.update(stale, 6),
+        )
+    assert read(store, "tasks", "tsk_1") is None
+    assert read(store, "bundles", "bun_1").version == 1
+
+
+# --- unit of work -----------------------------------------------------------------------
+
+
+def test_unit_rolls_back_when_the_block_raises(store: MetadataStore) -> None:
+    seed(store, "bundles", [r.bundle("bun_1")])
+    current = read(store, "bundles", "bun_1")
+
+    class Boom(Exception):
+        pass
+
+    def fail_midway() -> None:
+        with store.unit_of_work(write=True) as uow:
+            uow.tasks.add(r.task("tsk_1"))
+            uow.bundles.update(bumped(current, title="changed"), 1)
+            raise Boom
+
+    with pytest.raises(Boom):
+        fail_midway()
+    assert read(store, "tasks", "tsk_1") is None
+    assert read(store, "bundles", "bun_1") == current
+
+
+def test_unit_rolls_back_when_left_without_commit(store: MetadataStore) -> None:
+    seed(store, "bundles", [r.bundle("bun_1")])
+    current = read(store, "bundles", "bun_1")
+    with store.unit_of_work(write=True) as uow:
+        uow.tasks.add(r.task("tsk_1"))
+        uow.bundles.update(bumped(current, title="changed"), 1)
+    assert read(store, "tasks", "tsk_1") is None
+    assert read(store, "bundles", "bun_1") == current
+    assert store.is_empty() is False  # the bundle seeded before is still there
+
+
+def test_commit_makes_every_write_visible_together(store: MetadataStore) -> None:
+    seed(store, "bundles", [r.bundle("bun_1")])
+    before = read(store, "bundles", "bun_1")
+    changed = bumped(before, title="changed")
+    with store.unit_of_work(write=True) as uow:
+        uow.tasks.add(r.task("tsk_1", bundle_id="bun_1"))
+        uow.artifacts.add(r.artifact("art_1", task_id="tsk_1", bundle_id="bun_1"))
+        uow.bundles.update(changed, 1)
+        # A reader outside the unit sees none of it before the commit ...
+        assert read(store, "tasks", "tsk_1") is None
+        assert read(store, "artifacts", "art_1") is None
+        assert read(store, "bundles", "bun_1") == before
+        uow.commit()
+    # ... and all of it after.
+    assert read(store, "tasks", "tsk_1") is not None
+    assert read(store, "artifacts", "art_1") is not None
+    assert read(store, "bundles", "bun_1") == changed
+    assert find_ids(store, "artifacts", {"task_id": "tsk_1"}) == ["art_1"]
+
+
+# --- guard ------------------------------------------------------------------------------
+
+
+def test_guard_at_the_current_version_lets_the_unit_commit(store: MetadataStore) -> None:
+    seed(store, "artifacts", [r.artifact("art_1")])
+    with store.unit_of_work(write=True) as uow:
+        uow.guard("artifacts", "art_1", 1)
+        uow.tasks.add(r.task("tsk_1"))
+        uow.commit()
+    assert read(store, "tasks", "tsk_1") is not None
+
+
+@pytest.mark.parametrize(("record_id", "version"), [("art_1", 2), ("art_1", 0), ("missing", 1)])
+def test_guard_at_another_version_is_a_version_conflict(
+    store: MetadataStore, record_id: str, version: int
+) -> None:
+    seed(store, "artifacts", [r.artifact("art_1")])
+    with pytest.raises(VersionConflict):
+        commit_unit(
+            store,
+            lambda uow: uow.tasks.add(r.task("tsk_1")),
+            lambda uow: uow.guard("artifacts", record_id, version),
+        )
+    assert read(store, "tasks", "tsk_1") is None
+
+
+def test_guard_sees_a_change_committed_after_the_read(store: MetadataStore) -> None:
+    seed(store, "artifacts", [r.artifact("art_1", status=ArtifactStatus.APPROVED)])
+    seen = read(store, "artifacts", "art_1")
+    with store.unit_of_work(write=True) as uow:  # someone rejects it meanwhile
+        uow.artifacts.update(bumped(seen, status=ArtifactStatus.REJECTED), seen.version)
+        uow.commit()
+    with pytest.raises(VersionConflict):
+        commit_unit(
+            store,
+            lambda uow: uow.guard("artifacts", "art_1", seen.version),
+            lambda uow: uow.tasks.add(r.task("tsk_done")),
+        )
+    assert read(store, "tasks", "tsk_done") is None
+
+
+# --- find: filters, order, paging -------------------------------------------------------
+
+
+def _artifacts(count: int) -> list[Any]:
+    rng = random.Random(11)
+    out = [
+        r.artifact(
+            f"art_{i:03d}",
+            task_id=rng.choice(["tsk_a", "tsk_b", "tsk_c", None]),
+            bundle_id=rng.choice(["bun_a", "bun_b", None]),
+            assistant_job_id=rng.choice(["job_a", None]),
+            file_id=rng.choice(["fil_a", "fil_b", None]),
+            status=rng.choice(list(ArtifactStatus)),
+            type=rng.choice([ArtifactType.REPORT, ArtifactType.TRANSCRIPT]),
+        )
+        for i in range(count)
+    ]
+    rng.shuffle(out)  # insertion order must not matter
+    return out
+
+
+def _tasks(count: int) -> list[Any]:
+    rng = random.Random(12)
+    out = [
+        r.task(
+            f"tsk_{rng.randrange(10**6):06d}_{i:03d}",  # ID order unrelated to date order
+            date=rng.choice(["2025-03-01", "2025-01-15", "2025-02-28", "2024-12-31"]),
+            bundle_id=rng.choice(["bun_a", "bun_b", None]),
+            status=rng.choice(list(TaskStatus)),
+            assignee_id=rng.choice(["usr_a", "usr_b", None]),
+        )
+        for i in range(count)
+    ]
+    rng.shuffle(out)
+    return out
+
+
+def _dataset(entity: str) -> list[Any]:
+    rng = random.Random(13)
+    if entity == "artifacts":
+        return _artifacts(80)
+    if entity == "tasks":
+        return _tasks(60)
+    if entity == "files":
+        return [
+            r.file_record(
+                f"fil_{i:03d}",
+                task_id=rng.choice(["tsk_a", "tsk_b", None]),
+                bundle_id=rng.choice(["bun_a", None]),
+            )
+            for i in range(30)
+        ]
+    if entity == "bundles":
+        return [
+            r.bundle(
+                f"bun_{i:03d}",
+                status=rng.choice(list(BundleStatus)),
+                template_id=rng.choice(["tpl_a", "tpl_b", None]),
+            )
+            for i in range(30)
+        ]
+    if entity == "audit_events":
+        return [
+            r.audit_event(
+                f"evt_{i:03d}",
+                entity_type=rng.choice([EntityType.TASK, EntityType.ARTIFACT]),
+                entity_id=rng.choice(["x_1", "x_2", "x_3"]),
+            )
+            for i in range(40)
+        ]
+    if entity == "notifications":
+        return [
+            r.notification(
+                f"ntf_{i:03d}",
+                user_id=rng.choice(["usr_a", "usr_b", None]),
+                task_id=rng.choice(["tsk_a", "tsk_b", None]),
+            )
+            for i in range(30)
+        ]
+    if entity == "users":
+        return [r.user(f"usr_{i:03d}") for i in range(12)]
+    if entity == "templates":
+        return [r.template(f"tpl_{i:03d}") for i in range(8)]
+    if entity == "api_tokens":
+        return [
+            r.api_token(f"tok_{i:03d}", user_id=rng.choice(["usr_a", "usr_b"])) for i in range(12)
+        ]
+    if entity == "credentials":
+        return [r.credential(f"usr_{i:03d}") for i in range(8)]
+    if entity == "sessions":
+        return [r.session(f"ses_{i:03d}", user_id="usr_a") for i in range(8)]
+    if entity == "uploads":
+        return [
+            r.upload(
+                f"upl_{rng.randrange(1000):03d}_{i:02d}",
+                status=rng.choice(list(UploadStatus)),
+                expires_at=f"2025-01-0{rng.randrange(1, 4)}T00:00:00.000Z",
+            )
+            for i in range(30)
+        ]
+    if entity == "idempotency":
+        return [r.idempotency(f"idm_{i:03d}") for i in range(8)]
+    raise AssertionError(entity)
+
+
+@pytest.mark.parametrize("entity", list(r.ENGINE_FILTERS))
+def test_find_with_every_filter_the_engine_uses(store: MetadataStore, entity: str) -> None:
+    records = _dataset(entity)
+    seed(store, entity, records)
+    failures = []
+    for columns in r.ENGINE_FILTERS[entity]:
+        probes = [records[0], records[len(records) // 2], records[-1]] if columns else [None]
+        for probe in probes:
+            filters = {c: column_value(probe, c) for c in columns}
+            active = {c: v for c, v in filters.items() if v is not None}
+            expected = [
+                key_of(x)
+                for x in stable_order(entity, records)
+                if all(column_value(x, c) == v for c, v in active.items())
+            ]
+            got = find_ids(store, entity, filters)
+            if got != expected:
+                failures.append(f"{filters}: expected {expected}, got {got}")
+        nothing = {c: "no-such-value" for c in columns}
+        if columns and find_ids(store, entity, nothing):
+            failures.append(f"{nothing}: expected nothing")
+    assert not failures, "\n".join(failures)
+
+
+def test_find_orders_tasks_by_date_then_id(store: MetadataStore) -> None:
+    seed(
+        store,
+        "tasks",
+        [
+            r.task("tsk_c", date="2025-01-01"),
+            r.task("tsk_a", date="2025-02-01"),
+            r.task("tsk_b", date="2025-01-01"),
+            r.task("tsk_0", date="2025-03-01"),
+        ],
+    )
+    assert find_ids(store, "tasks", {}) == ["tsk_b", "tsk_c", "tsk_a", "tsk_0"]
+
+
+def test_find_ignores_none_values(store: MetadataStore) -> None:
+    seed(store, "artifacts", [r.artifact("art_1", task_id="tsk_1"), r.artifact("art_2")])
+    assert find_ids(store, "artifacts", {"task_id": None, "status": None}) == ["art_1", "art_2"]
+
+
+@pytest.mark.parametrize("count", [1, 6, 7, 8, 50])
+@pytest.mark.parametrize("filtered", [True, False])
+def test_paging_returns_every_item_once_in_order(
+    store: MetadataStore, count: int, filtered: bool
+) -> None:
+    mine = [r.artifact(f"art_{i:03d}", task_id="tsk_mine") for i in range(count)]
+    others = [r.artifact(f"art_{i:03d}x", task_id="tsk_other") for i in range(0, count, 3)]
+    seed(store, "artifacts", mine + others)
+    filters: dict[str, str | None] = {"task_id": "tsk_mine"} if filtered else {}
+    expected = sorted(a.id for a in (mine if filtered else mine + others))
+    pages = page_through(store, "artifacts", filters, 7)
+    flat = [i for page in pages for i in page]
+    assert flat == expected
+    assert len(flat) == len(set(flat))
+    assert pages[0] == expected[:7]
+    assert len(pages) <= -(-len(expected) // 7) + 1
+
+
+@pytest.mark.parametrize("filters", [{}, {"bundle_id": "bun_a"}, {"status": "todo"}])
+def test_paging_tasks_with_tied_dates(store: MetadataStore, filters: dict[str, str]) -> None:
+    records = [
+        r.task(
+            f"tsk_{(i * 37) % 101:03d}",
+            date=f"2025-01-0{1 + i % 3}",
+            bundle_id="bun_a" if i % 5 else "bun_b",
+            status=TaskStatus.TODO if i % 4 else TaskStatus.DONE,
+        )
+        for i in range(50)
+    ]
+    seed(store, "tasks", records)
+    expected = [
+        t.id
+        for t in stable_order("tasks", records)
+        if all(column_value(t, c) == v for c, v in filters.items())
+    ]
+    pages = page_through(store, "tasks", dict(filters), 7)
+    flat = [i for page in pages for i in page]
+    assert flat == expected
+    assert len(flat) == len(set(flat))
+
+
+@pytest.mark.parametrize(
+    "cursor",
+    ["!!!", "not a cursor", "e30", "W10", "WzFd", "WyJhIiwiYiIsImMiXQ", "%%%%", "a" * 300],
+)
+@pytest.mark.parametrize("entity", ["artifacts", "tasks"])
+def test_malformed_cursor_is_a_validation_failure(
+    store: MetadataStore, entity: str, cursor: str
+) -> None:
+    seed(store, entity, _dataset(entity)[:3])
+    with pytest.raises(ValidationFailed), store.unit_of_work() as uow:
+        repo(uow, entity).find(Filters(), PageRequest(limit=2, cursor=cursor))
+
+
+@pytest.mark.parametrize(
+    ("entity", "column"),
+    [("artifacts", "title"), ("tasks", "description"), ("users", "name"), ("files", "nope")],
+)
+def test_unknown_filter_is_a_programming_error(
+    store: MetadataStore, entity: str, column: str
+) -> None:
+    with pytest.raises(ValueError, match=column), store.unit_of_work() as uow:
+        repo(uow, entity).find(Filters({column: "x"}), PageRequest())
+
+
+def test_users_are_found_by_email(store: MetadataStore) -> None:
+    seed(store, "users", [r.user("usr_1", email="a@example.com"), r.user("usr_2")])
+    assert find_ids(store, "users", {"email": "a@example.com"}) == ["usr_1"]
+    assert find_ids(store, "users", {"email": "A@example.com"}) == []
+
+
+# --- concurrency ------------------------------------------------------------------------
+
+
+def test_concurrent_write_units_serialise_without_lost_updates(store: MetadataStore) -> None:
+    """Two threads x 50 read-modify-write increments, retried on VersionConflict."""
+    seed(store, "bundles", [r.bundle("bun_counter")])
+    threads_n, increments = 2, 50
+    start = threading.Barrier(threads_n)
+    errors: list[BaseException] = []
+    retries = [0] * threads_n
+
+    def work(worker: int) -> None:
+        try:
+            start.wait()
+            for step in range(increments):
+                for _attempt in range(200):
+                    try:
+                        with store.unit_of_work(write=True) as uow:
+                            current = uow.bundles.get("bun_counter")
+                            assert current is not None
+                            tags = [*current.tags, f"w{worker}-{step}"]
+                            uow.bundles.update(bumped(current, tags=tags), current.version)
+                            uow.commit()
+                        break
+                    except VersionConflict:
+                        retries[worker] += 1
+                else:
+                    raise AssertionError("gave up after 200 version conflicts")
+        except BaseException as exc:
+            errors.append(exc)
+
+    workers = [threading.Thread(target=work, args=(i,)) for i in range(threads_n)]
+    for thread in workers:
+        thread.start()
+    for thread in workers:
+        thread.join(timeout=120)
+    assert not any(t.is_alive() for t in workers), "a writer is stuck"
+    assert not errors, errors
+    final = read(store, "bundles", "bun_counter")
+    assert final.version == 1 + threads_n * increments
+    assert len(final.tags) == threads_n * increments
+    assert set(final.tags) == {f"w{w}-{s}" for w in range(threads_n) for s in range(increments)}
+
+
+def test_records_are_copies_not_shared_state(store: MetadataStore) -> None:
+    record = r.artifact("art_1")
+    seed(store, "artifacts", [record])
+    record.title = "mutated after add"
+    loaded = read(store, "artifacts", "art_1")
+    assert loaded.title == "A report"
+    loaded.tags.append("local change")
+    assert read(store, "artifacts", "art_1").tags == ["contract"]
+    assert dataclasses.asdict(read(store, "artifacts", "art_1"))["metadata"] == {
+        "pages": 3,
+        "nested": {"list": [1, "two", None]},
+    }
