@@ -21,7 +21,7 @@ from dataops.services.context import Workspace
 from dataops.store.port import MetadataStore
 
 STORES = ("sqlite",)
-BLOB_STORES = ("local-dev", "disabled")
+BLOB_STORES = ("local-dev", "s3", "disabled")
 
 
 def build_store(settings: Settings) -> MetadataStore:
@@ -38,6 +38,12 @@ def build_store(settings: Settings) -> MetadataStore:
 def build_blobs(settings: Settings) -> BlobStore:
     if settings.blob_store == "local-dev":
         return LocalDevBlobs(settings.blob_root, allowed=settings.local_storage_allowed)
+    if settings.blob_store == "s3":
+        from dataops.blobs.s3 import S3Blobs
+
+        if not settings.artifacts_bucket:
+            raise ConfigurationError("DATAOPS_BLOB_STORE=s3 needs DATAOPS_ARTIFACTS_BUCKET")
+        return S3Blobs(settings.artifacts_bucket, endpoint_url=settings.s3_endpoint)
     if settings.blob_store == "disabled":
         return DisabledBlobs()
     raise ConfigurationError(

@@ -5,17 +5,15 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-import re
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-from dataops.blobs.port import StoredBlob, UploadTarget
+from dataops.blobs.port import StoredBlob, UploadTarget, valid_key
 from dataops.domain.errors import Conflict, NotFound, PayloadTooLarge, StorageUnavailable
 
 SCHEME = "local-dev://"
-_KEY = re.compile(r"^[a-z0-9][a-z0-9_\-]*(/[a-z0-9][a-z0-9_\-.]*)*$")
 _CHUNK = 1024 * 1024
 
 
@@ -104,7 +102,9 @@ class LocalDevBlobs:
                 size += len(chunk)
         return StoredBlob(SCHEME + key, "sha256:" + digest.hexdigest(), size)
 
-    def download_url(self, uri: str, *, filename: str, expires_in: int) -> str | None:
+    def download_url(
+        self, uri: str, *, filename: str, expires_in: int, version: str | None = None
+    ) -> str | None:
         return None
 
     @staticmethod
@@ -119,7 +119,7 @@ class LocalDevBlobs:
                 "local-dev blob storage is allowed only when DATAOPS_ENV is local or test; "
                 "set DATAOPS_BLOB_STORE=s3 for durable storage"
             )
-        if not _KEY.fullmatch(key) or ".." in key:
+        if not valid_key(key):
             raise NotFound("blob", key)
         path = (self._root / key).resolve()
         if self._root not in path.parents:
@@ -162,7 +162,9 @@ class DisabledBlobs:
     def inspect(self, key: str) -> StoredBlob | None:
         raise self._refusal()
 
-    def download_url(self, uri: str, *, filename: str, expires_in: int) -> str | None:
+    def download_url(
+        self, uri: str, *, filename: str, expires_in: int, version: str | None = None
+    ) -> str | None:
         raise self._refusal()
 
     @staticmethod

@@ -10,10 +10,21 @@ Two-step uploads: `upload_target` says where a client sends the bytes (S3: a pre
 PUT bound to the size, content type and checksum; local-dev: a portal route that calls
 `put`); `inspect` then reports what actually arrived so the caller can verify it before
 registering anything. Presigned URLs are handed to the client and never stored.
+
+Keys are chosen by DataOps from server-generated IDs (`files/<id>`), never from titles,
+filenames or emails, so an object's name says nothing private; `valid_key` is the one
+rule every backend applies (a key that breaks it is `NotFound`, and nothing is written).
+
+Versions: a backend that keeps object versions (S3) reports the version `put` and
+`inspect` saw in `StoredBlob.version`; the caller records it (the file record's
+`storageVersion`) and passes it back to `download_url`, which then serves exactly that
+version. The version travels beside the URI rather than inside it, so `storageUri`
+stays the plain `s3://bucket/key` of CONTRACT §5.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import BinaryIO, Protocol
@@ -36,6 +47,13 @@ class UploadTarget:
 
 MAX_PRESIGN_SECONDS = 300
 """Presigned downloads live at most five minutes (CONTRACT §4)."""
+
+_KEY = re.compile(r"^[a-z0-9][a-z0-9_\-]*(/[a-z0-9][a-z0-9_\-.]*)*$")
+
+
+def valid_key(key: str) -> bool:
+    """Lower-case ASCII segments joined by `/`: no `..`, no absolute or empty segments."""
+    return bool(_KEY.fullmatch(key)) and ".." not in key
 
 
 class BlobStore(Protocol):
@@ -73,6 +91,10 @@ class BlobStore(Protocol):
     def inspect(self, key: str) -> StoredBlob | None:
         """What is stored under `key` (size, SHA-256, version), or None if nothing is."""
 
-    def download_url(self, uri: str, *, filename: str, expires_in: int) -> str | None:
-        """A short-lived URL the client may be redirected to, or None when the bytes are
-        streamed through DataOps instead."""
+    def download_url(
+        self, uri: str, *, filename: str, expires_in: int, version: str | None = None
+    ) -> str | None:
+        """A short-lived URL (at most `MAX_PRESIGN_SECONDS`, whatever `expires_in` says)
+        the client may be redirected to, or None when the bytes are streamed through
+        DataOps instead. `version` (as recorded from `StoredBlob.version`) pins the URL to
+        that object version; `NotFound` when the object (or that version) is missing."""

@@ -154,10 +154,15 @@ def storage_uri_of(record: FileRecord) -> str | None:
 
 
 def open_content(
-    ws: Workspace, uri: str | None, filename: str, content_type: str | None
+    ws: Workspace,
+    uri: str | None,
+    filename: str,
+    content_type: str | None,
+    version: str | None = None,
 ) -> Content:
-    """DataOps-owned bytes: a redirect to a short-lived URL (S3) or a stream (local-dev).
-    Bytes kept elsewhere are not served through DataOps: open the storageUri."""
+    """DataOps-owned bytes: a redirect to a short-lived URL (S3, pinned to the recorded
+    `version` when there is one) or a stream (local-dev). Bytes kept elsewhere are not
+    served through DataOps: open the storageUri."""
     if uri is None or infer_provider(uri) not in OWNED_PROVIDERS:
         raise Conflict("the bytes are not stored by DataOps; open the record's storageUri")
     if not ws.blobs.owns(uri):
@@ -165,7 +170,9 @@ def open_content(
             f"the store holding {uri.split('://')[0]}:// objects is not configured here "
             f"(DATAOPS_BLOB_STORE={ws.blobs.name})"
         )
-    url = ws.blobs.download_url(uri, filename=filename, expires_in=MAX_PRESIGN_SECONDS)
+    url = ws.blobs.download_url(
+        uri, filename=filename, expires_in=MAX_PRESIGN_SECONDS, version=version
+    )
     if url is not None:
         return Content(filename, content_type or "application/octet-stream", redirect=url)
     chunks = ws.blobs.read(uri)
@@ -174,4 +181,6 @@ def open_content(
 
 def file_content(ws: Workspace, file_id: str) -> Content:
     record = get_file(ws, file_id)
-    return open_content(ws, storage_uri_of(record), record.filename, record.content_type)
+    return open_content(
+        ws, storage_uri_of(record), record.filename, record.content_type, record.storage_version
+    )
