@@ -33,6 +33,8 @@ def create(
             "url": ticket.target.url,
             "headers": ticket.target.headers,
             "expiresAt": ticket.upload.expires_at,
+            "status": ticket.upload.status.value,
+            "fileId": ticket.upload.file_id,
         },
         status_code=201,
     )
