@@ -20,7 +20,7 @@ from dataops.services import passwords, people
 from dataops.services.context import Workspace
 from dataops.store.port import MetadataStore
 
-STORES = ("sqlite",)
+STORES = ("sqlite", "dynamodb")
 BLOB_STORES = ("local-dev", "s3", "disabled")
 
 
@@ -29,6 +29,10 @@ def build_store(settings: Settings) -> MetadataStore:
         from dataops.store.sqlite import SqliteStore
 
         return SqliteStore(settings.sqlite_path)
+    if settings.store == "dynamodb":
+        from dataops.store.dynamodb import DynamoStore
+
+        return DynamoStore(settings)
     raise ConfigurationError(
         f"DATAOPS_STORE={settings.store} is not available in this build "
         f"(known: {', '.join(STORES)})"
@@ -61,16 +65,63 @@ def portal_secret(settings: Settings) -> str:
     return settings.portal_secret or secrets.token_urlsafe(32)
 
 
+MIN_SECRET_LENGTH = 16
+
+
 def configured_portal_secret(settings: Settings) -> str:
-    """The secret a split deployment shares; refusing to start without one."""
+    """The secret a split deployment shares: WORK_ENGINE_PORTAL_SECRET, else the Secrets
+    Manager secret WORK_ENGINE_PORTAL_SECRET_NAME names (read once, at start-up: a Lambda
+    container builds its app once and keeps it, so the value is cached per container).
+    Refuses to start without one."""
     if settings.portal_secret:
-        if len(settings.portal_secret) < 16:
+        if len(settings.portal_secret) < MIN_SECRET_LENGTH:
             raise ConfigurationError("WORK_ENGINE_PORTAL_SECRET must be at least 16 characters")
         return settings.portal_secret
+    if settings.portal_secret_name:
+        value = secret_from_secrets_manager(settings.portal_secret_name)
+        if len(value) < MIN_SECRET_LENGTH:
+            raise ConfigurationError(
+                f"the Secrets Manager secret {settings.portal_secret_name!r} "
+                f"(WORK_ENGINE_PORTAL_SECRET_NAME) must be at least 16 characters"
+            )
+        return value
     raise ConfigurationError(
         "portal auth mode needs a shared secret: set WORK_ENGINE_PORTAL_SECRET (the same value "
-        "for the portal and the engine)"
+        "for the portal and the engine) or WORK_ENGINE_PORTAL_SECRET_NAME (a Secrets Manager "
+        "secret both can read)"
     )
+
+
+def secret_from_secrets_manager(name: str) -> str:
+    """The SecretString of a Secrets Manager secret (endpoint override: botocore's
+    AWS_ENDPOINT_URL_SECRETS_MANAGER). Failures are a ConfigurationError naming the setting;
+    the value never appears in a message."""
+    import boto3  # type: ignore[import-untyped,unused-ignore]
+    from botocore.exceptions import (  # type: ignore[import-untyped,unused-ignore]
+        BotoCoreError,
+        ClientError,
+    )
+
+    try:
+        response = boto3.client("secretsmanager").get_secret_value(SecretId=name)
+    except ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code", "error")
+        raise ConfigurationError(
+            f"could not read the portal secret {name!r} from Secrets Manager ({code}); check "
+            f"WORK_ENGINE_PORTAL_SECRET_NAME and the secretsmanager:GetSecretValue permission"
+        ) from None
+    except BotoCoreError as exc:
+        raise ConfigurationError(
+            f"Secrets Manager could not be reached for WORK_ENGINE_PORTAL_SECRET_NAME "
+            f"({type(exc).__name__})"
+        ) from None
+    value = response.get("SecretString")
+    if not isinstance(value, str):
+        raise ConfigurationError(
+            f"the Secrets Manager secret {name!r} (WORK_ENGINE_PORTAL_SECRET_NAME) has no "
+            f"string value"
+        )
+    return value
 
 
 @dataclass(frozen=True)

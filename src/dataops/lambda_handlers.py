@@ -1,0 +1,109 @@
+"""AWS Lambda entry points (SAM: `dataops.lambda_handlers.portal_handler` and
+`dataops.lambda_handlers.engine_handler`).
+
+- `portal_handler`: the public portal behind a Function URL. Its broker reaches the
+  engine through `LambdaInvokeTransport` (a synchronous invoke of
+  WORK_ENGINE_FUNCTION_NAME); nothing else can call the engine.
+- `engine_handler`: the private work-engine, invoked only by the portal (no Function URL,
+  no trigger), still requiring the portal's shared secret on every request.
+
+Each container reads and validates its settings once, on its first event, and keeps the
+app it built (with the portal secret, read from Secrets Manager when
+WORK_ENGINE_PORTAL_SECRET_NAME is set) for its lifetime. Start-up refuses what would keep
+durable data on Lambda's local disk — SQLite metadata, local-dev blobs — and a portal
+without WORK_ENGINE_FUNCTION_NAME; the error names the setting to change.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import logging
+import os
+from collections.abc import Mapping
+from typing import Any
+
+import httpx
+from mangum import Mangum
+
+from dataops import runtime
+from dataops.config import Settings
+from dataops.domain.errors import ConfigurationError, Conflict
+from dataops.engine.app import create_engine_app
+from dataops.lambda_invoke import LambdaInvokeTransport
+from dataops.portal.app import create_portal_app
+from dataops.services import people
+from dataops.services.context import Workspace
+
+log = logging.getLogger("dataops.lambda")
+
+ENGINE_FUNCTION_VARIABLE = "WORK_ENGINE_FUNCTION_NAME"
+ENGINE_URL = "https://engine.lambda.internal"
+"""The broker's base URL; the invoke transport ignores the host."""
+
+
+def portal_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return _portal()(event, context)
+
+
+def engine_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return _engine()(event, context)
+
+
+def lambda_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """Settings for a Lambda container. AWS_LAMBDA_FUNCTION_NAME (always set by Lambda)
+    makes `Settings.from_env` refuse SQLite and local-dev blobs (`durability_problems`)."""
+    return Settings.from_env(environ)
+
+
+def engine_function_name(environ: Mapping[str, str] | None = None) -> str:
+    name = (os.environ if environ is None else environ).get(ENGINE_FUNCTION_VARIABLE, "")
+    if not name:
+        raise ConfigurationError(
+            f"the portal needs {ENGINE_FUNCTION_VARIABLE}: the name or ARN of the engine "
+            f"function it invokes"
+        )
+    return name
+
+
+def build_engine(settings: Settings) -> Mangum:
+    secret = runtime.configured_portal_secret(settings)
+    workspace = runtime.build_workspace(settings)
+    return Mangum(create_engine_app(workspace, secret), lifespan="off")
+
+
+def build_portal(settings: Settings, transport: httpx.AsyncBaseTransport | None = None) -> Mangum:
+    function_name = engine_function_name()
+    secret = runtime.configured_portal_secret(settings)
+    workspace = runtime.build_workspace(settings)
+    _bootstrap_admin(workspace)
+    app = create_portal_app(
+        workspace, transport or LambdaInvokeTransport(function_name), ENGINE_URL, secret
+    )
+    # lifespan off: a lifespan per event would close the broker's client after each one.
+    return Mangum(app, lifespan="off")
+
+
+def _bootstrap_admin(workspace: Workspace) -> None:
+    """The first admin, only from DATAOPS_ADMIN_EMAIL/PASSWORD: on Lambda a generated
+    password would have to be printed to the logs, so none is generated."""
+    settings = workspace.settings
+    if settings.admin_email and settings.admin_password:
+        with contextlib.suppress(Conflict):  # another container created it first
+            runtime.bootstrap_admin(workspace)
+        return
+    if not people.has_users(workspace):
+        log.warning(
+            "no users yet: create the first admin with `dataops users add` against this "
+            "deployment's tables, or set DATAOPS_ADMIN_EMAIL and DATAOPS_ADMIN_PASSWORD"
+        )
+
+
+@functools.cache
+def _engine() -> Mangum:
+    return build_engine(lambda_settings())
+
+
+@functools.cache
+def _portal() -> Mangum:
+    return build_portal(lambda_settings())
