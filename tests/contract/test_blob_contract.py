@@ -7,9 +7,11 @@ import contextlib
 import hashlib
 import io
 import os
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
@@ -18,6 +20,7 @@ from fastapi.testclient import TestClient
 from dataops import runtime
 from dataops.blobs.local import DisabledBlobs, LocalDevBlobs
 from dataops.blobs.port import MAX_PRESIGN_SECONDS, BlobStore
+from dataops.blobs.s3 import S3Blobs
 from dataops.config import Settings
 from dataops.domain.errors import (
     ConfigurationError,
@@ -28,16 +31,42 @@ from dataops.domain.errors import (
 )
 from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, login, make_settings
 
+if TYPE_CHECKING:
+    from tests.moto_server import MotoServer
+
 MIB = 1024 * 1024
-BACKENDS: dict[str, Callable[[Path], BlobStore]] = {
-    "local-dev": lambda root: LocalDevBlobs(root / "blobs", allowed=True),
-    # "s3": lambda root: S3Blobs(...moto server endpoint...),
-}
+BACKENDS = ("local-dev", "s3")
 
 
-@pytest.fixture(params=list(BACKENDS))
+def versioned_bucket(moto: MotoServer) -> S3Blobs:
+    """S3Blobs on a new private, versioned bucket of the session's moto server."""
+    import boto3
+
+    bucket = f"dataops-blobs-{uuid.uuid4().hex[:12]}"
+    client = boto3.client("s3", endpoint_url=moto.endpoint)
+    client.create_bucket(Bucket=bucket)
+    client.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    return S3Blobs(bucket, endpoint_url=moto.endpoint)
+
+
+@pytest.fixture(params=BACKENDS)
 def blobs(request: pytest.FixtureRequest, tmp_path: Path) -> BlobStore:
-    return BACKENDS[request.param](tmp_path)
+    if request.param == "s3":
+        return versioned_bucket(request.getfixturevalue("moto"))
+    return LocalDevBlobs(tmp_path / "blobs", allowed=True)
+
+
+def objects_in(blobs: BlobStore) -> list[str]:
+    """Every object version and delete marker in an S3 store's bucket (the local-dev
+    equivalent is `files_under`)."""
+    if not isinstance(blobs, S3Blobs):
+        return []
+    import boto3
+
+    client = boto3.client("s3", endpoint_url=blobs._client.meta.endpoint_url)
+    listing = client.list_object_versions(Bucket=blobs.bucket)
+    entries = [*listing.get("Versions", []), *listing.get("DeleteMarkers", [])]
+    return sorted(entry["Key"] for entry in entries)
 
 
 def uri(blobs: BlobStore, key: str) -> str:
@@ -110,6 +139,8 @@ def test_put_of_an_existing_key_is_a_conflict_and_never_clobbers(
     assert b"".join(blobs.read(stored)) == b"original bytes"
     if isinstance(blobs, LocalDevBlobs):
         assert [p.name for p in files_under(tmp_path / "blobs")] == ["fil_1"]
+    if isinstance(blobs, S3Blobs):  # no second version either
+        assert objects_in(blobs) == ["files/fil_1"]
 
 
 def test_put_past_max_bytes_keeps_nothing(blobs: BlobStore, tmp_path: Path) -> None:
@@ -118,6 +149,7 @@ def test_put_past_max_bytes_keeps_nothing(blobs: BlobStore, tmp_path: Path) -> N
     with pytest.raises(PayloadTooLarge):
         put(blobs, "files/one_over", b"123456", max_bytes=5)
     assert files_under(tmp_path) == []
+    assert objects_in(blobs) == []
     with pytest.raises(NotFound):
         list(blobs.read(uri(blobs, "files/too_big")))
     # The key is still free afterwards.
@@ -129,6 +161,7 @@ def test_a_failed_stream_keeps_nothing(blobs: BlobStore, tmp_path: Path) -> None
     with pytest.raises(OSError, match="reset"):
         blobs.put("files/dropped", stream, content_type="x/y", max_bytes=10 * MIB)
     assert files_under(tmp_path) == []
+    assert objects_in(blobs) == []
 
 
 def test_read_of_a_missing_blob_is_not_found(blobs: BlobStore) -> None:
@@ -174,6 +207,7 @@ def test_bad_keys_are_refused_and_nothing_is_written(
     with pytest.raises(NotFound):
         list(blobs.read(uri(blobs, key)))
     assert files_under(tmp_path) == []
+    assert objects_in(blobs) == []
     assert not (tmp_path.parent / "escape").exists()
 
 
@@ -191,10 +225,11 @@ def test_inspect_reports_what_is_stored(blobs: BlobStore) -> None:
     stored = blobs.put("files/fil_1", io.BytesIO(data), content_type="x/y", max_bytes=10 * MIB)
     seen = blobs.inspect("files/fil_1")
     assert seen is not None
-    assert (seen.uri, seen.checksum, seen.size_bytes) == (
+    assert (seen.uri, seen.checksum, seen.size_bytes, seen.version) == (
         stored.uri,
         "sha256:" + hashlib.sha256(data).hexdigest(),
         len(data),
+        stored.version,
     )
     blobs.delete(stored.uri)
     assert blobs.inspect("files/fil_1") is None
@@ -218,13 +253,31 @@ def test_upload_target_hands_out_a_put_and_writes_nothing(blobs: BlobStore, tmp_
     assert target.method == "PUT"
     assert target.url
     assert files_under(tmp_path) == []
+    assert objects_in(blobs) == []
     assert blobs.inspect("uploads/upl_1") is None
 
 
-def test_download_url_is_short_lived_or_absent(blobs: BlobStore) -> None:
-    stored = put(blobs, "files/fil_1", b"x")
-    url = blobs.download_url(stored, filename="a.txt", expires_in=MAX_PRESIGN_SECONDS)
-    assert url is None or url.startswith("https://")
+@pytest.mark.parametrize("asked", [60, MAX_PRESIGN_SECONDS, 3600])
+def test_download_url_is_short_lived_or_absent(blobs: BlobStore, asked: int) -> None:
+    stored = blobs.put("files/fil_1", io.BytesIO(b"x"), content_type="text/plain", max_bytes=9)
+    url = blobs.download_url(stored.uri, filename="a.txt", expires_in=asked, version=stored.version)
+    if url is None:  # streamed through DataOps instead
+        return
+    query = parse_qs(urlsplit(url).query)
+    assert int(query["X-Amz-Expires"][0]) == min(asked, MAX_PRESIGN_SECONDS)
+    assert query["versionId"] == [stored.version]
+    fetched = httpx.get(url)
+    assert fetched.content == b"x"
+    assert fetched.headers["content-disposition"].startswith("attachment")
+
+
+def test_download_url_of_a_missing_object_is_not_found(blobs: BlobStore) -> None:
+    url = uri(blobs, "files/never_written")
+    try:
+        link = blobs.download_url(url, filename="a.txt", expires_in=60)
+    except NotFound:
+        return
+    assert link is None  # a streaming store reports the missing object when read
 
 
 # --- delete (undoing a put whose metadata could not be recorded) ------------------------
@@ -236,6 +289,7 @@ def test_delete_removes_what_put_wrote(blobs: BlobStore, tmp_path: Path) -> None
     blobs.delete(gone)
     with pytest.raises(NotFound):
         list(blobs.read(gone))
+    assert "files/gone" not in objects_in(blobs)  # no old version, no delete marker
     assert b"".join(blobs.read(kept)) == b"keep me"
     assert b"".join(blobs.read(put(blobs, "files/gone", b"again"))) == b"again"
 
