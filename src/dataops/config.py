@@ -23,6 +23,11 @@ TABLE_ENTITIES = (
     "notifications",
     "audit_events",
     "sessions",
+    # additions to CONTRACT §2 (entities the DynamoDB store also keeps in tables)
+    "credentials",
+    "api_tokens",
+    "idempotency",
+    "uploads",
 )
 DEFAULT_MAX_UPLOAD_BYTES = 100 * 1024 * 1024
 

@@ -27,20 +27,25 @@ from dataops.domain.enums import (
     UploadStatus,
 )
 from dataops.domain.errors import Conflict, ValidationFailed, VersionConflict
+from dataops.store.dynamodb import DynamoStore
 from dataops.store.port import Filters, MetadataStore, PageRequest, Repository, UnitOfWork
 from dataops.store.sqlite import SqliteStore
 from tests.contract import records as r
+from tests.contract.dynamo import drop_tables, dynamo_store
 
-BACKENDS: dict[str, Callable[[Path], MetadataStore]] = {
-    "sqlite": lambda root: SqliteStore(root / "contract.db"),
-    # "dynamodb": lambda root: DynamoStore(...moto server endpoint...),
+BACKENDS: dict[str, Callable[[pytest.FixtureRequest, Path], MetadataStore]] = {
+    "sqlite": lambda request, root: SqliteStore(root / "contract.db"),
+    # On the session's moto server (real HTTP, real botocore), tables of its own per test.
+    "dynamodb": lambda request, root: dynamo_store(request.getfixturevalue("moto"), root),
 }
 
 
 @pytest.fixture(params=list(BACKENDS))
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[MetadataStore]:
-    backend = BACKENDS[request.param](tmp_path)
+    backend = BACKENDS[request.param](request, tmp_path)
     yield backend
+    if isinstance(backend, DynamoStore):
+        drop_tables(backend)
     backend.close()
 
 

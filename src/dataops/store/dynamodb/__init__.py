@@ -1,0 +1,7 @@
+"""The production metadata store: one DynamoDB table per entity, a global secondary
+index per list filter and proof lookup, units of work as TransactWriteItems."""
+
+from dataops.store.dynamodb.store import DynamoStore
+from dataops.store.dynamodb.tables import table_definitions
+
+__all__ = ["DynamoStore", "table_definitions"]

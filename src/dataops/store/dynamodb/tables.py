@@ -1,0 +1,307 @@
+"""Item mapping for DynamoDB: one table per entity holding the record as JSON plus the
+attributes every list filter, lookup and index needs. Key formats, attribute names and
+every global secondary index live here and nowhere else; `table_definitions` is the one
+source the local auto-create and the SAM template are checked against.
+
+Item layout (every table):
+
+- `id` (S, the table's partition key): the record key (credentials: the user ID);
+- `data` (S): the whole record as compact camelCase JSON; `version` (N);
+- `entity` (S): the entity name, the constant partition of the `all` index;
+- one attribute per filterable field, camelCase, holding the raw value (`taskId`,
+  `status`, ...), written only when the value is a non-empty string that fits a key;
+- one attribute per composite index partition (`taskId_status`, ...): the values
+  joined by `#`, every part but the last with `%` and `#` escaped (so it is injective);
+- the sort attribute of the entity's list order: `id` itself, or `date_id` /
+  `expiresAt_id` (the order values joined by `#`; `#` sorts below every character a
+  date or timestamp uses, so the string order is the tuple order).
+
+Uniqueness (SQLite's UNIQUE indexes: users.email, api_tokens.token_hash) is kept by a
+claim item in the same table, `id` = `#unique#<field>#<value>` with `owner` = the record
+key; claims carry no `data` and no index attributes, so no read or index sees them.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, TypeGuard
+
+from dataops.domain import models
+from dataops.domain.codec import camel, from_dict, to_dict
+from dataops.domain.errors import ValidationFailed
+
+KEY = "id"
+DATA = "data"
+VERSION = "version"
+ENTITY = "entity"
+OWNER = "owner"
+SEPARATOR = "#"
+UNIQUE_PREFIX = "#unique#"
+ALL_INDEX = "all"
+MAX_PARTITION_BYTES = 2048  # DynamoDB's limit for a partition key value
+MAX_SORT_BYTES = 1024  # ... and for a sort key value
+MAX_KEY_BYTES = 1000  # record keys: leaves room for the composite sort values
+
+AttributeValue = dict[str, str]
+Item = dict[str, AttributeValue]
+
+
+@dataclass(frozen=True)
+class Index:
+    """A global secondary index: equality on `fields` (the partition), sorted by the
+    entity's list order. No fields: the constant-partition `all` index."""
+
+    name: str
+    fields: tuple[str, ...] = ()
+
+    @property
+    def partition_attribute(self) -> str:
+        return "_".join(camel(f) for f in self.fields) if self.fields else ENTITY
+
+
+@dataclass(frozen=True)
+class Spec:
+    entity: str
+    cls: type[Any]
+    filters: tuple[str, ...] = ()
+    order: tuple[str, ...] = ("id",)
+    key: str = "id"
+    versioned: bool = True
+    indexes: tuple[Index, ...] = ()
+    unique: tuple[str, ...] = ()
+
+    @property
+    def all_indexes(self) -> tuple[Index, ...]:
+        return (Index(ALL_INDEX), *self.indexes)
+
+    @property
+    def sort_attribute(self) -> str:
+        return KEY if self.order == (self.key,) else "_".join(camel(f) for f in self.order)
+
+    # --- records <-> items ---------------------------------------------------------------
+
+    def key_of(self, record: Any) -> str:
+        return str(getattr(record, self.key))
+
+    def version_of(self, record: Any) -> int:
+        return int(getattr(record, "version", 1))
+
+    def values(self, record: Any, fields: tuple[str, ...]) -> list[str | None]:
+        return [_text(getattr(record, f)) for f in fields]
+
+    def order_values(self, record: Any) -> list[str]:
+        return [v or "" for v in self.values(record, self.order)]
+
+    def to_item(self, record: Any) -> Item:
+        key = self.key_of(record)
+        if not key or len(key.encode()) > MAX_KEY_BYTES:
+            raise ValidationFailed.one(camel(self.key), "is empty or too long for this store")
+        data = json.dumps(to_dict(record), separators=(",", ":"), ensure_ascii=False)
+        item: Item = {
+            KEY: {"S": key},
+            DATA: {"S": data},
+            VERSION: {"N": str(self.version_of(record))},
+            ENTITY: {"S": self.entity},
+        }
+        if self.sort_attribute != KEY:
+            item[self.sort_attribute] = {"S": compose(self.order_values(record))}
+        for name in self.filters:
+            value = _text(getattr(record, name))
+            if fits(value, MAX_PARTITION_BYTES):
+                item[camel(name)] = {"S": value}
+        for index in self.indexes:
+            if len(index.fields) > 1:
+                parts = self.values(record, index.fields)
+                if all(fits(p, MAX_PARTITION_BYTES) for p in parts):
+                    value = compose([p or "" for p in parts])
+                    if fits(value, MAX_PARTITION_BYTES):
+                        item[index.partition_attribute] = {"S": value}
+        return item
+
+    def from_item(self, item: Mapping[str, AttributeValue]) -> Any:
+        record = from_dict(self.cls, json.loads(item[DATA]["S"]))
+        if self.versioned:
+            record.version = int(item[VERSION]["N"])
+        return record
+
+    def matches(self, record: Any, filters: Mapping[str, str]) -> bool:
+        return all(_text(getattr(record, f)) == v for f, v in filters.items())
+
+    # --- queries --------------------------------------------------------------------------
+
+    def choose_index(self, filters: Mapping[str, str]) -> tuple[Index, dict[str, str]]:
+        """The index whose partition covers the most filters (first declared on a tie);
+        the filters it does not cover are left for a FilterExpression."""
+        best = Index(ALL_INDEX)
+        for index in self.indexes:
+            if set(index.fields) <= filters.keys() and len(index.fields) > len(best.fields):
+                best = index
+        rest = {f: v for f, v in filters.items() if f not in best.fields}
+        return best, rest
+
+    def partition_value(self, index: Index, filters: Mapping[str, str]) -> str | None:
+        """The partition key value for `filters`; None when no item can have it."""
+        if not index.fields:
+            return self.entity
+        parts = [filters[f] for f in index.fields]
+        if not all(fits(p, MAX_PARTITION_BYTES) for p in parts):
+            return None
+        value = compose(parts)
+        return value if fits(value, MAX_PARTITION_BYTES) else None
+
+    def sort_value(self, order_values: list[str]) -> str:
+        return compose(order_values) if self.sort_attribute != KEY else order_values[-1]
+
+
+def compose(parts: list[str]) -> str:
+    """Join with `#`, escaping `%` and `#` in every part but the last (injective, and for
+    sort values order-preserving: the escaped parts are dates and timestamps)."""
+    head = [p.replace("%", "%25").replace(SEPARATOR, "%23") for p in parts[:-1]]
+    return SEPARATOR.join([*head, parts[-1]])
+
+
+def fits(value: str | None, limit: int) -> TypeGuard[str]:
+    """A non-empty string whose UTF-8 form is at most `limit` bytes (a storable key)."""
+    return value is not None and 0 < len(value.encode()) <= limit
+
+
+def unique_key(field: str, value: str) -> str:
+    return f"{UNIQUE_PREFIX}{camel(field)}{SEPARATOR}{value}"
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    return str(value.value if isinstance(value, enum.Enum) else value)
+
+
+SPECS: dict[str, Spec] = {
+    spec.entity: spec
+    for spec in (
+        Spec(
+            "users",
+            models.User,
+            filters=("email",),
+            indexes=(Index("by-email", ("email",)),),
+            unique=("email",),
+        ),
+        Spec("credentials", models.Credential, key="user_id", order=("user_id",), versioned=False),
+        Spec(
+            "sessions",
+            models.Session,
+            filters=("user_id",),
+            indexes=(Index("by-user", ("user_id",)),),
+        ),
+        Spec(
+            "api_tokens",
+            models.ApiToken,
+            filters=("user_id", "token_hash"),
+            indexes=(Index("by-token-hash", ("token_hash",)), Index("by-user", ("user_id",))),
+            unique=("token_hash",),
+        ),
+        Spec("idempotency", models.IdempotencyRecord),
+        Spec(
+            "uploads",
+            models.Upload,
+            filters=("status", "expires_at"),
+            order=("expires_at", "id"),
+            indexes=(Index("by-status", ("status",)),),
+        ),
+        Spec("templates", models.Template),
+        Spec(
+            "bundles",
+            models.Bundle,
+            filters=("status", "template_id"),
+            indexes=(Index("by-status", ("status",)), Index("by-template", ("template_id",))),
+        ),
+        Spec(
+            "tasks",
+            models.Task,
+            filters=("bundle_id", "status", "date", "assignee_id"),
+            order=("date", "id"),
+            indexes=(
+                Index("by-bundle", ("bundle_id",)),
+                Index("by-assignee", ("assignee_id",)),
+                Index("by-date", ("date",)),
+                Index("by-status", ("status",)),
+            ),
+        ),
+        Spec(
+            "files",
+            models.FileRecord,
+            filters=("task_id", "bundle_id"),
+            versioned=False,
+            indexes=(Index("by-task", ("task_id",)), Index("by-bundle", ("bundle_id",))),
+        ),
+        Spec(
+            "artifacts",
+            models.Artifact,
+            filters=("task_id", "bundle_id", "assistant_job_id", "file_id", "status", "type"),
+            indexes=(
+                Index("by-task", ("task_id",)),
+                Index("by-task-status", ("task_id", "status")),
+                Index("by-task-status-type", ("task_id", "status", "type")),
+                Index("by-bundle", ("bundle_id",)),
+                Index("by-bundle-status", ("bundle_id", "status")),
+                Index("by-bundle-status-type", ("bundle_id", "status", "type")),
+                Index("by-assistant-job", ("assistant_job_id",)),
+                Index("by-file", ("file_id",)),
+                Index("by-status", ("status",)),
+                Index("by-status-type", ("status", "type")),
+                Index("by-type", ("type",)),
+            ),
+        ),
+        Spec(
+            "audit_events",
+            models.AuditEvent,
+            filters=("entity_type", "entity_id"),
+            versioned=False,
+            indexes=(
+                Index("by-entity-type", ("entity_type",)),
+                Index("by-entity", ("entity_type", "entity_id")),
+            ),
+        ),
+        Spec(
+            "notifications",
+            models.Notification,
+            filters=("user_id", "task_id"),
+            indexes=(Index("by-user", ("user_id",)), Index("by-task", ("task_id",))),
+        ),
+    )
+}
+
+
+def table_definitions(table_names: Mapping[str, str]) -> list[dict[str, Any]]:
+    """CreateTable parameters for every entity table, in `SPECS` order. The property
+    names are also those of `AWS::DynamoDB::Table` in CloudFormation (TableName,
+    AttributeDefinitions, KeySchema, BillingMode, GlobalSecondaryIndexes), so the SAM
+    template's tables can be compared with this one by one, matched by TableName."""
+    definitions = []
+    for entity, spec in SPECS.items():
+        attributes = [KEY, spec.sort_attribute, *(i.partition_attribute for i in spec.all_indexes)]
+        definitions.append(
+            {
+                "TableName": table_names[entity],
+                "AttributeDefinitions": [
+                    {"AttributeName": name, "AttributeType": "S"}
+                    for name in dict.fromkeys(attributes)
+                ],
+                "KeySchema": [{"AttributeName": KEY, "KeyType": "HASH"}],
+                "BillingMode": "PAY_PER_REQUEST",
+                "GlobalSecondaryIndexes": [
+                    {
+                        "IndexName": index.name,
+                        "KeySchema": [
+                            {"AttributeName": index.partition_attribute, "KeyType": "HASH"},
+                            {"AttributeName": spec.sort_attribute, "KeyType": "RANGE"},
+                        ],
+                        "Projection": {"ProjectionType": "ALL"},
+                    }
+                    for index in spec.all_indexes
+                ],
+            }
+        )
+    return definitions
