@@ -1,0 +1,347 @@
+"""Helpers shared by the portal perimeter tests: the engine's own route table, a world of
+real records to aim at, database snapshots (to prove a refused request changed nothing),
+and a recording transport between the portal and the engine."""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import re
+import sqlite3
+import tempfile
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import fastapi.routing
+import httpx
+import starlette.routing
+from fastapi import FastAPI
+from fastapi.routing import APIRoute
+from fastapi.testclient import TestClient
+
+from dataops import runtime
+from dataops.domain.enums import Role
+from dataops.engine import deps
+from dataops.engine.app import create_engine_app
+from dataops.portal.app import create_portal_app
+from dataops.services import auth, people
+from dataops.services.context import Workspace
+from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, PASSWORD, login, make_settings
+
+JsonDict = dict[str, Any]
+PROBLEM_JSON = "application/problem+json"
+UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+ENGINE_SECRET = "s" * 32
+SESSION_COOKIE = "dataops_session"
+_PARAM = re.compile(r"{([^}:]+)(?::[^}]*)?}")
+
+
+# ------------------------------------------------------------------- the route table
+
+
+@dataclass(frozen=True, order=True)
+class Route:
+    method: str
+    path: str  # the engine path, e.g. /api/tasks/{task_id}
+    multipart: bool = field(default=False, compare=False)
+
+    @property
+    def label(self) -> str:
+        return f"{self.method} {self.path}"
+
+    @property
+    def params(self) -> list[str]:
+        return _PARAM.findall(self.path)
+
+    def portal_path(self, ids: dict[str, str]) -> str:
+        """`/work` + the engine path with every path parameter replaced by a real ID (or a
+        real-looking one for a parameter no fixture knows)."""
+
+        def one(match: re.Match[str]) -> str:
+            name = match.group(1)
+            return ids.get(name) or f"{name.removesuffix('_id')[:3]}_{uuid.uuid4().hex[:20]}"
+
+        return "/work" + _PARAM.sub(one, self.path)
+
+
+def _api_routes(app: FastAPI) -> Iterator[Any]:
+    """The app's API routes, flattened: recent FastAPI keeps included routers as nested
+    route objects (walked with `iter_route_contexts`), older ones copy them into
+    `app.routes`. Each item has `path`, `methods` and `dependant`."""
+    iterate = getattr(fastapi.routing, "iter_route_contexts", None)
+    if iterate is None:
+        yield from (r for r in app.routes if isinstance(r, APIRoute))
+        return
+    for context in iterate(app.routes):
+        if isinstance(context.original_route, APIRoute):
+            yield context
+
+
+def _plain_routes(app: FastAPI) -> Iterator[starlette.routing.Route]:
+    """Routes that are not API routes (e.g. the OpenAPI document)."""
+    for route in app.routes:
+        if isinstance(route, starlette.routing.Route) and not isinstance(route, APIRoute):
+            yield route
+
+
+def routes_of(app: FastAPI) -> list[Route]:
+    """Every (method, path) the engine app serves under /api, from its own route list."""
+    found: set[Route] = set()
+    for route in _api_routes(app):
+        if not route.path.startswith("/api/"):
+            continue
+        multipart = any(
+            getattr(param.field_info, "media_type", "") == "multipart/form-data"
+            for param in route.dependant.body_params
+        )
+        for method in route.methods:
+            found.add(Route(method, route.path, multipart))
+    for plain in _plain_routes(app):
+        if plain.path.startswith("/api/"):
+            found.update(Route(method, plain.path) for method in plain.methods or ())
+    return sorted(found)
+
+
+@functools.cache
+def _engine_tables() -> tuple[list[Route], dict[Route, set[Role]]]:
+    with tempfile.TemporaryDirectory() as home:
+        ws = runtime.build_workspace(make_settings(Path(home)))
+        try:
+            app = create_engine_app(ws, ENGINE_SECRET)
+            return routes_of(app), required_roles(app)
+        finally:
+            ws.store.close()
+
+
+def engine_route_table() -> list[Route]:
+    """The engine's routes, computed at collection time (parametrisation needs them before
+    any fixture exists) from a throwaway workspace."""
+    return list(_engine_tables()[0])
+
+
+def engine_role_table() -> dict[Route, set[Role]]:
+    """The role checks of every engine API route (from its dependency tree)."""
+    return dict(_engine_tables()[1])
+
+
+def _role_checks() -> dict[Role, Any]:
+    """The dependency callables behind deps.Reader / Operator / Admin."""
+    found = {}
+    for role, alias in ((Role.VIEWER, deps.Reader), (Role.OPERATOR, deps.Operator)):
+        found[role] = alias.__metadata__[0].dependency
+    found[Role.ADMIN] = deps.Admin.__metadata__[0].dependency
+    return found
+
+
+def required_roles(app: FastAPI) -> dict[Route, set[Role]]:
+    """For every route, the role checks anywhere in its dependency tree."""
+    checks = {call: role for role, call in _role_checks().items()}
+    result: dict[Route, set[Role]] = {}
+    for route in _api_routes(app):
+        if not route.path.startswith("/api/"):
+            continue
+        roles: set[Role] = set()
+        stack = list(route.dependant.dependencies)
+        while stack:
+            dependant = stack.pop()
+            if dependant.call in checks:
+                roles.add(checks[dependant.call])
+            stack.extend(dependant.dependencies)
+        for method in route.methods:
+            result[Route(method, route.path)] = roles
+    return result
+
+
+# ------------------------------------------------------------------------- snapshots
+
+
+def _without_token_use(row: tuple[Any, ...]) -> tuple[Any, ...]:
+    """An api_tokens row minus what a successful bearer request records (last use)."""
+    record_id, _version, data, *rest = row
+    fields = json.loads(data)
+    fields.pop("lastUsedAt", None)
+    fields.pop("version", None)
+    return (record_id, json.dumps(fields, sort_keys=True), *rest)
+
+
+def db_snapshot(ws: Workspace) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of every table of the SQLite file, read over a separate connection.
+    A bearer token's last-use stamp is left out: using a token legitimately records it."""
+    conn = sqlite3.connect(f"file:{ws.settings.sqlite_path}?mode=ro", uri=True)
+    try:
+        tables = [
+            row[0]
+            for row in conn.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name"
+            )
+        ]
+        snapshot = {
+            table: sorted(
+                conn.execute(f'SELECT * FROM "{table}"').fetchall(),  # noqa: S608
+                key=repr,
+            )
+            for table in tables
+        }
+        snapshot["api_tokens"] = [_without_token_use(row) for row in snapshot["api_tokens"]]
+        return snapshot
+    finally:
+        conn.close()
+
+
+def assert_unchanged(
+    before: dict[str, list[tuple[Any, ...]]], after: dict[str, list[tuple[Any, ...]]]
+) -> None:
+    changed = [t for t in sorted(set(before) | set(after)) if before.get(t) != after.get(t)]
+    assert not changed, f"a refused request changed the tables {changed}"
+
+
+def assert_problem(response: httpx.Response, status: int) -> JsonDict:
+    assert response.status_code == status, f"{response.status_code}: {response.text[:500]}"
+    assert response.headers["content-type"].startswith(PROBLEM_JSON), response.headers
+    body: JsonDict = response.json()
+    assert body["status"] == status
+    assert body["type"]
+    assert body["title"]
+    assert isinstance(body["detail"], str)
+    assert "Traceback" not in response.text
+    return body
+
+
+def ok(response: httpx.Response, status: int = 200) -> JsonDict:
+    assert response.status_code == status, f"{response.status_code}: {response.text[:500]}"
+    body: JsonDict = response.json()
+    return body
+
+
+# ----------------------------------------------------------------- records to aim at
+
+
+def seed_records(ws: Workspace, admin: httpx.Client) -> dict[str, str]:
+    """One real record per path parameter of the engine (the ID to use for `{name}`)."""
+    template = ok(
+        admin.post(
+            "/work/api/templates",
+            json={
+                "name": "Perimeter template",
+                "taskDefinitions": [
+                    {
+                        "refId": "publish",
+                        "description": "Publish the episode page",
+                        "offsetDays": 1,
+                        "proofRequirement": {"type": "artifact", "label": "Episode page"},
+                    }
+                ],
+            },
+        ),
+        201,
+    )
+    created = ok(
+        admin.post(
+            f"/work/api/templates/{template['id']}/instantiate",
+            json={"title": "Perimeter episode", "anchorDate": "2025-03-10"},
+        ),
+        201,
+    )
+    task = created["tasks"][0]
+    blocked = admin.patch(f"/work/api/tasks/{task['id']}", json={"status": "done"})
+    assert blocked.status_code == 409, blocked.text
+    notes = ok(admin.get("/work/api/notifications"))["items"]
+    assert notes, "a blocked completion should leave a notification"
+    artifact = ok(
+        admin.post(
+            "/work/api/artifacts",
+            json={
+                "type": "event-page",
+                "title": "Perimeter page",
+                "storageUri": "https://lu.ma/perimeter-episode",
+            },
+        ),
+        201,
+    )
+    file = ok(
+        admin.post(
+            "/work/api/files/register",
+            json={
+                "taskId": task["id"],
+                "filename": "notes.pdf",
+                "storageUri": "https://example.com/notes.pdf",
+            },
+        ),
+        201,
+    )
+    token, _ = auth.create_token(ws, people.SYSTEM, ADMIN_EMAIL, "perimeter")
+    ids = {
+        "template_id": template["id"],
+        "bundle_id": created["bundle"]["id"],
+        "task_id": task["id"],
+        "notification_id": notes[0]["id"],
+        "artifact_id": artifact["id"],
+        "file_id": file["id"],
+        "token_id": token.id,
+    }
+    upload = admin.post(
+        "/work/api/uploads",
+        json={
+            "filename": "cut.wav",
+            "contentType": "audio/wav",
+            "sizeBytes": 9,
+            "checksum": "sha256:" + hashlib.sha256(b"perimeter").hexdigest(),
+            "taskId": task["id"],
+        },
+    )
+    if upload.status_code == 201:  # the route exists (CONTRACT §4) in this build
+        ids["upload_id"] = upload.json()["uploadId"]
+    return ids
+
+
+def add_user(ws: Workspace, role: Role, email: str | None = None) -> str:
+    email = email or f"{role.value}-{uuid.uuid4().hex[:8]}@example.com"
+    people.add_user(ws, people.SYSTEM, email, role.value.title(), role, PASSWORD)
+    return email
+
+
+def logged_in(app: FastAPI, email: str, password: str = PASSWORD) -> TestClient:
+    client = TestClient(app)
+    client.__enter__()
+    login(client, email, password)
+    return client
+
+
+def admin_client(app: FastAPI) -> TestClient:
+    return logged_in(app, ADMIN_EMAIL, ADMIN_PASSWORD)
+
+
+# ------------------------------------------------------------- a recording transport
+
+
+@dataclass
+class Recorder:
+    """Every request the broker sent to the engine."""
+
+    requests: list[httpx.Request] = field(default_factory=list)
+
+    def transport(self, inner: httpx.AsyncBaseTransport) -> httpx.MockTransport:
+        async def handle(request: httpx.Request) -> httpx.Response:
+            self.requests.append(request)
+            return await inner.handle_async_request(request)
+
+        return httpx.MockTransport(handle)
+
+
+def recorded_portal(ws: Workspace, recorder: Recorder, secret: str = ENGINE_SECRET) -> FastAPI:
+    """The portal in front of the real in-process engine, every hop recorded."""
+    engine = create_engine_app(ws, secret)
+    transport = recorder.transport(httpx.ASGITransport(app=engine))
+    return create_portal_app(ws, transport, "http://engine.internal", secret)
+
+
+@contextmanager
+def engine_client(ws: Workspace, secret: str = ENGINE_SECRET) -> Iterator[httpx.Client]:
+    """A client of the engine app itself (no portal in between)."""
+    with TestClient(create_engine_app(ws, secret), base_url="http://engine.internal") as client:
+        yield client

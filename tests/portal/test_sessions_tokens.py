@@ -1,0 +1,750 @@
+"""Sessions, login throttling, API tokens, cross-site protection and body limits
+(CONTRACT §3, issue 3)."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import hashlib
+import io
+import json
+import os
+import subprocess
+import sys
+import tarfile
+from collections.abc import AsyncIterator, Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+
+from dataops import runtime
+from dataops.domain.clock import format_ts, now, parse_ts
+from dataops.domain.enums import Role
+from dataops.engine.app import JSON_BODY_LIMIT, create_engine_app
+from dataops.portal.ratelimit import LoginLimiter
+from dataops.services import auth
+from dataops.services.context import Workspace
+from dataops.services.people import SYSTEM
+from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, PASSWORD, login, make_settings
+from tests.portal.support import (
+    ENGINE_SECRET,
+    SESSION_COOKIE,
+    UNSAFE,
+    Recorder,
+    Route,
+    add_user,
+    assert_problem,
+    assert_unchanged,
+    db_snapshot,
+    engine_route_table,
+    ok,
+    recorded_portal,
+    seed_records,
+)
+
+UNSAFE_ROUTES = [r for r in engine_route_table() if r.method in UNSAFE]
+ARTIFACT = {"type": "event-page", "title": "Episode page", "storageUri": "https://lu.ma/ep-1"}
+
+
+def set_cookie_attributes(response: httpx.Response) -> tuple[str, dict[str, str]]:
+    """The session cookie's value and its attributes (lower-case names)."""
+    headers = [v for k, v in response.headers.multi_items() if k.lower() == "set-cookie"]
+    ours = [h for h in headers if h.startswith(f"{SESSION_COOKIE}=")]
+    assert len(ours) == 1, headers
+    first, *attributes = (part.strip() for part in ours[0].split(";"))
+    value = first.split("=", 1)[1].strip('"')
+    parsed = {}
+    for attribute in attributes:
+        name, _, setting = attribute.partition("=")
+        parsed[name.lower()] = setting
+    return value, parsed
+
+
+def cookie_header(token: str) -> dict[str, str]:
+    return {"Cookie": f"{SESSION_COOKIE}={token}"}
+
+
+def login_token(client: TestClient, email: str, password: str) -> str:
+    response = client.post("/auth/login", json={"email": email, "password": password})
+    assert response.status_code == 200, response.text
+    value, _ = set_cookie_attributes(response)
+    client.cookies.clear()
+    return value
+
+
+def attempt(client: TestClient, email: str, password: str) -> httpx.Response:
+    response = client.post("/auth/login", json={"email": email, "password": password})
+    client.cookies.clear()
+    return response
+
+
+def db_bytes(home: Path) -> bytes:
+    """Every byte SQLite keeps for the store (main file, WAL and shared memory).
+
+    Read in a child process: opening and closing the files here would drop this
+    process's POSIX locks on them (SQLite's well-known close() hazard) and let other
+    processes' writes go unseen by the open store."""
+    files = sorted(str(f) for f in home.glob("dataops.db*"))
+    assert files, f"no SQLite files under {home}"
+    script = (
+        "import sys\n"
+        "for name in sys.argv[1:]:\n"
+        "    sys.stdout.buffer.write(open(name, 'rb').read())"
+    )
+    return subprocess.run(
+        [sys.executable, "-c", script, *files], capture_output=True, check=True, timeout=60
+    ).stdout
+
+
+# ------------------------------------------------------------------ login and cookie
+
+
+def test_login_cookie_is_httponly_lax_and_not_secure_in_test(portal: TestClient) -> None:
+    response = portal.post("/auth/login", json={"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD})
+    assert response.status_code == 200, response.text
+    value, attributes = set_cookie_attributes(response)
+    assert len(value) >= 32
+    assert "httponly" in attributes
+    assert attributes.get("samesite", "").lower() == "lax"
+    assert "secure" not in attributes
+    assert attributes.get("path") == "/"
+    assert int(attributes["max-age"]) == int(auth.SESSION_LIFETIME.total_seconds())
+    assert value not in response.text  # the secret travels only in the cookie
+    body = response.json()
+    assert body["user"]["email"] == ADMIN_EMAIL
+    assert parse_ts(body["expiresAt"]) > now()
+
+
+def test_login_cookie_is_secure_in_staging(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path, DATAOPS_ENV="staging", DATAOPS_BLOB_STORE="disabled")
+    ws = runtime.build_workspace(settings)
+    try:
+        runtime.bootstrap_admin(ws)
+        with TestClient(runtime.build_single_process(ws), base_url="https://testserver") as client:
+            response = client.post(
+                "/auth/login", json={"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}
+            )
+            assert response.status_code == 200, response.text
+            _, attributes = set_cookie_attributes(response)
+            assert "secure" in attributes
+            assert "httponly" in attributes
+            assert attributes.get("samesite", "").lower() == "lax"
+            assert ok(client.get("/work/api/me"))["email"] == ADMIN_EMAIL
+            logout = client.post("/auth/logout")
+            _, cleared = set_cookie_attributes(logout)
+            assert "secure" in cleared
+    finally:
+        ws.store.close()
+
+
+@pytest.mark.parametrize(
+    ("email", "password"),
+    [
+        (ADMIN_EMAIL, "not-the-password"),
+        ("nobody@example.com", ADMIN_PASSWORD),
+        ("nobody@example.com", "not-the-password"),
+        ("not an email", "not-the-password"),
+        (ADMIN_EMAIL, ""),
+    ],
+)
+def test_failed_login_does_not_say_which_part_was_wrong(
+    portal: TestClient, email: str, password: str
+) -> None:
+    response = portal.post("/auth/login", json={"email": email, "password": password})
+    body = assert_problem(response, 401)
+    reference = assert_problem(
+        portal.post("/auth/login", json={"email": ADMIN_EMAIL, "password": "wrong-password"}),
+        401,
+    )
+    assert (body["type"], body["title"], body["detail"]) == (
+        reference["type"],
+        reference["title"],
+        reference["detail"],
+    )
+    assert "set-cookie" not in response.headers
+    assert SESSION_COOKIE not in portal.cookies
+
+
+def test_session_reports_how_the_caller_proved_it(api: TestClient, workspace: Workspace) -> None:
+    assert ok(api.get("/auth/session"))["via"] == "cookie"
+    _, secret = auth.create_token(workspace, SYSTEM, ADMIN_EMAIL, "script")
+    api.cookies.clear()
+    session = ok(api.get("/auth/session", headers={"Authorization": f"Bearer {secret}"}))
+    assert session["via"] == "token"
+    assert session["user"]["email"] == ADMIN_EMAIL
+
+
+# ------------------------------------------------------------ logout, revocation, expiry
+
+
+def test_logout_revokes_the_session_server_side(portal: TestClient, workspace: Workspace) -> None:
+    token = login_token(portal, ADMIN_EMAIL, ADMIN_PASSWORD)
+    other = login_token(portal, ADMIN_EMAIL, ADMIN_PASSWORD)
+    assert ok(portal.get("/work/api/me", headers=cookie_header(token)))["email"] == ADMIN_EMAIL
+
+    response = portal.post("/auth/logout", headers=cookie_header(token))
+    assert response.status_code == 200
+    _, cleared = set_cookie_attributes(response)
+    assert cleared.get("max-age") == "0" or "expires" in cleared
+
+    # The old cookie value, replayed, is dead everywhere.
+    assert_problem(portal.get("/work/api/me", headers=cookie_header(token)), 401)
+    assert_problem(portal.get("/auth/session", headers=cookie_header(token)), 401)
+    assert_problem(
+        portal.post("/work/api/artifacts", headers=cookie_header(token), json=ARTIFACT), 401
+    )
+    with workspace.store.unit_of_work() as uow:
+        stored = uow.sessions.get(auth.secret_hash(token))
+    assert stored is not None
+    assert stored.revoked is True
+    # Only that session: the user's other login lives on.
+    assert ok(portal.get("/work/api/me", headers=cookie_header(other)))["email"] == ADMIN_EMAIL
+
+
+def test_logout_with_a_cookie_jar_ends_the_session(api: TestClient) -> None:
+    assert ok(api.get("/work/api/me"))
+    ok(api.post("/auth/logout"))
+    assert_problem(api.get("/work/api/me"), 401)
+
+
+def test_expired_session_is_refused(portal: TestClient, workspace: Workspace) -> None:
+    token = login_token(portal, ADMIN_EMAIL, ADMIN_PASSWORD)
+    assert ok(portal.get("/work/api/me", headers=cookie_header(token)))
+    with workspace.store.unit_of_work(write=True) as uow:
+        session = uow.sessions.get(auth.secret_hash(token))
+        assert session is not None
+        assert parse_ts(session.expires_at) > now()
+        updated = copy.deepcopy(session)
+        updated.expires_at = format_ts(now() - timedelta(seconds=1))
+        updated.version = session.version + 1
+        uow.sessions.update(updated, session.version)
+        uow.commit()
+    assert_problem(portal.get("/work/api/me", headers=cookie_header(token)), 401)
+    assert_problem(portal.get("/auth/session", headers=cookie_header(token)), 401)
+
+
+def test_sessions_are_stored_as_hashes_only(portal: TestClient, workspace: Workspace) -> None:
+    token = login_token(portal, ADMIN_EMAIL, ADMIN_PASSWORD)
+    stored = db_bytes(workspace.settings.home)
+    assert token.encode() not in stored
+    assert hashlib.sha256(token.encode()).hexdigest().encode() in stored
+
+
+# ------------------------------------------------------------------- login throttling
+
+
+def test_five_failures_lock_the_account_but_not_another(
+    portal: TestClient, workspace: Workspace
+) -> None:
+    victim = add_user(workspace, Role.OPERATOR, "victim@example.com")
+    bystander = add_user(workspace, Role.OPERATOR, "bystander@example.com")
+    for _ in range(5):
+        assert_problem(attempt(portal, victim, "wrong-password"), 401)
+    for password in ("wrong-password", PASSWORD):  # even the right password waits
+        locked = attempt(portal, victim, password)
+        body = assert_problem(locked, 429)
+        retry_after = locked.headers["retry-after"]
+        assert retry_after.isdigit()
+        assert int(retry_after) > 0
+        assert retry_after in body["detail"]
+        assert "set-cookie" not in locked.headers
+    assert attempt(portal, bystander, PASSWORD).status_code == 200
+    assert attempt(portal, victim.upper(), PASSWORD).status_code == 429
+
+
+@pytest.mark.parametrize(
+    "spelling",
+    [
+        pytest.param(str.upper, id="upper-case"),
+        pytest.param(lambda e: f" {e}", id="leading-space"),
+        pytest.param(lambda e: f"{e} ", id="trailing-space"),
+        pytest.param(lambda e: f"\t{e}\n", id="tab-and-newline"),
+    ],
+)
+def test_account_limit_covers_every_spelling_of_the_email(
+    portal: TestClient, workspace: Workspace, spelling: object
+) -> None:
+    """Login accepts the email trimmed and case-folded, so the throttle must count every
+    spelling of it as the one account (else each variant gets a fresh 5 guesses)."""
+    assert callable(spelling)
+    victim = add_user(workspace, Role.OPERATOR, "spelled@example.com")
+    assert attempt(portal, spelling(victim), PASSWORD).status_code == 200  # same account
+    for _ in range(5):
+        assert_problem(attempt(portal, victim, "wrong-password"), 401)
+    response = attempt(portal, spelling(victim), PASSWORD)
+    assert_problem(response, 429)
+
+
+def test_failures_from_one_address_lock_that_address(
+    portal: TestClient, workspace: Workspace
+) -> None:
+    real = add_user(workspace, Role.VIEWER, "real@example.com")
+    for n in range(20):  # 20 different accounts, 1 guess each: under the account limit
+        assert_problem(attempt(portal, f"guess-{n}@example.com", "wrong-password"), 401)
+    body = assert_problem(attempt(portal, real, PASSWORD), 429)
+    assert body["detail"]
+    elsewhere = TestClient(portal.app, client=("203.0.113.7", 40000))
+    assert attempt(elsewhere, real, PASSWORD).status_code == 200
+
+
+def test_failures_spread_over_addresses_still_lock_the_account(
+    portal: TestClient, workspace: Workspace
+) -> None:
+    victim = add_user(workspace, Role.OPERATOR, "distributed@example.com")
+    for n in range(5):
+        client = TestClient(portal.app, client=(f"198.51.100.{n + 1}", 40000))
+        assert_problem(attempt(client, victim, "wrong-password"), 401)
+    fresh = TestClient(portal.app, client=("198.51.100.99", 40000))
+    assert_problem(attempt(fresh, victim, PASSWORD), 429)
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_limiter_window_expires() -> None:
+    clock = FakeClock()
+    limiter = LoginLimiter(per_account=3, per_address=100, window_seconds=60, clock=clock)
+    for _ in range(3):
+        assert limiter.retry_after("a@example.com", "10.0.0.1") is None
+        limiter.failed("a@example.com", "10.0.0.1")
+        clock.now += 1
+    wait = limiter.retry_after("a@example.com", "10.0.0.2")
+    assert wait is not None
+    assert 0 < wait <= 60
+    # The first failure (t=1000) leaves the window at t=1060; until then still locked.
+    clock.now = 1059.5
+    assert limiter.retry_after("a@example.com", "10.0.0.2") == 1
+    clock.now = 1060.0
+    assert limiter.retry_after("a@example.com", "10.0.0.2") is None
+    # One slot freed, not all: the next failure locks again.
+    limiter.failed("a@example.com", "10.0.0.2")
+    assert limiter.retry_after("a@example.com", "10.0.0.2") is not None
+    clock.now = 2000.0
+    assert limiter.retry_after("a@example.com", "10.0.0.2") is None
+
+
+def test_limiter_counts_accounts_case_insensitively_and_addresses_apart() -> None:
+    clock = FakeClock()
+    limiter = LoginLimiter(per_account=2, per_address=3, window_seconds=60, clock=clock)
+    limiter.failed("A@Example.com", "10.0.0.1")
+    limiter.failed("a@example.COM", "10.0.0.2")
+    assert limiter.retry_after("a@example.com", "10.0.0.3") is not None
+    assert limiter.retry_after("b@example.com", "10.0.0.3") is None
+    limiter.failed("c@example.com", "10.0.0.1")
+    limiter.failed("d@example.com", "10.0.0.1")
+    assert limiter.retry_after("e@example.com", "10.0.0.1") is not None  # address full
+    assert limiter.retry_after("e@example.com", "10.0.0.4") is None
+
+
+def test_limiter_success_clears_the_account_not_the_address() -> None:
+    clock = FakeClock()
+    limiter = LoginLimiter(per_account=2, per_address=2, window_seconds=60, clock=clock)
+    limiter.failed("a@example.com", "10.0.0.1")
+    limiter.succeeded("A@example.com")
+    limiter.failed("a@example.com", "10.0.0.2")
+    assert limiter.retry_after("a@example.com", "10.0.0.3") is None
+    limiter.failed("x@example.com", "10.0.0.1")
+    assert limiter.retry_after("y@example.com", "10.0.0.1") is not None
+
+
+def test_limiter_retry_after_is_the_time_until_the_oldest_failure_leaves() -> None:
+    clock = FakeClock()
+    limiter = LoginLimiter(per_account=1, per_address=10, window_seconds=900, clock=clock)
+    limiter.failed("a@example.com", "10.0.0.1")
+    clock.now += 300
+    assert limiter.retry_after("a@example.com", "10.0.0.1") == 601
+
+
+# ------------------------------------------------------------------------ API tokens
+
+
+@pytest.fixture
+def cli_home(tmp_path: Path) -> Iterator[tuple[Path, dict[str, str], Workspace]]:
+    """A DATAOPS_HOME shared by the CLI child processes and an in-process portal."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DATAOPS_", "WORK_ENGINE_"))}
+    env.update({"DATAOPS_HOME": str(tmp_path), "DATAOPS_ENV": "test"})
+    ws = runtime.build_workspace(make_settings(tmp_path))
+    runtime.bootstrap_admin(ws)
+    yield tmp_path, env, ws
+    ws.store.close()
+
+
+def dataops(env: dict[str, str], *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "dataops", *args],
+        env=env,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_cli_token_lifecycle(cli_home: tuple[Path, dict[str, str], Workspace]) -> None:
+    home, env, ws = cli_home
+    email = "assistant@example.com"
+    added = dataops(
+        env,
+        "users",
+        "add",
+        email,
+        "--name",
+        "Podcast Assistant",
+        "--role",
+        "operator",
+        "--password-stdin",
+        stdin=PASSWORD + "\n",
+    )
+    assert added.returncode == 0, added.stderr
+    assert PASSWORD not in added.stdout + added.stderr
+
+    created = dataops(env, "tokens", "create", "--user", email, "--name", "podcast-assistant")
+    assert created.returncode == 0, created.stderr
+    lines = created.stdout.splitlines()
+    assert len(lines) == 1, created.stdout  # ONLY the token on stdout
+    secret = lines[0]
+    assert created.stdout == secret + "\n"
+    assert secret.startswith(auth.TOKEN_PREFIX)
+    assert len(secret) >= 40
+    assert secret not in created.stderr
+
+    # The store holds only the hash: the secret's bytes are nowhere in the SQLite files.
+    stored = db_bytes(home)
+    assert secret.encode() not in stored
+    assert secret.removeprefix(auth.TOKEN_PREFIX).encode() not in stored
+    token_hash = hashlib.sha256(secret.encode()).hexdigest()
+    assert token_hash.encode() in stored  # (proves these are the right files)
+
+    listed = dataops(env, "tokens", "list")
+    assert listed.returncode == 0, listed.stderr
+    assert secret not in listed.stdout + listed.stderr
+    assert token_hash not in listed.stdout + listed.stderr
+    (row,) = [line for line in listed.stdout.splitlines() if "podcast-assistant" in line]
+    token_id = row.split("\t")[0]
+    assert "active" in row
+
+    with TestClient(runtime.build_single_process(ws)) as client:
+        bearer = {"Authorization": f"Bearer {secret}"}
+        me = ok(client.get("/work/api/me", headers=bearer))
+        assert (me["email"], me["role"]) == (email, "operator")
+        artifact = ok(client.post("/work/api/artifacts", headers=bearer, json=ARTIFACT), 201)
+        assert artifact["createdBy"] == me["id"]
+
+        login(client, ADMIN_EMAIL, ADMIN_PASSWORD)
+        for text in (
+            client.get("/work/api/tokens").text,
+            client.get("/work/api/users").text,
+            client.get("/work/api/audit-events").text,
+        ):
+            assert secret not in text
+            assert token_hash not in text
+            assert "$argon2" not in text
+        tokens = ok(client.get("/work/api/tokens"))["items"]
+        (listed_token,) = [t for t in tokens if t["id"] == token_id]
+        assert set(listed_token) == {
+            "id",
+            "userId",
+            "name",
+            "createdAt",
+            "lastUsedAt",
+            "revokedAt",
+        }
+        assert listed_token["lastUsedAt"] is not None
+        client.cookies.clear()
+
+        revoked = dataops(env, "tokens", "revoke", token_id)
+        assert revoked.returncode == 0, revoked.stderr
+        assert secret not in revoked.stdout + revoked.stderr
+        assert_problem(client.get("/work/api/me", headers=bearer), 401)
+        assert_problem(client.post("/work/api/artifacts", headers=bearer, json=ARTIFACT), 401)
+
+    again = dataops(env, "tokens", "revoke", token_id)
+    assert again.returncode != 0
+    assert "revoked" in again.stderr
+
+
+def test_api_revoke_ends_the_token(api: TestClient, workspace: Workspace) -> None:
+    email = add_user(workspace, Role.OPERATOR)
+    token, secret = auth.create_token(workspace, SYSTEM, email, "script")
+    bearer = {"Authorization": f"Bearer {secret}"}
+    assert ok(api.get("/work/api/me", headers=bearer))["email"] == email
+
+    revoked = ok(api.post(f"/work/api/tokens/{token.id}/revoke"))
+    assert revoked["id"] == token.id
+    assert revoked["revokedAt"]
+    assert secret not in json.dumps(revoked)
+    assert token.token_hash not in json.dumps(revoked)
+
+    api_cookies = dict(api.cookies)
+    api.cookies.clear()
+    assert_problem(api.get("/work/api/me", headers=bearer), 401)
+    api.cookies.update(api_cookies)
+    assert_problem(api.post(f"/work/api/tokens/{token.id}/revoke"), 409)
+    assert_problem(api.post("/work/api/tokens/tok_does_not_exist/revoke"), 404)
+    listed = ok(api.get("/work/api/tokens", params={"userId": revoked["userId"]}))["items"]
+    assert [t["revokedAt"] for t in listed if t["id"] == token.id] == [revoked["revokedAt"]]
+
+
+def test_a_token_with_the_right_hash_but_no_prefix_is_refused(
+    portal: TestClient, workspace: Workspace
+) -> None:
+    _, secret = auth.create_token(workspace, SYSTEM, ADMIN_EMAIL, "script")
+    for wrong in (
+        secret.removeprefix(auth.TOKEN_PREFIX),
+        secret + "x",
+        secret[:-1],
+        secret.upper(),
+        hashlib.sha256(secret.encode()).hexdigest(),
+    ):
+        assert_problem(
+            portal.get("/work/api/me", headers={"Authorization": f"Bearer {wrong}"}), 401
+        )
+    assert ok(portal.get("/work/api/me", headers={"Authorization": f"bearer  {secret} "}))
+
+
+def test_no_secret_or_hash_in_the_export(api: TestClient, workspace: Workspace) -> None:
+    """Tokens, sessions and passwords never appear in an export (issue 3, item 3)."""
+    email = add_user(workspace, Role.OPERATOR)
+    _, secret = auth.create_token(workspace, SYSTEM, email, "assistant")
+    assert ok(api.get("/work/api/me", headers={"Authorization": f"Bearer {secret}"}))
+    session = api.cookies[SESSION_COOKIE]
+    export = api.get("/work/api/export")
+    assert export.status_code == 200, export.text[:300]
+    contents = b""
+    with tarfile.open(fileobj=io.BytesIO(export.content), mode="r:gz") as tar:
+        names = [m.name for m in tar.getmembers()]
+        for member in tar.getmembers():
+            handle = tar.extractfile(member)
+            if handle is not None:
+                contents += handle.read()
+    assert any(name.endswith("users.jsonl") for name in names), names
+    assert email.encode() in contents  # (the export is the real thing)
+    for forbidden in (
+        secret,
+        auth.secret_hash(secret),
+        session,
+        auth.secret_hash(session),
+        "$argon2",
+    ):
+        assert forbidden.encode() not in contents, forbidden[:12]
+    assert not any("session" in name or "token" in name for name in names), names
+
+
+# ------------------------------------------------------------------ cross-site (CSRF)
+
+
+@pytest.fixture
+def admin_cookie(portal: TestClient) -> dict[str, str]:
+    return cookie_header(login_token(portal, ADMIN_EMAIL, ADMIN_PASSWORD))
+
+
+CROSS_SITE = [
+    pytest.param({"Origin": "https://evil.example"}, id="foreign-origin"),
+    pytest.param({"Origin": "http://testserver.evil.example"}, id="lookalike-origin"),
+    pytest.param({"Origin": "https://testserver"}, id="other-scheme"),
+    pytest.param({"Origin": "http://testserver:8080"}, id="other-port"),
+    pytest.param({"Origin": "null"}, id="null-origin"),
+    pytest.param({"Sec-Fetch-Site": "cross-site"}, id="sec-fetch-cross-site"),
+    # Go's CrossOriginProtection refuses same-site (a sibling subdomain) as well.
+    pytest.param({"Sec-Fetch-Site": "same-site"}, id="sec-fetch-same-site"),
+    pytest.param(
+        {"Sec-Fetch-Site": "cross-site", "Origin": "http://testserver"},
+        id="sec-fetch-wins-over-origin",
+    ),
+]
+
+
+@pytest.mark.parametrize("headers", CROSS_SITE)
+def test_cross_site_cookie_post_is_refused(
+    portal: TestClient, workspace: Workspace, admin_cookie: dict[str, str], headers: dict[str, str]
+) -> None:
+    before = db_snapshot(workspace)
+    response = portal.post(
+        "/work/api/artifacts", headers={**admin_cookie, **headers}, json=ARTIFACT
+    )
+    body = assert_problem(response, 403)
+    assert body["type"].endswith("cross-site")
+    assert_unchanged(before, db_snapshot(workspace))
+
+
+@pytest.fixture(scope="module")
+def csrf_target(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[Workspace, TestClient, dict[str, str]]]:
+    """The admin (who may do anything), logged in by cookie, and a record per ID."""
+    ws = runtime.build_workspace(make_settings(tmp_path_factory.mktemp("csrf")))
+    runtime.bootstrap_admin(ws)
+    with TestClient(runtime.build_single_process(ws)) as client:
+        login(client, ADMIN_EMAIL, ADMIN_PASSWORD)
+        yield ws, client, seed_records(ws, client)
+    ws.store.close()
+
+
+@pytest.mark.parametrize("route", UNSAFE_ROUTES, ids=lambda r: r.label)
+def test_cross_site_cookie_request_refused_on_every_unsafe_route(
+    csrf_target: tuple[Workspace, TestClient, dict[str, str]], route: Route
+) -> None:
+    ws, client, record_ids = csrf_target
+    before = db_snapshot(ws)
+    response = client.request(
+        route.method,
+        route.portal_path(record_ids),
+        headers={"Origin": "https://evil.example", "Sec-Fetch-Site": "cross-site"},
+        json={},
+    )
+    body = assert_problem(response, 403)
+    assert body["type"].endswith("cross-site")
+    assert_unchanged(before, db_snapshot(ws))
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        pytest.param({"Origin": "http://testserver"}, id="same-origin"),
+        pytest.param({"Sec-Fetch-Site": "same-origin"}, id="sec-fetch-same-origin"),
+        pytest.param({"Sec-Fetch-Site": "none"}, id="sec-fetch-none"),
+        pytest.param({}, id="no-browser-headers"),
+    ],
+)
+def test_same_origin_cookie_post_is_allowed(
+    portal: TestClient, admin_cookie: dict[str, str], headers: dict[str, str]
+) -> None:
+    response = portal.post(
+        "/work/api/artifacts", headers={**admin_cookie, **headers}, json=ARTIFACT
+    )
+    assert ok(response, 201)["title"] == ARTIFACT["title"]
+
+
+def test_cross_site_cookie_get_is_allowed(portal: TestClient, admin_cookie: dict[str, str]) -> None:
+    headers = {**admin_cookie, "Origin": "https://evil.example", "Sec-Fetch-Site": "cross-site"}
+    assert ok(portal.get("/work/api/me", headers=headers))["email"] == ADMIN_EMAIL
+
+
+def test_bearer_post_from_a_foreign_origin_is_allowed(
+    portal: TestClient, workspace: Workspace
+) -> None:
+    email = add_user(workspace, Role.OPERATOR)
+    _, secret = auth.create_token(workspace, SYSTEM, email, "assistant")
+    response = portal.post(
+        "/work/api/artifacts",
+        headers={
+            "Authorization": f"Bearer {secret}",
+            "Origin": "https://evil.example",
+            "Sec-Fetch-Site": "cross-site",
+        },
+        json=ARTIFACT,
+    )
+    assert (
+        ok(response, 201)["createdBy"]
+        == ok(portal.get("/work/api/me", headers={"Authorization": f"Bearer {secret}"}))["id"]
+    )
+
+
+# ------------------------------------------------------------------------ body limits
+
+
+@pytest.fixture
+def small_uploads(tmp_path: Path) -> Iterator[Workspace]:
+    """A workspace whose upload limit is tiny, so the portal's limit is just over 1 MiB."""
+    ws = runtime.build_workspace(make_settings(tmp_path, DATAOPS_MAX_UPLOAD_BYTES="1000"))
+    runtime.bootstrap_admin(ws)
+    yield ws
+    ws.store.close()
+
+
+def test_portal_refuses_a_declared_oversize_body(small_uploads: Workspace) -> None:
+    recorder = Recorder()
+    limit = small_uploads.settings.max_upload_bytes + 1024 * 1024
+    with TestClient(recorded_portal(small_uploads, recorder)) as client:
+        login(client, ADMIN_EMAIL, ADMIN_PASSWORD)
+        recorder.requests.clear()
+        before = db_snapshot(small_uploads)
+        body = json.dumps({**ARTIFACT, "description": "x" * limit}).encode()
+        response = client.post(
+            "/work/api/artifacts",
+            content=body,
+            headers={"Content-Type": "application/json"},
+        )
+        assert_problem(response, 413)
+        # A lying Content-Length is refused up front too.
+        lying = client.post(
+            "/work/api/artifacts",
+            content=b"{}",
+            headers={"Content-Type": "application/json", "Content-Length": str(limit + 1)},
+        )
+        assert_problem(lying, 413)
+        assert recorder.requests == []  # refused at the portal, never brokered
+        assert_unchanged(before, db_snapshot(small_uploads))
+
+
+async def chunks(total: int, size: int = 64 * 1024) -> AsyncIterator[bytes]:
+    """A JSON object of `total` bytes, sent in pieces (no Content-Length)."""
+    head = b'{"type":"event-page","title":"t","storageUri":"https://x.example","description":"'
+    tail = b'"}'
+    yield head
+    left = total - len(head) - len(tail)
+    while left > 0:
+        piece = min(size, left)
+        yield b"x" * piece
+        left -= piece
+    yield tail
+
+
+def test_engine_refuses_a_streamed_json_body_over_1_mib(workspace: Workspace) -> None:
+    engine = create_engine_app(workspace, ENGINE_SECRET)
+    me = {"x-user-id": "usr_x", "x-user-email": ADMIN_EMAIL, "x-user-role": "admin"}
+    headers = {
+        "x-portal-auth": "true",
+        "x-portal-secret": ENGINE_SECRET,
+        **me,
+        "content-type": "application/json",
+    }
+
+    async def run() -> httpx.Response:
+        transport = httpx.ASGITransport(app=engine)
+        async with httpx.AsyncClient(transport=transport, base_url="http://engine") as client:
+            request = client.build_request(
+                "POST", "/api/artifacts", headers=headers, content=chunks(JSON_BODY_LIMIT + 10)
+            )
+            assert "content-length" not in request.headers
+            return await client.send(request)
+
+    before = db_snapshot(workspace)
+    assert_problem(asyncio.run(run()), 413)
+    assert_unchanged(before, db_snapshot(workspace))
+
+
+def test_streamed_oversize_body_through_the_portal_is_413(
+    api: TestClient, workspace: Workspace
+) -> None:
+    before = db_snapshot(workspace)
+
+    def body() -> Iterator[bytes]:
+        yield b'{"type":"event-page","title":"t","storageUri":"https://x.example","description":"'
+        yield b"x" * (JSON_BODY_LIMIT + 10)
+        yield b'"}'
+
+    response = api.post(
+        "/work/api/artifacts", content=body(), headers={"Content-Type": "application/json"}
+    )
+    assert_problem(response, 413)
+    assert_unchanged(before, db_snapshot(workspace))
+
+
+def test_a_body_under_the_limit_is_not_413(api: TestClient) -> None:
+    """Control: just under 1 MiB reaches validation (the description is too long)."""
+    body = json.dumps({**ARTIFACT, "description": "x" * (JSON_BODY_LIMIT - 500)})
+    assert len(body) < JSON_BODY_LIMIT
+    response = api.post(
+        "/work/api/artifacts", content=body, headers={"Content-Type": "application/json"}
+    )
+    assert_problem(response, 422)
