@@ -390,6 +390,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> None:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s %(message)s")
     args = build_parser().parse_args(argv)
+    if getattr(args, "action", None) == "serve" or args.command == "serve":
+        logging.getLogger("dataops").setLevel(logging.INFO)  # one line per request, with its ID
     try:
         code = args.handler(args)
     except DataOpsError as exc:

@@ -86,7 +86,8 @@ def create_portal_app(
         password: Annotated[str, Body(max_length=1024, strict=True)],
     ) -> JSONResponse:
         address = request.client.host if request.client else "unknown"
-        wait = limiter.retry_after(email, address)
+        account = " ".join(email.split()).lower()  # the account login() will look up
+        wait = limiter.retry_after(account, address)
         if wait is not None:
             return problems.problem(
                 429,
@@ -98,9 +99,9 @@ def create_portal_app(
         try:
             session = await run_in_threadpool(auth.login, workspace, email, password)
         except Unauthorized:
-            limiter.failed(email, address)
+            limiter.failed(account, address)
             raise
-        limiter.succeeded(email)
+        limiter.succeeded(account)
         response = JSONResponse({"user": _user_json(session.user), "expiresAt": session.expires_at})
         response.set_cookie(
             SESSION_COOKIE,

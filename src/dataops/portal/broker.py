@@ -7,7 +7,10 @@ Only allow-listed request headers pass; the client's Cookie, Authorization and a
 
 from __future__ import annotations
 
+import json
+import logging
 import uuid
+from urllib.parse import quote
 
 import httpx
 from starlette.background import BackgroundTask
@@ -29,6 +32,16 @@ FORWARD_RESPONSE = (
     "retry-after",
 )
 TIMEOUT_SECONDS = 30.0
+log = logging.getLogger("dataops.portal")
+
+
+def _engine_path(request: Request, path: str) -> str:
+    """`/work/api/<rest>` → `/api/<rest>`, still percent-encoded as the client sent it, so an
+    encoded `/`, `?` or `#` inside an ID stays inside that ID."""
+    raw = request.scope.get("raw_path")
+    if isinstance(raw, bytes) and raw.startswith(b"/work/api/"):
+        return raw[len(b"/work") :].decode("latin-1")
+    return "/api/" + quote(path)
 
 
 class EngineBroker:
@@ -54,10 +67,14 @@ class EngineBroker:
             headers.update(
                 {"x-user-id": user.id, "x-user-email": user.email, "x-user-role": user.role.value}
             )
-        url = httpx.URL(path=f"/api/{path}", query=request.url.query.encode("latin-1"))
-        outgoing = self._client.build_request(
-            request.method, url, headers=headers, content=request.stream()
-        )
+        query = request.url.query
+        target = _engine_path(request, path) + (f"?{query}" if query else "")
+        try:
+            outgoing = self._client.build_request(
+                request.method, target, headers=headers, content=request.stream()
+            )
+        except httpx.InvalidURL:
+            return problem(400, "malformed-request", "Malformed request", "the URL is not valid")
         try:
             upstream = await self._client.send(outgoing, stream=True)
         except httpx.TimeoutException:
@@ -75,6 +92,17 @@ class EngineBroker:
                 "Work-engine unavailable",
                 f"the work-engine could not be reached (request {request_id})",
             )
+        log.info(
+            json.dumps(
+                {
+                    "requestId": request_id,
+                    "method": request.method,
+                    "path": request.url.path,
+                    "status": upstream.status_code,
+                    "userId": user.id if user else None,
+                }
+            )
+        )
         response_headers = {
             name: upstream.headers[name] for name in FORWARD_RESPONSE if name in upstream.headers
         }

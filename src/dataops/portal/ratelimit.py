@@ -12,6 +12,8 @@ import time
 from collections import deque
 from collections.abc import Callable
 
+_MAX_KEYS = 10_000
+
 
 class LoginLimiter:
     def __init__(
@@ -42,6 +44,9 @@ class LoginLimiter:
     def failed(self, account: str, address: str) -> None:
         now = self._clock()
         with self._lock:
+            if len(self._failures) > _MAX_KEYS:  # bound memory under a spray of accounts
+                for key in list(self._failures):
+                    self._prune(key, now)
             for key in (("account", account.lower()), ("address", address)):
                 self._failures.setdefault(key, deque()).append(now)
 

@@ -53,9 +53,33 @@ def set_password(ws: Workspace, actor: Actor, email: str, password: str) -> User
             uow.credentials.add(credential)
         else:
             uow.credentials.update(credential, 1)
-        audit(uow, actor, EntityType.USER, user.id, "password", summary="password changed")
+        revoked = _revoke_sessions(uow, user.id)
+        audit(
+            uow,
+            actor,
+            EntityType.USER,
+            user.id,
+            "password",
+            summary=f"password changed; {revoked} session(s) revoked",
+        )
         uow.commit()
         return user
+
+
+def _revoke_sessions(uow: UnitOfWork, user_id: str) -> int:
+    """Revoke every live session of the user (a new password logs everyone out)."""
+    revoked, cursor = 0, None
+    while True:
+        page = uow.sessions.find(Filters({"user_id": user_id}), PageRequest(500, cursor))
+        for session in page.items:
+            if not session.revoked:
+                updated = copy.deepcopy(session)
+                updated.revoked, updated.version = True, session.version + 1
+                uow.sessions.update(updated, session.version)
+                revoked += 1
+        if page.next_cursor is None:
+            return revoked
+        cursor = page.next_cursor
 
 
 def find_user_by_email(uow: UnitOfWork, email: str) -> User | None:
