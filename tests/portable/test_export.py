@@ -519,3 +519,19 @@ def test_progress_is_drawn_when_asked(golden: Golden, tmp_path: Path) -> None:
     write_export(golden.ws.store, tmp_path / "shown", INFO, progress=screen)
     assert "exporting tasks" in screen.getvalue()
     assert screen.getvalue().endswith("records\n")
+
+
+def test_record_mapping_matches_the_codec(golden: Golden) -> None:
+    """`to_record`/`from_record` are compiled forms of `codec.to_dict`/`from_dict`."""
+    from dataops.domain.codec import from_dict, to_dict
+    from dataops.portable.format import from_record, runtime_dict, to_record
+
+    export = ExportDir(golden.directory)
+    for name in EXPORTED:
+        spec = SPECS[name]
+        for record in export.records(name):
+            entity = from_record(spec, record)
+            assert entity == from_dict(spec.model, runtime_dict(spec, record))  # type: ignore[arg-type]
+            assert to_record(spec, entity) == record
+            expected = {k: v for k, v in to_dict(entity).items() if v is not None and v != []}
+            assert runtime_dict(spec, to_record(spec, entity)) == expected

@@ -4,6 +4,7 @@ wrong (timestamps, relationships, redaction)."""
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -12,7 +13,13 @@ from dataops.domain import rules
 from dataops.domain.clock import parse_ts
 from dataops.domain.enums import TaskStatus
 from dataops.domain.errors import FieldError
-from dataops.domain.policy import check_metadata, is_secret_key, key_words, scan_for_signed_urls
+from dataops.domain.policy import (
+    check_metadata,
+    is_secret_key,
+    key_words,
+    scan_for_signed_urls,
+    signed_url_problem,
+)
 from dataops.domain.status import REVIEWED
 from dataops.portable.format import EntitySpec, export_field, from_record
 from dataops.portable.schema import FieldIssue, check_record
@@ -109,7 +116,7 @@ def _proof_edges(proof: Any) -> Iterator[tuple[str, str, str, bool]]:
 
 def record_issues(spec: EntitySpec, record: dict[str, Any]) -> tuple[list[FieldIssue], Any]:
     """Shape, field-rule and timestamp problems, and the entity when the record has a
-    valid shape (else None)."""
+    valid shape and the entity has field rules (else None)."""
     if spec.model is None:
         value = record.get(spec.id_field)
         if not isinstance(value, str) or not value.strip():
@@ -118,10 +125,6 @@ def record_issues(spec: EntitySpec, record: dict[str, Any]) -> tuple[list[FieldI
     issues = check_record(spec, record)
     if issues:
         return issues, None
-    entity = from_record(spec, record)
-    rule = _RULES.get(spec.name)
-    if rule is not None:
-        issues += [(export_field(spec, e.field), e.message) for e in rule(entity)]
     for name in TIMESTAMPS:
         value = record.get(name)
         if isinstance(value, str):
@@ -129,6 +132,11 @@ def record_issues(spec: EntitySpec, record: dict[str, Any]) -> tuple[list[FieldI
                 parse_ts(value)
             except ValueError:
                 issues.append((name, "must be an ISO 8601 timestamp with a zone (…Z)"))
+    rule = _RULES.get(spec.name)
+    if rule is None:
+        return issues, None
+    entity = from_record(spec, record)
+    issues += [(export_field(spec, e.field), e.message) for e in rule(entity)]
     if spec.name == "artifacts" and entity.status in REVIEWED and entity.reviewed_at is None:
         issues.append(("reviewed_at", f"is required for a {entity.status.value} artifact"))
     if spec.name == "tasks":
@@ -156,6 +164,23 @@ def needs_live_proof(spec: EntitySpec, record: dict[str, Any]) -> bool:
     )
 
 
+_secret_key = functools.lru_cache(maxsize=8192)(is_secret_key)
+_signed_url = functools.lru_cache(maxsize=4096)(signed_url_problem)  # enum values, ids...
+
+
+def _collect(value: Any, keys: list[str], strings: list[str]) -> None:
+    """Every object key and string value below `value` (no paths: the fast path)."""
+    if isinstance(value, str):
+        strings.append(value)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            keys.append(key)
+            _collect(item, keys, strings)
+    elif isinstance(value, list):
+        for item in value:
+            _collect(item, keys, strings)
+
+
 def _keys(value: Any, path: str) -> Iterator[tuple[str, str]]:
     """(path, key) of every object key below `value`, arrays included."""
     if isinstance(value, dict):
@@ -179,17 +204,28 @@ def _strings(value: Any, path: str) -> Iterator[tuple[str, str]]:
             yield from _strings(item, f"{path}[{index}]")
 
 
-def redaction_issues(spec: EntitySpec, record: dict[str, Any]) -> list[FieldIssue]:
+def _hash_like_key(key: str) -> bool:
+    return _secret_key(key) or bool(_HASH_WORDS & set(key_words(key)))
+
+
+def redaction_issues(
+    spec: EntitySpec, record: dict[str, Any], *, rules_ran: bool
+) -> list[FieldIssue]:
     """What must never be in an export, with the same policy code as the API: signed or
     tokenised URLs anywhere, secret-like keys at any depth, secrets in metadata, and
-    (users) anything that looks like a password or token hash."""
-    issues = [(e.field, e.message) for e in scan_for_signed_urls(record)]
-    for path, key in _keys(record, ""):
-        if spec.name == "users" and (is_secret_key(key) or _HASH_WORDS & set(key_words(key))):
-            issues.append((path, "users must not carry password or token hashes (redacted)"))
-        elif is_secret_key(key):
-            issues.append((path, "secret-like keys are not allowed"))
-    if spec.name == "artifacts":
+    (users) anything that looks like a password or token hash. When the entity's field
+    rules ran (`rules_ran`), they already scanned for signed URLs and metadata secrets."""
+    keys: list[str] = []
+    strings: list[str] = []
+    _collect(record, keys, strings)
+    users = spec.name == "users"
+    suspicious = any(_hash_like_key(k) if users else _secret_key(k) for k in keys)
+    suspicious = suspicious or (not rules_ran and any(_signed_url(s) for s in strings))
+    suspicious = suspicious or (users and any(_HASH_VALUES.search(s) for s in strings))
+    issues: list[FieldIssue] = []
+    if suspicious:
+        issues += _located(spec, record, rules_ran=rules_ran)
+    if spec.name == "artifacts" and not rules_ran:
         issues += [(e.field, e.message) for e in check_metadata(record.get("metadata"))]
     if spec.name == "audit_events":
         for side in ("before", "after"):
@@ -197,6 +233,19 @@ def redaction_issues(spec: EntitySpec, record: dict[str, Any]) -> list[FieldIssu
             if isinstance(state, dict) and "metadata" in state:
                 found = check_metadata(state["metadata"], f"{side}.metadata")
                 issues += [(e.field, e.message) for e in found]
+    return issues
+
+
+def _located(spec: EntitySpec, record: dict[str, Any], *, rules_ran: bool) -> list[FieldIssue]:
+    """The slow path: the same checks, with the path of each finding."""
+    issues: list[FieldIssue] = []
+    if not rules_ran:
+        issues += [(e.field, e.message) for e in scan_for_signed_urls(record)]
+    for path, key in _keys(record, ""):
+        if spec.name == "users" and _hash_like_key(key):
+            issues.append((path, "users must not carry password or token hashes (redacted)"))
+        elif _secret_key(key):
+            issues.append((path, "secret-like keys are not allowed"))
     if spec.name == "users":
         for path, text in _strings(record, ""):
             if _HASH_VALUES.search(text):

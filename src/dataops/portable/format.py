@@ -30,17 +30,21 @@ sorted keys and a trailing newline; it is the only file not checksummed.
 from __future__ import annotations
 
 import dataclasses
+import enum
+import functools
 import json
 import os
 import re
 import subprocess
-from collections.abc import Mapping
+import types
+import typing
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from dataops.domain import models
-from dataops.domain.codec import camel, from_dict, snake, to_dict
+from dataops.domain.codec import camel, snake
 
 SCHEMA_VERSION = "dataops.execution.v1"
 FORMAT_VERSION = 1
@@ -111,6 +115,7 @@ def _field_names(model: type[Any]) -> tuple[str, ...]:
     return tuple(f.name for f in dataclasses.fields(model))
 
 
+@functools.cache
 def known_fields(spec: EntitySpec) -> frozenset[str]:
     """Top-level field names an export record of `spec` may carry."""
     if spec.model is None:
@@ -119,6 +124,7 @@ def known_fields(spec: EntitySpec) -> frozenset[str]:
     return frozenset(names)
 
 
+@functools.cache
 def required_fields(spec: EntitySpec) -> tuple[str, ...]:
     """Fields every record of `spec` must carry (the entity's fields without a default)."""
     if spec.model is None:
@@ -138,13 +144,37 @@ def legacy_uri(storage_path: str) -> str:
     return LEGACY_SCHEME + storage_path.replace("\\", "/").lstrip("/")
 
 
+_FIELD_NAMES: dict[type[Any], tuple[tuple[str, str], ...]] = {}
+
+
+def _names(cls: type[Any]) -> tuple[tuple[str, str], ...]:
+    """(attribute, camelCase name) of every field of a dataclass."""
+    names = _FIELD_NAMES.get(cls)
+    if names is None:
+        names = _FIELD_NAMES[cls] = tuple((f.name, camel(f.name)) for f in dataclasses.fields(cls))
+    return names
+
+
+def _runtime(value: Any) -> Any:
+    """A field value in its runtime JSON shape: what `codec.to_dict` gives, without copying
+    free-form values (`metadata`, `validation`, audit states...), which hold JSON only."""
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, list):
+        return [_runtime(item) for item in value]
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {key: _runtime(getattr(value, name)) for name, key in _names(type(value))}
+    return value
+
+
 def to_record(spec: EntitySpec, entity: Any) -> dict[str, Any]:
     """Entity → export record (see the module docstring)."""
     record: dict[str, Any] = {}
-    for key, value in to_dict(entity).items():
+    for name, _ in _names(type(entity)):
+        value = getattr(entity, name)
         if value is None or (isinstance(value, list) and not value):
             continue
-        record[spec.id_field if key == "id" else snake(key)] = value
+        record[spec.id_field if name == "id" else name] = _runtime(value)
     if spec.name == "files":
         path = record.pop("storage_path", None)
         if "storage_uri" not in record and isinstance(path, str) and path:
@@ -157,11 +187,72 @@ def runtime_dict(spec: EntitySpec, record: Mapping[str, Any]) -> dict[str, Any]:
     return {("id" if key == spec.id_field else camel(key)): value for key, value in record.items()}
 
 
+Converter = Callable[[Any], Any]
+_CONVERTERS: dict[Any, Converter] = {}
+_BUILDERS: dict[tuple[type[Any], Any], Callable[[Mapping[str, Any]], Any]] = {}
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+def _converter(hint: Any) -> Converter:
+    """JSON value → field value for the type `hint` (what `codec.from_dict` does, compiled
+    once per type: enums from their values, nested entities from camelCase objects)."""
+    found = _CONVERTERS.get(hint)
+    if found is None:
+        found = _CONVERTERS[hint] = _compile_converter(hint)
+    return found
+
+
+def _compile_converter(hint: Any) -> Converter:
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        options = [arg for arg in typing.get_args(hint) if arg is not type(None)]
+        inner = _converter(options[0]) if len(options) == 1 else _same
+        return _same if inner is _same else (lambda v: None if v is None else inner(v))
+    if origin is list:
+        item = _converter(typing.get_args(hint)[0])
+        return _same if item is _same else (lambda v: [item(x) for x in v])
+    if isinstance(hint, type) and dataclasses.is_dataclass(hint):
+        build = _builder(hint)
+        return lambda v: build(v)
+    if isinstance(hint, type) and issubclass(hint, enum.Enum):
+        return hint
+    return _same
+
+
+def _builder(
+    cls: type[Any], rename: tuple[str, str] | None = None
+) -> Callable[[Mapping[str, Any]], Any]:
+    """Build `cls` from a dict keyed by camelCase names, or (`rename`: the entity's id
+    key and its export name) by export record names."""
+    found = _BUILDERS.get((cls, rename))
+    if found is None:
+        hints = typing.get_type_hints(cls)
+        plan = []
+        for name, key in _names(cls):
+            if rename is not None:
+                key = rename[1] if name == rename[0] else name
+            plan.append((name, key, _converter(hints[name])))
+
+        def build(data: Mapping[str, Any]) -> Any:
+            kwargs = {}
+            for name, key, convert in plan:
+                if key in data:
+                    value = data[key]
+                    kwargs[name] = None if value is None else convert(value)
+            return cls(**kwargs)
+
+        found = _BUILDERS[(cls, rename)] = build
+    return found
+
+
 def from_record(spec: EntitySpec, record: Mapping[str, Any]) -> Any:
     """Export record → entity. The record must have passed the schema check."""
     if spec.model is None:
         raise ValueError(f"{spec.name} has no runtime model in this version")
-    return from_dict(spec.model, runtime_dict(spec, record))
+    return _builder(spec.model, ("id", spec.id_field))(record)
 
 
 def export_field(spec: EntitySpec, runtime_path: str) -> str:

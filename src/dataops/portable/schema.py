@@ -12,6 +12,7 @@ import dataclasses
 import enum
 import types
 import typing
+from collections.abc import Callable
 from typing import Any
 
 from dataops.domain.codec import camel
@@ -54,93 +55,154 @@ def _type_name(value: Any) -> str:
     return "an object"
 
 
+Checker = Callable[[Any, str], list[FieldIssue]]
+_CHECKERS: dict[Any, Checker] = {}
+
+
+def _no_issues(value: Any, path: str) -> list[FieldIssue]:
+    return []
+
+
+def checker(hint: Any) -> Checker:
+    """The (cached) check of a value against the type `hint`."""
+    found = _CHECKERS.get(hint)
+    if found is None:
+        found = _CHECKERS[hint] = _compile(hint)
+    return found
+
+
 def check_value(hint: Any, value: Any, path: str) -> list[FieldIssue]:
     """Problems of `value` against the type `hint`."""
-    hint, allows_none = _optional(hint)
-    if value is None:
-        return [] if allows_none or hint is Any else [(path, "must not be null")]
-    if hint is Any:
-        return []
+    return checker(hint)(value, path)
+
+
+def _compile(hint: Any) -> Checker:
+    inner, allows_none = _optional(hint)
+    if inner is Any:
+        return _no_issues
+    base = _compile_base(inner)
+
+    def check(value: Any, path: str) -> list[FieldIssue]:
+        if value is None:
+            return [] if allows_none else [(path, "must not be null")]
+        return base(value, path)
+
+    return check
+
+
+def _compile_base(hint: Any) -> Checker:
     origin = typing.get_origin(hint)
     if origin is list:
+        return _list_checker(checker(typing.get_args(hint)[0]))
+    if origin is dict or hint is dict:
+        return _shape_checker(dict, "an object")
+    if not isinstance(hint, type):
+        return _no_issues
+    if dataclasses.is_dataclass(hint):
+        return _nested_checker(hint)
+    if issubclass(hint, enum.Enum):
+        return _enum_checker([member.value for member in hint])
+    if hint is bool:
+        return _shape_checker(bool, "a boolean")
+    if hint is int:
+        return _int_checker
+    if hint is str:
+        return _shape_checker(str, "a string")
+    return _no_issues
+
+
+def _shape_checker(kind: type[Any], name: str) -> Checker:
+    def check(value: Any, path: str) -> list[FieldIssue]:
+        if isinstance(value, kind):
+            return []
+        return [(path, f"must be {name}, not {_type_name(value)}")]
+
+    return check
+
+
+def _int_checker(value: Any, path: str) -> list[FieldIssue]:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return []
+    return [(path, f"must be an integer, not {_type_name(value)}")]
+
+
+def _enum_checker(allowed: list[str]) -> Checker:
+    values = frozenset(allowed)
+    text = ", ".join(allowed)
+
+    def check(value: Any, path: str) -> list[FieldIssue]:
+        if isinstance(value, str) and value in values:
+            return []
+        return [(path, f"has unknown value {value!r} (allowed: {text})")]
+
+    return check
+
+
+def _list_checker(item: Checker) -> Checker:
+    def check(value: Any, path: str) -> list[FieldIssue]:
         if not isinstance(value, list):
             return [(path, f"must be an array, not {_type_name(value)}")]
-        (item_hint,) = typing.get_args(hint)
         issues: list[FieldIssue] = []
-        for index, item in enumerate(value):
-            issues += check_value(item_hint, item, f"{path}[{index}]")
+        if item is not _no_issues:
+            for index, element in enumerate(value):
+                issues += item(element, f"{path}[{index}]")
         return issues
-    if origin is dict or hint is dict:
-        return (
-            []
-            if isinstance(value, dict)
-            else [(path, f"must be an object, not {_type_name(value)}")]
-        )
-    if not isinstance(hint, type):
-        return []
-    if dataclasses.is_dataclass(hint):
-        if not isinstance(value, dict):
-            return [(path, f"must be an object, not {_type_name(value)}")]
-        return _check_nested(hint, value, path)
-    if issubclass(hint, enum.Enum):
-        allowed = [member.value for member in hint]
-        if value not in allowed:
-            return [(path, f"has unknown value {value!r} (allowed: {', '.join(allowed)})")]
-        return []
-    return _check_scalar(hint, value, path)
+
+    return check
 
 
-def _check_scalar(hint: type[Any], value: Any, path: str) -> list[FieldIssue]:
-    if hint is bool:
-        ok = isinstance(value, bool)
-    elif hint is int:
-        ok = isinstance(value, int) and not isinstance(value, bool)
-    elif hint is float:
-        ok = isinstance(value, int | float) and not isinstance(value, bool)
-    elif hint is str:
-        ok = isinstance(value, str)
-    else:
-        ok = True
-    if ok:
-        return []
-    expected = {bool: "a boolean", int: "an integer", float: "a number", str: "a string"}[hint]
-    return [(path, f"must be {expected}, not {_type_name(value)}")]
-
-
-def _check_nested(cls: type[Any], value: dict[str, Any], path: str) -> list[FieldIssue]:
+def _nested_checker(cls: type[Any]) -> Checker:
     """A nested entity part in its runtime (camelCase) shape."""
     hints = _hints(cls)
-    fields = {camel(f.name): f for f in dataclasses.fields(cls)}
-    issues: list[FieldIssue] = []
-    for key, f in fields.items():
-        missing = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
-        if missing and value.get(key) is None:
-            issues.append((f"{path}.{key}", "is required"))
-    for key, item in value.items():
-        found = fields.get(key)
-        if found is None:
-            issues.append((f"{path}.{key}", f"is not a field of {path.split('[')[0]}"))
-        elif item is not None:
-            issues += check_value(hints[found.name], item, f"{path}.{key}")
-    return issues
+    fields: dict[str, tuple[Checker, bool]] = {}
+    for f in dataclasses.fields(cls):
+        required = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+        fields[camel(f.name)] = (checker(hints[f.name]), required)
+    required_keys = [key for key, (_, required) in fields.items() if required]
+
+    def check(value: Any, path: str) -> list[FieldIssue]:
+        if not isinstance(value, dict):
+            return [(path, f"must be an object, not {_type_name(value)}")]
+        issues: list[FieldIssue] = [
+            (f"{path}.{key}", "is required") for key in required_keys if value.get(key) is None
+        ]
+        for key, item in value.items():
+            found = fields.get(key)
+            if found is None:
+                issues.append((f"{path}.{key}", f"is not a field of {path.split('[')[0]}"))
+            elif item is not None:
+                issues += found[0](item, f"{path}.{key}")
+        return issues
+
+    return check
+
+
+_RECORD_CHECKERS: dict[str, dict[str, Checker]] = {}
+
+
+def _record_checkers(spec: EntitySpec) -> dict[str, Checker]:
+    found = _RECORD_CHECKERS.get(spec.name)
+    if found is None:
+        assert spec.model is not None
+        hints = _hints(spec.model)
+        found = _RECORD_CHECKERS[spec.name] = {
+            key: checker(hints["id" if key == spec.id_field else key]) for key in known_fields(spec)
+        }
+    return found
 
 
 def check_record(spec: EntitySpec, record: dict[str, Any]) -> list[FieldIssue]:
     """Shape problems of one export record of an implemented entity."""
-    assert spec.model is not None
-    hints = _hints(spec.model)
-    issues: list[FieldIssue] = []
-    for name in required_fields(spec):
-        if record.get(name) is None:
-            issues.append((name, "is required"))
-    known = known_fields(spec)
+    checkers = _record_checkers(spec)
+    issues: list[FieldIssue] = [
+        (name, "is required") for name in required_fields(spec) if record.get(name) is None
+    ]
     for key, value in record.items():
-        if key not in known:
+        check = checkers.get(key)
+        if check is None:
             issues.append((key, f"is not a field of {spec.name}"))
-            continue
-        if value is None:
-            continue
-        issues += check_value(hints["id" if key == spec.id_field else key], value, key)
+        elif value is not None:
+            issues += check(value, key)
     identifier = record.get(spec.id_field)
     if isinstance(identifier, str) and not identifier.strip():
         issues.append((spec.id_field, "must not be blank"))

@@ -1,10 +1,11 @@
 """Write lines in key order with bounded memory (an external merge sort).
 
 Stores page records in their own stable order (SQLite tasks: by date, then id); the
-export wants them by id. Lines are buffered in chunks; each sorted chunk is appended to
-the current run file when it continues that run (input already in key order: one run,
-no second pass), or starts a new run. Several runs are merged at the end. Memory is one
-chunk plus one line per run, whatever the table size.
+export wants them by id. Lines are buffered in chunks (at most CHUNK_LINES lines or
+about CHUNK_BYTES characters); each sorted chunk is appended to the current run file
+when it continues that run (input already in key order: one run, no second pass), or
+starts a new run. Several runs are merged at the end. Memory is one chunk plus one
+line per run, whatever the table size.
 """
 
 from __future__ import annotations
@@ -17,8 +18,10 @@ from pathlib import Path
 from typing import BinaryIO
 
 CHUNK_LINES = 20_000
+CHUNK_BYTES = 4 << 20
 MAX_FAN_IN = 128
 _BUFFER_BYTES = 1 << 20
+_MERGE_READ_BYTES = 64 << 10  # per run: the merge keeps every run open
 
 
 class SortedSpool:
@@ -36,12 +39,14 @@ class SortedSpool:
         self._last_key: str | None = None
         self._first_run_hash = hashlib.sha256()
         self._run_names = 0
+        self._buffered = 0
         self.count = 0
 
     def add(self, key: str, line: str) -> None:
         self._buffer.append((key, line))
         self.count += 1
-        if len(self._buffer) >= self._chunk_lines:
+        self._buffered += len(line)
+        if len(self._buffer) >= self._chunk_lines or self._buffered >= CHUNK_BYTES:
             self._flush()
 
     def finish(self) -> str:
@@ -84,13 +89,14 @@ class SortedSpool:
                 self._first_run_hash.update(data)
         self._last_key = self._buffer[-1][0]
         self._buffer.clear()
+        self._buffered = 0
 
     def _new_run_path(self) -> Path:
         self._run_names += 1
         return self._target.with_name(f".{self._target.name}.run{self._run_names}")
 
     def _keyed(self, path: Path) -> Iterator[tuple[str, bytes]]:
-        with path.open("rb", buffering=_BUFFER_BYTES) as handle:
+        with path.open("rb", buffering=_MERGE_READ_BYTES) as handle:
             for data in handle:
                 yield json.loads(data)[self._id_field], data
 

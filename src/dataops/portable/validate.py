@@ -248,7 +248,7 @@ class _Validator:
 
     def _record(self, spec: EntitySpec, line: int, record: dict[str, Any]) -> None:
         issues, entity = record_issues(spec, record)
-        issues += redaction_issues(spec, record)
+        issues += redaction_issues(spec, record, rules_ran=entity is not None)
         for field, message in dict.fromkeys(issues):
             self._add(spec.name, message, line, field)
         record_id = record.get(spec.id_field)
@@ -259,10 +259,10 @@ class _Validator:
             self._index.add_id("users.email", record["email"].strip().lower(), line)
         for field, target, target_id, actor in edges(spec, record):
             self._index.add_ref(spec.name, line, field, target, target_id, actor=actor)
-        if entity is None:
-            return
-        if spec.name == "files" and entity.task_id:
-            self._index.add_file(entity.id, entity.task_id)
+        if issues and entity is None:
+            return  # a malformed record gives no evidence
+        if spec.name == "files" and isinstance(record.get("task_id"), str):
+            self._index.add_file(record["file_id"], record["task_id"])
         elif spec.name == "artifacts":
             self._index.add_artifact(record)
         elif spec.name == "bundles":
