@@ -517,6 +517,13 @@ class DynamoStore:
         actions = [a for group in groups for a in group]
         if not actions:
             return
+        seen: set[tuple[str, str]] = set()
+        for action in actions:  # one item twice: two records claiming one unique value
+            ((_, body),) = action.request.items()
+            target = (body["TableName"], (body.get("Item") or body["Key"])[KEY]["S"])
+            if target in seen:
+                raise Conflict(f"{action.what} is claimed twice in one change")
+            seen.add(target)
         if len(actions) == 1 and "Put" in actions[0].request:
             self._put(actions[0])
         elif len(actions) <= MAX_TRANSACTION_ITEMS:
