@@ -19,7 +19,9 @@ Record mapping (entity ↔ export record):
 - Files always carry `storage_uri`; a legacy record that only has `storagePath` is
   exported as `local-dev://<path>` (backslashes turned into `/`, leading `/` removed)
   and `storage_path` itself is not exported.
-- Never exported: credentials (password hashes), sessions and API tokens.
+- Never exported: credentials (password hashes), sessions and API tokens; nor the
+  transient operational records (upload tickets, idempotency replays), which are not
+  entities of the format.
 
 Determinism: one compact JSON object per line, keys sorted at every depth, records in
 `id` order, UTF-8 (a string that cannot be UTF-8 encoded is written with `\\u` escapes),
@@ -304,6 +306,7 @@ class SourceInfo:
         )
 
 
+@functools.cache
 def _git_head() -> str | None:
     """The commit of the running code when it runs from a git checkout."""
     try:
