@@ -6,6 +6,9 @@ streamed). Mismatches are 422 and register nothing; presigned URLs are never sto
 from __future__ import annotations
 
 import hashlib
+import os
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -19,6 +22,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from dataops import runtime
+from dataops.client import DataOpsClient
 from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, ServedPortal, login, make_settings
 
 if TYPE_CHECKING:
@@ -265,6 +269,25 @@ def test_uploads_with_the_blob_store_disabled_are_503(tmp_path: Path) -> None:
     assert not (tmp_path / "blobs").exists()
 
 
+def api_token(home: Path, moto: MotoServer, bucket: str) -> str:
+    """`dataops tokens create` for the admin, against the served process's store."""
+    env = {
+        **os.environ,
+        "DATAOPS_ENV": "test",
+        "DATAOPS_HOME": str(home),
+        **s3_settings(moto, bucket),
+    }
+    created = subprocess.run(
+        [sys.executable, "-m", "dataops", "tokens", "create", "--user", ADMIN_EMAIL, "--name", "t"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    return created.stdout.strip()
+
+
 @pytest.mark.slow
 def test_round_trip_through_a_real_dataops_serve_on_s3(moto: MotoServer, tmp_path: Path) -> None:
     bucket = new_bucket(moto)
@@ -274,7 +297,17 @@ def test_round_trip_through_a_real_dataops_serve_on_s3(moto: MotoServer, tmp_pat
             login(client, ADMIN_EMAIL, ADMIN_PASSWORD)
             health = client.get("/work/health").json()
             assert health["blobStore"] == "s3"
-            assert_round_trip(Deployment(client, tmp_path, bucket, moto.endpoint))
+            deployment = Deployment(client, tmp_path, bucket, moto.endpoint)
+            assert_round_trip(deployment)
+            # The shipped client (`dataops artifacts register` uses it) on the same flow.
+            task_id = new_task(client)
+            path = tmp_path / "cut.mp3"
+            path.write_bytes(DATA * 3)
+            with DataOpsClient(served.base_url, api_token(tmp_path, moto, bucket)) as shipped:
+                record = shipped.upload_file(path, task_id=task_id)
+            assert record["checksum"] == "sha256:" + hashlib.sha256(DATA * 3).hexdigest()
+            assert record["storageUri"].startswith(f"s3://{bucket}/files/")
+            assert f"files/{record['storageUri'].rsplit('/', 1)[1]}" in deployment.objects()
     finally:
         served.stop()
     assert "X-Amz-Signature" not in (tmp_path / "serve.log").read_text()  # nor logged
