@@ -12,18 +12,17 @@ import pytest
 from dataops.store.dynamodb import DynamoStore
 from tests.api import test_scenarios as scenarios
 from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, ServedPortal, login, make_settings
-from tests.contract.dynamo import drop_tables, dynamo_env
-from tests.moto_server import MotoServer
+from tests.contract.dynamo import drop_tables, dynamo_env, endpoint_for
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
 def served_dynamo(
-    moto: MotoServer, tmp_path_factory: pytest.TempPathFactory
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ServedPortal]:
     home = tmp_path_factory.mktemp("served-dynamo")
-    env = dynamo_env(moto)
+    env = dynamo_env(endpoint_for(request))
     portal = ServedPortal(home, env=env)
     yield portal
     portal.stop()

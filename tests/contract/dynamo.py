@@ -1,18 +1,34 @@
-"""DynamoDB test helpers: settings for a store on the session's moto server with table
-names of its own (a unique prefix per call), so tests never see each other's data."""
+"""DynamoDB test helpers: settings for a store with table names of its own (a unique
+prefix per call), so tests never see each other's data.
+
+The endpoint is the session's moto server, unless DATAOPS_DYNAMODB_ENDPOINT is set in the
+environment pytest runs in: then the DynamoDB tests target that endpoint instead
+(DynamoDB Local, or AWS with the usual credential chain, e.g.
+https://dynamodb.eu-west-1.amazonaws.com) and the moto server is not started for them.
+"""
 
 from __future__ import annotations
 
+import os
 import uuid
 from pathlib import Path
-from typing import TYPE_CHECKING
+
+import pytest
 
 from dataops.config import TABLE_ENTITIES, Settings
 from dataops.store.dynamodb import DynamoStore
 from tests.conftest import make_settings
 
-if TYPE_CHECKING:
-    from tests.moto_server import MotoServer
+ENDPOINT_VARIABLE = "DATAOPS_DYNAMODB_ENDPOINT"
+
+
+def endpoint_for(request: pytest.FixtureRequest) -> str:
+    """DATAOPS_DYNAMODB_ENDPOINT from the test environment, else the moto server's."""
+    configured = os.environ.get(ENDPOINT_VARIABLE)
+    if configured:
+        return configured
+    endpoint: str = request.getfixturevalue("moto").endpoint
+    return endpoint
 
 
 def table_env(prefix: str) -> dict[str, str]:
@@ -23,22 +39,22 @@ def table_env(prefix: str) -> dict[str, str]:
     }
 
 
-def dynamo_env(moto: MotoServer) -> dict[str, str]:
-    """The settings that select DynamoDB on `moto`, with fresh auto-created tables."""
+def dynamo_env(endpoint: str) -> dict[str, str]:
+    """The settings that select DynamoDB at `endpoint`, with fresh auto-created tables."""
     return {
         "DATAOPS_STORE": "dynamodb",
-        "DATAOPS_DYNAMODB_ENDPOINT": moto.endpoint,
+        "DATAOPS_DYNAMODB_ENDPOINT": endpoint,
         "DATAOPS_AUTO_CREATE_TABLES": "true",
         **table_env(f"t{uuid.uuid4().hex[:12]}-"),
     }
 
 
-def dynamo_settings(moto: MotoServer, home: Path, **overrides: str) -> Settings:
-    return make_settings(home, **{**dynamo_env(moto), **overrides})
+def dynamo_settings(endpoint: str, home: Path, **overrides: str) -> Settings:
+    return make_settings(home, **{**dynamo_env(endpoint), **overrides})
 
 
-def dynamo_store(moto: MotoServer, home: Path) -> DynamoStore:
-    return DynamoStore(dynamo_settings(moto, home))
+def dynamo_store(endpoint: str, home: Path) -> DynamoStore:
+    return DynamoStore(dynamo_settings(endpoint, home))
 
 
 def drop_tables(store: DynamoStore) -> None:

@@ -26,7 +26,6 @@ from dataops.store.dynamodb import DynamoStore
 from tests.api import test_scenarios as scenarios
 from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, login
 from tests.contract.dynamo import drop_tables, dynamo_settings
-from tests.moto_server import MotoServer
 
 SCENARIOS: dict[str, Callable[[httpx.Client], None]] = {
     name: function
@@ -58,9 +57,9 @@ class Calls:
 
 @pytest.fixture(scope="module")
 def dynamo_workspace(
-    moto: MotoServer, tmp_path_factory: pytest.TempPathFactory
+    dynamodb_endpoint: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Workspace]:
-    settings = dynamo_settings(moto, tmp_path_factory.mktemp("dynamo-portal"))
+    settings = dynamo_settings(dynamodb_endpoint, tmp_path_factory.mktemp("dynamo-portal"))
     workspace = runtime.build_workspace(settings)
     runtime.bootstrap_admin(workspace)
     yield workspace

@@ -37,20 +37,19 @@ from dataops.store.sqlite.tables import TABLES
 from tests.conftest import free_port, make_settings
 from tests.contract import records as r
 from tests.contract.dynamo import drop_tables, dynamo_settings, dynamo_store, table_env
-from tests.moto_server import MotoServer
 
 
 @pytest.fixture
-def store(moto: MotoServer, tmp_path: Path) -> Iterator[DynamoStore]:
-    backend = dynamo_store(moto, tmp_path)
+def store(dynamodb_endpoint: str, tmp_path: Path) -> Iterator[DynamoStore]:
+    backend = dynamo_store(dynamodb_endpoint, tmp_path)
     yield backend
     drop_tables(backend)
     backend.close()
 
 
 @pytest.fixture
-def workspace(moto: MotoServer, tmp_path: Path) -> Iterator[Workspace]:
-    ws = runtime.build_workspace(dynamo_settings(moto, tmp_path))
+def workspace(dynamodb_endpoint: str, tmp_path: Path) -> Iterator[Workspace]:
+    ws = runtime.build_workspace(dynamo_settings(dynamodb_endpoint, tmp_path))
     yield ws
     store = cast(DynamoStore, ws.store)
     drop_tables(store)
@@ -377,7 +376,9 @@ def test_emails_and_token_hashes_stay_unique(store: DynamoStore) -> None:
 # --- errors at the adapter edge --------------------------------------------------------------
 
 
-def test_an_unreachable_endpoint_is_storage_unavailable(tmp_path: Path, moto: MotoServer) -> None:
+def test_an_unreachable_endpoint_is_storage_unavailable(
+    tmp_path: Path, dynamodb_endpoint: str
+) -> None:
     settings = make_settings(
         tmp_path,
         DATAOPS_STORE="dynamodb",
@@ -392,12 +393,12 @@ def test_an_unreachable_endpoint_is_storage_unavailable(tmp_path: Path, moto: Mo
 
 
 def test_missing_tables_are_storage_unavailable_naming_the_setting(
-    tmp_path: Path, moto: MotoServer
+    tmp_path: Path, dynamodb_endpoint: str
 ) -> None:
     settings = make_settings(
         tmp_path,
         DATAOPS_STORE="dynamodb",
-        DATAOPS_DYNAMODB_ENDPOINT=moto.endpoint,
+        DATAOPS_DYNAMODB_ENDPOINT=dynamodb_endpoint,
         **table_env("never-created-"),
     )
     store = DynamoStore(settings)
@@ -412,27 +413,27 @@ def test_missing_tables_are_storage_unavailable_naming_the_setting(
         store.close()
 
 
-def test_tables_are_never_created_outside_local_and_test(moto: MotoServer) -> None:
+def test_tables_are_never_created_outside_local_and_test(dynamodb_endpoint: str) -> None:
     names = {entity: f"prod-{entity}" for entity in SPECS}
     with pytest.raises(ConfigurationError, match="AUTO_CREATE"):
         DynamoStore(
             Settings(
                 env="production",
                 store="dynamodb",
-                dynamodb_endpoint=moto.endpoint,
+                dynamodb_endpoint=dynamodb_endpoint,
                 table_names=names,
                 auto_create_tables=True,
                 blob_store="disabled",
             )
         )
-    existing = moto_tables(moto)
+    existing = table_names(dynamodb_endpoint)
     assert not any(name.startswith("prod-") for name in existing)
 
 
-def moto_tables(moto: MotoServer) -> list[str]:
+def table_names(endpoint: str) -> list[str]:
     import boto3
 
-    client = boto3.client("dynamodb", endpoint_url=moto.endpoint, region_name="us-east-1")
+    client = boto3.client("dynamodb", endpoint_url=endpoint)
     names: list[str] = []
     for page in client.get_paginator("list_tables").paginate():
         names += page["TableNames"]

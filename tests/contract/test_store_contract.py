@@ -35,8 +35,11 @@ from tests.contract.dynamo import drop_tables, dynamo_store
 
 BACKENDS: dict[str, Callable[[pytest.FixtureRequest, Path], MetadataStore]] = {
     "sqlite": lambda request, root: SqliteStore(root / "contract.db"),
-    # On the session's moto server (real HTTP, real botocore), tables of its own per test.
-    "dynamodb": lambda request, root: dynamo_store(request.getfixturevalue("moto"), root),
+    # On the session's moto server (real HTTP, real botocore; or DATAOPS_DYNAMODB_ENDPOINT),
+    # with tables of its own per test.
+    "dynamodb": lambda request, root: dynamo_store(
+        request.getfixturevalue("dynamodb_endpoint"), root
+    ),
 }
 
 
