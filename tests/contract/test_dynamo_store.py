@@ -136,6 +136,22 @@ def test_auto_created_tables_match_the_definitions(store: DynamoStore) -> None:
         assert created == wanted
 
 
+def test_auto_create_adds_an_index_a_table_is_missing(store: DynamoStore) -> None:
+    table = store.tables["artifacts"]
+    store.client.update_table(
+        TableName=table, GlobalSecondaryIndexUpdates=[{"Delete": {"IndexName": "by-file"}}]
+    )
+    store.ensure_tables()
+    described = store.client.describe_table(TableName=table)["Table"]
+    assert "by-file" in {i["IndexName"] for i in described["GlobalSecondaryIndexes"]}
+    with store.unit_of_work(write=True) as uow:
+        uow.artifacts.add(r.artifact("art_1", file_id="fil_1"))
+        uow.commit()
+    with store.unit_of_work() as uow:
+        found = uow.artifacts.find(Filters({"file_id": "fil_1"}), PageRequest())
+    assert [a.id for a in found.items] == ["art_1"]
+
+
 @pytest.mark.parametrize(
     ("entity", "filters"),
     [
