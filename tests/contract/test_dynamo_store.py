@@ -384,6 +384,19 @@ def test_emails_and_token_hashes_stay_unique(store: DynamoStore) -> None:
         ]
         assert uow.users.get("#unique#email#a@example.com") is None  # claims are not records
 
+    with store.unit_of_work(write=True) as uow:  # guard, then two updates in one unit
+        uow.guard("users", "usr_2", 1)
+        user = uow.users.get("usr_2")
+        assert user is not None
+        user.email, user.version = "d@example.com", 2
+        uow.users.update(user, 1)
+        user.email, user.version = "e@example.com", 3
+        uow.users.update(user, 2)
+        uow.commit()
+    add(r.user("usr_6", email="a@example.com"), r.user("usr_7", email="d@example.com"))
+    with pytest.raises(Conflict):
+        add(r.user("usr_8", email="e@example.com"))
+
     add(r.api_token("tok_1", user_id="usr_1", token_hash="h" * 64), entity="api_tokens")
     with pytest.raises(Conflict):
         add(r.api_token("tok_2", user_id="usr_2", token_hash="h" * 64), entity="api_tokens")

@@ -267,13 +267,13 @@ class DynamoUnitOfWork:
         op = self._ops.get((spec.entity, key))
         if op is not None and op.version != expected:
             raise VersionConflict(f"{spec.entity} {key!r} is no longer at version {expected}")
-        if op is None:
-            op = self._ops[(spec.entity, key)] = _Op(spec, key, "update", expected, None)
-        if op.kind == "guard":
-            op.kind = "update"
-        if op.kind == "update" and spec.unique and op.item is None:
-            op.stored_unique = self._store._stored_unique(spec, key, expected)
-        op.item = item
+        if op is not None and op.item is not None:
+            op.item = item  # one Put of the newest content, under the first condition
+            return
+        stored: dict[str, str | None] = {}  # (a guard becomes the update's condition)
+        if spec.unique:  # which claims to release if a unique value changes
+            stored = self._store._stored_unique(spec, key, expected)
+        self._ops[(spec.entity, key)] = _Op(spec, key, "update", expected, item, stored)
 
 
 class DynamoStore:
