@@ -18,6 +18,7 @@ import pytest
 from dataops.config import TABLE_ENTITIES, Settings
 from dataops.store.dynamodb import DynamoStore
 from tests.conftest import make_settings
+from tests.moto_server import MotoServer
 
 ENDPOINT_VARIABLE = "DATAOPS_DYNAMODB_ENDPOINT"
 
@@ -39,21 +40,23 @@ def table_env(prefix: str) -> dict[str, str]:
     }
 
 
-def dynamo_env(endpoint: str) -> dict[str, str]:
-    """The settings that select DynamoDB at `endpoint`, with fresh auto-created tables."""
+def dynamo_env(endpoint: str | MotoServer) -> dict[str, str]:
+    """The settings that select DynamoDB at `endpoint` (a URL, or the moto server), with
+    fresh auto-created tables."""
+    url = endpoint if isinstance(endpoint, str) else endpoint.endpoint
     return {
         "DATAOPS_STORE": "dynamodb",
-        "DATAOPS_DYNAMODB_ENDPOINT": endpoint,
+        "DATAOPS_DYNAMODB_ENDPOINT": url,
         "DATAOPS_AUTO_CREATE_TABLES": "true",
         **table_env(f"t{uuid.uuid4().hex[:12]}-"),
     }
 
 
-def dynamo_settings(endpoint: str, home: Path, **overrides: str) -> Settings:
+def dynamo_settings(endpoint: str | MotoServer, home: Path, **overrides: str) -> Settings:
     return make_settings(home, **{**dynamo_env(endpoint), **overrides})
 
 
-def dynamo_store(endpoint: str, home: Path) -> DynamoStore:
+def dynamo_store(endpoint: str | MotoServer, home: Path) -> DynamoStore:
     return DynamoStore(dynamo_settings(endpoint, home))
 
 
