@@ -40,8 +40,10 @@ def _missing_browser(reason: str) -> None:
     pytest.skip(f"{reason}; run scripts/ensure-chromium to install it")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
+    """Module-scoped: Playwright's sync API keeps an asyncio loop running in this thread
+    while it is open, which would break asyncio.run() in tests collected after these."""
     if not CHROMIUM.exists():
         _missing_browser(f"Chromium is not installed at {CHROMIUM}")
     try:
