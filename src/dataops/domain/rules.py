@@ -24,6 +24,7 @@ from dataops.domain.policy import (
     check_metadata,
     check_storage_uri,
     provider_conflict,
+    scan_for_secrets,
     scan_for_signed_urls,
 )
 
@@ -179,6 +180,8 @@ def task_errors(task: Task) -> list[FieldError]:
             errors.append(FieldError("waitingFor", "is required while the task is waiting"))
         if task.follow_up_at is None:
             errors.append(FieldError("followUpAt", "is required while the task is waiting"))
+    errors += scan_for_secrets(task.validation, "validation")
+    errors += scan_for_secrets(task.assistant_job_refs, "assistantJobRefs")
     errors += scan_for_signed_urls(to_dict(task))
     return errors
 
@@ -205,6 +208,7 @@ def _definition_errors(definition: TaskDefinition, field: str) -> list[FieldErro
     if definition.instructions_url is not None:
         errors += check_link(definition.instructions_url, f"{field}.instructionsUrl")
     errors += _tags(definition.tags, f"{field}.tags")
+    errors += scan_for_secrets(definition.validation, f"{field}.validation")
     return errors
 
 
