@@ -1,0 +1,385 @@
+"""Portable export benchmark: export, validate and import throughput (records/s) and peak
+memory (RSS) at growing store sizes, on the embedded SQLite store.
+
+    .venv/bin/python bench/bench_portable.py [--sizes 100000,1000000] [--keep] [--out DIR]
+
+Each size gets a fresh SQLite store seeded through the store port in big write batches
+(every entity kind, valid relationships, tasks dated at random so the store's page order
+differs from the export's id order). Export, validate and import then each run in their
+own child process, so the peak RSS of each (from `os.wait4`) is its own. Prints a table
+and writes bench/results/<YYYY-MM-DD>-<hostname>-portable.json. See bench/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import random
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from dataops.domain.clock import new_id, now_ts
+from dataops.domain.codec import to_dict
+from dataops.domain.enums import (
+    ArtifactStatus,
+    ArtifactType,
+    EntityType,
+    NotificationType,
+    ProofType,
+    Role,
+    StorageProvider,
+    TaskStatus,
+)
+from dataops.domain.models import (
+    Artifact,
+    AuditEvent,
+    Bundle,
+    FileRecord,
+    Notification,
+    ProofRequirement,
+    RequirementVerdict,
+    Task,
+    Template,
+    User,
+)
+from dataops.store.sqlite import SqliteStore
+
+RESULTS = Path(__file__).resolve().parent / "results"
+WRITE_BATCH = 5_000
+CHECKSUM = "sha256:" + "5e" * 32
+# Share of the records per entity (per bundle: 8 tasks, 2 files, 3 artifacts, 1 note,
+# 5 audit events; users and templates are few).
+PER_BUNDLE = {"tasks": 8, "files": 2, "artifacts": 3, "notifications": 1, "audit_events": 5}
+BUNDLE_SIZE = 1 + sum(PER_BUNDLE.values())
+
+
+# --- seeding ------------------------------------------------------------------------------
+
+
+def _bundle_group(
+    rng: random.Random, stamp: str, users: list[str], template: str
+) -> list[tuple[str, Any]]:
+    """One bundle with its tasks, files, artifacts, a notification and audit events."""
+    bundle = Bundle(
+        new_id("bdl"),
+        f"Episode {rng.randrange(10**6)}",
+        stamp,
+        stamp,
+        anchor_date="2025-06-01",
+        template_id=template,
+        stage="production",
+    )
+    records: list[tuple[str, Any]] = [("bundles", bundle)]
+    tasks = []
+    for index in range(PER_BUNDLE["tasks"]):
+        day = 1 + rng.randrange(28)
+        task = Task(
+            new_id("tsk"),
+            f"Step {index} of {bundle.title}",
+            f"2025-{1 + rng.randrange(12):02d}-{day:02d}",
+            stamp,
+            stamp,
+            bundle_id=bundle.id,
+            template_id=template,
+            assignee_id=rng.choice(users),
+            tags=["bench"],
+            systems=["notion"],
+        )
+        tasks.append(task)
+    files = [
+        FileRecord(
+            new_id("fil"),
+            f"take{n}.wav",
+            stamp,
+            task_id=tasks[n].id,
+            bundle_id=bundle.id,
+            storage_provider=StorageProvider.S3,
+            storage_uri=f"s3://bench/{bundle.id}/{n}.wav",
+            checksum=CHECKSUM,
+            size_bytes=1000 + n,
+            created_by=users[0],
+        )
+        for n in range(PER_BUNDLE["files"])
+    ]
+    artifacts = []
+    for n in range(PER_BUNDLE["artifacts"]):
+        status = ArtifactStatus.APPROVED if n == 0 else ArtifactStatus.NEEDS_REVIEW
+        artifact = Artifact(
+            new_id("art"),
+            ArtifactType.TRANSCRIPT,
+            f"Transcript {n}",
+            f"https://example.com/{bundle.id}/{n}",
+            StorageProvider.EXTERNAL_URL,
+            stamp,
+            stamp,
+            status=status,
+            task_id=tasks[2 + n].id,
+            bundle_id=bundle.id,
+            created_by=users[0],
+            reviewed_by=users[0] if n == 0 else None,
+            reviewed_at=stamp if n == 0 else None,
+            metadata={"model": "bench", "usage": {"tokenCount": 1234}},
+        )
+        artifacts.append(artifact)
+        tasks[2 + n].artifact_refs.append(artifact.ref())
+    # Two done tasks per bundle with their recorded proof (a file and an artifact).
+    tasks[0].requires_file = True
+    tasks[2].proof_requirement = ProofRequirement(ProofType.ARTIFACT)
+    for task, by in (
+        (tasks[0], {"fileId": files[0].id}),
+        (
+            tasks[2],
+            {
+                "artifactId": artifacts[0].id,
+                "title": artifacts[0].title,
+                "reviewedBy": users[0],
+                "version": 1,
+            },
+        ),
+    ):
+        task.status = TaskStatus.DONE
+        task.completed_by, task.completed_at = users[0], stamp
+        kind = "file" if "fileId" in by else "artifact"
+        task.completion_proof = [RequirementVerdict(kind, kind.title(), True, None, by)]
+    note = Notification(
+        new_id("ntf"),
+        NotificationType.TASK_DUE,
+        f"{tasks[1].description} is due",
+        stamp,
+        user_id=tasks[1].assignee_id,
+        task_id=tasks[1].id,
+        bundle_id=bundle.id,
+    )
+    events = [
+        AuditEvent(
+            new_id("evt"),
+            EntityType.TASK,
+            task.id,
+            "create",
+            stamp,
+            actor_id=users[0],
+            after=to_dict(task),
+        )
+        for task in tasks[: PER_BUNDLE["audit_events"]]
+    ]
+    records += [("tasks", t) for t in tasks] + [("files", f) for f in files]
+    records += [("artifacts", a) for a in artifacts] + [("notifications", note)]
+    records += [("audit_events", e) for e in events]
+    return records
+
+
+def seed(db: Path, size: int) -> tuple[int, float]:
+    """About `size` records; returns (records written, seconds)."""
+    started = time.perf_counter()
+    rng = random.Random(size)
+    stamp = now_ts()
+    store = SqliteStore(db)
+    users = [
+        User(new_id("usr"), f"user{n}@example.com", f"User {n}", Role.OPERATOR, stamp)
+        for n in range(max(5, size // 10_000))
+    ]
+    template = Template(new_id("tpl"), "Bench template", stamp, stamp)
+    pending: list[tuple[str, Any]] = [("users", u) for u in users] + [("templates", template)]
+    written = 0
+    user_ids = [u.id for u in users]
+    while written + len(pending) < size:
+        pending += _bundle_group(rng, stamp, user_ids, template.id)
+        if len(pending) >= WRITE_BATCH:
+            written += _write(store, pending)
+            pending = []
+    written += _write(store, pending)
+    store.close()
+    return written, time.perf_counter() - started
+
+
+def _write(store: SqliteStore, records: list[tuple[str, Any]]) -> int:
+    with store.unit_of_work(write=True) as uow:
+        for repo, record in records:
+            getattr(uow, repo).add(record)
+        uow.commit()
+    return len(records)
+
+
+# --- the measured steps (each in a child process) -----------------------------------------
+
+
+def child(step: str, args: list[str]) -> dict[str, Any]:
+    from dataops.portable.format import SourceInfo
+
+    started = time.perf_counter()
+    if step == "export":
+        from dataops.portable.export import write_export
+
+        store = SqliteStore(Path(args[0]))
+        result = write_export(store, Path(args[1]), SourceInfo())
+        store.close()
+        return {"records": result.total, "seconds": time.perf_counter() - started}
+    if step == "validate":
+        from dataops.portable.validate import validate_export
+
+        report = validate_export(Path(args[0]))
+        assert report.valid, report.lines()[:10]
+        records = sum(report.entity_counts.values())
+        return {"records": records, "seconds": time.perf_counter() - started}
+    if step == "import":
+        from dataops.portable.importer import apply_import
+
+        store = SqliteStore(Path(args[1]))
+        plan = apply_import(Path(args[0]), store)
+        store.close()
+        records = sum(p.insert for p in plan.entities.values())
+        return {"records": records, "seconds": time.perf_counter() - started}
+    raise SystemExit(f"unknown step {step}")
+
+
+@dataclass
+class Step:
+    step: str
+    size: int
+    records: int
+    seconds: float
+    records_per_s: float
+    peak_rss_mb: float
+
+
+def measure(step: str, size: int, *args: str) -> Step:
+    """Run one step in a child process; its peak RSS comes from wait4 (Linux: KiB)."""
+    process = subprocess.Popen(
+        [sys.executable, __file__, "_child", step, *args], stdout=subprocess.PIPE, text=True
+    )
+    assert process.stdout is not None
+    output = process.stdout.read()
+    _, status, usage = os.wait4(process.pid, 0)
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode != 0:
+        raise SystemExit(f"{step} at {size} failed (exit {process.returncode})")
+    result = json.loads(output)
+    rss_mb = usage.ru_maxrss / 1024 if sys.platform != "darwin" else usage.ru_maxrss / 2**20
+    return Step(
+        step,
+        size,
+        result["records"],
+        round(result["seconds"], 2),
+        round(result["records"] / result["seconds"]),
+        round(rss_mb, 1),
+    )
+
+
+def run_size(size: int, workdir: Path) -> tuple[dict[str, Any], list[Step]]:
+    where = workdir / str(size)
+    where.mkdir(parents=True)
+    records, seconds = seed(where / "source.db", size)
+    print(f"seeded {records:,} records in {seconds:.1f} s", file=sys.stderr)
+    steps = [
+        measure("export", size, str(where / "source.db"), str(where / "export.tar.gz")),
+        measure("validate", size, str(where / "export.tar.gz")),
+        measure("import", size, str(where / "export.tar.gz"), str(where / "target.db")),
+    ]
+    archive_mb = (where / "export.tar.gz").stat().st_size / 2**20
+    seeded = {
+        "size": size,
+        "records": records,
+        "seed_seconds": round(seconds, 1),
+        "archive_mb": round(archive_mb, 1),
+    }
+    return seeded, steps
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--sizes",
+        default="100000,1000000",
+        help="comma-separated record counts (default 100000,1000000)",
+    )
+    parser.add_argument("--keep", action="store_true", help="keep the stores and exports")
+    parser.add_argument("--out", type=Path, default=RESULTS, help="where the JSON goes")
+    args = parser.parse_args()
+    load_before = os.getloadavg()
+    sizes = [int(s) for s in args.sizes.split(",") if s]
+    workdir = Path(tempfile.mkdtemp(prefix="dataops-bench-portable-"))
+    seeded: list[dict[str, Any]] = []
+    steps: list[Step] = []
+    try:
+        for size in sizes:
+            info, measured = run_size(size, workdir)
+            seeded.append(info)
+            steps += measured
+            for step in measured:
+                print(
+                    f"  {step.step:<9}{step.records:>10,} records {step.seconds:>8.1f} s "
+                    f"{step.records_per_s:>9,}/s  peak RSS {step.peak_rss_mb:>7.1f} MB",
+                    file=sys.stderr,
+                )
+    finally:
+        if not args.keep:
+            shutil.rmtree(workdir, ignore_errors=True)
+    load = {"before": load_before, "after": os.getloadavg()}
+    _report(seeded, steps, workdir if args.keep else None, args.out, load)
+
+
+def _report(
+    seeded: list[dict[str, Any]],
+    steps: list[Step],
+    kept: Path | None,
+    results: Path,
+    load: dict[str, tuple[float, float, float]],
+) -> None:
+    print(f"\n{'step':<10}{'records':>10}{'seconds':>10}{'records/s':>12}{'peak RSS MB':>13}")
+    for s in steps:
+        print(
+            f"{s.step:<10}{s.records:>10,}{s.seconds:>10.1f}{s.records_per_s:>12,}"
+            f"{s.peak_rss_mb:>13.1f}"
+        )
+    sizes = sorted({s.size for s in steps})
+    ratios = {}
+    if len(sizes) > 1:
+        small, large = sizes[0], sizes[-1]
+        for name in ("export", "validate", "import"):
+            a = next(s for s in steps if s.step == name and s.size == small)
+            b = next(s for s in steps if s.step == name and s.size == large)
+            ratios[name] = round(b.peak_rss_mb / a.peak_rss_mb, 2)
+        print(
+            f"peak RSS ratio {large:,} / {small:,}: "
+            + ", ".join(f"{k} {v}x" for k, v in ratios.items())
+        )
+    host = socket.gethostname().split(".")[0]
+    results.mkdir(parents=True, exist_ok=True)
+    out = results / f"{dt.date.today().isoformat()}-{host}-portable.json"
+    out.write_text(
+        json.dumps(
+            {
+                "benchmark": "portable",
+                "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+                "host": host,
+                "python": platform.python_version(),
+                "platform": platform.platform(),
+                "cpus": os.cpu_count(),
+                "load_average": load,
+                "seeded": seeded,
+                "steps": [asdict(s) for s in steps],
+                "peak_rss_ratio_largest_to_smallest": ratios,
+                "workdir": str(kept) if kept else None,
+            },
+            indent=2,
+        )
+        + "\n"
+    )
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 2 and sys.argv[1] == "_child":
+        print(json.dumps(child(sys.argv[2], sys.argv[3:])))
+    else:
+        main()
