@@ -296,7 +296,7 @@ class ExportDir:
         return self.root / SPECS[entity].file_name
 
     def lines(self, entity: str) -> list[str]:
-        return self.path(entity).read_text().splitlines()
+        return self.path(entity).read_text().split("\n")[:-1]
 
     def records(self, entity: str) -> list[dict[str, Any]]:
         return [json.loads(line) for line in self.lines(entity)]
