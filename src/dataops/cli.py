@@ -39,7 +39,8 @@ def _serve(args: argparse.Namespace) -> int:
     url = f"http://{args.host}:{args.port}/work"
     print(f"DataOps is running at {url}", file=sys.stderr)
     print(
-        f"  store: {workspace.store.name} ({settings.sqlite_path}), blobs: "
+        f"  store: {workspace.store.name}"
+        f"{f' ({settings.sqlite_path})' if settings.store == 'sqlite' else ''}, blobs: "
         f"{workspace.blobs.name}, environment: {settings.env}",
         file=sys.stderr,
     )
