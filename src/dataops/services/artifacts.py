@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import copy
-from typing import Any
+from typing import Any, TypeVar
 
 from dataops.domain.clock import new_id, now_ts
 from dataops.domain.codec import camel, from_dict
@@ -14,7 +14,7 @@ from dataops.domain.errors import (
     IllegalTransition,
     ValidationFailed,
 )
-from dataops.domain.models import Actor, Artifact
+from dataops.domain.models import Actor, Artifact, Bundle, Task
 from dataops.domain.policy import infer_provider
 from dataops.domain.rules import artifact_errors
 from dataops.domain.status import CREATE_STATUSES, ReviewAction, action_for_status, check_move
@@ -30,9 +30,10 @@ from dataops.services.common import (
     without_ref,
 )
 from dataops.services.context import Workspace
-from dataops.store.port import Filters, Page, PageRequest, UnitOfWork
+from dataops.store.port import Filters, Page, PageRequest, Repository, UnitOfWork
 
 _RELATION_FIELDS = ("task_id", "bundle_id")
+H = TypeVar("H", Task, Bundle)
 _UPDATABLE = frozenset(
     {
         "type",
@@ -349,31 +350,31 @@ def _relink(
 ) -> None:
     """Keep task and bundle refs in step with the artifact's taskId/bundleId: the old
     holder loses its ref, the new holder gains one."""
-    ref = artifact.ref()
-    if old_task_id and old_task_id != artifact.task_id:
-        old_task = uow.tasks.get(old_task_id)
-        if old_task is not None and any(
-            r.artifact_id == artifact.id for r in old_task.artifact_refs
-        ):
-            old_task.artifact_refs = without_ref(old_task.artifact_refs, artifact.id)
-            save(uow.tasks, old_task)
-    if artifact.task_id:
-        task = require(uow.tasks, artifact.task_id, "task", "taskId")
-        if not any(r.artifact_id == artifact.id for r in task.artifact_refs):
-            task.artifact_refs = with_ref(task.artifact_refs, ref)
-            save(uow.tasks, task)
-    if old_bundle_id and old_bundle_id != artifact.bundle_id:
-        old_bundle = uow.bundles.get(old_bundle_id)
-        if old_bundle is not None and any(
-            r.artifact_id == artifact.id for r in old_bundle.artifact_refs
-        ):
-            old_bundle.artifact_refs = without_ref(old_bundle.artifact_refs, artifact.id)
-            save(uow.bundles, old_bundle)
-    if artifact.bundle_id:
-        bundle = require(uow.bundles, artifact.bundle_id, "bundle", "bundleId")
-        if not any(r.artifact_id == artifact.id for r in bundle.artifact_refs):
-            bundle.artifact_refs = with_ref(bundle.artifact_refs, ref)
-            save(uow.bundles, bundle)
+    _move_ref(uow.tasks, old_task_id, artifact.task_id, artifact, "task", "taskId")
+    _move_ref(uow.bundles, old_bundle_id, artifact.bundle_id, artifact, "bundle", "bundleId")
+
+
+def _move_ref(
+    repo: Repository[H],
+    old_id: str | None,
+    new_id: str | None,
+    artifact: Artifact,
+    entity: str,
+    field: str,
+) -> None:
+    def holds(holder: H) -> bool:
+        return any(r.artifact_id == artifact.id for r in holder.artifact_refs)
+
+    if old_id and old_id != new_id:
+        old = repo.get(old_id)
+        if old is not None and holds(old):
+            old.artifact_refs = without_ref(old.artifact_refs, artifact.id)
+            save(repo, old)
+    if new_id:
+        holder = require(repo, new_id, entity, field)
+        if not holds(holder):
+            holder.artifact_refs = with_ref(holder.artifact_refs, artifact.ref())
+            save(repo, holder)
 
 
 def _where(artifact: Artifact) -> str:
