@@ -1,4 +1,9 @@
-"""Convert entities to and from camelCase JSON-ready dicts, driven by their type hints."""
+"""Convert entities to and from camelCase JSON-ready dicts, driven by their type hints.
+
+Each entity class gets a plan, compiled once from its type hints: the (attribute, key,
+converter) triples to read and write it. Every store read and API response goes through
+here, so the per-record work is a loop over prepared functions.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +11,11 @@ import dataclasses
 import enum
 import types
 import typing
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 T = TypeVar("T")
+Converter = Callable[[Any], Any]
 
 
 def camel(name: str) -> str:
@@ -27,65 +34,101 @@ def snake(name: str) -> str:
     return "".join(out)
 
 
+def _identity(value: Any) -> Any:
+    return value
+
+
+def _plain_out(value: Any) -> Any:
+    """Values of untyped fields (metadata, validation, dict refs): enums and entities may
+    still sit inside them."""
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, list):
+        return [_plain_out(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _plain_out(item) for key, item in value.items()}
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return to_dict(value)
+    return value
+
+
+def _reader(hint: Any) -> Converter:
+    """A function turning the JSON value of a field of type `hint` into its Python value."""
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        options = [arg for arg in typing.get_args(hint) if arg is not type(None)]
+        if len(options) != 1:
+            return _identity
+        inner = _reader(options[0])
+        return inner if inner is _identity else (lambda v: None if v is None else inner(v))
+    if origin is list:
+        (item_hint,) = typing.get_args(hint)
+        item = _reader(item_hint)
+        if item is _identity:
+            return lambda v: None if v is None else list(v)
+        return lambda v: None if v is None else [item(x) for x in v]
+    if isinstance(hint, type):
+        if dataclasses.is_dataclass(hint):
+            cls = hint
+            return lambda v: None if v is None else from_dict(cls, v)
+        if issubclass(hint, enum.Enum):
+            enum_cls = hint
+            return lambda v: None if v is None else enum_cls(v)
+    return _identity
+
+
+def _writer(hint: Any) -> Converter:
+    """A function turning a field's Python value of type `hint` into JSON-ready data."""
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        options = [arg for arg in typing.get_args(hint) if arg is not type(None)]
+        if len(options) != 1:
+            return _plain_out
+        inner = _writer(options[0])
+        return lambda v: None if v is None else inner(v)
+    if origin is list:
+        (item_hint,) = typing.get_args(hint)
+        item = _writer(item_hint)
+        return lambda v: None if v is None else [item(x) for x in v]
+    if isinstance(hint, type):
+        if dataclasses.is_dataclass(hint):
+            return lambda v: None if v is None else to_dict(v)
+        if issubclass(hint, enum.Enum):
+            return lambda v: v.value if isinstance(v, enum.Enum) else v
+        if hint in (str, int, bool, float):
+            return _identity
+    return _plain_out
+
+
+_PLANS: dict[type[Any], tuple[tuple[str, str, Converter, Converter], ...]] = {}
+
+
+def _plan(cls: type[Any]) -> tuple[tuple[str, str, Converter, Converter], ...]:
+    plan = _PLANS.get(cls)
+    if plan is None:
+        hints = typing.get_type_hints(cls)
+        plan = tuple(
+            (f.name, camel(f.name), _reader(hints[f.name]), _writer(hints[f.name]))
+            for f in dataclasses.fields(cls)
+        )
+        _PLANS[cls] = plan
+    return plan
+
+
 def to_dict(obj: Any) -> Any:
-    """Entity (or list of them) → camelCase dict; enums become their values."""
+    """Entity (or list or dict of them) → camelCase dict; enums become their values."""
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        return {camel(f.name): to_dict(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
-    if isinstance(obj, enum.Enum):
-        return obj.value
-    if isinstance(obj, list):
-        return [to_dict(item) for item in obj]
-    if isinstance(obj, dict):
-        return {key: to_dict(value) for key, value in obj.items()}
-    return obj
-
-
-_HINTS: dict[type[Any], dict[str, Any]] = {}
-
-
-def _hints(cls: type[Any]) -> dict[str, Any]:
-    hints = _HINTS.get(cls)
-    if hints is None:
-        hints = _HINTS[cls] = typing.get_type_hints(cls)
-    return hints
+        return {key: write(getattr(obj, name)) for name, key, _, write in _plan(type(obj))}
+    return _plain_out(obj)
 
 
 def from_dict(cls: type[T], data: dict[str, Any]) -> T:
     """camelCase dict (as written by `to_dict`) → entity. Unknown keys are ignored."""
-    hints = _hints(cls)
-    kwargs: dict[str, Any] = {}
-    for f in dataclasses.fields(cls):  # type: ignore[arg-type]
-        key = camel(f.name)
-        if key in data:
-            kwargs[f.name] = _convert(hints[f.name], data[key])
+    kwargs = {name: read(data[key]) for name, key, read, _ in _plan(cls) if key in data}
     return cls(**kwargs)
-
-
-def _convert(hint: Any, value: Any) -> Any:
-    if value is None:
-        return None
-    origin = typing.get_origin(hint)
-    if origin in (typing.Union, types.UnionType):
-        options = [arg for arg in typing.get_args(hint) if arg is not type(None)]
-        return _convert(options[0], value) if len(options) == 1 else value
-    if origin is list:
-        (item_hint,) = typing.get_args(hint)
-        return [_convert(item_hint, item) for item in value]
-    if isinstance(hint, type):
-        if dataclasses.is_dataclass(hint):
-            return from_dict(hint, value)
-        if issubclass(hint, enum.Enum):
-            return hint(value)
-    return value
 
 
 def fields_from_dict(cls: type[Any], data: dict[str, Any]) -> dict[str, Any]:
     """The camelCase keys of `data` that are fields of `cls`, converted to its types and
     keyed by snake_case name (a partial update)."""
-    hints = _hints(cls)
-    out: dict[str, Any] = {}
-    for f in dataclasses.fields(cls):
-        key = camel(f.name)
-        if key in data:
-            out[f.name] = _convert(hints[f.name], data[key])
-    return out
+    return {name: read(data[key]) for name, key, read, _ in _plan(cls) if key in data}
