@@ -176,8 +176,42 @@ def _users_passwd(args: argparse.Namespace) -> int:
     return 0
 
 
+def _export_to_s3(settings: Settings) -> int:
+    from dataops import runtime
+    from dataops.blobs.s3 import S3Blobs
+    from dataops.portable.export import temporary_archive
+    from dataops.portable.format import SourceInfo
+    from dataops.portable.offsite import upload_archive
+
+    if not settings.export_archive_bucket:
+        print("dataops: --to-s3 needs DATAOPS_EXPORT_ARCHIVE_BUCKET", file=sys.stderr)
+        return 2
+    store = runtime.build_store(settings)
+    try:
+        archive = temporary_archive(store, SourceInfo.from_environment(settings.env))
+    finally:
+        store.close()
+    try:
+        bucket = S3Blobs(settings.export_archive_bucket, endpoint_url=settings.s3_endpoint)
+        stored = upload_archive(
+            bucket, archive.path, archive.manifest, settings.export_archive_prefix, settings.env
+        )
+    finally:
+        archive.remove()
+    print(
+        f"uploaded {stored.size_bytes} bytes ({stored.checksum}, version {stored.version or '-'})",
+        file=sys.stderr,
+    )
+    print(stored.uri)
+    return 0
+
+
 def _export(args: argparse.Namespace) -> int:
-    # `--to-s3` (offsite archive upload, issue 5 item 2) waits for the S3 adapter (issue 4).
+    if args.to_s3:
+        return _export_to_s3(Settings.from_env())
+    if args.out is None:
+        print("dataops: give OUT (a directory or OUT.tar.gz) or --to-s3", file=sys.stderr)
+        return 2
     from dataops import runtime
     from dataops.portable.export import write_export
     from dataops.portable.format import SourceInfo
@@ -265,7 +299,12 @@ def _import(args: argparse.Namespace) -> int:
 
 def _add_portable_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     export = sub.add_parser("export", help="portable export (a directory, or OUT.tar.gz)")
-    export.add_argument("out", metavar="OUT")
+    export.add_argument("out", metavar="OUT", nargs="?")
+    export.add_argument(
+        "--to-s3",
+        action="store_true",
+        help="upload a .tar.gz to DATAOPS_EXPORT_ARCHIVE_BUCKET instead of writing OUT",
+    )
     export.set_defaults(handler=_export)
     check = sub.add_parser("validate-export", help="validate a portable export")
     check.add_argument("path", metavar="PATH")

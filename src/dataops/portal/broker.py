@@ -32,6 +32,7 @@ FORWARD_RESPONSE = (
     "retry-after",
 )
 TIMEOUT_SECONDS = 30.0
+EXPORT_TIMEOUT_SECONDS = 600.0  # the archive is built before its first byte is sent
 log = logging.getLogger("dataops.portal")
 
 
@@ -71,7 +72,11 @@ class EngineBroker:
         target = _engine_path(request, path) + (f"?{query}" if query else "")
         try:
             outgoing = self._client.build_request(
-                request.method, target, headers=headers, content=request.stream()
+                request.method,
+                target,
+                headers=headers,
+                content=request.stream(),
+                timeout=EXPORT_TIMEOUT_SECONDS if path == "export" else TIMEOUT_SECONDS,
             )
         except httpx.InvalidURL:
             return problem(400, "malformed-request", "Malformed request", "the URL is not valid")
