@@ -33,6 +33,13 @@ from dataops.portable.validate import opened, parse_line
 from dataops.store.port import Filters, MetadataStore, PageRequest, Repository, UnitOfWork
 
 BATCH_SIZE = 500
+# DynamoDB commits a unit as one TransactWriteItems of at most 100 items, and a record
+# may carry a uniqueness claim (users by email): 40 records stay within it.
+DYNAMO_BATCH_SIZE = 40
+
+
+def _batch_size(store: MetadataStore) -> int:
+    return DYNAMO_BATCH_SIZE if store.name == "dynamodb" else BATCH_SIZE
 
 
 @dataclass
@@ -90,7 +97,9 @@ class ImportRefused(Conflict):
         self.plan = plan
 
 
-def _records(root: Path, spec: EntitySpec, invalid: set[int]) -> Iterator[list[tuple[int, Any]]]:
+def _records(
+    root: Path, spec: EntitySpec, invalid: set[int], size: int = BATCH_SIZE
+) -> Iterator[list[tuple[int, Any]]]:
     """Batches of (line, record) of the valid lines; an invalid line comes as (line, None)."""
     batch: list[tuple[int, Any]] = []
     with (root / spec.file_name).open("rb") as handle:
@@ -98,7 +107,7 @@ def _records(root: Path, spec: EntitySpec, invalid: set[int]) -> Iterator[list[t
             if not raw.strip():
                 continue
             batch.append((number, None if number in invalid else parse_line(raw)))
-            if len(batch) >= BATCH_SIZE:
+            if len(batch) >= size:
                 yield batch
                 batch = []
     if batch:
@@ -127,7 +136,7 @@ class _Importer:
         for spec in self.entities(listed):
             counts = plan.entities[spec.name] = EntityPlan()
             invalid = self._report.invalid_lines.get(spec.name, set())
-            for batch in _records(self._root, spec, invalid):
+            for batch in _records(self._root, spec, invalid, _batch_size(self._store)):
                 counts.invalid += sum(1 for _, record in batch if record is None)
                 valid = [(line, record) for line, record in batch if record is not None]
                 with self._store.unit_of_work(write=write) as uow:
