@@ -17,17 +17,20 @@ import pytest
 from dataops.assistant import Target, register_output
 from dataops.client import ApiError, DataOpsClient, file_digest
 from dataops.domain.errors import ValidationFailed
-from tests.conftest import ServedPortal
+from tests.aws.test_upload_round_trip import new_bucket, s3_settings
+from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, ServedPortal, login
+from tests.moto_server import MotoServer
 
 REPO = Path(__file__).resolve().parents[2]
 PODCAST = REPO / "assistants" / "podcast"
 
 
 def _cli(
-    served: ServedPortal, *args: str, token: str | None = None
+    served: ServedPortal, *args: str, token: str | None = None, **extra: str
 ) -> subprocess.CompletedProcess[str]:
     env = {
         **os.environ,
+        **extra,
         "DATAOPS_ENV": "test",
         "DATAOPS_HOME": str(served.home),
         "DATAOPS_URL": served.base_url,
@@ -274,3 +277,63 @@ def test_register_output_needs_a_target() -> None:
         pytest.raises(ValidationFailed, match="--task or --bundle"),
     ):
         register_output(client, "https://example.com/x", Target())
+
+
+@pytest.mark.slow
+def test_cli_registers_a_document_on_s3_that_completes_the_task_once_approved(
+    moto: MotoServer, tmp_path: Path, document: Path
+) -> None:
+    """The same flow with DataOps-owned storage on S3 (moto): the document goes up through
+    the presigned PUT, the artifact points at s3://, and approval unblocks the task."""
+    bucket = new_bucket(moto)
+    served = ServedPortal(tmp_path, env=s3_settings(moto, bucket))
+    try:
+        with served.client() as api:
+            login(api, ADMIN_EMAIL, ADMIN_PASSWORD)
+            task = api.post(
+                "/work/api/tasks",
+                json={
+                    "description": "Approve the transcript",
+                    "date": "2026-12-02",
+                    "proofRequirement": {"type": "artifact", "artifactType": "transcript"},
+                },
+            )
+            task_id = task.json()["id"]
+            token = _cli(
+                served,
+                "tokens",
+                "create",
+                "--user",
+                ADMIN_EMAIL,
+                "--name",
+                "a",
+                **s3_settings(moto, bucket),
+            )
+            assert token.returncode == 0, token.stderr
+            result = _cli(
+                served,
+                "artifacts",
+                "register",
+                str(document),
+                "--task",
+                task_id,
+                "--type",
+                "transcript",
+                token=token.stdout.strip(),
+            )
+            assert result.returncode == 0, result.stderr
+            artifact = api.get(f"/work/api/artifacts/{result.stdout.strip()}").json()
+            checksum, size = file_digest(document)
+            assert artifact["status"] == "needs-review"
+            assert artifact["storageUri"].startswith(f"s3://{bucket}/files/")
+            assert artifact["checksum"] == checksum
+            assert artifact["sizeBytes"] == size
+            assert (
+                api.patch(f"/work/api/tasks/{task_id}", json={"status": "done"}).status_code == 409
+            )
+            approved = api.post(f"/work/api/artifacts/{artifact['id']}/approve")
+            assert approved.status_code == 200
+            done = api.patch(f"/work/api/tasks/{task_id}", json={"status": "done"})
+            assert done.status_code == 200, done.text
+    finally:
+        served.stop()
