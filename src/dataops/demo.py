@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 from datetime import date, timedelta
+from typing import Any
 
 from dataops.domain.clock import new_id
 from dataops.domain.enums import (
@@ -92,6 +93,7 @@ def load_demo(ws: Workspace) -> bool:
     if any(t.name == DEMO_TEMPLATE for t in existing):
         return False
     actor = _demo_actor(ws)
+    owned = ws.blobs.name != "disabled"
     template = workflow.create_template(
         ws,
         actor,
@@ -133,22 +135,13 @@ def load_demo(ws: Workspace) -> bool:
             "data_class": DataClass.INTERNAL,
         },
     )
-    transcript = _TRANSCRIPT.encode()
-    stored = ws.blobs.put(
-        f"files/{new_id('dem')}",
-        io.BytesIO(transcript),
-        content_type="text/plain",
-        max_bytes=len(transcript),
-    )
     artifacts.register_artifact(
         ws,
         actor,
         {
             "type": ArtifactType.TRANSCRIPT,
             "title": "Transcript draft (assistant)",
-            "storage_uri": stored.uri,
-            "checksum": stored.checksum,
-            "size_bytes": stored.size_bytes,
+            **_transcript_location(ws, owned),
             "filename": "episode-42-transcript.txt",
             "content_type": "text/plain",
             "status": ArtifactStatus.NEEDS_REVIEW,
@@ -184,18 +177,45 @@ def load_demo(ws: Workspace) -> bool:
     artifacts.review_artifact(
         ws, actor, rejected.id, ReviewAction.REJECT, reason="Guest name misspelled in the headline."
     )
-    files.upload_file(
-        ws,
-        actor,
-        files.Upload(
-            filename="invoice-ep42.txt",
-            content_type="text/plain",
-            stream=io.BytesIO(b"Invoice EP42: 1 guest appearance, 0.00 EUR (demo)\n"),
-            task_id=by_ref["invoice"].id,
-            category=FileCategory.INVOICE,
-        ),
-    )
+    invoice = b"Invoice EP42: 1 guest appearance, 0.00 EUR (demo)\n"
+    if owned:
+        files.upload_file(
+            ws,
+            actor,
+            files.Upload(
+                filename="invoice-ep42.txt",
+                content_type="text/plain",
+                stream=io.BytesIO(invoice),
+                task_id=by_ref["invoice"].id,
+                category=FileCategory.INVOICE,
+            ),
+        )
+    else:  # no binary storage configured: the invoice is kept in Drive
+        files.register_file(
+            ws,
+            actor,
+            {
+                "task_id": by_ref["invoice"].id,
+                "filename": "invoice-ep42.pdf",
+                "storage_uri": "https://drive.google.com/file/d/1demoInvoice/view",
+                "category": FileCategory.INVOICE,
+            },
+        )
     return True
+
+
+def _transcript_location(ws: Workspace, owned: bool) -> dict[str, Any]:
+    """A DataOps-owned object when binary storage is on, else a Drive document."""
+    if not owned:
+        return {"storage_uri": "https://docs.google.com/document/d/1demoTranscript/edit"}
+    transcript = _TRANSCRIPT.encode()
+    stored = ws.blobs.put(
+        f"files/{new_id('dem')}",
+        io.BytesIO(transcript),
+        content_type="text/plain",
+        max_bytes=len(transcript),
+    )
+    return {"storage_uri": stored.uri, "checksum": stored.checksum, "size_bytes": stored.size_bytes}
 
 
 def _demo_actor(ws: Workspace) -> Actor:

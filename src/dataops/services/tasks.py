@@ -65,6 +65,7 @@ def create_task(ws: Workspace, actor: Actor, data: dict[str, Any]) -> Task:
             if not verdict.can_complete:
                 raise _blocked(verdict)
             _stamp_completion(task, actor, verdict)
+            _guard_evidence(uow, verdict)
         uow.tasks.add(task)
         audit(uow, actor, EntityType.TASK, task.id, "create", after=task)
         if task.status == TaskStatus.DONE and task.stage_on_complete and bundle is not None:

@@ -40,6 +40,19 @@ class UploadTicket:
 def create_upload(
     ws: Workspace, actor: Actor, data: dict[str, Any], idempotency_key: str | None = None
 ) -> UploadTicket:
+    """Announce an upload. With an idempotency key, a backend that lets two first claims
+    race rejects the second insert; retrying once then replays the first ticket."""
+    try:
+        return _create_upload(ws, actor, data, idempotency_key)
+    except Conflict:
+        if idempotency_key is None:
+            raise
+        return _create_upload(ws, actor, data, idempotency_key)
+
+
+def _create_upload(
+    ws: Workspace, actor: Actor, data: dict[str, Any], idempotency_key: str | None
+) -> UploadTicket:
     size = data["size_bytes"]
     if size > ws.settings.max_upload_bytes:
         raise PayloadTooLarge(

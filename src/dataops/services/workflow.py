@@ -14,7 +14,7 @@ from dataops.domain.models import Actor, Bundle, BundleLink, Task, Template
 from dataops.domain.rules import bundle_errors, template_errors
 from dataops.services.common import audit, check_version, raise_if, refresh_refs, require, save
 from dataops.services.context import Workspace
-from dataops.store.port import Filters, Page, PageRequest
+from dataops.store.port import Filters, Page, PageRequest, UnitOfWork
 
 _TEMPLATE_FIELDS = frozenset(
     {
@@ -55,14 +55,24 @@ def _assign(
         setattr(record, name, value)
 
 
+def _check_assignees(uow: UnitOfWork, template: Template) -> None:
+    """Every assignee a template names must be a user (404 naming the field)."""
+    if template.default_assignee_id:
+        require(uow.users, template.default_assignee_id, "user", "defaultAssigneeId")
+    for index, definition in enumerate(template.task_definitions):
+        if definition.assignee_id:
+            require(
+                uow.users, definition.assignee_id, "user", f"taskDefinitions[{index}].assigneeId"
+            )
+
+
 def create_template(ws: Workspace, actor: Actor, data: dict[str, Any]) -> Template:
     stamp = now_ts()
     template = Template(id=new_id("tpl"), name=data["name"], created_at=stamp, updated_at=stamp)
     _assign(template, data, _TEMPLATE_FIELDS, ("name",))
     raise_if(template_errors(template))
     with ws.store.unit_of_work(write=True) as uow:
-        if template.default_assignee_id:
-            require(uow.users, template.default_assignee_id, "user", "defaultAssigneeId")
+        _check_assignees(uow, template)
         uow.templates.add(template)
         audit(uow, actor, EntityType.TEMPLATE, template.id, "create", after=template)
         uow.commit()
@@ -82,8 +92,8 @@ def update_template(
         updated = copy.deepcopy(current)
         _assign(updated, changes, _TEMPLATE_FIELDS, ("name",))
         raise_if(template_errors(updated))
-        if updated.default_assignee_id and "default_assignee_id" in changes:
-            require(uow.users, updated.default_assignee_id, "user", "defaultAssigneeId")
+        if {"default_assignee_id", "task_definitions"} & changes.keys():
+            _check_assignees(uow, updated)
         if updated == current:
             return current
         save(uow.templates, updated)
