@@ -336,8 +336,11 @@ class Subject:
 # --- building subjects --------------------------------------------------------------------
 
 
+LOGS: Path | None = None  # --logs: keep the child processes' logs here
+
+
 def _serve(backend: str, env: dict[str, str], home: Path, size: int) -> servers.Child:
-    log = home / f"serve-{backend}-{size}.log"
+    log = (LOGS or home) / f"serve-{backend}-{size}.log"
     return servers.dataops(["serve"], {**os.environ, **env}, log)
 
 
@@ -599,7 +602,12 @@ def main(argv: list[str] | None = None) -> int:
         help="seed the largest SQLite size in this process too",
     )
     parser.add_argument("--out", type=Path, default=workload.RESULTS)
+    parser.add_argument("--logs", type=Path, help="keep the servers' and moto's logs here")
     args = parser.parse_args(argv)
+    if args.logs:
+        global LOGS
+        LOGS = args.logs
+        LOGS.mkdir(parents=True, exist_ok=True)
     if args.reps < 2 or args.dynamo_reps < 2:
         parser.error("--reps and --dynamo-reps must be at least 2")
     started = time.perf_counter()
@@ -625,7 +633,7 @@ def main(argv: list[str] | None = None) -> int:
         os.environ.update(servers.AWS_TEST_ENV)
         with (
             tempfile.TemporaryDirectory(prefix="dataops-moto-") as logs,
-            servers.moto(Path(logs) / "moto.log") as moto,
+            servers.moto((LOGS or Path(logs)) / "moto.log") as moto,
         ):
             dynamo_started = time.perf_counter()
             results, loads = run_backend("dynamodb", sizes, args, moto.base_url)
