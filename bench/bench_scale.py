@@ -615,7 +615,7 @@ def main(argv: list[str] | None = None) -> int:
         "benchmark": "bench_scale",
         **workload.host_info(),
         "loadAverage": {"before": workload.load_average()},
-        "settings": {k: v for k, v in vars(args).items() if k != "out"},
+        "settings": {k: v for k, v in vars(args).items() if k not in ("out", "logs")},
         "backends": {},
         "ratios": {},
         "rounds": {},
