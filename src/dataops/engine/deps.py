@@ -1,5 +1,8 @@
 """Dependencies shared by the routes: the workspace, the actor and its role, paging,
-If-Match."""
+If-Match.
+
+They are `async def` because they do no I/O: FastAPI runs a sync dependency in the
+thread pool, and that hand-off costs more than the dependency itself."""
 
 from __future__ import annotations
 
@@ -14,12 +17,12 @@ from dataops.services.context import Workspace
 from dataops.store.port import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, PageRequest
 
 
-def _workspace(request: Request) -> Workspace:
+async def _workspace(request: Request) -> Workspace:
     workspace: Workspace = request.app.state.workspace
     return workspace
 
 
-def _actor(
+async def _actor(
     x_user_id: Annotated[str | None, Header()] = None,
     x_user_email: Annotated[str | None, Header()] = None,
     x_user_role: Annotated[str | None, Header()] = None,
@@ -35,7 +38,7 @@ def _actor(
 
 
 def _require(role: Role) -> object:
-    def check(actor: Annotated[Actor, Depends(_actor)]) -> Actor:
+    async def check(actor: Annotated[Actor, Depends(_actor)]) -> Actor:
         if not actor.role.allows(role):
             raise Forbidden(f"this action needs the {role.value} role (you are {actor.role.value})")
         return actor
@@ -43,14 +46,14 @@ def _require(role: Role) -> object:
     return check
 
 
-def _page(
+async def _page(
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE,
     cursor: Annotated[str | None, Query(max_length=512)] = None,
 ) -> PageRequest:
     return PageRequest(limit=limit, cursor=cursor)
 
 
-def _if_match(if_match: Annotated[str | None, Header()] = None) -> int | None:
+async def _if_match(if_match: Annotated[str | None, Header()] = None) -> int | None:
     if if_match is None:
         return None
     value = if_match.strip()

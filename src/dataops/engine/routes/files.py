@@ -19,7 +19,7 @@ from dataops.services import files as svc
 router = api_router("/api/files", "files")
 
 
-def _multipart(request: Request) -> None:
+async def _multipart(request: Request) -> None:
     if not request.headers.get("content-type", "").startswith("multipart/form-data"):
         raise BadRequest("Content-Type must be multipart/form-data")
 
