@@ -28,6 +28,8 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+import boto3
+import botocore.config
 import httpx
 
 import servers
@@ -62,9 +64,10 @@ class Subject:
     seeded: Seeded
     ws: Workspace
     actor: Actor
-    served: servers.Child
-    http: httpx.Client
+    served: servers.Child | None  # None when only the service path is measured
+    http: httpx.Client | None
     meter: DynamoMeter | None
+    paths: tuple[str, ...] = PATHS
     samples: dict[str, list[float]] = field(default_factory=dict)
     usage: dict[str, list[Counters]] = field(default_factory=dict)
     counts: dict[str, list[int]] = field(default_factory=dict)  # op/path -> [ok, calls]
@@ -96,6 +99,12 @@ class Subject:
     # --- operations: each returns whether the result was exactly right -----------------
 
     def operations(self) -> dict[str, dict[str, Call]]:
+        every = self._every_operation()
+        return {
+            op: {p: fn for p, fn in calls.items() if p in self.paths} for op, calls in every.items()
+        }
+
+    def _every_operation(self) -> dict[str, dict[str, Call]]:
         return {
             "list-by-task": {"service": self.list_task_service, "http": self.list_task_http},
             "list-by-bundle": {"service": self.list_bundle_service, "http": self.list_bundle_http},
@@ -350,9 +359,12 @@ def open_subjects(
     sizes: list[int],
     endpoint: str | None,
     background: int | None,
+    paths: tuple[str, ...] = PATHS,
+    timeout: float | None = None,
 ) -> list[Subject]:
     """Seed every size (the `background` size in a worker process while the others seed
-    here), then start a `dataops serve` per size and log in."""
+    here), then start a `dataops serve` per size and log in (unless `paths` leaves out
+    "http"). `timeout` (DynamoDB): see `patient_client`."""
     prepared: list[tuple[int, dict[str, str], Path, Workspace, Actor]] = []
     for size in sizes:
         home = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="dataops-scale-")))
@@ -363,6 +375,8 @@ def open_subjects(
             env = workload.dynamo_env(home, endpoint, f"bench{size}")
         ws, actor = workload.open_workspace(env)
         stack.callback(ws.store.close)
+        if timeout is not None:
+            ws.store.client = patient_client(ws.store.client, timeout)  # type: ignore[attr-defined]
         prepared.append((size, env, home, ws, actor))
     seeded: dict[int, Seeded | Future[Seeded]] = {}
     pool: ProcessPoolExecutor | None = None
@@ -385,13 +399,35 @@ def open_subjects(
             _log(f"waiting for the worker seeding {size}")
             done = done.result()
             _log(f"  seeded {size} in {done.seconds:.1f} s")
-        served = _serve(backend, env, home, size)
-        stack.callback(served.stop)
-        client = servers.login(served.base_url, workload.ADMIN_EMAIL, workload.ADMIN_PASSWORD)
-        stack.callback(client.close)
+        served: servers.Child | None = None
+        client: httpx.Client | None = None
+        if "http" in paths:
+            served = _serve(backend, env, home, size)
+            stack.callback(served.stop)
+            client = servers.login(served.base_url, workload.ADMIN_EMAIL, workload.ADMIN_PASSWORD)
+            stack.callback(client.close)
         meter = DynamoMeter(ws.store.client) if backend == "dynamodb" else None  # type: ignore[attr-defined]
-        subjects.append(Subject(backend, done, ws, actor, served, client, meter))
+        subjects.append(Subject(backend, done, ws, actor, served, client, meter, paths))
     return subjects
+
+
+def patient_client(client: Any, timeout: float) -> Any:
+    """The store's DynamoDB client with a `timeout` s read timeout and no retries, for moto at
+    100k: moto copies every table for each TransactWriteItems (seconds at that size), so the
+    store's 15 s read timeout fires, botocore retries the transaction, and moto — which
+    ignores ClientRequestToken, unlike DynamoDB — applies it a second time and the retry fails
+    its version condition. Only timing and retries change; requests are the store's own."""
+    config = client.meta.config.merge(
+        botocore.config.Config(
+            read_timeout=timeout, retries={"mode": "standard", "max_attempts": 1}
+        )
+    )
+    return boto3.session.Session().client(
+        "dynamodb",
+        region_name=client.meta.region_name,
+        endpoint_url=client.meta.endpoint_url,
+        config=config,
+    )
 
 
 def measure(subjects: list[Subject], warmup: int, reps: int, rounds: int) -> list[list[float]]:
@@ -570,8 +606,10 @@ def run_backend(
     with contextlib.ExitStack() as stack:
         parallel = backend == "sqlite" and args.parallel_seed and len(sizes) > 1
         background = max(sizes) if parallel else None
-        subjects = open_subjects(stack, backend, sizes, endpoint, background)
         dynamo = backend == "dynamodb"
+        paths = tuple(args.dynamo_paths.split(",")) if dynamo else PATHS
+        timeout = args.dynamo_timeout if dynamo else None
+        subjects = open_subjects(stack, backend, sizes, endpoint, background, paths, timeout)
         reps = args.dynamo_reps if dynamo else args.reps
         warmup = args.dynamo_warmup if dynamo else args.warmup
         rounds = args.dynamo_rounds if dynamo else args.rounds
@@ -596,6 +634,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dynamo-warmup", type=int, default=5)
     parser.add_argument("--dynamo-rounds", type=int, default=5)
     parser.add_argument(
+        "--dynamo-paths",
+        default=",".join(PATHS),
+        help="DynamoDB paths to measure: service,http (default) or service",
+    )
+    parser.add_argument(
+        "--dynamo-timeout",
+        type=float,
+        help="in-process DynamoDB client: this read timeout (s) and no retries (moto at 100k)",
+    )
+    parser.add_argument(
         "--no-parallel-seed",
         dest="parallel_seed",
         action="store_false",
@@ -608,6 +656,8 @@ def main(argv: list[str] | None = None) -> int:
         global LOGS
         LOGS = args.logs
         LOGS.mkdir(parents=True, exist_ok=True)
+    if not set(args.dynamo_paths.split(",")) <= set(PATHS):
+        parser.error(f"--dynamo-paths takes {','.join(PATHS)}")
     if args.reps < 2 or args.dynamo_reps < 2:
         parser.error("--reps and --dynamo-reps must be at least 2")
     started = time.perf_counter()
