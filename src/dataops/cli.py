@@ -90,12 +90,14 @@ def _portal_serve(args: argparse.Namespace) -> int:
 
     from dataops import runtime
     from dataops.portal.app import create_portal_app
+    from dataops.portal.connectors import HttpEngine
 
     settings = Settings.from_env()
     secret = runtime.configured_portal_secret(settings)
     workspace = runtime.build_workspace(settings)
     admin = runtime.bootstrap_admin(workspace)
-    app = create_portal_app(workspace, httpx.AsyncHTTPTransport(), args.engine_url, secret)
+    engine = HttpEngine(httpx.AsyncHTTPTransport(), args.engine_url)
+    app = create_portal_app(workspace, engine, secret)
     print(
         f"DataOps portal at http://{args.host}:{args.port}/work, brokering to {args.engine_url}",
         file=sys.stderr,

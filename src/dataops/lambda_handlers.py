@@ -32,6 +32,7 @@ from dataops.domain.errors import ConfigurationError, Conflict
 from dataops.engine.app import create_engine_app
 from dataops.lambda_invoke import LambdaInvokeTransport
 from dataops.portal.app import create_portal_app
+from dataops.portal.connectors import HttpEngine
 from dataops.services import people
 from dataops.services.context import Workspace
 
@@ -77,9 +78,8 @@ def build_portal(settings: Settings, transport: httpx.AsyncBaseTransport | None 
     secret = runtime.configured_portal_secret(settings)
     workspace = runtime.build_workspace(settings)
     _bootstrap_admin(workspace)
-    app = create_portal_app(
-        workspace, transport or LambdaInvokeTransport(function_name), ENGINE_URL, secret
-    )
+    engine = HttpEngine(transport or LambdaInvokeTransport(function_name), ENGINE_URL)
+    app = create_portal_app(workspace, engine, secret)
     # lifespan off: a lifespan per event would close the broker's client after each one.
     return Mangum(app, lifespan="off")
 

@@ -6,7 +6,6 @@ import secrets
 import sys
 from dataclasses import dataclass
 
-import httpx
 from fastapi import FastAPI
 
 from dataops.blobs.local import DisabledBlobs, LocalDevBlobs
@@ -16,6 +15,7 @@ from dataops.domain.enums import Role
 from dataops.domain.errors import ConfigurationError
 from dataops.engine.app import create_engine_app
 from dataops.portal.app import create_portal_app
+from dataops.portal.connectors import AsgiEngine
 from dataops.services import passwords, people
 from dataops.services.context import Workspace
 from dataops.store.port import MetadataStore
@@ -143,11 +143,10 @@ def bootstrap_admin(workspace: Workspace) -> Admin | None:
 
 
 def build_single_process(workspace: Workspace) -> FastAPI:
-    """Portal in front of an in-process engine (httpx ASGITransport): `dataops serve`."""
+    """Portal in front of an in-process engine, called directly as ASGI: `dataops serve`."""
     secret = portal_secret(workspace.settings)
     engine = create_engine_app(workspace, secret)
-    transport = httpx.ASGITransport(app=engine)
-    return create_portal_app(workspace, transport, "http://engine.internal", secret)
+    return create_portal_app(workspace, AsgiEngine(engine), secret)
 
 
 def fail(message: str) -> None:

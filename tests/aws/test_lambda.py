@@ -19,6 +19,7 @@ from dataops import lambda_handlers, lambda_invoke, runtime
 from dataops.domain.errors import ConfigurationError
 from dataops.lambda_invoke import LambdaInvokeTransport
 from dataops.portal.app import create_portal_app
+from dataops.portal.connectors import HttpEngine
 from dataops.services.context import Workspace
 from tests.aws.support import HandlerLambdaClient, body_of, function_url_event, streaming
 from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, login, make_settings
@@ -92,7 +93,8 @@ def stubbed(workspace: Workspace) -> Iterator[tuple[TestClient, Stubber]]:
     client = lambda_client()
     stubber = Stubber(client)
     transport = LambdaInvokeTransport(ENGINE_FUNCTION, client=client)
-    app = create_portal_app(workspace, transport, lambda_handlers.ENGINE_URL, SECRET)
+    engine = HttpEngine(transport, lambda_handlers.ENGINE_URL)
+    app = create_portal_app(workspace, engine, SECRET)
     with stubber, TestClient(app) as portal:
         login(portal, ADMIN_EMAIL, ADMIN_PASSWORD)
         yield portal, stubber

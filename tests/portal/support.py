@@ -1,6 +1,6 @@
 """Helpers shared by the portal perimeter tests: the engine's own route table, a world of
 real records to aim at, database snapshots (to prove a refused request changed nothing),
-and a recording transport between the portal and the engine."""
+and a recording connector between the portal and the engine."""
 
 from __future__ import annotations
 
@@ -23,12 +23,14 @@ import starlette.routing
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from dataops import runtime
 from dataops.domain.enums import Role
 from dataops.engine import deps
 from dataops.engine.app import create_engine_app
 from dataops.portal.app import create_portal_app
+from dataops.portal.connectors import AsgiEngine, HttpEngine
 from dataops.services import auth, people
 from dataops.services.context import Workspace
 from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, PASSWORD, login, make_settings
@@ -316,28 +318,78 @@ def admin_client(app: FastAPI) -> TestClient:
     return logged_in(app, ADMIN_EMAIL, ADMIN_PASSWORD)
 
 
-# ------------------------------------------------------------- a recording transport
+# ------------------------------------------------------- a recording engine connector
+
+
+@dataclass(frozen=True)
+class Sent:
+    """One request the broker sent the engine, as the engine received it."""
+
+    method: str
+    url: httpx.URL  # path and query exactly as sent (`url.raw_path`, `url.query`)
+    headers: httpx.Headers  # every header, duplicates kept (`headers.raw`)
+    content: bytes
+
+    @classmethod
+    def of_scope(cls, scope: Scope, body: bytes) -> Sent:
+        raw = scope["raw_path"] + (b"?" + scope["query_string"] if scope["query_string"] else b"")
+        url = httpx.URL("http://engine.internal").copy_with(raw_path=raw)
+        return cls(scope["method"], url, httpx.Headers(list(scope["headers"])), body)
 
 
 @dataclass
 class Recorder:
-    """Every request the broker sent to the engine."""
+    """Every request the broker sent to the engine, through either connector."""
 
-    requests: list[httpx.Request] = field(default_factory=list)
+    requests: list[Sent] = field(default_factory=list)
 
     def transport(self, inner: httpx.AsyncBaseTransport) -> httpx.MockTransport:
+        """An httpx transport (the `HttpEngine` connector) that records, then passes on."""
+
         async def handle(request: httpx.Request) -> httpx.Response:
-            self.requests.append(request)
+            content = await request.aread()
+            self.requests.append(Sent(request.method, request.url, request.headers, content))
             return await inner.handle_async_request(request)
 
         return httpx.MockTransport(handle)
 
+    def asgi(self, app: ASGIApp) -> ASGIApp:
+        """The engine app (the `AsgiEngine` connector) recording the scope it is called
+        with and the body it reads."""
 
-def recorded_portal(ws: Workspace, recorder: Recorder, secret: str = ENGINE_SECRET) -> FastAPI:
-    """The portal in front of the real in-process engine, every hop recorded."""
+        async def record(scope: Scope, receive: Receive, send: Send) -> None:
+            chunks: list[bytes] = []
+
+            async def counted() -> Message:
+                message = await receive()
+                if message["type"] == "http.request":
+                    chunks.append(message.get("body", b""))
+                return message
+
+            sent = len(self.requests)
+            self.requests.append(Sent.of_scope(scope, b""))
+            try:
+                await app(scope, counted, send)
+            finally:
+                self.requests[sent] = Sent.of_scope(scope, b"".join(chunks))
+
+        return record
+
+
+CONNECTORS = ("asgi", "http")
+
+
+def recorded_portal(
+    ws: Workspace, recorder: Recorder, secret: str = ENGINE_SECRET, connector: str = "asgi"
+) -> FastAPI:
+    """The portal in front of the real engine, every hop recorded: called in process
+    (`asgi`, as `dataops serve`) or through an httpx transport (`http`, as a split
+    deployment; here `httpx.ASGITransport`, so no socket)."""
     engine = create_engine_app(ws, secret)
+    if connector == "asgi":
+        return create_portal_app(ws, AsgiEngine(recorder.asgi(engine)), secret)
     transport = recorder.transport(httpx.ASGITransport(app=engine))
-    return create_portal_app(ws, transport, "http://engine.internal", secret)
+    return create_portal_app(ws, HttpEngine(transport, "http://engine.internal"), secret)
 
 
 @contextmanager

@@ -25,10 +25,12 @@ from dataops.domain.clock import format_ts, now
 from dataops.domain.enums import Role
 from dataops.engine.app import create_engine_app
 from dataops.portal.app import create_portal_app
+from dataops.portal.connectors import HttpEngine
 from dataops.services import auth, people
 from dataops.services.context import Workspace
 from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, PASSWORD, make_settings
 from tests.portal.support import (
+    CONNECTORS,
     ENGINE_SECRET,
     SESSION_COOKIE,
     UNSAFE,
@@ -512,26 +514,39 @@ BROKER_SENDS = {
     "x-user-email",
     "x-user-role",
     "x-request-id",
-    # HTTP plumbing added by httpx
-    "host",
-    "accept-encoding",
-    "connection",
-    "user-agent",
-    "content-length",
-    "transfer-encoding",
+}
+PLUMBING = {
+    # framing added by the in-process connector (the body passes through unchanged)
+    "asgi": {"host", "content-length"},
+    # framing added by httpx
+    "http": {
+        "host",
+        "accept-encoding",
+        "connection",
+        "user-agent",
+        "content-length",
+        "transfer-encoding",
+    },
 }
 
 
+@pytest.fixture(params=CONNECTORS)
+def connector(request: pytest.FixtureRequest) -> str:
+    """How the portal reaches the engine: in process (`asgi`) or an httpx transport."""
+    return str(request.param)
+
+
 @pytest.fixture
-def recorded(world: World) -> Iterator[tuple[TestClient, Recorder, str]]:
+def recorded(world: World, connector: str) -> Iterator[tuple[TestClient, Recorder, str]]:
+    """The portal with each of its engine connectors, every request to the engine kept."""
     recorder = Recorder()
     secret = secrets.token_urlsafe(32)
-    with TestClient(recorded_portal(world.ws, recorder, secret)) as client:
+    with TestClient(recorded_portal(world.ws, recorder, secret, connector)) as client:
         yield client, recorder, secret
 
 
 def test_broker_never_forwards_cookie_or_authorization(
-    world: World, recorded: tuple[TestClient, Recorder, str]
+    world: World, recorded: tuple[TestClient, Recorder, str], connector: str
 ) -> None:
     client, recorder, secret = recorded
     extra = {
@@ -556,7 +571,8 @@ def test_broker_never_forwards_cookie_or_authorization(
         names = {name.lower() for name in sent.headers}
         assert "cookie" not in names
         assert "authorization" not in names
-        assert names <= BROKER_SENDS, names - BROKER_SENDS
+        allowed = BROKER_SENDS | PLUMBING[connector]
+        assert names <= allowed, names - allowed
         assert sent.headers["x-portal-auth"] == "true"
         assert sent.headers["x-portal-secret"] == secret
         assert sent.headers["x-user-id"] == who["id"]
@@ -621,7 +637,8 @@ class Failing(httpx.AsyncBaseTransport):
     ],
 )
 def test_engine_failures_become_problems(world: World, error: Exception, status: int) -> None:
-    app = create_portal_app(world.ws, Failing(error), "http://engine.internal", ENGINE_SECRET)
+    engine = HttpEngine(Failing(error), "http://engine.internal")
+    app = create_portal_app(world.ws, engine, ENGINE_SECRET)
     with TestClient(app) as client:
         body = assert_problem(
             client.get("/work/api/me", headers=world.cookie(world.viewer)), status

@@ -6,23 +6,20 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib import resources
 from typing import Annotated, Any
-from urllib.parse import urlsplit
 
-import httpx
 from fastapi import Body, FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from dataops.domain.errors import DataOpsError, Unauthorized
+from dataops.domain.errors import Unauthorized
 from dataops.domain.models import User
 from dataops.engine import problems
-from dataops.portal.broker import EngineBroker
+from dataops.portal.broker import EngineBroker, EngineConnector
+from dataops.portal.gateway import SESSION_COOKIE, ApiGateway, Authenticator
 from dataops.portal.ratelimit import LoginLimiter
 from dataops.services import auth
 from dataops.services.context import Workspace
 
-SESSION_COOKIE = "dataops_session"
-UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
@@ -33,23 +30,11 @@ def _user_json(user: User) -> dict[str, Any]:
     return {"id": user.id, "email": user.email, "name": user.name, "role": user.role.value}
 
 
-def _cross_site(request: Request) -> bool:
-    """True when Sec-Fetch-Site or Origin shows the request came from another site."""
-    fetch_site = request.headers.get("sec-fetch-site")
-    if fetch_site is not None:
-        return fetch_site not in ("same-origin", "none")
-    origin = request.headers.get("origin")
-    if origin is None:
-        return False
-    own = urlsplit(str(request.base_url))
-    theirs = urlsplit(origin)
-    return (theirs.scheme, theirs.netloc) != (own.scheme, own.netloc)
-
-
-def create_portal_app(
-    workspace: Workspace, transport: httpx.AsyncBaseTransport, engine_url: str, portal_secret: str
-) -> FastAPI:
-    broker = EngineBroker(transport, engine_url, portal_secret)
+def create_portal_app(workspace: Workspace, engine: EngineConnector, portal_secret: str) -> FastAPI:
+    """The portal: `/auth/*` and the UI as FastAPI routes; `/work/api/*` and `/work/health`
+    through `ApiGateway` to the broker, which reaches the engine through `engine`."""
+    broker = EngineBroker(engine, portal_secret)
+    authenticator = Authenticator(workspace)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -67,17 +52,8 @@ def create_portal_app(
 
     async def current_user(request: Request) -> tuple[User, str]:
         """The caller and how they proved it: a bearer token or the session cookie."""
-        authorization = request.headers.get("authorization")
-        if authorization is not None:
-            scheme, _, secret = authorization.partition(" ")
-            if scheme.lower() != "bearer" or not secret.strip():
-                raise Unauthorized("Authorization must be 'Bearer <token>'")
-            user = await run_in_threadpool(auth.token_user, workspace, secret.strip())
-            return user, "token"
-        token = request.cookies.get(SESSION_COOKIE)
-        if not token:
-            raise Unauthorized("log in first (no session cookie or bearer token)")
-        return await run_in_threadpool(auth.session_user, workspace, token), "cookie"
+        headers = request.headers
+        return await authenticator.user(headers.get("authorization"), headers.get("cookie"))
 
     @app.post("/auth/login")
     async def login(
@@ -130,36 +106,6 @@ def create_portal_app(
         user, via = await current_user(request)
         return JSONResponse({"authenticated": True, "via": via, "user": _user_json(user)})
 
-    @app.get("/work/health")
-    async def health(request: Request) -> Response:
-        return await broker.forward(request, "health", None)
-
-    @app.api_route(
-        "/work/api/{path:path}",
-        methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
-    )
-    async def work_api(request: Request, path: str) -> Response:
-        try:
-            user, via = await current_user(request)
-        except DataOpsError as exc:
-            return problems.problem_for(exc)
-        declared = request.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > body_limit:
-            return problems.problem(
-                413,
-                "payload-too-large",
-                "Payload too large",
-                f"the body is larger than {body_limit} bytes",
-            )
-        if via == "cookie" and request.method in UNSAFE_METHODS and _cross_site(request):
-            return problems.problem(
-                403,
-                "cross-site",
-                "Forbidden",
-                "cross-site requests with a session cookie are refused",
-            )
-        return await broker.forward(request, path, user)
-
     @app.get("/")
     async def root() -> RedirectResponse:
         return RedirectResponse("/work", status_code=302)
@@ -179,6 +125,9 @@ def create_portal_app(
             },
         )
 
+    app.add_middleware(
+        ApiGateway, authenticator=authenticator, broker=broker, body_limit=body_limit
+    )
     return app
 
 

@@ -1,21 +1,25 @@
 """Forward `/work/api/{path}` to the engine's `/api/{path}` with trusted headers.
 
+One broker, two ways to reach the engine (`EngineConnector`, in `portal/connectors.py`):
+the engine app in this process, called as ASGI (`dataops serve`, tests), or an httpx
+transport to a URL (`dataops portal serve --engine-url`; a Lambda invoke on AWS).
+
 Only allow-listed request headers pass; the client's Cookie, Authorization and any
-`x-portal-*` / `x-user-*` header never do. The transport is injected: in-process
-(`httpx.ASGITransport`) for `dataops serve` and tests, HTTP for a split deployment.
+`x-portal-*` / `x-user-*` / `x-request-id` header never do. Only allow-listed response
+headers come back. The broker works on ASGI messages, so a body streams through both ways
+without being buffered.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import uuid
+import os
+from dataclasses import dataclass
+from typing import Protocol
 from urllib.parse import quote
 
-import httpx
-from starlette.background import BackgroundTask
-from starlette.requests import Request
-from starlette.responses import Response, StreamingResponse
+import orjson
+from starlette.types import Message, Receive, Scope, Send
 
 from dataops.domain.models import User
 from dataops.engine.problems import problem
@@ -23,6 +27,7 @@ from dataops.engine.problems import problem
 FORWARD_REQUEST = ("content-type", "accept", "if-match", "idempotency-key")
 FORWARD_RESPONSE = (
     "content-type",
+    "content-length",  # the body passes unchanged, so its length still holds
     "content-disposition",
     "etag",
     "location",
@@ -35,88 +40,177 @@ TIMEOUT_SECONDS = 30.0
 EXPORT_TIMEOUT_SECONDS = 600.0  # the archive is built before its first byte is sent
 log = logging.getLogger("dataops.portal")
 
+_REQUEST_NAMES = frozenset(name.encode() for name in FORWARD_REQUEST)
+_RESPONSE_NAMES = frozenset(name.encode() for name in FORWARD_RESPONSE)
+_PREFIX = b"/work"
 
-def _engine_path(request: Request, path: str) -> str:
-    """`/work/api/<rest>` → `/api/<rest>`, still percent-encoded as the client sent it, so an
-    encoded `/`, `?` or `#` inside an ID stays inside that ID."""
-    raw = request.scope.get("raw_path")
+
+@dataclass(frozen=True)
+class EngineRequest:
+    """What the broker asks of the engine; the body is read from the portal's `receive`."""
+
+    method: str
+    path: str  # decoded, as an ASGI server puts it in `scope["path"]`
+    raw_path: bytes  # percent-encoded as the client sent it
+    query: bytes
+    headers: list[tuple[bytes, bytes]]  # lower-case names: allow-listed and trusted only
+    content_length: bytes | None  # the client's declared body length, if any
+    timeout: float
+    request_id: str
+
+
+class EngineTimeout(Exception):
+    """The engine did not start its answer within the request's timeout."""
+
+
+class EngineUnavailable(Exception):
+    """The engine could not be reached, or failed before it started answering."""
+
+
+class InvalidTarget(Exception):
+    """The request's path or query cannot be sent to the engine."""
+
+
+class EngineConnector(Protocol):
+    """How the broker reaches the engine."""
+
+    async def call(self, request: EngineRequest, receive: Receive, send: Send) -> None:
+        """Send `request` to the engine, its body read from `receive` (ASGI `http.request`
+        messages, streamed), and pass the engine's answer to `send` as ASGI
+        `http.response.start` and `http.response.body` messages, streamed.
+
+        Raises `EngineTimeout` when the answer has not started within `request.timeout`,
+        `EngineUnavailable` when the engine cannot be reached or fails before it starts
+        answering, and `InvalidTarget` when the path or query cannot be sent. Once the
+        answer has started, a failure is raised as it is and the response is cut short.
+        Adds only the framing headers its protocol needs; drops none of `request.headers`.
+        """
+        ...
+
+    async def aclose(self) -> None:
+        """Release connections; called once when the portal shuts down."""
+        ...
+
+
+def engine_target(scope: Scope) -> tuple[str, bytes]:
+    """`/work/api/<rest>` → `/api/<rest>` (`/work/health` → `/api/health`), decoded and
+    still percent-encoded as the client sent it, so an encoded `/`, `?` or `#` inside an ID
+    stays inside that ID."""
+    path: str = scope["path"]
+    raw = scope.get("raw_path")
+    if path == "/work/health":
+        return "/api/health", b"/api/health"
     if isinstance(raw, bytes) and raw.startswith(b"/work/api/"):
-        return raw[len(b"/work") :].decode("latin-1")
-    return "/api/" + quote(path)
+        return path[len("/work") :], raw[len(_PREFIX) :]
+    rest = path[len("/work/api/") :]
+    return "/api/" + rest, ("/api/" + quote(rest)).encode("latin-1")
 
 
 class EngineBroker:
-    def __init__(self, transport: httpx.AsyncBaseTransport, base_url: str, secret: str) -> None:
-        self._client = httpx.AsyncClient(
-            transport=transport, base_url=base_url, timeout=TIMEOUT_SECONDS, follow_redirects=False
-        )
-        self._secret = secret
+    def __init__(self, engine: EngineConnector, secret: str) -> None:
+        self._engine = engine
+        self._trusted = [(b"x-portal-auth", b"true"), (b"x-portal-secret", secret.encode())]
 
-    async def forward(self, request: Request, path: str, user: User | None) -> Response:
-        request_id = uuid.uuid4().hex
-        headers = {
-            name: request.headers[name] for name in FORWARD_REQUEST if name in request.headers
-        }
-        headers.update(
-            {
-                "x-portal-auth": "true",
-                "x-portal-secret": self._secret,
-                "x-request-id": request_id,
-            }
-        )
+    async def forward(self, scope: Scope, receive: Receive, send: Send, user: User | None) -> None:
+        """Answer the portal request in `scope` with the engine's answer."""
+        request_id = os.urandom(16).hex()
+        headers: list[tuple[bytes, bytes]] = []
+        seen: set[bytes] = set()
+        content_length: bytes | None = None
+        for name, value in scope["headers"]:
+            name = name.lower()
+            if name in _REQUEST_NAMES and name not in seen:
+                seen.add(name)  # the first value of each, as Starlette's `headers[...]`
+                headers.append((name, value))
+            elif name == b"content-length" and content_length is None:
+                content_length = value
+        headers += self._trusted
+        headers.append((b"x-request-id", request_id.encode()))
         if user is not None:
-            headers.update(
-                {"x-user-id": user.id, "x-user-email": user.email, "x-user-role": user.role.value}
-            )
-        query = request.url.query
-        target = _engine_path(request, path) + (f"?{query}" if query else "")
-        try:
-            outgoing = self._client.build_request(
-                request.method,
-                target,
-                headers=headers,
-                content=request.stream(),
-                timeout=EXPORT_TIMEOUT_SECONDS if path == "export" else TIMEOUT_SECONDS,
-            )
-        except httpx.InvalidURL:
-            return problem(400, "malformed-request", "Malformed request", "the URL is not valid")
-        try:
-            upstream = await self._client.send(outgoing, stream=True)
-        except httpx.TimeoutException:
-            return problem(
-                504,
-                "engine-timeout",
-                "Work-engine timed out",
-                f"the work-engine did not answer within {TIMEOUT_SECONDS:.0f} s "
-                f"(request {request_id})",
-            )
-        except httpx.HTTPError:
-            return problem(
-                502,
-                "engine-unavailable",
-                "Work-engine unavailable",
-                f"the work-engine could not be reached (request {request_id})",
-            )
-        log.info(
-            json.dumps(
-                {
-                    "requestId": request_id,
-                    "method": request.method,
-                    "path": request.url.path,
-                    "status": upstream.status_code,
-                    "userId": user.id if user else None,
+            headers += [
+                (b"x-user-id", user.id.encode()),
+                (b"x-user-email", user.email.encode()),
+                (b"x-user-role", user.role.value.encode()),
+            ]
+        path, raw_path = engine_target(scope)
+        request = EngineRequest(
+            method=scope["method"],
+            path=path,
+            raw_path=raw_path,
+            query=scope.get("query_string", b""),
+            headers=headers,
+            content_length=content_length,
+            timeout=EXPORT_TIMEOUT_SECONDS if path == "/api/export" else TIMEOUT_SECONDS,
+            request_id=request_id,
+        )
+        started = False
+
+        async def filtered(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+                status = message["status"]
+                if log.isEnabledFor(logging.INFO):
+                    _log_request(request_id, scope, status, user)
+                message = {
+                    "type": "http.response.start",
+                    "status": status,
+                    "headers": [
+                        (name, value)
+                        for name, value in message.get("headers", ())
+                        if name.lower() in _RESPONSE_NAMES
+                    ],
                 }
+            await send(message)
+
+        try:
+            await self._engine.call(request, receive, filtered)
+        except InvalidTarget:
+            if started:
+                raise
+            await _answer(
+                scope,
+                receive,
+                send,
+                400,
+                "malformed-request",
+                "Malformed request",
+                "the URL is not valid",
             )
-        )
-        response_headers = {
-            name: upstream.headers[name] for name in FORWARD_RESPONSE if name in upstream.headers
-        }
-        return StreamingResponse(
-            upstream.aiter_raw(),
-            status_code=upstream.status_code,
-            headers=response_headers,
-            background=BackgroundTask(upstream.aclose),
-        )
+        except EngineTimeout:
+            if started:
+                raise
+            detail = (
+                f"the work-engine did not answer within {request.timeout:.0f} s "
+                f"(request {request_id})"
+            )
+            await _answer(
+                scope, receive, send, 504, "engine-timeout", "Work-engine timed out", detail
+            )
+        except EngineUnavailable:
+            if started:
+                raise
+            detail = f"the work-engine could not be reached (request {request_id})"
+            await _answer(
+                scope, receive, send, 502, "engine-unavailable", "Work-engine unavailable", detail
+            )
 
     async def aclose(self) -> None:
-        await self._client.aclose()
+        await self._engine.aclose()
+
+
+async def _answer(
+    scope: Scope, receive: Receive, send: Send, status: int, slug: str, title: str, detail: str
+) -> None:
+    await problem(status, slug, title, detail)(scope, receive, send)
+
+
+def _log_request(request_id: str, scope: Scope, status: int, user: User | None) -> None:
+    line = {
+        "requestId": request_id,
+        "method": scope["method"],
+        "path": scope["path"],
+        "status": status,
+        "userId": user.id if user else None,
+    }
+    log.info(orjson.dumps(line).decode())

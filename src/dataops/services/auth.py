@@ -109,7 +109,15 @@ def create_token(ws: Workspace, actor: Actor, email: str, name: str) -> tuple[Ap
 
 
 def token_user(ws: Workspace, secret: str) -> User:
-    """The user behind a live bearer token, or Unauthorized."""
+    """The user behind a live bearer token, or Unauthorized; records the token's use."""
+    user, token = find_token_user(ws, secret)
+    if touch_due(token):
+        touch_token(ws, token)
+    return user
+
+
+def find_token_user(ws: Workspace, secret: str) -> tuple[User, ApiToken]:
+    """The user behind a live bearer token and the token, or Unauthorized. Reads only."""
     failure = Unauthorized("the API token is not valid or was revoked")
     if not secret.startswith(TOKEN_PREFIX):
         raise failure
@@ -120,15 +128,17 @@ def token_user(ws: Workspace, secret: str) -> User:
         token = page.items[0] if page.items else None
         if token is None or token.revoked_at is not None:
             raise failure
-        user = require(uow.users, token.user_id, "user")
-    _touch(ws, token)
-    return user
+        return require(uow.users, token.user_id, "user"), token
 
 
-def _touch(ws: Workspace, token: ApiToken) -> None:
-    """Record last use, at most every few minutes (a write per request would be waste)."""
-    if token.last_used_at and parse_ts(token.last_used_at) > now() - _TOUCH_EVERY:
-        return
+def touch_due(token: ApiToken) -> bool:
+    """True when the token's last use is not recorded or older than a few minutes."""
+    return not token.last_used_at or parse_ts(token.last_used_at) <= now() - _TOUCH_EVERY
+
+
+def touch_token(ws: Workspace, token: ApiToken) -> None:
+    """Record last use (callers check `touch_due` first: a write per request would be
+    waste). A token changed since it was read is left as it is."""
     with ws.store.unit_of_work(write=True) as uow:
         current = uow.api_tokens.get(token.id)
         if current is None or current.version != token.version:
