@@ -13,12 +13,17 @@ the export validator alike.
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import json
 import re
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
+import orjson
+
+from dataops.domain.codec import camel, to_dict
 from dataops.domain.enums import StorageProvider
 from dataops.domain.errors import FieldError
 
@@ -54,6 +59,7 @@ _SIGNED_PARAMS = frozenset(
 )
 _PARAM = re.compile(r"[?&;#]([A-Za-z0-9_.\-]+)=")
 _USERINFO = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*://[^/\s?#@:]*:[^/\s?#@]*@")
+_SPACE = re.compile(r"\s")
 _SIGNED_MARKERS = re.compile(r"x-amz-signature|x-amz-credential|x-goog-signature", re.IGNORECASE)
 
 # Values that look like credentials whatever key they sit under.
@@ -106,6 +112,7 @@ def key_words(key: str) -> list[str]:
     return [w.lower() for w in _WORD_SPLIT.findall(key)]
 
 
+@functools.lru_cache(maxsize=8192)  # keys repeat: field names, metadata keys
 def is_secret_key(key: str) -> bool:
     words = key_words(key)
     compact = "".join(words)
@@ -124,14 +131,53 @@ def is_secret_key(key: str) -> bool:
 
 def signed_url_problem(text: str) -> str | None:
     """Why a string holds a signed/tokenised URL or embedded credentials, or None."""
-    if _USERINFO.search(text):
+    # Each pattern needs a literal character first looked for in C: "@", "-", "=".
+    if "@" in text and _USERINFO.search(text):
         return "must not embed credentials (user:password@) in a URL"
-    if _SIGNED_MARKERS.search(text):
+    if "-" in text and _SIGNED_MARKERS.search(text):
         return "must not contain a signed URL"
-    for match in _PARAM.finditer(text):
-        if match.group(1).lower() in _SIGNED_PARAMS:
-            return f"must not contain a signed or tokenised URL ({match.group(1)}=)"
+    if "=" in text:
+        for match in _PARAM.finditer(text):
+            if match.group(1).lower() in _SIGNED_PARAMS:
+                return f"must not contain a signed or tokenised URL ({match.group(1)}=)"
     return None
+
+
+def may_hold_signed_url(data: bytes) -> bool:
+    """False only if no string in the UTF-8 JSON text `data` can hold what
+    `signed_url_problem` flags: the cheap negative test of the scans.
+
+    Every flagged string contains "@" (credentials), "=" (a parameter) or, in any letter
+    case, "x-amz-" / "x-goog-" (the markers: no non-ASCII character matches these letters
+    under `re.IGNORECASE`, so an ASCII-only lower() is enough). A JSON `\\u` escape may
+    spell any of them, so it counts as a hit.
+    """
+    if b"@" in data or b"=" in data or b"\\u" in data:
+        return True
+    if b"-" not in data:
+        return False
+    low = data.lower()
+    return b"x-amz-" in low or b"x-goog-" in low
+
+
+def _fields(value: Any) -> Any:
+    """Every attribute of a dataclass instance (orjson alone skips `_`-prefixed fields)."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        if hasattr(value, "__dict__"):
+            return vars(value)
+        return {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
+    raise TypeError(f"{type(value).__name__} is not JSON data")
+
+
+def _may_hold_signed_url_value(value: Any) -> bool:
+    """`may_hold_signed_url` over every string in `value` (JSON data, enums, entities),
+    keys included; True when orjson cannot serialize it (lone surrogates, big integers,
+    non-string keys, other types)."""
+    try:
+        data = orjson.dumps(value, default=_fields, option=orjson.OPT_PASSTHROUGH_DATACLASS)
+    except TypeError:  # orjson.JSONEncodeError too
+        return True
+    return may_hold_signed_url(data)
 
 
 def secret_value_problem(text: str) -> str | None:
@@ -156,6 +202,13 @@ def _walk(value: Any, path: str) -> Iterator[tuple[str, Any, bool]]:
 
 def scan_for_signed_urls(record: Any, path: str = "") -> list[FieldError]:
     """Every string anywhere in `record` that holds a signed URL or credentials."""
+    if not _may_hold_signed_url_value(record):
+        return []
+    return _located_signed_urls(record, path)
+
+
+def _located_signed_urls(record: Any, path: str) -> list[FieldError]:
+    """The full scan, with the path of each finding."""
     errors = []
     for where, node, is_key in _walk(record, path):
         if isinstance(node, str) and not is_key:
@@ -163,6 +216,20 @@ def scan_for_signed_urls(record: Any, path: str = "") -> list[FieldError]:
             if problem:
                 errors.append(FieldError(where, problem))
     return errors
+
+
+def scan_entity_for_signed_urls(entity: Any, skip: tuple[str, ...] = ()) -> list[FieldError]:
+    """`scan_for_signed_urls(to_dict(entity))` without the fields `skip` (attribute
+    names); the entity is only converted when one of its strings may be flagged."""
+    values = dict(_fields(entity))
+    for name in skip:
+        values.pop(name, None)
+    if not _may_hold_signed_url_value(values):
+        return []
+    record = to_dict(entity)
+    for name in skip:
+        record.pop(camel(name), None)
+    return _located_signed_urls(record, "")
 
 
 def scan_for_secrets(value: Any, path: str) -> list[FieldError]:
@@ -217,7 +284,7 @@ def check_storage_uri(uri: str, path: str = "storageUri") -> list[FieldError]:
     """An absolute URI with an allowed scheme and the parts that scheme needs."""
     if not uri.strip():
         return [FieldError(path, "must not be blank")]
-    if uri != uri.strip() or any(c.isspace() for c in uri):
+    if _SPACE.search(uri):  # `\s` matches exactly what str.isspace() does
         return [FieldError(path, "must not contain spaces")]
     if len(uri) > MAX_URI_LENGTH:
         return [FieldError(path, f"must be at most {MAX_URI_LENGTH} characters")]

@@ -4,7 +4,6 @@ write and by the importer and export validator on every record."""
 from __future__ import annotations
 
 from dataops.domain.clock import parse_date, parse_ts
-from dataops.domain.codec import to_dict
 from dataops.domain.enums import OWNED_PROVIDERS, ProofType, TaskStatus
 from dataops.domain.errors import FieldError
 from dataops.domain.models import (
@@ -24,8 +23,8 @@ from dataops.domain.policy import (
     check_metadata,
     check_storage_uri,
     provider_conflict,
+    scan_entity_for_signed_urls,
     scan_for_secrets,
-    scan_for_signed_urls,
 )
 
 MAX_TITLE = 500
@@ -133,10 +132,8 @@ def artifact_errors(artifact: Artifact, *, uri_changed: bool = True) -> list[Fie
             FieldError("checksum", "is required when DataOps owns the binary (s3, local-dev)")
         )
     errors += check_metadata(artifact.metadata)
-    record = to_dict(artifact)
-    record.pop("metadata", None)
-    record.pop("storageUri", None)  # checked above, with a precise message
-    errors += scan_for_signed_urls(record)
+    # storageUri is checked above, with a precise message
+    errors += scan_entity_for_signed_urls(artifact, skip=("metadata", "storage_uri"))
     return errors
 
 
@@ -157,7 +154,7 @@ def file_errors(record: FileRecord) -> list[FieldError]:
         errors.append(
             FieldError("checksum", "is required when DataOps owns the binary (s3, local-dev)")
         )
-    errors += scan_for_signed_urls(to_dict(record))
+    errors += scan_entity_for_signed_urls(record)
     return errors
 
 
@@ -182,7 +179,7 @@ def task_errors(task: Task) -> list[FieldError]:
             errors.append(FieldError("followUpAt", "is required while the task is waiting"))
     errors += scan_for_secrets(task.validation, "validation")
     errors += scan_for_secrets(task.assistant_job_refs, "assistantJobRefs")
-    errors += scan_for_signed_urls(to_dict(task))
+    errors += scan_entity_for_signed_urls(task)
     return errors
 
 
@@ -194,7 +191,7 @@ def bundle_errors(bundle: Bundle) -> list[FieldError]:
     errors += _tags(bundle.tags)
     errors += _links(bundle.bundle_links, "bundleLinks")
     errors += _references(bundle.references, "references")
-    errors += scan_for_signed_urls(to_dict(bundle))
+    errors += scan_entity_for_signed_urls(bundle)
     return errors
 
 
@@ -232,5 +229,5 @@ def template_errors(template: Template) -> list[FieldError]:
         if phase.id in phase_ids:
             errors.append(FieldError(f"phases[{index}].id", "is used twice"))
         phase_ids.add(phase.id)
-    errors += scan_for_signed_urls(to_dict(template))
+    errors += scan_entity_for_signed_urls(template)
     return errors
