@@ -1,0 +1,149 @@
+"""`/work/api/*` and `/work/health` as a plain ASGI layer in front of the portal's FastAPI
+routes.
+
+Every API call passes here, so this path does no routing, no dependency solving and builds
+no Request: it names the caller (bearer token or session cookie), refuses a declared body
+over the limit and cross-site writes made with a cookie, and hands the request to the
+broker. Everything else (login, the UI) goes on to FastAPI.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TypeVar
+
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import URL
+from starlette.requests import cookie_parser
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from dataops.domain.errors import DataOpsError, Unauthorized
+from dataops.domain.models import User
+from dataops.engine import problems
+from dataops.portal.broker import EngineBroker
+from dataops.services import auth
+from dataops.services.context import Workspace
+
+SESSION_COOKIE = "dataops_session"
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+API_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+LOCAL_STORES = frozenset({"sqlite"})
+"""Stores (by `MetadataStore.name`) whose credential reads may run on the event loop."""
+
+_T = TypeVar("_T")
+_WANTED = frozenset({b"authorization", b"cookie", b"content-length", b"sec-fetch-site", b"origin"})
+
+
+class Authenticator:
+    """Who is calling: a bearer token (`Authorization: Bearer dop_...`) or the session
+    cookie. Nothing is cached: every request reads its session or token, so a logout or a
+    revocation holds from the next request on.
+
+    Where the reads run: on a store in `LOCAL_STORES` (SQLite: the session by primary key,
+    the token by its unique hash index, then the user by primary key, in WAL mode, where
+    readers do not wait for writers) they take a fraction of a millisecond and run on the
+    event loop, which is cheaper than a hand-off to the thread pool. On any other store
+    (DynamoDB: a network call per read) they run in the thread pool, so the loop never
+    waits on the network. Recording a token's last use is a write and always runs in the
+    thread pool.
+    """
+
+    def __init__(self, workspace: Workspace) -> None:
+        self._ws = workspace
+        self._inline = workspace.store.name in LOCAL_STORES
+
+    async def user(self, authorization: str | None, cookie: str | None) -> tuple[User, str]:
+        """The caller and how they proved it (`token` or `cookie`), or Unauthorized."""
+        if authorization is not None:
+            scheme, _, secret = authorization.partition(" ")
+            if scheme.lower() != "bearer" or not secret.strip():
+                raise Unauthorized("Authorization must be 'Bearer <token>'")
+            user, token = await self._read(auth.find_token_user, secret.strip())
+            if auth.touch_due(token):
+                await run_in_threadpool(auth.touch_token, self._ws, token)
+            return user, "token"
+        session = cookie_parser(cookie).get(SESSION_COOKIE) if cookie else None
+        if not session:
+            raise Unauthorized("log in first (no session cookie or bearer token)")
+        return await self._read(auth.session_user, session), "cookie"
+
+    async def _read(self, read: Callable[[Workspace, str], _T], secret: str) -> _T:
+        if self._inline:
+            return read(self._ws, secret)
+        return await run_in_threadpool(read, self._ws, secret)
+
+
+class ApiGateway:
+    """The ASGI layer: `/work/api/*` and `/work/health` to the broker, the rest to `app`."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        authenticator: Authenticator,
+        broker: EngineBroker,
+        body_limit: int,
+    ) -> None:
+        self._app = app
+        self._auth = authenticator
+        self._broker = broker
+        self._body_limit = body_limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            path: str = scope["path"]
+            if path.startswith("/work/api/"):
+                await self._api(scope, receive, send)
+                return
+            if path == "/work/health" and scope["method"] in ("GET", "HEAD"):
+                await self._broker.forward(scope, receive, send, None)
+                return
+        await self._app(scope, receive, send)
+
+    async def _api(self, scope: Scope, receive: Receive, send: Send) -> None:
+        method: str = scope["method"]
+        if method not in API_METHODS:
+            detail = f"{method} is not allowed on {scope['path']}"
+            allow = {"Allow": ", ".join(API_METHODS)}
+            refusal = problems.problem(
+                405, "method-not-allowed", "Method not allowed", detail, headers=allow
+            )
+            await refusal(scope, receive, send)
+            return
+        found: dict[bytes, str] = {}
+        for name, value in scope["headers"]:
+            name = name.lower()
+            if name in _WANTED and name not in found:  # the first of each, as Starlette
+                found[name] = value.decode("latin-1")
+        try:
+            user, via = await self._auth.user(found.get(b"authorization"), found.get(b"cookie"))
+        except DataOpsError as exc:
+            await problems.problem_for(exc)(scope, receive, send)
+            return
+        declared = found.get(b"content-length", "")
+        if declared.isdigit() and int(declared) > self._body_limit:
+            detail = f"the body is larger than {self._body_limit} bytes"
+            refusal = problems.problem(413, "payload-too-large", "Payload too large", detail)
+            await refusal(scope, receive, send)
+            return
+        if via == "cookie" and method in UNSAFE_METHODS and _cross_site(scope, found):
+            detail = "cross-site requests with a session cookie are refused"
+            refusal = problems.problem(403, "cross-site", "Forbidden", detail)
+            await refusal(scope, receive, send)
+            return
+        await self._broker.forward(scope, receive, send, user)
+
+
+def _cross_site(scope: Scope, headers: dict[bytes, str]) -> bool:
+    """True when Sec-Fetch-Site or Origin shows the request came from another site."""
+    fetch_site = headers.get(b"sec-fetch-site")
+    if fetch_site is not None:
+        return fetch_site not in ("same-origin", "none")
+    origin = headers.get(b"origin")
+    if origin is None:
+        return False
+    try:
+        own, theirs = URL(scope=scope), URL(origin)
+        return (theirs.scheme, theirs.netloc) != (own.scheme, own.netloc)
+    except ValueError:  # an unparseable Origin or Host is no proof of the same site
+        return True
