@@ -6,9 +6,11 @@ thread pool, and that hand-off costs more than the dependency itself."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, ParamSpec, TypeVar
 
 from fastapi import Depends, Header, Query, Request
+from starlette.concurrency import run_in_threadpool
 
 from dataops.domain.enums import Role
 from dataops.domain.errors import BadRequest, Forbidden, Unauthorized
@@ -63,6 +65,20 @@ async def _if_match(if_match: Annotated[str | None, Header()] = None) -> int | N
     if not value.isdigit():
         raise BadRequest("If-Match must be the record's integer version")
     return int(value)
+
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+async def read(ws: Workspace, call: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+    """Run a bounded read-only service call (a record, a page, a proof check): on the event
+    loop when `ws.local_reads` (SQLite), which saves the thread-pool hand-off that costs
+    more than the read itself; in the thread pool otherwise (DynamoDB), so the loop never
+    waits on the network. Writes, exports and blob reads stay sync routes (thread pool)."""
+    if ws.local_reads:
+        return call(*args, **kwargs)
+    return await run_in_threadpool(call, *args, **kwargs)
 
 
 WorkspaceDep = Annotated[Workspace, Depends(_workspace)]

@@ -27,8 +27,6 @@ from dataops.services.context import Workspace
 SESSION_COOKIE = "dataops_session"
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 API_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
-LOCAL_STORES = frozenset({"sqlite"})
-"""Stores (by `MetadataStore.name`) whose credential reads may run on the event loop."""
 
 _T = TypeVar("_T")
 _WANTED = frozenset({b"authorization", b"cookie", b"content-length", b"sec-fetch-site", b"origin"})
@@ -39,18 +37,17 @@ class Authenticator:
     cookie. Nothing is cached: every request reads its session or token, so a logout or a
     revocation holds from the next request on.
 
-    Where the reads run: on a store in `LOCAL_STORES` (SQLite: the session by primary key,
+    Where the reads run: when `Workspace.local_reads` (SQLite: the session by primary key,
     the token by its unique hash index, then the user by primary key, in WAL mode, where
     readers do not wait for writers) they take a fraction of a millisecond and run on the
-    event loop, which is cheaper than a hand-off to the thread pool. On any other store
-    (DynamoDB: a network call per read) they run in the thread pool, so the loop never
-    waits on the network. Recording a token's last use is a write and always runs in the
-    thread pool.
+    event loop, which is cheaper than a hand-off to the thread pool. Otherwise (DynamoDB:
+    a network call per read) they run in the thread pool, so the loop never waits on the
+    network. Recording a token's last use is a write and always runs in the thread pool.
     """
 
     def __init__(self, workspace: Workspace) -> None:
         self._ws = workspace
-        self._inline = workspace.store.name in LOCAL_STORES
+        self._inline = workspace.local_reads
 
     async def user(self, authorization: str | None, cookie: str | None) -> tuple[User, str]:
         """The caller and how they proved it (`token` or `cookie`), or Unauthorized."""

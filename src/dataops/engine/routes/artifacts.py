@@ -9,7 +9,15 @@ from dataops.domain.enums import ArtifactStatus, ArtifactType
 from dataops.domain.models import Artifact
 from dataops.domain.status import ReviewAction
 from dataops.engine import present
-from dataops.engine.deps import IfMatch, Operator, PageDep, Reader, WorkspaceDep, expected_version
+from dataops.engine.deps import (
+    IfMatch,
+    Operator,
+    PageDep,
+    Reader,
+    WorkspaceDep,
+    expected_version,
+    read,
+)
 from dataops.engine.routes.content import stream
 from dataops.engine.routing import api_router
 from dataops.engine.schemas import ArtifactCreate, ArtifactUpdate, AttachIn, ReviewIn, SupersedeIn
@@ -32,7 +40,7 @@ def register(
 
 
 @router.get("")
-def list_artifacts(
+async def list_artifacts(
     ws: WorkspaceDep,
     _: Reader,
     paging: PageDep,
@@ -51,12 +59,12 @@ def list_artifacts(
         "status": status.value if status else None,
         "type": type.value if type else None,
     }
-    return present.page(svc.list_artifacts(ws, filters, paging))
+    return present.page(await read(ws, svc.list_artifacts, ws, filters, paging))
 
 
 @router.get("/{artifact_id}")
-def get(artifact_id: str, ws: WorkspaceDep, _: Reader) -> JSONResponse:
-    return present.one(svc.get_artifact(ws, artifact_id))
+async def get(artifact_id: str, ws: WorkspaceDep, _: Reader) -> JSONResponse:
+    return present.one(await read(ws, svc.get_artifact, ws, artifact_id))
 
 
 @router.patch("/{artifact_id}")

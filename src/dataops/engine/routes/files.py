@@ -10,7 +10,7 @@ from dataops.domain.enums import FileCategory
 from dataops.domain.errors import BadRequest, ValidationFailed
 from dataops.domain.models import FileRecord
 from dataops.engine import present
-from dataops.engine.deps import Operator, PageDep, Reader, WorkspaceDep
+from dataops.engine.deps import Operator, PageDep, Reader, WorkspaceDep, read
 from dataops.engine.routes.content import stream
 from dataops.engine.routing import api_router
 from dataops.engine.schemas import FileRegister
@@ -70,19 +70,20 @@ def register(body: FileRegister, ws: WorkspaceDep, actor: Operator) -> JSONRespo
 
 
 @router.get("")
-def list_files(
+async def list_files(
     ws: WorkspaceDep,
     _: Reader,
     paging: PageDep,
     task_id: Annotated[str | None, Query(alias="taskId", max_length=200)] = None,
     bundle_id: Annotated[str | None, Query(alias="bundleId", max_length=200)] = None,
 ) -> JSONResponse:
-    return present.page(svc.list_files(ws, {"task_id": task_id, "bundle_id": bundle_id}, paging))
+    filters = {"task_id": task_id, "bundle_id": bundle_id}
+    return present.page(await read(ws, svc.list_files, ws, filters, paging))
 
 
 @router.get("/{file_id}")
-def get(file_id: str, ws: WorkspaceDep, _: Reader) -> JSONResponse:
-    return present.one(svc.get_file(ws, file_id))
+async def get(file_id: str, ws: WorkspaceDep, _: Reader) -> JSONResponse:
+    return present.one(await read(ws, svc.get_file, ws, file_id))
 
 
 @router.get("/{file_id}/content")

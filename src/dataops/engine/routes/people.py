@@ -8,7 +8,7 @@ from fastapi.responses import JSONResponse
 from dataops.domain.enums import EntityType
 from dataops.domain.models import ApiToken
 from dataops.engine import present
-from dataops.engine.deps import Admin, PageDep, Reader, WorkspaceDep
+from dataops.engine.deps import Admin, PageDep, Reader, WorkspaceDep, read
 from dataops.engine.routing import api_router
 from dataops.engine.schemas import UserCreate
 from dataops.services import auth
@@ -18,23 +18,23 @@ router = api_router(tag="people")
 
 
 @router.get("/api/health")
-def health(ws: WorkspaceDep) -> JSONResponse:
+async def health(ws: WorkspaceDep) -> JSONResponse:
     return JSONResponse({"status": "ok", "store": ws.store.name, "blobStore": ws.blobs.name})
 
 
 @router.get("/api/me")
-def me(ws: WorkspaceDep, actor: Reader) -> JSONResponse:
-    return JSONResponse(svc.describe_actor(ws, actor))
+async def me(ws: WorkspaceDep, actor: Reader) -> JSONResponse:
+    return JSONResponse(await read(ws, svc.describe_actor, ws, actor))
 
 
 @router.get("/api/users")
-def users(ws: WorkspaceDep, _: Reader, paging: PageDep) -> JSONResponse:
-    return present.page(svc.list_users(ws, paging))
+async def users(ws: WorkspaceDep, _: Reader, paging: PageDep) -> JSONResponse:
+    return present.page(await read(ws, svc.list_users, ws, paging))
 
 
 @router.get("/api/notifications")
-def notifications(ws: WorkspaceDep, actor: Reader, paging: PageDep) -> JSONResponse:
-    return present.page(svc.list_notifications(ws, actor, paging))
+async def notifications(ws: WorkspaceDep, actor: Reader, paging: PageDep) -> JSONResponse:
+    return present.page(await read(ws, svc.list_notifications, ws, actor, paging))
 
 
 @router.post("/api/notifications/{notification_id}/dismiss")
@@ -43,14 +43,14 @@ def dismiss(notification_id: str, ws: WorkspaceDep, actor: Reader) -> JSONRespon
 
 
 @router.get("/api/audit-events")
-def audit_events(
+async def audit_events(
     ws: WorkspaceDep,
     _: Reader,
     paging: PageDep,
     entity_type: Annotated[EntityType | None, Query(alias="entityType")] = None,
     entity_id: Annotated[str | None, Query(alias="entityId", max_length=200)] = None,
 ) -> JSONResponse:
-    return present.page(svc.list_audit_events(ws, entity_type, entity_id, paging))
+    return present.page(await read(ws, svc.list_audit_events, ws, entity_type, entity_id, paging))
 
 
 @router.post("/api/users", status_code=201)
@@ -72,13 +72,13 @@ def _token(token: ApiToken) -> dict[str, str | None]:
 
 
 @router.get("/api/tokens")
-def tokens(
+async def tokens(
     ws: WorkspaceDep,
     _: Admin,
     paging: PageDep,
     user_id: Annotated[str | None, Query(alias="userId", max_length=200)] = None,
 ) -> JSONResponse:
-    result = auth.list_tokens(ws, paging, user_id)
+    result = await read(ws, auth.list_tokens, ws, paging, user_id)
     return JSONResponse(
         {"items": [_token(t) for t in result.items], "nextCursor": result.next_cursor}
     )

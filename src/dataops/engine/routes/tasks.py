@@ -9,7 +9,15 @@ from dataops.domain.codec import to_dict
 from dataops.domain.enums import TaskStatus
 from dataops.domain.models import Task
 from dataops.engine import present
-from dataops.engine.deps import IfMatch, Operator, PageDep, Reader, WorkspaceDep, expected_version
+from dataops.engine.deps import (
+    IfMatch,
+    Operator,
+    PageDep,
+    Reader,
+    WorkspaceDep,
+    expected_version,
+    read,
+)
 from dataops.engine.routing import api_router
 from dataops.engine.schemas import DateStr, TaskCreate, TaskUpdate
 from dataops.services import tasks as svc
@@ -23,7 +31,7 @@ def create(body: TaskCreate, ws: WorkspaceDep, actor: Operator) -> JSONResponse:
 
 
 @router.get("")
-def list_tasks(
+async def list_tasks(
     ws: WorkspaceDep,
     _: Reader,
     paging: PageDep,
@@ -38,12 +46,12 @@ def list_tasks(
         "date": date,
         "assignee_id": assignee_id,
     }
-    return present.page(svc.list_tasks(ws, filters, paging))
+    return present.page(await read(ws, svc.list_tasks, ws, filters, paging))
 
 
 @router.get("/{task_id}")
-def get(task_id: str, ws: WorkspaceDep, _: Reader) -> JSONResponse:
-    return present.one(svc.get_task(ws, task_id))
+async def get(task_id: str, ws: WorkspaceDep, _: Reader) -> JSONResponse:
+    return present.one(await read(ws, svc.get_task, ws, task_id))
 
 
 @router.patch("/{task_id}")
@@ -55,8 +63,8 @@ def update(
 
 
 @router.get("/{task_id}/proof")
-def proof(task_id: str, ws: WorkspaceDep, _: Reader) -> JSONResponse:
-    verdict = svc.proof_state(ws, task_id)
+async def proof(task_id: str, ws: WorkspaceDep, _: Reader) -> JSONResponse:
+    verdict = await read(ws, svc.proof_state, ws, task_id)
     return JSONResponse(
         {"canComplete": verdict.can_complete, "requirements": to_dict(verdict.requirements)}
     )

@@ -9,7 +9,15 @@ from dataops.domain.codec import to_dict
 from dataops.domain.enums import BundleStatus
 from dataops.domain.models import Bundle, Template
 from dataops.engine import present
-from dataops.engine.deps import IfMatch, Operator, PageDep, Reader, WorkspaceDep, expected_version
+from dataops.engine.deps import (
+    IfMatch,
+    Operator,
+    PageDep,
+    Reader,
+    WorkspaceDep,
+    expected_version,
+    read,
+)
 from dataops.engine.routing import api_router
 from dataops.engine.schemas import (
     BundleCreate,
@@ -29,13 +37,13 @@ def create_template(body: TemplateCreate, ws: WorkspaceDep, actor: Operator) -> 
 
 
 @router.get("/api/templates")
-def list_templates(ws: WorkspaceDep, _: Reader, paging: PageDep) -> JSONResponse:
-    return present.page(svc.list_templates(ws, paging))
+async def list_templates(ws: WorkspaceDep, _: Reader, paging: PageDep) -> JSONResponse:
+    return present.page(await read(ws, svc.list_templates, ws, paging))
 
 
 @router.get("/api/templates/{template_id}")
-def get_template(template_id: str, ws: WorkspaceDep, _: Reader) -> JSONResponse:
-    return present.one(svc.get_template(ws, template_id))
+async def get_template(template_id: str, ws: WorkspaceDep, _: Reader) -> JSONResponse:
+    return present.one(await read(ws, svc.get_template, ws, template_id))
 
 
 @router.patch("/api/templates/{template_id}")
@@ -61,7 +69,7 @@ def create_bundle(body: BundleCreate, ws: WorkspaceDep, actor: Operator) -> JSON
 
 
 @router.get("/api/bundles")
-def list_bundles(
+async def list_bundles(
     ws: WorkspaceDep,
     _: Reader,
     paging: PageDep,
@@ -69,12 +77,12 @@ def list_bundles(
     template_id: Annotated[str | None, Query(alias="templateId", max_length=200)] = None,
 ) -> JSONResponse:
     filters = {"status": status.value if status else None, "template_id": template_id}
-    return present.page(svc.list_bundles(ws, filters, paging))
+    return present.page(await read(ws, svc.list_bundles, ws, filters, paging))
 
 
 @router.get("/api/bundles/{bundle_id}")
-def get_bundle(bundle_id: str, ws: WorkspaceDep, _: Reader) -> JSONResponse:
-    return present.one(svc.get_bundle(ws, bundle_id))
+async def get_bundle(bundle_id: str, ws: WorkspaceDep, _: Reader) -> JSONResponse:
+    return present.one(await read(ws, svc.get_bundle, ws, bundle_id))
 
 
 @router.patch("/api/bundles/{bundle_id}")
