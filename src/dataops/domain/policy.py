@@ -60,6 +60,7 @@ _SIGNED_PARAMS = frozenset(
 _PARAM = re.compile(r"[?&;#]([A-Za-z0-9_.\-]+)=")
 _USERINFO = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*://[^/\s?#@:]*:[^/\s?#@]*@")
 _SPACE = re.compile(r"\s")
+_MARKER_HINT = re.compile(rb"-(?:amz|goog)-", re.IGNORECASE)  # see may_hold_signed_url
 _SIGNED_MARKERS = re.compile(r"x-amz-signature|x-amz-credential|x-goog-signature", re.IGNORECASE)
 
 # Values that look like credentials whatever key they sit under.
@@ -148,16 +149,16 @@ def may_hold_signed_url(data: bytes) -> bool:
     `signed_url_problem` flags: the cheap negative test of the scans.
 
     Every flagged string contains "@" (credentials), "=" (a parameter) or, in any letter
-    case, "x-amz-" / "x-goog-" (the markers: no non-ASCII character matches these letters
-    under `re.IGNORECASE`, so an ASCII-only lower() is enough). A JSON `\\u` escape may
-    spell any of them, so it counts as a hit.
+    case, "-amz-" / "-goog-" (inside the markers; no non-ASCII character matches these
+    letters under `re.IGNORECASE`, so ASCII case-folding over bytes is enough). A JSON
+    `\\u` escape may spell any of them, so it counts as a hit.
     """
-    if b"@" in data or b"=" in data or b"\\u" in data:
-        return True
-    if b"-" not in data:
-        return False
-    low = data.lower()
-    return b"x-amz-" in low or b"x-goog-" in low
+    return (
+        b"@" in data
+        or b"=" in data
+        or (b"\\" in data and b"\\u" in data)
+        or _MARKER_HINT.search(data) is not None
+    )
 
 
 def _fields(value: Any) -> Any:

@@ -17,6 +17,7 @@ from dataops.domain.policy import (
     check_metadata,
     is_secret_key,
     key_words,
+    may_hold_signed_url,
     scan_for_signed_urls,
     signed_url_problem,
 )
@@ -164,8 +165,10 @@ def needs_live_proof(spec: EntitySpec, record: dict[str, Any]) -> bool:
     )
 
 
-_secret_key = functools.lru_cache(maxsize=8192)(is_secret_key)
 _signed_url = functools.lru_cache(maxsize=4096)(signed_url_problem)  # enum values, ids...
+_CLEAN_KEYS: set[str] = set()
+"""Keys already found not secret-like (a bounded cache: keys repeat, record after record)."""
+_CLEAN_KEYS_MAX = 1 << 16
 
 
 def _collect(value: Any, keys: list[str], strings: list[str]) -> None:
@@ -179,6 +182,35 @@ def _collect(value: Any, keys: list[str], strings: list[str]) -> None:
     elif isinstance(value, list):
         for item in value:
             _collect(item, keys, strings)
+
+
+def _gather_keys(record: dict[str, Any], keys: set[str]) -> None:
+    """Every object key below `record` (parsed JSON: plain dicts and lists), arrays
+    included."""
+    stack: list[Any] = [record]
+    push = stack.append
+    while stack:
+        value = stack.pop()
+        if type(value) is dict:
+            keys.update(value)
+            items = value.values()
+        else:
+            items = value
+        for item in items:
+            kind = type(item)
+            if kind is dict or kind is list:
+                push(item)
+
+
+def _has_secret_key(record: dict[str, Any]) -> bool:
+    keys: set[str] = set()
+    _gather_keys(record, keys)
+    for key in keys.difference(_CLEAN_KEYS):
+        if is_secret_key(key):
+            return True
+        if len(_CLEAN_KEYS) < _CLEAN_KEYS_MAX:
+            _CLEAN_KEYS.add(key)
+    return False
 
 
 def _keys(value: Any, path: str) -> Iterator[tuple[str, str]]:
@@ -205,25 +237,42 @@ def _strings(value: Any, path: str) -> Iterator[tuple[str, str]]:
 
 
 def _hash_like_key(key: str) -> bool:
-    return _secret_key(key) or bool(_HASH_WORDS & set(key_words(key)))
+    return is_secret_key(key) or bool(_HASH_WORDS & set(key_words(key)))
+
+
+def _suspicious(
+    spec: EntitySpec, record: dict[str, Any], raw: bytes | None, *, rules_ran: bool
+) -> bool:
+    """Whether the record may hold anything `_located` finds (exactly: False only when
+    `_located` finds nothing)."""
+    if spec.name == "users":  # a few records: every key and string, one by one
+        keys: list[str] = []
+        strings: list[str] = []
+        _collect(record, keys, strings)
+        return (
+            any(_hash_like_key(k) for k in keys)
+            or (not rules_ran and any(_signed_url(s) for s in strings))
+            or any(_HASH_VALUES.search(s) for s in strings)
+        )
+    if _has_secret_key(record):
+        return True
+    if rules_ran or (raw is not None and not may_hold_signed_url(raw)):
+        return False  # the rules scanned the strings, or the line holds no candidate
+    strings = []
+    _collect(record, [], strings)
+    return any(_signed_url(s) for s in strings)
 
 
 def redaction_issues(
-    spec: EntitySpec, record: dict[str, Any], *, rules_ran: bool
+    spec: EntitySpec, record: dict[str, Any], *, rules_ran: bool, raw: bytes | None = None
 ) -> list[FieldIssue]:
     """What must never be in an export, with the same policy code as the API: signed or
     tokenised URLs anywhere, secret-like keys at any depth, secrets in metadata, and
     (users) anything that looks like a password or token hash. When the entity's field
-    rules ran (`rules_ran`), they already scanned for signed URLs and metadata secrets."""
-    keys: list[str] = []
-    strings: list[str] = []
-    _collect(record, keys, strings)
-    users = spec.name == "users"
-    suspicious = any(_hash_like_key(k) if users else _secret_key(k) for k in keys)
-    suspicious = suspicious or (not rules_ran and any(_signed_url(s) for s in strings))
-    suspicious = suspicious or (users and any(_HASH_VALUES.search(s) for s in strings))
+    rules ran (`rules_ran`), they already scanned for signed URLs and metadata secrets.
+    `raw`, the record's line, lets records without a candidate skip the string scan."""
     issues: list[FieldIssue] = []
-    if suspicious:
+    if _suspicious(spec, record, raw, rules_ran=rules_ran):
         issues += _located(spec, record, rules_ran=rules_ran)
     if spec.name == "artifacts" and not rules_ran:
         issues += [(e.field, e.message) for e in check_metadata(record.get("metadata"))]
@@ -244,7 +293,7 @@ def _located(spec: EntitySpec, record: dict[str, Any], *, rules_ran: bool) -> li
     for path, key in _keys(record, ""):
         if spec.name == "users" and _hash_like_key(key):
             issues.append((path, "users must not carry password or token hashes (redacted)"))
-        elif _secret_key(key):
+        elif is_secret_key(key):
             issues.append((path, "secret-like keys are not allowed"))
     if spec.name == "users":
         for path, text in _strings(record, ""):

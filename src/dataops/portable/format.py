@@ -15,7 +15,8 @@ Record mapping (entity ↔ export record):
   items (`{"artifactId", ...}`), `proof_requirement`, `completion_proof`, audit
   `before`/`after`, template `task_definitions`... are never rewritten, so free-form
   data survives a round trip exactly.
-- Top-level nulls and empty lists are omitted (`false`, `0` and `{}` are kept).
+- Top-level nulls and empty lists are omitted (`false`, `0` and `{}` are kept); read
+  back, a null is an absent field (the entity's default).
 - Files always carry `storage_uri`; a legacy record that only has `storagePath` is
   exported as `local-dev://<path>` (backslashes turned into `/`, leading `/` removed)
   and `storage_path` itself is not exported.
@@ -228,25 +229,64 @@ def _builder(
     cls: type[Any], rename: tuple[str, str] | None = None
 ) -> Callable[[Mapping[str, Any]], Any]:
     """Build `cls` from a dict keyed by camelCase names, or (`rename`: the entity's id
-    key and its export name) by export record names."""
+    key and its export name) by export record names. Unknown keys are ignored and a
+    null reads as an absent field (the field's default), as the export omits nulls."""
     found = _BUILDERS.get((cls, rename))
     if found is None:
         hints = typing.get_type_hints(cls)
-        plan = []
+        plan: dict[str, tuple[str, Converter | None]] = {}
         for name, key in _names(cls):
             if rename is not None:
                 key = rename[1] if name == rename[0] else name
-            plan.append((name, key, _converter(hints[name])))
+            convert = _converter(hints[name])
+            plan[key] = (name, None if convert is _same else convert)
 
         def build(data: Mapping[str, Any]) -> Any:
             kwargs = {}
-            for name, key, convert in plan:
-                if key in data:
-                    value = data[key]
-                    kwargs[name] = None if value is None else convert(value)
+            for key, value in data.items():
+                entry = plan.get(key)
+                if entry is not None and value is not None:
+                    name, convert = entry
+                    kwargs[name] = value if convert is None else convert(value)
             return cls(**kwargs)
 
         found = _BUILDERS[(cls, rename)] = build
+    return found
+
+
+_RECORD_BUILDERS: dict[str, Callable[[Mapping[str, Any]], Any]] = {}
+
+
+def _record_builder(spec: EntitySpec) -> Callable[[Mapping[str, Any]], Any]:
+    """`_builder` of the entity by export names, with a fast path for the usual record
+    (known keys, no nulls): export names are the attribute names but for the id, so the
+    record itself is the keyword arguments once the few non-JSON values are converted."""
+    found = _RECORD_BUILDERS.get(spec.name)
+    if found is None:
+        assert spec.model is not None
+        cls, id_key = spec.model, spec.id_field
+        general = _builder(cls, ("id", id_key))
+        hints = typing.get_type_hints(cls)
+        names = _names(cls)
+        keys = frozenset(id_key if name == "id" else name for name, _ in names)
+        conversions = [
+            (name, convert)
+            for name, _ in names
+            if name != "id" and (convert := _converter(hints[name])) is not _same
+        ]
+
+        def build(data: Mapping[str, Any]) -> Any:
+            if not data.keys() <= keys or None in data.values():
+                return general(data)
+            kwargs = dict(data)
+            if id_key in kwargs:
+                kwargs["id"] = kwargs.pop(id_key)
+            for name, convert in conversions:
+                if name in kwargs:
+                    kwargs[name] = convert(kwargs[name])
+            return cls(**kwargs)
+
+        found = _RECORD_BUILDERS[spec.name] = build
     return found
 
 
@@ -254,7 +294,7 @@ def from_record(spec: EntitySpec, record: Mapping[str, Any]) -> Any:
     """Export record → entity. The record must have passed the schema check."""
     if spec.model is None:
         raise ValueError(f"{spec.name} has no runtime model in this version")
-    return _builder(spec.model, ("id", spec.id_field))(record)
+    return _record_builder(spec)(record)
 
 
 def export_field(spec: EntitySpec, runtime_path: str) -> str:

@@ -28,8 +28,9 @@ from typing import Any
 from dataops.domain.errors import Conflict
 from dataops.portable.export import present
 from dataops.portable.format import EXPORTED, SPECS, EntitySpec, from_record
+from dataops.portable.lines import parse_line
 from dataops.portable.report import Problem, Report
-from dataops.portable.validate import opened, parse_line
+from dataops.portable.validate import opened
 from dataops.store.port import Filters, MetadataStore, PageRequest, Repository, UnitOfWork
 
 BATCH_SIZE = 500

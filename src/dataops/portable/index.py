@@ -8,58 +8,71 @@ records never go through the store port here.
 
 from __future__ import annotations
 
-import json
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from dataops.domain.enums import ArtifactStatus, ArtifactType
 from dataops.domain.models import Artifact, Bundle
 from dataops.portable.format import SPECS, SYSTEM_ACTOR, from_record
+from dataops.portable.lines import parse_line
 
 _BATCH = 5_000
+# IDs are stored as UTF-8 bytes (`_key`): a JSON string may hold a lone surrogate, which
+# SQLite's text cannot; bytes compare exactly as the strings do.
 _SCHEMA = """
-CREATE TABLE ids (entity TEXT NOT NULL, id TEXT NOT NULL, line INTEGER NOT NULL);
+CREATE TABLE ids (entity TEXT NOT NULL, id BLOB NOT NULL, line INTEGER NOT NULL);
 CREATE TABLE refs (entity TEXT NOT NULL, line INTEGER NOT NULL, field TEXT NOT NULL,
-    target TEXT NOT NULL, target_id TEXT NOT NULL, allow_system INTEGER NOT NULL);
-CREATE TABLE files (id TEXT NOT NULL, task_id TEXT NOT NULL);
-CREATE TABLE artifacts (id TEXT NOT NULL, task_id TEXT, bundle_id TEXT,
-    status TEXT NOT NULL, type TEXT NOT NULL, data TEXT NOT NULL);
-CREATE TABLE bundles (id TEXT NOT NULL, data TEXT NOT NULL);
-CREATE TABLE pending_tasks (line INTEGER NOT NULL, data TEXT NOT NULL);
+    target TEXT NOT NULL, target_id BLOB NOT NULL, allow_system INTEGER NOT NULL);
+CREATE TABLE files (id BLOB NOT NULL, task_id BLOB NOT NULL);
+CREATE TABLE artifacts (id BLOB NOT NULL, line INTEGER NOT NULL, task_id BLOB,
+    bundle_id BLOB, status TEXT NOT NULL, type TEXT NOT NULL, data BLOB NOT NULL);
+CREATE TABLE bundles (id BLOB NOT NULL, line INTEGER NOT NULL, data BLOB NOT NULL);
+CREATE TABLE pending_tasks (line INTEGER NOT NULL, data BLOB NOT NULL);
 """
 _INDEXES = """
 CREATE INDEX ids_key ON ids (entity, id, line);
 CREATE INDEX files_task ON files (task_id, id);
-CREATE INDEX artifacts_id ON artifacts (id);
-CREATE INDEX artifacts_task ON artifacts (task_id, status, type, id);
-CREATE INDEX artifacts_bundle ON artifacts (bundle_id, status, type, id);
-CREATE INDEX bundles_id ON bundles (id);
+CREATE INDEX artifacts_id ON artifacts (id, line);
+CREATE INDEX artifacts_task ON artifacts (task_id, status, type, id, line);
+CREATE INDEX artifacts_bundle ON artifacts (bundle_id, status, type, id, line);
+CREATE INDEX bundles_id ON bundles (id, line);
 """
+_TABLES = ("ids", "refs", "files", "artifacts", "bundles", "pending_tasks")
+
+
+def _key(value: str) -> bytes:
+    return value.encode("utf-8", "surrogatepass")
+
+
+def _text(value: bytes) -> str:
+    return value.decode("utf-8", "surrogatepass")
 
 
 class ScratchIndex:
-    def __init__(self, directory: Path) -> None:
-        self._conn = sqlite3.connect(directory / "index.sqlite", isolation_level=None)
+    def __init__(self, directory: Path, name: str = "index.sqlite") -> None:
+        self._conn = sqlite3.connect(directory / name, isolation_level=None)
         self._conn.execute("PRAGMA journal_mode = OFF")
         self._conn.execute("PRAGMA synchronous = OFF")
         self._conn.execute("PRAGMA cache_size = -16000")
         self._conn.execute("PRAGMA temp_store = FILE")
         self._conn.executescript(_SCHEMA)
-        self._pending: dict[str, list[tuple[Any, ...]]] = {}
+        self._pending: dict[str, list[tuple[Any, ...]]] = {name: [] for name in _TABLES}
+        self._ids = self._pending["ids"]
+        self._refs = self._pending["refs"]
 
     def close(self) -> None:
         self._conn.close()
 
     def _add(self, table: str, row: tuple[Any, ...]) -> None:
-        rows = self._pending.setdefault(table, [])
+        rows = self._pending[table]
         rows.append(row)
         if len(rows) >= _BATCH:
             self._write(table)
 
     def _write(self, table: str) -> None:
-        rows = self._pending.get(table)
+        rows = self._pending[table]
         if rows:
             marks = ",".join("?" * len(rows[0]))
             self._conn.execute("BEGIN")
@@ -68,38 +81,62 @@ class ScratchIndex:
             rows.clear()
 
     def add_id(self, entity: str, record_id: str, line: int) -> None:
-        self._add("ids", (entity, record_id, line))
+        self._ids.append((entity, _key(record_id), line))
+        if len(self._ids) >= _BATCH:
+            self._write("ids")
 
-    def add_ref(
-        self, entity: str, line: int, field: str, target: str, target_id: str, *, actor: bool
-    ) -> None:
-        self._add("refs", (entity, line, field, target, target_id, int(actor)))
+    def add_refs(self, entity: str, line: int, edges: Iterable[tuple[str, str, str, bool]]) -> None:
+        """(field, target entity, target id, whether the system actor is allowed) edges."""
+        refs = self._refs
+        for field, target, target_id, actor in edges:
+            refs.append((entity, line, field, target, _key(target_id), int(actor)))
+        if len(refs) >= _BATCH:
+            self._write("refs")
 
     def add_file(self, record_id: str, task_id: str) -> None:
-        self._add("files", (record_id, task_id))
+        self._add("files", (_key(record_id), _key(task_id)))
 
-    def add_artifact(self, record: dict[str, Any]) -> None:
+    def add_artifact(self, line: int, artifact: Artifact, data: bytes) -> None:
+        """A valid artifact record (`data`: its JSON) as the proof rule looks it up."""
         row = (
-            record["artifact_id"],
-            record.get("task_id"),
-            record.get("bundle_id"),
-            record.get("status", ArtifactStatus.DRAFT.value),
-            record["type"],
-            json.dumps(record),
+            _key(artifact.id),
+            line,
+            None if artifact.task_id is None else _key(artifact.task_id),
+            None if artifact.bundle_id is None else _key(artifact.bundle_id),
+            artifact.status.value,
+            artifact.type.value,
+            data,
         )
         self._add("artifacts", row)
 
-    def add_bundle(self, record: dict[str, Any]) -> None:
-        self._add("bundles", (record["bundle_id"], json.dumps(record)))
+    def add_bundle(self, line: int, bundle_id: str, data: bytes) -> None:
+        self._add("bundles", (_key(bundle_id), line, data))
 
-    def add_pending_task(self, line: int, record: dict[str, Any]) -> None:
-        """A done task without a recorded proof: checked with the live rule at the end."""
-        self._add("pending_tasks", (line, json.dumps(record)))
+    def add_pending_task(self, line: int, data: bytes) -> None:
+        """A done task without a recorded proof (`data`: its JSON), checked with the live
+        rule at the end."""
+        self._add("pending_tasks", (line, data))
+
+    def flush(self) -> None:
+        """Write every pending row."""
+        for table in _TABLES:
+            self._write(table)
+
+    def absorb(self, part: Path) -> None:
+        """Copy in every row of another (flushed, closed) scratch index file."""
+        self.flush()
+        self._conn.execute("ATTACH DATABASE ? AS part", (str(part),))
+        try:
+            self._conn.execute("BEGIN")
+            for table in _TABLES:
+                self._conn.execute(f"INSERT INTO main.{table} SELECT * FROM part.{table}")  # noqa: S608
+            self._conn.execute("COMMIT")
+        finally:
+            self._conn.execute("DETACH DATABASE part")
 
     def seal(self) -> None:
         """Flush every batch and build the indexes (after the last record)."""
-        for table in list(self._pending):
-            self._write(table)
+        self.flush()
         self._conn.executescript(_INDEXES)
 
     def duplicates(self) -> Iterator[tuple[str, str, int, int]]:
@@ -110,7 +147,8 @@ class ScratchIndex:
                   HAVING COUNT(*) > 1) f ON f.entity = i.entity AND f.id = i.id
             WHERE i.line > f.first ORDER BY i.entity, i.line
         """
-        yield from self._conn.execute(sql)
+        for entity, record_id, line, first in self._conn.execute(sql):
+            yield entity, _text(record_id), line, first
 
     def dangling(self, exported: Sequence[str]) -> Iterator[tuple[str, int, str, str, str]]:
         """(entity, line, field, target, id) of every edge whose target entity is
@@ -123,29 +161,22 @@ class ScratchIndex:
               AND NOT EXISTS (SELECT 1 FROM ids i WHERE i.entity = r.target AND i.id = r.target_id)
             ORDER BY r.entity, r.line, r.field
         """  # noqa: S608 (placeholders only)
-        yield from self._conn.execute(sql, [*exported, SYSTEM_ACTOR])
+        for entity, line, field, target, target_id in self._conn.execute(
+            sql, [*exported, _key(SYSTEM_ACTOR)]
+        ):
+            yield entity, line, field, target, _text(target_id)
 
-    def edge_counts(self) -> dict[str, int]:
-        rows = self._conn.execute(
-            "SELECT entity, field, target, COUNT(*) FROM refs GROUP BY entity, field, target"
-        )
-        counts: dict[str, int] = {}
-        for entity, field, target, count in rows:
-            name = field.split("[")[0] if "[" in field else field
-            key = f"{entity}.{name} -> {target}"
-            counts[key] = counts.get(key, 0) + count
-        return dict(sorted(counts.items()))
-
-    def pending_tasks(self) -> Iterator[tuple[int, dict[str, Any]]]:
-        for line, data in self._conn.execute("SELECT line, data FROM pending_tasks ORDER BY line"):
-            yield line, json.loads(data)
+    def pending_tasks(self) -> Iterator[tuple[int, bytes]]:
+        """(line, JSON) of the done tasks without a recorded proof, in line order."""
+        yield from self._conn.execute("SELECT line, data FROM pending_tasks ORDER BY line")
 
     def bundle(self, bundle_id: str) -> Bundle | None:
+        """The first (by line) valid bundle record with this ID."""
         row = self._conn.execute(
-            "SELECT data FROM bundles WHERE id = ? LIMIT 1", (bundle_id,)
+            "SELECT data FROM bundles WHERE id = ? ORDER BY line LIMIT 1", (_key(bundle_id),)
         ).fetchone()
         bundle: Bundle | None = (
-            None if row is None else from_record(SPECS["bundles"], json.loads(row[0]))
+            None if row is None else from_record(SPECS["bundles"], parse_line(row[0]))
         )
         return bundle
 
@@ -159,36 +190,39 @@ class ExportEvidence:
 
     def first_file_id(self, task_id: str) -> str | None:
         row = self._conn.execute(
-            "SELECT id FROM files WHERE task_id = ? ORDER BY id LIMIT 1", (task_id,)
+            "SELECT id FROM files WHERE task_id = ? ORDER BY id LIMIT 1", (_key(task_id),)
         ).fetchone()
-        return None if row is None else str(row[0])
+        return None if row is None else _text(row[0])
 
     def first_approved_artifact(
         self, *, task_id: str | None, bundle_id: str | None, artifact_type: ArtifactType | None
     ) -> Artifact | None:
         column, value = ("task_id", task_id) if task_id is not None else ("bundle_id", bundle_id)
         sql = f"SELECT data FROM artifacts WHERE {column} = ? AND status = ?"  # noqa: S608
-        params: list[Any] = [value, ArtifactStatus.APPROVED.value]
+        params: list[Any] = [
+            None if value is None else _key(value),
+            ArtifactStatus.APPROVED.value,
+        ]
         if artifact_type is not None:
             sql += " AND type = ?"
             params.append(artifact_type.value)
-        row = self._conn.execute(sql + " ORDER BY id LIMIT 1", params).fetchone()
+        row = self._conn.execute(sql + " ORDER BY id, line LIMIT 1", params).fetchone()
         return None if row is None else _artifact(row[0])
 
     def artifacts_by_id(self, ids: Sequence[str]) -> list[Artifact]:
         found: dict[str, Artifact] = {}
         for start in range(0, len(ids), 500):
-            chunk = list(ids[start : start + 500])
+            chunk = [_key(i) for i in ids[start : start + 500]]
             marks = ",".join("?" * len(chunk))
             rows = self._conn.execute(
-                f"SELECT id, data FROM artifacts WHERE id IN ({marks})",  # noqa: S608
+                f"SELECT id, data FROM artifacts WHERE id IN ({marks}) ORDER BY line",  # noqa: S608
                 chunk,
             )
             for record_id, data in rows:
-                found.setdefault(record_id, _artifact(data))
+                found.setdefault(_text(record_id), _artifact(data))
         return [found[i] for i in ids if i in found]
 
 
-def _artifact(data: str) -> Artifact:
-    artifact: Artifact = from_record(SPECS["artifacts"], json.loads(data))
+def _artifact(data: bytes) -> Artifact:
+    artifact: Artifact = from_record(SPECS["artifacts"], parse_line(data))
     return artifact

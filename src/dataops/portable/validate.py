@@ -15,7 +15,6 @@ index on disk (`index.ScratchIndex`).
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 import tempfile
 from collections.abc import Iterator
@@ -27,7 +26,6 @@ from dataops.domain.clock import parse_ts
 from dataops.domain.errors import NotFound
 from dataops.domain.proof import evaluate
 from dataops.portable.archive import extract_archive, is_archive
-from dataops.portable.checks import edges, needs_live_proof, record_issues, redaction_issues
 from dataops.portable.format import (
     ENTITY_NAMES,
     FORMAT_VERSION,
@@ -41,26 +39,28 @@ from dataops.portable.format import (
     is_entity_file_name,
 )
 from dataops.portable.index import ExportEvidence, ScratchIndex
+from dataops.portable.lines import parse_line
+from dataops.portable.parallel import available_cores, part_name, scan_parallel
 from dataops.portable.report import Problem, Report
+from dataops.portable.scan import Chunk, ChunkResult, relationships, scan_chunk, split_file
 
 _CHECKSUM = re.compile(r"^sha256:[0-9a-f]{64}$")
+PARALLEL_BYTES = 16 << 20
+"""Entity files this large (in all) are checked by one process per core."""
+_CHUNKS_PER_WORKER = 8
+_MIN_CHUNK = 1 << 20
 _SOURCE_FIELDS = ("source_environment", "source_stack", "source_region", "app_git_sha")
 _NEVER_EXPORTED = frozenset(OMITTED) | {"sessions", "api_tokens", "credentials"}
 
 
-def _no_constants(name: str) -> None:
-    raise ValueError(f"{name} is not valid JSON")
-
-
-def parse_line(raw: bytes) -> Any:
-    """One JSONL line (strict: no NaN/Infinity)."""
-    return json.loads(raw.decode("utf-8"), parse_constant=_no_constants)
-
-
 @contextmanager
-def opened(path: Path) -> Iterator[tuple[Path, Report, ScratchIndex]]:
+def opened(
+    path: Path, workers: int | None = None, chunk_bytes: int | None = None
+) -> Iterator[tuple[Path, Report, ScratchIndex]]:
     """Validate `path` and yield (the directory holding its files, the report, the
-    scratch index); temporary files are removed afterwards."""
+    scratch index); temporary files are removed afterwards. `workers`: processes that
+    check lines (default: one per core for a large export, else only this one), given
+    ranges of lines of about `chunk_bytes`."""
     if not path.exists():
         raise NotFound("export", str(path))
     with tempfile.TemporaryDirectory(prefix="dataops-validate-") as scratch:
@@ -76,44 +76,56 @@ def opened(path: Path) -> Iterator[tuple[Path, Report, ScratchIndex]]:
         index = ScratchIndex(Path(scratch))
         try:
             if path.is_dir() or root != path:
-                _Validator(root, report, index).run()
+                validator = _Validator(root, report, index, Path(scratch))
+                validator.run(workers, chunk_bytes)
             yield root, report, index
         finally:
             index.close()
 
 
-def validate_export(path: Path) -> Report:
-    with opened(path) as (_, report, _index):
+def validate_export(
+    path: Path, workers: int | None = None, chunk_bytes: int | None = None
+) -> Report:
+    with opened(path, workers, chunk_bytes) as (_, report, _index):
         return report
 
 
 class _Validator:
-    def __init__(self, root: Path, report: Report, index: ScratchIndex) -> None:
+    def __init__(self, root: Path, report: Report, index: ScratchIndex, scratch: Path) -> None:
         self._root = root
         self._report = report
         self._index = index
+        self._scratch = scratch
+        self._relationships: dict[str, int] = {}
 
     def _add(
         self, entity: str, message: str, line: int | None = None, field: str | None = None
     ) -> None:
         self._report.add(Problem(entity, message, line, field))
 
-    def run(self) -> None:
+    def run(self, workers: int | None = None, chunk_bytes: int | None = None) -> None:
         manifest = self._manifest()
         files = self._entity_files(manifest)
         exported = [spec.name for spec, _, _ in files]
-        for spec, count, checksum in files:
-            self._entity_file(spec, count, checksum)
+        size = sum((self._root / spec.file_name).stat().st_size for spec, _, _ in files)
+        if workers is None:
+            workers = available_cores() if size >= PARALLEL_BYTES else 1
+        if workers > 1:
+            target = chunk_bytes or max(_MIN_CHUNK, size // (workers * _CHUNKS_PER_WORKER))
+            self._scan_parallel(files, workers, target)
+        else:
+            self._scan(files)
         self._index.seal()
         for key, value, line, first in self._index.duplicates():
             entity, _, field = key.partition(".")
             what = field or "id"
             message = f"duplicate {what} {value!r} (first on line {first})"
             self._add(entity, message, line, field or SPECS[entity].id_field)
-        for entity, line, field, target, target_id in self._index.dangling(exported):
-            self._add(entity, f"references missing {target} record {target_id!r}", line, field)
+        for entity, line, field, target_name, target_id in self._index.dangling(exported):
+            message = f"references missing {target_name} record {target_id!r}"
+            self._add(entity, message, line, field)
         self._live_proofs()
-        self._report.relationships = self._index.edge_counts()
+        self._report.relationships = dict(sorted(self._relationships.items()))
 
     # ------------------------------------------------------------------ manifest
 
@@ -220,25 +232,45 @@ class _Validator:
 
     # ------------------------------------------------------------------ records
 
-    def _entity_file(self, spec: EntitySpec, count: Any, checksum: Any) -> None:
-        digest = hashlib.sha256()
-        records = 0
-        with (self._root / spec.file_name).open("rb") as handle:
-            for number, raw in enumerate(handle, start=1):
-                digest.update(raw)
-                if not raw.strip():
-                    self._add(spec.name, "is blank (one JSON object a line)", number)
-                    continue
-                records += 1
-                try:
-                    record = parse_line(raw)
-                except (ValueError, UnicodeDecodeError) as exc:
-                    self._add(spec.name, f"is not valid JSON: {exc}", number)
-                    continue
-                if not isinstance(record, dict):
-                    self._add(spec.name, "must be a JSON object", number)
-                    continue
-                self._record(spec, number, record)
+    def _scan(self, files: list[tuple[EntitySpec, Any, Any]]) -> None:
+        """Check the files' lines here, each file in one piece."""
+        for spec, count, checksum in files:
+            digest = hashlib.sha256()
+            chunk = Chunk(spec.name, self._root / spec.file_name)
+            result = scan_chunk(chunk, self._index, self._report.add, digest)
+            self._file_done(spec, result.records, count, checksum, digest)
+            relationships(spec.name, result.edges, self._relationships)
+
+    def _scan_parallel(
+        self, files: list[tuple[EntitySpec, Any, Any]], workers: int, target: int
+    ) -> None:
+        """Check the files' lines in `workers` processes, in ranges of about `target`
+        bytes; report in file order."""
+        digests = {spec.name: hashlib.sha256() for spec, _, _ in files}
+
+        def chunks() -> Iterator[Chunk]:
+            for spec, _, _ in files:
+                path = self._root / spec.file_name
+                yield from split_file(spec.name, path, digests[spec.name], target)
+
+        results = scan_parallel(chunks(), self._scratch, workers)
+        ahead: tuple[Chunk, ChunkResult] | None = next(results, None)
+        for spec, count, checksum in files:
+            records = 0
+            while ahead is not None and ahead[0].entity == spec.name:
+                result = ahead[1]
+                for problem in result.problems:
+                    self._report.add(problem)
+                records += result.records
+                relationships(spec.name, result.edges, self._relationships)
+                ahead = next(results, None)
+            self._file_done(spec, records, count, checksum, digests[spec.name])
+        for number in range(workers):
+            self._index.absorb(self._scratch / part_name(number))
+
+    def _file_done(
+        self, spec: EntitySpec, records: int, count: Any, checksum: Any, digest: Any
+    ) -> None:
         self._report.entity_counts[spec.name] = records
         actual = "sha256:" + digest.hexdigest()
         if isinstance(checksum, str) and _CHECKSUM.match(checksum) and checksum != actual:
@@ -246,35 +278,11 @@ class _Validator:
         if type(count) is int and count >= 0 and count != records:
             self._add(spec.name, f"count mismatch: manifest {count}, file {records} records")
 
-    def _record(self, spec: EntitySpec, line: int, record: dict[str, Any]) -> None:
-        issues, entity = record_issues(spec, record)
-        issues += redaction_issues(spec, record, rules_ran=entity is not None)
-        for field, message in dict.fromkeys(issues):
-            self._add(spec.name, message, line, field)
-        record_id = record.get(spec.id_field)
-        if isinstance(record_id, str) and record_id:
-            self._index.add_id(spec.name, record_id, line)
-        if spec.name == "users" and isinstance(record.get("email"), str):
-            # The store keeps emails unique; two users with one email cannot be imported.
-            self._index.add_id("users.email", record["email"].strip().lower(), line)
-        for field, target, target_id, actor in edges(spec, record):
-            self._index.add_ref(spec.name, line, field, target, target_id, actor=actor)
-        if issues and entity is None:
-            return  # a malformed record gives no evidence
-        if spec.name == "files" and isinstance(record.get("task_id"), str):
-            self._index.add_file(record["file_id"], record["task_id"])
-        elif spec.name == "artifacts":
-            self._index.add_artifact(record)
-        elif spec.name == "bundles":
-            self._index.add_bundle(record)
-        elif needs_live_proof(spec, record):
-            self._index.add_pending_task(line, record)
-
     def _live_proofs(self) -> None:
         """Done tasks without a recorded proof must pass the proof rule the API uses."""
         evidence = ExportEvidence(self._index)
-        for line, record in self._index.pending_tasks():
-            task = from_record(SPECS["tasks"], record)
+        for line, raw in self._index.pending_tasks():
+            task = from_record(SPECS["tasks"], parse_line(raw))
             bundle = self._index.bundle(task.bundle_id) if task.bundle_id else None
             verdict = evaluate(task, bundle, evidence)
             if not verdict.can_complete:

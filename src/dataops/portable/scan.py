@@ -1,0 +1,146 @@
+"""Checking the lines of an entity file, a range of lines (a chunk) at a time.
+
+A chunk's findings go to a sink (the report, or a list a worker process sends back);
+its IDs, edges and proof evidence go to a scratch index. Split at line boundaries, a file
+gives the same findings chunk by chunk as in one piece, in the same order, so chunks can
+be checked by several processes (`parallel`) and their findings reported in file order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from dataops.portable.checks import edges, needs_live_proof, record_issues, redaction_issues
+from dataops.portable.format import SPECS, EntitySpec
+from dataops.portable.index import ScratchIndex
+from dataops.portable.lines import Digest, parse_line, read_lines
+from dataops.portable.report import Problem
+
+Edges = dict[tuple[str, str], int]
+"""(field path, target entity) → number of edges."""
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """Lines of one entity file: bytes [start, end) (end None: to the end of the file),
+    the first of them numbered `first_line`."""
+
+    entity: str
+    path: Path
+    start: int = 0
+    end: int | None = None
+    first_line: int = 1
+
+
+@dataclass
+class ChunkResult:
+    records: int = 0
+    """Non-blank lines."""
+    edges: Edges = field(default_factory=dict)
+    problems: list[Problem] = field(default_factory=list)
+    """What the chunk found, when no other sink was given."""
+
+
+def split_file(
+    entity: str, path: Path, digest: Digest, target: int, block: int = 1 << 22
+) -> Iterator[Chunk]:
+    """Chunks of about `target` bytes (cut after a newline) covering the whole file, as
+    the file is read once, block by block, into `digest`."""
+    start, line, offset, counted = 0, 1, 0, 0  # counted: newlines in [start, read so far)
+    with path.open("rb") as handle:
+        while data := handle.read(block):
+            digest.update(data)
+            pos = 0
+            while (want := start + target - offset) < len(data):
+                cut = data.find(b"\n", max(want, pos))
+                if cut < 0:
+                    break
+                counted += data.count(b"\n", pos, cut + 1)
+                end = offset + cut + 1
+                yield Chunk(entity, path, start, end, line)
+                start, line, counted, pos = end, line + counted, 0, cut + 1
+            counted += data.count(b"\n", pos)
+            offset += len(data)
+    if offset > start:
+        yield Chunk(entity, path, start, None, line)
+
+
+def scan_chunk(
+    chunk: Chunk,
+    index: ScratchIndex,
+    sink: Callable[[Problem], None] | None = None,
+    digest: Digest | None = None,
+) -> ChunkResult:
+    """Check every line of `chunk` (its bytes go to `digest` as read, if given)."""
+    result = ChunkResult()
+    add = sink if sink is not None else result.problems.append
+    spec = SPECS[chunk.entity]
+    name = spec.name
+    limit = None if chunk.end is None else chunk.end - chunk.start
+    with chunk.path.open("rb") as handle:
+        handle.seek(chunk.start)
+        lines = read_lines(handle, digest, limit=limit, first_line=chunk.first_line)
+        for number, raw, newline, long_numbers in lines:
+            if not raw.strip():
+                add(Problem(name, "is blank (one JSON object a line)", number))
+                continue
+            result.records += 1
+            try:
+                record = parse_line(raw, long_numbers=long_numbers, newline=newline)
+            except (ValueError, UnicodeDecodeError) as exc:
+                add(Problem(name, f"is not valid JSON: {exc}", number))
+                continue
+            if not isinstance(record, dict):
+                add(Problem(name, "must be a JSON object", number))
+                continue
+            _record(spec, number, record, raw, index, add, result.edges)
+    return result
+
+
+def _record(
+    spec: EntitySpec,
+    line: int,
+    record: dict[str, Any],
+    raw: bytes,
+    index: ScratchIndex,
+    add: Callable[[Problem], None],
+    counts: Edges,
+) -> None:
+    name = spec.name
+    issues, entity = record_issues(spec, record)
+    issues += redaction_issues(spec, record, rules_ran=entity is not None, raw=raw)
+    for where, message in dict.fromkeys(issues):
+        add(Problem(name, message, line, where))
+    record_id = record.get(spec.id_field)
+    if isinstance(record_id, str) and record_id:
+        index.add_id(name, record_id, line)
+    if name == "users" and isinstance(record.get("email"), str):
+        # The store keeps emails unique; two users with one email cannot be imported.
+        index.add_id("users.email", record["email"].strip().lower(), line)
+    found = list(edges(spec, record))
+    if found:
+        index.add_refs(name, line, found)
+        for where, target, _, _ in found:
+            key = (where, target)
+            counts[key] = counts.get(key, 0) + 1
+    if issues and entity is None:
+        return  # a malformed record gives no evidence
+    if name == "files" and isinstance(record.get("task_id"), str):
+        index.add_file(record["file_id"], record["task_id"])
+    elif name == "artifacts":
+        index.add_artifact(line, entity, raw)
+    elif name == "bundles":
+        index.add_bundle(line, record["bundle_id"], raw)
+    elif needs_live_proof(spec, record):
+        index.add_pending_task(line, raw)
+
+
+def relationships(entity: str, counts: Edges, into: dict[str, int]) -> None:
+    """Add `counts` to the relationship graph: `"<entity>.<field> -> <target>"` → edges
+    (a nested path such as `artifact_refs[0].artifactId` counts as `artifact_refs`)."""
+    for (where, target), count in counts.items():
+        key = f"{entity}.{where.split('[')[0]} -> {target}"
+        into[key] = into.get(key, 0) + count
