@@ -361,24 +361,37 @@ def test_spool_sorts_across_runs(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fan_in: int
 ) -> None:
     monkeypatch.setattr(spool, "MAX_FAN_IN", fan_in)
+    monkeypatch.setattr(spool, "OUT_BYTES", 100)  # many pieces handed on
     keys = [f"k{(i * 7919) % 1000:04d}" for i in range(1000)]
-    target = tmp_path / "out.jsonl"
-    sink = SortedSpool(target, "id", chunk_lines=37)
+    sink = SortedSpool(tmp_path / "out.jsonl", "id", chunk_lines=37)
     for key in keys:
-        sink.add(key, json.dumps({"id": key}))
-    checksum = sink.finish()
-    data = target.read_bytes()
+        line = canonical_line({"id": key, "note": "\ud800" if key < "k0100" else "é"})
+        sink.add(key, line.encode())
+    pieces: list[bytes] = []
+    sink.finish(pieces.append)
+    data = b"".join(pieces)
+    assert len(pieces) > 1
     assert [json.loads(line)["id"] for line in data.splitlines()] == sorted(keys)
-    assert checksum == "sha256:" + hashlib.sha256(data).hexdigest()
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.jsonl"]  # runs removed
+    assert data.endswith(b"\n")
+    assert list(tmp_path.iterdir()) == []  # runs removed
 
 
 def test_spool_single_run_for_sorted_input(tmp_path: Path) -> None:
     sink = SortedSpool(tmp_path / "out.jsonl", "id", chunk_lines=10)
-    for number in range(95):
-        sink.add(f"{number:03d}", json.dumps({"id": f"{number:03d}"}))
-    sink.finish()
+    lines = [json.dumps({"id": f"{number:03d}"}).encode() for number in range(95)]
+    for line in lines:
+        sink.add(json.loads(line)["id"], line)
     assert len(sink._runs) == 1
+    pieces: list[bytes] = []
+    sink.finish(pieces.append)
+    assert b"".join(pieces) == b"".join(line + b"\n" for line in lines)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_spool_of_nothing_hands_on_nothing(tmp_path: Path) -> None:
+    pieces: list[bytes] = []
+    SortedSpool(tmp_path / "out.jsonl", "id").finish(pieces.append)
+    assert pieces == []
 
 
 def test_export_pages_through_the_store(golden: Golden, tmp_path: Path) -> None:
@@ -396,7 +409,7 @@ def test_export_pages_through_the_store(golden: Golden, tmp_path: Path) -> None:
 
 
 class _WritingStore:
-    """Delegates to the real store; after the first page of users is read, another
+    """Delegates to the real store; once the export has started reading users, another
     connection commits a new task (an API write racing the export)."""
 
     def __init__(self, ws: Workspace) -> None:
@@ -411,10 +424,10 @@ class _WritingStore:
         class Hooked:
             def __enter__(self) -> Any:
                 opened = uow.__enter__()
-                real_find = opened.users.find
+                real_stored = opened.stored
 
-                def find(filters: Filters, page: PageRequest) -> Any:
-                    result = real_find(filters, page)
+                def stored(entity: str, batch_size: int = 500) -> Any:
+                    result = real_stored(entity, batch_size)
                     if outer.written is None:
                         task = tasks.create_task(
                             outer._ws, SYSTEM, {"description": "raced", "date": "2025-01-01"}
@@ -422,7 +435,7 @@ class _WritingStore:
                         outer.written = task.id
                     return result
 
-                opened.users.find = find
+                opened.stored = stored
                 return opened
 
             def __exit__(self, *exc: Any) -> None:
@@ -464,11 +477,14 @@ class _FailingStore:
         class Failing:
             def __enter__(self) -> Any:
                 opened = uow.__enter__()
+                real_stored = opened.stored
 
-                def boom(*args: Any) -> Any:
-                    raise OSError("disk on fire")
+                def stored(entity: str, batch_size: int = 500) -> Any:
+                    if entity == fail_on:
+                        raise OSError("disk on fire")
+                    return real_stored(entity, batch_size)
 
-                getattr(opened, fail_on).find = boom
+                opened.stored = stored
                 return opened
 
             def __exit__(self, *exc: Any) -> None:
@@ -485,6 +501,22 @@ def test_failed_export_leaves_nothing(
     out = tmp_path / name
     with pytest.raises(OSError, match="disk on fire"):
         write_export(_FailingStore(golden.ws.store, fail_on), out, INFO)  # type: ignore[arg-type]
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("name", ["export", "export.tar.gz"])
+def test_failed_write_on_the_writer_thread_leaves_nothing(
+    golden: Golden, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str
+) -> None:
+    from dataops.portable import archive, export
+
+    def full(self: Any, data: bytes) -> None:
+        raise OSError("no space left")
+
+    monkeypatch.setattr(export._File, "write", full)
+    monkeypatch.setattr(archive.ArchiveMember, "write", full)
+    with pytest.raises(OSError, match="no space left"):
+        write_export(golden.ws.store, tmp_path / name, INFO)
     assert list(tmp_path.iterdir()) == []
 
 

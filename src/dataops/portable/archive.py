@@ -1,16 +1,23 @@
-"""`.tar.gz` exports: written reproducibly, read defensively.
+"""`.tar.gz` exports: written reproducibly while the export runs, read defensively.
 
 An archive holds the export's files at its root (`manifest.json`, `<entity>.jsonl`;
 a leading `./` is accepted). Reading never trusts member names: only regular files
 with one of those plain names are copied out, to paths built here; links, devices,
 directories, absolute or `..` names are reported and skipped. A truncated or corrupt
 archive is a reported problem, never an exception.
+
+Writing (`ArchiveWriter`) compresses each entity file while it is produced, so the
+compression overlaps the export instead of following it, and no uncompressed copy is
+ever written. A tar header holds its file's size, which is known only at the end, so the
+archive is a multi-member gzip file (RFC 1952 §2.2; gzip, tar and Python read it as one
+stream): per file, one member with its tar header and one with its data, compressed
+while written into a scratch file; then the manifest and the end-of-archive blocks. The
+uncompressed stream is a POSIX (pax) tar like `tarfile` writes. Same input, same bytes.
 """
 
 from __future__ import annotations
 
 import gzip
-import io
 import os
 import shutil
 import tarfile
@@ -21,6 +28,8 @@ from dataops.portable.format import MANIFEST, is_entity_file_name
 from dataops.portable.report import Problem
 
 ARCHIVE_SUFFIX = ".tar.gz"
+GZIP_LEVEL = 6
+"""zlib level of the archive's members; see ArchiveWriter."""
 _COPY_CHUNK = 1 << 20
 
 
@@ -28,33 +37,83 @@ def is_archive(path: Path) -> bool:
     return path.name.endswith(ARCHIVE_SUFFIX)
 
 
-def write_archive(
-    directory: Path, names: list[str], target: Path, mtime: int, manifest: bytes
-) -> None:
-    """Pack the entity files `names` from `directory`, then the manifest, into `target`
-    (the same bytes for the same input)."""
-    # Private data: readable by the owner only (the directory form is created 0700).
-    with os.fdopen(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as raw:
-        with (
-            gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=mtime, compresslevel=6) as gz,
-            tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT) as tar,
-        ):
-            for name in names:
-                path = directory / name
-                with path.open("rb") as handle:
-                    tar.addfile(_member(name, path.stat().st_size, mtime), handle)
-            tar.addfile(_member(MANIFEST, len(manifest), mtime), io.BytesIO(manifest))
-        raw.flush()
-        os.fsync(raw.fileno())
+class ArchiveMember:
+    """One file of the archive, compressed as it is written (`write`, then `close`)."""
+
+    def __init__(self, name: str, scratch: Path, mtime: int, level: int) -> None:
+        self.name = name
+        self.scratch = scratch
+        self.size = 0
+        self._raw = scratch.open("xb")
+        self._gzip = gzip.GzipFile(
+            filename="", mode="wb", fileobj=self._raw, mtime=mtime, compresslevel=level
+        )
+
+    def write(self, data: bytes) -> None:
+        self._gzip.write(data)
+        self.size += len(data)
+
+    def close(self) -> None:
+        """Pad the data to whole tar blocks and end its gzip member."""
+        self._gzip.write(tarfile.NUL * (-self.size % tarfile.BLOCKSIZE))
+        self._gzip.close()
+        self._raw.close()
 
 
-def _member(name: str, size: int, mtime: int) -> tarfile.TarInfo:
+class ArchiveWriter:
+    """An export archive assembled from members compressed while the export runs.
+
+    `member(name)` opens the next file (compressed into a hidden scratch file beside the
+    archive's other scratch files); `write(target, manifest)` packs them, in the order
+    opened, with the manifest last. GZIP_LEVEL 6 (zlib's default, as `tar -z`): at 100k
+    records it compresses at about 200 MB/s on the export's writer thread, in step with
+    the records being produced; level 1 would be about 3 times faster but the archive about 45%
+    larger (bench/README.md)."""
+
+    def __init__(self, scratch: Path, mtime: int, level: int = GZIP_LEVEL) -> None:
+        self._scratch = scratch
+        self._mtime = mtime
+        self._level = level
+        self._members: list[ArchiveMember] = []
+
+    def member(self, name: str) -> ArchiveMember:
+        member = ArchiveMember(name, self._scratch / f".{name}.gz", self._mtime, self._level)
+        self._members.append(member)
+        return member
+
+    def write(self, target: Path, manifest: bytes) -> None:
+        """Pack the closed members, then `manifest`, into `target` (created: private
+        data, readable by the owner only, as the directory form)."""
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL
+        with os.fdopen(os.open(target, flags, 0o600), "wb") as raw:
+            offset = 0
+            for member in self._members:
+                header = _header(member.name, member.size, self._mtime)
+                raw.write(self._compressed(header))
+                with member.scratch.open("rb") as data:
+                    shutil.copyfileobj(data, raw, _COPY_CHUNK)
+                offset += len(header) + member.size + (-member.size % tarfile.BLOCKSIZE)
+            pad = tarfile.NUL * (-len(manifest) % tarfile.BLOCKSIZE)
+            last = _header(MANIFEST, len(manifest), self._mtime) + manifest + pad
+            offset += len(last) + 2 * tarfile.BLOCKSIZE
+            # Like tarfile: two zero blocks end the archive, padded to a whole record.
+            end = tarfile.NUL * (2 * tarfile.BLOCKSIZE + (-offset % tarfile.RECORDSIZE))
+            raw.write(self._compressed(last + end))
+            raw.flush()
+            os.fsync(raw.fileno())
+
+    def _compressed(self, data: bytes) -> bytes:
+        return gzip.compress(data, compresslevel=self._level, mtime=self._mtime)
+
+
+def _header(name: str, size: int, mtime: int) -> bytes:
+    """The tar header block(s) of one regular file, as tarfile writes them (pax)."""
     info = tarfile.TarInfo(name)
     info.size = size
     info.mtime = mtime
     info.mode = 0o644
     info.uname = info.gname = ""
-    return info
+    return info.tobuf(tarfile.PAX_FORMAT, tarfile.ENCODING, "surrogateescape")
 
 
 def _member_name(member: tarfile.TarInfo) -> str | None:

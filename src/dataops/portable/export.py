@@ -2,9 +2,13 @@
 
 - One read unit of work for the whole export: on SQLite one read transaction, so the
   files are a consistent snapshot even while the API keeps writing.
-- Streaming: records are read page by page and written as they come (sorted by id
-  through `spool.SortedSpool`); no table is ever held in memory. Each file is hashed
-  while it is written.
+- Streaming: each entity's stored rows are read in batches (`UnitOfWork.stored`) and
+  turned into lines by `encode.EntityEncoder` without building entities; no table is
+  ever held in memory. Rows come in id order where the store can give it (SQLite: its
+  primary key); otherwise (DynamoDB tasks) through `spool.SortedSpool`.
+- Two threads: this one reads and encodes; a writer thread hashes each file (SHA-256)
+  and writes it, or compresses it into the archive (`archive.ArchiveWriter`), so
+  hashing and compression overlap the encoding. At most a few batches wait for it.
 - Atomic: everything is written into a hidden temporary sibling of OUT, the manifest
   last, and renamed into place at the end (an archive is packed to a temporary name
   and renamed). A failure removes the temporary files and leaves nothing at OUT.
@@ -12,19 +16,24 @@
 
 from __future__ import annotations
 
+import hashlib
+import operator
 import os
 import shutil
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections import deque
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, Protocol, TextIO
 
 from dataops.domain.clock import now_ts, parse_ts
 from dataops.domain.errors import Conflict, NotFound
 from dataops.domain.models import Bundle, Task
-from dataops.portable.archive import is_archive, write_archive
+from dataops.portable.archive import ArchiveWriter, is_archive
+from dataops.portable.encode import EntityEncoder, Ref
 from dataops.portable.format import (
     EXPORTED,
     MANIFEST,
@@ -34,15 +43,19 @@ from dataops.portable.format import (
     EntitySpec,
     SourceInfo,
     build_manifest,
-    canonical_line,
     manifest_text,
     to_record,
 )
 from dataops.portable.spool import SortedSpool
-from dataops.store.port import Filters, MetadataStore, PageRequest, Repository, UnitOfWork
+from dataops.store.port import MetadataStore, UnitOfWork
 
 PAGE_SIZE = 500
+"""Stored rows per batch: one read, one refs lookup, one chunk for the writer thread."""
 _REFRESH_BATCH = 500
+_CHUNK_BYTES = 2 << 20
+"""Bytes handed to the writer thread at a time: few hand-overs (each costs GIL switches)."""
+_WRITES_AHEAD = 2
+"""Chunks that may wait for the writer thread (memory: a few chunks)."""
 
 
 @dataclass(frozen=True)
@@ -76,19 +89,6 @@ def present(uow: UnitOfWork, spec: EntitySpec, items: list[Any]) -> list[dict[st
     return [to_record(spec, item) for item in items]
 
 
-def pages(uow: UnitOfWork, spec: EntitySpec, page_size: int = PAGE_SIZE) -> Iterator[list[Any]]:
-    """Every record of the entity, a page at a time, in the store's stable order."""
-    repo: Repository[Any] = getattr(uow, spec.name)
-    cursor: str | None = None
-    while True:
-        page = repo.find(Filters(), PageRequest(limit=page_size, cursor=cursor))
-        if page.items:
-            yield page.items
-        if page.next_cursor is None:
-            return
-        cursor = page.next_cursor
-
-
 class Progress:
     """A one-line counter on a terminal, redrawn at most five times a second."""
 
@@ -111,11 +111,6 @@ class Progress:
             self._stream.flush()
 
 
-def _fsync_file(path: Path) -> None:
-    with path.open("rb") as handle:
-        os.fsync(handle.fileno())
-
-
 def _fsync_dir(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
@@ -124,34 +119,171 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+class Sink(Protocol):
+    """Where one entity file's bytes go (written by the writer thread only)."""
+
+    def write(self, data: bytes) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class _File:
+    """An entity file of the directory form, flushed to disk when closed."""
+
+    def __init__(self, path: Path) -> None:
+        self._raw = path.open("xb", buffering=0)
+
+    def write(self, data: bytes) -> None:
+        self._raw.write(data)
+
+    def close(self) -> None:
+        os.fsync(self._raw.fileno())
+        self._raw.close()
+
+
+class _Writer:
+    """Runs the hashing and writing of file chunks on one worker thread, in order.
+    Errors surface in the calling thread, at the next `submit` or at `drain`."""
+
+    def __init__(self) -> None:
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="dataops-export")
+        self._pending: deque[Future[None]] = deque()
+
+    def submit(self, work: Callable[[], None]) -> None:
+        self._pending.append(self._pool.submit(work))
+        while len(self._pending) > _WRITES_AHEAD:
+            self._pending.popleft().result()
+
+    def drain(self) -> None:
+        while self._pending:
+            self._pending.popleft().result()
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+class _EntityOutput:
+    """One entity file: lines in id order, counted, hashed and written by the writer."""
+
+    def __init__(self, name: str, sink: Sink, writer: _Writer) -> None:
+        self._name = name
+        self._sink = sink
+        self._writer = writer
+        self._digest = hashlib.sha256()
+        self._last: str | None = None
+        self._parts: list[bytes] = []
+        self._size = 0
+        self.count = 0
+
+    def add(self, ids: Sequence[str], lines: list[bytes]) -> None:
+        """Append records whose ids ascend (a store that promised id order and broke it
+        is a bug: refused, never written out of order)."""
+        if not ids:
+            return
+        if (self._last is not None and not self._last < ids[0]) or not all(
+            map(operator.lt, ids, ids[1:])
+        ):
+            raise RuntimeError(f"the store returned {self._name} out of id order")
+        self._last = ids[-1]
+        self.count += len(ids)
+        lines.append(b"")
+        self.write(b"\n".join(lines))
+
+    def write(self, data: bytes) -> None:
+        self._parts.append(data)
+        self._size += len(data)
+        if self._size >= _CHUNK_BYTES:
+            self._submit()
+
+    def finish(self) -> str:
+        """Wait for the writer, close the file; its checksum `sha256:<hex>`."""
+        self._submit()
+        self._writer.submit(self._sink.close)
+        self._writer.drain()
+        return "sha256:" + self._digest.hexdigest()
+
+    def _submit(self) -> None:
+        if self._parts:
+            data = b"".join(self._parts)
+            self._parts, self._size = [], 0
+            self._writer.submit(lambda: self._take(data))
+
+    def _take(self, data: bytes) -> None:  # on the writer thread
+        self._digest.update(data)
+        self._sink.write(data)
+
+
+class _LiveRefs:
+    """The refs of artifacts as they are in the export's snapshot (for tasks, bundles)."""
+
+    def __init__(self, uow: UnitOfWork) -> None:
+        self._uow = uow
+        self._artifacts = EntityEncoder(SPECS["artifacts"])
+
+    def __call__(self, ids: list[str]) -> dict[str, Ref]:
+        found: dict[str, Ref] = {}
+        for start in range(0, len(ids), _REFRESH_BATCH):
+            for _, raw, _ in self._uow.stored_many(
+                "artifacts", ids[start : start + _REFRESH_BATCH]
+            ):
+                ref = self._artifacts.ref(raw)
+                found[ref[0]["artifactId"]] = ref
+        return found
+
+
+def _export_entity(
+    uow: UnitOfWork,
+    spec: EntitySpec,
+    output: _EntityOutput,
+    refs: _LiveRefs,
+    progress: Progress,
+    page_size: int,
+    scratch: Path,
+) -> None:
+    encoder = EntityEncoder(spec)
+    stored = uow.stored(spec.name, page_size)
+    spool = None if stored.key_ordered else SortedSpool(scratch / spec.file_name, spec.id_field)
+    count = 0
+    for rows in stored.batches:
+        ids, lines = encoder.lines(rows, refs)
+        if spool is None:
+            output.add(ids, lines)
+        else:
+            for key, line in zip(ids, lines, strict=True):
+                spool.add(key, line)
+        count += len(ids)
+        progress.update(spec.name, count)
+    if spool is not None:
+        spool.finish(output.write)
+        output.count = spool.count
+    progress.update(spec.name, count, force=True)
+
+
 def write_entity_files(
     store: MetadataStore,
-    directory: Path,
-    info: SourceInfo,
+    open_file: Callable[[str], Sink],
+    scratch: Path,
     *,
     progress: Progress | None = None,
     page_size: int = PAGE_SIZE,
-) -> dict[str, Any]:
-    """Write every entity file into the empty `directory` from one snapshot; return the
-    manifest (not written: the caller writes it last)."""
+) -> list[EntityFile]:
+    """Write every entity file, from one snapshot, into the sinks `open_file(file name)`
+    gives (in EXPORTED order); `scratch` is an empty private directory for sort runs."""
     progress = progress or Progress(None)
     files: list[EntityFile] = []
-    with store.unit_of_work() as uow:
-        generated_at = now_ts()
-        for name in EXPORTED:
-            spec = SPECS[name]
-            spool = SortedSpool(directory / spec.file_name, spec.id_field)
-            for items in pages(uow, spec, page_size):
-                for record in present(uow, spec, items):
-                    spool.add(record[spec.id_field], canonical_line(record))
-                progress.update(name, spool.count)
-            checksum = spool.finish()
-            progress.update(name, spool.count, force=True)
-            files.append(EntityFile(name, spool.count, checksum))
-    for entity_file in files:
-        _fsync_file(directory / SPECS[entity_file.name].file_name)
+    writer = _Writer()
+    try:
+        with store.unit_of_work() as uow:
+            refs = _LiveRefs(uow)
+            for name in EXPORTED:
+                spec = SPECS[name]
+                output = _EntityOutput(name, open_file(spec.file_name), writer)
+                _export_entity(uow, spec, output, refs, progress, page_size, scratch)
+                files.append(EntityFile(name, output.count, output.finish()))
+    finally:
+        writer.close()
     progress.done(sum(f.count for f in files))
-    return build_manifest(info, generated_at, files, OMITTED)
+    return files
 
 
 def write_export(
@@ -173,20 +305,29 @@ def write_export(
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=parent))
     packed = staging.with_name(staging.name + ".tar.gz")
     try:
-        manifest = write_entity_files(
-            store, staging, info, progress=Progress(progress), page_size=page_size
+        # Taken before the unit's first read, so no record is newer than it.
+        generated_at = now_ts()
+        archive = None
+        open_file: Callable[[str], Sink] = lambda name: _File(staging / name)  # noqa: E731
+        if is_archive(out):
+            # The staging directory then holds compressed scratch files only, never a
+            # complete export.
+            archive = ArchiveWriter(staging, int(parse_ts(generated_at).timestamp()))
+            open_file = archive.member
+        files = write_entity_files(
+            store, open_file, staging, progress=Progress(progress), page_size=page_size
         )
+        manifest = build_manifest(info, generated_at, files, OMITTED)
         text = manifest_text(manifest).encode("utf-8")
         finished = staging
-        if is_archive(out):
-            # The manifest goes only into the archive: the staging directory never
-            # holds a complete export.
-            mtime = int(parse_ts(manifest["generated_at"]).timestamp())
-            write_archive(staging, list(manifest["entity_files"].values()), packed, mtime, text)
+        if archive is not None:
+            archive.write(packed, text)
             finished = packed
         else:
-            (staging / MANIFEST).write_bytes(text)
-            _fsync_file(staging / MANIFEST)
+            with (staging / MANIFEST).open("xb") as handle:
+                handle.write(text)
+                handle.flush()
+                os.fsync(handle.fileno())
         if before_rename is not None:
             before_rename(finished)
         if finished == packed:

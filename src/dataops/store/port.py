@@ -18,7 +18,7 @@ the backend cannot be reached.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Generic, Protocol, TypeVar
@@ -68,6 +68,26 @@ class Filters:
         return {k: v for k, v in self.values.items() if v is not None}
 
 
+StoredRow = tuple[str, bytes, int | None]
+"""One record exactly as a backend stored it: (key, runtime JSON, version).
+
+The JSON is the record's `codec.to_dict` form serialised by
+`json.dumps(..., separators=(",", ":"), ensure_ascii=False)` (both backends write it so:
+`sqlite/tables.py`, `dynamodb/tables.py`), as its UTF-8 bytes, never re-encoded; readers
+may rely on that (the export does). `version` is the stored version of a versioned
+entity, which wins over the JSON's as on every read; None for unversioned entities."""
+
+
+@dataclass(frozen=True)
+class StoredRecords:
+    """Every record of one entity as stored, in batches (`UnitOfWork.stored`)."""
+
+    batches: Iterator[list[StoredRow]]
+    key_ordered: bool
+    """True when the rows come in ascending key order (code point order, which is also
+    UTF-8 byte order); False when the backend has no such order for the entity."""
+
+
 class Repository(Protocol[T]):
     """Records of one entity, keyed by their `id` (credentials: `user_id`)."""
 
@@ -111,6 +131,22 @@ class UnitOfWork(Protocol):
 
     def commit(self) -> None:
         """Make every write of this unit visible atomically."""
+
+    def stored(self, entity: str, batch_size: int = MAX_PAGE_SIZE) -> StoredRecords:
+        """Every committed record of `entity` as stored (`StoredRow`), for bulk readers
+        that need no entity objects (the export), in batches of at most `batch_size`.
+
+        Consistency is the unit's: on SQLite one read transaction, so everything the
+        unit reads (`stored`, `stored_many`, `get`, `find`) is one snapshot; on DynamoDB a
+        paged Query of the entity's constant-partition index, eventually consistent like
+        `find`. The batches must be consumed before the unit ends. For read units: a
+        unit's own uncommitted writes are not guaranteed to show, and DynamoDB refuses
+        (RuntimeError) once the unit has buffered a write."""
+
+    def stored_many(self, entity: str, keys: Sequence[str]) -> list[StoredRow]:
+        """The stored rows of the records among `keys` that exist, in no particular
+        order, read by key (no scan; on DynamoDB strongly consistent). Same consistency
+        and read-unit rule as `stored`."""
 
     def __enter__(self) -> UnitOfWork: ...
 

@@ -50,7 +50,9 @@ from dataops.domain.errors import (
     VersionConflict,
 )
 from dataops.store.dynamodb.tables import (
+    ALL_INDEX,
     DATA,
+    ENTITY,
     KEY,
     MAX_KEY_BYTES,
     MAX_PARTITION_BYTES,
@@ -64,7 +66,15 @@ from dataops.store.dynamodb.tables import (
     table_definitions,
     unique_key,
 )
-from dataops.store.port import Filters, Page, PageRequest, Repository
+from dataops.store.port import (
+    MAX_PAGE_SIZE,
+    Filters,
+    Page,
+    PageRequest,
+    Repository,
+    StoredRecords,
+    StoredRow,
+)
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -240,6 +250,18 @@ class DynamoUnitOfWork:
         self._ops.clear()
         self._committed = True
 
+    def stored(self, entity: str, batch_size: int = MAX_PAGE_SIZE) -> StoredRecords:
+        spec = self._reading(entity)
+        return StoredRecords(
+            self._store._stored_pages(spec, max(batch_size, 1)),
+            key_ordered=spec.sort_attribute == KEY,  # the `all` index sorts by the key
+        )
+
+    def stored_many(self, entity: str, keys: Sequence[str]) -> list[StoredRow]:
+        spec = self._reading(entity)
+        items = self._store._get_items(spec, list(dict.fromkeys(keys)))
+        return [spec.stored_row(item) for item in items.values()]
+
     def __exit__(
         self,
         exc_type: type[BaseException] | None,
@@ -247,6 +269,14 @@ class DynamoUnitOfWork:
         tb: TracebackType | None,
     ) -> None:
         self._ops.clear()  # not committed: nothing was sent
+
+    def _reading(self, entity: str) -> Spec:
+        """The spec of `entity` for a raw read, which cannot show buffered writes."""
+        if entity not in SPECS:
+            raise ValueError(f"unknown entity {entity!r}")
+        if self._ops:
+            raise RuntimeError("stored rows are read as committed: not in a unit that wrote")
+        return SPECS[entity]
 
     def _writable(self) -> None:
         if self._committed:
@@ -385,9 +415,14 @@ class DynamoStore:
         return spec.from_item(item) if item and DATA in item else None
 
     def _get_many(self, spec: Spec, record_ids: Sequence[str]) -> dict[str, Any]:
+        items = self._get_items(spec, record_ids)
+        return {key: spec.from_item(item) for key, item in items.items()}
+
+    def _get_items(self, spec: Spec, record_ids: Sequence[str]) -> dict[str, Item]:
+        """The stored items among `record_ids` (BatchGetItem, strongly consistent)."""
         table = self.tables[spec.entity]
         keys = [i for i in record_ids if fits(i, MAX_KEY_BYTES)]
-        found: dict[str, Any] = {}
+        found: dict[str, Item] = {}
         for start in range(0, len(keys), BATCH_GET_KEYS):
             request: dict[str, Any] = {
                 table: {
@@ -399,7 +434,7 @@ class DynamoStore:
                 result = self._call("batch_get_item", RequestItems=request)
                 for item in result.get("Responses", {}).get(table, []):
                     if DATA in item:
-                        found[item[KEY]["S"]] = spec.from_item(item)
+                        found[item[KEY]["S"]] = item
                 request = result.get("UnprocessedKeys") or {}
                 if not request:
                     break
@@ -456,6 +491,26 @@ class DynamoStore:
             params["ExclusiveStartKey"] = result["LastEvaluatedKey"]
             if rest:  # a FilterExpression drops items after Limit: read wider pages
                 page_size = min(page_size * 2, _QUERY_PAGE_MAX)
+
+    def _stored_pages(self, spec: Spec, batch_size: int) -> Iterator[list[StoredRow]]:
+        """Every committed record of `spec` as stored: one Query page of its `all` index
+        (the constant partition, sorted by the list order) after another."""
+        params: dict[str, Any] = {
+            "TableName": self.tables[spec.entity],
+            "IndexName": ALL_INDEX,
+            "KeyConditionExpression": "#p = :p",
+            "ExpressionAttributeNames": {"#p": ENTITY},
+            "ExpressionAttributeValues": {":p": {"S": spec.entity}},
+            "Limit": min(batch_size, _QUERY_PAGE_MAX),
+        }
+        while True:
+            result = self._call("query", **params)
+            rows = [spec.stored_row(item) for item in result.get("Items", []) if DATA in item]
+            if rows:
+                yield rows
+            if "LastEvaluatedKey" not in result:
+                return
+            params["ExclusiveStartKey"] = result["LastEvaluatedKey"]
 
     def _stored_unique(self, spec: Spec, key: str, expected: int) -> dict[str, str | None]:
         """The unique values the record holds now (its claims), read before an update."""

@@ -127,6 +127,11 @@ class Spec:
             record.version = int(item[VERSION]["N"])
         return record
 
+    def stored_row(self, item: Mapping[str, AttributeValue]) -> tuple[str, bytes, int | None]:
+        """The item as a `StoredRow` of the store port: key, data (UTF-8), version."""
+        version = int(item[VERSION]["N"]) if self.versioned else None
+        return item[KEY]["S"], item[DATA]["S"].encode("utf-8"), version
+
     def matches(self, record: Any, filters: Mapping[str, str]) -> bool:
         return all(_text(getattr(record, f)) == v for f, v in filters.items())
 

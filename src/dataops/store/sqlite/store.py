@@ -7,19 +7,28 @@ import json
 import queue
 import sqlite3
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Generic, TypeVar
 
 from dataops.domain import models
 from dataops.domain.errors import Conflict, StorageUnavailable, ValidationFailed, VersionConflict
-from dataops.store.port import Filters, Page, PageRequest, Repository
+from dataops.store.port import (
+    MAX_PAGE_SIZE,
+    Filters,
+    Page,
+    PageRequest,
+    Repository,
+    StoredRecords,
+    StoredRow,
+)
 from dataops.store.sqlite.migrations import MIGRATIONS
 from dataops.store.sqlite.tables import TABLES, Table
 
 T = TypeVar("T")
 _BUSY_TIMEOUT_MS = 10_000
+_KEYS_PER_QUERY = 500  # bound parameters per `IN (...)`, well under SQLite's limit
 
 
 def encode_cursor(values: Sequence[Any]) -> str:
@@ -176,6 +185,28 @@ class SqliteUnitOfWork:
         self._connection().execute("COMMIT")
         self._committed = True
 
+    def stored(self, entity: str, batch_size: int = MAX_PAGE_SIZE) -> StoredRecords:
+        table = TABLES[entity]
+        # Primary-key order: the walk of the key's own index, no sort, no second pass.
+        cursor = self._connection().execute(
+            f"SELECT {_stored_columns(table)} FROM {table.name} "  # noqa: S608
+            f"ORDER BY {table.key}"
+        )
+        return StoredRecords(_batches(cursor, max(batch_size, 1)), key_ordered=True)
+
+    def stored_many(self, entity: str, keys: Sequence[str]) -> list[StoredRow]:
+        table = TABLES[entity]
+        unique = list(dict.fromkeys(keys))
+        rows: list[StoredRow] = []
+        for start in range(0, len(unique), _KEYS_PER_QUERY):
+            chunk = unique[start : start + _KEYS_PER_QUERY]
+            rows += self._connection().execute(
+                f"SELECT {_stored_columns(table)} FROM {table.name} "  # noqa: S608
+                f"WHERE {table.key} IN ({','.join('?' * len(chunk))})",
+                chunk,
+            )
+        return rows
+
     def __exit__(
         self,
         exc_type: type[BaseException] | None,
@@ -194,6 +225,18 @@ class SqliteUnitOfWork:
         if self._conn is None:
             raise RuntimeError("unit of work is not open")
         return self._conn
+
+
+def _stored_columns(table: Table) -> str:
+    """(key, data, version) of a `StoredRow`: the data as its UTF-8 bytes (no str is
+    built), the version NULL for unversioned tables, whose version column is not the
+    record's."""
+    return f"{table.key}, CAST(data AS BLOB), {'version' if table.versioned else 'NULL'}"
+
+
+def _batches(cursor: sqlite3.Cursor, size: int) -> Iterator[list[StoredRow]]:
+    while rows := cursor.fetchmany(size):
+        yield rows
 
 
 class SqliteStore:
