@@ -6,7 +6,7 @@ import secrets
 import sys
 from dataclasses import dataclass
 
-from fastapi import FastAPI
+from starlette.types import ASGIApp
 
 from dataops.blobs.local import DisabledBlobs, LocalDevBlobs
 from dataops.blobs.port import BlobStore
@@ -142,7 +142,7 @@ def bootstrap_admin(workspace: Workspace) -> Admin | None:
     return Admin(email, password if generated else None)
 
 
-def build_single_process(workspace: Workspace) -> FastAPI:
+def build_single_process(workspace: Workspace) -> ASGIApp:
     """Portal in front of an in-process engine, called directly as ASGI: `dataops serve`."""
     secret = portal_secret(workspace.settings)
     engine = create_engine_app(workspace, secret)

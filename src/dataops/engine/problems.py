@@ -69,6 +69,13 @@ def problem_for(exc: e.DataOpsError) -> JSONResponse:
     return problem(500, "internal", "Internal error", "unexpected error")
 
 
+def internal_error() -> JSONResponse:
+    """The 500 problem for an unexpected error: it names nothing of the error."""
+    return problem(
+        500, "internal", "Internal error", "an unexpected error occurred; it has been logged"
+    )
+
+
 _BODY_SHAPE = frozenset({"missing", "model_attributes_type", "dict_type", "model_type"})
 
 
@@ -132,9 +139,7 @@ def install(app: FastAPI) -> None:
 
     async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unexpected error on %s %s", request.method, request.url.path)
-        return problem(
-            500, "internal", "Internal error", "an unexpected error occurred; it has been logged"
-        )
+        return internal_error()
 
     app.add_exception_handler(e.DataOpsError, on_dataops)
     app.add_exception_handler(RequestValidationError, on_validation)

@@ -30,9 +30,12 @@ def _user_json(user: User) -> dict[str, Any]:
     return {"id": user.id, "email": user.email, "name": user.name, "role": user.role.value}
 
 
-def create_portal_app(workspace: Workspace, engine: EngineConnector, portal_secret: str) -> FastAPI:
-    """The portal: `/auth/*` and the UI as FastAPI routes; `/work/api/*` and `/work/health`
-    through `ApiGateway` to the broker, which reaches the engine through `engine`."""
+def create_portal_app(
+    workspace: Workspace, engine: EngineConnector, portal_secret: str
+) -> ApiGateway:
+    """The portal: `/work/api/*` and `/work/health` through `ApiGateway` to the broker,
+    which reaches the engine through `engine`; `/auth/*` and the UI as FastAPI routes
+    behind it."""
     broker = EngineBroker(engine, portal_secret)
     authenticator = Authenticator(workspace)
 
@@ -125,10 +128,7 @@ def create_portal_app(workspace: Workspace, engine: EngineConnector, portal_secr
             },
         )
 
-    app.add_middleware(
-        ApiGateway, authenticator=authenticator, broker=broker, body_limit=body_limit
-    )
-    return app
+    return ApiGateway(app, authenticator=authenticator, broker=broker, body_limit=body_limit)
 
 
 _STATIC_TYPES = {".js": "text/javascript", ".css": "text/css", ".svg": "image/svg+xml"}

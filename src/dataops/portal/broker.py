@@ -22,7 +22,7 @@ import orjson
 from starlette.types import Message, Receive, Scope, Send
 
 from dataops.domain.models import User
-from dataops.engine.problems import problem
+from dataops.engine.problems import internal_error, problem
 
 FORWARD_REQUEST = ("content-type", "accept", "if-match", "idempotency-key")
 FORWARD_RESPONSE = (
@@ -194,6 +194,12 @@ class EngineBroker:
             await _answer(
                 scope, receive, send, 502, "engine-unavailable", "Work-engine unavailable", detail
             )
+        except Exception:
+            if started:
+                raise
+            log.exception("unexpected error on %s %s", scope["method"], scope["path"])
+            await internal_error()(scope, receive, send)
+            raise
 
     async def aclose(self) -> None:
         await self._engine.aclose()

@@ -1,14 +1,16 @@
 """`/work/api/*` and `/work/health` as a plain ASGI layer in front of the portal's FastAPI
-routes.
+app (the outermost layer: those requests never enter FastAPI's middleware, routing or
+dependency solving).
 
-Every API call passes here, so this path does no routing, no dependency solving and builds
-no Request: it names the caller (bearer token or session cookie), refuses a declared body
-over the limit and cross-site writes made with a cookie, and hands the request to the
-broker. Everything else (login, the UI) goes on to FastAPI.
+Every API call passes here, so this path builds no Request: it names the caller (bearer
+token or session cookie), refuses a declared body over the limit and cross-site writes
+made with a cookie, and hands the request to the broker. Everything else (login, the UI,
+lifespan) goes on to FastAPI.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -28,6 +30,7 @@ SESSION_COOKIE = "dataops_session"
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 API_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 
+log = logging.getLogger("dataops.portal")
 _T = TypeVar("_T")
 _WANTED = frozenset({b"authorization", b"cookie", b"content-length", b"sec-fetch-site", b"origin"})
 
@@ -71,7 +74,11 @@ class Authenticator:
 
 
 class ApiGateway:
-    """The ASGI layer: `/work/api/*` and `/work/health` to the broker, the rest to `app`."""
+    """The ASGI layer: `/work/api/*` and `/work/health` to the broker, the rest to `app`.
+
+    Errors are answered as FastAPI's app would: a `DataOpsError` while naming the caller
+    as its problem, anything unexpected as a bare 500 problem (logged, then re-raised so
+    the server sees it too, as Starlette does)."""
 
     def __init__(
         self,
@@ -107,18 +114,26 @@ class ApiGateway:
             )
             await refusal(scope, receive, send)
             return
-        found: dict[bytes, str] = {}
+        found: dict[bytes, bytes] = {}
         for name, value in scope["headers"]:
             name = name.lower()
             if name in _WANTED and name not in found:  # the first of each, as Starlette
-                found[name] = value.decode("latin-1")
+                found[name] = value
+        authorization, cookie = found.get(b"authorization"), found.get(b"cookie")
         try:
-            user, via = await self._auth.user(found.get(b"authorization"), found.get(b"cookie"))
+            user, via = await self._auth.user(
+                None if authorization is None else authorization.decode("latin-1"),
+                None if cookie is None else cookie.decode("latin-1"),
+            )
         except DataOpsError as exc:
             await problems.problem_for(exc)(scope, receive, send)
             return
-        declared = found.get(b"content-length", "")
-        if declared.isdigit() and int(declared) > self._body_limit:
+        except Exception:
+            log.exception("unexpected error on %s %s", method, scope["path"])
+            await problems.internal_error()(scope, receive, send)
+            raise
+        declared = found.get(b"content-length", b"")
+        if declared.isdigit() and int(declared) > self._body_limit:  # ASCII digits only
             detail = f"the body is larger than {self._body_limit} bytes"
             refusal = problems.problem(413, "payload-too-large", "Payload too large", detail)
             await refusal(scope, receive, send)
@@ -131,16 +146,16 @@ class ApiGateway:
         await self._broker.forward(scope, receive, send, user)
 
 
-def _cross_site(scope: Scope, headers: dict[bytes, str]) -> bool:
+def _cross_site(scope: Scope, headers: dict[bytes, bytes]) -> bool:
     """True when Sec-Fetch-Site or Origin shows the request came from another site."""
     fetch_site = headers.get(b"sec-fetch-site")
     if fetch_site is not None:
-        return fetch_site not in ("same-origin", "none")
+        return fetch_site not in (b"same-origin", b"none")
     origin = headers.get(b"origin")
     if origin is None:
         return False
     try:
-        own, theirs = URL(scope=scope), URL(origin)
+        own, theirs = URL(scope=scope), URL(origin.decode("latin-1"))
         return (theirs.scheme, theirs.netloc) != (own.scheme, own.netloc)
     except ValueError:  # an unparseable Origin or Host is no proof of the same site
         return True
