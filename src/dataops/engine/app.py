@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import hmac
-import json
 import logging
-import uuid
+import os
 
+import orjson
 from fastapi import FastAPI, HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -34,10 +34,14 @@ class PortalTrust:
         if scope["type"] != "http":
             await self._app(scope, receive, send)
             return
-        headers = {k.decode("latin-1").lower(): v for k, v in scope["headers"]}
-        trusted = headers.get("x-portal-auth", b"") == b"true" and hmac.compare_digest(
-            headers.get("x-portal-secret", b""), self._secret
-        )
+        vouched, secret = b"", b""
+        for name, value in scope["headers"]:  # the last of each, as a dict of them would
+            name = name.lower()
+            if name == b"x-portal-auth":
+                vouched = value
+            elif name == b"x-portal-secret":
+                secret = value
+        trusted = vouched == b"true" and hmac.compare_digest(secret, self._secret)
         if not trusted:
             response = problems.problem(
                 401,
@@ -62,12 +66,17 @@ class BodyLimit:
         if scope["type"] != "http":
             await self._app(scope, receive, send)
             return
-        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
-        binary = headers.get("content-type", "").startswith("multipart/form-data") or (
+        content_type, declared = b"", b""
+        for name, value in scope["headers"]:  # the last of each, as a dict of them would
+            name = name.lower()
+            if name == b"content-type":
+                content_type = value
+            elif name == b"content-length":
+                declared = value
+        binary = content_type.startswith(b"multipart/form-data") or (
             scope["method"] == "PUT" and scope["path"].startswith("/api/uploads/")
         )
         limit = self._upload_limit if binary else JSON_BODY_LIMIT
-        declared = headers.get("content-length", "")
         if declared.isdigit() and int(declared) > limit:
             response = problems.problem_for(
                 PayloadTooLarge(f"the body is larger than {limit} bytes")
@@ -100,8 +109,11 @@ class RequestId:
         if scope["type"] != "http":
             await self._app(scope, receive, send)
             return
-        headers = dict(scope["headers"])
-        request_id = headers.get(b"x-request-id", b"").decode("latin-1")[:100] or uuid.uuid4().hex
+        given = b""
+        for name, value in scope["headers"]:  # the last one, as a dict of them would
+            if name.lower() == b"x-request-id":
+                given = value
+        request_id = given.decode("latin-1")[:100] or os.urandom(16).hex()
 
         async def tagged(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -109,16 +121,14 @@ class RequestId:
                     *message.get("headers", []),
                     (b"x-request-id", request_id.encode("latin-1")),
                 ]
-                log.info(
-                    json.dumps(
-                        {
-                            "requestId": request_id,
-                            "method": scope["method"],
-                            "path": scope["path"],
-                            "status": message["status"],
-                        }
-                    )
-                )
+                if log.isEnabledFor(logging.INFO):
+                    line = {
+                        "requestId": request_id,
+                        "method": scope["method"],
+                        "path": scope["path"],
+                        "status": message["status"],
+                    }
+                    log.info(orjson.dumps(line).decode())
             await send(message)
 
         await self._app(scope, receive, tagged)

@@ -65,6 +65,6 @@ def update(
 @router.get("/{task_id}/proof")
 async def proof(task_id: str, ws: WorkspaceDep, _: Reader) -> JSONResponse:
     verdict = await read(ws, svc.proof_state, ws, task_id)
-    return JSONResponse(
+    return present.Json(
         {"canComplete": verdict.can_complete, "requirements": to_dict(verdict.requirements)}
     )
