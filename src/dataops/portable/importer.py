@@ -28,7 +28,7 @@ from typing import Any
 from dataops.domain.errors import Conflict
 from dataops.portable.export import present
 from dataops.portable.format import EXPORTED, SPECS, EntitySpec, from_record
-from dataops.portable.lines import parse_line
+from dataops.portable.lines import parse_line, read_lines
 from dataops.portable.report import Problem, Report
 from dataops.portable.validate import opened
 from dataops.store.port import Filters, MetadataStore, PageRequest, Repository, UnitOfWork
@@ -104,10 +104,13 @@ def _records(
     """Batches of (line, record) of the valid lines; an invalid line comes as (line, None)."""
     batch: list[tuple[int, Any]] = []
     with (root / spec.file_name).open("rb") as handle:
-        for number, raw in enumerate(handle, start=1):
+        for number, raw, newline, long_numbers in read_lines(handle):
             if not raw.strip():
                 continue
-            batch.append((number, None if number in invalid else parse_line(raw)))
+            record = None
+            if number not in invalid:
+                record = parse_line(raw, long_numbers=long_numbers, newline=newline)
+            batch.append((number, record))
             if len(batch) >= size:
                 yield batch
                 batch = []
@@ -137,6 +140,9 @@ class _Importer:
         for spec in self.entities(listed):
             counts = plan.entities[spec.name] = EntityPlan()
             invalid = self._report.invalid_lines.get(spec.name, set())
+            if not write and not invalid and self._nothing_to_compare(spec):
+                counts.insert = self._report.entity_counts[spec.name]
+                continue
             for batch in _records(self._root, spec, invalid, _batch_size(self._store)):
                 counts.invalid += sum(1 for _, record in batch if record is None)
                 valid = [(line, record) for line, record in batch if record is not None]
@@ -144,6 +150,15 @@ class _Importer:
                     self._batch(uow, spec, valid, counts, plan, write=write)
                     if write:
                         uow.commit()
+
+    def _nothing_to_compare(self, spec: EntitySpec) -> bool:
+        """True when every record of `spec` would be inserted: the target holds none of
+        them and nothing else to compare with (users are compared by email too)."""
+        if spec.name == "users":
+            return False
+        with self._store.unit_of_work() as uow:
+            repo: Repository[Any] = getattr(uow, spec.name)
+            return not repo.find(Filters(), PageRequest(limit=1)).items
 
     def _batch(
         self,

@@ -90,13 +90,16 @@ def scan_chunk(
             result.records += 1
             try:
                 record = parse_line(raw, long_numbers=long_numbers, newline=newline)
-            except (ValueError, UnicodeDecodeError) as exc:
+            except (ValueError, UnicodeDecodeError, RecursionError) as exc:
                 add(Problem(name, f"is not valid JSON: {exc}", number))
                 continue
             if not isinstance(record, dict):
                 add(Problem(name, "must be a JSON object", number))
                 continue
-            _record(spec, number, record, raw, index, add, result.edges)
+            try:
+                _record(spec, number, record, raw, index, add, result.edges)
+            except RecursionError:
+                add(Problem(name, "is nested too deeply to be checked", number))
     return result
 
 
