@@ -19,6 +19,7 @@ from typing import Protocol
 from urllib.parse import quote
 
 import orjson
+from starlette.responses import JSONResponse
 from starlette.types import Message, Receive, Scope, Send
 
 from dataops.domain.models import User
@@ -107,12 +108,57 @@ def engine_target(scope: Scope) -> tuple[str, bytes]:
 
 
 class EngineBroker:
-    def __init__(self, engine: EngineConnector, secret: str) -> None:
+    def __init__(
+        self,
+        engine: EngineConnector,
+        secret: str,
+        *,
+        timeout: float = TIMEOUT_SECONDS,
+        export_timeout: float = EXPORT_TIMEOUT_SECONDS,
+    ) -> None:
         self._engine = engine
         self._trusted = [(b"x-portal-auth", b"true"), (b"x-portal-secret", secret.encode())]
+        self._timeout = timeout
+        self._export_timeout = export_timeout
 
     async def forward(self, scope: Scope, receive: Receive, send: Send, user: User | None) -> None:
-        """Answer the portal request in `scope` with the engine's answer."""
+        """Answer the portal request in `scope` with the engine's answer: its status, the
+        allow-listed headers and the body, streamed; a problem when the engine cannot."""
+        request = self._request(scope, user)
+        started = False
+
+        async def filtered(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+                if log.isEnabledFor(logging.INFO):
+                    _log_request(request.request_id, scope, message["status"], user)
+                message = {
+                    "type": "http.response.start",
+                    "status": message["status"],
+                    "headers": [
+                        (name, value)
+                        for name, value in message.get("headers", ())
+                        if name.lower() in _RESPONSE_NAMES
+                    ],
+                }
+            await send(message)
+
+        try:
+            await self._engine.call(request, receive, filtered)
+        except Exception as exc:
+            if started:
+                raise  # the answer is cut short; the server closes the connection
+            failure = _failure_problem(exc, request)
+            if failure is None:
+                log.exception("unexpected error on %s %s", scope["method"], scope["path"])
+                await internal_error()(scope, receive, send)
+                raise
+            await failure(scope, receive, send)
+
+    def _request(self, scope: Scope, user: User | None) -> EngineRequest:
+        """The engine request: the allow-listed client headers (the first of each, as
+        Starlette's `headers[name]`), then the broker's own."""
         request_id = os.urandom(16).hex()
         headers: list[tuple[bytes, bytes]] = []
         seen: set[bytes] = set()
@@ -120,7 +166,7 @@ class EngineBroker:
         for name, value in scope["headers"]:
             name = name.lower()
             if name in _REQUEST_NAMES and name not in seen:
-                seen.add(name)  # the first value of each, as Starlette's `headers[...]`
+                seen.add(name)
                 headers.append((name, value))
             elif name == b"content-length" and content_length is None:
                 content_length = value
@@ -133,82 +179,34 @@ class EngineBroker:
                 (b"x-user-role", user.role.value.encode()),
             ]
         path, raw_path = engine_target(scope)
-        request = EngineRequest(
+        return EngineRequest(
             method=scope["method"],
             path=path,
             raw_path=raw_path,
             query=scope.get("query_string", b""),
             headers=headers,
             content_length=content_length,
-            timeout=EXPORT_TIMEOUT_SECONDS if path == "/api/export" else TIMEOUT_SECONDS,
+            timeout=self._export_timeout if path == "/api/export" else self._timeout,
             request_id=request_id,
         )
-        started = False
-
-        async def filtered(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-                status = message["status"]
-                if log.isEnabledFor(logging.INFO):
-                    _log_request(request_id, scope, status, user)
-                message = {
-                    "type": "http.response.start",
-                    "status": status,
-                    "headers": [
-                        (name, value)
-                        for name, value in message.get("headers", ())
-                        if name.lower() in _RESPONSE_NAMES
-                    ],
-                }
-            await send(message)
-
-        try:
-            await self._engine.call(request, receive, filtered)
-        except InvalidTarget:
-            if started:
-                raise
-            await _answer(
-                scope,
-                receive,
-                send,
-                400,
-                "malformed-request",
-                "Malformed request",
-                "the URL is not valid",
-            )
-        except EngineTimeout:
-            if started:
-                raise
-            detail = (
-                f"the work-engine did not answer within {request.timeout:.0f} s "
-                f"(request {request_id})"
-            )
-            await _answer(
-                scope, receive, send, 504, "engine-timeout", "Work-engine timed out", detail
-            )
-        except EngineUnavailable:
-            if started:
-                raise
-            detail = f"the work-engine could not be reached (request {request_id})"
-            await _answer(
-                scope, receive, send, 502, "engine-unavailable", "Work-engine unavailable", detail
-            )
-        except Exception:
-            if started:
-                raise
-            log.exception("unexpected error on %s %s", scope["method"], scope["path"])
-            await internal_error()(scope, receive, send)
-            raise
 
     async def aclose(self) -> None:
         await self._engine.aclose()
 
 
-async def _answer(
-    scope: Scope, receive: Receive, send: Send, status: int, slug: str, title: str, detail: str
-) -> None:
-    await problem(status, slug, title, detail)(scope, receive, send)
+def _failure_problem(exc: Exception, request: EngineRequest) -> JSONResponse | None:
+    """The problem for an engine call that failed before answering; None if unexpected.
+    Details name the request ID, never the engine's address or error."""
+    rid = request.request_id
+    if isinstance(exc, InvalidTarget):
+        return problem(400, "malformed-request", "Malformed request", "the URL is not valid")
+    if isinstance(exc, EngineTimeout):
+        detail = f"the work-engine did not answer within {request.timeout:g} s (request {rid})"
+        return problem(504, "engine-timeout", "Work-engine timed out", detail)
+    if isinstance(exc, EngineUnavailable):
+        detail = f"the work-engine could not be reached (request {rid})"
+        return problem(502, "engine-unavailable", "Work-engine unavailable", detail)
+    return None
 
 
 def _log_request(request_id: str, scope: Scope, status: int, user: User | None) -> None:
