@@ -19,16 +19,19 @@ from dataops.portable.format import SPECS, SYSTEM_ACTOR, from_record
 from dataops.portable.lines import parse_line
 
 _BATCH = 5_000
-# IDs are stored as UTF-8 bytes (`_key`): a JSON string may hold a lone surrogate, which
-# SQLite's text cannot; bytes compare exactly as the strings do.
+# IDs are TEXT. A JSON string may hold a lone surrogate, which SQLite's text cannot: such
+# a string is stored as its bytes (a BLOB, `_storable`); no BLOB equals a TEXT, so equal
+# IDs still compare equal and different ones differ.
 _SCHEMA = """
-CREATE TABLE ids (entity TEXT NOT NULL, id BLOB NOT NULL, line INTEGER NOT NULL);
-CREATE TABLE refs (entity TEXT NOT NULL, line INTEGER NOT NULL, field TEXT NOT NULL,
-    target TEXT NOT NULL, target_id BLOB NOT NULL, allow_system INTEGER NOT NULL);
-CREATE TABLE files (id BLOB NOT NULL, task_id BLOB NOT NULL);
-CREATE TABLE artifacts (id BLOB NOT NULL, line INTEGER NOT NULL, task_id BLOB,
-    bundle_id BLOB, status TEXT NOT NULL, type TEXT NOT NULL, data BLOB NOT NULL);
-CREATE TABLE bundles (id BLOB NOT NULL, line INTEGER NOT NULL, data BLOB NOT NULL);
+CREATE TABLE ids (entity TEXT NOT NULL, id NOT NULL, line INTEGER NOT NULL);
+CREATE TABLE ref_kinds (code INTEGER PRIMARY KEY, entity TEXT NOT NULL, field TEXT NOT NULL,
+    target TEXT NOT NULL, allow_system INTEGER NOT NULL,
+    UNIQUE (entity, field, target, allow_system));
+CREATE TABLE refs (code INTEGER NOT NULL, line INTEGER NOT NULL, target_id NOT NULL);
+CREATE TABLE files (id NOT NULL, task_id NOT NULL);
+CREATE TABLE artifacts (id NOT NULL, line INTEGER NOT NULL, task_id, bundle_id,
+    status TEXT NOT NULL, type TEXT NOT NULL, data BLOB NOT NULL);
+CREATE TABLE bundles (id NOT NULL, line INTEGER NOT NULL, data BLOB NOT NULL);
 CREATE TABLE pending_tasks (line INTEGER NOT NULL, data BLOB NOT NULL);
 """
 _INDEXES = """
@@ -40,14 +43,22 @@ CREATE INDEX artifacts_bundle ON artifacts (bundle_id, status, type, id, line);
 CREATE INDEX bundles_id ON bundles (id, line);
 """
 _TABLES = ("ids", "refs", "files", "artifacts", "bundles", "pending_tasks")
+RefKind = tuple[str, str, str, bool]
+"""(entity, field path, target entity, whether the system actor is allowed)."""
 
 
-def _key(value: str) -> bytes:
-    return value.encode("utf-8", "surrogatepass")
+def _storable(value: Any) -> Any:
+    """`value`, or a string SQLite cannot hold as text as its UTF-8 bytes."""
+    if isinstance(value, str):
+        try:
+            value.encode()
+        except UnicodeEncodeError:
+            return value.encode("utf-8", "surrogatepass")
+    return value
 
 
-def _text(value: bytes) -> str:
-    return value.decode("utf-8", "surrogatepass")
+def _text(value: str | bytes) -> str:
+    return value if isinstance(value, str) else value.decode("utf-8", "surrogatepass")
 
 
 class ScratchIndex:
@@ -61,6 +72,7 @@ class ScratchIndex:
         self._pending: dict[str, list[tuple[Any, ...]]] = {name: [] for name in _TABLES}
         self._ids = self._pending["ids"]
         self._refs = self._pending["refs"]
+        self._kinds: dict[RefKind, int] = {}
 
     def close(self) -> None:
         self._conn.close()
@@ -74,35 +86,46 @@ class ScratchIndex:
     def _write(self, table: str) -> None:
         rows = self._pending[table]
         if rows:
-            marks = ",".join("?" * len(rows[0]))
+            sql = f"INSERT INTO {table} VALUES ({','.join('?' * len(rows[0]))})"  # noqa: S608
             self._conn.execute("BEGIN")
-            self._conn.executemany(f"INSERT INTO {table} VALUES ({marks})", rows)  # noqa: S608
+            try:
+                self._conn.executemany(sql, rows)
+            except UnicodeEncodeError:  # a lone surrogate: the batch again, with bytes
+                self._conn.execute("ROLLBACK")
+                self._conn.execute("BEGIN")
+                self._conn.executemany(sql, [tuple(map(_storable, row)) for row in rows])
             self._conn.execute("COMMIT")
             rows.clear()
 
     def add_id(self, entity: str, record_id: str, line: int) -> None:
-        self._ids.append((entity, _key(record_id), line))
+        self._ids.append((entity, record_id, line))
         if len(self._ids) >= _BATCH:
             self._write("ids")
 
     def add_refs(self, entity: str, line: int, edges: Iterable[tuple[str, str, str, bool]]) -> None:
         """(field, target entity, target id, whether the system actor is allowed) edges."""
         refs = self._refs
+        kinds = self._kinds
         for field, target, target_id, actor in edges:
-            refs.append((entity, line, field, target, _key(target_id), int(actor)))
+            kind = (entity, field, target, actor)
+            code = kinds.get(kind)
+            if code is None:
+                code = kinds[kind] = len(kinds)
+                self._conn.execute("INSERT INTO ref_kinds VALUES (?, ?, ?, ?, ?)", (code, *kind))
+            refs.append((code, line, target_id))
         if len(refs) >= _BATCH:
             self._write("refs")
 
     def add_file(self, record_id: str, task_id: str) -> None:
-        self._add("files", (_key(record_id), _key(task_id)))
+        self._add("files", (record_id, task_id))
 
     def add_artifact(self, line: int, artifact: Artifact, data: bytes) -> None:
         """A valid artifact record (`data`: its JSON) as the proof rule looks it up."""
         row = (
-            _key(artifact.id),
+            artifact.id,
             line,
-            None if artifact.task_id is None else _key(artifact.task_id),
-            None if artifact.bundle_id is None else _key(artifact.bundle_id),
+            artifact.task_id,
+            artifact.bundle_id,
             artifact.status.value,
             artifact.type.value,
             data,
@@ -110,7 +133,7 @@ class ScratchIndex:
         self._add("artifacts", row)
 
     def add_bundle(self, line: int, bundle_id: str, data: bytes) -> None:
-        self._add("bundles", (_key(bundle_id), line, data))
+        self._add("bundles", (bundle_id, line, data))
 
     def add_pending_task(self, line: int, data: bytes) -> None:
         """A done task without a recorded proof (`data`: its JSON), checked with the live
@@ -125,14 +148,29 @@ class ScratchIndex:
     def absorb(self, part: Path) -> None:
         """Copy in every row of another (flushed, closed) scratch index file."""
         self.flush()
-        self._conn.execute("ATTACH DATABASE ? AS part", (str(part),))
+        conn = self._conn
+        conn.execute("ATTACH DATABASE ? AS part", (str(part),))
         try:
-            self._conn.execute("BEGIN")
+            conn.execute("BEGIN")
+            for kind in conn.execute(
+                "SELECT entity, field, target, allow_system FROM part.ref_kinds"
+            ).fetchall():
+                key: RefKind = (kind[0], kind[1], kind[2], bool(kind[3]))
+                if key not in self._kinds:
+                    code = self._kinds[key] = len(self._kinds)
+                    conn.execute("INSERT INTO ref_kinds VALUES (?, ?, ?, ?, ?)", (code, *key))
+            conn.execute(
+                """INSERT INTO main.refs SELECT k.code, r.line, r.target_id FROM part.refs r
+                JOIN part.ref_kinds p ON p.code = r.code
+                JOIN main.ref_kinds k ON k.entity = p.entity AND k.field = p.field
+                    AND k.target = p.target AND k.allow_system = p.allow_system"""
+            )
             for table in _TABLES:
-                self._conn.execute(f"INSERT INTO main.{table} SELECT * FROM part.{table}")  # noqa: S608
-            self._conn.execute("COMMIT")
+                if table != "refs":
+                    conn.execute(f"INSERT INTO main.{table} SELECT * FROM part.{table}")  # noqa: S608
+            conn.execute("COMMIT")
         finally:
-            self._conn.execute("DETACH DATABASE part")
+            conn.execute("DETACH DATABASE part")
 
     def seal(self) -> None:
         """Flush every batch and build the indexes (after the last record)."""
@@ -155,14 +193,15 @@ class ScratchIndex:
         exported but holds no such ID (the system actor is allowed where `actor`)."""
         marks = ",".join("?" * len(exported))
         sql = f"""
-            SELECT r.entity, r.line, r.field, r.target, r.target_id FROM refs r
-            WHERE r.target IN ({marks})
-              AND NOT (r.allow_system = 1 AND r.target_id = ?)
-              AND NOT EXISTS (SELECT 1 FROM ids i WHERE i.entity = r.target AND i.id = r.target_id)
-            ORDER BY r.entity, r.line, r.field
+            SELECT k.entity, r.line, k.field, k.target, r.target_id
+            FROM refs r JOIN ref_kinds k ON k.code = r.code
+            WHERE k.target IN ({marks})
+              AND NOT (k.allow_system = 1 AND r.target_id = ?)
+              AND NOT EXISTS (SELECT 1 FROM ids i WHERE i.entity = k.target AND i.id = r.target_id)
+            ORDER BY k.entity, r.line, k.field
         """  # noqa: S608 (placeholders only)
         for entity, line, field, target, target_id in self._conn.execute(
-            sql, [*exported, _key(SYSTEM_ACTOR)]
+            sql, [*exported, SYSTEM_ACTOR]
         ):
             yield entity, line, field, target, _text(target_id)
 
@@ -173,7 +212,7 @@ class ScratchIndex:
     def bundle(self, bundle_id: str) -> Bundle | None:
         """The first (by line) valid bundle record with this ID."""
         row = self._conn.execute(
-            "SELECT data FROM bundles WHERE id = ? ORDER BY line LIMIT 1", (_key(bundle_id),)
+            "SELECT data FROM bundles WHERE id = ? ORDER BY line LIMIT 1", (_storable(bundle_id),)
         ).fetchone()
         bundle: Bundle | None = (
             None if row is None else from_record(SPECS["bundles"], parse_line(row[0]))
@@ -190,7 +229,7 @@ class ExportEvidence:
 
     def first_file_id(self, task_id: str) -> str | None:
         row = self._conn.execute(
-            "SELECT id FROM files WHERE task_id = ? ORDER BY id LIMIT 1", (_key(task_id),)
+            "SELECT id FROM files WHERE task_id = ? ORDER BY id LIMIT 1", (_storable(task_id),)
         ).fetchone()
         return None if row is None else _text(row[0])
 
@@ -199,10 +238,7 @@ class ExportEvidence:
     ) -> Artifact | None:
         column, value = ("task_id", task_id) if task_id is not None else ("bundle_id", bundle_id)
         sql = f"SELECT data FROM artifacts WHERE {column} = ? AND status = ?"  # noqa: S608
-        params: list[Any] = [
-            None if value is None else _key(value),
-            ArtifactStatus.APPROVED.value,
-        ]
+        params: list[Any] = [_storable(value), ArtifactStatus.APPROVED.value]
         if artifact_type is not None:
             sql += " AND type = ?"
             params.append(artifact_type.value)
@@ -212,7 +248,7 @@ class ExportEvidence:
     def artifacts_by_id(self, ids: Sequence[str]) -> list[Artifact]:
         found: dict[str, Artifact] = {}
         for start in range(0, len(ids), 500):
-            chunk = [_key(i) for i in ids[start : start + 500]]
+            chunk = [_storable(i) for i in ids[start : start + 500]]
             marks = ",".join("?" * len(chunk))
             rows = self._conn.execute(
                 f"SELECT id, data FROM artifacts WHERE id IN ({marks}) ORDER BY line",  # noqa: S608
