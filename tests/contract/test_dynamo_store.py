@@ -204,6 +204,27 @@ def test_unfiltered_lists_and_is_empty_are_queries(store: DynamoStore) -> None:
     assert set(sent.names()) == {"Query"}
 
 
+def test_stored_rows_are_queries_of_the_all_index_and_refused_after_a_write(
+    store: DynamoStore,
+) -> None:
+    with store.unit_of_work(write=True) as uow:
+        uow.tasks.add(r.task("tsk_1"))
+        uow.commit()
+    sent = Operations(store)
+    with store.unit_of_work() as uow:
+        stored = uow.stored("tasks")
+        assert not stored.key_ordered  # the `all` index sorts tasks by date, then id
+        assert [key for batch in stored.batches for key, _, _ in batch] == ["tsk_1"]
+        assert [key for key, _, _ in uow.stored_many("tasks", ["tsk_1", "none"])] == ["tsk_1"]
+    assert sent.names() == Counter({"Query": 1, "BatchGetItem": 1})
+    with store.unit_of_work(write=True) as uow:
+        uow.tasks.add(r.task("tsk_2"))
+        with pytest.raises(RuntimeError, match="not in a unit that wrote"):
+            uow.stored("tasks")
+        with pytest.raises(RuntimeError, match="not in a unit that wrote"):
+            uow.stored_many("tasks", ["tsk_1"])
+
+
 # --- paging ----------------------------------------------------------------------------------
 
 

@@ -47,7 +47,6 @@ from typing import Any
 import orjson
 
 from dataops.domain.codec import camel, from_dict, to_dict
-from dataops.domain.enums import ArtifactStatus, ArtifactType
 from dataops.domain.models import Artifact
 from dataops.portable.format import EntitySpec, canonical_line, legacy_uri, to_record
 from dataops.store.port import StoredRow
@@ -60,6 +59,7 @@ RefLookup = Callable[[list[str]], dict[str, Ref]]
 
 _SORT_KEYS = orjson.OPT_SORT_KEYS
 _LIST_OR_NONE = frozenset({list, type(None)})
+_TEXT = frozenset({str, type(None)})
 _REF_NAMES = ("artifactId", "type", "title", "storageUri", "status")
 _REF_VALUES = operator.itemgetter("id", "type", "title", "storageUri", "status")
 
@@ -86,13 +86,6 @@ def _check(hint: Any) -> Check | None:
 def _enum_check(cls: type[enum.Enum]) -> Check:
     """One of the enum's values, or null (from_dict keeps null in any field)."""
     return frozenset([*(member.value for member in cls), None]).__contains__
-
-
-def _is_text(value: Any) -> bool:
-    return value is None or type(value) is str
-
-
-_REF_CHECKS = (_is_text, _enum_check(ArtifactType), _is_text, _is_text, _enum_check(ArtifactStatus))
 
 
 def _object_check(cls: type[Any]) -> Check:
@@ -130,7 +123,6 @@ class EntityEncoder:
         keys = tuple(camel(f.name) for f in fields)
         self._values = operator.itemgetter(*keys)  # KeyError: a field is missing
         self._names = tuple(spec.id_field if f.name == "id" else f.name for f in fields)
-        self._versioned = "version" in keys
         self._legacy_paths = spec.name == "files"
         self.holds_refs = "artifactRefs" in keys
         enums: list[tuple[int, Check]] = []
@@ -163,8 +155,9 @@ class EntityEncoder:
         ids: list[str] = []
         lines: list[bytes] = []
         holding: list[tuple[int, dict[str, Any], bool]] = []  # records whose refs wait
+        add_id, add_line = ids.append, lines.append
         id_field, names, valid = self.spec.id_field, self._names, self._valid_values
-        versioned, legacy_paths, holds_refs = self._versioned, self._legacy_paths, self.holds_refs
+        legacy_paths, holds_refs = self._legacy_paths, self.holds_refs
         loads, dumps, decode_error = orjson.loads, orjson.dumps, orjson.JSONDecodeError
         for _, raw, version in rows:
             try:
@@ -182,16 +175,16 @@ class EntityEncoder:
                     if value is not None and value != []
                 }
                 exact = True
-                if versioned and version is not None:
+                if version is not None:  # (None: an unversioned entity)
                     record["version"] = version
                 if legacy_paths:
                     _legacy(record)
-            ids.append(record[id_field])
+            add_id(record[id_field])
             if holds_refs and record.get("artifact_refs"):
                 holding.append((len(lines), record, exact))
-                lines.append(b"")
+                add_line(b"")
             else:  # written at once: the record dies young (no GC promotion)
-                lines.append(_dump(record, exact))
+                add_line(_dump(record, exact))
         if holding:
             if refs is None:
                 raise ValueError(f"{self.spec.name} need the live artifact refs")
@@ -200,15 +193,18 @@ class EntityEncoder:
         return ids, lines
 
     def ref(self, raw: bytes) -> Ref:
-        """An artifact row as the ref tasks and bundles carry (`Artifact.ref()`). The
-        ref's values are strings, so orjson's parse is exact for them; any other value
-        of the row is checked when the artifact itself is exported."""
+        """An artifact row (of this encoder's entity, artifacts) as the ref tasks and
+        bundles carry: `Artifact.ref()` of what the store decodes. The row is checked as
+        for its own line, but orjson's parse is exact for a ref whatever the rest of the
+        row holds: its values are strings."""
         try:
-            values = _REF_VALUES(orjson.loads(raw))  # KeyError: from_dict fills a default
-            if all(map(operator.call, _REF_CHECKS, values)):
+            data = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            data = None
+        if type(data) is dict and self._valid_values(data) is not None:
+            values = _REF_VALUES(data)  # type and status are valid: strings or null
+            if _TEXT.issuperset(map(type, values)):
                 return dict(zip(_REF_NAMES, values, strict=True)), True
-        except (orjson.JSONDecodeError, KeyError, TypeError):
-            pass
         artifact: Artifact = from_dict(Artifact, json.loads(raw))
         return to_dict(artifact.ref()), False
 
@@ -234,7 +230,7 @@ class EntityEncoder:
     def _defined(self, raw: bytes, version: int | None) -> dict[str, Any]:
         """The defining path: the entity the store would decode, then `to_record`."""
         entity = from_dict(self._model, json.loads(raw))
-        if self._versioned and version is not None:
+        if version is not None:
             entity.version = version
         return to_record(self.spec, entity)
 

@@ -34,6 +34,7 @@ from dataops.domain.errors import Conflict, NotFound
 from dataops.domain.models import Bundle, Task
 from dataops.portable.archive import ArchiveWriter, is_archive
 from dataops.portable.encode import EntityEncoder, Ref
+from dataops.portable.encode_worker import EncodeWorker, artifacts_for, worker_possible
 from dataops.portable.format import (
     EXPORTED,
     MANIFEST,
@@ -47,11 +48,13 @@ from dataops.portable.format import (
     to_record,
 )
 from dataops.portable.spool import SortedSpool
-from dataops.store.port import MetadataStore, UnitOfWork
+from dataops.store.port import MetadataStore, StoredRow, UnitOfWork
 
 PAGE_SIZE = 500
 """Stored rows per batch: one read, one refs lookup, one chunk for the writer thread."""
 _REFRESH_BATCH = 500
+_MAX_SHARE = 4
+"""Batches sent to the encode worker at once, at most (memory: its lines wait here)."""
 _CHUNK_BYTES = 2 << 20
 """Bytes handed to the writer thread at a time: few hand-overs (each costs GIL switches)."""
 _WRITES_AHEAD = 2
@@ -231,21 +234,94 @@ class _LiveRefs:
         return found
 
 
+class _Batches:
+    """One entity's batches encoded here, or in the encode worker, and handed on in batch
+    order to `emit(ids, lines)`.
+
+    The worker gets a message of `share` batches whenever it is idle; while it works,
+    batches are encoded here. `share` adapts so the worker is never idle for long: it
+    grows when the worker was done by the time one local batch was, and shrinks when
+    three or more local batches were encoded while waiting for it."""
+
+    def __init__(
+        self,
+        uow: UnitOfWork,
+        spec: EntitySpec,
+        refs: _LiveRefs,
+        worker: EncodeWorker | None,
+        emit: Callable[[list[str], list[bytes]], None],
+    ) -> None:
+        self._uow = uow
+        self._name = spec.name
+        self._encoder = EntityEncoder(spec)
+        self._refs = refs
+        self._worker = worker
+        self._emit = emit
+        self._slots: deque[list[Any]] = deque()  # [rows, (ids, lines) or None if sent]
+        self._gathered: list[StoredRow] = []  # rows for the worker's next message
+        self._share = 1
+        self._gathered_batches = 0
+        self._local_since_sent = 0
+
+    def add(self, rows: list[StoredRow]) -> None:
+        worker = self._worker
+        if worker is not None and worker.ready():
+            self._collect(worker)
+        if worker is not None and worker.alive and not worker.busy:
+            self._gathered += rows
+            self._gathered_batches += 1
+            if self._gathered_batches >= self._share:
+                self._send(worker)
+        else:
+            self._slots.append([rows, self._encoder.lines(rows, self._refs)])
+            self._local_since_sent += 1
+        self._hand_on()
+
+    def finish(self) -> None:
+        if self._worker is not None:
+            if self._gathered:
+                self._send(self._worker)
+            if self._worker.busy:
+                self._collect(self._worker)
+        self._hand_on()
+
+    def _send(self, worker: EncodeWorker) -> None:
+        rows, self._gathered, self._gathered_batches = self._gathered, [], 0
+        artifacts = artifacts_for(self._uow, rows) if self._encoder.holds_refs else None
+        sent = worker.submit(self._name, rows, artifacts)
+        self._slots.append([rows, None if sent else self._encoder.lines(rows, self._refs)])
+        self._local_since_sent = 0
+
+    def _collect(self, worker: EncodeWorker) -> None:
+        if self._local_since_sent <= 1:
+            self._share = min(self._share + 1, _MAX_SHARE)
+        elif self._local_since_sent >= 3:
+            self._share = max(self._share - 1, 1)
+        slot = next(slot for slot in self._slots if slot[1] is None)
+        slot[1] = worker.collect() or self._encoder.lines(slot[0], self._refs)
+
+    def _hand_on(self) -> None:
+        while self._slots and self._slots[0][1] is not None:
+            ids, lines = self._slots.popleft()[1]
+            self._emit(ids, lines)
+
+
 def _export_entity(
     uow: UnitOfWork,
     spec: EntitySpec,
     output: _EntityOutput,
     refs: _LiveRefs,
+    worker: EncodeWorker | None,
     progress: Progress,
     page_size: int,
     scratch: Path,
 ) -> None:
-    encoder = EntityEncoder(spec)
     stored = uow.stored(spec.name, page_size)
     spool = None if stored.key_ordered else SortedSpool(scratch / spec.file_name, spec.id_field)
     count = 0
-    for rows in stored.batches:
-        ids, lines = encoder.lines(rows, refs)
+
+    def emit(ids: list[str], lines: list[bytes]) -> None:
+        nonlocal count
         if spool is None:
             output.add(ids, lines)
         else:
@@ -253,6 +329,11 @@ def _export_entity(
                 spool.add(key, line)
         count += len(ids)
         progress.update(spec.name, count)
+
+    batches = _Batches(uow, spec, refs, worker, emit)
+    for rows in stored.batches:
+        batches.add(rows)
+    batches.finish()
     if spool is not None:
         spool.finish(output.write)
         output.count = spool.count
@@ -266,11 +347,15 @@ def write_entity_files(
     *,
     progress: Progress | None = None,
     page_size: int = PAGE_SIZE,
+    parallel: bool | None = None,
 ) -> list[EntityFile]:
     """Write every entity file, from one snapshot, into the sinks `open_file(file name)`
-    gives (in EXPORTED order); `scratch` is an empty private directory for sort runs."""
+    gives (in EXPORTED order); `scratch` is an empty private directory for sort runs.
+    `parallel`: encode in a worker process too (None: when `worker_possible()`)."""
     progress = progress or Progress(None)
     files: list[EntityFile] = []
+    # Forked first: no thread of ours and no open unit may be copied into it.
+    worker = EncodeWorker() if (worker_possible() if parallel is None else parallel) else None
     writer = _Writer()
     try:
         with store.unit_of_work() as uow:
@@ -278,10 +363,12 @@ def write_entity_files(
             for name in EXPORTED:
                 spec = SPECS[name]
                 output = _EntityOutput(name, open_file(spec.file_name), writer)
-                _export_entity(uow, spec, output, refs, progress, page_size, scratch)
+                _export_entity(uow, spec, output, refs, worker, progress, page_size, scratch)
                 files.append(EntityFile(name, output.count, output.finish()))
     finally:
         writer.close()
+        if worker is not None:
+            worker.close()
     progress.done(sum(f.count for f in files))
     return files
 
@@ -293,10 +380,12 @@ def write_export(
     *,
     progress: TextIO | None = None,
     page_size: int = PAGE_SIZE,
+    parallel: bool | None = None,
     before_rename: Callable[[Path], None] | None = None,
 ) -> ExportResult:
     """Export `store` to `out`: a directory, or an archive when `out` ends `.tar.gz`.
-    `before_rename` (tests) runs on the finished temporary path before it is renamed."""
+    `parallel` as for `write_entity_files`; `before_rename` (tests) runs on the finished
+    temporary path before it is renamed."""
     if out.exists() or out.is_symlink():
         raise Conflict(f"{out} already exists; choose a new name or remove it first")
     parent = out.parent
@@ -315,7 +404,12 @@ def write_export(
             archive = ArchiveWriter(staging, int(parse_ts(generated_at).timestamp()))
             open_file = archive.member
         files = write_entity_files(
-            store, open_file, staging, progress=Progress(progress), page_size=page_size
+            store,
+            open_file,
+            staging,
+            progress=Progress(progress),
+            page_size=page_size,
+            parallel=parallel,
         )
         manifest = build_manifest(info, generated_at, files, OMITTED)
         text = manifest_text(manifest).encode("utf-8")
