@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import io
 import json
@@ -30,6 +31,8 @@ from dataops.portable.checks import redaction_issues
 from dataops.portable.format import (
     SPECS,
     _builder,
+    _constructor,
+    _enum_converter,
     canonical_line,
     from_record,
     known_fields,
@@ -256,6 +259,40 @@ def test_from_record_fast_path_is_the_builder(golden: Golden, data: st.DataObjec
         record[key] = None  # a null reads as the field's default, in both paths
     general = _builder(spec.model, ("id", spec.id_field))  # type: ignore[arg-type]
     assert from_record(spec, record) == general(record)
+
+
+@pytest.mark.parametrize("name", [n for n in SPECS if SPECS[n].model is not None])
+def test_constructor_is_the_dataclass_init(golden: Golden, name: str) -> None:
+    spec = SPECS[name]
+    model: Any = spec.model
+    construct = _constructor(model)
+    for record in ExportDir(golden.directory).records(name):
+        kwargs = vars(from_record(spec, record))
+        made = construct(dict(kwargs))
+        assert type(made) is model
+        assert vars(made) == vars(model(**kwargs))
+        assert list(vars(made)) == [f.name for f in dataclasses.fields(model)]
+    missing = dataclasses.MISSING
+    required = {
+        f.name
+        for f in dataclasses.fields(model)
+        if f.default is missing and f.default_factory is missing
+    }
+    sparse = {k: v for k, v in kwargs.items() if k in required}
+    first, second = construct(dict(sparse)), construct(dict(sparse))
+    for f in dataclasses.fields(model):
+        if f.default_factory is not missing:  # a fresh value each time
+            assert getattr(first, f.name) is not getattr(second, f.name)
+    with pytest.raises(TypeError):
+        construct({})
+
+
+def test_enum_values_convert_as_the_enum_does() -> None:
+    convert = _enum_converter(ArtifactStatus)
+    assert convert("approved") is ArtifactStatus.APPROVED
+    for bad in ("published", ["approved"], 1):
+        with pytest.raises(ValueError, match="is not a valid ArtifactStatus"):
+            convert(bad)
 
 
 # --- the redaction prefilter ----------------------------------------------------------------

@@ -221,8 +221,21 @@ def _compile_converter(hint: Any) -> Converter:
         build = _builder(hint)
         return lambda v: build(v)
     if isinstance(hint, type) and issubclass(hint, enum.Enum):
-        return hint
+        return _enum_converter(hint)
     return _same
+
+
+def _enum_converter(cls: type[enum.Enum]) -> Converter:
+    """`cls(value)`, looked up first in the value → member map, as `cls(value)` does."""
+    members = dict(cls._value2member_map_)
+
+    def convert(value: Any) -> Any:
+        try:
+            return members[value]
+        except (KeyError, TypeError):
+            return cls(value)
+
+    return convert
 
 
 def _builder(
@@ -257,6 +270,42 @@ def _builder(
 _RECORD_BUILDERS: dict[str, Callable[[Mapping[str, Any]], Any]] = {}
 
 
+def _constructor(cls: type[Any]) -> Callable[[dict[str, Any]], Any]:
+    """`cls(**kwargs)` for valid field names, faster: a plain dataclass's `__init__`
+    only stores each field's value or default (a fresh one from a default factory), so
+    the instance dict can be filled at once. Any other class is called."""
+    params = getattr(cls, "__dataclass_params__", None)
+    fields = dataclasses.fields(cls)
+    if (
+        params is None
+        or params.frozen
+        or hasattr(cls, "__slots__")
+        or hasattr(cls, "__post_init__")
+        or cls.__new__ is not object.__new__  # type: ignore[comparison-overlap]
+        or not all(f.init for f in fields)
+    ):
+        return lambda kwargs: cls(**kwargs)
+    missing = dataclasses.MISSING
+    template = {f.name: None if f.default is missing else f.default for f in fields}
+    factories = [(f.name, f.default_factory) for f in fields if f.default_factory is not missing]
+    required = frozenset(
+        f.name for f in fields if f.default is missing and f.default_factory is missing
+    )
+
+    def construct(kwargs: dict[str, Any]) -> Any:
+        if not required <= kwargs.keys():
+            return cls(**kwargs)  # the TypeError, as the constructor words it
+        values = {**template, **kwargs}  # keys in field order, as __init__ sets them
+        for name, factory in factories:
+            if name not in kwargs:
+                values[name] = factory()
+        entity = object.__new__(cls)
+        entity.__dict__.update(values)
+        return entity
+
+    return construct
+
+
 def _record_builder(spec: EntitySpec) -> Callable[[Mapping[str, Any]], Any]:
     """`_builder` of the entity by export names, with a fast path for the usual record
     (known keys, no nulls): export names are the attribute names but for the id, so the
@@ -266,6 +315,7 @@ def _record_builder(spec: EntitySpec) -> Callable[[Mapping[str, Any]], Any]:
         assert spec.model is not None
         cls, id_key = spec.model, spec.id_field
         general = _builder(cls, ("id", id_key))
+        construct = _constructor(cls)
         hints = typing.get_type_hints(cls)
         names = _names(cls)
         keys = frozenset(id_key if name == "id" else name for name, _ in names)
@@ -284,7 +334,7 @@ def _record_builder(spec: EntitySpec) -> Callable[[Mapping[str, Any]], Any]:
             for name, convert in conversions:
                 if name in kwargs:
                     kwargs[name] = convert(kwargs[name])
-            return cls(**kwargs)
+            return construct(kwargs)
 
         found = _RECORD_BUILDERS[spec.name] = build
     return found
