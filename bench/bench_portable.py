@@ -1,13 +1,16 @@
 """Portable export benchmark: export, validate and import throughput (records/s) and peak
-memory (RSS) at growing store sizes, on the embedded SQLite store.
+memory (RSS) at growing store sizes, on the embedded SQLite store; and the export of a
+store holding 50,000 artifacts, to a directory and to a `.tar.gz`.
 
-    .venv/bin/python bench/bench_portable.py [--sizes 100000,1000000] [--keep] [--out DIR]
+    .venv/bin/python bench/bench_portable.py [--sizes 100000,1000000] [--artifacts 50000]
+                                             [--keep] [--out DIR]
 
 Each size gets a fresh SQLite store seeded through the store port in big write batches
-(every entity kind, valid relationships, tasks dated at random so the store's page order
+(every entity kind, valid relationships, tasks dated at random so the store's list order
 differs from the export's id order). Export, validate and import then each run in their
-own child process, so the peak RSS of each (from `os.wait4`) is its own. Prints a table
-and writes bench/results/<YYYY-MM-DD>-<hostname>-portable.json. See bench/README.md.
+own child process, so the peak RSS of each (from `os.wait4`) is its own; a child's time
+includes its imports and opening the store. Prints a table and writes
+bench/results/<YYYY-MM-DD>-<hostname>-portable.json. See bench/README.md.
 """
 
 from __future__ import annotations
@@ -202,6 +205,82 @@ def seed(db: Path, size: int) -> tuple[int, float]:
     return written, time.perf_counter() - started
 
 
+ARTIFACTS_PER_TASK = 5
+TASKS_PER_BUNDLE = 2
+ARTIFACTS_TARGET_SECONDS = 1.0
+
+
+def _artifact_group(rng: random.Random, stamp: str, users: list[str]) -> list[tuple[str, Any]]:
+    """One bundle, two tasks, five artifacts on each task (refs on the task; every third
+    approved and reviewed)."""
+    bundle = Bundle(new_id("bdl"), f"Episode {rng.randrange(10**6)}", stamp, stamp)
+    records: list[tuple[str, Any]] = [("bundles", bundle)]
+    for index in range(TASKS_PER_BUNDLE):
+        task = Task(
+            new_id("tsk"),
+            f"Deliver part {index}",
+            f"2025-{1 + rng.randrange(12):02d}-{1 + rng.randrange(28):02d}",
+            stamp,
+            stamp,
+            bundle_id=bundle.id,
+            assignee_id=rng.choice(users),
+        )
+        for n in range(ARTIFACTS_PER_TASK):
+            approved = n % 3 == 0
+            artifact = Artifact(
+                new_id("art"),
+                rng.choice(list(ArtifactType)),
+                f"{task.description}: take {n}",
+                f"https://example.com/{bundle.id}/{task.id}/{n}",
+                StorageProvider.EXTERNAL_URL,
+                stamp,
+                stamp,
+                status=ArtifactStatus.APPROVED if approved else ArtifactStatus.NEEDS_REVIEW,
+                task_id=task.id,
+                bundle_id=bundle.id,
+                created_by=users[0],
+                reviewed_by=users[0] if approved else None,
+                reviewed_at=stamp if approved else None,
+                tags=["bench"],
+                metadata={"model": "bench", "usage": {"tokenCount": rng.randrange(10**5)}},
+            )
+            task.artifact_refs.append(artifact.ref())
+            records.append(("artifacts", artifact))
+        records.append(("tasks", task))
+    return records
+
+
+def seed_artifacts(db: Path, artifacts: int) -> tuple[dict[str, int], float]:
+    """A store holding `artifacts` artifacts and what they hang on (no audit events, no
+    files, no notifications): per bundle two tasks, each with five artifacts whose refs it
+    carries; five users and one template. Returns (records per entity, seconds)."""
+    started = time.perf_counter()
+    rng = random.Random(artifacts)
+    stamp = now_ts()
+    store = SqliteStore(db)
+    users = [
+        User(new_id("usr"), f"user{n}@example.com", f"User {n}", Role.OPERATOR, stamp)
+        for n in range(5)
+    ]
+    template = Template(new_id("tpl"), "Bench template", stamp, stamp)
+    pending: list[tuple[str, Any]] = [("users", u) for u in users] + [("templates", template)]
+    user_ids = [u.id for u in users]
+    per_group = TASKS_PER_BUNDLE * ARTIFACTS_PER_TASK
+    for _ in range(-(-artifacts // per_group)):
+        pending += _artifact_group(rng, stamp, user_ids)
+        if len(pending) >= WRITE_BATCH:
+            _write(store, pending)
+            pending = []
+    _write(store, pending)
+    with store.unit_of_work() as uow:
+        counts = {
+            entity: sum(len(batch) for batch in uow.stored(entity).batches)
+            for entity in ("users", "templates", "bundles", "tasks", "artifacts")
+        }
+    store.close()
+    return counts, time.perf_counter() - started
+
+
 def _write(store: SqliteStore, records: list[tuple[str, Any]]) -> int:
     with store.unit_of_work(write=True) as uow:
         for repo, record in records:
@@ -295,12 +374,47 @@ def run_size(size: int, workdir: Path) -> tuple[dict[str, Any], list[Step]]:
     return seeded, steps
 
 
+def run_artifacts(artifacts: int, workdir: Path) -> dict[str, Any]:
+    """The export of the artifacts-heavy store, to a directory and to a `.tar.gz`."""
+    where = workdir / f"artifacts-{artifacts}"
+    where.mkdir(parents=True)
+    counts, seconds = seed_artifacts(where / "source.db", artifacts)
+    print(f"seeded {sum(counts.values()):,} records ({counts}) in {seconds:.1f} s", file=sys.stderr)
+    exports = {
+        "directory": measure("export", artifacts, str(where / "source.db"), str(where / "dir")),
+        "archive": measure(
+            "export", artifacts, str(where / "source.db"), str(where / "export.tar.gz")
+        ),
+    }
+    for form, step in exports.items():
+        print(
+            f"  export of {artifacts:,} artifacts to a {form:<9} {step.seconds:>6.2f} s "
+            f"({step.records:,} records, {step.records_per_s:,}/s)  peak RSS "
+            f"{step.peak_rss_mb:.1f} MB",
+            file=sys.stderr,
+        )
+    return {
+        "artifacts": artifacts,
+        "store": counts,
+        "seed_seconds": round(seconds, 1),
+        "target_seconds": ARTIFACTS_TARGET_SECONDS,
+        "archive_mb": round((where / "export.tar.gz").stat().st_size / 2**20, 1),
+        **{form: asdict(step) for form, step in exports.items()},
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
         "--sizes",
         default="100000,1000000",
         help="comma-separated record counts (default 100000,1000000)",
+    )
+    parser.add_argument(
+        "--artifacts",
+        type=int,
+        default=50_000,
+        help="artifacts in the artifacts-heavy store whose export is timed (0: none)",
     )
     parser.add_argument("--keep", action="store_true", help="keep the stores and exports")
     parser.add_argument("--out", type=Path, default=RESULTS, help="where the JSON goes")
@@ -310,7 +424,10 @@ def main() -> None:
     workdir = Path(tempfile.mkdtemp(prefix="dataops-bench-portable-"))
     seeded: list[dict[str, Any]] = []
     steps: list[Step] = []
+    artifacts: dict[str, Any] | None = None
     try:
+        if args.artifacts:
+            artifacts = run_artifacts(args.artifacts, workdir)
         for size in sizes:
             info, measured = run_size(size, workdir)
             seeded.append(info)
@@ -325,12 +442,13 @@ def main() -> None:
         if not args.keep:
             shutil.rmtree(workdir, ignore_errors=True)
     load = {"before": load_before, "after": os.getloadavg()}
-    _report(seeded, steps, workdir if args.keep else None, args.out, load)
+    _report(seeded, steps, artifacts, workdir if args.keep else None, args.out, load)
 
 
 def _report(
     seeded: list[dict[str, Any]],
     steps: list[Step],
+    artifacts: dict[str, Any] | None,
     kept: Path | None,
     results: Path,
     load: dict[str, tuple[float, float, float]],
@@ -353,6 +471,13 @@ def _report(
             f"peak RSS ratio {large:,} / {small:,}: "
             + ", ".join(f"{k} {v}x" for k, v in ratios.items())
         )
+    if artifacts is not None:
+        for form in ("directory", "archive"):
+            step = artifacts[form]
+            print(
+                f"export of a store with {artifacts['artifacts']:,} artifacts to a {form}: "
+                f"{step['seconds']:.2f} s (target < {artifacts['target_seconds']:.0f} s)"
+            )
     host = socket.gethostname().split(".")[0]
     results.mkdir(parents=True, exist_ok=True)
     out = results / f"{dt.date.today().isoformat()}-{host}-portable.json"
@@ -369,6 +494,7 @@ def _report(
                 "seeded": seeded,
                 "steps": [asdict(s) for s in steps],
                 "peak_rss_ratio_largest_to_smallest": ratios,
+                "artifacts_export": artifacts,
                 "workdir": str(kept) if kept else None,
             },
             indent=2,

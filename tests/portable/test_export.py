@@ -508,12 +508,12 @@ def test_failed_export_leaves_nothing(
 def test_failed_write_on_the_writer_thread_leaves_nothing(
     golden: Golden, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str
 ) -> None:
-    from dataops.portable import archive, export
+    from dataops.portable import archive, output
 
     def full(self: Any, data: bytes) -> None:
         raise OSError("no space left")
 
-    monkeypatch.setattr(export._File, "write", full)
+    monkeypatch.setattr(output.FileSink, "write", full)
     monkeypatch.setattr(archive.ArchiveMember, "write", full)
     with pytest.raises(OSError, match="no space left"):
         write_export(golden.ws.store, tmp_path / name, INFO)

@@ -6,9 +6,10 @@
   turned into lines by `encode.EntityEncoder` without building entities; no table is
   ever held in memory. Rows come in id order where the store can give it (SQLite: its
   primary key); otherwise (DynamoDB tasks) through `spool.SortedSpool`.
-- Two threads: this one reads and encodes; a writer thread hashes each file (SHA-256)
-  and writes it, or compresses it into the archive (`archive.ArchiveWriter`), so
-  hashing and compression overlap the encoding. At most a few batches wait for it.
+- Cores: a writer thread hashes each file and writes or compresses it (`output.py`,
+  `archive.ArchiveWriter`) while records are encoded; where forking is safe a worker
+  process encodes batches too (`encode_worker.py`, `_Batches`). The files are the same
+  either way.
 - Atomic: everything is written into a hidden temporary sibling of OUT, the manifest
   last, and renamed into place at the end (an archive is packed to a temporary name
   and renamed). A failure removes the temporary files and leaves nothing at OUT.
@@ -16,18 +17,15 @@
 
 from __future__ import annotations
 
-import hashlib
-import operator
 import os
 import shutil
 import tempfile
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol, TextIO
+from typing import Any, TextIO
 
 from dataops.domain.clock import now_ts, parse_ts
 from dataops.domain.errors import Conflict, NotFound
@@ -47,6 +45,7 @@ from dataops.portable.format import (
     manifest_text,
     to_record,
 )
+from dataops.portable.output import EntityOutput, FileSink, Sink, WriterThread
 from dataops.portable.spool import SortedSpool
 from dataops.store.port import MetadataStore, StoredRow, UnitOfWork
 
@@ -55,10 +54,6 @@ PAGE_SIZE = 500
 _REFRESH_BATCH = 500
 _MAX_SHARE = 4
 """Batches sent to the encode worker at once, at most (memory: its lines wait here)."""
-_CHUNK_BYTES = 2 << 20
-"""Bytes handed to the writer thread at a time: few hand-overs (each costs GIL switches)."""
-_WRITES_AHEAD = 2
-"""Chunks that may wait for the writer thread (memory: a few chunks)."""
 
 
 @dataclass(frozen=True)
@@ -120,100 +115,6 @@ def _fsync_dir(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
-
-
-class Sink(Protocol):
-    """Where one entity file's bytes go (written by the writer thread only)."""
-
-    def write(self, data: bytes) -> None: ...
-
-    def close(self) -> None: ...
-
-
-class _File:
-    """An entity file of the directory form, flushed to disk when closed."""
-
-    def __init__(self, path: Path) -> None:
-        self._raw = path.open("xb", buffering=0)
-
-    def write(self, data: bytes) -> None:
-        self._raw.write(data)
-
-    def close(self) -> None:
-        os.fsync(self._raw.fileno())
-        self._raw.close()
-
-
-class _Writer:
-    """Runs the hashing and writing of file chunks on one worker thread, in order.
-    Errors surface in the calling thread, at the next `submit` or at `drain`."""
-
-    def __init__(self) -> None:
-        self._pool = ThreadPoolExecutor(1, thread_name_prefix="dataops-export")
-        self._pending: deque[Future[None]] = deque()
-
-    def submit(self, work: Callable[[], None]) -> None:
-        self._pending.append(self._pool.submit(work))
-        while len(self._pending) > _WRITES_AHEAD:
-            self._pending.popleft().result()
-
-    def drain(self) -> None:
-        while self._pending:
-            self._pending.popleft().result()
-
-    def close(self) -> None:
-        self._pool.shutdown(wait=True, cancel_futures=True)
-
-
-class _EntityOutput:
-    """One entity file: lines in id order, counted, hashed and written by the writer."""
-
-    def __init__(self, name: str, sink: Sink, writer: _Writer) -> None:
-        self._name = name
-        self._sink = sink
-        self._writer = writer
-        self._digest = hashlib.sha256()
-        self._last: str | None = None
-        self._parts: list[bytes] = []
-        self._size = 0
-        self.count = 0
-
-    def add(self, ids: Sequence[str], lines: list[bytes]) -> None:
-        """Append records whose ids ascend (a store that promised id order and broke it
-        is a bug: refused, never written out of order)."""
-        if not ids:
-            return
-        if (self._last is not None and not self._last < ids[0]) or not all(
-            map(operator.lt, ids, ids[1:])
-        ):
-            raise RuntimeError(f"the store returned {self._name} out of id order")
-        self._last = ids[-1]
-        self.count += len(ids)
-        lines.append(b"")
-        self.write(b"\n".join(lines))
-
-    def write(self, data: bytes) -> None:
-        self._parts.append(data)
-        self._size += len(data)
-        if self._size >= _CHUNK_BYTES:
-            self._submit()
-
-    def finish(self) -> str:
-        """Wait for the writer, close the file; its checksum `sha256:<hex>`."""
-        self._submit()
-        self._writer.submit(self._sink.close)
-        self._writer.drain()
-        return "sha256:" + self._digest.hexdigest()
-
-    def _submit(self) -> None:
-        if self._parts:
-            data = b"".join(self._parts)
-            self._parts, self._size = [], 0
-            self._writer.submit(lambda: self._take(data))
-
-    def _take(self, data: bytes) -> None:  # on the writer thread
-        self._digest.update(data)
-        self._sink.write(data)
 
 
 class _LiveRefs:
@@ -309,7 +210,7 @@ class _Batches:
 def _export_entity(
     uow: UnitOfWork,
     spec: EntitySpec,
-    output: _EntityOutput,
+    output: EntityOutput,
     refs: _LiveRefs,
     worker: EncodeWorker | None,
     progress: Progress,
@@ -356,13 +257,13 @@ def write_entity_files(
     files: list[EntityFile] = []
     # Forked first: no thread of ours and no open unit may be copied into it.
     worker = EncodeWorker() if (worker_possible() if parallel is None else parallel) else None
-    writer = _Writer()
+    writer = WriterThread()
     try:
         with store.unit_of_work() as uow:
             refs = _LiveRefs(uow)
             for name in EXPORTED:
                 spec = SPECS[name]
-                output = _EntityOutput(name, open_file(spec.file_name), writer)
+                output = EntityOutput(name, open_file(spec.file_name), writer)
                 _export_entity(uow, spec, output, refs, worker, progress, page_size, scratch)
                 files.append(EntityFile(name, output.count, output.finish()))
     finally:
@@ -397,7 +298,7 @@ def write_export(
         # Taken before the unit's first read, so no record is newer than it.
         generated_at = now_ts()
         archive = None
-        open_file: Callable[[str], Sink] = lambda name: _File(staging / name)  # noqa: E731
+        open_file: Callable[[str], Sink] = lambda name: FileSink(staging / name)  # noqa: E731
         if is_archive(out):
             # The staging directory then holds compressed scratch files only, never a
             # complete export.
