@@ -2,8 +2,8 @@
 
 An export line is defined by `format.to_record` and `format.canonical_line`, applied to
 the entity a stored row decodes to (`codec.from_dict`). This module gives the same bytes
-from the row's runtime JSON text (`store.port.StoredRow`) directly, and takes the defining
-path itself for every row where it cannot show that the shortcut is exact.
+from the row's stored runtime JSON (`store.port.StoredRow`) directly, and takes the
+defining path itself for every row where it cannot show that the shortcut is exact.
 
 Mapping. A plan per entity, compiled from the model's type hints like `codec`'s: the
 camelCase value of every field under its export name, top-level nulls and empty lists
@@ -18,19 +18,18 @@ values (unknown top-level keys are dropped either way). Any other row goes throu
 
 Serialisation. `orjson.dumps(record, option=OPT_SORT_KEYS)` is `canonical_line(record)`
 encoded as UTF-8 whenever both write every value alike: both are compact, sort keys at
-every depth by code point (which is UTF-8 byte order) and escape strings the same way
-(every code point is compared in tests/portable/test_encode.py), as they write ints
-within 64 bits, booleans and null. They differ on some floats (`1e-07` and `1e-05` are
-`1e-7` and `0.00001` in orjson), NaN and infinities (orjson writes null), integers
-beyond 64 bits (orjson refuses to write them and reads them as floats) and lone
-surrogates (refused). So a row is parsed with orjson only when orjson writes the parsed
-object back as exactly the stored text. The stored text is `json.dumps` output (the
-port's contract), so each of its values is then written by orjson exactly as json writes
-it, and the sorted line is the same too. Rows that fail the check are parsed with
-`json.loads` and written with `canonical_line`, as are records holding anything that did
-not come from a checked row. The values the export adds are strings and stored
-versions (64-bit on both stores; a bigger one makes orjson refuse, and the line falls
-back to `canonical_line`).
+every depth by code point (which is UTF-8 byte order), escape strings the same way
+(every code point is compared in tests/portable/test_encode.py) and write integers
+within 64 bits, booleans and null alike. They differ on some floats (`1e-07` and `1e-05`
+are `1e-7` and `0.00001` in orjson), NaN and infinities (orjson writes null), integers
+beyond 64 bits (orjson refuses to write them, and reads them as floats) and lone
+surrogates (refused). So a row's orjson parse is used only when orjson writes it back as
+exactly the stored bytes. Those are `json.dumps` output (the port's contract), so each
+value of the row is then written by orjson exactly as json writes it, and the sorted line
+is the same too. Any other row is parsed by `json.loads` and written by
+`canonical_line`, as is a record holding a ref from such an artifact row. The values the
+export adds are strings and stored versions (64-bit on both stores; a bigger one makes
+orjson refuse, and the line falls back to `canonical_line`).
 """
 
 from __future__ import annotations

@@ -13,9 +13,11 @@ before the export opens its unit of work and before the writer thread starts; it
 touches what it inherited (store connections, files) and ends through multiprocessing's
 `os._exit`, so nothing inherited is flushed or closed by it.
 
-Flow. One batch is in flight at a time (sent only when the worker is idle), so neither
-side can block on a full pipe while the other waits for it: no deadlock. The export
-sends a batch, encodes the next one itself meanwhile, then collects the worker's lines.
+Flow. One batch is in flight at a time (sent only when the worker is idle). Batches and
+lines travel through two in-memory files (memfd) both processes hold, the pipe carrying
+only their sizes, so a send never waits for the other process to be scheduled (nor can
+both block on a full pipe). The export sends a batch, encodes the next ones itself
+meanwhile, then collects the worker's lines.
 For tasks and bundles it sends the stored rows of the artifacts their refs point to,
 found by a byte search for `"artifactId":"..."` (a superset: proof records carry the
 key too; an ID with escapes is not found, and its batch comes back as None).
@@ -26,7 +28,9 @@ from __future__ import annotations
 import contextlib
 import multiprocessing
 import os
+import pickle
 import re
+import sys
 import threading
 from collections.abc import Sequence
 from multiprocessing.connection import Connection
@@ -47,7 +51,7 @@ _JOIN_SECONDS = 5
 def worker_possible() -> bool:
     """Whether an export in this process may fork an encoding worker (see the module
     docstring) and has a second core for it."""
-    if "fork" not in multiprocessing.get_all_start_methods():
+    if "fork" not in multiprocessing.get_all_start_methods() or not hasattr(os, "memfd_create"):
         return False
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
     return cores >= 2 and threading.active_count() == 1
@@ -63,14 +67,56 @@ def artifacts_for(uow: UnitOfWork, rows: Sequence[StoredRow]) -> Artifacts:
     return ids, found
 
 
+def start_worker() -> EncodeWorker | None:
+    """A new worker, or None when the system refuses another process."""
+    try:
+        return EncodeWorker()
+    except OSError:
+        return None
+
+
+class _Shared:
+    """An anonymous in-memory file (memfd) both processes hold: one side writes a pickled
+    message at offset 0 and sends only its length through the pipe, so a send never waits
+    for the other process to be scheduled and read it."""
+
+    def __init__(self, name: str) -> None:
+        self.fd = os.memfd_create(name)
+
+    def put(self, message: Any) -> int:
+        data = memoryview(pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL))
+        written = 0
+        while written < len(data):
+            written += os.pwrite(self.fd, data[written:], written)
+        return len(data)
+
+    def take(self, size: int) -> Any:
+        parts, read = [], 0
+        while read < size:
+            part = os.pread(self.fd, size - read, read)
+            if not part:
+                raise EOFError("a shared message is shorter than announced")
+            parts.append(part)
+            read += len(part)
+        return pickle.loads(b"".join(parts))  # noqa: S301 (our own process wrote it)
+
+
 class EncodeWorker:
     """One forked process encoding the batches it is sent (at most one at a time)."""
 
     def __init__(self) -> None:
+        for stream in (sys.stdout, sys.stderr):  # or the child would write their buffers too
+            if stream is not None:
+                stream.flush()
         context = multiprocessing.get_context("fork")
+        self._tasks = _Shared("dataops-export-tasks")
+        self._results = _Shared("dataops-export-results")
         self._conn, child = context.Pipe()
         self._process = context.Process(
-            target=_serve, args=(child,), name="dataops-export-encoder", daemon=True
+            target=_serve,
+            args=(child, self._tasks, self._results),
+            name="dataops-export-encoder",
+            daemon=True,
         )
         self._process.start()
         child.close()
@@ -80,7 +126,7 @@ class EncodeWorker:
     def submit(self, entity: str, rows: list[StoredRow], artifacts: Artifacts | None) -> bool:
         """Send one batch; False if the worker is gone (encode it yourself)."""
         try:
-            self._conn.send((entity, rows, artifacts))
+            self._conn.send(self._tasks.put((entity, rows, artifacts)))
         except OSError:
             self.alive = False
             return False
@@ -96,7 +142,8 @@ class EncodeWorker:
         not encode it or died."""
         self.busy = False
         try:
-            result: Lines | None = self._conn.recv()
+            size = self._conn.recv()
+            result: Lines | None = None if size is None else self._results.take(size)
         except (EOFError, OSError):
             self.alive = False
             return None
@@ -111,6 +158,8 @@ class EncodeWorker:
         if self._process.is_alive():
             self._process.kill()
             self._process.join()
+        os.close(self._tasks.fd)
+        os.close(self._results.fd)
 
 
 class _Given:
@@ -127,7 +176,7 @@ class _Given:
         return {ref[0]["artifactId"]: ref for ref in refs}
 
 
-def _serve(conn: Connection) -> None:
+def _serve(conn: Connection, tasks: _Shared, results: _Shared) -> None:
     """The worker: encode batches until the None sentinel or a closed pipe."""
     encoders: dict[str, EntityEncoder] = {}
 
@@ -139,16 +188,15 @@ def _serve(conn: Connection) -> None:
 
     while True:
         try:
-            task: Any = conn.recv()
+            size = conn.recv()
         except (EOFError, OSError):
             return
-        if task is None:
+        if size is None:
             return
-        entity, rows, artifacts = task
         try:
-            result: Lines | None = encoder(entity).lines(
-                rows, _Given(artifacts, encoder("artifacts"))
-            )
+            entity, rows, artifacts = tasks.take(size)
+            lines = encoder(entity).lines(rows, _Given(artifacts, encoder("artifacts")))
+            answer = results.put(lines)
         except Exception:  # the export encodes this batch itself, raising it there
-            result = None
-        conn.send(result)
+            answer = None
+        conn.send(answer)

@@ -32,7 +32,12 @@ from dataops.domain.errors import Conflict, NotFound
 from dataops.domain.models import Bundle, Task
 from dataops.portable.archive import ArchiveWriter, is_archive
 from dataops.portable.encode import EntityEncoder, Ref
-from dataops.portable.encode_worker import EncodeWorker, artifacts_for, worker_possible
+from dataops.portable.encode_worker import (
+    EncodeWorker,
+    artifacts_for,
+    start_worker,
+    worker_possible,
+)
 from dataops.portable.format import (
     EXPORTED,
     MANIFEST,
@@ -256,7 +261,7 @@ def write_entity_files(
     progress = progress or Progress(None)
     files: list[EntityFile] = []
     # Forked first: no thread of ours and no open unit may be copied into it.
-    worker = EncodeWorker() if (worker_possible() if parallel is None else parallel) else None
+    worker = start_worker() if (worker_possible() if parallel is None else parallel) else None
     writer = WriterThread()
     try:
         with store.unit_of_work() as uow:
