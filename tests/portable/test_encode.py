@@ -118,6 +118,13 @@ def _refs_of(artifacts: list[bytes]) -> Callable[[list[str]], dict[str, Any]]:
     return refs
 
 
+class _ArtifactRefused(Exception):
+    """The defining path cannot decode an artifact a ref points to."""
+
+    def __init__(self, raw: bytes) -> None:
+        self.raw = raw
+
+
 def _defined(
     entity: str, raw: bytes, version: int | None, artifacts: list[bytes] | None = None
 ) -> bytes:
@@ -133,7 +140,10 @@ def _defined(
         live = {}
         if ids:
             for found in _stored_many(artifacts or [_stored(a) for a in _ARTIFACTS], ids):
-                artifact = from_dict(Artifact, json.loads(found))
+                try:
+                    artifact = from_dict(Artifact, json.loads(found))
+                except (TypeError, ValueError) as exc:
+                    raise _ArtifactRefused(found) from exc
                 live[artifact.id] = artifact
         record.artifact_refs = [
             live[ref.artifact_id].ref() if ref.artifact_id in live else ref
@@ -159,6 +169,12 @@ def _same_as_defined(
 ) -> None:
     try:
         expected = _defined(entity, raw, version, artifacts)
+    except _ArtifactRefused as refused:
+        # The export failed on reading it for the refs; now the ref takes only its five
+        # fields, and the export fails on that artifact's own line.
+        with pytest.raises((TypeError, ValueError)):
+            _encoded("artifacts", refused.raw, 1)
+        return
     except (TypeError, ValueError, KeyError, AttributeError):
         # The defining path refuses the row (what `from_dict` cannot build, no ID...): so
         # must the fast one, though not always with the same error (a null ref: a

@@ -46,6 +46,7 @@ from typing import Any
 import orjson
 
 from dataops.domain.codec import camel, from_dict, to_dict
+from dataops.domain.enums import ArtifactStatus, ArtifactType
 from dataops.domain.models import Artifact
 from dataops.portable.format import EntitySpec, canonical_line, legacy_uri, to_record
 from dataops.store.port import StoredRow
@@ -58,7 +59,6 @@ RefLookup = Callable[[list[str]], dict[str, Ref]]
 
 _SORT_KEYS = orjson.OPT_SORT_KEYS
 _LIST_OR_NONE = frozenset({list, type(None)})
-_TEXT = frozenset({str, type(None)})
 _REF_NAMES = ("artifactId", "type", "title", "storageUri", "status")
 _REF_VALUES = operator.itemgetter("id", "type", "title", "storageUri", "status")
 
@@ -85,6 +85,13 @@ def _check(hint: Any) -> Check | None:
 def _enum_check(cls: type[enum.Enum]) -> Check:
     """One of the enum's values, or null (from_dict keeps null in any field)."""
     return frozenset([*(member.value for member in cls), None]).__contains__
+
+
+def _is_text(value: Any) -> bool:
+    return value is None or type(value) is str
+
+
+_REF_CHECKS = (_is_text, _enum_check(ArtifactType), _is_text, _is_text, _enum_check(ArtifactStatus))
 
 
 def _object_check(cls: type[Any]) -> Check:
@@ -192,18 +199,18 @@ class EntityEncoder:
         return ids, lines
 
     def ref(self, raw: bytes) -> Ref:
-        """An artifact row (of this encoder's entity, artifacts) as the ref tasks and
-        bundles carry: `Artifact.ref()` of what the store decodes. The row is checked as
-        for its own line, but orjson's parse is exact for a ref whatever the rest of the
-        row holds: its values are strings."""
+        """An artifact row as the ref tasks and bundles carry: `Artifact.ref()` of what the
+        store decodes, when the row holds the ref's five fields with values `from_dict`
+        keeps (enum values or null; strings or null: orjson reads and writes those exactly,
+        whatever else the row holds). Other fields are not checked here: a row the
+        defining path cannot decode fails the export when the artifact's own line is
+        written, as before (call it on the artifacts encoder)."""
         try:
-            data = orjson.loads(raw)
-        except orjson.JSONDecodeError:
-            data = None
-        if type(data) is dict and self._valid_values(data) is not None:
-            values = _REF_VALUES(data)  # type and status are valid: strings or null
-            if _TEXT.issuperset(map(type, values)):
+            values = _REF_VALUES(orjson.loads(raw))  # KeyError: from_dict fills a default
+            if all(map(operator.call, _REF_CHECKS, values)):
                 return dict(zip(_REF_NAMES, values, strict=True)), True
+        except (orjson.JSONDecodeError, KeyError, TypeError):  # (TypeError: not an object)
+            pass
         artifact: Artifact = from_dict(Artifact, json.loads(raw))
         return to_dict(artifact.ref()), False
 
