@@ -25,8 +25,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from dataops.domain.enums import ArtifactStatus
+from dataops.portable import index as index_module
 from dataops.portable import lines as lines_module
 from dataops.portable import parallel
+from dataops.portable import validate as validate_module
 from dataops.portable.checks import redaction_issues
 from dataops.portable.format import (
     SPECS,
@@ -385,6 +387,29 @@ def test_workers_report_what_one_process_reports(
     for chunk_bytes in (64, 700):
         together = validate_export(tampered.root, workers=2, chunk_bytes=chunk_bytes)
         assert _full(together) == _full(alone)
+
+
+@pytest.mark.parametrize(("known_max", "small_file"), [(1, 1 << 21), (10**6, 0), (10**6, 1 << 21)])
+def test_edges_resolved_in_memory_report_as_sql_does(
+    tampered: ExportDir,
+    golden: Golden,
+    monkeypatch: pytest.MonkeyPatch,
+    known_max: int,
+    small_file: int,
+) -> None:
+    """Edges to small entities checked before are resolved from their IDs in memory;
+    with no such IDs (none kept, or too many) every edge goes through the index."""
+    for entity, field in (("tasks", "assignee_id"), ("files", "created_by")):
+        records = tampered.records(entity)
+        records[-1][field] = "usr_gone"
+        tampered.write_records(entity, records)
+    _tamper(tampered, golden, 3)
+    expected = _full(validate_export(tampered.root, workers=1))
+    assert any("usr_gone" in p["message"] for p in expected["problems"])
+    monkeypatch.setattr(index_module, "KNOWN_IDS_MAX", known_max)
+    monkeypatch.setattr(validate_module, "_SMALL_FILE", small_file)
+    assert _full(validate_export(tampered.root, workers=1)) == expected
+    assert _full(validate_export(tampered.root, workers=2, chunk_bytes=500)) == expected
 
 
 def test_workers_on_a_valid_archive(golden: Golden) -> None:

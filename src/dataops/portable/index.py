@@ -61,8 +61,25 @@ def _text(value: str | bytes) -> str:
     return value if isinstance(value, str) else value.decode("utf-8", "surrogatepass")
 
 
+KNOWN_IDS_MAX = 20_000
+"""IDs of an entity kept in memory (`collect_ids`) at most: a small entity's."""
+
+
 class ScratchIndex:
-    def __init__(self, directory: Path, name: str = "index.sqlite") -> None:
+    """IDs, edges and evidence of one validation, or of a worker's share of it.
+
+    An edge to an entity whose every ID is known in memory (a small entity, checked
+    before: `collect_ids`, `known`) and that resolves is only counted, not stored: it
+    cannot dangle. `known` passes such ID sets on to the indexes of worker processes."""
+
+    def __init__(
+        self,
+        directory: Path,
+        name: str = "index.sqlite",
+        known: dict[str, frozenset[str]] | None = None,
+    ) -> None:
+        self.known: dict[str, frozenset[str]] = dict(known or {})
+        self._collecting: dict[str, set[str] | None] = {}
         self._conn = sqlite3.connect(directory / name, isolation_level=None)
         self._conn.execute("PRAGMA journal_mode = OFF")
         self._conn.execute("PRAGMA synchronous = OFF")
@@ -97,16 +114,35 @@ class ScratchIndex:
             self._conn.execute("COMMIT")
             rows.clear()
 
+    def collect_ids(self, entity: str) -> None:
+        """Keep the IDs of `entity` in memory from now on (up to `KNOWN_IDS_MAX`)."""
+        self._collecting[entity] = set()
+
+    def ids_complete(self, entity: str) -> None:
+        """Every ID of `entity` has been added: edges to it may be resolved in memory."""
+        found = self._collecting.pop(entity, None)
+        if found is not None:
+            self.known[entity] = frozenset(found)
+
     def add_id(self, entity: str, record_id: str, line: int) -> None:
         self._ids.append((entity, record_id, line))
         if len(self._ids) >= _BATCH:
             self._write("ids")
+        if entity in self._collecting:
+            found = self._collecting[entity]
+            if found is not None:
+                found.add(record_id)
+                if len(found) > KNOWN_IDS_MAX:
+                    self._collecting[entity] = None  # too many: SQL resolves its edges
 
     def add_refs(self, entity: str, line: int, edges: Iterable[tuple[str, str, str, bool]]) -> None:
         """(field, target entity, target id, whether the system actor is allowed) edges."""
         refs = self._refs
         kinds = self._kinds
+        known = self.known
         for field, target, target_id, actor in edges:
+            if target in known and target_id in known[target]:
+                continue  # resolves: it cannot dangle
             kind = (entity, field, target, actor)
             code = kinds.get(kind)
             if code is None:

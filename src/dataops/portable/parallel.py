@@ -37,10 +37,16 @@ def part_name(number: int) -> str:
     return f"part-{number}.sqlite"
 
 
-def _work(number: int, scratch: Path, tasks: Any, results: Connection) -> None:
+def _work(
+    number: int,
+    scratch: Path,
+    known: dict[str, frozenset[str]],
+    tasks: Any,
+    results: Connection,
+) -> None:
     """A worker: check chunks until the `None` sentinel, then flush its index."""
     try:
-        index = ScratchIndex(scratch, part_name(number))
+        index = ScratchIndex(scratch, part_name(number), known)
         while (task := tasks.get()) is not None:
             position, chunk = task
             results.send((position, scan_chunk(chunk, index)))  # findings: a list
@@ -58,15 +64,21 @@ class WorkerFailed(RuntimeError):
 
 
 def scan_parallel(
-    chunks: Iterable[Chunk], scratch: Path, workers: int
+    chunks: Iterable[Chunk],
+    scratch: Path,
+    workers: int,
+    known: dict[str, frozenset[str]] | None = None,
 ) -> Iterator[tuple[Chunk, ChunkResult]]:
-    """Each of `chunks` with its result, in their order, checked by `workers` processes;
-    once the iterator is exhausted, worker n's index is `scratch / part_name(n)`."""
+    """Each of `chunks` with its result, in their order, checked by `workers` processes
+    (their indexes know the IDs `known`); once the iterator is exhausted, worker n's
+    index is `scratch / part_name(n)`."""
     context = multiprocessing.get_context("fork")
     tasks = context.SimpleQueue()
     pipes = [context.Pipe(duplex=False) for _ in range(workers)]
     processes = [
-        context.Process(target=_work, args=(n, scratch, tasks, pipes[n][1]), daemon=True)
+        context.Process(
+            target=_work, args=(n, scratch, known or {}, tasks, pipes[n][1]), daemon=True
+        )
         for n in range(workers)
     ]
     for process in processes:

@@ -49,6 +49,9 @@ PARALLEL_BYTES = 16 << 20
 """Entity files this large (in all) are checked by one process per core."""
 _CHUNKS_PER_WORKER = 8
 _MIN_CHUNK = 1 << 20
+_SMALL_FILE = 2 << 20
+"""Files this small are checked in one piece by this process, and their IDs kept in
+memory while later files are checked (`ScratchIndex.collect_ids`)."""
 _SOURCE_FIELDS = ("source_environment", "source_stack", "source_region", "app_git_sha")
 _NEVER_EXPORTED = frozenset(OMITTED) | {"sessions", "api_tokens", "credentials"}
 
@@ -232,41 +235,75 @@ class _Validator:
 
     # ------------------------------------------------------------------ records
 
+    def _scan_small(
+        self, files: list[tuple[EntitySpec, Any, Any]], small_file: int
+    ) -> dict[str, tuple[ChunkResult, Any]]:
+        """Check the files of at most `small_file` bytes first, here, keeping their IDs
+        in memory for the others; their results (with their digests) by entity."""
+        early: dict[str, tuple[ChunkResult, Any]] = {}
+        sizes = {spec.name: (self._root / spec.file_name).stat().st_size for spec, _, _ in files}
+        for spec, _, _ in sorted(files, key=lambda file: sizes[file[0].name]):
+            path = self._root / spec.file_name
+            if sizes[spec.name] <= small_file:  # smallest first: the users, say
+                self._index.collect_ids(spec.name)
+                digest = hashlib.sha256()
+                early[spec.name] = (
+                    scan_chunk(Chunk(spec.name, path), self._index, None, digest),
+                    digest,
+                )
+                self._index.ids_complete(spec.name)
+        return early
+
     def _scan(self, files: list[tuple[EntitySpec, Any, Any]]) -> None:
-        """Check the files' lines here, each file in one piece."""
+        """Check the files' lines here, each file in one piece (small files first)."""
+        early = self._scan_small(files, _SMALL_FILE)
         for spec, count, checksum in files:
-            digest = hashlib.sha256()
-            chunk = Chunk(spec.name, self._root / spec.file_name)
-            result = scan_chunk(chunk, self._index, self._report.add, digest)
-            self._file_done(spec, result.records, count, checksum, digest)
-            relationships(spec.name, result.edges, self._relationships)
+            if spec.name in early:
+                result, digest = early.pop(spec.name)
+            else:
+                digest = hashlib.sha256()
+                chunk = Chunk(spec.name, self._root / spec.file_name)
+                result = scan_chunk(chunk, self._index, self._report.add, digest)
+            self._file_done(spec, self._take(spec, result), count, checksum, digest)
 
     def _scan_parallel(
         self, files: list[tuple[EntitySpec, Any, Any]], workers: int, target: int
     ) -> None:
-        """Check the files' lines in `workers` processes, in ranges of about `target`
-        bytes; report in file order."""
-        digests = {spec.name: hashlib.sha256() for spec, _, _ in files}
+        """Check the small files here first (their IDs are then known to the workers),
+        the others' lines in `workers` processes, in ranges of about `target` bytes;
+        report in file order."""
+        early = self._scan_small(files, min(_SMALL_FILE, target))
+        digests = {spec.name: hashlib.sha256() for spec, _, _ in files if spec.name not in early}
 
         def chunks() -> Iterator[Chunk]:
             for spec, _, _ in files:
-                path = self._root / spec.file_name
-                yield from split_file(spec.name, path, digests[spec.name], target)
+                if spec.name in digests:
+                    path = self._root / spec.file_name
+                    yield from split_file(spec.name, path, digests[spec.name], target)
 
-        results = scan_parallel(chunks(), self._scratch, workers)
+        if not digests:
+            workers = 0  # nothing left for them
+        results = scan_parallel(chunks(), self._scratch, workers, self._index.known)
         ahead: tuple[Chunk, ChunkResult] | None = next(results, None)
         for spec, count, checksum in files:
-            records = 0
-            while ahead is not None and ahead[0].entity == spec.name:
-                result = ahead[1]
-                for problem in result.problems:
-                    self._report.add(problem)
-                records += result.records
-                relationships(spec.name, result.edges, self._relationships)
-                ahead = next(results, None)
-            self._file_done(spec, records, count, checksum, digests[spec.name])
+            if spec.name in early:
+                done, digest = early.pop(spec.name)
+                records = self._take(spec, done)
+            else:
+                digest, records = digests[spec.name], 0
+                while ahead is not None and ahead[0].entity == spec.name:
+                    records += self._take(spec, ahead[1])
+                    ahead = next(results, None)
+            self._file_done(spec, records, count, checksum, digest)
         for number in range(workers):
             self._index.absorb(self._scratch / part_name(number))
+
+    def _take(self, spec: EntitySpec, result: ChunkResult) -> int:
+        """Report what a chunk found; its number of records."""
+        for problem in result.problems:
+            self._report.add(problem)
+        relationships(spec.name, result.edges, self._relationships)
+        return result.records
 
     def _file_done(
         self, spec: EntitySpec, records: int, count: Any, checksum: Any, digest: Any
