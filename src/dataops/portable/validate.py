@@ -50,8 +50,10 @@ PARALLEL_BYTES = 16 << 20
 _CHUNKS_PER_WORKER = 8
 _MIN_CHUNK = 1 << 20
 _SMALL_FILE = 2 << 20
-"""Files this small are checked in one piece by this process, and their IDs kept in
-memory while later files are checked (`ScratchIndex.collect_ids`)."""
+"""Files this small are checked first, in one piece, and their IDs kept in memory while
+the others are checked (`ScratchIndex.collect_ids`)."""
+_SMALL_FIRST = 256 << 10
+"""The same, before worker processes start: that part runs alone, so it stays short."""
 _SOURCE_FIELDS = ("source_environment", "source_stack", "source_region", "app_git_sha")
 _NEVER_EXPORTED = frozenset(OMITTED) | {"sessions", "api_tokens", "credentials"}
 
@@ -272,7 +274,7 @@ class _Validator:
         """Check the small files here first (their IDs are then known to the workers),
         the others' lines in `workers` processes, in ranges of about `target` bytes;
         report in file order."""
-        early = self._scan_small(files, min(_SMALL_FILE, target))
+        early = self._scan_small(files, min(_SMALL_FIRST, target))
         digests = {spec.name: hashlib.sha256() for spec, _, _ in files if spec.name not in early}
 
         def chunks() -> Iterator[Chunk]:
