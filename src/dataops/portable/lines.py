@@ -15,7 +15,7 @@ from typing import Any, BinaryIO, Protocol
 
 import orjson
 
-_BLOCK = 1 << 22
+_BLOCK = 1 << 20
 _DIGITS = bytes.maketrans(b"123456789", b"000000000")
 _LONG_NUMBER = b"0" * 19
 """orjson reads an integer beyond 64 bits as a float: lines with 19 digits in a row are
@@ -67,16 +67,16 @@ def read_lines(
             digest.update(block)
         if rest:
             block = rest + block
-        end = block.rfind(b"\n")
-        if end < 0:
+        if b"\n" not in block:
             rest = block
             continue
-        rest = block[end + 1 :]
-        body = block[:end]
-        del block
-        long_numbers = _LONG_NUMBER in body.translate(_DIGITS)
-        for line in body.split(b"\n"):
+        long_numbers = _LONG_NUMBER in block.translate(_DIGITS)  # the rest counts too
+        lines = block.split(b"\n")
+        rest = lines.pop()
+        del block  # one block's lines at a time: memory stays flat
+        for line in lines:
             number += 1
             yield number, line, b"\n", long_numbers
+        del lines
     if rest:
         yield number + 1, rest, b"", True

@@ -45,7 +45,7 @@ class ChunkResult:
 
 
 def split_file(
-    entity: str, path: Path, digest: Digest, target: int, block: int = 1 << 22
+    entity: str, path: Path, digest: Digest, target: int, block: int = 1 << 20
 ) -> Iterator[Chunk]:
     """Chunks of about `target` bytes (cut after a newline) covering the whole file, as
     the file is read once, block by block, into `digest`."""
