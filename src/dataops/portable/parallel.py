@@ -101,39 +101,58 @@ def _collect(
     readers: list[Connection],
     processes: Sequence[multiprocessing.process.BaseProcess],
 ) -> Iterator[tuple[Chunk, ChunkResult]]:
-    pending = iter(enumerate(chunks))
-    sent: dict[int, Chunk] = {}
-    submitted = 0
-    exhausted = False
+    feed = _Feed(chunks, tasks, _IN_FLIGHT * len(readers), len(readers))
     waiting: dict[int, ChunkResult] = {}
-    next_out = 0
     open_readers = {reader: process for reader, process in zip(readers, processes, strict=True)}
     while open_readers:
-        while not exhausted and submitted - next_out < _IN_FLIGHT * len(readers):
-            task = next(pending, None)
-            if task is None:
-                exhausted = True
-                for _ in readers:
-                    tasks.put(None)
-            else:
-                tasks.put(task)
-                sent[task[0]] = task[1]
-                submitted += 1
+        feed.top_up()
         for reader in wait(list(open_readers)):
             assert isinstance(reader, Connection)
-            try:
-                position, result = reader.recv()
-            except EOFError:
-                code = open_readers[reader].exitcode
-                raise WorkerFailed(f"a validation worker died (exit code {code})") from None
-            if position == "error":
-                raise WorkerFailed(f"a validation worker failed:\n{result}")
+            position, result = _receive(reader, open_readers[reader])
             if position == "done":
                 del open_readers[reader]
-                continue
-            waiting[position] = result
-        while next_out in waiting:
-            yield sent.pop(next_out), waiting.pop(next_out)
-            next_out += 1
-    if next_out != submitted:  # pragma: no cover - every worker said done
+            else:
+                waiting[position] = result
+        while feed.yielded in waiting:
+            yield feed.sent.pop(feed.yielded), waiting.pop(feed.yielded)
+            feed.yielded += 1
+    if feed.yielded != feed.submitted:  # pragma: no cover - every worker said done
         raise WorkerFailed("a validation worker stopped before its last chunk")
+
+
+def _receive(reader: Connection, process: multiprocessing.process.BaseProcess) -> Any:
+    """A worker's next message: (chunk position, result) or ("done", None)."""
+    try:
+        position, result = reader.recv()
+    except EOFError:
+        raise WorkerFailed(f"a validation worker died (exit code {process.exitcode})") from None
+    if position == "error":
+        raise WorkerFailed(f"a validation worker failed:\n{result}")
+    return position, result
+
+
+class _Feed:
+    """Puts chunks on the task queue, at most `ahead` beyond the last one yielded, then
+    one `None` per worker."""
+
+    def __init__(self, chunks: Iterable[Chunk], tasks: Any, ahead: int, workers: int) -> None:
+        self._pending = iter(enumerate(chunks))
+        self._tasks = tasks
+        self._ahead = ahead
+        self._workers = workers
+        self._exhausted = False
+        self.sent: dict[int, Chunk] = {}
+        self.submitted = 0
+        self.yielded = 0
+
+    def top_up(self) -> None:
+        while not self._exhausted and self.submitted - self.yielded < self._ahead:
+            task = next(self._pending, None)
+            if task is None:
+                self._exhausted = True
+                for _ in range(self._workers):
+                    self._tasks.put(None)
+            else:
+                self._tasks.put(task)
+                self.sent[task[0]] = task[1]
+                self.submitted += 1
