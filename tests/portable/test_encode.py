@@ -3,7 +3,7 @@ path (`codec.from_dict` → `format.to_record` → `format.canonical_line`): for
 point and integer orjson and `canonical_line` agree on, for the rich workspace, and for
 stored rows mutated at random (missing, unknown, null and wrongly typed fields, invalid
 enum values, floats, big integers, lone surrogates, nested objects with extra keys...).
-Also: the encode worker process changes nothing, and the streamed archive is the tar
+Also: the export worker process changes nothing, and the streamed archive is the tar
 that `tarfile` writes."""
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from hypothesis import strategies as st
 from dataops.domain import enums
 from dataops.domain.codec import from_dict, to_dict
 from dataops.domain.models import Artifact
-from dataops.portable import encode_worker
+from dataops.portable import export_worker
 from dataops.portable.encode import EntityEncoder
 from dataops.portable.export import present, write_export
 from dataops.portable.format import EXPORTED, MANIFEST, SPECS, canonical_line, to_record
@@ -285,44 +285,75 @@ def test_a_ref_to_a_missing_artifact_keeps_the_stored_ref() -> None:
     assert b"art_gone" in _encoded("tasks", _stored(task), 3)
 
 
-# ------------------------------------------------------------------ the encode worker
+# ------------------------------------------------------------------ the export worker
 
 
-def _exported_bytes(path: Path) -> dict[str, bytes]:
-    return {p.name: p.read_bytes() for p in sorted(path.iterdir()) if p.name != MANIFEST}
+def _entity_files(export: Path) -> dict[str, bytes]:
+    """The entity files of a directory or an archive export."""
+    if export.is_dir():
+        return {p.name: p.read_bytes() for p in sorted(export.iterdir()) if p.name != MANIFEST}
+    with tarfile.open(export) as tar:
+        return {
+            m.name: tar.extractfile(m).read()  # type: ignore[union-attr]
+            for m in tar.getmembers()
+            if m.name != MANIFEST
+        }
 
 
 @pytest.mark.parametrize("page_size", [1, 3, 500])
-def test_the_encode_worker_changes_nothing(golden: Golden, tmp_path: Path, page_size: int) -> None:
-    alone = write_export(golden.ws.store, tmp_path / "alone", INFO, parallel=False)
+@pytest.mark.parametrize("name", ["export", "export.tar.gz"])
+def test_the_export_worker_changes_nothing(
+    golden: Golden, tmp_path: Path, page_size: int, name: str
+) -> None:
+    (tmp_path / "alone").mkdir()
+    (tmp_path / "shared").mkdir()
+    alone = write_export(golden.ws.store, tmp_path / "alone" / name, INFO, parallel=False)
     shared = write_export(
-        golden.ws.store, tmp_path / "shared", INFO, parallel=True, page_size=page_size
+        golden.ws.store, tmp_path / "shared" / name, INFO, parallel=True, page_size=page_size
     )
-    assert _exported_bytes(alone.path) == _exported_bytes(shared.path)
     assert alone.manifest["checksums"] == shared.manifest["checksums"]
+    assert alone.manifest["entity_counts"] == shared.manifest["entity_counts"]
+    assert _entity_files(alone.path) == _entity_files(shared.path)
+    assert _entity_files(shared.path) == _entity_files(golden.directory)
 
 
-def test_batches_the_worker_cannot_encode_are_encoded_here(
+def test_batches_the_byte_search_cannot_read_are_encoded_here(
     golden: Golden, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A batch whose artifacts were not sent (as for an ID with escapes), and a worker
-    that dies: the export encodes those batches itself."""
+    """An artifact ID with escaped characters is not found by the byte search: such a
+    batch is encoded by the export itself, the others by the worker."""
     sent: list[str] = []
-    real_submit = encode_worker.EncodeWorker.submit
+    real_encode = export_worker.ExportWorker.encode
 
-    def submit(worker: Any, entity: str, rows: Any, artifacts: Any) -> bool:
+    def encode(worker: Any, entity: str, rows: Any, artifacts: Any) -> None:
         sent.append(entity)
-        if entity == "tasks":
-            artifacts = (frozenset(), [])  # its refs cannot be resolved there
+        real_encode(worker, entity, rows, artifacts)
+
+    monkeypatch.setattr(export_worker.ExportWorker, "encode", encode)
+    monkeypatch.setattr(export_worker, "ENCODES_AHEAD", 10**6)  # send whatever it can
+    raw = b'{"artifactRefs":[{"artifactId":"a\\"b"}],"x":{"artifactId":"c"}}'
+    assert export_worker.artifacts_for(None, [("t", raw, 1)]) is None  # type: ignore[arg-type]
+    shared = write_export(golden.ws.store, tmp_path / "shared", INFO, parallel=True, page_size=2)
+    assert {"tasks", "bundles", "artifacts"} <= set(sent)
+    assert _entity_files(shared.path) == _entity_files(golden.directory)
+
+
+@pytest.mark.parametrize("name", ["export", "export.tar.gz"])
+def test_a_worker_that_dies_fails_the_export_and_leaves_nothing(
+    golden: Golden, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str
+) -> None:
+    real_encode = export_worker.ExportWorker.encode
+
+    def encode(worker: Any, entity: str, rows: Any, artifacts: Any) -> None:
         if entity == "notifications":
             worker._process.kill()
             worker._process.join()
-        return bool(real_submit(worker, entity, rows, artifacts))
+        real_encode(worker, entity, rows, artifacts)
 
-    monkeypatch.setattr(encode_worker.EncodeWorker, "submit", submit)
-    shared = write_export(golden.ws.store, tmp_path / "shared", INFO, parallel=True, page_size=2)
-    assert {"tasks", "notifications"} <= set(sent)
-    assert _exported_bytes(shared.path) == _exported_bytes(golden.directory)
+    monkeypatch.setattr(export_worker.ExportWorker, "encode", encode)
+    with pytest.raises(export_worker.WorkerFailed):
+        write_export(golden.ws.store, tmp_path / name, INFO, parallel=True, page_size=2)
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_no_worker_where_forking_is_unsafe() -> None:
@@ -334,7 +365,7 @@ def test_no_worker_where_forking_is_unsafe() -> None:
     thread.start()
     started.wait(5)
     try:
-        assert not encode_worker.worker_possible()
+        assert not export_worker.worker_possible()
     finally:
         done.set()
         thread.join()

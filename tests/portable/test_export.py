@@ -504,10 +504,12 @@ def test_failed_export_leaves_nothing(
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize("parallel", [False, True])
 @pytest.mark.parametrize("name", ["export", "export.tar.gz"])
-def test_failed_write_on_the_writer_thread_leaves_nothing(
-    golden: Golden, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str
+def test_a_failed_file_write_leaves_nothing(
+    golden: Golden, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, parallel: bool
 ) -> None:
+    """On the writer thread, or in the export worker (which raises it here)."""
     from dataops.portable import archive, output
 
     def full(self: Any, data: bytes) -> None:
@@ -516,7 +518,7 @@ def test_failed_write_on_the_writer_thread_leaves_nothing(
     monkeypatch.setattr(output.FileSink, "write", full)
     monkeypatch.setattr(archive.ArchiveMember, "write", full)
     with pytest.raises(OSError, match="no space left"):
-        write_export(golden.ws.store, tmp_path / name, INFO)
+        write_export(golden.ws.store, tmp_path / name, INFO, parallel=parallel)
     assert list(tmp_path.iterdir()) == []
 
 

@@ -63,9 +63,9 @@ class ArchiveMember:
 class ArchiveWriter:
     """An export archive assembled from members compressed while the export runs.
 
-    `member(name)` opens the next file (compressed into a hidden scratch file beside the
-    archive's other scratch files); `write(target, manifest)` packs them, in the order
-    opened, with the manifest last.
+    `member(name)` opens one file (compressed into a hidden scratch file, in whichever
+    process writes it); `write(target, files, manifest)` packs the files, then the
+    manifest.
 
     GZIP_LEVEL 3: on the export's records (bench_portable's 100k store, 70 MB of JSON
     lines) zlib compresses at about 530 MB/s to 4.5% at level 3, 210 MB/s to 3.4% at
@@ -78,25 +78,24 @@ class ArchiveWriter:
         self._scratch = scratch
         self._mtime = mtime
         self._level = level
-        self._members: list[ArchiveMember] = []
 
     def member(self, name: str) -> ArchiveMember:
-        member = ArchiveMember(name, self._scratch / f".{name}.gz", self._mtime, self._level)
-        self._members.append(member)
-        return member
+        """The next file, compressed into a scratch file (in any process)."""
+        return ArchiveMember(name, self._scratch_path(name), self._mtime, self._level)
 
-    def write(self, target: Path, manifest: bytes) -> None:
-        """Pack the closed members, then `manifest`, into `target` (created: private
-        data, readable by the owner only, as the directory form)."""
+    def write(self, target: Path, files: list[tuple[str, int]], manifest: bytes) -> None:
+        """Pack the closed members `files` (name, uncompressed size), in that order, then
+        `manifest`, into `target` (created: private data, readable by the owner only, as
+        the directory form)."""
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL
         with os.fdopen(os.open(target, flags, 0o600), "wb") as raw:
             offset = 0
-            for member in self._members:
-                header = _header(member.name, member.size, self._mtime)
+            for name, size in files:
+                header = _header(name, size, self._mtime)
                 raw.write(self._compressed(header))
-                with member.scratch.open("rb") as data:
+                with self._scratch_path(name).open("rb") as data:
                     shutil.copyfileobj(data, raw, _COPY_CHUNK)
-                offset += len(header) + member.size + (-member.size % tarfile.BLOCKSIZE)
+                offset += len(header) + size + (-size % tarfile.BLOCKSIZE)
             pad = tarfile.NUL * (-len(manifest) % tarfile.BLOCKSIZE)
             last = _header(MANIFEST, len(manifest), self._mtime) + manifest + pad
             offset += len(last) + 2 * tarfile.BLOCKSIZE
@@ -105,6 +104,9 @@ class ArchiveWriter:
             raw.write(self._compressed(last + end))
             raw.flush()
             os.fsync(raw.fileno())
+
+    def _scratch_path(self, name: str) -> Path:
+        return self._scratch / f".{name}.gz"
 
     def _compressed(self, data: bytes) -> bytes:
         return gzip.compress(data, compresslevel=self._level, mtime=self._mtime)

@@ -5,11 +5,13 @@
 - Streaming: each entity's stored rows are read in batches (`UnitOfWork.stored`) and
   turned into lines by `encode.EntityEncoder` without building entities; no table is
   ever held in memory. Rows come in id order where the store can give it (SQLite: its
-  primary key); otherwise (DynamoDB tasks) through `spool.SortedSpool`.
-- Cores: a writer thread hashes each file and writes or compresses it (`output.py`,
-  `archive.ArchiveWriter`) while records are encoded; where forking is safe a worker
-  process encodes batches too (`encode_worker.py`, `_Batches`). The files are the same
-  either way.
+  primary key); otherwise (DynamoDB tasks) they are sorted through bounded run files
+  (`output.EntityOutput`, `spool.SortedSpool`).
+- Two cores: where forking is safe, the export worker process (`export_worker.py`)
+  encodes part of the batches and writes every file while this process reads the store
+  and encodes the rest (`_WorkerFiles`); elsewhere (the API's download runs in a
+  threaded server) a writer thread hashes, compresses and writes while this thread
+  encodes (`_Files`). The files are the same either way.
 - Atomic: everything is written into a hidden temporary sibling of OUT, the manifest
   last, and renamed into place at the end (an archive is packed to a temporary name
   and renamed). A failure removes the temporary files and leaves nothing at OUT.
@@ -21,7 +23,6 @@ import os
 import shutil
 import tempfile
 import time
-from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,8 +33,8 @@ from dataops.domain.errors import Conflict, NotFound
 from dataops.domain.models import Bundle, Task
 from dataops.portable.archive import ArchiveWriter, is_archive
 from dataops.portable.encode import EntityEncoder, Ref
-from dataops.portable.encode_worker import (
-    EncodeWorker,
+from dataops.portable.export_worker import (
+    ExportWorker,
     artifacts_for,
     start_worker,
     worker_possible,
@@ -50,15 +51,12 @@ from dataops.portable.format import (
     manifest_text,
     to_record,
 )
-from dataops.portable.output import EntityOutput, FileSink, Sink, WriterThread
-from dataops.portable.spool import SortedSpool
+from dataops.portable.output import EntityOutput, FileSink, OpenFile, WriterThread, Written
 from dataops.store.port import MetadataStore, StoredRow, UnitOfWork
 
 PAGE_SIZE = 500
-"""Stored rows per batch: one read, one refs lookup, one chunk for the writer thread."""
+"""Stored rows per batch: one read, one refs lookup, one message to the worker."""
 _REFRESH_BATCH = 500
-_MAX_SHARE = 4
-"""Batches sent to the encode worker at once, at most (memory: its lines wait here)."""
 
 
 @dataclass(frozen=True)
@@ -140,143 +138,126 @@ class _LiveRefs:
         return found
 
 
-class _Batches:
-    """One entity's batches encoded here, or in the encode worker, and handed on in batch
-    order to `emit(ids, lines)`.
+class _Files:
+    """The entity files, written in this process (a writer thread hashes, compresses
+    and writes while records are encoded); every batch is encoded here."""
 
-    The worker gets a message of `share` batches whenever it is idle; while it works,
-    batches are encoded here. `share` adapts so the worker is never idle for long: it
-    grows when the worker was done by the time one local batch was, and shrinks when
-    three or more local batches were encoded while waiting for it."""
+    def __init__(self, open_file: OpenFile, scratch: Path) -> None:
+        self._open_file = open_file
+        self._scratch = scratch
+        self._writer = WriterThread()
+        self._output: EntityOutput | None = None
 
-    def __init__(
-        self,
-        uow: UnitOfWork,
-        spec: EntitySpec,
-        refs: _LiveRefs,
-        worker: EncodeWorker | None,
-        emit: Callable[[list[str], list[bytes]], None],
-    ) -> None:
-        self._uow = uow
-        self._name = spec.name
-        self._encoder = EntityEncoder(spec)
-        self._refs = refs
+    def open(self, spec: EntitySpec, key_ordered: bool) -> None:
+        self._output = EntityOutput(
+            spec.name,
+            spec.file_name,
+            self._open_file(spec.file_name),
+            self._writer,
+            key_ordered=key_ordered,
+            id_field=spec.id_field,
+            scratch=self._scratch,
+        )
+
+    def send_rows(self, uow: UnitOfWork, encoder: EntityEncoder, rows: list[StoredRow]) -> bool:
+        return False
+
+    def add(self, ids: list[str], lines: list[bytes]) -> None:
+        assert self._output is not None
+        self._output.add(ids, lines)
+
+    def finish(self) -> Written:
+        assert self._output is not None
+        written, self._output = self._output.finish(), None
+        return written
+
+    def close(self) -> None:
+        self._writer.close()
+
+
+class _WorkerFiles:
+    """The entity files, written by the export worker process, which also encodes the
+    batches it is sent (see `export_worker.py`)."""
+
+    def __init__(self, worker: ExportWorker) -> None:
         self._worker = worker
-        self._emit = emit
-        self._slots: deque[list[Any]] = deque()  # [rows, (ids, lines) or None if sent]
-        self._gathered: list[StoredRow] = []  # rows for the worker's next message
-        self._share = 1
-        self._gathered_batches = 0
-        self._local_since_sent = 0
 
-    def add(self, rows: list[StoredRow]) -> None:
-        worker = self._worker
-        if worker is not None and worker.ready():
-            self._collect(worker)
-        if worker is not None and worker.alive and not worker.busy:
-            self._gathered += rows
-            self._gathered_batches += 1
-            if self._gathered_batches >= self._share:
-                self._send(worker)
-        else:
-            self._slots.append([rows, self._encoder.lines(rows, self._refs)])
-            self._local_since_sent += 1
-        self._hand_on()
+    def open(self, spec: EntitySpec, key_ordered: bool) -> None:
+        self._worker.open(spec.name, spec.file_name, spec.id_field, key_ordered)
 
-    def finish(self) -> None:
-        if self._worker is not None:
-            if self._gathered:
-                self._send(self._worker)
-            if self._worker.busy:
-                self._collect(self._worker)
-        self._hand_on()
+    def send_rows(self, uow: UnitOfWork, encoder: EntityEncoder, rows: list[StoredRow]) -> bool:
+        """Send `rows` to be encoded there, unless enough batches already wait for that
+        (or an artifact ID in them cannot be found by the byte search)."""
+        if not self._worker.wants_rows():
+            return False
+        artifacts = None
+        if encoder.holds_refs:
+            artifacts = artifacts_for(uow, rows)
+            if artifacts is None:
+                return False
+        self._worker.encode(encoder.spec.name, rows, artifacts)
+        return True
 
-    def _send(self, worker: EncodeWorker) -> None:
-        rows, self._gathered, self._gathered_batches = self._gathered, [], 0
-        artifacts = artifacts_for(self._uow, rows) if self._encoder.holds_refs else None
-        sent = worker.submit(self._name, rows, artifacts)
-        self._slots.append([rows, None if sent else self._encoder.lines(rows, self._refs)])
-        self._local_since_sent = 0
+    def add(self, ids: list[str], lines: list[bytes]) -> None:
+        self._worker.add(ids, lines)
 
-    def _collect(self, worker: EncodeWorker) -> None:
-        if self._local_since_sent <= 1:
-            self._share = min(self._share + 1, _MAX_SHARE)
-        elif self._local_since_sent >= 3:
-            self._share = max(self._share - 1, 1)
-        slot = next(slot for slot in self._slots if slot[1] is None)
-        slot[1] = worker.collect() or self._encoder.lines(slot[0], self._refs)
+    def finish(self) -> Written:
+        return self._worker.finish()
 
-    def _hand_on(self) -> None:
-        while self._slots and self._slots[0][1] is not None:
-            ids, lines = self._slots.popleft()[1]
-            self._emit(ids, lines)
+    def close(self) -> None:
+        self._worker.close()
 
 
 def _export_entity(
     uow: UnitOfWork,
     spec: EntitySpec,
-    output: EntityOutput,
+    files: _Files | _WorkerFiles,
     refs: _LiveRefs,
-    worker: EncodeWorker | None,
     progress: Progress,
     page_size: int,
-    scratch: Path,
-) -> None:
+) -> Written:
+    encoder = EntityEncoder(spec)
     stored = uow.stored(spec.name, page_size)
-    spool = None if stored.key_ordered else SortedSpool(scratch / spec.file_name, spec.id_field)
+    files.open(spec, stored.key_ordered)
     count = 0
-
-    def emit(ids: list[str], lines: list[bytes]) -> None:
-        nonlocal count
-        if spool is None:
-            output.add(ids, lines)
-        else:
-            for key, line in zip(ids, lines, strict=True):
-                spool.add(key, line)
-        count += len(ids)
-        progress.update(spec.name, count)
-
-    batches = _Batches(uow, spec, refs, worker, emit)
     for rows in stored.batches:
-        batches.add(rows)
-    batches.finish()
-    if spool is not None:
-        spool.finish(output.write)
-        output.count = spool.count
-    progress.update(spec.name, count, force=True)
+        if not files.send_rows(uow, encoder, rows):
+            files.add(*encoder.lines(rows, refs))
+        count += len(rows)
+        progress.update(spec.name, count)
+    written = files.finish()
+    progress.update(spec.name, written.count, force=True)
+    return written
 
 
 def write_entity_files(
     store: MetadataStore,
-    open_file: Callable[[str], Sink],
+    open_file: OpenFile,
     scratch: Path,
     *,
     progress: Progress | None = None,
     page_size: int = PAGE_SIZE,
     parallel: bool | None = None,
-) -> list[EntityFile]:
+) -> dict[str, Written]:
     """Write every entity file, from one snapshot, into the sinks `open_file(file name)`
     gives (in EXPORTED order); `scratch` is an empty private directory for sort runs.
-    `parallel`: encode in a worker process too (None: when `worker_possible()`)."""
+    `parallel`: with the export worker process (None: when `worker_possible()`)."""
     progress = progress or Progress(None)
-    files: list[EntityFile] = []
+    written: dict[str, Written] = {}
     # Forked first: no thread of ours and no open unit may be copied into it.
-    worker = start_worker() if (worker_possible() if parallel is None else parallel) else None
-    writer = WriterThread()
+    worker = None
+    if worker_possible() if parallel is None else parallel:
+        worker = start_worker(open_file, scratch)
+    files = _Files(open_file, scratch) if worker is None else _WorkerFiles(worker)
     try:
         with store.unit_of_work() as uow:
             refs = _LiveRefs(uow)
             for name in EXPORTED:
-                spec = SPECS[name]
-                output = EntityOutput(name, open_file(spec.file_name), writer)
-                _export_entity(uow, spec, output, refs, worker, progress, page_size, scratch)
-                files.append(EntityFile(name, output.count, output.finish()))
+                written[name] = _export_entity(uow, SPECS[name], files, refs, progress, page_size)
     finally:
-        writer.close()
-        if worker is not None:
-            worker.close()
-    progress.done(sum(f.count for f in files))
-    return files
+        files.close()
+    progress.done(sum(w.count for w in written.values()))
+    return written
 
 
 def write_export(
@@ -303,13 +284,13 @@ def write_export(
         # Taken before the unit's first read, so no record is newer than it.
         generated_at = now_ts()
         archive = None
-        open_file: Callable[[str], Sink] = lambda name: FileSink(staging / name)  # noqa: E731
+        open_file: OpenFile = lambda name: FileSink(staging / name)  # noqa: E731
         if is_archive(out):
             # The staging directory then holds compressed scratch files only, never a
             # complete export.
             archive = ArchiveWriter(staging, int(parse_ts(generated_at).timestamp()))
             open_file = archive.member
-        files = write_entity_files(
+        written = write_entity_files(
             store,
             open_file,
             staging,
@@ -317,11 +298,13 @@ def write_export(
             page_size=page_size,
             parallel=parallel,
         )
+        files = [EntityFile(name, w.count, w.checksum) for name, w in written.items()]
         manifest = build_manifest(info, generated_at, files, OMITTED)
         text = manifest_text(manifest).encode("utf-8")
         finished = staging
         if archive is not None:
-            archive.write(packed, text)
+            members = [(SPECS[name].file_name, w.size) for name, w in written.items()]
+            archive.write(packed, members, text)
             finished = packed
         else:
             with (staging / MANIFEST).open("xb") as handle:
