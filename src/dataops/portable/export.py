@@ -51,7 +51,14 @@ from dataops.portable.format import (
     manifest_text,
     to_record,
 )
-from dataops.portable.output import EntityOutput, FileSink, OpenFile, WriterThread, Written
+from dataops.portable.output import (
+    EntityOutput,
+    FileSink,
+    OpenFile,
+    WriterThread,
+    Written,
+    block,
+)
 from dataops.store.port import MetadataStore, StoredRow, UnitOfWork
 
 PAGE_SIZE = 500
@@ -181,8 +188,11 @@ class _WorkerFiles:
 
     def __init__(self, worker: ExportWorker) -> None:
         self._worker = worker
+        self._name = ""
+        self._key_ordered = True
 
     def open(self, spec: EntitySpec, key_ordered: bool) -> None:
+        self._name, self._key_ordered = spec.name, key_ordered
         self._worker.open(spec.name, spec.file_name, spec.id_field, key_ordered)
 
     def send_rows(self, uow: UnitOfWork, encoder: EntityEncoder, rows: list[StoredRow]) -> bool:
@@ -199,7 +209,10 @@ class _WorkerFiles:
         return True
 
     def add(self, ids: list[str], lines: list[bytes]) -> None:
-        self._worker.add(ids, lines)
+        if not self._key_ordered:
+            self._worker.add(ids, lines)  # (sorted there, by id)
+        elif (joined := block(self._name, ids, lines)) is not None:
+            self._worker.add_block(joined)
 
     def finish(self) -> Written:
         return self._worker.finish()

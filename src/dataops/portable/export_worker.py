@@ -45,7 +45,7 @@ from typing import Any
 
 from dataops.portable.encode import EntityEncoder, Ref
 from dataops.portable.format import SPECS
-from dataops.portable.output import EntityOutput, OpenFile, WriterThread, Written
+from dataops.portable.output import Block, EntityOutput, OpenFile, WriterThread, Written
 from dataops.store.port import StoredRow, UnitOfWork
 
 Artifacts = tuple[frozenset[str], list[StoredRow]]
@@ -157,6 +157,10 @@ class ExportWorker:
     def add(self, ids: list[str], lines: list[bytes]) -> None:
         self._send(("add", ids, lines))
 
+    def add_block(self, joined: Block) -> None:
+        """Lines in id order as one block (one bytes object to pass, not one per line)."""
+        self._send(("block", joined))
+
     def finish(self) -> Written:
         """Close the open file once everything sent is written."""
         self._send(("finish",))
@@ -256,6 +260,8 @@ def _serve(conn: Connection, slots: list[_Shared], open_file: OpenFile, scratch:
                 output.add(*encoder(entity).lines(rows, _Given(artifacts, encoder("artifacts"))))
             elif kind == "add":
                 output.add(*args)
+            elif kind == "block":
+                output.add_block(*args)
             else:
                 result, output = output.finish(), None
         except BaseException as exc:  # reported, raised by the export

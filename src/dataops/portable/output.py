@@ -50,6 +50,26 @@ class Written:
     size: int
 
 
+@dataclass(frozen=True)
+class Block:
+    """A batch of lines in id order, joined: each line followed by a newline."""
+
+    first: str
+    last: str
+    count: int
+    data: bytes
+
+
+def block(name: str, ids: Sequence[str], lines: list[bytes]) -> Block | None:
+    """The batch of `name` records `ids`/`lines` as a block (None: no record). Records
+    out of id order from a store that promised it are a bug: refused, never written so."""
+    if not ids:
+        return None
+    if not all(map(operator.lt, ids, ids[1:])):
+        raise RuntimeError(f"the store returned {name} out of id order")
+    return Block(ids[0], ids[-1], len(ids), b"\n".join([*lines, b""]))
+
+
 class FileSink:
     """An entity file of the directory form, flushed to disk when closed."""
 
@@ -127,15 +147,19 @@ class EntityOutput:
             for key, line in zip(ids, lines, strict=True):
                 self._spool.add(key, line)
             return
-        if not ids:
-            return
-        if (self._last is not None and not self._last < ids[0]) or not all(
-            map(operator.lt, ids, ids[1:])
-        ):  # a store that promised id order and broke it is a bug: never written so
+        joined = block(self._name, ids, lines)
+        if joined is not None:
+            self.add_block(joined)
+
+    def add_block(self, joined: Block) -> None:
+        """Append one batch already in id order and joined (files in id order only)."""
+        if self._spool is not None:
+            raise RuntimeError(f"{self._name} is sorted here: add its lines, not blocks")
+        if self._last is not None and not self._last < joined.first:
             raise RuntimeError(f"the store returned {self._name} out of id order")
-        self._last = ids[-1]
-        self.count += len(ids)
-        self._write(b"\n".join([*lines, b""]))
+        self._last = joined.last
+        self.count += joined.count
+        self._write(joined.data)
 
     def finish(self) -> Written:
         """Write what is left, wait for the writer, close the file."""
