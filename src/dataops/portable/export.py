@@ -91,7 +91,8 @@ def refresh_refs(uow: UnitOfWork, holders: Sequence[Task | Bundle]) -> None:
 
 
 def present(uow: UnitOfWork, spec: EntitySpec, items: list[Any]) -> list[dict[str, Any]]:
-    """Records of one page as the export writes them."""
+    """Export records of entities, refs refreshed: the defining path the export's lines
+    follow (`encode.py`), for readers that hold entities (the importer compares with it)."""
     if spec.name in ("tasks", "bundles"):
         refresh_refs(uow, items)
     return [to_record(spec, item) for item in items]
@@ -135,14 +136,8 @@ class _LiveRefs:
         self._artifacts = EntityEncoder(SPECS["artifacts"])
 
     def __call__(self, ids: list[str]) -> dict[str, Ref]:
-        found: dict[str, Ref] = {}
-        for start in range(0, len(ids), _REFRESH_BATCH):
-            for _, raw, _ in self._uow.stored_many(
-                "artifacts", ids[start : start + _REFRESH_BATCH]
-            ):
-                ref = self._artifacts.ref(raw)
-                found[ref[0]["artifactId"]] = ref
-        return found
+        refs = (self._artifacts.ref(raw) for _, raw, _ in self._uow.stored_many("artifacts", ids))
+        return {ref[0]["artifactId"]: ref for ref in refs}
 
 
 class _Files:

@@ -34,6 +34,7 @@ import multiprocessing
 import os
 import pickle
 import re
+import signal
 import sys
 import threading
 import traceback
@@ -56,7 +57,6 @@ ENCODES_AHEAD = 2
 _ARTIFACT_KEY = b'"artifactId":"'
 _ARTIFACT_ID = re.compile(rb'"artifactId":"([^"\\]*)"')
 _JOIN_SECONDS = 5
-_KEYS_PER_READ = 500
 
 
 class WorkerFailed(RuntimeError):
@@ -82,10 +82,7 @@ def artifacts_for(uow: UnitOfWork, rows: Sequence[StoredRow]) -> Artifacts | Non
             return None
         found_ids += ids
     listed = sorted({i.decode() for i in found_ids})
-    found: list[StoredRow] = []
-    for start in range(0, len(listed), _KEYS_PER_READ):
-        found += uow.stored_many("artifacts", listed[start : start + _KEYS_PER_READ])
-    return frozenset(listed), found
+    return frozenset(listed), uow.stored_many("artifacts", listed)
 
 
 def start_worker(open_file: OpenFile, scratch: Path) -> ExportWorker | None:
@@ -129,15 +126,21 @@ class ExportWorker:
             if stream is not None:
                 stream.flush()
         context = multiprocessing.get_context("fork")
-        self._slots = [_Shared(f"dataops-export-{n}") for n in range(SLOTS)]
-        self._conn, child = context.Pipe()
-        self._process = context.Process(
-            target=_serve,
-            args=(child, self._slots, open_file, scratch),
-            name="dataops-export-worker",
-            daemon=True,
-        )
-        self._process.start()
+        self._slots: list[_Shared] = []
+        try:
+            self._slots += [_Shared(f"dataops-export-{n}") for n in range(SLOTS)]
+            self._conn, child = context.Pipe()
+            self._process = context.Process(
+                target=_serve,
+                args=(child, self._slots, open_file, scratch),
+                name="dataops-export-worker",
+                daemon=True,
+            )
+            self._process.start()
+        except OSError:
+            for slot in self._slots:
+                os.close(slot.fd)
+            raise
         child.close()
         self._sent = 0
         self._waiting: deque[str] = deque()  # kinds of the messages not yet acknowledged
@@ -221,7 +224,9 @@ class _Given:
 
 def _serve(conn: Connection, slots: list[_Shared], open_file: OpenFile, scratch: Path) -> None:
     """The worker: carry out messages in order until the None sentinel or a closed pipe;
-    stop at the first failure, after reporting it."""
+    stop at the first failure, after reporting it. Ctrl-C is the export's to handle: it
+    then closes the pipe."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     encoders: dict[str, EntityEncoder] = {}
     writer = WriterThread(inline=True)
     output: EntityOutput | None = None
