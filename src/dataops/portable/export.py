@@ -149,6 +149,7 @@ class _Files:
         self._scratch = scratch
         self._writer = WriterThread()
         self._output: EntityOutput | None = None
+        self._written: list[Written] = []
 
     def open(self, spec: EntitySpec, key_ordered: bool) -> None:
         self._output = EntityOutput(
@@ -168,10 +169,13 @@ class _Files:
         assert self._output is not None
         self._output.add(ids, lines)
 
-    def finish(self) -> Written:
+    def finish(self) -> None:
         assert self._output is not None
-        written, self._output = self._output.finish(), None
-        return written
+        self._written.append(self._output.finish())
+        self._output = None
+
+    def written(self) -> list[Written]:
+        return self._written
 
     def close(self) -> None:
         self._writer.close()
@@ -209,8 +213,11 @@ class _WorkerFiles:
         elif (joined := block(self._name, ids, lines)) is not None:
             self._worker.add_block(joined)
 
-    def finish(self) -> Written:
-        return self._worker.finish()
+    def finish(self) -> None:
+        self._worker.finish()
+
+    def written(self) -> list[Written]:
+        return self._worker.written()
 
     def close(self) -> None:
         self._worker.close()
@@ -223,7 +230,7 @@ def _export_entity(
     refs: _LiveRefs,
     progress: Progress,
     page_size: int,
-) -> Written:
+) -> None:
     encoder = EntityEncoder(spec)
     stored = uow.stored(spec.name, page_size)
     files.open(spec, stored.key_ordered)
@@ -233,9 +240,8 @@ def _export_entity(
             files.add(*encoder.lines(rows, refs))
         count += len(rows)
         progress.update(spec.name, count)
-    written = files.finish()
-    progress.update(spec.name, written.count, force=True)
-    return written
+    files.finish()
+    progress.update(spec.name, count, force=True)
 
 
 def write_entity_files(
@@ -251,7 +257,6 @@ def write_entity_files(
     gives (in EXPORTED order); `scratch` is an empty private directory for sort runs.
     `parallel`: with the export worker process (None: when `worker_possible()`)."""
     progress = progress or Progress(None)
-    written: dict[str, Written] = {}
     # Forked first: no thread of ours and no open unit may be copied into it.
     worker = None
     if worker_possible() if parallel is None else parallel:
@@ -261,7 +266,8 @@ def write_entity_files(
         with store.unit_of_work() as uow:
             refs = _LiveRefs(uow)
             for name in EXPORTED:
-                written[name] = _export_entity(uow, SPECS[name], files, refs, progress, page_size)
+                _export_entity(uow, SPECS[name], files, refs, progress, page_size)
+        written = dict(zip(EXPORTED, files.written(), strict=True))
     finally:
         files.close()
     progress.done(sum(w.count for w in written.values()))

@@ -144,6 +144,7 @@ class ExportWorker:
         child.close()
         self._sent = 0
         self._waiting: deque[str] = deque()  # kinds of the messages not yet acknowledged
+        self._written: list[Written] = []
 
     def wants_rows(self) -> bool:
         """Whether to send the next batch unencoded (few batches wait to be encoded)."""
@@ -164,13 +165,16 @@ class ExportWorker:
         """Lines in id order as one block (one bytes object to pass, not one per line)."""
         self._send(("block", joined))
 
-    def finish(self) -> Written:
-        """Close the open file once everything sent is written."""
+    def finish(self) -> None:
+        """Close the open file once everything sent is written; its `Written` comes with
+        `written()` (not waited for here: the next file's batches follow at once)."""
         self._send(("finish",))
-        while True:
-            result = self._receive()
-            if result is not None:
-                return result
+
+    def written(self) -> list[Written]:
+        """Every finished file's result, in order, once all sent is done."""
+        while self._waiting:
+            self._receive()
+        return self._written
 
     def close(self) -> None:
         with contextlib.suppress(OSError):  # (it ends on the closed pipe too)
@@ -195,8 +199,8 @@ class ExportWorker:
         self._sent += 1
         self._waiting.append(message[0])
 
-    def _receive(self) -> Written | None:
-        """Wait for the oldest acknowledgement; the file's result after a finish."""
+    def _receive(self) -> None:
+        """Wait for the oldest acknowledgement (keeping a finished file's result)."""
         try:
             kind, value = self._conn.recv()
         except (EOFError, OSError) as exc:
@@ -205,7 +209,8 @@ class ExportWorker:
         if kind == "failed":
             raise value
         self._waiting.popleft()
-        return value if kind == "finished" else None
+        if kind == "finished":
+            self._written.append(value)
 
 
 class _Given:
