@@ -30,6 +30,7 @@ worker that dies fails the export (`WorkerFailed`).
 from __future__ import annotations
 
 import contextlib
+import gc
 import multiprocessing
 import os
 import pickle
@@ -136,7 +137,13 @@ class ExportWorker:
                 name="dataops-export-worker",
                 daemon=True,
             )
-            self._process.start()
+            # Objects frozen for the fork are never traversed by the worker's collector,
+            # so it does not copy their pages (copy-on-write); the export unfreezes.
+            gc.freeze()
+            try:
+                self._process.start()
+            finally:
+                gc.unfreeze()
         except OSError:
             for slot in self._slots:
                 os.close(slot.fd)
