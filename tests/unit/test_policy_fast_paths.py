@@ -77,7 +77,7 @@ def _serialized(text: str) -> list[bytes]:
     return forms
 
 
-@settings(max_examples=1500, deadline=None)
+@settings(max_examples=1000, deadline=None)
 @given(texts)
 def test_every_flagged_string_passes_the_prefilter(text: str) -> None:
     if signed_url_problem(text) is not None:
@@ -136,7 +136,7 @@ json_values = st.recursive(
 )
 
 
-@settings(max_examples=1500, deadline=None)
+@settings(max_examples=800, deadline=None)
 @given(json_values)
 def test_scan_for_signed_urls_is_the_full_scan(value: Any) -> None:
     assert scan_for_signed_urls(value, "p") == policy._located_signed_urls(value, "p")
@@ -158,7 +158,7 @@ def test_prefilter_sees_private_dataclass_fields(visible: str, hidden: str) -> N
         assert policy._may_hold_signed_url_value(value)
 
 
-@settings(max_examples=800, deadline=None)
+@settings(max_examples=400, deadline=None)
 @given(
     description=texts,
     link=st.one_of(st.none(), texts),
@@ -191,7 +191,7 @@ def test_task_scan_is_the_scan_of_its_dict(
     assert scan_entity_for_signed_urls(task) == expected
 
 
-@settings(max_examples=500, deadline=None)
+@settings(max_examples=300, deadline=None)
 @given(title=texts, uri=texts, metadata=json_values, links=st.lists(texts, max_size=2))
 def test_artifact_scan_skips_exactly_its_skipped_fields(
     title: str, uri: str, metadata: Any, links: list[str]
