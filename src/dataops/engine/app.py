@@ -20,6 +20,17 @@ JSON_BODY_LIMIT = 1024 * 1024
 _MULTIPART_OVERHEAD = 1024 * 1024
 
 
+def _last_headers(scope: Scope, *names: bytes) -> dict[bytes, bytes]:
+    """The value of each named header (lower-case names), the last one when it repeats, as
+    a dict built from all of them would hold; a missing header reads as b""."""
+    found = dict.fromkeys(names, b"")
+    for name, value in scope["headers"]:
+        name = name.lower()
+        if name in found:
+            found[name] = value
+    return found
+
+
 class PortalTrust:
     """Serve a request only when the portal vouches for it: `x-portal-auth: true` and the
     shared secret (compared in constant time). Everything else is 401."""
@@ -34,14 +45,10 @@ class PortalTrust:
         if scope["type"] != "http":
             await self._app(scope, receive, send)
             return
-        vouched, secret = b"", b""
-        for name, value in scope["headers"]:  # the last of each, as a dict of them would
-            name = name.lower()
-            if name == b"x-portal-auth":
-                vouched = value
-            elif name == b"x-portal-secret":
-                secret = value
-        trusted = vouched == b"true" and hmac.compare_digest(secret, self._secret)
+        headers = _last_headers(scope, b"x-portal-auth", b"x-portal-secret")
+        trusted = headers[b"x-portal-auth"] == b"true" and hmac.compare_digest(
+            headers[b"x-portal-secret"], self._secret
+        )
         if not trusted:
             response = problems.problem(
                 401,
@@ -66,13 +73,8 @@ class BodyLimit:
         if scope["type"] != "http":
             await self._app(scope, receive, send)
             return
-        content_type, declared = b"", b""
-        for name, value in scope["headers"]:  # the last of each, as a dict of them would
-            name = name.lower()
-            if name == b"content-type":
-                content_type = value
-            elif name == b"content-length":
-                declared = value
+        headers = _last_headers(scope, b"content-type", b"content-length")
+        content_type, declared = headers[b"content-type"], headers[b"content-length"]
         binary = content_type.startswith(b"multipart/form-data") or (
             scope["method"] == "PUT" and scope["path"].startswith("/api/uploads/")
         )
@@ -109,10 +111,7 @@ class RequestId:
         if scope["type"] != "http":
             await self._app(scope, receive, send)
             return
-        given = b""
-        for name, value in scope["headers"]:  # the last one, as a dict of them would
-            if name.lower() == b"x-request-id":
-                given = value
+        given = _last_headers(scope, b"x-request-id")[b"x-request-id"]
         request_id = given.decode("latin-1")[:100] or os.urandom(16).hex()
 
         async def tagged(message: Message) -> None:
