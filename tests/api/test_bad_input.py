@@ -239,6 +239,7 @@ class Case:
     headers: dict[str, str] = field(default_factory=dict)
     multipart: dict[str, str] | None = None  # form fields; a small file part is added
     fields: tuple[str, ...] = ()  # field names that must appear in `errors` (422)
+    detail: str = ""  # text the problem's detail must hold
 
 
 def valid_artifact(**changes: Any) -> dict[str, Any]:
@@ -301,6 +302,35 @@ CASES: list[Case] = [
         b' "sizeBytes": NaN}',
     ),
     Case("empty-body", "POST", ART, 400, raw=b"", content_type=JSON_CT),
+    # An escaped lone surrogate parses as JSON but is not Unicode text: no store can hold it.
+    Case(
+        "json-lone-surrogate-title",
+        "POST",
+        ART,
+        400,
+        content_type=JSON_CT,
+        raw=b'{"type": "report", "title": "a\\ud800b", "storageUri": "https://example.com/a"}',
+        detail="unpaired UTF-16 surrogate",
+    ),
+    Case(
+        "json-lone-surrogate-metadata-key",
+        "POST",
+        ART,
+        400,
+        content_type=JSON_CT,
+        raw=b'{"type": "report", "title": "t", "storageUri": "https://example.com/a",'
+        b' "metadata": {"\\uDC00": 1}}',
+        detail="unpaired UTF-16 surrogate",
+    ),
+    Case(
+        "json-lone-surrogate-task-comment",
+        "PATCH",
+        f"{API}/tasks/<task>",
+        400,
+        content_type=JSON_CT,
+        raw=b'{"comment": "\\udfff"}',
+        detail="unpaired UTF-16 surrogate",
+    ),
     Case("json-array-body", "POST", ART, 400, json=[]),
     Case("json-array-of-objects", "POST", ART, 400, json=[valid_artifact()]),
     Case("json-number-body", "POST", ART, 400, json=5),
@@ -895,6 +925,15 @@ CASES: list[Case] = [
     ),
     Case("file-upload-task-missing", "POST", f"{API}/files", 422, multipart={}, fields=("taskId",)),
     Case(
+        "file-upload-lone-surrogate-tag",
+        "POST",
+        f"{API}/files",
+        422,
+        multipart={"taskId": "<task>", "tags": '["\\ud800"]'},
+        fields=("tags",),
+        detail="unpaired UTF-16 surrogate",
+    ),
+    Case(
         "file-upload-bad-category",
         "POST",
         f"{API}/files",
@@ -1440,6 +1479,7 @@ def test_bad_input(case: Case, environment: Environment) -> None:
     api, workspace, ids = environment.client, environment.workspace, environment.ids
     response = send(api, case, ids)
     body = assert_problem(response, case.status)
+    assert case.detail in body["detail"]
     if case.fields:
         reported = {error["field"] for error in body["errors"]}
         missing = [name for name in case.fields if name not in reported]

@@ -25,6 +25,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from dataops.domain.enums import ArtifactStatus
+from dataops.domain.text import UNPAIRED_SURROGATE
 from dataops.portable import index as index_module
 from dataops.portable import lines as lines_module
 from dataops.portable import parallel
@@ -432,14 +433,34 @@ def test_a_failing_worker_stops_the_validation(
 # --- what used to crash the validator -------------------------------------------------------
 
 
-def test_lone_surrogate_ids_are_reported_not_fatal(tampered: ExportDir) -> None:
-    records = tampered.records("files")
-    records[0]["task_id"] = "\ud800"
-    tampered.write_records("files", records)
+@pytest.mark.parametrize(
+    ("entity", "field", "value"),
+    [
+        ("files", "task_id", "\ud800"),
+        ("artifacts", "metadata", {"\udc00": 1}),
+        ("artifacts", "title", "a\udfffb"),
+        ("tasks", "tags", ["ok", "\ud83d"]),
+    ],
+)
+def test_lone_surrogates_are_reported_not_fatal(
+    tampered: ExportDir, entity: str, field: str, value: Any
+) -> None:
+    """What the API refuses (a lone surrogate escape is not text) is one problem on its
+    line, whatever field holds it; a valid pair escape is text."""
+    records = tampered.records(entity)
+    records[0][field] = value
+    tampered.write_records(entity, records)
     problems = validate_export(tampered.root).problems
-    assert [(p.field, p.message) for p in problems] == [
-        ("task_id", "references missing tasks record '\\ud800'")
+    assert [(p.entity, p.line, p.message) for p in problems] == [
+        (entity, 1, f"is not valid JSON text: {UNPAIRED_SURROGATE}")
     ]
+
+
+def test_surrogate_pairs_are_text(tampered: ExportDir) -> None:
+    lines = [canonical_line(r) for r in tampered.records("artifacts")]
+    lines[0] = lines[0].replace('"title":"', '"title":"\\ud83d\\ude00 \\\\udc00 ', 1)
+    tampered.write_lines("artifacts", lines)
+    assert validate_export(tampered.root).valid
 
 
 def test_null_artifact_status_reads_as_the_default(tampered: ExportDir, golden: Golden) -> None:

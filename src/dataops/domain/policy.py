@@ -253,7 +253,7 @@ def check_metadata(metadata: Any, path: str = "metadata") -> list[FieldError]:
         return []
     if not isinstance(metadata, dict):
         return [FieldError(path, "must be a JSON object")]
-    size = len(_COMPACT.encode(metadata).encode())
+    size = len(_COMPACT.encode(metadata).encode("utf-8", "surrogatepass"))
     if size > MAX_METADATA_BYTES:
         return [FieldError(path, f"must be at most {MAX_METADATA_BYTES} bytes (is {size})")]
     return scan_for_secrets(metadata, path)

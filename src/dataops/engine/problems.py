@@ -92,9 +92,11 @@ def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
     for issue in issues:
         loc = tuple(issue.get("loc", ()))
         if issue.get("type") == "json_invalid":
-            return problem(
-                400, "malformed-request", "Malformed request", "the body is not valid JSON"
+            reason = (issue.get("ctx") or {}).get("error")
+            detail = (
+                f"the body is not valid JSON: {reason}" if reason else "the body is not valid JSON"
             )
+            return problem(400, "malformed-request", "Malformed request", detail)
         if loc == ("body",) and issue.get("type") in _BODY_SHAPE:
             content_type = request.headers.get("content-type", "")
             if issue.get("type") == "missing":

@@ -1,5 +1,6 @@
 """The engine's route class: JSON bodies are parsed strictly (NaN and Infinity are not
-JSON; they are a malformed request, 400, like any other invalid JSON)."""
+JSON, a lone surrogate escape is not text; either is a malformed request, 400, like any
+other invalid JSON)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from fastapi.routing import APIRoute
 
+from dataops.domain.text import UNPAIRED_SURROGATE, has_unpaired_surrogate
+
 
 def _refuse_constant(name: str) -> Any:
     raise json.JSONDecodeError(f"{name} is not valid JSON", name, 0)
@@ -18,7 +21,11 @@ def _refuse_constant(name: str) -> Any:
 class StrictJsonRequest(Request):
     async def json(self) -> Any:
         if not hasattr(self, "_json"):
-            self._json = json.loads(await self.body(), parse_constant=_refuse_constant)
+            body = await self.body()
+            value = json.loads(body, parse_constant=_refuse_constant)
+            if has_unpaired_surrogate(body, value):
+                raise json.JSONDecodeError(UNPAIRED_SURROGATE, "", 0)
+            self._json = value
         return self._json
 
 

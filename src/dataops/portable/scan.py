@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from dataops.domain.text import UNPAIRED_SURROGATE, has_unpaired_surrogate
 from dataops.portable.checks import edges, needs_live_proof, record_issues, redaction_issues
 from dataops.portable.format import SPECS, EntitySpec
 from dataops.portable.index import ScratchIndex
@@ -96,6 +97,10 @@ def scan_chunk(
             if not isinstance(record, dict):
                 add(Problem(name, "must be a JSON object", number))
                 continue
+            if has_unpaired_surrogate(raw, record):  # what the API refuses (400)
+                add(Problem(name, f"is not valid JSON text: {UNPAIRED_SURROGATE}", number))
+                _record_id(spec, number, record, index)  # not checked further: no cascade
+                continue
             try:
                 _record(spec, number, record, raw, index, add, result.edges)
             except RecursionError:
@@ -117,9 +122,7 @@ def _record(
     issues += redaction_issues(spec, record, rules_ran=entity is not None, raw=raw)
     for where, message in dict.fromkeys(issues):
         add(Problem(name, message, line, where))
-    record_id = record.get(spec.id_field)
-    if isinstance(record_id, str) and record_id:
-        index.add_id(name, record_id, line)
+    _record_id(spec, line, record, index)
     if name == "users" and isinstance(record.get("email"), str):
         # The store keeps emails unique; two users with one email cannot be imported.
         index.add_id("users.email", record["email"].strip().lower(), line)
@@ -139,6 +142,12 @@ def _record(
         index.add_bundle(line, record["bundle_id"], raw)
     elif needs_live_proof(spec, record):
         index.add_pending_task(line, raw)
+
+
+def _record_id(spec: EntitySpec, line: int, record: dict[str, Any], index: ScratchIndex) -> None:
+    record_id = record.get(spec.id_field)
+    if isinstance(record_id, str) and record_id:
+        index.add_id(spec.name, record_id, line)
 
 
 def relationships(entity: str, counts: Edges, into: dict[str, int]) -> None:

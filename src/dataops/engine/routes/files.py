@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from dataops.domain.enums import FileCategory
 from dataops.domain.errors import BadRequest, ValidationFailed
 from dataops.domain.models import FileRecord
+from dataops.domain.text import UNPAIRED_SURROGATE, has_unpaired_surrogate
 from dataops.engine import present
 from dataops.engine.deps import Operator, PageDep, Reader, WorkspaceDep, read
 from dataops.engine.routes.content import stream
@@ -33,6 +34,8 @@ def _tags(raw: str | None) -> tuple[str, ...]:
         raise ValidationFailed.one("tags", "must be a JSON array of strings") from None
     if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
         raise ValidationFailed.one("tags", "must be a JSON array of strings")
+    if has_unpaired_surrogate(raw.encode("utf-8", "surrogatepass"), tags):
+        raise ValidationFailed.one("tags", UNPAIRED_SURROGATE)
     return tuple(tags)
 
 
