@@ -3,13 +3,15 @@ memory (RSS) at growing store sizes, on the embedded SQLite store; and the expor
 store holding 50,000 artifacts, to a directory and to a `.tar.gz`.
 
     .venv/bin/python bench/bench_portable.py [--sizes 100000,1000000] [--artifacts 50000]
-                                             [--keep] [--out DIR]
+                                             [--repeats 3] [--warmups 1] [--keep] [--out DIR]
 
 Each size gets a fresh SQLite store seeded through the store port in big write batches
 (every entity kind, valid relationships, tasks dated at random so the store's list order
 differs from the export's id order). Export, validate and import then each run in their
 own child process, so the peak RSS of each (from `os.wait4`) is its own; a child's time
-includes its imports and opening the store. Prints a table and writes
+includes its imports and opening the store. Each step runs `--warmups` times unmeasured,
+then `--repeats` times (what it writes removed before each run); its figures are the
+medians of those runs (each run's seconds are in the JSON). Prints a table and writes
 bench/results/<YYYY-MM-DD>-<hostname>-portable.json. See bench/README.md.
 """
 
@@ -23,6 +25,7 @@ import platform
 import random
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -327,12 +330,59 @@ class Step:
     size: int
     records: int
     seconds: float
+    """The median of the measured runs (after the warm-up runs)."""
     records_per_s: float
     peak_rss_mb: float
+    """The median of the measured runs' peak RSS."""
+    runs_seconds: list[float]
+    warmups: int
 
 
-def measure(step: str, size: int, *args: str) -> Step:
-    """Run one step in a child process; its peak RSS comes from wait4 (Linux: KiB)."""
+@dataclass(frozen=True)
+class Runs:
+    repeats: int = 3
+    """Measured runs of each step."""
+    warmups: int = 1
+    """Unmeasured runs before them."""
+
+
+def measure(runs: Runs, step: str, size: int, *args: str, output: Path | None = None) -> Step:
+    """Run one step `runs.warmups + runs.repeats` times, each in a fresh child process
+    (`output`, what the step writes, removed before each run); the median of the
+    measured runs."""
+    results = []
+    for _ in range(runs.warmups + runs.repeats):
+        if output is not None:
+            _remove(output)
+        results.append(_measure_once(step, size, *args))
+    measured = results[runs.warmups :]
+    records = {run[0] for run in measured}
+    if len(records) != 1:
+        raise SystemExit(f"{step} at {size}: the runs disagree on the record count {records}")
+    seconds = statistics.median(run[1] for run in measured)
+    return Step(
+        step,
+        size,
+        measured[0][0],
+        round(seconds, 2),
+        round(measured[0][0] / seconds),
+        round(statistics.median(run[2] for run in measured), 1),
+        [round(run[1], 3) for run in measured],
+        runs.warmups,
+    )
+
+
+def _remove(path: Path) -> None:
+    """`path` (a directory, or a file with SQLite's -wal and -shm files beside it)."""
+    if path.is_dir():
+        shutil.rmtree(path)
+    for name in (path.name, f"{path.name}-wal", f"{path.name}-shm"):
+        (path.parent / name).unlink(missing_ok=True)
+
+
+def _measure_once(step: str, size: int, *args: str) -> tuple[int, float, float]:
+    """Run one step in a child process: (records, seconds, peak RSS in MB); the peak RSS
+    comes from wait4 (Linux: KiB)."""
     process = subprocess.Popen(
         [sys.executable, __file__, "_child", step, *args], stdout=subprocess.PIPE, text=True
     )
@@ -344,25 +394,19 @@ def measure(step: str, size: int, *args: str) -> Step:
         raise SystemExit(f"{step} at {size} failed (exit {process.returncode})")
     result = json.loads(output)
     rss_mb = usage.ru_maxrss / 1024 if sys.platform != "darwin" else usage.ru_maxrss / 2**20
-    return Step(
-        step,
-        size,
-        result["records"],
-        round(result["seconds"], 2),
-        round(result["records"] / result["seconds"]),
-        round(rss_mb, 1),
-    )
+    return result["records"], result["seconds"], rss_mb
 
 
-def run_size(size: int, workdir: Path) -> tuple[dict[str, Any], list[Step]]:
+def run_size(size: int, workdir: Path, runs: Runs) -> tuple[dict[str, Any], list[Step]]:
     where = workdir / str(size)
     where.mkdir(parents=True)
     records, seconds = seed(where / "source.db", size)
     print(f"seeded {records:,} records in {seconds:.1f} s", file=sys.stderr)
+    archive, target = where / "export.tar.gz", where / "target.db"
     steps = [
-        measure("export", size, str(where / "source.db"), str(where / "export.tar.gz")),
-        measure("validate", size, str(where / "export.tar.gz")),
-        measure("import", size, str(where / "export.tar.gz"), str(where / "target.db")),
+        measure(runs, "export", size, str(where / "source.db"), str(archive), output=archive),
+        measure(runs, "validate", size, str(archive)),
+        measure(runs, "import", size, str(archive), str(target), output=target),
     ]
     archive_mb = (where / "export.tar.gz").stat().st_size / 2**20
     seeded = {
@@ -374,16 +418,28 @@ def run_size(size: int, workdir: Path) -> tuple[dict[str, Any], list[Step]]:
     return seeded, steps
 
 
-def run_artifacts(artifacts: int, workdir: Path) -> dict[str, Any]:
+def run_artifacts(artifacts: int, workdir: Path, runs: Runs) -> dict[str, Any]:
     """The export of the artifacts-heavy store, to a directory and to a `.tar.gz`."""
     where = workdir / f"artifacts-{artifacts}"
     where.mkdir(parents=True)
     counts, seconds = seed_artifacts(where / "source.db", artifacts)
     print(f"seeded {sum(counts.values()):,} records ({counts}) in {seconds:.1f} s", file=sys.stderr)
     exports = {
-        "directory": measure("export", artifacts, str(where / "source.db"), str(where / "dir")),
+        "directory": measure(
+            runs,
+            "export",
+            artifacts,
+            str(where / "source.db"),
+            str(where / "dir"),
+            output=where / "dir",
+        ),
         "archive": measure(
-            "export", artifacts, str(where / "source.db"), str(where / "export.tar.gz")
+            runs,
+            "export",
+            artifacts,
+            str(where / "source.db"),
+            str(where / "export.tar.gz"),
+            output=where / "export.tar.gz",
         ),
     }
     for form, step in exports.items():
@@ -416,9 +472,16 @@ def main() -> None:
         default=50_000,
         help="artifacts in the artifacts-heavy store whose export is timed (0: none)",
     )
+    parser.add_argument(
+        "--repeats", type=int, default=Runs.repeats, help="measured runs per step (default 3)"
+    )
+    parser.add_argument(
+        "--warmups", type=int, default=Runs.warmups, help="unmeasured runs first (default 1)"
+    )
     parser.add_argument("--keep", action="store_true", help="keep the stores and exports")
     parser.add_argument("--out", type=Path, default=RESULTS, help="where the JSON goes")
     args = parser.parse_args()
+    runs = Runs(max(1, args.repeats), max(0, args.warmups))
     load_before = os.getloadavg()
     sizes = [int(s) for s in args.sizes.split(",") if s]
     workdir = Path(tempfile.mkdtemp(prefix="dataops-bench-portable-"))
@@ -427,9 +490,9 @@ def main() -> None:
     artifacts: dict[str, Any] | None = None
     try:
         if args.artifacts:
-            artifacts = run_artifacts(args.artifacts, workdir)
+            artifacts = run_artifacts(args.artifacts, workdir, runs)
         for size in sizes:
-            info, measured = run_size(size, workdir)
+            info, measured = run_size(size, workdir, runs)
             seeded.append(info)
             steps += measured
             for step in measured:
