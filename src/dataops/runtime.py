@@ -145,7 +145,7 @@ def bootstrap_admin(workspace: Workspace) -> Admin | None:
 def build_single_process(workspace: Workspace) -> ASGIApp:
     """Portal in front of an in-process engine, called directly as ASGI: `dataops serve`."""
     secret = portal_secret(workspace.settings)
-    engine = create_engine_app(workspace, secret)
+    engine = create_engine_app(workspace, secret, log_requests=False)  # the portal logs it
     return create_portal_app(workspace, AsgiEngine(engine), secret)
 
 

@@ -570,3 +570,26 @@ def test_a_revoked_session_fails_on_the_next_request(workspace: Workspace) -> No
     assert first.status == 200
     auth.logout(workspace, session.token)
     asyncio.run(drive(portal, scope_for("GET", b"/work/api/me", [cookie]))).problem(401)
+
+
+def test_serve_logs_one_line_per_request(
+    workspace: Workspace, caplog: pytest.LogCaptureFixture
+) -> None:
+    """In one process the portal's line (request ID, path, status, user) is the only one;
+    the engine logs its own line only when it runs as its own service."""
+    portal = runtime.build_single_process(workspace)
+    session = auth.login(workspace, ADMIN_EMAIL, ADMIN_PASSWORD)
+    cookie = (b"cookie", f"{SESSION_COOKIE}={session.token}".encode())
+    with caplog.at_level("INFO", logger="dataops"):
+        answer = asyncio.run(drive(portal, scope_for("GET", b"/work/api/me", [cookie])))
+    request_id = answer.headers[b"x-request-id"].decode()
+    lines = [json.loads(r.getMessage()) for r in caplog.records if request_id in r.getMessage()]
+    assert lines == [
+        {
+            "requestId": request_id,
+            "method": "GET",
+            "path": "/work/api/me",
+            "status": 200,
+            "userId": session.user.id,
+        }
+    ]

@@ -102,10 +102,12 @@ class BodyLimit:
 
 
 class RequestId:
-    """Carry the portal's request ID (or make one) into logs and the response."""
+    """Carry the portal's request ID (or make one) into the response and, when
+    `log_requests`, into one log line per request."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, log_requests: bool = True) -> None:
         self._app = app
+        self._log = log_requests
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -120,7 +122,7 @@ class RequestId:
                     *message.get("headers", []),
                     (b"x-request-id", request_id.encode("latin-1")),
                 ]
-                if log.isEnabledFor(logging.INFO):
+                if self._log and log.isEnabledFor(logging.INFO):
                     line = {
                         "requestId": request_id,
                         "method": scope["method"],
@@ -133,7 +135,12 @@ class RequestId:
         await self._app(scope, receive, tagged)
 
 
-def create_engine_app(workspace: Workspace, portal_secret: str) -> FastAPI:
+def create_engine_app(
+    workspace: Workspace, portal_secret: str, *, log_requests: bool = True
+) -> FastAPI:
+    """The engine's ASGI app. `log_requests=False` when the portal calls it in its own
+    process (`dataops serve`): the portal's line for the request (same request ID, and
+    the user) is then the one line per request."""
     app = FastAPI(
         title="DataOps work-engine",
         version="1",
@@ -147,5 +154,5 @@ def create_engine_app(workspace: Workspace, portal_secret: str) -> FastAPI:
         app.include_router(module.router)
     app.add_middleware(BodyLimit, upload_limit=workspace.settings.max_upload_bytes)
     app.add_middleware(PortalTrust, secret=portal_secret)
-    app.add_middleware(RequestId)
+    app.add_middleware(RequestId, log_requests=log_requests)
     return app
