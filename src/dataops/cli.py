@@ -85,18 +85,20 @@ def _engine_serve(args: argparse.Namespace) -> int:
 
 
 def _portal_serve(args: argparse.Namespace) -> int:
-    import httpx
     import uvicorn
 
     from dataops import runtime
     from dataops.portal.app import create_portal_app
-    from dataops.portal.connectors import HttpEngine
+    from dataops.portal.http1 import Http1Engine
 
+    try:
+        engine = Http1Engine(args.engine_url)
+    except ValueError as exc:
+        runtime.fail(str(exc))
     settings = Settings.from_env()
     secret = runtime.configured_portal_secret(settings)
     workspace = runtime.build_workspace(settings)
     admin = runtime.bootstrap_admin(workspace)
-    engine = HttpEngine(httpx.AsyncHTTPTransport(), args.engine_url)
     app = create_portal_app(workspace, engine, secret)
     print(
         f"DataOps portal at http://{args.host}:{args.port}/work, brokering to {args.engine_url}",

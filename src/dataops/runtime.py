@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 import sys
 from dataclasses import dataclass
+from typing import NoReturn
 
 from starlette.types import ASGIApp
 
@@ -149,6 +150,6 @@ def build_single_process(workspace: Workspace) -> ASGIApp:
     return create_portal_app(workspace, AsgiEngine(engine), secret)
 
 
-def fail(message: str) -> None:
+def fail(message: str) -> NoReturn:
     print(f"dataops: {message}", file=sys.stderr)
     raise SystemExit(2)
