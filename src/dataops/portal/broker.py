@@ -1,8 +1,9 @@
 """Forward `/work/api/{path}` to the engine's `/api/{path}` with trusted headers.
 
-One broker, two ways to reach the engine (`EngineConnector`, in `portal/connectors.py`):
-the engine app in this process, called as ASGI (`dataops serve`, tests), or an httpx
-transport to a URL (`dataops portal serve --engine-url`; a Lambda invoke on AWS).
+One broker, three ways to reach the engine (`EngineConnector`): the engine app in this
+process, called as ASGI (`connectors.AsgiEngine`: `dataops serve`, tests); pooled HTTP/1.1
+connections to a URL (`http1.Http1Engine`: `dataops portal serve --engine-url`); an
+httpx transport (`connectors.HttpEngine`: a Lambda invoke on AWS).
 
 Only allow-listed request headers pass; the client's Cookie, Authorization and any
 `x-portal-*` / `x-user-*` / `x-request-id` header never do. Only allow-listed response

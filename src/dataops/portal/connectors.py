@@ -1,9 +1,10 @@
-"""The broker's two ways to reach the engine (`broker.EngineConnector`).
+"""Two of the broker's ways to reach the engine (`broker.EngineConnector`; the third,
+`http1.Http1Engine`, serves `dataops portal serve --engine-url`).
 
 - `AsgiEngine`: the engine app in this process, called directly as ASGI (`dataops serve`,
   tests): no HTTP client, no socket, no copy of either body.
-- `HttpEngine`: the engine behind an httpx transport at a URL: the network for
-  `dataops portal serve --engine-url`, `LambdaInvokeTransport` on AWS, a mock in tests.
+- `HttpEngine`: the engine behind an httpx transport at a URL: `LambdaInvokeTransport`
+  on AWS, a mock in tests.
 """
 
 from __future__ import annotations
