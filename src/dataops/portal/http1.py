@@ -168,6 +168,18 @@ class _Answer:
         self.keep_alive = bool(self.parser.should_keep_alive())  # valid here (llhttp)
 
 
+@dataclass(frozen=True)
+class _Outgoing:
+    """One request to send: its head (framing included), the body's first piece, and
+    where the rest of the body comes from."""
+
+    request: EngineRequest
+    head: bytes
+    first: Message
+    chunked: bool
+    receive: Receive
+
+
 class _ReusedConnectionClosed(Exception):
     """A pooled connection the engine had closed: nothing was answered on it."""
 
@@ -196,20 +208,24 @@ class Http1Engine:
         if first["type"] != "http.request":
             raise ClientDisconnect()
         whole = not first.get("more_body", False)
-        head = self._head(request, target, first, whole)
+        chunked = not whole and request.content_length is None
+        head = self._head(request, target, first, chunked)
+        out = _Outgoing(request, head, first, chunked, receive)
         if whole:  # a streamed body takes a new connection: it could not be sent again
             pooled = self._pooled()
             if pooled is not None:
                 try:
-                    await self._exchange(pooled, request, head, first, receive, send)
+                    await self._exchange(pooled, out, send)
                     return
                 except _ReusedConnectionClosed:
                     if request.method not in _SAFE_METHODS:
                         raise EngineUnavailable(request.request_id) from None
         connection = await self._connect(request)
-        await self._exchange(connection, request, head, first, receive, send)
+        await self._exchange(connection, out, send)
 
-    def _head(self, request: EngineRequest, target: bytes, first: Message, whole: bool) -> bytes:
+    def _head(self, request: EngineRequest, target: bytes, first: Message, chunked: bool) -> bytes:
+        """The request line and headers, with the body's framing: the client's declared
+        length, else the length of a body that came whole, else chunked."""
         lines = [
             request.method.encode("ascii") + b" " + target + b" HTTP/1.1",
             b"host: " + self._host,
@@ -217,10 +233,10 @@ class Http1Engine:
         lines += [name + b": " + value for name, value in request.headers]
         if request.content_length is not None:
             lines.append(b"content-length: " + request.content_length)
-        elif whole:
-            lines.append(b"content-length: " + str(len(first.get("body", b""))).encode())
-        else:
+        elif chunked:
             lines.append(b"transfer-encoding: chunked")
+        else:
+            lines.append(b"content-length: " + str(len(first.get("body", b""))).encode())
         return b"\r\n".join(lines) + b"\r\n\r\n"
 
     def _pooled(self) -> _Connection | None:
@@ -245,20 +261,12 @@ class Http1Engine:
             raise EngineUnavailable(request.request_id) from exc
         return connection
 
-    async def _exchange(
-        self,
-        connection: _Connection,
-        request: EngineRequest,
-        head: bytes,
-        first: Message,
-        receive: Receive,
-        send: Send,
-    ) -> None:
+    async def _exchange(self, connection: _Connection, out: _Outgoing, send: Send) -> None:
         """One request and its answer on `connection`; the connection goes back to the
         pool only if the answer completed and the engine keeps it open."""
         keep = False
         try:
-            keep = await self._send_and_answer(connection, request, head, first, receive, send)
+            keep = await self._send_and_answer(connection, out, send)
         finally:
             if keep and len(self._idle) < self._max_idle:
                 connection.idle_since = time.monotonic()
@@ -266,16 +274,9 @@ class Http1Engine:
             else:
                 connection.close()
 
-    async def _send_and_answer(
-        self,
-        connection: _Connection,
-        request: EngineRequest,
-        head: bytes,
-        first: Message,
-        receive: Receive,
-        send: Send,
-    ) -> bool:
-        body_sent = await self._send_request(connection, head, first, receive, request)
+    async def _send_and_answer(self, connection: _Connection, out: _Outgoing, send: Send) -> bool:
+        request = out.request
+        body_sent = await self._send_request(connection, out)
         answer = _Answer()
         parser = answer.parser = httptools.HttpResponseParser(answer)
         try:
@@ -315,19 +316,12 @@ class Http1Engine:
             and connection.usable()
         )
 
-    async def _send_request(
-        self,
-        connection: _Connection,
-        head: bytes,
-        first: Message,
-        receive: Receive,
-        request: EngineRequest,
-    ) -> bool:
+    async def _send_request(self, connection: _Connection, out: _Outgoing) -> bool:
         """Write the request; False when the engine stopped reading it (a failed write:
         its answer, if any, is read next) or the body was not sent whole."""
-        chunked = request.content_length is None and first.get("more_body", False)
-        message = first
-        data = head
+        request, chunked = out.request, out.chunked
+        message = out.first
+        data = out.head
         try:
             while True:
                 piece: bytes = message.get("body", b"")
@@ -345,12 +339,12 @@ class Http1Engine:
                     raise EngineTimeout(request.request_id) from None
                 if not more:
                     return True
-                message = await receive()
+                message = await out.receive()
                 if message["type"] != "http.request":
                     raise ClientDisconnect()
                 data = b""
         except ConnectionError:
-            if connection.reused and message is first:
+            if connection.reused and message is out.first:
                 raise _ReusedConnectionClosed() from None
             return False  # the engine may have answered already (say, 413): read it
 
