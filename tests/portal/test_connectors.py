@@ -23,7 +23,7 @@ from dataops.domain.models import User
 from dataops.engine import deps
 from dataops.engine.app import JSON_BODY_LIMIT
 from dataops.portal.app import create_portal_app
-from dataops.portal.broker import EngineBroker
+from dataops.portal.broker import EngineBroker, EngineBusy, EngineRequest
 from dataops.portal.connectors import AsgiEngine
 from dataops.portal.gateway import Authenticator
 from dataops.services import auth
@@ -470,6 +470,30 @@ def test_a_started_answer_is_not_cut_by_the_timeout() -> None:
 
     answer = broker_call(engine, timeout=0.05, path=b"/work/api/me")
     assert (answer.status, b"".join(answer.chunks)) == (200, b"slow but started")
+
+
+class BusyEngine:
+    """A connector whose limit of requests in flight is reached (`Http1Engine`'s)."""
+
+    async def call(self, request: EngineRequest, receive: Any, send: Any) -> None:
+        raise EngineBusy(request.request_id)
+
+    async def aclose(self) -> None:
+        return None
+
+
+def test_a_connector_with_too_many_requests_in_flight_is_a_503() -> None:
+    broker = EngineBroker(BusyEngine(), ENGINE_SECRET)
+
+    async def portal(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        await broker.forward(scope, receive, send, None)
+
+    answer = asyncio.run(drive(portal, scope_for("GET", b"/work/api/me", [])))
+    body = answer.problem(503)
+    assert body["type"] == "urn:dataops:problem:engine-busy"
+    assert body["detail"].startswith("too many requests are waiting for the work-engine")
+    assert body["detail"].endswith(")")  # names the request ID
+    assert answer.headers[b"retry-after"] == b"1"
 
 
 def test_an_unknown_method_is_a_405_problem(workspace: Workspace) -> None:

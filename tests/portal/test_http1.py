@@ -12,7 +12,13 @@ from typing import Any
 import pytest
 import uvloop
 
-from dataops.portal.broker import EngineRequest, EngineTimeout, EngineUnavailable, InvalidTarget
+from dataops.portal.broker import (
+    EngineBusy,
+    EngineRequest,
+    EngineTimeout,
+    EngineUnavailable,
+    InvalidTarget,
+)
 from dataops.portal.http1 import Http1Engine
 
 Handler = Callable[["Peer"], Awaitable[None]]
@@ -282,6 +288,79 @@ def test_a_head_answer_has_no_body() -> None:
         assert (b"content-length", b"10") in answer.messages[0]["headers"]
 
     run(head, scenario)
+
+
+# ------------------------------------------------------------------ requests in flight
+
+
+def held_until(gate: list[asyncio.Event]) -> Handler:
+    """An engine that answers each request once `gate[0]` is set."""
+
+    async def held(peer: Peer) -> None:
+        while await peer.read_request() is not None:
+            await gate[0].wait()
+            await peer.answer(200, b"{}")
+
+    return held
+
+
+async def until_seen(server: Server, requests: int) -> None:
+    async with asyncio.timeout(5):
+        while len(server.log) < requests:
+            await asyncio.sleep(0.01)
+
+
+def test_requests_beyond_the_limit_wait_for_one_to_finish() -> None:
+    gate: list[asyncio.Event] = []
+
+    async def scenario(server: Server) -> None:
+        gate.append(asyncio.Event())
+        engine = Http1Engine(server.url, max_connections=2)
+        calls = [asyncio.create_task(call(engine, engine_request())) for _ in range(3)]
+        await until_seen(server, 2)
+        await asyncio.sleep(0.1)
+        assert len(server.log) == 2  # the third waits in the portal, not at the engine
+        gate[0].set()
+        answers = await asyncio.gather(*calls)
+        await engine.aclose()
+        assert [answer.status for answer in answers] == [200, 200, 200]
+
+    server = run(held_until(gate), scenario)
+    assert (len(server.log), server.connections) == (3, 2)  # the third reused one
+
+
+def test_a_request_that_finds_no_place_in_time_is_busy_and_not_sent() -> None:
+    gate: list[asyncio.Event] = []
+
+    async def scenario(server: Server) -> None:
+        gate.append(asyncio.Event())
+        engine = Http1Engine(server.url, max_connections=1)
+        first = asyncio.create_task(call(engine, engine_request()))
+        await until_seen(server, 1)
+        with pytest.raises(EngineBusy):
+            await call(engine, engine_request("POST", timeout=0.2), [b'{"a":1}'])
+        gate[0].set()
+        assert (await first).status == 200
+        assert (await call(engine, engine_request())).status == 200  # its place is free
+        await engine.aclose()
+
+    server = run(held_until(gate), scenario)
+    assert [seen.head[0] for seen in server.log] == [b"GET /api/things HTTP/1.1"] * 2
+
+
+def test_a_failed_request_frees_its_place() -> None:
+    async def scenario(server: Server) -> None:
+        engine = Http1Engine("http://127.0.0.1:9", max_connections=1)  # nothing listens
+        for _ in range(3):  # a place kept by a failure would make the second one busy
+            with pytest.raises(EngineUnavailable):
+                await call(engine, engine_request(timeout=1))
+
+    run(keep_answering, scenario)
+
+
+def test_the_limit_is_at_least_one() -> None:
+    with pytest.raises(ValueError, match="max_connections"):
+        Http1Engine("http://127.0.0.1:9", max_connections=0)
 
 
 # ------------------------------------------------------------------ failures

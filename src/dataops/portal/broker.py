@@ -69,6 +69,11 @@ class EngineUnavailable(Exception):
     """The engine could not be reached, or failed before it started answering."""
 
 
+class EngineBusy(Exception):
+    """The connector's limit of requests in flight to the engine was reached, and none
+    finished within the request's timeout: the request was not sent."""
+
+
 class InvalidTarget(Exception):
     """The request's path or query cannot be sent to the engine."""
 
@@ -83,7 +88,8 @@ class EngineConnector(Protocol):
 
         Raises `EngineTimeout` when the answer has not started within `request.timeout`,
         `EngineUnavailable` when the engine cannot be reached or fails before it starts
-        answering, and `InvalidTarget` when the path or query cannot be sent. Once the
+        answering, `EngineBusy` when it did not send the request because too many were
+        in flight, and `InvalidTarget` when the path or query cannot be sent. Once the
         answer has started, a failure is raised as it is and the response is cut short.
         Adds only the framing headers its protocol needs; drops none of `request.headers`.
         """
@@ -207,6 +213,9 @@ def _failure_problem(exc: Exception, request: EngineRequest) -> JSONResponse | N
     if isinstance(exc, EngineUnavailable):
         detail = f"the work-engine could not be reached (request {rid})"
         return problem(502, "engine-unavailable", "Work-engine unavailable", detail)
+    if isinstance(exc, EngineBusy):
+        detail = f"too many requests are waiting for the work-engine; retry shortly (request {rid})"
+        return problem(503, "engine-busy", "Work-engine busy", detail, headers={"Retry-After": "1"})
     return None
 
 

@@ -17,7 +17,10 @@ C, the parser uvicorn uses).
   before the answer starts is `EngineUnavailable`; after, the error is raised as it is
   and the response is cut short. An engine that answers before reading the whole body
   (a 413, say) is heard: a failed write stops the body and the answer is read.
-- **Connections**: a connection goes back to the idle pool only after a complete
+- **Connections**: at most `max_connections` requests are in flight to the engine,
+  each on a connection of its own (what httpx's pool allowed); a request beyond them
+  waits for one to finish, up to `request.timeout`, then is `EngineBusy` (503) without
+  being sent. A connection goes back to the idle pool only after a complete
   answer the engine let stay open; idle ones are kept at most `idle_seconds` (below
   uvicorn's 5 s keep-alive) and `max_idle` of them, and one that the engine has closed
   (end of file seen) is never reused. A streamed body always takes a new connection. A
@@ -41,7 +44,13 @@ import httptools
 from starlette.requests import ClientDisconnect
 from starlette.types import Message, Receive, Send
 
-from dataops.portal.broker import EngineRequest, EngineTimeout, EngineUnavailable, InvalidTarget
+from dataops.portal.broker import (
+    EngineBusy,
+    EngineRequest,
+    EngineTimeout,
+    EngineUnavailable,
+    InvalidTarget,
+)
 
 _BUFFERED = 1 << 20
 _BAD_TARGET = re.compile(rb"[\x00-\x20\x7f]")
@@ -185,7 +194,16 @@ class _ReusedConnectionClosed(Exception):
 
 
 class Http1Engine:
-    def __init__(self, base_url: str, *, max_idle: int = 64, idle_seconds: float = 4.0) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        max_connections: int = 100,
+        max_idle: int = 64,
+        idle_seconds: float = 4.0,
+    ) -> None:
+        if max_connections < 1:
+            raise ValueError("max_connections must be at least 1")
         parts = urlsplit(base_url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"the engine URL must be http://host[:port], not {base_url!r}")
@@ -195,7 +213,8 @@ class Http1Engine:
         self._host = parts.netloc.rpartition("@")[2].encode("idna")
         self._prefix = parts.path.rstrip("/").encode("latin-1")
         self._idle: list[_Connection] = []
-        self._max_idle = max_idle
+        self._max_idle = min(max_idle, max_connections)
+        self._in_flight = asyncio.Semaphore(max_connections)
         self._idle_seconds = idle_seconds
 
     async def call(self, request: EngineRequest, receive: Receive, send: Send) -> None:
@@ -211,6 +230,18 @@ class Http1Engine:
         chunked = not whole and request.content_length is None
         head = self._head(request, target, first, chunked)
         out = _Outgoing(request, head, first, chunked, receive)
+        try:
+            async with asyncio.timeout(request.timeout):
+                await self._in_flight.acquire()
+        except TimeoutError:
+            raise EngineBusy(request.request_id) from None
+        try:
+            await self._call(out, send, whole=whole)
+        finally:
+            self._in_flight.release()
+
+    async def _call(self, out: _Outgoing, send: Send, *, whole: bool) -> None:
+        request = out.request
         if whole:  # a streamed body takes a new connection: it could not be sent again
             pooled = self._pooled()
             if pooled is not None:
