@@ -173,6 +173,13 @@ def judge(out: Path, stem: str) -> list[dict[str, Any]]:
             )
         for step, ratio in portable.get("peak_rss_ratio_largest_to_smallest", {}).items():
             row(f"{step} peak RSS largest/smallest", f"{ratio}x", "<= 1.3x", ratio <= 1.3, src)
+    floor = _load(out, stem, "validate-floor")  # validate_floor.py's file: what limits validate
+    if floor:
+        summary = floor["summary"]
+        budget = f"(budget {summary['budget_us_per_record']} us)"
+        for stage, value in summary["us_per_record"].items():
+            figure = f"validate CPU per record: {stage} (validate_floor.py)"
+            row(figure, f"{value} us", budget, None, floor["_file"])
     return rows
 
 
