@@ -4,7 +4,7 @@ the services directly.
 
     .venv/bin/python bench/bench_core.py [--sizes 1000,100000] [--reps 300]
 
-Prints a table and writes bench/results/<YYYY-MM-DD>-<hostname>.json. See bench/README.md.
+Prints a table and writes bench/results/<YYYY-MM-DD>-<hostname>-core.json. See bench/README.md.
 """
 
 from __future__ import annotations
@@ -386,7 +386,7 @@ def main(argv: list[str] | None = None) -> int:
         "ratios": summary,
     }
     args.out.mkdir(parents=True, exist_ok=True)
-    path = args.out / f"{report['date']}-{report['host']}.json"
+    path = args.out / f"{report['date']}-{report['host']}-core.json"
     path.write_text(json.dumps(report, indent=2) + "\n")
     print(f"\nwrote {path} ({report['seconds']} s)")
     return 0 if all(r["correct"] for r in results) else 1

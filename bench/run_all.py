@@ -6,8 +6,9 @@
     .venv/bin/python bench/run_all.py --summary-only  # judge the JSON files already written
 
 Each benchmark runs as its own process and writes its own JSON; this prints one table of
-targets and writes bench/results/<YYYY-MM-DD>-<hostname>-all.json. Profiles run only
-when pyinstrument and py-spy can be imported / found (see profile_paths.py).
+targets and writes bench/results/<YYYY-MM-DD>-<hostname>.json (the file issue 8 names).
+Profiles run only when pyinstrument and py-spy can be imported / found (see
+profile_paths.py).
 """
 
 from __future__ import annotations
@@ -222,7 +223,7 @@ def main(argv: list[str] | None = None) -> int:
         "runs": runs,
         "figures": rows,
     }
-    path = args.out / f"{stem}-all.json"
+    path = args.out / f"{stem}.json"
     path.write_text(json.dumps(report, indent=2) + "\n")
     print(f"\nwrote {path}")
     return 0 if all(r["exit"] == 0 for r in runs) else 1
