@@ -445,11 +445,21 @@ def slow_engine(seconds: float, cancelled: list[bool]) -> App:
     return engine
 
 
-def test_an_engine_too_slow_to_answer_is_a_504() -> None:
+def portal_lines(caplog: pytest.LogCaptureFixture) -> list[dict[str, Any]]:
+    """The portal's request lines, in order."""
+    return [json.loads(r.getMessage()) for r in caplog.records if r.name == "dataops.portal"]
+
+
+def test_an_engine_too_slow_to_answer_is_a_504(caplog: pytest.LogCaptureFixture) -> None:
     cancelled: list[bool] = []
-    answer = broker_call(slow_engine(5, cancelled), timeout=0.05, path=b"/work/api/me")
-    assert "0.05 s" in answer.problem(504)["detail"]
+    with caplog.at_level("INFO", logger="dataops"):
+        answer = broker_call(slow_engine(5, cancelled), timeout=0.05, path=b"/work/api/me")
+    detail = answer.problem(504)["detail"]
+    assert "0.05 s" in detail
     assert cancelled == [True]  # the engine's work was cancelled, not left running
+    (line,) = portal_lines(caplog)  # the ID the problem quotes is in the log
+    assert (line["status"], line["path"], line["userId"]) == (504, "/work/api/me", "usr_1")
+    assert detail.endswith(f"(request {line['requestId']})")
 
 
 def test_the_export_has_its_own_timeout() -> None:
@@ -594,6 +604,43 @@ def test_a_revoked_session_fails_on_the_next_request(workspace: Workspace) -> No
     assert first.status == 200
     auth.logout(workspace, session.token)
     asyncio.run(drive(portal, scope_for("GET", b"/work/api/me", [cookie]))).problem(401)
+
+
+def test_refusals_and_the_portals_own_pages_get_their_line_too(
+    workspace: Workspace, caplog: pytest.LogCaptureFixture
+) -> None:
+    """What never reaches the broker (so has no request ID) is logged as well: the
+    gateway's refusals, a failed login, the UI."""
+    portal = runtime.build_single_process(workspace)
+    session = auth.login(workspace, ADMIN_EMAIL, ADMIN_PASSWORD)
+    cookie = (b"cookie", f"{SESSION_COOKIE}={session.token}".encode())
+    login = json.dumps({"email": ADMIN_EMAIL, "password": "wrong"}).encode()
+    json_type = (b"content-type", b"application/json")
+    with caplog.at_level("INFO", logger="dataops"):
+        for scope, body in [
+            (scope_for("GET", b"/work/api/me", []), None),
+            (scope_for("POST", b"/work/api/tasks", [cookie, (b"origin", b"https://x.test")]), None),
+            (scope_for("TRACE", b"/work/api/me", [cookie]), None),
+            (scope_for("POST", b"/auth/login", [json_type]), [login]),
+            (scope_for("GET", b"/work", []), None),
+        ]:
+            asyncio.run(drive(portal, scope, body))
+    assert [(line["method"], line["path"], line["status"]) for line in portal_lines(caplog)] == [
+        ("GET", "/work/api/me", 401),
+        ("POST", "/work/api/tasks", 403),
+        ("TRACE", "/work/api/me", 405),
+        ("POST", "/auth/login", 401),
+        ("GET", "/work", 200),
+    ]
+    assert [line["requestId"] for line in portal_lines(caplog)] == [None] * 5
+    assert [line["userId"] for line in portal_lines(caplog)] == [
+        None,
+        session.user.id,  # known by then: the write was refused as cross-site
+        None,
+        None,
+        None,
+    ]
+    assert "wrong" not in caplog.text  # no bodies
 
 
 def test_serve_logs_one_line_per_request(

@@ -138,8 +138,7 @@ class EngineBroker:
             nonlocal started
             if message["type"] == "http.response.start":
                 started = True
-                if log.isEnabledFor(logging.INFO):
-                    _log_request(request.request_id, scope, message["status"], user)
+                log_request(request.request_id, scope, message["status"], user)
                 message = {
                     "type": "http.response.start",
                     "status": message["status"],
@@ -159,8 +158,10 @@ class EngineBroker:
             failure = _failure_problem(exc, request)
             if failure is None:
                 log.exception("unexpected error on %s %s", scope["method"], scope["path"])
+                log_request(request.request_id, scope, 500, user)
                 await internal_error()(scope, receive, send)
                 raise
+            log_request(request.request_id, scope, failure.status_code, user)
             await failure(scope, receive, send)
 
     def _request(self, scope: Scope, user: User | None) -> EngineRequest:
@@ -219,7 +220,12 @@ def _failure_problem(exc: Exception, request: EngineRequest) -> JSONResponse | N
     return None
 
 
-def _log_request(request_id: str, scope: Scope, status: int, user: User | None) -> None:
+def log_request(request_id: str | None, scope: Scope, status: int, user: User | None) -> None:
+    """The portal's one line for a request: the engine's answer, the broker's problem
+    when the engine could not answer, or the gateway's refusal (no request ID: it never
+    reached the broker)."""
+    if not log.isEnabledFor(logging.INFO):
+        return
     line = {
         "requestId": request_id,
         "method": scope["method"],

@@ -5,7 +5,9 @@ dependency solving).
 Every API call passes here, so this path builds no Request: it names the caller (bearer
 token or session cookie), refuses a declared body over the limit and cross-site writes
 made with a cookie, and hands the request to the broker. Everything else (login, the UI,
-lifespan) goes on to FastAPI.
+lifespan) goes on to FastAPI. Every HTTP request gets the portal's one log line
+(`broker.log_request`): refusals here and the FastAPI routes' answers without a request
+ID, since no engine call was made.
 """
 
 from __future__ import annotations
@@ -17,12 +19,13 @@ from typing import TypeVar
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import URL
 from starlette.requests import cookie_parser
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from dataops.domain.errors import DataOpsError, Unauthorized
 from dataops.domain.models import User
 from dataops.engine import problems
-from dataops.portal.broker import EngineBroker
+from dataops.portal.broker import EngineBroker, log_request
 from dataops.services import auth
 from dataops.services.context import Workspace
 
@@ -102,17 +105,24 @@ class ApiGateway:
             if path == "/work/health" and scope["method"] in ("GET", "HEAD"):
                 await self._broker.forward(scope, receive, send, None)
                 return
+            await self._app(scope, receive, _logged(scope, send))  # login, the UI, files
+            return
         await self._app(scope, receive, send)
 
     async def _api(self, scope: Scope, receive: Receive, send: Send) -> None:
+        user: User | None = None
+
+        async def refuse(refusal: Response) -> None:
+            log_request(None, scope, refusal.status_code, user)
+            await refusal(scope, receive, send)
+
         method: str = scope["method"]
         if method not in API_METHODS:
             detail = f"{method} is not allowed on {scope['path']}"
             allow = {"Allow": ", ".join(API_METHODS)}
-            refusal = problems.problem(
-                405, "method-not-allowed", "Method not allowed", detail, headers=allow
+            await refuse(
+                problems.problem(405, "method-not-allowed", "Method not allowed", detail, allow)
             )
-            await refusal(scope, receive, send)
             return
         found: dict[bytes, bytes] = {}
         for name, value in scope["headers"]:
@@ -126,24 +136,33 @@ class ApiGateway:
                 None if cookie is None else cookie.decode("latin-1"),
             )
         except DataOpsError as exc:
-            await problems.problem_for(exc)(scope, receive, send)
+            await refuse(problems.problem_for(exc))
             return
         except Exception:
             log.exception("unexpected error on %s %s", method, scope["path"])
-            await problems.internal_error()(scope, receive, send)
+            await refuse(problems.internal_error())
             raise
         declared = found.get(b"content-length", b"")
         if declared.isdigit() and int(declared) > self._body_limit:  # ASCII digits only
             detail = f"the body is larger than {self._body_limit} bytes"
-            refusal = problems.problem(413, "payload-too-large", "Payload too large", detail)
-            await refusal(scope, receive, send)
+            await refuse(problems.problem(413, "payload-too-large", "Payload too large", detail))
             return
         if via == "cookie" and method in UNSAFE_METHODS and _cross_site(scope, found):
             detail = "cross-site requests with a session cookie are refused"
-            refusal = problems.problem(403, "cross-site", "Forbidden", detail)
-            await refusal(scope, receive, send)
+            await refuse(problems.problem(403, "cross-site", "Forbidden", detail))
             return
         await self._broker.forward(scope, receive, send, user)
+
+
+def _logged(scope: Scope, send: Send) -> Send:
+    """`send`, logging the request's line when its answer starts."""
+
+    async def logging_send(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            log_request(None, scope, message["status"], None)
+        await send(message)
+
+    return logging_send
 
 
 def _cross_site(scope: Scope, headers: dict[bytes, bytes]) -> bool:
