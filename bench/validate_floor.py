@@ -49,7 +49,7 @@ from dataops.portable.format import SPECS
 from dataops.portable.index import ScratchIndex
 from dataops.portable.lines import parse_line, read_lines
 from dataops.portable.parallel import available_cores
-from dataops.portable.scan import Chunk, scan_chunk
+from dataops.portable.scan import Chunk, _record_id, scan_chunk
 
 RESULTS = Path(__file__).resolve().parent / "results"
 STAGES = ("orjson", "read + parse", "+ index", "check")
@@ -81,7 +81,7 @@ def _indexed(path: Path, entity: str, scratch: Path) -> int:
     with path.open("rb") as handle:
         for number, raw, newline, long_numbers in read_lines(handle):
             record = parse_line(raw, long_numbers=long_numbers, newline=newline)
-            index.add_id(entity, record[spec.id_field], number)
+            _record_id(spec, number, record, index)
             found = list(edges(spec, record))
             if found:
                 index.add_refs(entity, number, found)
