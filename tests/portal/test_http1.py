@@ -348,6 +348,37 @@ def test_a_request_that_finds_no_place_in_time_is_busy_and_not_sent() -> None:
     assert [seen.head[0] for seen in server.log] == [b"GET /api/things HTTP/1.1"] * 2
 
 
+def test_the_wait_for_a_place_counts_against_the_timeout() -> None:
+    """The answer must start within the timeout of the call, the wait included: a
+    request that waited 0.7 s of its 1 s for a place and then meets an engine that takes
+    0.7 s to answer times out, though neither wait alone reaches 1 s."""
+    gate: list[asyncio.Event] = []
+
+    async def first_held_then_slow(peer: Peer) -> None:
+        while await peer.read_request() is not None:
+            if len(peer.log) == 1:
+                await gate[0].wait()
+            else:
+                await asyncio.sleep(0.7)
+            await peer.answer(200, b"{}")
+
+    async def scenario(server: Server) -> None:
+        gate.append(asyncio.Event())
+        engine = Http1Engine(server.url, max_connections=1)
+        first = asyncio.create_task(call(engine, engine_request()))
+        await until_seen(server, 1)
+        second = asyncio.create_task(call(engine, engine_request(timeout=1.0)))
+        await asyncio.sleep(0.7)
+        gate[0].set()
+        assert (await first).status == 200
+        with pytest.raises(EngineTimeout):
+            await second
+        await engine.aclose()
+
+    server = run(first_held_then_slow, scenario)
+    assert len(server.log) == 2  # the second was sent: it found a place in time
+
+
 def test_a_failed_request_frees_its_place() -> None:
     async def scenario(server: Server) -> None:
         engine = Http1Engine("http://127.0.0.1:9", max_connections=1)  # nothing listens

@@ -12,18 +12,21 @@ C, the parser uvicorn uses).
   when it declared one, with the length of a body that arrived in one piece, else
   chunked. A target holding a space or control byte is `InvalidTarget`.
 - **Answer**: passed to `send` as it arrives (the body de-chunked; the broker keeps
-  only its allow-listed headers). It must start within `request.timeout` (else
-  `EngineTimeout`); each later read gets the same timeout. A connection that fails
+  only its allow-listed headers). It must start within `request.timeout` of the call,
+  the whole of it (waiting for a place, connecting, sending the request: as
+  `AsgiEngine`), else `EngineTimeout`; each later read of the body gets the same
+  timeout anew. A connection that fails
   before the answer starts is `EngineUnavailable`; after, the error is raised as it is
   and the response is cut short. An engine that answers before reading the whole body
   (a 413, say) is heard: a failed write stops the body and the answer is read.
 - **Connections**: at most `max_connections` requests are in flight to the engine,
   each on a connection of its own (what httpx's pool allowed); a request beyond them
   waits for one to finish, up to `request.timeout`, then is `EngineBusy` (503) without
-  being sent. A connection goes back to the idle pool only after a complete
-  answer the engine let stay open; idle ones are kept at most `idle_seconds` (below
-  uvicorn's 5 s keep-alive) and `max_idle` of them, and one that the engine has closed
-  (end of file seen) is never reused. A streamed body always takes a new connection. A
+  being sent (what is left of the timeout after the wait is all the engine gets). A
+  connection goes back to the idle pool only after a complete answer the engine let
+  stay open; idle ones are kept at most `idle_seconds` (below uvicorn's 5 s
+  keep-alive) and `max_idle` of them, and one that the engine has closed (end of file
+  seen) is never reused. A streamed body always takes a new connection. A
   GET, HEAD or OPTIONS found on a reused connection the engine closed before any answer
   byte is sent again, once, on a new one; any other request is then 502 (it is not
   repeated: the engine might have acted on it).
@@ -187,6 +190,8 @@ class _Outgoing:
     first: Message
     chunked: bool
     receive: Receive
+    deadline: float
+    """The event loop's time by which the answer must have started."""
 
 
 class _ReusedConnectionClosed(Exception):
@@ -223,15 +228,16 @@ class Http1Engine:
             target += b"?" + request.query
         if _BAD_TARGET.search(target):
             raise InvalidTarget(target[:200].decode("latin-1"))
+        deadline = asyncio.get_running_loop().time() + request.timeout
         first = await receive()
         if first["type"] != "http.request":
             raise ClientDisconnect()
         whole = not first.get("more_body", False)
         chunked = not whole and request.content_length is None
         head = self._head(request, target, first, chunked)
-        out = _Outgoing(request, head, first, chunked, receive)
+        out = _Outgoing(request, head, first, chunked, receive, deadline)
         try:
-            async with asyncio.timeout(request.timeout):
+            async with asyncio.timeout_at(deadline):
                 await self._in_flight.acquire()
         except TimeoutError:
             raise EngineBusy(request.request_id) from None
@@ -251,7 +257,7 @@ class Http1Engine:
                 except _ReusedConnectionClosed:
                     if request.method not in _SAFE_METHODS:
                         raise EngineUnavailable(request.request_id) from None
-        connection = await self._connect(request)
+        connection = await self._connect(out)
         await self._exchange(connection, out, send)
 
     def _head(self, request: EngineRequest, target: bytes, first: Message, chunked: bool) -> bytes:
@@ -280,11 +286,12 @@ class Http1Engine:
             connection.close()
         return None
 
-    async def _connect(self, request: EngineRequest) -> _Connection:
+    async def _connect(self, out: _Outgoing) -> _Connection:
+        request = out.request
         host, port = self._address
         loop = asyncio.get_running_loop()
         try:
-            async with asyncio.timeout(request.timeout):
+            async with asyncio.timeout_at(out.deadline):
                 _, connection = await loop.create_connection(_Connection, host, port, ssl=self._ssl)
         except TimeoutError:
             raise EngineTimeout(request.request_id) from None
@@ -311,7 +318,7 @@ class Http1Engine:
         answer = _Answer()
         parser = answer.parser = httptools.HttpResponseParser(answer)
         try:
-            async with asyncio.timeout(request.timeout):
+            async with asyncio.timeout_at(out.deadline):
                 while not answer.headers_done:
                     data = await connection.read()
                     if not data:
@@ -354,26 +361,25 @@ class Http1Engine:
         message = out.first
         data = out.head
         try:
-            while True:
-                piece: bytes = message.get("body", b"")
-                if chunked and piece:
-                    data += b"%x\r\n%b\r\n" % (len(piece), piece)
-                elif piece:
-                    data += piece
-                more = message.get("more_body", False)
-                if chunked and not more:
-                    data += b"0\r\n\r\n"
-                try:
-                    async with asyncio.timeout(request.timeout):
-                        await connection.write(data)
-                except TimeoutError:
-                    raise EngineTimeout(request.request_id) from None
-                if not more:
-                    return True
-                message = await out.receive()
-                if message["type"] != "http.request":
-                    raise ClientDisconnect()
-                data = b""
+            async with asyncio.timeout_at(out.deadline):
+                while True:
+                    piece: bytes = message.get("body", b"")
+                    if chunked and piece:
+                        data += b"%x\r\n%b\r\n" % (len(piece), piece)
+                    elif piece:
+                        data += piece
+                    more = message.get("more_body", False)
+                    if chunked and not more:
+                        data += b"0\r\n\r\n"
+                    await connection.write(data)
+                    if not more:
+                        return True
+                    message = await out.receive()
+                    if message["type"] != "http.request":
+                        raise ClientDisconnect()
+                    data = b""
+        except TimeoutError:
+            raise EngineTimeout(request.request_id) from None
         except ConnectionError:
             if connection.reused and message is out.first:
                 raise _ReusedConnectionClosed() from None
