@@ -173,10 +173,10 @@ def credential(user_id: str) -> Credential:
     return Credential(user_id=user_id, password_hash="$argon2id$not-a-real-hash", updated_at=STAMP)
 
 
-def session(record_id: str, *, user_id: str) -> Session:
-    return Session(
-        id=record_id, user_id=user_id, created_at=STAMP, expires_at="2025-01-03T03:04:05.000Z"
-    )
+def session(
+    record_id: str, *, user_id: str, expires_at: str = "2025-01-03T03:04:05.000Z"
+) -> Session:
+    return Session(id=record_id, user_id=user_id, created_at=STAMP, expires_at=expires_at)
 
 
 def _subsets(columns: tuple[str, ...]) -> list[tuple[str, ...]]:
@@ -244,12 +244,14 @@ def upload(
     )
 
 
-def idempotency(record_id: str) -> IdempotencyRecord:
+def idempotency(
+    record_id: str, *, expires_at: str = "2025-01-03T03:04:05.000Z"
+) -> IdempotencyRecord:
     return IdempotencyRecord(
         id=record_id,
         request_hash="d" * 64,
         result_id="art_1",
         result={"id": "art_1", "status": "draft", "tags": ["a"]},
         created_at=STAMP,
-        expires_at="2025-01-03T03:04:05.000Z",
+        expires_at=expires_at,
     )

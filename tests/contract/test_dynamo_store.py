@@ -32,7 +32,7 @@ from dataops.services.context import Workspace
 from dataops.services.evidence import StoreEvidence
 from dataops.store.dynamodb import DynamoStore, table_definitions
 from dataops.store.dynamodb.tables import SPECS
-from dataops.store.port import Filters, PageRequest
+from dataops.store.port import EXPIRING, Filters, PageRequest
 from dataops.store.sqlite.tables import TABLES
 from tests.conftest import free_port, make_settings
 from tests.contract import records as r
@@ -96,6 +96,8 @@ def test_item_specs_agree_with_the_sqlite_tables() -> None:
         assert set(spec.filters) == set(table.columns), entity
         assert spec.order == table.order, entity
         assert spec.versioned == table.versioned, entity
+        assert spec.expires == table.expires, entity
+        assert (spec.expires is not None) is (entity in EXPIRING), entity
         assert spec.order[-1] == spec.key, "the last order value must be the record key"
         for index in spec.indexes:
             assert set(index.fields) <= set(spec.filters), (entity, index.name)

@@ -154,6 +154,22 @@ def test_record_reads_and_guard_use_the_primary_key(store: SqliteStore) -> None:
         assert any(row.startswith("SEARCH") for row in plan), f"{sql}: {plan}"
 
 
+@pytest.mark.parametrize("entity", ["sessions", "idempotency"])
+def test_purging_expired_records_seeks_by_expiry(store: SqliteStore, entity: str) -> None:
+    statements: list[str] = []
+    with store.unit_of_work(write=True) as uow:
+        conn = uow._connection()
+        conn.set_trace_callback(statements.append)
+        try:
+            uow.purge_expired(entity, "2025-06-01T00:00:00.000Z", 20)
+        finally:
+            conn.set_trace_callback(None)
+        (sql,) = [s for s in statements if s.lstrip().upper().startswith("DELETE")]
+        plan = [row[3] for row in conn.execute("EXPLAIN QUERY PLAN " + sql).fetchall()]
+    assert not full_scans(plan), f"full scan for {sql}: {plan}"
+    assert any(f"{entity}_expiry" in row for row in plan), plan
+
+
 # --- migrations -------------------------------------------------------------------------
 
 
@@ -233,4 +249,38 @@ def test_concurrent_first_opens_migrate_once(tmp_path: Path) -> None:
     for store in opened:
         store.close()
     assert not errors, errors
+    assert user_version(path) == len(MIGRATIONS)
+
+
+def test_expiry_columns_are_filled_from_the_records_already_stored(tmp_path: Path) -> None:
+    """Migration 6 adds `expires_at` to sessions and idempotency records and takes it
+    from each stored record, so a store made before it purges its old records too."""
+    path = tmp_path / "before-6.db"
+    with sqlite3.connect(path, isolation_level=None) as conn:
+        for step in MIGRATIONS[:5]:
+            conn.executescript(step)
+        conn.execute("PRAGMA user_version = 5")
+        old = "2025-01-01T00:00:00.000Z"
+        session = r.session("ses_old", user_id="usr_1", expires_at=old)
+        conn.execute(
+            "INSERT INTO sessions (id, version, data, user_id) VALUES (?, 1, ?, ?)",
+            (session.id, TABLES["sessions"].encode(session), session.user_id),
+        )
+        claim = r.idempotency("idem_old", expires_at=old)
+        conn.execute(
+            "INSERT INTO idempotency (id, version, data) VALUES (?, 1, ?)",
+            (claim.id, TABLES["idempotency"].encode(claim)),
+        )
+    conn.close()
+    migrated = SqliteStore(path)
+    try:
+        with migrated.unit_of_work(write=True) as uow:
+            counts = [
+                uow.purge_expired(e, "2025-06-01T00:00:00.000Z", 10)
+                for e in ("sessions", "idempotency")
+            ]
+            uow.commit()
+        assert counts == [1, 1]
+    finally:
+        migrated.close()
     assert user_version(path) == len(MIGRATIONS)

@@ -680,3 +680,85 @@ def test_stored_many_reads_by_key(store: MetadataStore) -> None:
         assert json.loads(raw)["id"] == key
         assert version == 1
     assert "Ünïcode ✓".encode() in dict((k, v) for k, v, _ in rows)["art_2"]
+
+
+# --- expiry ------------------------------------------------------------------------------
+
+EXPIRY_NOW = "2025-06-01T00:00:00.000Z"
+
+
+def _expiring(entity: str, record_id: str, expires_at: str) -> Any:
+    if entity == "sessions":
+        return r.session(record_id, user_id="usr_1", expires_at=expires_at)
+    return r.idempotency(record_id, expires_at=expires_at)
+
+
+def _expiry_dataset(entity: str) -> dict[str, Any]:
+    """Three expired records (oldest first by expiry, not by ID), one expiring at the
+    very moment of the purge and two still live."""
+    expiries = {
+        "rec_e": "2025-05-01T00:00:00.000Z",
+        "rec_c": "2025-05-02T00:00:00.000Z",
+        "rec_a": "2025-05-31T23:59:59.999Z",
+        "rec_b": EXPIRY_NOW,
+        "rec_d": "2025-06-01T00:00:00.001Z",
+        "rec_f": "2026-01-01T00:00:00.000Z",
+    }
+    return {key: _expiring(entity, key, moment) for key, moment in expiries.items()}
+
+
+def _present(store: MetadataStore, entity: str, keys: Sequence[str]) -> list[str]:
+    with store.unit_of_work() as uow:
+        return sorted(key_of(record) for record in repo(uow, entity).get_many(keys))
+
+
+@pytest.mark.parametrize("entity", ["sessions", "idempotency"])
+def test_purge_expired_deletes_expired_records_oldest_first_and_nothing_live(
+    store: MetadataStore, entity: str
+) -> None:
+    records = _expiry_dataset(entity)
+    seed(store, entity, list(records.values()))
+    with store.unit_of_work(write=True) as uow:
+        first = uow.purge_expired(entity, EXPIRY_NOW, 2)
+        uow.commit()
+    with store.unit_of_work(write=True) as uow:
+        rest = uow.purge_expired(entity, EXPIRY_NOW, 100)
+        uow.commit()
+    left = _present(store, entity, list(records))
+    if isinstance(store, DynamoStore):
+        # DynamoDB deletes none here: the table's TTL does, on the attribute every item
+        # carries (expiry rounded up to the second, so never before the record expires).
+        assert (first, rest) == (0, 0)
+        assert left == sorted(records)
+        name = store.tables[entity]
+        ttl = store.client.describe_time_to_live(TableName=name)["TimeToLiveDescription"]
+        assert ttl == {"TimeToLiveStatus": "ENABLED", "AttributeName": "expiresAtEpoch"}
+        epochs = {
+            key: store.client.get_item(TableName=name, Key={"id": {"S": key}})["Item"][
+                "expiresAtEpoch"
+            ]["N"]
+            for key in records
+        }
+        assert epochs["rec_e"] == "1746057600"  # 2025-05-01T00:00:00Z
+        assert epochs["rec_a"] == epochs["rec_b"] == "1748736000"  # 2025-06-01T00:00:00Z
+        assert epochs["rec_d"] == "1748736001"
+    else:
+        assert (first, rest) == (2, 1)
+        assert left == ["rec_b", "rec_d", "rec_f"]  # expiring at `before` is not expired
+
+
+@pytest.mark.parametrize("entity", ["sessions", "idempotency"])
+def test_purge_expired_is_undone_with_its_unit(store: MetadataStore, entity: str) -> None:
+    records = _expiry_dataset(entity)
+    seed(store, entity, list(records.values()))
+    with store.unit_of_work(write=True) as uow:
+        uow.purge_expired(entity, EXPIRY_NOW, 100)  # left without commit
+    assert _present(store, entity, list(records)) == sorted(records)
+
+
+@pytest.mark.parametrize("entity", ["artifacts", "api_tokens", "uploads", "audit_events"])
+def test_purge_expired_refuses_records_that_do_not_expire(
+    store: MetadataStore, entity: str
+) -> None:
+    with store.unit_of_work(write=True) as uow, pytest.raises(ValueError, match="do not expire"):
+        uow.purge_expired(entity, EXPIRY_NOW, 10)

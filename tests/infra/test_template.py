@@ -14,7 +14,7 @@ import yaml
 from cfnlint.api import ManualArgs, lint_file
 
 from dataops.config import TABLE_ENTITIES, Settings
-from dataops.store.dynamodb import table_definitions
+from dataops.store.dynamodb import table_definitions, ttl_specification
 
 TEMPLATE = Path(__file__).resolve().parents[2] / "infra" / "template.yaml"
 STACK = "dataops-prod"
@@ -346,6 +346,7 @@ def test_tables_and_indexes_match_what_the_store_creates(template: dict[str, Any
             assert got_indexes[name]["KeySchema"] == index["KeySchema"], (entity, name)
             assert got_indexes[name]["Projection"] == index["Projection"], (entity, name)
         assert len(got_indexes) <= 20  # DynamoDB's default limit of GSIs per table
+        assert props.get("TimeToLiveSpecification") == ttl_specification(entity), entity
 
 
 @pytest.mark.parametrize("bucket", ["ArtifactsBucket", "ExportArchiveBucket"])

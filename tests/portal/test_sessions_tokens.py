@@ -23,9 +23,10 @@ from fastapi.testclient import TestClient
 from dataops import runtime
 from dataops.domain.clock import format_ts, now, parse_ts
 from dataops.domain.enums import Role
+from dataops.domain.models import Actor
 from dataops.engine.app import JSON_BODY_LIMIT, create_engine_app
 from dataops.portal.ratelimit import LoginLimiter
-from dataops.services import auth
+from dataops.services import auth, idempotency
 from dataops.services.context import Workspace
 from dataops.services.people import SYSTEM
 from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, PASSWORD, login, make_settings
@@ -224,6 +225,58 @@ def test_expired_session_is_refused(portal: TestClient, workspace: Workspace) ->
         uow.commit()
     assert_problem(portal.get("/work/api/me", headers=cookie_header(token)), 401)
     assert_problem(portal.get("/auth/session", headers=cookie_header(token)), 401)
+
+
+def _expire(workspace: Workspace, entity: str, record_id: str, ago: timedelta) -> None:
+    with workspace.store.unit_of_work(write=True) as uow:
+        repository = getattr(uow, entity)
+        record = repository.get(record_id)
+        updated = copy.deepcopy(record)
+        updated.expires_at = format_ts(now() - ago)
+        updated.version = record.version + 1
+        repository.update(updated, record.version)
+        uow.commit()
+
+
+def test_a_login_deletes_expired_sessions_and_keeps_live_ones(
+    portal: TestClient, workspace: Workspace
+) -> None:
+    tokens = [login_token(portal, ADMIN_EMAIL, ADMIN_PASSWORD) for _ in range(3)]
+    expired, live = tokens[:2], tokens[2]
+    for token in expired:
+        _expire(workspace, "sessions", auth.secret_hash(token), timedelta(seconds=1))
+    newest = login_token(portal, ADMIN_EMAIL, ADMIN_PASSWORD)
+    with workspace.store.unit_of_work() as uow:
+        kept = uow.sessions.get_many([auth.secret_hash(t) for t in [*tokens, newest]])
+    assert sorted(s.id for s in kept) == sorted(auth.secret_hash(t) for t in (live, newest))
+    assert ok(portal.get("/work/api/me", headers=cookie_header(live)))
+
+
+def test_an_idempotent_create_deletes_expired_keys_and_keeps_live_ones(
+    api: TestClient, workspace: Workspace
+) -> None:
+    def create(key: str) -> str:
+        response = api.post(
+            "/work/api/artifacts",
+            headers={"Idempotency-Key": key},
+            json={"type": "report", "title": key, "storageUri": f"https://example.com/{key}"},
+        )
+        assert response.status_code == 201, response.text
+        return str(response.json()["id"])
+
+    me = api.get("/work/api/me").json()
+    actor = Actor(id=me["id"], email=me["email"], role=Role(me["role"]))
+    keys = ("old-1", "old-2", "live", "new")
+    claim = {key: idempotency.record_id(actor, "register-artifact", key) for key in keys}
+    first = {key: create(key) for key in keys[:3]}
+    for key in ("old-1", "old-2"):
+        _expire(workspace, "idempotency", claim[key], timedelta(hours=1))
+    create("new")
+    with workspace.store.unit_of_work() as uow:
+        kept = uow.idempotency.get_many(list(claim.values()))
+    assert sorted(r.id for r in kept) == sorted([claim["live"], claim["new"]])
+    assert create("live") == first["live"]  # a live key still replays its first result
+    assert create("old-1") != first["old-1"]  # an expired key is new again
 
 
 def test_sessions_are_stored_as_hashes_only(portal: TestClient, workspace: Workspace) -> None:

@@ -14,7 +14,7 @@ from dataops.domain.enums import EntityType
 from dataops.domain.errors import Conflict, Unauthorized, ValidationFailed
 from dataops.domain.models import Actor, ApiToken, Session, User
 from dataops.services import passwords
-from dataops.services.common import audit, require
+from dataops.services.common import EXPIRED_PER_WRITE, audit, require
 from dataops.services.context import Workspace
 from dataops.services.people import find_user_by_email, normal_email
 from dataops.store.port import Filters, Page, PageRequest
@@ -55,6 +55,7 @@ def login(ws: Workspace, email: str, password: str) -> NewSession:
         uow.sessions.add(
             Session(id=secret_hash(token), user_id=user.id, created_at=now_ts(), expires_at=expires)
         )
+        uow.purge_expired("sessions", now_ts(), EXPIRED_PER_WRITE)
         uow.commit()
     return NewSession(token, user, expires)
 

@@ -15,6 +15,7 @@ from dataops.domain.clock import format_ts, now, now_ts, parse_ts
 from dataops.domain.codec import to_dict
 from dataops.domain.errors import Conflict, ValidationFailed
 from dataops.domain.models import Actor, IdempotencyRecord
+from dataops.services.common import EXPIRED_PER_WRITE
 from dataops.store.port import UnitOfWork
 
 KEY_LIFETIME = timedelta(hours=24)
@@ -56,6 +57,7 @@ def remember(uow: UnitOfWork, rid: str, body_hash: str, result_id: str, result: 
         created_at=now_ts(),
         expires_at=format_ts(now() + KEY_LIFETIME),
     )
+    uow.purge_expired("idempotency", now_ts(), EXPIRED_PER_WRITE)
     existing = uow.idempotency.get(rid)
     if existing is None:
         uow.idempotency.add(record)

@@ -45,6 +45,10 @@ T_co = TypeVar("T_co", covariant=True)
 MAX_PAGE_SIZE = 500
 DEFAULT_PAGE_SIZE = 50
 
+EXPIRING = ("sessions", "idempotency")
+"""Entities whose records serve no purpose once their `expires_at` has passed (a session
+is refused, an idempotency key is new again), so a store does not keep them."""
+
 
 @dataclass
 class Page(Generic[T]):
@@ -147,6 +151,14 @@ class UnitOfWork(Protocol):
         """The stored rows of the records among `keys` that exist, in no particular
         order, read by key (no scan; on DynamoDB strongly consistent). Same consistency
         and read-unit rule as `stored`."""
+
+    def purge_expired(self, entity: str, before: str, limit: int) -> int:
+        """Delete, with this write unit, up to `limit` records of `entity` (one of
+        `EXPIRING`) whose `expires_at` is earlier than the timestamp `before`, oldest
+        first, and say how many. A record that has not expired is never deleted. A
+        backend whose database deletes expired records itself deletes none here and
+        returns 0: DynamoDB, whose TTL on `expiresAtEpoch` removes them (within days of
+        expiry; until then they are read and refused as expired)."""
 
     def __enter__(self) -> UnitOfWork: ...
 

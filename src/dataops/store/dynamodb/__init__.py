@@ -2,6 +2,6 @@
 index per list filter and proof lookup, units of work as TransactWriteItems."""
 
 from dataops.store.dynamodb.store import DynamoStore
-from dataops.store.dynamodb.tables import table_definitions
+from dataops.store.dynamodb.tables import table_definitions, ttl_specification
 
-__all__ = ["DynamoStore", "table_definitions"]
+__all__ = ["DynamoStore", "table_definitions", "ttl_specification"]

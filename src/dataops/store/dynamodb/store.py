@@ -64,9 +64,11 @@ from dataops.store.dynamodb.tables import (
     Spec,
     fits,
     table_definitions,
+    ttl_specification,
     unique_key,
 )
 from dataops.store.port import (
+    EXPIRING,
     MAX_PAGE_SIZE,
     Filters,
     Page,
@@ -250,6 +252,12 @@ class DynamoUnitOfWork:
         self._ops.clear()
         self._committed = True
 
+    def purge_expired(self, entity: str, before: str, limit: int) -> int:
+        if entity not in EXPIRING or SPECS[entity].expires is None:
+            raise ValueError(f"{entity} records do not expire")
+        self._writable()
+        return 0  # the table's TTL deletes them (`ttl_specification`)
+
     def stored(self, entity: str, batch_size: int = MAX_PAGE_SIZE) -> StoredRecords:
         spec = self._reading(entity)
         return StoredRecords(
@@ -363,6 +371,17 @@ class DynamoStore:
                 waiting.append(name)
         for name in waiting:
             self._wait_active(name)
+        for entity, name in self.tables.items():
+            self._ensure_ttl(entity, name)
+
+    def _ensure_ttl(self, entity: str, name: str) -> None:
+        wanted = ttl_specification(entity)
+        if wanted is None:
+            return
+        status = self._call("describe_time_to_live", TableName=name)["TimeToLiveDescription"]
+        if status.get("TimeToLiveStatus") in ("ENABLED", "ENABLING"):
+            return
+        self._call("update_time_to_live", TableName=name, TimeToLiveSpecification=wanted)
 
     def _describe(self, name: str) -> dict[str, Any] | None:
         try:

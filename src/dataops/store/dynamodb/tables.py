@@ -14,7 +14,10 @@ Item layout (every table):
   joined by `#`, every part but the last with `%` and `#` escaped (so it is injective);
 - the sort attribute of the entity's list order: `id` itself, or `date_id` /
   `expiresAt_id` (the order values joined by `#`; `#` sorts below every character a
-  date or timestamp uses, so the string order is the tuple order).
+  date or timestamp uses, so the string order is the tuple order);
+- on the tables of entities that expire (sessions, idempotency records), `expiresAtEpoch`
+  (N): `expires_at` in Unix seconds, the table's TTL attribute, so DynamoDB deletes the
+  item once it has expired (`ttl_specification`).
 
 Uniqueness (SQLite's UNIQUE indexes: users.email, api_tokens.token_hash) is kept by a
 claim item in the same table, `id` = `#unique#<field>#<value>` with `owner` = the record
@@ -25,11 +28,13 @@ from __future__ import annotations
 
 import enum
 import json
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, TypeGuard
 
 from dataops.domain import models
+from dataops.domain.clock import parse_ts
 from dataops.domain.codec import camel, from_dict, to_dict
 from dataops.domain.errors import ValidationFailed
 
@@ -41,6 +46,7 @@ OWNER = "owner"
 SEPARATOR = "#"
 UNIQUE_PREFIX = "#unique#"
 ALL_INDEX = "all"
+TTL_ATTRIBUTE = "expiresAtEpoch"
 MAX_PARTITION_BYTES = 2048  # DynamoDB's limit for a partition key value
 MAX_SORT_BYTES = 1024  # ... and for a sort key value
 MAX_KEY_BYTES = 1000  # record keys: leaves room for the composite sort values
@@ -72,6 +78,8 @@ class Spec:
     versioned: bool = True
     indexes: tuple[Index, ...] = ()
     unique: tuple[str, ...] = ()
+    expires: str | None = None
+    """The field whose time, as `TTL_ATTRIBUTE`, has DynamoDB delete the item."""
 
     @property
     def all_indexes(self) -> tuple[Index, ...]:
@@ -108,6 +116,10 @@ class Spec:
         }
         if self.sort_attribute != KEY:
             item[self.sort_attribute] = {"S": compose(self.order_values(record))}
+        if self.expires is not None:
+            moment = parse_ts(getattr(record, self.expires))
+            # rounded up: DynamoDB may delete an item once this second has passed
+            item[TTL_ATTRIBUTE] = {"N": str(math.ceil(moment.timestamp()))}
         for name in self.filters:
             value = _text(getattr(record, name))
             if fits(value, MAX_PARTITION_BYTES):
@@ -199,6 +211,7 @@ SPECS: dict[str, Spec] = {
             models.Session,
             filters=("user_id",),
             indexes=(Index("by-user", ("user_id",)),),
+            expires="expires_at",
         ),
         Spec(
             "api_tokens",
@@ -207,7 +220,7 @@ SPECS: dict[str, Spec] = {
             indexes=(Index("by-token-hash", ("token_hash",)), Index("by-user", ("user_id",))),
             unique=("token_hash",),
         ),
-        Spec("idempotency", models.IdempotencyRecord),
+        Spec("idempotency", models.IdempotencyRecord, expires="expires_at"),
         Spec(
             "uploads",
             models.Upload,
@@ -310,3 +323,11 @@ def table_definitions(table_names: Mapping[str, str]) -> list[dict[str, Any]]:
             }
         )
     return definitions
+
+
+def ttl_specification(entity: str) -> dict[str, Any] | None:
+    """The table's `TimeToLiveSpecification` (CloudFormation's property; the local
+    auto-create passes it to UpdateTimeToLive), None for a table without TTL."""
+    if SPECS[entity].expires is None:
+        return None
+    return {"AttributeName": TTL_ATTRIBUTE, "Enabled": True}

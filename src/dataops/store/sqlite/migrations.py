@@ -82,4 +82,14 @@ MIGRATIONS: list[str] = [
         status TEXT NOT NULL, expires_at TEXT NOT NULL);
     CREATE INDEX uploads_stale ON uploads (status, expires_at, id);
     """,
+    # 6: sessions and idempotency records carry their expiry in a column, so expired ones
+    # are found by index and deleted (`purge_expired`); existing rows take it from data.
+    """
+    ALTER TABLE sessions ADD COLUMN expires_at TEXT;
+    UPDATE sessions SET expires_at = json_extract(data, '$.expiresAt');
+    CREATE INDEX sessions_expiry ON sessions (expires_at, id);
+    ALTER TABLE idempotency ADD COLUMN expires_at TEXT;
+    UPDATE idempotency SET expires_at = json_extract(data, '$.expiresAt');
+    CREATE INDEX idempotency_expiry ON idempotency (expires_at, id);
+    """,
 ]

@@ -15,6 +15,7 @@ from typing import Any, Generic, TypeVar
 from dataops.domain import models
 from dataops.domain.errors import Conflict, StorageUnavailable, ValidationFailed, VersionConflict
 from dataops.store.port import (
+    EXPIRING,
     MAX_PAGE_SIZE,
     Filters,
     Page,
@@ -76,7 +77,7 @@ class SqliteRepository(Generic[T]):
         return [found[i] for i in record_ids if i in found]
 
     def add(self, record: T) -> None:
-        columns = [self._t.key, "version", "data", *self._t.columns]
+        columns = [self._t.key, "version", "data", *self._t.written]
         values = [getattr(record, self._t.key), self._version(record), self._t.encode(record)]
         values += self._t.column_values(record)
         marks = ",".join("?" * len(columns))
@@ -89,7 +90,7 @@ class SqliteRepository(Generic[T]):
             raise Conflict(f"{self._t.entity} record already exists") from exc
 
     def update(self, record: T, expected_version: int) -> None:
-        sets = ["version = ?", "data = ?", *(f"{c} = ?" for c in self._t.columns)]
+        sets = ["version = ?", "data = ?", *(f"{c} = ?" for c in self._t.written)]
         values = [self._version(record), self._t.encode(record), *self._t.column_values(record)]
         cursor = self._conn.execute(
             f"UPDATE {self._t.name} SET {', '.join(sets)} "  # noqa: S608
@@ -184,6 +185,20 @@ class SqliteUnitOfWork:
     def commit(self) -> None:
         self._connection().execute("COMMIT")
         self._committed = True
+
+    def purge_expired(self, entity: str, before: str, limit: int) -> int:
+        table = TABLES[entity]
+        if entity not in EXPIRING or table.expires is None:
+            raise ValueError(f"{entity} records do not expire")
+        if not self._write:
+            raise RuntimeError("purge_expired needs a write unit of work")
+        name, column = table.name, table.expires
+        cursor = self._connection().execute(
+            f"DELETE FROM {name} WHERE id IN (SELECT id FROM {name} "  # noqa: S608
+            f"WHERE {column} < ? ORDER BY {column}, id LIMIT ?)",
+            (before, max(limit, 0)),
+        )
+        return cursor.rowcount
 
     def stored(self, entity: str, batch_size: int = MAX_PAGE_SIZE) -> StoredRecords:
         table = TABLES[entity]

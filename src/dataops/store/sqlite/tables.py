@@ -21,10 +21,17 @@ class Table:
     order: tuple[str, ...] = ("id",)
     key: str = "id"
     versioned: bool = True
+    expires: str | None = None
+    """The field stored in a column of its own for `purge_expired`; not a filter."""
+
+    @property
+    def written(self) -> tuple[str, ...]:
+        """The columns written beside the key, version and data."""
+        return self.columns if self.expires is None else (*self.columns, self.expires)
 
     def column_values(self, record: Any) -> list[Any]:
         values = []
-        for column in self.columns:
+        for column in self.written:
             value = getattr(record, column)
             values.append(value.value if isinstance(value, enum.Enum) else value)
         return values
@@ -48,9 +55,9 @@ TABLES = {
             order=("user_id",),
             versioned=False,
         ),
-        Table("sessions", "sessions", models.Session, columns=("user_id",)),
+        Table("sessions", "sessions", models.Session, columns=("user_id",), expires="expires_at"),
         Table("api_tokens", "api_tokens", models.ApiToken, columns=("user_id", "token_hash")),
-        Table("idempotency", "idempotency", models.IdempotencyRecord),
+        Table("idempotency", "idempotency", models.IdempotencyRecord, expires="expires_at"),
         Table(
             "uploads",
             "uploads",
