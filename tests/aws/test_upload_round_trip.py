@@ -311,3 +311,46 @@ def test_round_trip_through_a_real_dataops_serve_on_s3(moto: MotoServer, tmp_pat
     finally:
         served.stop()
     assert "X-Amz-Signature" not in (tmp_path / "serve.log").read_text()  # nor logged
+
+
+def test_an_artifact_of_an_uploaded_file_serves_the_version_the_file_recorded(
+    deployment: Deployment,
+) -> None:
+    """A later write to the key (anyone with bucket access can make one: the bucket is
+    versioned) does not change what the artifact serves; one without `fileId` has no
+    recorded version and serves the key's current bytes."""
+    api = deployment.api
+    task_id = new_task(api)
+    ticket = announce(api, task_id)
+    assert send(api, ticket, DATA).status_code in (200, 204)
+    record = complete(api, ticket).json()
+    common = {
+        "type": "transcript",
+        "title": "Guest notes",
+        "storageUri": record["storageUri"],
+        "checksum": record["checksum"],
+    }
+    pinned = api.post("/work/api/artifacts", json={**common, "fileId": record["id"]})
+    loose = api.post("/work/api/artifacts", json=common)
+    assert (pinned.status_code, loose.status_code) == (201, 201), (pinned.text, loose.text)
+    later = b"%PDF-1.7 someone else's bytes\n"
+    if deployment.bucket is not None:
+        s3 = boto3.client("s3", endpoint_url=deployment.endpoint)
+        key = record["storageUri"].removeprefix(f"s3://{deployment.bucket}/")
+        s3.put_object(Bucket=deployment.bucket, Key=key, Body=later)
+
+    def served(artifact_id: str) -> tuple[list[str] | None, bytes]:
+        url = f"/work/api/artifacts/{artifact_id}/content"
+        response = api.get(url, follow_redirects=False)
+        if deployment.bucket is None:
+            assert response.status_code == 200, response.text
+            return None, response.content
+        assert response.status_code == 307, response.text
+        location = response.headers["location"]
+        return parse_qs(urlsplit(location).query).get("versionId"), httpx.get(location).content
+
+    if deployment.bucket is None:  # local-dev keeps no versions: the bytes are the file's
+        assert served(pinned.json()["id"]) == (None, DATA)
+    else:
+        assert served(pinned.json()["id"]) == ([record["storageVersion"]], DATA)
+        assert served(loose.json()["id"]) == (None, later)

@@ -184,3 +184,19 @@ def file_content(ws: Workspace, file_id: str) -> Content:
     return open_content(
         ws, storage_uri_of(record), record.filename, record.content_type, record.storage_version
     )
+
+
+def artifact_content(ws: Workspace, artifact_id: str) -> Content:
+    """An artifact's DataOps-owned bytes. An artifact has no version field of its own:
+    when its `fileId` names the file record of the same `storageUri` (an uploaded file
+    registered as an artifact, as `dataops artifacts register` and the assistant do), the
+    file's recorded `storageVersion` pins them, so a later write to the key cannot
+    change what the artifact, perhaps approved as proof, serves."""
+    with ws.store.unit_of_work() as uow:
+        artifact = require(uow.artifacts, artifact_id, "artifact")
+        record = uow.files.get(artifact.file_id) if artifact.file_id else None
+    version = None
+    if record is not None and storage_uri_of(record) == artifact.storage_uri:
+        version = record.storage_version
+    filename = artifact.filename or artifact.id
+    return open_content(ws, artifact.storage_uri, filename, artifact.content_type, version)

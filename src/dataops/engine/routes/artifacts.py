@@ -22,7 +22,7 @@ from dataops.engine.routes.content import stream
 from dataops.engine.routing import api_router
 from dataops.engine.schemas import ArtifactCreate, ArtifactUpdate, AttachIn, ReviewIn, SupersedeIn
 from dataops.services import artifacts as svc
-from dataops.services.files import open_content
+from dataops.services.files import artifact_content
 
 router = api_router("/api/artifacts", "artifacts")
 Filter = Annotated[str | None, Query(max_length=200)]
@@ -143,9 +143,4 @@ def supersede(
 
 @router.get("/{artifact_id}/content")
 def content(artifact_id: str, ws: WorkspaceDep, _: Reader) -> StreamingResponse:
-    artifact = svc.get_artifact(ws, artifact_id)
-    return stream(
-        open_content(
-            ws, artifact.storage_uri, artifact.filename or artifact.id, artifact.content_type
-        )
-    )
+    return stream(artifact_content(ws, artifact_id))
