@@ -28,6 +28,7 @@ TABLE_ENTITIES = (
     "api_tokens",
     "idempotency",
     "uploads",
+    "login_throttles",
 )
 DEFAULT_MAX_UPLOAD_BYTES = 100 * 1024 * 1024
 

@@ -25,6 +25,7 @@ from dataops.domain.models import (
     Credential,
     FileRecord,
     IdempotencyRecord,
+    LoginThrottle,
     Notification,
     Phase,
     ProofRequirement,
@@ -253,5 +254,15 @@ def idempotency(
         result_id="art_1",
         result={"id": "art_1", "status": "draft", "tags": ["a"]},
         created_at=STAMP,
+        expires_at=expires_at,
+    )
+
+
+def login_throttle(
+    record_id: str, *, expires_at: str = "2025-01-03T03:04:05.000Z"
+) -> LoginThrottle:
+    return LoginThrottle(
+        id=record_id,
+        failures=["2025-01-02T03:04:05.000Z", "2025-01-02T03:05:05.000Z"],
         expires_at=expires_at,
     )

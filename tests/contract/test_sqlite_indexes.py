@@ -17,7 +17,7 @@ import pytest
 from dataops.domain.enums import ArtifactType
 from dataops.domain.errors import VersionConflict
 from dataops.services.evidence import StoreEvidence
-from dataops.store.port import Filters, PageRequest
+from dataops.store.port import EXPIRING, Filters, PageRequest
 from dataops.store.sqlite import SqliteStore
 from dataops.store.sqlite.migrations import MIGRATIONS
 from dataops.store.sqlite.store import SqliteUnitOfWork, encode_cursor
@@ -154,7 +154,7 @@ def test_record_reads_and_guard_use_the_primary_key(store: SqliteStore) -> None:
         assert any(row.startswith("SEARCH") for row in plan), f"{sql}: {plan}"
 
 
-@pytest.mark.parametrize("entity", ["sessions", "idempotency"])
+@pytest.mark.parametrize("entity", EXPIRING)
 def test_purging_expired_records_seeks_by_expiry(store: SqliteStore, entity: str) -> None:
     statements: list[str] = []
     with store.unit_of_work(write=True) as uow:

@@ -30,7 +30,14 @@ from dataops.domain.enums import (
 )
 from dataops.domain.errors import Conflict, ValidationFailed, VersionConflict
 from dataops.store.dynamodb import DynamoStore
-from dataops.store.port import Filters, MetadataStore, PageRequest, Repository, UnitOfWork
+from dataops.store.port import (
+    EXPIRING,
+    Filters,
+    MetadataStore,
+    PageRequest,
+    Repository,
+    UnitOfWork,
+)
 from dataops.store.sqlite import SqliteStore
 from tests.contract import records as r
 from tests.contract.dynamo import drop_tables, dynamo_store
@@ -136,6 +143,7 @@ ROUND_TRIP: dict[str, Callable[[], Any]] = {
     "sessions": lambda: r.session("ses_1", user_id="usr_1"),
     "api_tokens": lambda: r.api_token("tok_1", user_id="usr_1"),
     "idempotency": lambda: r.idempotency("idm_1"),
+    "login_throttles": lambda: r.login_throttle("thr_1"),
     "uploads": lambda: r.upload("upl_1"),
     "templates": lambda: r.template("tpl_1"),
     "bundles": lambda: r.bundle("bun_1", template_id="tpl_1"),
@@ -447,6 +455,8 @@ def _dataset(entity: str) -> list[Any]:
         ]
     if entity == "idempotency":
         return [r.idempotency(f"idm_{i:03d}") for i in range(8)]
+    if entity == "login_throttles":
+        return [r.login_throttle(f"thr_{i:03d}") for i in range(8)]
     raise AssertionError(entity)
 
 
@@ -690,6 +700,8 @@ EXPIRY_NOW = "2025-06-01T00:00:00.000Z"
 def _expiring(entity: str, record_id: str, expires_at: str) -> Any:
     if entity == "sessions":
         return r.session(record_id, user_id="usr_1", expires_at=expires_at)
+    if entity == "login_throttles":
+        return r.login_throttle(record_id, expires_at=expires_at)
     return r.idempotency(record_id, expires_at=expires_at)
 
 
@@ -712,7 +724,7 @@ def _present(store: MetadataStore, entity: str, keys: Sequence[str]) -> list[str
         return sorted(key_of(record) for record in repo(uow, entity).get_many(keys))
 
 
-@pytest.mark.parametrize("entity", ["sessions", "idempotency"])
+@pytest.mark.parametrize("entity", EXPIRING)
 def test_purge_expired_deletes_expired_records_oldest_first_and_nothing_live(
     store: MetadataStore, entity: str
 ) -> None:
@@ -747,7 +759,7 @@ def test_purge_expired_deletes_expired_records_oldest_first_and_nothing_live(
         assert left == ["rec_b", "rec_d", "rec_f"]  # expiring at `before` is not expired
 
 
-@pytest.mark.parametrize("entity", ["sessions", "idempotency"])
+@pytest.mark.parametrize("entity", EXPIRING)
 def test_purge_expired_is_undone_with_its_unit(store: MetadataStore, entity: str) -> None:
     records = _expiry_dataset(entity)
     seed(store, entity, list(records.values()))

@@ -12,8 +12,9 @@ import os
 import subprocess
 import sys
 import tarfile
+import threading
 from collections.abc import AsyncIterator, Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -29,7 +30,11 @@ from dataops.portal.ratelimit import LoginLimiter
 from dataops.services import auth, idempotency
 from dataops.services.context import Workspace
 from dataops.services.people import SYSTEM
+from dataops.store.dynamodb import DynamoStore
+from dataops.store.port import MetadataStore
+from dataops.store.sqlite import SqliteStore
 from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, PASSWORD, login, make_settings
+from tests.contract.dynamo import drop_tables, dynamo_store, endpoint_for
 from tests.portal.support import (
     ENGINE_SECRET,
     SESSION_COOKIE,
@@ -355,16 +360,35 @@ def test_failures_spread_over_addresses_still_lock_the_account(
 
 
 class FakeClock:
+    """Seconds from an origin, as the wall-clock datetime the limiter reads."""
+
     def __init__(self) -> None:
         self.now = 1000.0
 
-    def __call__(self) -> float:
-        return self.now
+    def __call__(self) -> datetime:
+        return datetime(2026, 1, 1, tzinfo=UTC) + timedelta(seconds=self.now)
 
 
-def test_limiter_window_expires() -> None:
+@pytest.fixture(params=["sqlite", "dynamodb"])
+def throttle_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[MetadataStore]:
+    """The metadata store the limiter keeps its counts in: a SQLite file, or DynamoDB on
+    the session's moto server."""
+    store: MetadataStore
+    if request.param == "sqlite":
+        store = SqliteStore(tmp_path / "throttle.db")
+    else:
+        store = dynamo_store(endpoint_for(request), tmp_path)
+    yield store
+    if isinstance(store, DynamoStore):
+        drop_tables(store)
+    store.close()
+
+
+def test_limiter_window_expires(throttle_store: MetadataStore) -> None:
     clock = FakeClock()
-    limiter = LoginLimiter(per_account=3, per_address=100, window_seconds=60, clock=clock)
+    limiter = LoginLimiter(
+        throttle_store, per_account=3, per_address=100, window_seconds=60, clock=clock
+    )
     for _ in range(3):
         assert limiter.retry_after("a@example.com", "10.0.0.1") is None
         limiter.failed("a@example.com", "10.0.0.1")
@@ -384,9 +408,13 @@ def test_limiter_window_expires() -> None:
     assert limiter.retry_after("a@example.com", "10.0.0.2") is None
 
 
-def test_limiter_counts_accounts_case_insensitively_and_addresses_apart() -> None:
+def test_limiter_counts_accounts_case_insensitively_and_addresses_apart(
+    throttle_store: MetadataStore,
+) -> None:
     clock = FakeClock()
-    limiter = LoginLimiter(per_account=2, per_address=3, window_seconds=60, clock=clock)
+    limiter = LoginLimiter(
+        throttle_store, per_account=2, per_address=3, window_seconds=60, clock=clock
+    )
     limiter.failed("A@Example.com", "10.0.0.1")
     limiter.failed("a@example.COM", "10.0.0.2")
     assert limiter.retry_after("a@example.com", "10.0.0.3") is not None
@@ -397,9 +425,13 @@ def test_limiter_counts_accounts_case_insensitively_and_addresses_apart() -> Non
     assert limiter.retry_after("e@example.com", "10.0.0.4") is None
 
 
-def test_limiter_success_clears_the_account_not_the_address() -> None:
+def test_limiter_success_clears_the_account_not_the_address(
+    throttle_store: MetadataStore,
+) -> None:
     clock = FakeClock()
-    limiter = LoginLimiter(per_account=2, per_address=2, window_seconds=60, clock=clock)
+    limiter = LoginLimiter(
+        throttle_store, per_account=2, per_address=2, window_seconds=60, clock=clock
+    )
     limiter.failed("a@example.com", "10.0.0.1")
     limiter.succeeded("A@example.com")
     limiter.failed("a@example.com", "10.0.0.2")
@@ -408,12 +440,60 @@ def test_limiter_success_clears_the_account_not_the_address() -> None:
     assert limiter.retry_after("y@example.com", "10.0.0.1") is not None
 
 
-def test_limiter_retry_after_is_the_time_until_the_oldest_failure_leaves() -> None:
+def test_limiter_retry_after_is_the_time_until_the_oldest_failure_leaves(
+    throttle_store: MetadataStore,
+) -> None:
     clock = FakeClock()
-    limiter = LoginLimiter(per_account=1, per_address=10, window_seconds=900, clock=clock)
+    limiter = LoginLimiter(
+        throttle_store, per_account=1, per_address=10, window_seconds=900, clock=clock
+    )
     limiter.failed("a@example.com", "10.0.0.1")
     clock.now += 300
     assert limiter.retry_after("a@example.com", "10.0.0.1") == 601
+
+
+def test_the_limit_holds_across_portal_processes(throttle_store: MetadataStore) -> None:
+    """Two limiters on one store, as two `dataops portal serve` processes or two warm
+    Lambda containers have: failures seen by either count for both, also when they are
+    written at the same time."""
+    clock = FakeClock()
+    first, second = (
+        LoginLimiter(throttle_store, per_account=6, per_address=100, clock=clock) for _ in range(2)
+    )
+    start = threading.Barrier(6)
+
+    def fail(limiter: LoginLimiter, n: int) -> None:
+        start.wait()
+        limiter.failed("shared@example.com", f"10.0.0.{n}")
+
+    threads = [
+        threading.Thread(target=fail, args=(limiter, n))
+        for n, limiter in enumerate([first, second] * 3)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert first.retry_after("shared@example.com", "10.0.0.99") is not None  # all 6 counted
+    assert second.retry_after("shared@example.com", "10.0.0.99") is not None
+    assert second.retry_after("other@example.com", "10.0.0.99") is None
+
+
+def test_throttle_records_hold_no_email_or_address_and_expire(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "throttle.db")
+    clock = FakeClock()
+    limiter = LoginLimiter(store, per_account=5, window_seconds=60, clock=clock)
+    limiter.failed("Private.Person@example.com", "192.0.2.44")
+    raw = b"".join(p.read_bytes() for p in tmp_path.glob("throttle.db*"))
+    for secret in (b"private.person", b"Private.Person", b"192.0.2.44"):
+        assert secret not in raw
+    clock.now += 61  # both records have expired: the next failure deletes them
+    limiter.failed("someone@example.com", "198.51.100.1")
+    with store.unit_of_work() as uow:
+        kept = uow.stored("login_throttles")
+        rows = [row for batch in kept.batches for row in batch]
+    assert len(rows) == 2  # the new account's and address's only
+    store.close()
 
 
 # ------------------------------------------------------------------------ API tokens

@@ -324,6 +324,19 @@ class ApiToken:
 
 
 @dataclass
+class LoginThrottle:
+    """Recent failed logins of one account or one client address (`portal/ratelimit.py`).
+    `id` is `thr_` + the SHA-256 of the kind and the key, so no email or address is kept."""
+
+    id: str
+    failures: list[str]
+    """Timestamps of the latest failures still in the window, oldest first."""
+    expires_at: str
+    """When the newest failure leaves the window; from then the record says nothing."""
+    version: int = 1
+
+
+@dataclass
 class IdempotencyRecord:
     """The first result of a request sent with an Idempotency-Key. `id` is a hash of the
     caller, the operation and the key; `request_hash` identifies the body."""

@@ -21,8 +21,8 @@ Record mapping (entity ↔ export record):
   exported as `local-dev://<path>` (backslashes turned into `/`, leading `/` removed)
   and `storage_path` itself is not exported.
 - Never exported: credentials (password hashes), sessions and API tokens; nor the
-  transient operational records (upload tickets, idempotency replays), which are not
-  entities of the format.
+  transient operational records (upload tickets, idempotency replays, login throttles),
+  which are not entities of the format.
 
 Determinism: one compact JSON object per line, keys sorted at every depth, records in
 `id` order, UTF-8 (a string that cannot be UTF-8 encoded is written with `\\u` escapes),

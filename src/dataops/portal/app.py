@@ -50,7 +50,7 @@ def create_portal_app(
     problems.install(app)
     secure = workspace.settings.secure_cookies
 
-    limiter = LoginLimiter()
+    limiter = LoginLimiter(workspace.store)
     body_limit = workspace.settings.max_upload_bytes + 1024 * 1024
 
     async def current_user(request: Request) -> tuple[User, str]:
@@ -66,7 +66,7 @@ def create_portal_app(
     ) -> JSONResponse:
         address = request.client.host if request.client else "unknown"
         account = " ".join(email.split()).lower()  # the account login() will look up
-        wait = limiter.retry_after(account, address)
+        wait = await run_in_threadpool(limiter.retry_after, account, address)
         if wait is not None:
             return problems.problem(
                 429,
@@ -78,9 +78,9 @@ def create_portal_app(
         try:
             session = await run_in_threadpool(auth.login, workspace, email, password)
         except Unauthorized:
-            limiter.failed(account, address)
+            await run_in_threadpool(limiter.failed, account, address)
             raise
-        limiter.succeeded(account)
+        await run_in_threadpool(limiter.succeeded, account)
         response = JSONResponse({"user": _user_json(session.user), "expiresAt": session.expires_at})
         response.set_cookie(
             SESSION_COOKIE,

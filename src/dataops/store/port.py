@@ -31,6 +31,7 @@ from dataops.domain.models import (
     Credential,
     FileRecord,
     IdempotencyRecord,
+    LoginThrottle,
     Notification,
     Session,
     Task,
@@ -45,9 +46,10 @@ T_co = TypeVar("T_co", covariant=True)
 MAX_PAGE_SIZE = 500
 DEFAULT_PAGE_SIZE = 50
 
-EXPIRING = ("sessions", "idempotency")
+EXPIRING = ("sessions", "idempotency", "login_throttles")
 """Entities whose records serve no purpose once their `expires_at` has passed (a session
-is refused, an idempotency key is new again), so a store does not keep them."""
+is refused, an idempotency key is new again, a throttle's failures have left its
+window), so a store does not keep them."""
 
 
 @dataclass
@@ -120,6 +122,7 @@ class UnitOfWork(Protocol):
     sessions: Repository[Session]
     api_tokens: Repository[ApiToken]
     idempotency: Repository[IdempotencyRecord]
+    login_throttles: Repository[LoginThrottle]
     uploads: Repository[Upload]
     templates: Repository[Template]
     bundles: Repository[Bundle]

@@ -214,6 +214,7 @@ class DynamoUnitOfWork:
     sessions: Repository[models.Session]
     api_tokens: Repository[models.ApiToken]
     idempotency: Repository[models.IdempotencyRecord]
+    login_throttles: Repository[models.LoginThrottle]
     uploads: Repository[models.Upload]
     templates: Repository[models.Template]
     bundles: Repository[models.Bundle]

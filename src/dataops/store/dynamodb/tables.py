@@ -221,6 +221,7 @@ SPECS: dict[str, Spec] = {
             unique=("token_hash",),
         ),
         Spec("idempotency", models.IdempotencyRecord, expires="expires_at"),
+        Spec("login_throttles", models.LoginThrottle, expires="expires_at"),
         Spec(
             "uploads",
             models.Upload,

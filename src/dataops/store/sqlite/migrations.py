@@ -92,4 +92,10 @@ MIGRATIONS: list[str] = [
     UPDATE idempotency SET expires_at = json_extract(data, '$.expiresAt');
     CREATE INDEX idempotency_expiry ON idempotency (expires_at, id);
     """,
+    # 7: failed logins per account and per address, shared by every portal process.
+    """
+    CREATE TABLE login_throttles (id TEXT PRIMARY KEY, version INTEGER NOT NULL,
+        data TEXT NOT NULL, expires_at TEXT);
+    CREATE INDEX login_throttles_expiry ON login_throttles (expires_at, id);
+    """,
 ]

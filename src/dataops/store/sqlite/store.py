@@ -142,6 +142,7 @@ class SqliteUnitOfWork:
     sessions: Repository[models.Session]
     api_tokens: Repository[models.ApiToken]
     idempotency: Repository[models.IdempotencyRecord]
+    login_throttles: Repository[models.LoginThrottle]
     uploads: Repository[models.Upload]
     templates: Repository[models.Template]
     bundles: Repository[models.Bundle]

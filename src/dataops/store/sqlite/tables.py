@@ -58,6 +58,7 @@ TABLES = {
         Table("sessions", "sessions", models.Session, columns=("user_id",), expires="expires_at"),
         Table("api_tokens", "api_tokens", models.ApiToken, columns=("user_id", "token_hash")),
         Table("idempotency", "idempotency", models.IdempotencyRecord, expires="expires_at"),
+        Table("login_throttles", "login_throttles", models.LoginThrottle, expires="expires_at"),
         Table(
             "uploads",
             "uploads",
