@@ -452,6 +452,21 @@ def test_limiter_retry_after_is_the_time_until_the_oldest_failure_leaves(
     assert limiter.retry_after("a@example.com", "10.0.0.1") == 601
 
 
+def test_failures_from_a_clock_behind_keep_the_newest(throttle_store: MetadataStore) -> None:
+    """Two processes whose clocks differ: the record keeps the latest failures by time,
+    whatever order they were written in, and Retry-After counts from the right one."""
+    ahead, behind = FakeClock(), FakeClock()
+    behind.now = ahead.now - 30
+    fast, slow = (
+        LoginLimiter(throttle_store, per_account=2, window_seconds=60, clock=clock)
+        for clock in (ahead, behind)
+    )
+    fast.failed("skew@example.com", "10.0.0.1")  # t=1000
+    slow.failed("skew@example.com", "10.0.0.2")  # t=970, written second
+    fast.failed("skew@example.com", "10.0.0.3")  # t=1000: 970 is the oldest, dropped
+    assert fast.retry_after("skew@example.com", "10.0.0.4") == 61  # both 1000s leave at 1060
+
+
 def test_the_limit_holds_across_portal_processes(throttle_store: MetadataStore) -> None:
     """Two limiters on one store, as two `dataops portal serve` processes or two warm
     Lambda containers have: failures seen by either count for both, also when they are

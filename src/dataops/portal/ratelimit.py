@@ -75,7 +75,7 @@ class LoginLimiter:
                 with self._store.unit_of_work(write=True) as uow:
                     for key, limit in keys:
                         record = uow.login_throttles.get(key)
-                        recent = [*self._recent(record, moment), moment][-limit:]
+                        recent = sorted([*self._recent(record, moment), moment])[-limit:]
                         updated = LoginThrottle(
                             id=key,
                             failures=[format_ts(t) for t in recent],
@@ -115,11 +115,12 @@ class LoginLimiter:
         return [(_record_id(kind, value), self._limits[kind]) for kind, value in pairs]
 
     def _recent(self, record: LoginThrottle | None, moment: datetime) -> list[datetime]:
-        """The record's failures still in the window at `moment`, oldest first."""
+        """The record's failures still in the window at `moment`, oldest first (sorted:
+        processes' clocks may differ a little, so they need not have been written in order)."""
         if record is None:
             return []
         start = moment - self._window
-        return [t for t in map(parse_ts, record.failures) if t > start]
+        return sorted(t for t in map(parse_ts, record.failures) if t > start)
 
 
 def _record_id(kind: str, value: str) -> str:
