@@ -16,9 +16,10 @@ from dataops.store.port import Repository, UnitOfWork
 T = TypeVar("T")
 
 EXPIRED_PER_WRITE = 20
-"""Expired records of its kind that a write adding a session (login) or an idempotency
-record (a create with an Idempotency-Key) deletes as it goes (`purge_expired`): more than
-it adds, so they cannot pile up, at a bounded cost to the request."""
+"""Expired records of its kind that a write adding a session (login), an idempotency
+record (a create with an Idempotency-Key) or a login throttle (a failed login) deletes as
+it goes (`purge_expired`): more than it adds, so they cannot pile up, at a bounded cost
+to the request."""
 
 
 class Versioned(Protocol):

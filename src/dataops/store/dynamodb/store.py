@@ -68,7 +68,6 @@ from dataops.store.dynamodb.tables import (
     unique_key,
 )
 from dataops.store.port import (
-    EXPIRING,
     MAX_PAGE_SIZE,
     Filters,
     Page,
@@ -254,7 +253,7 @@ class DynamoUnitOfWork:
         self._committed = True
 
     def purge_expired(self, entity: str, before: str, limit: int) -> int:
-        if entity not in EXPIRING or SPECS[entity].expires is None:
+        if SPECS[entity].expires is None:
             raise ValueError(f"{entity} records do not expire")
         self._writable()
         return 0  # the table's TTL deletes them (`ttl_specification`)

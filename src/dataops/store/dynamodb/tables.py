@@ -15,9 +15,9 @@ Item layout (every table):
 - the sort attribute of the entity's list order: `id` itself, or `date_id` /
   `expiresAt_id` (the order values joined by `#`; `#` sorts below every character a
   date or timestamp uses, so the string order is the tuple order);
-- on the tables of entities that expire (sessions, idempotency records), `expiresAtEpoch`
-  (N): `expires_at` in Unix seconds, the table's TTL attribute, so DynamoDB deletes the
-  item once it has expired (`ttl_specification`).
+- on the tables of entities that expire (sessions, idempotency records, login
+  throttles), `expiresAtEpoch` (N): `expires_at` in Unix seconds, the table's TTL
+  attribute, so DynamoDB deletes the item once it has expired (`ttl_specification`).
 
 Uniqueness (SQLite's UNIQUE indexes: users.email, api_tokens.token_hash) is kept by a
 claim item in the same table, `id` = `#unique#<field>#<value>` with `owner` = the record

@@ -15,7 +15,6 @@ from typing import Any, Generic, TypeVar
 from dataops.domain import models
 from dataops.domain.errors import Conflict, StorageUnavailable, ValidationFailed, VersionConflict
 from dataops.store.port import (
-    EXPIRING,
     MAX_PAGE_SIZE,
     Filters,
     Page,
@@ -189,7 +188,7 @@ class SqliteUnitOfWork:
 
     def purge_expired(self, entity: str, before: str, limit: int) -> int:
         table = TABLES[entity]
-        if entity not in EXPIRING or table.expires is None:
+        if table.expires is None:
             raise ValueError(f"{entity} records do not expire")
         if not self._write:
             raise RuntimeError("purge_expired needs a write unit of work")
