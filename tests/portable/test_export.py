@@ -42,7 +42,7 @@ from dataops.domain.models import (
     Template,
     User,
 )
-from dataops.domain.policy import is_secret_key, scan_for_signed_urls
+from dataops.domain.policy import is_secret_key, scan_for_secret_values
 from dataops.portable import spool
 from dataops.portable.export import write_export
 from dataops.portable.format import (
@@ -332,7 +332,7 @@ def test_nothing_the_policy_flags(golden: Golden) -> None:
     export = ExportDir(golden.directory)
     for name in EXPORTED:
         for record in export.records(name):
-            assert scan_for_signed_urls(record) == []
+            assert scan_for_secret_values(record) == []
             assert not any(is_secret_key(k) for k in _all_keys(record)), record
 
 

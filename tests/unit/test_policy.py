@@ -10,13 +10,17 @@ import pytest
 from dataops.domain.enums import StorageProvider as P
 from dataops.domain.errors import FieldError
 from dataops.domain.policy import (
+    MAX_DEPTH,
     MAX_METADATA_BYTES,
     check_checksum,
+    check_free_form,
     check_metadata,
     check_storage_uri,
     infer_provider,
     is_secret_key,
+    nesting_depth,
     provider_conflict,
+    secret_value_problem,
     signed_url_problem,
 )
 
@@ -388,3 +392,148 @@ def test_checksum_accepted(value: str) -> None:
 )
 def test_checksum_refused(value: str) -> None:
     assert _fields(check_checksum(value)) == ["checksum"]
+
+
+# --- issue 15: every secret form, in every field, percent-encoded too --------------------
+
+AWS_SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # signed-URL parameter names percent-encoded (the server decodes them)
+        "https://b.s3.amazonaws.com/k?X%2DAmz%2DSignature=abc",
+        "https://b.s3.amazonaws.com/k?x%2damz%2dcredential=abc",
+        "https://example.com/x?%74oken=abc",
+        "https://example.com/x?%2574oken=abc",  # encoded twice
+        "https://example.com/x%3Ftoken%3Dabc",
+        # any user information in a URL, with or without a colon
+        "https://ghp_abcdefghijklmnopqrstuvwxyz0123456789@github.com/o/r.git",
+        "https://oauth2@example.com/x",
+        "see https://user:pass@example.com/x",
+        # other clouds' signed URLs
+        "https://storage.googleapis.com/b/o?X-Goog-Algorithm=GOOG4&X-Goog-Signature=ab",
+        "https://acct.blob.core.windows.net/c/b?sv=2022-11-02&se=2026&sp=r&sig=abc%3D",
+    ],
+)
+def test_encoded_and_userinfo_forms_detected(text: str) -> None:
+    assert signed_url_problem(text) is not None
+    assert secret_value_problem(text) is not None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "ASIAIOSFODNN7EXAMPLE",
+        "key AKIAIOSFODNN7EXAMPLE here",
+        AWS_SECRET,
+        f"aws secret: {AWS_SECRET}",
+        f'"{AWS_SECRET}"',
+        "dop_" + "x1Y2z3" * 7,
+        "token dop_Zm9vYmFyYmF6cXV4cXV1eA",
+        "ghp_abcdefghijklmnopqrstuvwxyz0123456789",
+        "github_pat_11ABCDEFG0abcdefghijklmnopqrstuvwxyz",
+        "xoxb-1234567890-abcdef",
+        "sk-abcdefghijklmnopqrstuvwxyz",
+        "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.sig",
+        "Authorization: Bearer abcdefghijklmnop1234",
+        "-----BEGIN OPENSSH PRIVATE KEY-----",
+        "%41KIAIOSFODNN7EXAMPLE",  # percent-encoded
+    ],
+)
+def test_secret_values_detected(text: str) -> None:
+    assert secret_value_problem(text) is not None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Episode 42: the founders of ASIA-Pacific podcasts",
+        "commit 0123456789abcdef0123456789abcdef01234567 fixes it",  # a git SHA: no upper case
+        "https://github.com/Org/Repo/commit/0123456789abcdef0123456789abcdef01234567",
+        "https://github.com/OrgName/RepoName/blob/main/docs/ReadmeFile1",
+        "sha256:" + HEX64,
+        "https://drive.google.com/file/d/1AbCdEfGhIjKlMnOpQrStUvWxYz012345/view",
+        "art_01JABCDEFGHJKMNPQRSTVWXYZ12",
+        "the dop_ prefix names DataOps tokens",
+        "Bearer bonds",
+        "email me at ops@example.com",
+        "https://medium.com/@author/post",
+        "50% done, 100%",
+        "price=5 & tax=1",
+        "https://www.dropbox.com/s/abc/f.pdf?rlkey=xyz&dl=0",
+    ],
+)
+def test_ordinary_text_is_not_a_secret(text: str) -> None:
+    assert secret_value_problem(text) is None
+
+
+def test_every_free_text_field_is_scanned_with_one_policy() -> None:
+    from dataops.domain.enums import ArtifactType
+    from dataops.domain.models import Artifact, Task
+    from dataops.domain.rules import artifact_errors, task_errors
+
+    artifact = Artifact(
+        "art_1",
+        ArtifactType.REPORT,
+        f"key {AWS_SECRET}",
+        "https://example.com/a",
+        P.EXTERNAL_URL,
+        "t",
+        "t",
+        description="ASIAIOSFODNN7EXAMPLE",
+        tags=["ok", "dop_" + "a1B2" * 10],
+    )
+    fields = {e.field for e in artifact_errors(artifact)}
+    assert {"title", "description", "tags[1]"} <= fields
+    task = Task(
+        "tsk_1",
+        "Send it",
+        "2026-01-02",
+        "t",
+        "t",
+        comment="ghp_abcdefghijklmnopqrstuvwxyz0123456789",
+        external_status="sk-abcdefghijklmnopqrstuvwxyz",
+    )
+    fields = {e.field for e in task_errors(task)}
+    assert {"comment", "externalStatus"} <= fields
+
+
+# --- issue 15: free-form values have a depth and a size -------------------------------------
+
+
+def _nested(depth: int) -> Any:
+    value: Any = {}
+    for _ in range(depth - 1):
+        value = {"a": value}
+    return value
+
+
+def test_metadata_depth_limit() -> None:
+    assert check_metadata(_nested(MAX_DEPTH)) == []
+    assert [e.message for e in check_metadata(_nested(MAX_DEPTH + 1))] == [
+        f"must be nested at most {MAX_DEPTH} levels deep"
+    ]
+
+
+def test_depth_of_any_value_is_counted_without_recursion() -> None:
+    deep: Any = []
+    for _ in range(100_000):  # far beyond Python's recursion limit
+        deep = [deep]
+    assert nesting_depth(deep, 32) == 33  # it stops counting past the limit
+    assert check_free_form({"v": deep}, "validation")[0].field == "validation"
+    assert nesting_depth({"a": [1, {"b": []}]}, 32) == 4
+    assert nesting_depth("text", 32) == 0
+
+
+def test_free_form_size_limit() -> None:
+    assert check_free_form("x" * 19_000, "validation") == []
+    errors = check_free_form("x" * 20_001, "validation")
+    assert [e.field for e in errors] == ["validation"]
+    assert "at most 20000 bytes" in errors[0].message
+
+
+def test_free_form_secrets_keys_and_values() -> None:
+    found = check_free_form({"rules": [{"apiKey": "x"}, "ASIAIOSFODNN7EXAMPLE"]}, "validation")
+    assert {e.field for e in found} == {"validation.rules[0].apiKey", "validation.rules[1]"}

@@ -1,6 +1,6 @@
 """The storage policy's fast paths find exactly what the full scans find.
 
-`may_hold_signed_url` lets the scans skip a value whose serialized text cannot hold a
+`may_hold_secret` lets the scans skip a value whose serialized text cannot hold a
 flagged string; these properties are what makes skipping safe: every string that
 `signed_url_problem` flags makes it say True, however the string is serialized.
 """
@@ -25,10 +25,10 @@ from dataops.domain.enums import ArtifactType, StorageProvider, TaskStatus
 from dataops.domain.models import Artifact, ArtifactRef, BundleLink, Task
 from dataops.domain.policy import (
     check_storage_uri,
-    may_hold_signed_url,
-    scan_entity_for_signed_urls,
-    scan_for_signed_urls,
-    signed_url_problem,
+    may_hold_secret,
+    scan_entity_for_secret_values,
+    scan_for_secret_values,
+    secret_value_problem,
 )
 
 # Pieces of the patterns signed_url_problem looks for, in odd letter cases and with the
@@ -62,6 +62,28 @@ PIECES = [
     "\ud800",
     *sorted(policy._SIGNED_PARAMS),
     *[p.upper() for p in sorted(policy._SIGNED_PARAMS)],
+    # pieces of the secret-value patterns, and percent-encoded forms
+    "%",
+    "%2D",
+    "%74",
+    "%2574",
+    "X%2DAmz%2DSignature",
+    "AKIA",
+    "ASIA",
+    "IOSFODNN7EXAMPLE",
+    "ghp_",
+    "github_pat_",
+    "xoxb-",
+    "sk-",
+    "eyJ",
+    "eyJhbGciOiJIUzI1",
+    ".",
+    "Bearer ",
+    "dop_",
+    "abcdefghijKLMNOPQRST",
+    "0123456789",
+    "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+    "-----BEGIN RSA PRIVATE KEY-----",
 ]
 texts = st.lists(st.one_of(st.sampled_from(PIECES), st.text(max_size=4)), max_size=12).map("".join)
 
@@ -80,9 +102,9 @@ def _serialized(text: str) -> list[bytes]:
 @settings(max_examples=1000, deadline=None)
 @given(texts)
 def test_every_flagged_string_passes_the_prefilter(text: str) -> None:
-    if signed_url_problem(text) is not None:
+    if secret_value_problem(text) is not None:
         for data in _serialized(text):
-            assert may_hold_signed_url(data), (text, data)
+            assert may_hold_secret(data), (text, data)
 
 
 @pytest.mark.parametrize(
@@ -94,18 +116,26 @@ def test_every_flagged_string_passes_the_prefilter(text: str) -> None:
         "X-GOOG-SIGNATURE",
         "https://e.com/a#access_token=1",
         "a;KEY=1",
+        "https://e.com/a?X%2DAmz%2DSignature=1",
+        "https://e.com/a?%74oken=1",
+        "https://ghp_abcdefghijklmnopqrstuvwxyz0123456789@github.com/o/r",
+        "ASIAIOSFODNN7EXAMPLE",
+        "key\nwJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\n",
+        "dop_" + "A" * 43,
+        "-----BEGIN EC PRIVATE KEY-----",
+        "Authorization: Bearer\tabcdefghijklmnop1234",
     ],
 )
 def test_known_flagged_strings_pass_the_prefilter(text: str) -> None:
-    assert signed_url_problem(text) is not None
+    assert secret_value_problem(text) is not None
     for data in _serialized(text):
-        assert may_hold_signed_url(data)
+        assert may_hold_secret(data)
 
 
 def test_clean_text_is_skipped() -> None:
     # Not a tautology: the skip is what makes the scans fast.
-    assert not may_hold_signed_url(b'{"title":"Report 2025-01-02","uri":"https://e.com/a"}')
-    assert may_hold_signed_url(b'{"a":"\\u0040"}')  # an escape may spell anything
+    assert not may_hold_secret(b'{"title":"Report 2025-01-02","uri":"https://e.com/a"}')
+    assert may_hold_secret(b'{"a":"\\u0040"}')  # an escape may spell anything
 
 
 def test_only_ascii_letters_fold_onto_the_marker_prefixes() -> None:
@@ -138,8 +168,8 @@ json_values = st.recursive(
 
 @settings(max_examples=800, deadline=None)
 @given(json_values)
-def test_scan_for_signed_urls_is_the_full_scan(value: Any) -> None:
-    assert scan_for_signed_urls(value, "p") == policy._located_signed_urls(value, "p")
+def test_scan_for_secret_values_is_the_full_scan(value: Any) -> None:
+    assert scan_for_secret_values(value, "p") == policy._located_secret_values(value, "p")
 
 
 @dataclass
@@ -153,9 +183,9 @@ class _Hidden:
 @given(texts, texts)
 def test_prefilter_sees_private_dataclass_fields(visible: str, hidden: str) -> None:
     value = _Hidden(visible, hidden, [_Hidden(hidden)])
-    assert scan_for_signed_urls({"v": value}) == policy._located_signed_urls({"v": value}, "")
-    if signed_url_problem(hidden) is not None:
-        assert policy._may_hold_signed_url_value(value)
+    assert scan_for_secret_values({"v": value}) == policy._located_secret_values({"v": value}, "")
+    if secret_value_problem(hidden) is not None:
+        assert policy._may_hold_secret_value(value)
 
 
 @settings(max_examples=400, deadline=None)
@@ -187,8 +217,8 @@ def test_task_scan_is_the_scan_of_its_dict(
         validation=validation,
         artifact_refs=[ArtifactRef(r, title=r) for r in refs],
     )
-    expected = policy._located_signed_urls(to_dict(task), "")
-    assert scan_entity_for_signed_urls(task) == expected
+    expected = policy._located_secret_values(to_dict(task), "")
+    assert scan_entity_for_secret_values(task) == expected
 
 
 @settings(max_examples=300, deadline=None)
@@ -210,13 +240,13 @@ def test_artifact_scan_skips_exactly_its_skipped_fields(
     record = to_dict(artifact)
     record.pop("metadata")
     record.pop("storageUri")
-    expected = policy._located_signed_urls(record, "")
-    assert scan_entity_for_signed_urls(artifact, skip=("metadata", "storage_uri")) == expected
+    expected = policy._located_secret_values(record, "")
+    assert scan_entity_for_secret_values(artifact, skip=("metadata", "storage_uri")) == expected
 
 
 def test_bundle_link_in_a_flagged_entity_is_located() -> None:
     link = BundleLink("a", "https://u:p@example.com/x")
-    found = scan_entity_for_signed_urls(_Hidden(nested=[link]))
+    found = scan_entity_for_secret_values(_Hidden(nested=[link]))
     assert [e.field for e in found] == ["nested[0].url"]
 
 

@@ -19,7 +19,7 @@ import json
 import re
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import orjson
 
@@ -30,6 +30,10 @@ from dataops.domain.errors import FieldError
 ALLOWED_SCHEMES = ("s3", "https", "http", "local-dev")
 MAX_URI_LENGTH = 2048
 MAX_METADATA_BYTES = 4096
+MAX_FREE_FORM_BYTES = 20_000
+"""A free-form value other than metadata (a task's `validation`), as compact JSON."""
+MAX_DEPTH = 32
+"""How deeply any free-form value (metadata, validation, extra fields) may nest."""
 CHECKSUM_PATTERN = re.compile(r"^sha256:[0-9a-f]{64}$")
 
 # Query parameters that make a URL temporary or carry a credential. Matched as whole
@@ -42,6 +46,7 @@ _SIGNED_PARAMS = frozenset(
         "x-amz-security-token",
         "x-goog-signature",
         "x-goog-credential",
+        "x-goog-security-token",
         "signature",
         "sig",
         "token",
@@ -57,24 +62,50 @@ _SIGNED_PARAMS = frozenset(
         "client_secret",
     }
 )
+# Every pattern below is linear in its input: no nested quantifiers, and each unbounded
+# run is either the pattern's end (a search stops at the first match) or can only start
+# where a run of its characters starts, so no two attempts scan the same characters.
 _PARAM = re.compile(r"[?&;#]([A-Za-z0-9_.\-]+)=")
-_USERINFO = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*://[^/\s?#@:]*:[^/\s?#@]*@")
+_USERINFO = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]{0,31}://[^/\s?#@]*@")
+"""Any user information in a URL (`user:password@`, `token@`): the scheme is bounded, and
+the authority stops at the first `/`, `?`, `#`, `@` or white space."""
 _SPACE = re.compile(r"\s")
 _COMPACT = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
 """What `json.dumps(value, separators=(",", ":"), ensure_ascii=False)` uses, made once."""
-_MARKER_HINT = re.compile(rb"-(?:amz|goog)-", re.IGNORECASE)  # see may_hold_signed_url
 _SIGNED_MARKERS = re.compile(r"x-amz-signature|x-amz-credential|x-goog-signature", re.IGNORECASE)
+_ENCODED = re.compile(r"%[0-9A-Fa-f]{2}")
+_DECODE_ROUNDS = 3
+"""Percent-decoding is repeated (`%2574oken` → `%74oken` → `token`) up to this often."""
 
-# Values that look like credentials whatever key they sit under.
+# Values that look like credentials whatever key or field they sit in.
+_B64 = "A-Za-z0-9/+"
+_AWS_SECRET_KEY = (
+    rf"(?<![{_B64}=._%\-])"  # starts a run: no two attempts overlap
+    rf"(?=[{_B64}]{{0,39}}[A-Z])(?=[{_B64}]{{0,39}}[a-z])(?=[{_B64}]{{0,39}}[0-9])"
+    rf"[{_B64}]{{40}}(?![{_B64}=._%\-])"
+)
+"""A bare AWS secret access key: exactly 40 base64 characters mixing upper case, lower
+case and digits (a hex digest or a git SHA has no upper-case letter), standing alone
+(not part of a longer run, a host name or a path segment joined by dots or dashes)."""
 _SECRET_VALUES = re.compile(
-    r"-----BEGIN [A-Z ]*PRIVATE KEY-----"
-    r"|\bAKIA[0-9A-Z]{16}\b"
+    r"-----BEGIN [A-Z ]{0,40}PRIVATE KEY-----"
+    r"|\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"
     r"|\bgh[pousr]_[A-Za-z0-9]{30,}"
+    r"|\bgithub_pat_[A-Za-z0-9_]{30,}"
     r"|\bxox[abposr]-[A-Za-z0-9-]{10,}"
     r"|\bsk-[A-Za-z0-9_\-]{20,}"
-    r"|\beyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]+"
-    r"|\bBearer\s+[A-Za-z0-9._\-]{16,}"
+    r"|(?<![A-Za-z0-9_\-])eyJ[A-Za-z0-9_\-]{8,}+\.eyJ[A-Za-z0-9_\-]{8,}+\.[A-Za-z0-9_\-]"
+    r"|\bBearer\s{1,10}[A-Za-z0-9._\-]{16,}"
+    r"|\bdop_[A-Za-z0-9_\-]{20,}"  # DataOps' own API tokens
+    rf"|{_AWS_SECRET_KEY}"
 )
+_SECRET_HINTS = re.compile(
+    rb"[@=%]|\\u|-(?:amz|goog)-|PRIVATE KEY|AKIA|ASIA|gh[pousr]_|github_pat_|xox[abposr]-"
+    rb"|sk-|eyJ|Bearer|dop_|[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+])",
+    re.IGNORECASE,
+)
+"""What the UTF-8 JSON text of a value must contain for any of its strings to be flagged
+by `secret_value_problem` (see `may_hold_secret`)."""
 
 _SECRET_WORDS = frozenset(
     {
@@ -132,11 +163,24 @@ def is_secret_key(key: str) -> bool:
     return False
 
 
-def signed_url_problem(text: str) -> str | None:
-    """Why a string holds a signed/tokenised URL or embedded credentials, or None."""
+def _decodings(text: str) -> Iterator[str]:
+    """`text`, then each distinct percent-decoding of it (a few rounds at most, so a name
+    spelled `X%2DAmz%2DSignature` or `%2574oken` is seen as the server would read it)."""
+    yield text
+    for _ in range(_DECODE_ROUNDS):
+        if "%" not in text or _ENCODED.search(text) is None:
+            return
+        decoded = unquote(text)
+        if decoded == text:
+            return
+        text = decoded
+        yield text
+
+
+def _signed_url_problem(text: str) -> str | None:
     # Each pattern needs a literal character first looked for in C: "@", "-", "=".
     if "@" in text and _USERINFO.search(text):
-        return "must not embed credentials (user:password@) in a URL"
+        return "must not embed credentials (user information before @) in a URL"
     if "-" in text and _SIGNED_MARKERS.search(text):
         return "must not contain a signed URL"
     if "=" in text:
@@ -146,21 +190,41 @@ def signed_url_problem(text: str) -> str | None:
     return None
 
 
-def may_hold_signed_url(data: bytes) -> bool:
-    """False only if no string in the UTF-8 JSON text `data` can hold what
-    `signed_url_problem` flags: the cheap negative test of the scans.
+def signed_url_problem(text: str) -> str | None:
+    """Why a string holds a signed/tokenised URL or embedded credentials, or None; also
+    when the string, percent-decoded, does."""
+    for form in _decodings(text):
+        problem = _signed_url_problem(form)
+        if problem:
+            return problem
+    return None
 
-    Every flagged string contains "@" (credentials), "=" (a parameter) or, in any letter
-    case, "-amz-" / "-goog-" (inside the markers; no non-ASCII character matches these
-    letters under `re.IGNORECASE`, so ASCII case-folding over bytes is enough). A JSON
-    `\\u` escape may spell any of them, so it counts as a hit.
+
+def secret_value_problem(text: str) -> str | None:
+    """Why a string holds a secret (a key, a token, a private key) or a signed URL, or
+    None; percent-encoded forms included. Linear in the length of `text`."""
+    for form in _decodings(text):
+        if _SECRET_VALUES.search(form):
+            return "must not contain a secret (key, token or password)"
+        problem = _signed_url_problem(form)
+        if problem:
+            return problem
+    return None
+
+
+def may_hold_secret(data: bytes) -> bool:
+    """False only if no string in the UTF-8 JSON text `data` can be flagged by
+    `secret_value_problem`: the cheap negative test of the scans.
+
+    Every flagged string holds "@" (user information), "=" (a parameter), "%" (an
+    encoded form) or one of the literal pieces of the secret patterns and signed-URL
+    markers (ASCII letters, digits, `_`, `-` and spaces, which JSON never escapes; the
+    markers in any letter case, and no non-ASCII character folds onto their letters), or
+    a run of 40 base64 characters followed by another character (none of them is escaped
+    either, and an escape starts with a backslash, which ends the run). A JSON `\\u`
+    escape may spell any of them, so it counts as a hit.
     """
-    return (
-        b"@" in data
-        or b"=" in data
-        or (b"\\" in data and b"\\u" in data)
-        or _MARKER_HINT.search(data) is not None
-    )
+    return _SECRET_HINTS.search(data) is not None
 
 
 def _fields(value: Any) -> Any:
@@ -172,67 +236,96 @@ def _fields(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} is not JSON data")
 
 
-def _may_hold_signed_url_value(value: Any) -> bool:
-    """`may_hold_signed_url` over every string in `value` (JSON data, enums, entities),
-    keys included; True when orjson cannot serialize it (lone surrogates, big integers,
-    non-string keys, other types)."""
+def _may_hold_secret_value(value: Any) -> bool:
+    """`may_hold_secret` over every string in `value` (JSON data, enums, entities), keys
+    included; True when orjson cannot serialize it (lone surrogates, big integers,
+    non-string keys, values nested too deep, other types)."""
     try:
         data = orjson.dumps(value, default=_fields, option=orjson.OPT_PASSTHROUGH_DATACLASS)
     except TypeError:  # orjson.JSONEncodeError too
         return True
-    return may_hold_signed_url(data)
-
-
-def secret_value_problem(text: str) -> str | None:
-    if _SECRET_VALUES.search(text):
-        return "must not contain a secret (key, token or password)"
-    return signed_url_problem(text)
+    return may_hold_secret(data)
 
 
 def _walk(value: Any, path: str) -> Iterator[tuple[str, Any, bool]]:
-    """Yield (path, node, is_key) for every key and scalar below `value`."""
-    if isinstance(value, dict):
-        for key, item in value.items():
-            child = f"{path}.{key}" if path else str(key)
-            yield child, key, True
-            yield from _walk(item, child)
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            yield from _walk(item, f"{path}[{index}]")
-    else:
-        yield path, value, False
+    """Yield (path, node, is_key) for every key and scalar below `value`, in document
+    order (iteratively: any depth)."""
+    stack: list[tuple[str, Any, bool]] = [(path, value, False)]
+    while stack:
+        where, node, is_key = stack.pop()
+        if is_key:
+            yield where, node, True
+        elif isinstance(node, dict):
+            children: list[tuple[str, Any, bool]] = []
+            for key, item in node.items():
+                child = f"{where}.{key}" if where else str(key)
+                children += [(child, key, True), (child, item, False)]
+            stack.extend(reversed(children))
+        elif isinstance(node, list):
+            stack.extend(
+                (f"{where}[{index}]", item, False)
+                for index, item in reversed(list(enumerate(node)))
+            )
+        else:
+            yield where, node, False
 
 
-def scan_for_signed_urls(record: Any, path: str = "") -> list[FieldError]:
-    """Every string anywhere in `record` that holds a signed URL or credentials."""
-    if not _may_hold_signed_url_value(record):
+def nesting_depth(value: Any, limit: int) -> int:
+    """How deeply `value` nests objects and arrays (a scalar 0, `{}` 1), counted up to
+    `limit` + 1 at most: iterative, and it stops below the limit."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, dict | list):
+            depth += 1
+            if depth > deepest:
+                deepest = depth
+                if deepest > limit:
+                    return deepest
+            items = node.values() if isinstance(node, dict) else node
+            stack.extend((item, depth) for item in items if isinstance(item, dict | list))
+    return deepest
+
+
+def check_depth(value: Any, path: str, limit: int = MAX_DEPTH) -> list[FieldError]:
+    """A free-form value nests at most `limit` levels of objects and arrays."""
+    if nesting_depth(value, limit) > limit:
+        return [FieldError(path, f"must be nested at most {limit} levels deep")]
+    return []
+
+
+def scan_for_secret_values(record: Any, path: str = "") -> list[FieldError]:
+    """Every string value anywhere in `record` that holds a secret or a signed URL."""
+    if not _may_hold_secret_value(record):
         return []
-    return _located_signed_urls(record, path)
+    return _located_secret_values(record, path)
 
 
-def _located_signed_urls(record: Any, path: str) -> list[FieldError]:
+def _located_secret_values(record: Any, path: str) -> list[FieldError]:
     """The full scan, with the path of each finding."""
     errors = []
     for where, node, is_key in _walk(record, path):
         if isinstance(node, str) and not is_key:
-            problem = signed_url_problem(node)
+            problem = secret_value_problem(node)
             if problem:
                 errors.append(FieldError(where, problem))
     return errors
 
 
-def scan_entity_for_signed_urls(entity: Any, skip: tuple[str, ...] = ()) -> list[FieldError]:
-    """`scan_for_signed_urls(to_dict(entity))` without the fields `skip` (attribute
-    names); the entity is only converted when one of its strings may be flagged."""
+def scan_entity_for_secret_values(entity: Any, skip: tuple[str, ...] = ()) -> list[FieldError]:
+    """`scan_for_secret_values(to_dict(entity))` without the fields `skip` (attribute
+    names): every free-text field of a record, with one policy; the entity is only
+    converted when one of its strings may be flagged."""
     values = dict(_fields(entity))
     for name in skip:
         values.pop(name, None)
-    if not _may_hold_signed_url_value(values):
+    if not _may_hold_secret_value(values):
         return []
     record = to_dict(entity)
     for name in skip:
         record.pop(camel(name), None)
-    return _located_signed_urls(record, "")
+    return _located_secret_values(record, "")
 
 
 def scan_for_secrets(value: Any, path: str) -> list[FieldError]:
@@ -248,15 +341,34 @@ def scan_for_secrets(value: Any, path: str) -> list[FieldError]:
     return errors
 
 
+def json_size(value: Any) -> int:
+    """The size in bytes of `value` as compact UTF-8 JSON."""
+    return len(_COMPACT.encode(value).encode("utf-8", "surrogatepass"))
+
+
+def check_free_form(
+    value: Any, path: str, max_bytes: int = MAX_FREE_FORM_BYTES
+) -> list[FieldError]:
+    """A free-form JSON value (task `validation`, extra fields of refs): at most
+    `MAX_DEPTH` levels deep, at most `max_bytes` as compact JSON, no secret-like keys or
+    values anywhere in it."""
+    if value is None:
+        return []
+    errors = check_depth(value, path)
+    if errors:
+        return errors  # (measured and scanned only once its depth is known to be small)
+    size = json_size(value)
+    if size > max_bytes:
+        return [FieldError(path, f"must be at most {max_bytes} bytes as JSON (is {size})")]
+    return scan_for_secrets(value, path)
+
+
 def check_metadata(metadata: Any, path: str = "metadata") -> list[FieldError]:
     if metadata is None:
         return []
     if not isinstance(metadata, dict):
         return [FieldError(path, "must be a JSON object")]
-    size = len(_COMPACT.encode(metadata).encode("utf-8", "surrogatepass"))
-    if size > MAX_METADATA_BYTES:
-        return [FieldError(path, f"must be at most {MAX_METADATA_BYTES} bytes (is {size})")]
-    return scan_for_secrets(metadata, path)
+    return check_free_form(metadata, path, MAX_METADATA_BYTES)
 
 
 def infer_provider(uri: str) -> StorageProvider:

@@ -19,12 +19,12 @@ from dataops.domain.models import (
 )
 from dataops.domain.policy import (
     check_checksum,
+    check_free_form,
     check_link,
     check_metadata,
     check_storage_uri,
     provider_conflict,
-    scan_entity_for_signed_urls,
-    scan_for_secrets,
+    scan_entity_for_secret_values,
 )
 
 MAX_TITLE = 500
@@ -132,8 +132,8 @@ def artifact_errors(artifact: Artifact, *, uri_changed: bool = True) -> list[Fie
             FieldError("checksum", "is required when DataOps owns the binary (s3, local-dev)")
         )
     errors += check_metadata(artifact.metadata)
-    # storageUri is checked above, with a precise message
-    errors += scan_entity_for_signed_urls(artifact, skip=("metadata", "storage_uri"))
+    # storageUri is checked above, with a precise message; metadata by check_metadata
+    errors += scan_entity_for_secret_values(artifact, skip=("metadata", "storage_uri"))
     return errors
 
 
@@ -154,7 +154,7 @@ def file_errors(record: FileRecord) -> list[FieldError]:
         errors.append(
             FieldError("checksum", "is required when DataOps owns the binary (s3, local-dev)")
         )
-    errors += scan_entity_for_signed_urls(record)
+    errors += scan_entity_for_secret_values(record)
     return errors
 
 
@@ -177,9 +177,10 @@ def task_errors(task: Task) -> list[FieldError]:
             errors.append(FieldError("waitingFor", "is required while the task is waiting"))
         if task.follow_up_at is None:
             errors.append(FieldError("followUpAt", "is required while the task is waiting"))
-    errors += scan_for_secrets(task.validation, "validation")
-    errors += scan_for_secrets(task.assistant_job_refs, "assistantJobRefs")
-    errors += scan_entity_for_signed_urls(task)
+    errors += check_free_form(task.validation, "validation")
+    errors += check_free_form(task.assistant_job_refs, "assistantJobRefs")
+    # (the free-form fields are scanned by check_free_form, once their depth is known)
+    errors += scan_entity_for_secret_values(task, skip=("validation", "assistant_job_refs"))
     return errors
 
 
@@ -191,7 +192,7 @@ def bundle_errors(bundle: Bundle) -> list[FieldError]:
     errors += _tags(bundle.tags)
     errors += _links(bundle.bundle_links, "bundleLinks")
     errors += _references(bundle.references, "references")
-    errors += scan_entity_for_signed_urls(bundle)
+    errors += scan_entity_for_secret_values(bundle)
     return errors
 
 
@@ -205,7 +206,7 @@ def _definition_errors(definition: TaskDefinition, field: str) -> list[FieldErro
     if definition.instructions_url is not None:
         errors += check_link(definition.instructions_url, f"{field}.instructionsUrl")
     errors += _tags(definition.tags, f"{field}.tags")
-    errors += scan_for_secrets(definition.validation, f"{field}.validation")
+    errors += check_free_form(definition.validation, f"{field}.validation")
     return errors
 
 
@@ -229,5 +230,5 @@ def template_errors(template: Template) -> list[FieldError]:
         if phase.id in phase_ids:
             errors.append(FieldError(f"phases[{index}].id", "is used twice"))
         phase_ids.add(phase.id)
-    errors += scan_entity_for_signed_urls(template)
+    errors += scan_entity_for_secret_values(template)
     return errors

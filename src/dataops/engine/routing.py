@@ -1,10 +1,11 @@
-"""The engine's route class: JSON bodies are parsed strictly (NaN and Infinity are not
-JSON, a lone surrogate escape is not text; either is a malformed request, 400, like any
-other invalid JSON)."""
+"""The engine's route class: JSON bodies are parsed strictly (UTF-8 only, no byte-order
+mark, no NaN or Infinity, no number a float cannot hold, no duplicate keys, no lone
+surrogate escape; each is a malformed request, 400, like any other invalid JSON)."""
 
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable, Coroutine
 from typing import Any
 
@@ -18,14 +19,65 @@ def _refuse_constant(name: str) -> Any:
     raise json.JSONDecodeError(f"{name} is not valid JSON", name, 0)
 
 
+def _finite(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):  # `1e400` would be read as infinity (and stored as null)
+        raise json.JSONDecodeError(f"the number {text[:40]} is beyond a 64-bit float", text, 0)
+    return value
+
+
+def _integer(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:  # more digits than Python converts (sys.get_int_max_str_digits)
+        raise json.JSONDecodeError("an integer has too many digits", text[:40], 0) from None
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    value = dict(pairs)
+    if len(value) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise json.JSONDecodeError(f"the key {key[:100]!r} appears twice", key, 0)
+            seen.add(key)
+    return value
+
+
+_DECODER = json.JSONDecoder(
+    object_pairs_hook=_unique_keys,
+    parse_constant=_refuse_constant,
+    parse_float=_finite,
+    parse_int=_integer,
+)
+
+
+def parse_json_body(body: bytes) -> Any:
+    """A request body as strict JSON: UTF-8 without a byte-order mark (RFC 8259 §8.1),
+    no NaN/Infinity, no number beyond a 64-bit float, no key twice in one object, no lone
+    surrogate escape, nesting as deep as the parser goes. Anything else raises
+    `json.JSONDecodeError` with the reason (a malformed request, 400)."""
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise json.JSONDecodeError(
+            f"the body is not UTF-8 (byte {exc.start})", "", exc.start
+        ) from None
+    if text.startswith("\ufeff"):
+        raise json.JSONDecodeError("the body starts with a byte-order mark", "", 0)
+    try:
+        value = _DECODER.decode(text)
+    except RecursionError:
+        raise json.JSONDecodeError("the body is nested too deeply", "", 0) from None
+    if has_unpaired_surrogate(body, value):
+        raise json.JSONDecodeError(UNPAIRED_SURROGATE, "", 0)
+    return value
+
+
 class StrictJsonRequest(Request):
     async def json(self) -> Any:
         if not hasattr(self, "_json"):
-            body = await self.body()
-            value = json.loads(body, parse_constant=_refuse_constant)
-            if has_unpaired_surrogate(body, value):
-                raise json.JSONDecodeError(UNPAIRED_SURROGATE, "", 0)
-            self._json = value
+            self._json = parse_json_body(await self.body())
         return self._json
 
 

@@ -17,9 +17,9 @@ from dataops.domain.policy import (
     check_metadata,
     is_secret_key,
     key_words,
-    may_hold_signed_url,
-    scan_for_signed_urls,
-    signed_url_problem,
+    may_hold_secret,
+    scan_for_secret_values,
+    secret_value_problem,
 )
 from dataops.domain.status import REVIEWED
 from dataops.portable.format import EntitySpec, export_field, from_record
@@ -165,23 +165,25 @@ def needs_live_proof(spec: EntitySpec, record: dict[str, Any]) -> bool:
     )
 
 
-_signed_url = functools.lru_cache(maxsize=4096)(signed_url_problem)  # enum values, ids...
+_secret_value = functools.lru_cache(maxsize=4096)(secret_value_problem)  # enum values, ids...
 _CLEAN_KEYS: set[str] = set()
 """Keys already found not secret-like (a bounded cache: keys repeat, record after record)."""
 _CLEAN_KEYS_MAX = 1 << 16
 
 
 def _collect(value: Any, keys: list[str], strings: list[str]) -> None:
-    """Every object key and string value below `value` (no paths: the fast path)."""
-    if isinstance(value, str):
-        strings.append(value)
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            keys.append(key)
-            _collect(item, keys, strings)
-    elif isinstance(value, list):
-        for item in value:
-            _collect(item, keys, strings)
+    """Every object key and string value below `value` (no paths: the fast path;
+    iterative, so any depth)."""
+    stack = [value]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, str):
+            strings.append(node)
+        elif isinstance(node, dict):
+            keys.extend(node)
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
 
 
 def _gather_keys(record: dict[str, Any], keys: set[str]) -> None:
@@ -213,27 +215,35 @@ def _has_secret_key(record: dict[str, Any]) -> bool:
     return False
 
 
+def _nodes(value: Any, path: str) -> Iterator[tuple[str, Any, str | None]]:
+    """(path, node, key) of every value below `value` in document order, `key` being the
+    object key it sits under (None in arrays); iterative, so any depth."""
+    stack: list[tuple[str, Any, str | None]] = [(path, value, None)]
+    while stack:
+        where, node, key = stack.pop()
+        yield where, node, key
+        if isinstance(node, dict):
+            stack.extend(
+                (f"{where}.{k}" if where else str(k), item, str(k))
+                for k, item in reversed(node.items())
+            )
+        elif isinstance(node, list):
+            stack.extend(
+                (f"{where}[{index}]", item, None) for index, item in reversed(list(enumerate(node)))
+            )
+
+
 def _keys(value: Any, path: str) -> Iterator[tuple[str, str]]:
     """(path, key) of every object key below `value`, arrays included."""
-    if isinstance(value, dict):
-        for key, item in value.items():
-            child = f"{path}.{key}" if path else str(key)
-            yield child, str(key)
-            yield from _keys(item, child)
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            yield from _keys(item, f"{path}[{index}]")
+    for where, _, key in _nodes(value, path):
+        if key is not None:
+            yield where, key
 
 
 def _strings(value: Any, path: str) -> Iterator[tuple[str, str]]:
-    if isinstance(value, str):
-        yield path, value
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            yield from _strings(item, f"{path}.{key}" if path else str(key))
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            yield from _strings(item, f"{path}[{index}]")
+    for where, node, _ in _nodes(value, path):
+        if isinstance(node, str):
+            yield where, node
 
 
 def _hash_like_key(key: str) -> bool:
@@ -251,16 +261,16 @@ def _suspicious(
         _collect(record, keys, strings)
         return (
             any(_hash_like_key(k) for k in keys)
-            or (not rules_ran and any(_signed_url(s) for s in strings))
+            or (not rules_ran and any(_secret_value(s) for s in strings))
             or any(_HASH_VALUES.search(s) for s in strings)
         )
     if _has_secret_key(record):
         return True
-    if rules_ran or (raw is not None and not may_hold_signed_url(raw)):
+    if rules_ran or (raw is not None and not may_hold_secret(raw)):
         return False  # the rules scanned the strings, or the line holds no candidate
     strings = []
     _collect(record, [], strings)
-    return any(_signed_url(s) for s in strings)
+    return any(_secret_value(s) for s in strings)
 
 
 def redaction_issues(
@@ -289,7 +299,7 @@ def _located(spec: EntitySpec, record: dict[str, Any], *, rules_ran: bool) -> li
     """The slow path: the same checks, with the path of each finding."""
     issues: list[FieldIssue] = []
     if not rules_ran:
-        issues += [(e.field, e.message) for e in scan_for_signed_urls(record)]
+        issues += [(e.field, e.message) for e in scan_for_secret_values(record)]
     for path, key in _keys(record, ""):
         if spec.name == "users" and _hash_like_key(key):
             issues.append((path, "users must not carry password or token hashes (redacted)"))
