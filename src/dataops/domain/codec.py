@@ -40,13 +40,39 @@ def _identity(value: Any) -> Any:
 
 def _plain_out(value: Any) -> Any:
     """Values of untyped fields (metadata, validation, dict refs): enums and entities may
-    still sit inside them."""
+    still sit inside them. A value nested deeper than Python recurses (one a store kept
+    from before the depth rule) is converted without recursion."""
+    try:
+        return _plain(value)
+    except RecursionError:
+        return _plain_deep(value)
+
+
+def _plain_deep(value: Any) -> Any:
+    """`_plain` without recursion: containers are copied from an explicit stack."""
+    root: list[Any] = [None]
+    stack: list[tuple[Any, Any, Any]] = [(value, root, 0)]  # (value, parent, key in it)
+    while stack:
+        node, parent, key = stack.pop()
+        if isinstance(node, list):
+            copy: Any = [None] * len(node)
+            stack.extend((item, copy, index) for index, item in enumerate(node))
+        elif isinstance(node, dict):
+            copy = dict.fromkeys(node)
+            stack.extend((item, copy, k) for k, item in node.items())
+        else:
+            copy = _plain(node)  # a scalar, an enum or an entity
+        parent[key] = copy
+    return root[0]
+
+
+def _plain(value: Any) -> Any:
     if isinstance(value, enum.Enum):
         return value.value
     if isinstance(value, list):
-        return [_plain_out(item) for item in value]
+        return [_plain(item) for item in value]
     if isinstance(value, dict):
-        return {key: _plain_out(item) for key, item in value.items()}
+        return {key: _plain(item) for key, item in value.items()}
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return to_dict(value)
     return value

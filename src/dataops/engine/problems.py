@@ -38,6 +38,15 @@ _HTTP_TITLES = {
 }
 
 
+class RaisedProblem(StarletteHTTPException):
+    """A DataOps error raised where FastAPI lets only HTTP exceptions through unchanged
+    (while it reads the body); answered as `problem_for(error)`."""
+
+    def __init__(self, error: e.DataOpsError) -> None:
+        super().__init__(status_code=400, detail=error.detail)
+        self.error = error
+
+
 def problem(
     status: int,
     slug: str,
@@ -127,6 +136,8 @@ def install(app: FastAPI) -> None:
 
     async def on_http(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
+        if isinstance(exc, RaisedProblem):
+            return problem_for(exc.error)
         title = _HTTP_TITLES.get(exc.status_code, "Request failed")
         slug = title.lower().replace(" ", "-")
         detail = str(exc.detail)

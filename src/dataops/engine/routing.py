@@ -1,6 +1,7 @@
 """The engine's route class: JSON bodies are parsed strictly (UTF-8 only, no byte-order
 mark, no NaN or Infinity, no number a float cannot hold, no duplicate keys, no lone
-surrogate escape; each is a malformed request, 400, like any other invalid JSON)."""
+surrogate escape; each is a malformed request, 400, like any other invalid JSON), and a
+body nested deeper than any field may nest is refused (422) before it is validated."""
 
 from __future__ import annotations
 
@@ -12,7 +13,13 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from fastapi.routing import APIRoute
 
+from dataops.domain.errors import FieldError, ValidationFailed
+from dataops.domain.policy import MAX_DEPTH, nesting_depth
 from dataops.domain.text import UNPAIRED_SURROGATE, has_unpaired_surrogate
+from dataops.engine import problems
+
+MAX_BODY_DEPTH = 2 * MAX_DEPTH
+"""How deeply a JSON body may nest: a free-form value at its limit, in any field."""
 
 
 def _refuse_constant(name: str) -> Any:
@@ -71,7 +78,23 @@ def parse_json_body(body: bytes) -> Any:
         raise json.JSONDecodeError("the body is nested too deeply", "", 0) from None
     if has_unpaired_surrogate(body, value):
         raise json.JSONDecodeError(UNPAIRED_SURROGATE, "", 0)
+    _refuse_deep(value)
     return value
+
+
+def _refuse_deep(value: Any) -> None:
+    """422 for a body nested deeper than `MAX_BODY_DEPTH` levels, naming the top-level
+    field: no field may nest free-form values deeper than `MAX_DEPTH`, and none of the
+    rest of a body is more than a few levels deep, so such a body is refused before the
+    schemas (whose serializer stops at about 255 levels) see it."""
+    if nesting_depth(value, MAX_BODY_DEPTH) <= MAX_BODY_DEPTH:
+        return
+    fields = [
+        FieldError(str(key), f"must be nested at most {MAX_DEPTH} levels deep")
+        for key, item in (value.items() if isinstance(value, dict) else [("body", value)])
+        if nesting_depth(item, MAX_BODY_DEPTH - 1) > MAX_BODY_DEPTH - 1
+    ]
+    raise problems.RaisedProblem(ValidationFailed(fields))
 
 
 class StrictJsonRequest(Request):

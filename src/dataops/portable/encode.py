@@ -38,6 +38,7 @@ import dataclasses
 import enum
 import json
 import operator
+import sys
 import types
 import typing
 from collections.abc import Callable, Sequence
@@ -57,6 +58,9 @@ Ref = tuple[dict[str, Any], bool]
 RefLookup = Callable[[list[str]], dict[str, Ref]]
 """Artifact IDs → the refs of the artifacts that exist, keyed by artifact ID."""
 
+R = typing.TypeVar("R")
+_DEEP_RECURSION = 20_000
+"""The recursion limit for the rare value nested deeper than the default allows."""
 _SORT_KEYS = orjson.OPT_SORT_KEYS
 _LIST_OR_NONE = frozenset({list, type(None)})
 _REF_NAMES = ("artifactId", "type", "title", "storageUri", "status")
@@ -171,9 +175,13 @@ class EntityEncoder:
             except decode_error:
                 data = None
             # Exact: orjson writes the row back as stored (see the module docstring).
-            values = valid(data) if type(data) is dict and dumps(data) == raw else None
+            try:
+                same = type(data) is dict and dumps(data) == raw
+            except TypeError:  # nested beyond orjson's limit: the defining path
+                same = False
+            values = valid(data) if same else None
             if values is None:
-                record, exact = self._defined(raw, version), False
+                record, exact = _deep_safe(self._defined, raw, version), False
             else:
                 record = {
                     name: value
@@ -190,12 +198,12 @@ class EntityEncoder:
                 holding.append((len(lines), record, exact))
                 add_line(b"")
             else:  # written at once: the record dies young (no GC promotion)
-                add_line(_dump(record, exact))
+                add_line(_deep_safe(_dump, record, exact))
         if holding:
             if refs is None:
                 raise ValueError(f"{self.spec.name} need the live artifact refs")
             for index, record, exact in _refresh(holding, refs):
-                lines[index] = _dump(record, exact)
+                lines[index] = _deep_safe(_dump, record, exact)
         return ids, lines
 
     def ref(self, raw: bytes) -> Ref:
@@ -286,6 +294,21 @@ def _legacy(record: dict[str, Any]) -> None:
     path = record.pop("storage_path", None)
     if "storage_uri" not in record and isinstance(path, str) and path:
         record["storage_uri"] = legacy_uri(path)
+
+
+def _deep_safe(function: Callable[..., R], *args: Any) -> R:
+    """`function(*args)`, once more with room to recurse if a value nests deeper than
+    Python's recursion limit allows (a store may hold one written before the depth rule,
+    or by other tools): the export writes every stored value, it never dies on one."""
+    try:
+        return function(*args)
+    except RecursionError:
+        limit = sys.getrecursionlimit()
+        sys.setrecursionlimit(max(limit, _DEEP_RECURSION))
+        try:
+            return function(*args)
+        finally:
+            sys.setrecursionlimit(limit)
 
 
 def _dump(record: dict[str, Any], exact: bool) -> bytes:
