@@ -498,3 +498,13 @@ def test_a_store_holding_deep_values_still_exports(
     assert ("tasks", "validation") in found
     assert ("audit_events", "after.metadata") in found
     assert any("nested at most 32 levels" in line for line in report.lines())
+
+
+def test_clearing_the_storage_provider_infers_it_again(environment: BackendEnvironment) -> None:
+    """Found by the widened fuzzing: `{"storageProvider": null}` was a 500."""
+    environment.pristine()
+    api, ids = environment.client, environment.ids
+    response = api.patch(f"{ART}/{ids['draft']}", json={"storageProvider": None})
+    assert response.status_code == 200, response.text
+    assert response.json()["storageProvider"] == "external-url"
+    environment.pristine()  # (the change is undone by a rebuild)

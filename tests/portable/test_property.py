@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from dataops.domain.enums import ArtifactStatus, ArtifactType, DataClass, ProofType, TaskStatus
-from dataops.domain.policy import check_metadata, is_secret_key, signed_url_problem
+from dataops.domain.policy import check_metadata, is_secret_key, secret_value_problem
 from dataops.portable.export import write_export
 from dataops.portable.format import EXPORTED
 from dataops.portable.validate import validate_export
@@ -37,7 +37,29 @@ HOSTILE = [
     "data:text/html,<b>x</b>",
     "file:///etc/passwd",
     "local-dev://../etc/passwd",
+    # issue 15: encoded, colon-less, other clouds, other key forms, the product's tokens
+    "https://b.s3.amazonaws.com/k?X%2DAmz%2DSignature=abc",
+    "https://example.com/x?%74oken=1",
+    "https://example.com/x?%2574oken=1",
+    "https://ghp_abcdefghijklmnopqrstuvwxyz0123456789@github.com/o/r.git",
+    "https://storage.googleapis.com/b/o?X-Goog-Signature=1",
+    "https://acct.blob.core.windows.net/c/b?sv=1&sig=abc%3D",
+    "ASIAIOSFODNN7EXAMPLE",
+    "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+    "dop_Zm9vYmFyYmF6cXV4cXV1eDEyMzQ1Njc4OTA",
 ]
+
+
+def _nested(depth: int) -> Any:
+    value: Any = {"note": "x"}
+    for _ in range(depth - 1):
+        value = {"steps": value}
+    return value
+
+
+# Values at and around every limit: nesting depth, text and free-form sizes.
+deep_values = st.integers(1, 70).map(_nested)
+long_texts = st.integers(19_990, 20_010).map(lambda n: "x" * n)
 BENIGN_URIS = [
     "https://example.com/doc",
     "https://www.dropbox.com/scl/fi/x/a.pdf?rlkey=abc&dl=0",
@@ -65,14 +87,18 @@ CHECKSUM = "sha256:" + "cd" * 32
 
 # Roughly one hostile value in four, so that many bodies are accepted and exported.
 texts = st.one_of(
-    st.text(max_size=30), st.text(max_size=30), st.text(max_size=30), st.sampled_from(HOSTILE)
+    st.text(max_size=30),
+    st.text(max_size=30),
+    st.text(max_size=30),
+    st.sampled_from(HOSTILE),
+    long_texts,
 )
 uris = st.one_of(
     st.sampled_from(BENIGN_URIS), st.sampled_from(BENIGN_URIS), st.sampled_from(HOSTILE)
 )
 keys = st.one_of(st.sampled_from(KEYS[:3]), st.sampled_from(KEYS))
 json_values = st.recursive(
-    st.one_of(st.none(), st.booleans(), st.integers(-5, 5), texts),
+    st.one_of(st.none(), st.booleans(), st.integers(-5, 5), texts, deep_values),
     lambda inner: st.one_of(
         st.lists(inner, max_size=3), st.dictionaries(st.sampled_from(KEYS), inner, max_size=3)
     ),
@@ -83,7 +109,7 @@ BENIGN_KEYS = [k for k in KEYS if not is_secret_key(k)]
 # Free-form task fields: hostile values, but only keys the policy accepts (secret-like
 # keys there are the known gap of test_api_refuses_secret_keys_in_free_form_task_fields).
 benign_json = st.recursive(
-    st.one_of(st.none(), st.booleans(), st.integers(-5, 5), texts),
+    st.one_of(st.none(), st.booleans(), st.integers(-5, 5), texts, deep_values),
     lambda inner: st.one_of(
         st.lists(inner, max_size=3),
         st.dictionaries(st.sampled_from(BENIGN_KEYS), inner, max_size=3),
@@ -178,7 +204,7 @@ def _assert_clean_export(ws: Workspace, out: Path) -> None:
     for name in EXPORTED:
         for line in (out / f"{name}.jsonl").read_text().split("\n")[:-1]:
             record = json.loads(line)
-            assert not [s for s in _all_strings(record) if signed_url_problem(s)], record
+            assert not [s for s in _all_strings(record) if secret_value_problem(s)], record
             assert not [k for k in _all_keys(record) if is_secret_key(k)], record
             if name == "artifacts":
                 assert check_metadata(record.get("metadata")) == []

@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import httpx
 import hypothesis
 import hypothesis.errors
 import pytest
@@ -33,8 +34,51 @@ from tests.portal.support import ENGINE_SECRET, seed_records
 
 SEED = 20250310
 EXAMPLES_PER_MODE = 35  # per operation; 41 operations x 2 modes
+HOSTILE_EXAMPLES = 12  # per operation with a JSON body or query parameters
 MINIMUM_REQUESTS = 2_000
+MINIMUM_HOSTILE = 250
 BASE_URL = "http://testserver/work"
+
+
+def _deep(depth: int) -> Any:
+    value: Any = {"leaf": "x"}
+    for _ in range(depth - 1):
+        value = {"a": value}
+    return value
+
+
+# Issue 15: values that broke, stalled or leaked, put into generated requests' fields.
+HOSTILE_VALUES: list[Any] = [
+    _deep(33),
+    _deep(70),
+    _deep(300),
+    [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["x"]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]],
+    "https://" + "a" * 100_000 + "@",
+    "a:" * 40_000,
+    "eyJ-" * 20_000,
+    "x" * 30_000,
+    "https://b.s3.amazonaws.com/k?X%2DAmz%2DSignature=abc",
+    "https://e.com/q?%2574oken=abc",
+    "https://ghp_abcdefghijklmnopqrstuvwxyz0123456789@github.com/o/r",
+    "ASIAIOSFODNN7EXAMPLE",
+    "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+    "dop_Zm9vYmFyYmF6cXV4cXV1eDEyMzQ1Njc4OTA",
+    "text/plain\r\nX-Injected: 1",
+    "\u0000",
+    "%00%0d%0a",
+    {"note": "https://storage.googleapis.com/b/o?X-Goog-Signature=1"},
+    {"sig": "abc", "nested": [{"apiKey": "x"}]},
+]
+# Raw bodies that are not what they seem.
+HOSTILE_BODIES: list[bytes] = [
+    '{"title": "t"}'.encode("utf-16"),
+    b'\xef\xbb\xbf{"title": "t"}',
+    b'{"title": "a", "title": "b"}',
+    b'{"sizeBytes": 1e400}',
+    b'{"metadata": {"n": ' + b"9" * 5000 + b"}}",
+    b"[" * 50_000 + b"]" * 50_000,
+    b'{"metadata": ' + b'{"a":' * 5000 + b"{}" + b"}" * 5001,
+]
 
 
 @dataclass
@@ -103,6 +147,14 @@ def test_fuzz_engine_schema_through_the_portal(
         for operation in operations:
             for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
                 _fuzz(client, operation, mode, real_ids, admin_id, tally)
+        hostile = Tally()
+        for operation in operations:
+            if operation.body or operation.query:
+                _fuzz(client, operation, GenerationMode.POSITIVE, real_ids, admin_id, hostile, True)
+        tally.sent += hostile.sent
+        tally.statuses.update(hostile.statuses)
+        tally.server_errors += hostile.server_errors
+        tally.wrong_author += hostile.wrong_author
 
         # The admin's session survived the fuzzing and is still the admin.
         me = client.get("/work/api/me").json()
@@ -111,12 +163,14 @@ def test_fuzz_engine_schema_through_the_portal(
     histogram = ", ".join(f"{status}: {n}" for status, n in sorted(tally.statuses.items()))
     with capsys.disabled():
         print(f"\nfuzz: {tally.sent} requests through the portal (seed {SEED})")
+        print(f"fuzz: {hostile.sent} of them with deep, long or encoded values (issue 15)")
         print(f"fuzz: status histogram {{{histogram}}}")
         print(
             f"fuzz: {len(tally.per_operation)} operations; no negative cases possible for "
             f"{tally.no_negative}; unsendable cases {tally.unsendable}"
         )
     assert tally.sent >= MINIMUM_REQUESTS, tally.per_operation
+    assert hostile.sent >= MINIMUM_HOSTILE, hostile.per_operation
     assert not tally.server_errors, "\n".join(tally.server_errors[:20])
     assert not tally.wrong_author, "\n".join(tally.wrong_author[:20])
     assert set(tally.per_operation) == {op.label for op in operations}
@@ -129,28 +183,39 @@ def _fuzz(
     real_ids: dict[str, str],
     admin_id: str,
     tally: Tally,
+    hostile: bool = False,
 ) -> None:
     @hypothesis.seed(SEED)
     @settings(
-        max_examples=EXAMPLES_PER_MODE,
+        max_examples=HOSTILE_EXAMPLES if hostile else EXAMPLES_PER_MODE,
         database=None,
         deadline=None,
         phases=[Phase.explicit, Phase.generate],
         suppress_health_check=list(HealthCheck),
         print_blob=False,
     )
-    @given(case=operation.as_strategy(generation_mode=mode), aim_at_real=st.booleans())
-    def one(case: Any, aim_at_real: bool) -> None:
+    @given(
+        case=operation.as_strategy(generation_mode=mode),
+        aim_at_real=st.booleans(),
+        value=st.sampled_from(HOSTILE_VALUES),
+        body=st.one_of(st.none(), st.sampled_from(HOSTILE_BODIES)),
+        slot=st.integers(0, 1000),
+    )
+    def one(case: Any, aim_at_real: bool, value: Any, body: bytes | None, slot: int) -> None:
         if aim_at_real and case.path_parameters:
             case.path_parameters = {
                 name: real_ids.get(name, value) for name, value in case.path_parameters.items()
             }
+        if hostile:
+            _make_hostile(case, value, slot)
         try:
             raw = case.as_transport_kwargs(base_url=BASE_URL)
             kwargs = _request_kwargs(raw)
+            if hostile and body is not None and "json" in raw:
+                kwargs["content"] = body
             request = client.build_request(raw["method"], raw["url"], **kwargs)
             request.read()  # render the body now: a client-side failure is not the server's
-        except (ValueError, TypeError, UnicodeError):
+        except (ValueError, TypeError, UnicodeError, httpx.InvalidURL):
             tally.unsendable += 1  # httpx cannot put it on the wire (e.g. a bad header)
             return
         assert request.url.path.startswith("/work/api/"), request.url
@@ -175,7 +240,25 @@ def _fuzz(
     try:
         one()
     except hypothesis.errors.Unsatisfiable:
+        assert not hostile, operation.label
         # An operation with nothing to get wrong (no parameters, no body) has no
         # negative cases; its positive cases still ran.
         assert mode is GenerationMode.NEGATIVE, operation.label
         tally.no_negative.append(operation.label)
+
+
+def _make_hostile(case: Any, value: Any, slot: int) -> None:
+    """Put a hostile value into one field of the case's JSON body (at the top or one
+    level down) or, if it has no JSON body, into one of its query parameters."""
+    body = case.body
+    if isinstance(body, dict) and body:
+        keys = sorted(body)
+        key = keys[slot % len(keys)]
+        inner = body[key]
+        if isinstance(inner, dict) and inner and slot % 2:
+            inner[sorted(inner)[slot % len(inner)]] = value
+        else:
+            body[key] = value
+    elif case.query:
+        keys = sorted(case.query)
+        case.query[keys[slot % len(keys)]] = value if isinstance(value, str) else json.dumps(value)

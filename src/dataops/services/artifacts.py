@@ -156,7 +156,7 @@ def update_artifact(
             if name in changes and changes[name] is None:
                 setattr(updated, name, [])
         uri_changed = "storage_uri" in changes or "storage_provider" in changes
-        if "storage_uri" in changes and changes.get("storage_provider") is None:
+        if uri_changed and changes.get("storage_provider") is None:  # null: infer it
             updated.storage_provider = infer_provider(updated.storage_uri)
         for required in ("type", "title", "storage_uri", "data_class", "source_type"):
             if required in changes and changes[required] is None:
