@@ -17,9 +17,10 @@ import dataclasses
 import functools
 import json
 import re
+import string
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import urlsplit
 
 import orjson
 
@@ -62,50 +63,80 @@ _SIGNED_PARAMS = frozenset(
         "client_secret",
     }
 )
-# Every pattern below is linear in its input: no nested quantifiers, and each unbounded
-# run is either the pattern's end (a search stops at the first match) or can only start
-# where a run of its characters starts, so no two attempts scan the same characters.
+# Every pattern below is linear in its input and starts with a literal, which the regex
+# engine finds by a fast string search before it tries anything else: no nested
+# quantifiers, unbounded runs only where nothing follows them or where they can only start
+# at the start of a run of their characters (so no two attempts scan the same characters),
+# word boundaries checked by a look-behind placed after the literal.
 _PARAM = re.compile(r"[?&;#]([A-Za-z0-9_.\-]+)=")
-_USERINFO = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]{0,31}://[^/\s?#@]*@")
-"""Any user information in a URL (`user:password@`, `token@`): the scheme is bounded, and
-the authority stops at the first `/`, `?`, `#`, `@` or white space."""
+_USERINFO = re.compile(r"://(?<=[A-Za-z0-9+.\-]://)[^/\s?#@]*@")
+"""Any user information in a URL (`user:password@`, `token@`): after a scheme's `://`,
+the authority up to the first `/`, `?`, `#`, `@` or white space ends in `@`."""
 _SPACE = re.compile(r"\s")
 _COMPACT = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
 """What `json.dumps(value, separators=(",", ":"), ensure_ascii=False)` uses, made once."""
 _SIGNED_MARKERS = re.compile(r"x-amz-signature|x-amz-credential|x-goog-signature", re.IGNORECASE)
+_MARKER_PIECES = ("-amz-", "-goog-")
+"""What `_SIGNED_MARKERS` needs in `str.lower()` of a string (no non-ASCII character
+matches these letters under re.IGNORECASE, tested)."""
 _ENCODED = re.compile(r"%[0-9A-Fa-f]{2}")
+_ESCAPES = {
+    f"%{hi}{lo}": chr(int(hi + lo, 16))
+    for hi in "0123456789abcdefABCDEF"
+    for lo in "0123456789abcdefABCDEF"
+}
+"""Every percent escape → its byte as a character (ASCII decodes as a server would read
+it; the patterns look for ASCII only, so other bytes need no UTF-8 decoding)."""
 _DECODE_ROUNDS = 3
 """Percent-decoding is repeated (`%2574oken` → `%74oken` → `token`) up to this often."""
 
 # Values that look like credentials whatever key or field they sit in.
-_B64 = "A-Za-z0-9/+"
-_AWS_SECRET_KEY = (
-    rf"(?<![{_B64}=._%\-])"  # starts a run: no two attempts overlap
-    rf"(?=[{_B64}]{{0,39}}[A-Z])(?=[{_B64}]{{0,39}}[a-z])(?=[{_B64}]{{0,39}}[0-9])"
-    rf"[{_B64}]{{40}}(?![{_B64}=._%\-])"
+_SECRET_PATTERNS = tuple(
+    re.compile(pattern)
+    for pattern in (
+        r"-----BEGIN [A-Z ]{0,40}PRIVATE KEY-----",
+        r"AKIA(?<!\wAKIA)[0-9A-Z]{16}\b",  # AWS access key IDs
+        r"ASIA(?<!\wASIA)[0-9A-Z]{16}\b",  # (temporary ones)
+        r"gh[pousr]_(?<!\wgh._)[A-Za-z0-9]{30}",  # GitHub tokens
+        r"github_pat_(?<!\wgithub_pat_)[A-Za-z0-9_]{30}",
+        r"xox[abposr]-(?<!\wxox.-)[A-Za-z0-9-]{10}",  # Slack
+        r"sk-(?<!\wsk-)[A-Za-z0-9_\-]{20}",
+        r"eyJ(?<![A-Za-z0-9_\-]eyJ)[A-Za-z0-9_\-]{8,}+\.eyJ[A-Za-z0-9_\-]{8,}+\.[A-Za-z0-9_\-]",
+        r"Bearer(?<!\wBearer)\s{1,10}[A-Za-z0-9._\-]{16}",
+        r"dop_(?<!\wdop_)[A-Za-z0-9_\-]{20}",  # DataOps' own API tokens
+    )
 )
-"""A bare AWS secret access key: exactly 40 base64 characters mixing upper case, lower
-case and digits (a hex digest or a git SHA has no upper-case letter), standing alone
-(not part of a longer run, a host name or a path segment joined by dots or dashes)."""
-_SECRET_VALUES = re.compile(
-    r"-----BEGIN [A-Z ]{0,40}PRIVATE KEY-----"
-    r"|\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"
-    r"|\bgh[pousr]_[A-Za-z0-9]{30,}"
-    r"|\bgithub_pat_[A-Za-z0-9_]{30,}"
-    r"|\bxox[abposr]-[A-Za-z0-9-]{10,}"
-    r"|\bsk-[A-Za-z0-9_\-]{20,}"
-    r"|(?<![A-Za-z0-9_\-])eyJ[A-Za-z0-9_\-]{8,}+\.eyJ[A-Za-z0-9_\-]{8,}+\.[A-Za-z0-9_\-]"
-    r"|\bBearer\s{1,10}[A-Za-z0-9._\-]{16,}"
-    r"|\bdop_[A-Za-z0-9_\-]{20,}"  # DataOps' own API tokens
-    rf"|{_AWS_SECRET_KEY}"
-)
-_SECRET_HINTS = re.compile(
-    rb"[@=%]|\\u|-(?:amz|goog)-|PRIVATE KEY|AKIA|ASIA|gh[pousr]_|github_pat_|xox[abposr]-"
-    rb"|sk-|eyJ|Bearer|dop_|[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+])",
-    re.IGNORECASE,
-)
-"""What the UTF-8 JSON text of a value must contain for any of its strings to be flagged
-by `secret_value_problem` (see `may_hold_secret`)."""
+_B64_CHARS = string.ascii_letters + string.digits + "/+"
+_B64_RUN = str.maketrans({c: "b" for c in _B64_CHARS})
+_B64_RUN_BYTES = bytes.maketrans(_B64_CHARS.encode(), b"b" * len(_B64_CHARS))
+_FORTY = "b" * 40
+_AWS_SECRET_KEY = re.compile(r"(?<![A-Za-z0-9/+=._%\-])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=._%\-])")
+"""A bare AWS secret access key: exactly 40 base64 characters standing alone (not part of
+a longer run, a host name or a path segment joined by dots or dashes), mixing upper case,
+lower case and digits (a hex digest or a git SHA has no upper-case letter)."""
+_HINTS: tuple[bytes, ...] = (b"-amz-", b"-goog-", b"private key", b"akia", b"asia", b"xox")
+_HINTS += (b"github_pat_", b"sk-", b"eyj", b"bearer", b"dop_")
+_GH_HINT = re.compile(rb"gh[pousr]_")
+_ALWAYS = (b"@", b"=", b"%", b"\\u")
+
+
+def _has_aws_secret_key(text: str) -> bool:
+    if _FORTY not in text.translate(_B64_RUN):  # no run of 40: the common case, fast
+        return False
+    for match in _AWS_SECRET_KEY.finditer(text):
+        key = match.group()
+        if (
+            any(c.isupper() for c in key)
+            and any(c.islower() for c in key)
+            and any(c.isdigit() for c in key)
+        ):
+            return True
+    return False
+
+
+def _has_secret_value(text: str) -> bool:
+    return any(p.search(text) for p in _SECRET_PATTERNS) or _has_aws_secret_key(text)
+
 
 _SECRET_WORDS = frozenset(
     {
@@ -163,6 +194,10 @@ def is_secret_key(key: str) -> bool:
     return False
 
 
+def _unescape(match: re.Match[str]) -> str:
+    return _ESCAPES[match.group()]
+
+
 def _decodings(text: str) -> Iterator[str]:
     """`text`, then each distinct percent-decoding of it (a few rounds at most, so a name
     spelled `X%2DAmz%2DSignature` or `%2574oken` is seen as the server would read it)."""
@@ -170,7 +205,7 @@ def _decodings(text: str) -> Iterator[str]:
     for _ in range(_DECODE_ROUNDS):
         if "%" not in text or _ENCODED.search(text) is None:
             return
-        decoded = unquote(text)
+        decoded = _ENCODED.sub(_unescape, text)
         if decoded == text:
             return
         text = decoded
@@ -181,8 +216,10 @@ def _signed_url_problem(text: str) -> str | None:
     # Each pattern needs a literal character first looked for in C: "@", "-", "=".
     if "@" in text and _USERINFO.search(text):
         return "must not embed credentials (user information before @) in a URL"
-    if "-" in text and _SIGNED_MARKERS.search(text):
-        return "must not contain a signed URL"
+    if "-" in text:
+        lower = text.lower()
+        if any(piece in lower for piece in _MARKER_PIECES) and _SIGNED_MARKERS.search(text):
+            return "must not contain a signed URL"
     if "=" in text:
         for match in _PARAM.finditer(text):
             if match.group(1).lower() in _SIGNED_PARAMS:
@@ -204,7 +241,7 @@ def secret_value_problem(text: str) -> str | None:
     """Why a string holds a secret (a key, a token, a private key) or a signed URL, or
     None; percent-encoded forms included. Linear in the length of `text`."""
     for form in _decodings(text):
-        if _SECRET_VALUES.search(form):
+        if _has_secret_value(form):
             return "must not contain a secret (key, token or password)"
         problem = _signed_url_problem(form)
         if problem:
@@ -217,14 +254,17 @@ def may_hold_secret(data: bytes) -> bool:
     `secret_value_problem`: the cheap negative test of the scans.
 
     Every flagged string holds "@" (user information), "=" (a parameter), "%" (an
-    encoded form) or one of the literal pieces of the secret patterns and signed-URL
-    markers (ASCII letters, digits, `_`, `-` and spaces, which JSON never escapes; the
-    markers in any letter case, and no non-ASCII character folds onto their letters), or
-    a run of 40 base64 characters followed by another character (none of them is escaped
-    either, and an escape starts with a backslash, which ends the run). A JSON `\\u`
-    escape may spell any of them, so it counts as a hit.
+    encoded form), or the literal start of a secret pattern or signed-URL marker (ASCII
+    letters, digits, `_`, `-` and spaces, which JSON never escapes; looked for in
+    lower case, a superset), or a run of 40 base64 characters (none of which JSON
+    escapes). A JSON `\\u` escape may spell any of them, so it counts as a hit.
     """
-    return _SECRET_HINTS.search(data) is not None
+    if any(piece in data for piece in _ALWAYS):
+        return True
+    lower = data.lower()  # (ASCII only, for bytes)
+    if any(hint in lower for hint in _HINTS) or _GH_HINT.search(lower) is not None:
+        return True
+    return b"b" * 40 in data.translate(_B64_RUN_BYTES)
 
 
 def _fields(value: Any) -> Any:
