@@ -1,5 +1,5 @@
 """What the storage policy's scan costs per KB of input, at 1 KB and at 1 MB: every scan
-must be linear in its input (issue 15 asks µs/KB at 1 MB ≤ 1.5 × µs/KB at 1 KB).
+must be linear in its input (issue 15 asks µs/KB at 1 MB ≤ 1.5 times the µs/KB at 1 KB).
 
     .venv/bin/python bench/bench_policy_scan.py [--repeats 5] [--out DIR]
 
