@@ -67,6 +67,12 @@ Short = Annotated[StrictStr, Field(max_length=500)]
 Id = Annotated[StrictStr, Field(min_length=1, max_length=200)]
 Tags = Annotated[list[Annotated[StrictStr, Field(max_length=100)]], Field(max_length=50)]
 Size = Annotated[StrictInt, Field(ge=0, le=2**53)]
+Url = Annotated[StrictStr, Field(max_length=2048)]  # (policy.MAX_URI_LENGTH)
+
+
+def _few(limit: int) -> Any:
+    """A list of at most `limit` items."""
+    return Field(max_length=limit)
 
 
 class In(BaseModel):
@@ -101,12 +107,12 @@ class ProofRequirementIn(In):
 
 class LinkIn(In):
     name: Short
-    url: StrictStr | None = None
+    url: Url | None = None
 
 
 class ReferenceIn(In):
     title: Short
-    url: StrictStr | None = None
+    url: Url | None = None
 
 
 class PhaseIn(In):
@@ -125,10 +131,10 @@ class TaskDefinitionIn(In):
     phase: Short | None = None
     stage_on_complete: Short | None = None
     assignee_id: Id | None = None
-    instructions_url: StrictStr | None = None
+    instructions_url: Url | None = None
     instruction_doc_id: Short | None = None
     instruction_step_id: Short | None = None
-    systems: list[Short] = Field(default_factory=list)
+    systems: Annotated[list[Short], _few(50)] = Field(default_factory=list)
     validation: Any = None
     tags: Tags = Field(default_factory=list)
 
@@ -137,10 +143,10 @@ class TemplateFields(In):
     description: Text | None = None
     type: Short | None = None
     default_assignee_id: Id | None = None
-    phases: list[PhaseIn] | None = None
-    bundle_link_definitions: list[LinkIn] | None = None
+    phases: Annotated[list[PhaseIn], _few(100)] | None = None
+    bundle_link_definitions: Annotated[list[LinkIn], _few(100)] | None = None
     task_definitions: Annotated[list[TaskDefinitionIn], Field(max_length=500)] | None = None
-    references: list[ReferenceIn] | None = None
+    references: Annotated[list[ReferenceIn], _few(100)] | None = None
     tags: Tags | None = None
 
 
@@ -162,8 +168,8 @@ class BundleFields(In):
     anchor_date: DateStr | None = None
     status: BundleStatus | None = None
     stage: Short | None = None
-    references: list[ReferenceIn] | None = None
-    bundle_links: list[LinkIn] | None = None
+    references: Annotated[list[ReferenceIn], _few(100)] | None = None
+    bundle_links: Annotated[list[LinkIn], _few(100)] | None = None
     tags: Tags | None = None
 
 
@@ -185,8 +191,8 @@ class TaskFields(In):
     status: TaskStatus | None = None
     comment: Text | None = None
     waiting_for: Short | None = None
-    follow_up_at: StrictStr | None = None
-    link: StrictStr | None = None
+    follow_up_at: Annotated[StrictStr, Field(max_length=40)] | None = None
+    link: Url | None = None
     required_link_name: Short | None = None
     requires_file: StrictBool | None = None
     proof_requirement: ProofRequirementIn | None = None
@@ -194,13 +200,13 @@ class TaskFields(In):
     bundle_id: Id | None = None
     assignee_id: Id | None = None
     stage_on_complete: Short | None = None
-    instructions_url: StrictStr | None = None
+    instructions_url: Url | None = None
     instruction_doc_id: Short | None = None
     instruction_step_id: Short | None = None
     phase: Short | None = None
-    systems: list[Short] | None = None
+    systems: Annotated[list[Short], _few(50)] | None = None
     validation: Any = None
-    assistant_job_refs: list[AssistantJobRefIn] | None = None
+    assistant_job_refs: Annotated[list[AssistantJobRefIn], _few(100)] | None = None
     tags: Tags | None = None
 
 
