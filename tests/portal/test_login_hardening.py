@@ -550,3 +550,11 @@ def test_a_password_change_revokes_sessions_and_on_request_tokens(
     (changed,) = [e for e in events if e.action == "password"]
     assert "1 session(s) revoked" in (changed.summary or "")
     assert ("1 API token(s) revoked" in (changed.summary or "")) is revoke_tokens
+
+
+def test_sqlite_commits_are_synchronous_full(workspace: Workspace) -> None:
+    """Sessions and audit events survive a power loss: every commit is synced (FULL)."""
+    with workspace.store.unit_of_work(write=True) as uow:
+        conn = uow._connection()  # type: ignore[attr-defined]
+        assert conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"

@@ -4,9 +4,10 @@ the client address the throttle counts by.
 A login costs an argon2 hash: tens of milliseconds of CPU (and 64 MiB) that hold no lock
 (`services.auth.login` checks the password outside any transaction). Hashes run on a pool
 of their own, `HashPool`: as many threads as the machine has cores, and a short queue in
-front of them. They never run on the thread pool that serves the portal's and the
-engine's synchronous work, so a flood of logins cannot take the threads every write
-needs, and at most one hash per core competes for the CPU. A login that finds the queue
+front of them, at a lower CPU priority (nice 10, Linux). They never run on the thread
+pool that serves the portal's and the engine's synchronous work, so a flood of logins
+cannot take the threads every write needs; at most one hash per core competes for the
+CPU, and the requests win when they do. A login that finds the queue
 full is answered at once with 503 and `Retry-After: 1` (and is not counted by the
 throttle): queueing without bound would only grow the wait of every login behind it.
 """
@@ -14,6 +15,7 @@ throttle): queueing without bound would only grow the wait of every login behind
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
 import os
 import threading
@@ -52,7 +54,9 @@ class HashPool:
         self._slots = threading.BoundedSemaphore(
             self.workers + (QUEUED_PER_WORKER * self.workers if queued is None else queued)
         )
-        self._executor = ThreadPoolExecutor(self.workers, thread_name_prefix="dataops-hash")
+        self._executor = ThreadPoolExecutor(
+            self.workers, thread_name_prefix="dataops-hash", initializer=_lower_priority
+        )
 
     def reserve(self) -> bool:
         """Take a place for one call (`run` gives it back), or False when all are taken."""
@@ -75,6 +79,18 @@ class HashPool:
 
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
+
+
+HASH_NICENESS = 10
+"""How much lower the hash workers' CPU priority is (Linux `nice`, per thread; argon2's
+own threads inherit it): a core the requests need goes to them first."""
+
+
+def _lower_priority() -> None:
+    """Give the calling hash worker (and the threads argon2 starts from it) a lower CPU
+    priority. Best effort: where threads have no priority of their own, nothing changes."""
+    with contextlib.suppress(AttributeError, OSError):
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), HASH_NICENESS)
 
 
 class Logins:
