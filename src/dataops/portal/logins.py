@@ -3,12 +3,12 @@ the client address the throttle counts by.
 
 A login costs an argon2 hash: tens of milliseconds of CPU (and 64 MiB) that hold no lock
 (`services.auth.login` checks the password outside any transaction). Hashes run on a pool
-of their own, `HashPool`: as many threads as the machine has cores, and a short queue in
-front of them, at a lower CPU priority (nice 10, Linux). They never run on the thread
+of their own, `HashPool`: a thread per core but one (at least one), a short queue in
+front of them, and a lower CPU priority (nice 10, Linux). They never run on the thread
 pool that serves the portal's and the engine's synchronous work, so a flood of logins
-cannot take the threads every write needs; at most one hash per core competes for the
-CPU, and the requests win when they do. A login that finds the queue
-full is answered at once with 503 and `Retry-After: 1` (and is not counted by the
+cannot take the threads every write needs, a core is left to the requests, and the
+requests win the CPU when they compete for it. A login that finds the queue full is
+answered at once with 503 and `Retry-After: 1` (and is not counted by the
 throttle): queueing without bound would only grow the wait of every login behind it.
 """
 
@@ -46,11 +46,12 @@ class LoginRefused(Exception):
 
 
 class HashPool:
-    """A bounded pool for password hashing: `workers` threads (default: the number of
-    cores) and at most `queued` calls waiting for one."""
+    """A bounded pool for password hashing: `workers` threads (default: one per core but
+    one, at least one: a core is left to the requests, as argon2 itself runs a hash on
+    several threads) and at most `queued` calls waiting for one (default 8 per worker)."""
 
     def __init__(self, workers: int | None = None, queued: int | None = None) -> None:
-        self.workers = workers or os.cpu_count() or 1
+        self.workers = workers or max(1, (os.cpu_count() or 1) - 1)
         self._slots = threading.BoundedSemaphore(
             self.workers + (QUEUED_PER_WORKER * self.workers if queued is None else queued)
         )
