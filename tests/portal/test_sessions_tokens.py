@@ -625,6 +625,26 @@ def test_cli_token_lifecycle(cli_home: tuple[Path, dict[str, str], Workspace]) -
     assert "revoked" in again.stderr
 
 
+@pytest.mark.parametrize("flag", [[], ["--revoke-tokens"]], ids=["passwd", "revoke-tokens"])
+def test_cli_passwd_revokes_sessions_and_with_the_flag_tokens(
+    cli_home: tuple[Path, dict[str, str], Workspace], flag: list[str]
+) -> None:
+    _, env, ws = cli_home
+    session = auth.login(ws, ADMIN_EMAIL, ADMIN_PASSWORD)
+    _, secret = auth.create_token(ws, SYSTEM, ADMIN_EMAIL, "script")
+    changed = dataops(
+        env, "users", "passwd", ADMIN_EMAIL, "--password-stdin", *flag, stdin="new-password-1\n"
+    )
+    assert changed.returncode == 0, changed.stderr
+    with pytest.raises(auth.Unauthorized):
+        auth.session_user(ws, session.token)
+    if flag:
+        with pytest.raises(auth.Unauthorized):
+            auth.find_token_user(ws, secret)
+    else:
+        assert auth.find_token_user(ws, secret)[0].email == ADMIN_EMAIL
+
+
 def test_api_revoke_ends_the_token(api: TestClient, workspace: Workspace) -> None:
     email = add_user(workspace, Role.OPERATOR)
     token, secret = auth.create_token(workspace, SYSTEM, email, "script")
