@@ -175,8 +175,15 @@ def _users_passwd(args: argparse.Namespace) -> int:
     from dataops.services import people
 
     workspace = runtime.build_workspace(Settings.from_env())
-    user = people.set_password(workspace, people.SYSTEM, args.email, _read_password(args))
-    print(f"password changed for {user.email}", file=sys.stderr)
+    user = people.set_password(
+        workspace,
+        people.SYSTEM,
+        args.email,
+        _read_password(args),
+        revoke_tokens=args.revoke_tokens,
+    )
+    revoked = "sessions and API tokens" if args.revoke_tokens else "sessions"
+    print(f"password changed for {user.email}; its {revoked} are revoked", file=sys.stderr)
     return 0
 
 
@@ -422,9 +429,12 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--role", required=True, choices=[r.value for r in Role])
     add.add_argument("--password-stdin", action="store_true")
     add.set_defaults(handler=_users_add)
-    passwd = users.add_parser("passwd", help="set a user's password")
+    passwd = users.add_parser("passwd", help="set a user's password (revokes the user's sessions)")
     passwd.add_argument("email")
     passwd.add_argument("--password-stdin", action="store_true")
+    passwd.add_argument(
+        "--revoke-tokens", action="store_true", help="revoke the user's API tokens too"
+    )
     passwd.set_defaults(handler=_users_passwd)
     _add_portable_commands(sub)
     _add_artifact_commands(sub)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -31,6 +32,7 @@ TABLE_ENTITIES = (
     "login_throttles",
 )
 DEFAULT_MAX_UPLOAD_BYTES = 100 * 1024 * 1024
+ProxyNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 def _flag(value: str | None, name: str, problems: list[str]) -> bool:
@@ -43,6 +45,18 @@ def _flag(value: str | None, name: str, problems: list[str]) -> bool:
         return False
     problems.append(f"{name} must be true or false (got {value!r})")
     return False
+
+
+def _networks(value: str | None, name: str, problems: list[str]) -> tuple[ProxyNetwork, ...]:
+    """A comma list of IP addresses and CIDR networks."""
+    networks = []
+    for part in (value or "").split(","):
+        if part.strip():
+            try:
+                networks.append(ipaddress.ip_network(part.strip(), strict=False))
+            except ValueError:
+                problems.append(f"{name} must list IP addresses or CIDR networks (got {part!r})")
+    return tuple(networks)
 
 
 def _choice(value: str, name: str, allowed: tuple[str, ...], problems: list[str]) -> str:
@@ -71,6 +85,8 @@ class Settings:
     admin_email: str | None = None
     admin_password: str | None = None
     max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES
+    trusted_proxies: tuple[ProxyNetwork, ...] = ()
+    """Proxies whose X-Forwarded-For names the client (the login throttle's address)."""
     on_lambda: bool = False
 
     @property
@@ -138,6 +154,9 @@ class Settings:
             admin_email=get("DATAOPS_ADMIN_EMAIL"),
             admin_password=get("DATAOPS_ADMIN_PASSWORD"),
             max_upload_bytes=max_upload,
+            trusted_proxies=_networks(
+                get("DATAOPS_TRUSTED_PROXIES"), "DATAOPS_TRUSTED_PROXIES", problems
+            ),
             on_lambda=get("AWS_LAMBDA_FUNCTION_NAME") is not None,
         )
         problems += settings.durability_problems()

@@ -391,7 +391,7 @@ def test_limiter_window_expires(throttle_store: MetadataStore) -> None:
     )
     for _ in range(3):
         assert limiter.retry_after("a@example.com", "10.0.0.1") is None
-        limiter.failed("a@example.com", "10.0.0.1")
+        limiter.attempt("a@example.com", "10.0.0.1")
         clock.now += 1
     wait = limiter.retry_after("a@example.com", "10.0.0.2")
     assert wait is not None
@@ -402,7 +402,7 @@ def test_limiter_window_expires(throttle_store: MetadataStore) -> None:
     clock.now = 1060.0
     assert limiter.retry_after("a@example.com", "10.0.0.2") is None
     # One slot freed, not all: the next failure locks again.
-    limiter.failed("a@example.com", "10.0.0.2")
+    limiter.attempt("a@example.com", "10.0.0.2")
     assert limiter.retry_after("a@example.com", "10.0.0.2") is not None
     clock.now = 2000.0
     assert limiter.retry_after("a@example.com", "10.0.0.2") is None
@@ -415,12 +415,12 @@ def test_limiter_counts_accounts_case_insensitively_and_addresses_apart(
     limiter = LoginLimiter(
         throttle_store, per_account=2, per_address=3, window_seconds=60, clock=clock
     )
-    limiter.failed("A@Example.com", "10.0.0.1")
-    limiter.failed("a@example.COM", "10.0.0.2")
+    limiter.attempt("A@Example.com", "10.0.0.1")
+    limiter.attempt("a@example.COM", "10.0.0.2")
     assert limiter.retry_after("a@example.com", "10.0.0.3") is not None
     assert limiter.retry_after("b@example.com", "10.0.0.3") is None
-    limiter.failed("c@example.com", "10.0.0.1")
-    limiter.failed("d@example.com", "10.0.0.1")
+    limiter.attempt("c@example.com", "10.0.0.1")
+    limiter.attempt("d@example.com", "10.0.0.1")
     assert limiter.retry_after("e@example.com", "10.0.0.1") is not None  # address full
     assert limiter.retry_after("e@example.com", "10.0.0.4") is None
 
@@ -432,11 +432,13 @@ def test_limiter_success_clears_the_account_not_the_address(
     limiter = LoginLimiter(
         throttle_store, per_account=2, per_address=2, window_seconds=60, clock=clock
     )
-    limiter.failed("a@example.com", "10.0.0.1")
-    limiter.succeeded("A@example.com")
-    limiter.failed("a@example.com", "10.0.0.2")
+    limiter.attempt("a@example.com", "10.0.0.1")  # a failure
+    right = limiter.attempt("a@example.com", "10.0.0.1")
+    limiter.succeeded("A@example.com", "10.0.0.1", right.at)
+    limiter.attempt("a@example.com", "10.0.0.2")
     assert limiter.retry_after("a@example.com", "10.0.0.3") is None
-    limiter.failed("x@example.com", "10.0.0.1")
+    # The success took only its own attempt off the address: its failure still counts.
+    limiter.attempt("x@example.com", "10.0.0.1")
     assert limiter.retry_after("y@example.com", "10.0.0.1") is not None
 
 
@@ -447,24 +449,27 @@ def test_limiter_retry_after_is_the_time_until_the_oldest_failure_leaves(
     limiter = LoginLimiter(
         throttle_store, per_account=1, per_address=10, window_seconds=900, clock=clock
     )
-    limiter.failed("a@example.com", "10.0.0.1")
+    limiter.attempt("a@example.com", "10.0.0.1")
     clock.now += 300
     assert limiter.retry_after("a@example.com", "10.0.0.1") == 601
 
 
 def test_failures_from_a_clock_behind_keep_the_newest(throttle_store: MetadataStore) -> None:
-    """Two processes whose clocks differ: the record keeps the latest failures by time,
-    whatever order they were written in, and Retry-After counts from the right one."""
+    """Two processes whose clocks differ: the record keeps its attempts in time order,
+    whatever order they were written in, and Retry-After counts from the oldest by time."""
     ahead, behind = FakeClock(), FakeClock()
     behind.now = ahead.now - 30
     fast, slow = (
         LoginLimiter(throttle_store, per_account=2, window_seconds=60, clock=clock)
         for clock in (ahead, behind)
     )
-    fast.failed("skew@example.com", "10.0.0.1")  # t=1000
-    slow.failed("skew@example.com", "10.0.0.2")  # t=970, written second
-    fast.failed("skew@example.com", "10.0.0.3")  # t=1000: 970 is the oldest, dropped
-    assert fast.retry_after("skew@example.com", "10.0.0.4") == 61  # both 1000s leave at 1060
+    fast.attempt("skew@example.com", "10.0.0.1")  # t=1000
+    slow.attempt("skew@example.com", "10.0.0.2")  # t=970, written second
+    assert fast.retry_after("skew@example.com", "10.0.0.4") == 31  # 970 leaves at 1030
+    assert fast.attempt("skew@example.com", "10.0.0.3").retry_after == 31  # not counted
+    ahead.now += 31  # 970 has left; 1000 is kept, a new attempt is counted beside it
+    assert fast.attempt("skew@example.com", "10.0.0.3").retry_after is None
+    assert fast.retry_after("skew@example.com", "10.0.0.4") == 30  # 1000 leaves at 1060
 
 
 def test_the_limit_holds_across_portal_processes(throttle_store: MetadataStore) -> None:
@@ -479,7 +484,7 @@ def test_the_limit_holds_across_portal_processes(throttle_store: MetadataStore) 
 
     def fail(limiter: LoginLimiter, n: int) -> None:
         start.wait()
-        limiter.failed("shared@example.com", f"10.0.0.{n}")
+        limiter.attempt("shared@example.com", f"10.0.0.{n}")
 
     threads = [
         threading.Thread(target=fail, args=(limiter, n))
@@ -498,12 +503,12 @@ def test_throttle_records_hold_no_email_or_address_and_expire(tmp_path: Path) ->
     store = SqliteStore(tmp_path / "throttle.db")
     clock = FakeClock()
     limiter = LoginLimiter(store, per_account=5, window_seconds=60, clock=clock)
-    limiter.failed("Private.Person@example.com", "192.0.2.44")
+    limiter.attempt("Private.Person@example.com", "192.0.2.44")
     raw = b"".join(p.read_bytes() for p in tmp_path.glob("throttle.db*"))
     for secret in (b"private.person", b"Private.Person", b"192.0.2.44"):
         assert secret not in raw
     clock.now += 61  # both records have expired: the next failure deletes them
-    limiter.failed("someone@example.com", "198.51.100.1")
+    limiter.attempt("someone@example.com", "198.51.100.1")
     with store.unit_of_work() as uow:
         kept = uow.stored("login_throttles")
         rows = [row for batch in kept.batches for row in batch]
@@ -618,6 +623,26 @@ def test_cli_token_lifecycle(cli_home: tuple[Path, dict[str, str], Workspace]) -
     again = dataops(env, "tokens", "revoke", token_id)
     assert again.returncode != 0
     assert "revoked" in again.stderr
+
+
+@pytest.mark.parametrize("flag", [[], ["--revoke-tokens"]], ids=["passwd", "revoke-tokens"])
+def test_cli_passwd_revokes_sessions_and_with_the_flag_tokens(
+    cli_home: tuple[Path, dict[str, str], Workspace], flag: list[str]
+) -> None:
+    _, env, ws = cli_home
+    session = auth.login(ws, ADMIN_EMAIL, ADMIN_PASSWORD)
+    _, secret = auth.create_token(ws, SYSTEM, ADMIN_EMAIL, "script")
+    changed = dataops(
+        env, "users", "passwd", ADMIN_EMAIL, "--password-stdin", *flag, stdin="new-password-1\n"
+    )
+    assert changed.returncode == 0, changed.stderr
+    with pytest.raises(auth.Unauthorized):
+        auth.session_user(ws, session.token)
+    if flag:
+        with pytest.raises(auth.Unauthorized):
+            auth.find_token_user(ws, secret)
+    else:
+        assert auth.find_token_user(ws, secret)[0].email == ADMIN_EMAIL
 
 
 def test_api_revoke_ends_the_token(api: TestClient, workspace: Workspace) -> None:

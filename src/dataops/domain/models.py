@@ -325,14 +325,15 @@ class ApiToken:
 
 @dataclass
 class LoginThrottle:
-    """Recent failed logins of one account or one client address (`portal/ratelimit.py`).
+    """Recent login attempts of one account or one client address (`portal/ratelimit.py`):
+    counted before the password is checked, taken back when it was right.
     `id` is `thr_` + the SHA-256 of the kind and the key, so no email or address is kept."""
 
     id: str
     failures: list[str]
-    """Timestamps of the latest failures still in the window, oldest first."""
+    """Timestamps of the latest attempts still in the window, oldest first."""
     expires_at: str
-    """When the newest failure leaves the window; from then the record says nothing."""
+    """When the newest attempt leaves the window; from then the record says nothing."""
     version: int = 1
 
 

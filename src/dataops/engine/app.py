@@ -7,11 +7,12 @@ import logging
 import os
 
 import orjson
-from fastapi import FastAPI, HTTPException
+from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from dataops.domain.errors import PayloadTooLarge
 from dataops.engine import problems
+from dataops.engine.perimeter import Nosniff, counted_body
 from dataops.engine.routes import artifacts, export, files, people, tasks, uploads, workflow
 from dataops.services.context import Workspace
 
@@ -85,20 +86,7 @@ class BodyLimit:
             )
             await response(scope, receive, send)
             return
-        seen = 0
-
-        async def counted() -> Message:
-            nonlocal seen
-            message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > limit:
-                    # FastAPI re-raises HTTPException from body parsing unchanged (others
-                    # become 400), so the limit surfaces as a 413 problem.
-                    raise HTTPException(413, f"the body is larger than {limit} bytes")
-            return message
-
-        await self._app(scope, counted, send)
+        await self._app(scope, counted_body(receive, limit), send)
 
 
 class RequestId:
@@ -155,4 +143,5 @@ def create_engine_app(
     app.add_middleware(BodyLimit, upload_limit=workspace.settings.max_upload_bytes)
     app.add_middleware(PortalTrust, secret=portal_secret)
     app.add_middleware(RequestId, log_requests=log_requests)
+    app.add_middleware(Nosniff)
     return app

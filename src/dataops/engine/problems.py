@@ -62,7 +62,7 @@ def problem(
         "detail": detail,
         **extra,
     }
-    headers = {"Cache-Control": "no-store", **(headers or {})}
+    headers = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff", **(headers or {})}
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 

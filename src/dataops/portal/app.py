@@ -11,11 +11,11 @@ from fastapi import Body, FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from dataops.domain.errors import Unauthorized
 from dataops.domain.models import User
 from dataops.engine import problems
 from dataops.portal.broker import EngineBroker, EngineConnector
 from dataops.portal.gateway import SESSION_COOKIE, ApiGateway, Authenticator
+from dataops.portal.logins import HashPool, LoginRefused, Logins, client_address
 from dataops.portal.ratelimit import LoginLimiter
 from dataops.services import auth
 from dataops.services.context import Workspace
@@ -43,6 +43,7 @@ def create_portal_app(
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         yield
         await broker.aclose()
+        hashes.close()
 
     app = FastAPI(
         title="DataOps portal", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan
@@ -50,7 +51,8 @@ def create_portal_app(
     problems.install(app)
     secure = workspace.settings.secure_cookies
 
-    limiter = LoginLimiter(workspace.store)
+    hashes = HashPool()
+    logins = Logins(workspace, LoginLimiter(workspace.store), hashes)
     body_limit = workspace.settings.max_upload_bytes + 1024 * 1024
 
     async def current_user(request: Request) -> tuple[User, str]:
@@ -64,23 +66,17 @@ def create_portal_app(
         email: Annotated[str, Body(max_length=254, strict=True)],
         password: Annotated[str, Body(max_length=1024, strict=True)],
     ) -> JSONResponse:
-        address = request.client.host if request.client else "unknown"
-        account = " ".join(email.split()).lower()  # the account login() will look up
-        wait = await run_in_threadpool(limiter.retry_after, account, address)
-        if wait is not None:
-            return problems.problem(
-                429,
-                "too-many-logins",
-                "Too many login attempts",
-                f"too many failed logins; try again in {wait} s",
-                headers={"Retry-After": str(wait)},
-            )
+        address = client_address(request.scope, workspace.settings.trusted_proxies)
         try:
-            session = await run_in_threadpool(auth.login, workspace, email, password)
-        except Unauthorized:
-            await run_in_threadpool(limiter.failed, account, address)
-            raise
-        await run_in_threadpool(limiter.succeeded, account)
+            session = await logins.login(email, password, address)
+        except LoginRefused as refused:
+            return problems.problem(
+                refused.status,
+                refused.slug,
+                refused.title,
+                refused.detail,
+                headers={"Retry-After": str(refused.retry_after)},
+            )
         response = JSONResponse({"user": _user_json(session.user), "expiresAt": session.expires_at})
         response.set_cookie(
             SESSION_COOKIE,

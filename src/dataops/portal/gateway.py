@@ -5,13 +5,16 @@ dependency solving).
 Every API call passes here, so this path builds no Request: it names the caller (bearer
 token or session cookie), refuses a declared body over the limit and cross-site writes
 made with a cookie, and hands the request to the broker. Everything else (login, the UI,
-lifespan) goes on to FastAPI. Every HTTP request gets the portal's one log line
+lifespan) goes on to FastAPI, `/auth/*` with a 16 KiB body limit. Every answer says
+`X-Content-Type-Options: nosniff`. Every HTTP request gets the portal's one log line
 (`broker.log_request`): refusals here and the FastAPI routes' answers without a request
 ID, since no engine call was made.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 from typing import TypeVar
@@ -23,13 +26,16 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from dataops.domain.errors import DataOpsError, Unauthorized
-from dataops.domain.models import User
+from dataops.domain.models import ApiToken, User
 from dataops.engine import problems
+from dataops.engine.perimeter import counted_body, nosniff
 from dataops.portal.broker import EngineBroker, log_request
 from dataops.services import auth
 from dataops.services.context import Workspace
 
 SESSION_COOKIE = "dataops_session"
+AUTH_BODY_LIMIT = 16 * 1024
+"""Bytes an `/auth/*` request body may have: a login is a few hundred."""
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 API_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 
@@ -48,27 +54,51 @@ class Authenticator:
     readers do not wait for writers) they take a fraction of a millisecond and run on the
     event loop, which is cheaper than a hand-off to the thread pool. Otherwise (DynamoDB:
     a network call per read) they run in the thread pool, so the loop never waits on the
-    network. Recording a token's last use is a write and always runs in the thread pool.
+    network. Recording a token's last use is a write: it runs in the thread pool, beside
+    the request, which neither waits for it nor fails with it.
     """
 
     def __init__(self, workspace: Workspace) -> None:
         self._ws = workspace
         self._inline = workspace.local_reads
+        self._recording: set[str] = set()  # token IDs whose use is being recorded
 
     async def user(self, authorization: str | None, cookie: str | None) -> tuple[User, str]:
-        """The caller and how they proved it (`token` or `cookie`), or Unauthorized."""
+        """The caller and how they proved it (`token` or `cookie`), or Unauthorized; a
+        token's use is recorded before this returns."""
+        user, via, recording = await self.identify(authorization, cookie)
+        if recording is not None:
+            await recording
+        return user, via
+
+    async def identify(
+        self, authorization: str | None, cookie: str | None
+    ) -> tuple[User, str, asyncio.Task[None] | None]:
+        """The caller, how they proved it and, when a token's use is due to be recorded,
+        the task recording it, which runs beside the request: the caller awaits it once
+        the request is answered. Recording is best effort: it never fails the request."""
         if authorization is not None:
             scheme, _, secret = authorization.partition(" ")
             if scheme.lower() != "bearer" or not secret.strip():
                 raise Unauthorized("Authorization must be 'Bearer <token>'")
             user, token = await self._read(auth.find_token_user, secret.strip())
-            if auth.touch_due(token):
-                await run_in_threadpool(auth.touch_token, self._ws, token)
-            return user, "token"
+            recording = None
+            if auth.touch_due(token) and token.id not in self._recording:
+                self._recording.add(token.id)  # one recording at a time per token
+                recording = asyncio.get_running_loop().create_task(self._record_use(token))
+            return user, "token", recording
         session = cookie_parser(cookie).get(SESSION_COOKIE) if cookie else None
         if not session:
             raise Unauthorized("log in first (no session cookie or bearer token)")
-        return await self._read(auth.session_user, session), "cookie"
+        return await self._read(auth.session_user, session), "cookie", None
+
+    async def _record_use(self, token: ApiToken) -> None:
+        try:
+            await run_in_threadpool(auth.touch_token, self._ws, token)
+        except Exception:
+            log.warning("the use of API token %s was not recorded", token.id, exc_info=True)
+        finally:
+            self._recording.discard(token.id)
 
     async def _read(self, read: Callable[[Workspace, str], _T], secret: str) -> _T:
         if self._inline:
@@ -98,16 +128,46 @@ class ApiGateway:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
+            send = nosniff(send)  # every answer, whoever makes it
             path: str = scope["path"]
             if path.startswith("/work/api/"):
                 await self._api(scope, receive, send)
                 return
             if path == "/work/health" and scope["method"] in ("GET", "HEAD"):
-                await self._broker.forward(scope, receive, send, None)
+                await self._health(scope, receive, send)
                 return
-            await self._app(scope, receive, _logged(scope, send))  # login, the UI, files
+            if path.startswith("/auth/"):
+                await self._auth_route(scope, receive, send)
+                return
+            await self._app(scope, receive, _logged(scope, send))  # the UI, files
             return
         await self._app(scope, receive, send)
+
+    async def _health(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Forwarded as the caller when they prove who they are (the engine then names
+        its backends), else anonymously (it says only that it is up)."""
+        found = _first_headers(scope)
+        user, recording = None, None
+        if b"authorization" in found or b"cookie" in found:
+            with contextlib.suppress(DataOpsError):  # no reason to refuse a health check
+                user, _, recording = await self._auth.identify(
+                    _text(found.get(b"authorization")), _text(found.get(b"cookie"))
+                )
+        await self._broker.forward(scope, receive, send, user)
+        if recording is not None:
+            await recording
+
+    async def _auth_route(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """`/auth/*` to the app with a small body limit, checked on the declared length
+        and counted as the bytes arrive (a login is a few hundred bytes)."""
+        declared = _first_headers(scope).get(b"content-length", b"")
+        if declared.isdigit() and int(declared) > AUTH_BODY_LIMIT:  # ASCII digits only
+            detail = f"the body is larger than {AUTH_BODY_LIMIT} bytes"
+            refusal = problems.problem(413, "payload-too-large", "Payload too large", detail)
+            log_request(None, scope, refusal.status_code, None)
+            await refusal(scope, receive, send)
+            return
+        await self._app(scope, counted_body(receive, AUTH_BODY_LIMIT), _logged(scope, send))
 
     async def _api(self, scope: Scope, receive: Receive, send: Send) -> None:
         user: User | None = None
@@ -124,16 +184,10 @@ class ApiGateway:
                 problems.problem(405, "method-not-allowed", "Method not allowed", detail, allow)
             )
             return
-        found: dict[bytes, bytes] = {}
-        for name, value in scope["headers"]:
-            name = name.lower()
-            if name in _WANTED and name not in found:  # the first of each, as Starlette
-                found[name] = value
-        authorization, cookie = found.get(b"authorization"), found.get(b"cookie")
+        found = _first_headers(scope)
         try:
-            user, via = await self._auth.user(
-                None if authorization is None else authorization.decode("latin-1"),
-                None if cookie is None else cookie.decode("latin-1"),
+            user, via, recording = await self._auth.identify(
+                _text(found.get(b"authorization")), _text(found.get(b"cookie"))
             )
         except DataOpsError as exc:
             await refuse(problems.problem_for(exc))
@@ -152,6 +206,22 @@ class ApiGateway:
             await refuse(problems.problem(403, "cross-site", "Forbidden", detail))
             return
         await self._broker.forward(scope, receive, send, user)
+        if recording is not None:
+            await recording  # the token's use, recorded while the request ran
+
+
+def _first_headers(scope: Scope) -> dict[bytes, bytes]:
+    """The wanted headers (lower-case names), the first of each, as Starlette reads them."""
+    found: dict[bytes, bytes] = {}
+    for name, value in scope["headers"]:
+        name = name.lower()
+        if name in _WANTED and name not in found:
+            found[name] = value
+    return found
+
+
+def _text(value: bytes | None) -> str | None:
+    return None if value is None else value.decode("latin-1")
 
 
 def _logged(scope: Scope, send: Send) -> Send:

@@ -42,26 +42,28 @@ def add_user(ws: Workspace, actor: Actor, email: str, name: str, role: Role, pas
     return user
 
 
-def set_password(ws: Workspace, actor: Actor, email: str, password: str) -> User:
+def set_password(
+    ws: Workspace, actor: Actor, email: str, password: str, *, revoke_tokens: bool = False
+) -> User:
+    """Set the user's password. Every live session of the user is revoked (CONTRACT §7)
+    and, with `revoke_tokens`, every API token too. The password is hashed before the
+    write transaction opens: no write lock is held while argon2 runs."""
     passwords.check_strength(password)
+    normal = normal_email(email)
+    password_hash = passwords.hash_password(password)
     with ws.store.unit_of_work(write=True) as uow:
-        user = find_user_by_email(uow, normal_email(email))
+        user = find_user_by_email(uow, normal)
         if user is None:
             raise ValidationFailed.one("email", f"no user has the email {email}")
-        credential = Credential(user.id, passwords.hash_password(password), now_ts())
+        credential = Credential(user.id, password_hash, now_ts())
         if uow.credentials.get(user.id) is None:
             uow.credentials.add(credential)
         else:
             uow.credentials.update(credential, 1)
-        revoked = _revoke_sessions(uow, user.id)
-        audit(
-            uow,
-            actor,
-            EntityType.USER,
-            user.id,
-            "password",
-            summary=f"password changed; {revoked} session(s) revoked",
-        )
+        summary = f"password changed; {_revoke_sessions(uow, user.id)} session(s) revoked"
+        if revoke_tokens:
+            summary += f", {_revoke_tokens(uow, user.id)} API token(s) revoked"
+        audit(uow, actor, EntityType.USER, user.id, "password", summary=summary)
         uow.commit()
         return user
 
@@ -76,6 +78,22 @@ def _revoke_sessions(uow: UnitOfWork, user_id: str) -> int:
                 updated = copy.deepcopy(session)
                 updated.revoked, updated.version = True, session.version + 1
                 uow.sessions.update(updated, session.version)
+                revoked += 1
+        if page.next_cursor is None:
+            return revoked
+        cursor = page.next_cursor
+
+
+def _revoke_tokens(uow: UnitOfWork, user_id: str) -> int:
+    """Revoke every live API token of the user."""
+    revoked, cursor, moment = 0, None, now_ts()
+    while True:
+        page = uow.api_tokens.find(Filters({"user_id": user_id}), PageRequest(500, cursor))
+        for token in page.items:
+            if token.revoked_at is None:
+                updated = copy.deepcopy(token)
+                updated.revoked_at, updated.version = moment, token.version + 1
+                uow.api_tokens.update(updated, token.version)
                 revoked += 1
         if page.next_cursor is None:
             return revoked
