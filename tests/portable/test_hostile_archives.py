@@ -17,7 +17,7 @@ from dataops.portable import archive as archive_module
 from dataops.portable.format import MANIFEST
 from dataops.portable.importer import ImportRefused, apply_import, plan_import
 from dataops.portable.index import ScratchIndex
-from dataops.portable.lines import MAX_LINE_BYTES, read_lines
+from dataops.portable.lines import MAX_LINE_BYTES, MAX_LINE_VALUES, read_lines, too_many_values
 from dataops.portable.report import MAX_PROBLEMS, MAX_PROBLEMS_KEPT, Report
 from dataops.portable.scan import Chunk, scan_chunk
 from dataops.portable.validate import MAX_MANIFEST_BYTES, validate_export
@@ -190,6 +190,30 @@ def test_read_lines_never_returns_more_than_the_limit(max_line: int) -> None:
         expected = [line if len(line) <= max_line else None for line in lines]
         assert [raw for _, raw, _, _ in got] == expected
         assert all(raw is None or len(raw) <= max_line for _, raw, _, _ in got)
+
+
+def test_a_line_of_too_many_values_is_not_parsed(golden: Golden, tmp_path: Path) -> None:
+    """`[{},{},…]` under the length limit would parse into millions of objects."""
+    wide = b"[" + b"{}," * MAX_LINE_VALUES + b"{}]\n"
+    tasks = (golden.directory / "tasks.jsonl").read_bytes()
+    report = validate_export(
+        _archive(tmp_path / "wide.tar.gz", _export_members(golden, wide + tasks))
+    )
+    assert [p.text() for p in report.problems] == [
+        "tasks line 1: holds more than 1,000,000 JSON values (the limit of a line); not read"
+    ]
+
+
+def test_values_are_counted_outside_strings() -> None:
+    prose = json.dumps({"description": 'a, b: [c] {d} \\" e,' * 200_000}).encode()
+    assert len(prose) > MAX_LINE_VALUES
+    assert not too_many_values(prose)  # over a million commas, all in one string
+    keys = json.dumps({f"k{n}": n for n in range(MAX_LINE_VALUES // 2 + 1)}).encode()
+    assert too_many_values(keys)  # keys count too
+    assert not too_many_values(b"[" + b"0," * (MAX_LINE_VALUES - 1) + b"0]")
+    assert too_many_values(b"[" + b"0," * MAX_LINE_VALUES + b"0]")
+    unterminated = b'"' + b'\\"' * MAX_LINE_VALUES + b"," * MAX_LINE_VALUES
+    assert not too_many_values(unterminated)  # the string runs to the end
 
 
 # ------------------------------------------------------------------ archive limits

@@ -10,6 +10,7 @@ reads them as floats), which a cheap test for 19 digits in a row sends there fir
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from typing import Any, BinaryIO, Protocol
 
@@ -19,10 +20,31 @@ _BLOCK = 1 << 20
 MAX_LINE_BYTES = 16 << 20
 """The longest line read (16 MiB): a record, even a template of 500 task definitions
 with long descriptions, is a few MiB at most. A longer line is skipped unread."""
+MAX_LINE_VALUES = 1_000_000
+"""The most JSON values and keys a line may hold to be parsed. Parsed, each is a Python
+object of 30 to 100 bytes: a 16 MiB line of a million values takes about 100 MB, one of
+5.6 million empty objects (`[{},{},…]`) would take 540 MB. A real record holds far fewer
+(a template of 500 task definitions: about 10,000)."""
+_STRING = re.compile(rb'"[^"\\]*(?:\\[\s\S]?[^"\\]*)*"?')
+"""A JSON string, or the rest of the text from an unterminated one: the pattern always
+matches, so it never backtracks (linear in the line)."""
 _DIGITS = bytes.maketrans(b"123456789", b"000000000")
 _LONG_NUMBER = b"0" * 19
 """orjson reads an integer beyond 64 bits as a float: lines with 19 digits in a row are
 read by `json`, which keeps every integer exact."""
+
+
+def _openers(raw: bytes) -> int:
+    """Commas, colons and opening brackets: one per value or key after the first."""
+    return raw.count(b",") + raw.count(b":") + raw.count(b"[") + raw.count(b"{")
+
+
+def too_many_values(raw: bytes) -> bool:
+    """Whether the line `raw` holds more than `MAX_LINE_VALUES` values and keys (counted
+    outside strings, where commas and brackets are only text)."""
+    if len(raw) <= MAX_LINE_VALUES or _openers(raw) <= MAX_LINE_VALUES:
+        return False  # the common line: no copy made
+    return _openers(_STRING.sub(b'""', raw)) > MAX_LINE_VALUES
 
 
 def _no_constants(name: str) -> None:

@@ -17,7 +17,14 @@ from dataops.domain.text import UNPAIRED_SURROGATE, has_unpaired_surrogate
 from dataops.portable.checks import edges, needs_live_proof, record_issues, redaction_issues
 from dataops.portable.format import SPECS, EntitySpec
 from dataops.portable.index import ScratchIndex
-from dataops.portable.lines import MAX_LINE_BYTES, Digest, parse_line, read_lines
+from dataops.portable.lines import (
+    MAX_LINE_BYTES,
+    MAX_LINE_VALUES,
+    Digest,
+    parse_line,
+    read_lines,
+    too_many_values,
+)
 from dataops.portable.report import MAX_PROBLEMS, Problem, size_text
 
 Edges = dict[tuple[str, str], int]
@@ -72,6 +79,7 @@ def split_file(
 
 
 _TOO_LONG = f"is longer than {size_text(MAX_LINE_BYTES)} (the limit of a line); not read"
+_TOO_WIDE = f"holds more than {MAX_LINE_VALUES:,} JSON values (the limit of a line); not read"
 
 
 def scan_chunk(
@@ -111,6 +119,9 @@ def scan_chunk(
                 add(Problem(name, "is blank (one JSON object a line)", number))
                 continue
             result.records += 1
+            if too_many_values(raw):
+                add(Problem(name, _TOO_WIDE, number))
+                continue
             try:
                 record = parse_line(raw, long_numbers=long_numbers, newline=newline)
             except (ValueError, UnicodeDecodeError, RecursionError) as exc:
