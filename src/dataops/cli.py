@@ -260,6 +260,8 @@ def _validate_export(args: argparse.Namespace) -> int:
         files = len(report.entity_counts)
         if report.valid:
             print(f"valid: {total} records in {files} entity files")
+        elif report.stopped:
+            print(f"NOT valid: {report.problem_count} problems or more ({total} records read)")
         else:
             print(f"NOT valid: {report.problem_count} problems ({total} records read)")
     return 0 if report.valid else 1

@@ -3,8 +3,18 @@
 An archive holds the export's files at its root (`manifest.json`, `<entity>.jsonl`;
 a leading `./` is accepted). Reading never trusts member names: only regular files
 with one of those plain names are copied out, to paths built here; links, devices,
-directories, absolute or `..` names are reported and skipped. A truncated or corrupt
-archive is a reported problem, never an exception.
+directories, absolute or `..` names (archives inside the archive too) are reported and
+skipped. A truncated or corrupt archive is a reported problem, never an exception.
+
+Reading never trusts sizes either: the archive is decompressed as a stream, and reading
+stops, with a problem naming the limit, at the first of
+- `MAX_ARCHIVE_BYTES` decompressed (a real export of a million records is about 1 GB);
+- a decompressed size more than `MAX_RATIO` times the compressed bytes read so far, once
+  past `RATIO_FLOOR` (gzip compresses exports 5 to 30 times; a zip bomb about 1000);
+- `MAX_MEMBERS` members (an export has one per entity file, and its manifest);
+- a pax or GNU long-name header above `MAX_HEADER_BYTES`, or a sparse member (tar reads
+  both whole into memory; an export has neither).
+Whatever follows the tar's end must be zero padding.
 
 Writing (`ArchiveWriter`) compresses each entity file while it is produced, so the
 compression overlaps the export instead of following it, and no uncompressed copy is
@@ -18,19 +28,35 @@ uncompressed stream is a POSIX (pax) tar like `tarfile` writes. Same input, same
 from __future__ import annotations
 
 import gzip
+import io
 import os
 import shutil
 import tarfile
 import zlib
 from pathlib import Path
+from typing import Any, BinaryIO
 
 from dataops.portable.format import MANIFEST, is_entity_file_name
-from dataops.portable.report import Problem
+from dataops.portable.report import Problem, size_text
 
 ARCHIVE_SUFFIX = ".tar.gz"
 GZIP_LEVEL = 3
 """zlib level of the archive's members; see ArchiveWriter."""
 _COPY_CHUNK = 1 << 20
+
+MAX_ARCHIVE_BYTES = 16 << 30
+"""Bytes an archive may decompress to (16 GiB): 16 times a million-record export."""
+MAX_RATIO = 200
+"""Decompressed bytes per compressed byte an archive may reach, past `RATIO_FLOOR`."""
+RATIO_FLOOR = 64 << 20
+"""Decompressed bytes (64 MiB) before the ratio counts: small files compress freely."""
+MAX_MEMBERS = 1_000
+"""Members an archive may hold (tar keeps each one's header in memory)."""
+MAX_HEADER_BYTES = 1 << 20
+"""Size of a pax or GNU long-name header (1 MiB; tar reads it whole)."""
+_EXTENDED = (tarfile.XHDTYPE, tarfile.XGLTYPE, tarfile.SOLARIS_XHDTYPE)
+_LONG_NAMES = (tarfile.GNUTYPE_LONGNAME, tarfile.GNUTYPE_LONGLINK)
+_NAME_SHOWN = 100
 
 
 def is_archive(path: Path) -> bool:
@@ -122,6 +148,86 @@ def _header(name: str, size: int, mtime: int) -> bytes:
     return info.tobuf(tarfile.PAX_FORMAT, tarfile.ENCODING, "surrogateescape")
 
 
+class ArchiveLimit(Exception):
+    """The archive goes beyond a reading limit; the message names it."""
+
+
+class _Decompressed(io.RawIOBase):
+    """The archive's tar stream, decompressed as read, forward only, within the limits."""
+
+    def __init__(self, raw: BinaryIO) -> None:
+        super().__init__()
+        self._raw = raw
+        self._gzip = gzip.GzipFile(fileobj=raw, mode="rb")
+        self._position = 0
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._gzip.read(_COPY_CHUNK if size < 0 else min(size, _COPY_CHUNK))
+        if size > _COPY_CHUNK and len(data) == _COPY_CHUNK:  # tar asks for whole blocks
+            data += self.read(size - _COPY_CHUNK)
+        self._position += len(data)
+        self._check()
+        return data
+
+    def tell(self) -> int:
+        return self._position
+
+    def readable(self) -> bool:
+        return True
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        """Forward only (tar skips members this way): what is skipped is still read."""
+        if whence != io.SEEK_SET or offset < self._position:
+            raise io.UnsupportedOperation("the archive is read forward only")
+        while self._position < offset:
+            if not self.read(min(offset - self._position, _COPY_CHUNK)):
+                break
+        return self._position
+
+    def _check(self) -> None:
+        size = self._position
+        if size > MAX_ARCHIVE_BYTES:
+            raise ArchiveLimit(
+                f"the archive decompresses to more than {size_text(MAX_ARCHIVE_BYTES)} "
+                "(the limit of an export archive); not read further"
+            )
+        if size > RATIO_FLOOR and size > MAX_RATIO * self._raw.tell():
+            raise ArchiveLimit(
+                f"the archive decompresses to more than {MAX_RATIO} times its compressed "
+                f"size past its first {size_text(RATIO_FLOOR)} (the limit of an export "
+                "archive: a compression bomb?); not read further"
+            )
+
+
+class _Header(tarfile.TarInfo):
+    """A member's header, refused before tar reads an oversized or sparse header whole
+    (`_proc_member` is tarfile's documented hook for subclasses)."""
+
+    def _proc_member(self, archive: Any) -> Any:
+        if self.type in (*_EXTENDED, *_LONG_NAMES) and self.size > MAX_HEADER_BYTES:
+            raise ArchiveLimit(
+                f"a tar header of {self.size:,} bytes exceeds {size_text(MAX_HEADER_BYTES)} "
+                "(the limit of an export archive); not read further"
+            )
+        if self.type == tarfile.GNUTYPE_SPARSE:
+            raise ArchiveLimit(_SPARSE)
+        parent: Any = super()  # typeshed does not list tar's hooks
+        return parent._proc_member(archive)
+
+    def _proc_gnusparse_10(self, next: Any, pax_headers: Any, archive: Any) -> None:
+        raise ArchiveLimit(_SPARSE)  # its map is read whole, from the member's data
+
+
+_SPARSE = "a member is a sparse file (an export holds plain files); not read further"
+
+
+def _shown(name: str) -> str:
+    """A member name for a message: at most `_NAME_SHOWN` characters of it."""
+    if len(name) <= _NAME_SHOWN:
+        return repr(name)
+    return f"{name[:_NAME_SHOWN]!r}… ({len(name):,} characters)"
+
+
 def _member_name(member: tarfile.TarInfo) -> str | None:
     """The plain file name a member may be extracted as, or None (a problem)."""
     name = member.name
@@ -137,33 +243,54 @@ def extract_archive(archive: Path, into: Path) -> list[Problem]:
     problems: list[Problem] = []
     current: Path | None = None
     try:
-        with tarfile.open(archive, mode="r:gz") as tar:
-            for member in tar:
-                if member.name in (".", "./") and member.isdir():
-                    continue
-                name = _member_name(member)
-                if not member.isfile() or name is None:
-                    kind = "a regular file" if member.isfile() else "not a regular file"
-                    problems.append(
-                        Problem(
-                            "archive",
-                            f"member {member.name!r} ({kind}) is not an export file; skipped",
+        with archive.open("rb") as raw:
+            stream = _Decompressed(raw)
+            with tarfile.TarFile(fileobj=stream, tarinfo=_Header) as tar:
+                for count, member in enumerate(tar, 1):
+                    tar.members.clear()  # type: ignore[attr-defined] # else kept, every one
+                    if count > MAX_MEMBERS:
+                        raise ArchiveLimit(
+                            f"the archive has more than {MAX_MEMBERS:,} members (the limit of an "
+                            "export archive); not read further"
                         )
-                    )
-                    continue
-                target = into / name
-                if target.exists():
-                    problems.append(Problem("archive", f"member {name!r} appears twice"))
-                    continue
-                source = tar.extractfile(member)
-                if source is None:  # pragma: no cover - isfile() members always have data
-                    continue
-                current = target
-                with source, target.open("wb") as out:
-                    shutil.copyfileobj(source, out, _COPY_CHUNK)
-                current = None
+                    if member.name in (".", "./") and member.isdir():
+                        continue
+                    name = _member_name(member)
+                    if not member.isfile() or member.sparse is not None or name is None:
+                        plain = member.isfile() and member.sparse is None
+                        kind = "a regular file" if plain else "not a regular file"
+                        message = f"member {_shown(member.name)} ({kind}) is not an export file"
+                        problems.append(Problem("archive", f"{message}; skipped"))
+                        continue
+                    target = into / name
+                    if target.exists():
+                        problems.append(Problem("archive", f"member {name!r} appears twice"))
+                        continue
+                    source = tar.extractfile(member)
+                    if source is None:  # pragma: no cover - isfile() members always have data
+                        continue
+                    current = target
+                    with source, target.open("wb") as out:
+                        shutil.copyfileobj(source, out, _COPY_CHUNK)
+                    current = None
+            _expect_end(stream, problems)
+    except ArchiveLimit as exc:
+        problems.append(Problem("archive", str(exc)))
     except (tarfile.TarError, EOFError, OSError, zlib.error) as exc:
-        if current is not None:
-            current.unlink(missing_ok=True)
         problems.append(Problem("archive", f"the archive is truncated or corrupt: {exc}"))
+    if current is not None:
+        current.unlink(missing_ok=True)
     return problems
+
+
+def _expect_end(stream: _Decompressed, problems: list[Problem]) -> None:
+    """After the tar's end, only zero padding (and the end of the gzip stream)."""
+    try:
+        while data := stream.read(_COPY_CHUNK):
+            if data.strip(tarfile.NUL):
+                break
+        else:
+            return
+    except (OSError, EOFError, zlib.error):
+        pass  # not gzip data: garbage after the archive's last gzip member
+    problems.append(Problem("archive", "the archive holds data after its end; not read"))

@@ -105,10 +105,10 @@ def _records(
     batch: list[tuple[int, Any]] = []
     with (root / spec.file_name).open("rb") as handle:
         for number, raw, newline, long_numbers in read_lines(handle):
-            if not raw.strip():
+            if raw is not None and not raw.strip():
                 continue
             record = None
-            if number not in invalid:
+            if raw is not None and number not in invalid:
                 record = parse_line(raw, long_numbers=long_numbers, newline=newline)
             batch.append((number, record))
             if len(batch) >= size:
@@ -208,10 +208,22 @@ class _Importer:
         return True
 
 
+def _refuse_stopped(plan: Plan) -> None:
+    """A validation that stopped (too many problems) left lines unchecked: no plan."""
+    report = plan.report
+    if report.stopped:
+        raise ImportRefused(
+            f"the export is not valid (validation stopped after {report.problem_count} "
+            "problems); nothing was imported (see `dataops validate-export`)",
+            plan,
+        )
+
+
 def plan_import(path: Path, store: MetadataStore) -> Plan:
     """Validate and count insert/update/skip/invalid per entity; writes nothing."""
     with opened(path) as (root, report, _index):
         plan = Plan(str(path), report)
+        _refuse_stopped(plan)
         _Importer(root, report, store).run(plan, write=False)
         return plan
 
@@ -226,6 +238,7 @@ def apply_import(path: Path, store: MetadataStore, *, allow_existing: bool = Fal
         )
     with opened(path) as (root, report, _index):
         plan = Plan(str(path), report)
+        _refuse_stopped(plan)
         importer = _Importer(root, report, store)
         importer.run(plan, write=False)
         if not report.valid:

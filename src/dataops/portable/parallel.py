@@ -13,7 +13,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import traceback
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Generator, Iterable, Iterator, Sequence
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import Any
@@ -68,10 +68,10 @@ def scan_parallel(
     scratch: Path,
     workers: int,
     known: dict[str, frozenset[str]] | None = None,
-) -> Iterator[tuple[Chunk, ChunkResult]]:
+) -> Generator[tuple[Chunk, ChunkResult], None, None]:
     """Each of `chunks` with its result, in their order, checked by `workers` processes
     (their indexes know the IDs `known`); once the iterator is exhausted, worker n's
-    index is `scratch / part_name(n)`."""
+    index is `scratch / part_name(n)`. Closed early, it stops the workers."""
     context = multiprocessing.get_context("fork")
     tasks = context.SimpleQueue()
     pipes = [context.Pipe(duplex=False) for _ in range(workers)]

@@ -1,12 +1,26 @@
-"""What the validator found: every problem, located by entity, line and field."""
+"""What the validator found: every problem, located by entity, line and field.
+
+A report keeps the first `MAX_PROBLEMS_KEPT` problems and counts the others, up to
+`MAX_PROBLEMS`; there the validation stops (`stopped`), so an export broken on every
+line is refused in a moment, and memory stays bounded, whatever the export holds."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
 
-MAX_PROBLEMS = 100_000
-"""Problems kept in a report; beyond that they are only counted (`more_problems`)."""
+MAX_PROBLEMS_KEPT = 1_000
+"""Problems kept in a report (printed, in the JSON); beyond them, only counted."""
+MAX_PROBLEMS = 10_000
+"""Problems counted at most: the validation stops at this many (`Report.stopped`)."""
+
+
+def size_text(size: int) -> str:
+    """`size` bytes as a reader would say it: 16 GiB, 64 MiB, 1,000 bytes."""
+    for unit, shift in (("GiB", 30), ("MiB", 20), ("KiB", 10)):
+        if size >= 1 << shift and size % (1 << shift) == 0:
+            return f"{size >> shift} {unit}"
+    return f"{size:,} bytes"
 
 
 @dataclass(frozen=True)
@@ -47,6 +61,9 @@ class Report:
     """The relationship graph: `"<entity>.<field> -> <target>"` → number of edges."""
     invalid_lines: dict[str, set[int]] = field(default_factory=dict)
     """Per entity, the lines that have at least one problem."""
+    stopped: bool = False
+    """`MAX_PROBLEMS` were found: the validation stopped there, and the rest of the
+    export was not checked."""
 
     @property
     def valid(self) -> bool:
@@ -57,18 +74,27 @@ class Report:
         return len(self.problems) + self.more_problems
 
     def add(self, problem: Problem) -> None:
+        """Keep or count `problem`; once `stopped`, nothing more is added."""
+        if self.stopped:
+            return
         if problem.line is not None:
             self.invalid_lines.setdefault(problem.entity, set()).add(problem.line)
-        if len(self.problems) < MAX_PROBLEMS:
+        if len(self.problems) < MAX_PROBLEMS_KEPT:
             self.problems.append(problem)
         else:
             self.more_problems += 1
+        self.stopped = self.problem_count >= MAX_PROBLEMS
 
     def lines(self) -> list[str]:
         """The readable report, one problem a line."""
         out = [p.text() for p in self.problems]
         if self.more_problems:
             out.append(f"... and {self.more_problems} more problems")
+        if self.stopped:
+            out.append(
+                f"validation stopped after {MAX_PROBLEMS:,} problems: the rest of the export "
+                "was not checked"
+            )
         return out
 
     def as_json(self) -> dict[str, Any]:
@@ -77,6 +103,8 @@ class Report:
             "valid": self.valid,
             "problem_count": self.problem_count,
             "problems": [p.as_json() for p in self.problems],
+            "more_problems": self.more_problems,
+            "stopped": self.stopped,
             "entity_counts": dict(self.entity_counts),
             "relationships": dict(self.relationships),
         }

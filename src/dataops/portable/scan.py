@@ -17,8 +17,15 @@ from dataops.domain.text import UNPAIRED_SURROGATE, has_unpaired_surrogate
 from dataops.portable.checks import edges, needs_live_proof, record_issues, redaction_issues
 from dataops.portable.format import SPECS, EntitySpec
 from dataops.portable.index import ScratchIndex
-from dataops.portable.lines import Digest, parse_line, read_lines
-from dataops.portable.report import Problem
+from dataops.portable.lines import (
+    MAX_LINE_BYTES,
+    MAX_LINE_VALUES,
+    Digest,
+    parse_line,
+    read_lines,
+    too_many_values,
+)
+from dataops.portable.report import MAX_PROBLEMS, Problem, size_text
 
 Edges = dict[tuple[str, str], int]
 """(field path, target entity) → number of edges."""
@@ -43,6 +50,8 @@ class ChunkResult:
     edges: Edges = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
     """What the chunk found, when no other sink was given."""
+    stopped: bool = False
+    """The chunk found its `budget` of problems and was not checked further."""
 
 
 def split_file(
@@ -69,15 +78,29 @@ def split_file(
         yield Chunk(entity, path, start, None, line)
 
 
+_TOO_LONG = f"is longer than {size_text(MAX_LINE_BYTES)} (the limit of a line); not read"
+_TOO_WIDE = f"holds more than {MAX_LINE_VALUES:,} JSON values (the limit of a line); not read"
+
+
 def scan_chunk(
     chunk: Chunk,
     index: ScratchIndex,
     sink: Callable[[Problem], None] | None = None,
     digest: Digest | None = None,
+    budget: int = MAX_PROBLEMS,
 ) -> ChunkResult:
-    """Check every line of `chunk` (its bytes go to `digest` as read, if given)."""
+    """Check the lines of `chunk` (its bytes go to `digest` as read, if given) until
+    `budget` problems are found (then `stopped`: the rest is not checked)."""
     result = ChunkResult()
-    add = sink if sink is not None else result.problems.append
+    keep = sink if sink is not None else result.problems.append
+    found = 0
+
+    def add(problem: Problem) -> None:
+        nonlocal found
+        if found < budget:  # a line may have several
+            keep(problem)
+        found += 1
+
     spec = SPECS[chunk.entity]
     name = spec.name
     limit = None if chunk.end is None else chunk.end - chunk.start
@@ -85,10 +108,20 @@ def scan_chunk(
         handle.seek(chunk.start)
         lines = read_lines(handle, digest, limit=limit, first_line=chunk.first_line)
         for number, raw, newline, long_numbers in lines:
+            if found >= budget:
+                result.stopped = True
+                break
+            if raw is None:
+                result.records += 1
+                add(Problem(name, _TOO_LONG, number))
+                continue
             if not raw.strip():
                 add(Problem(name, "is blank (one JSON object a line)", number))
                 continue
             result.records += 1
+            if too_many_values(raw):
+                add(Problem(name, _TOO_WIDE, number))
+                continue
             try:
                 record = parse_line(raw, long_numbers=long_numbers, newline=newline)
             except (ValueError, UnicodeDecodeError, RecursionError) as exc:

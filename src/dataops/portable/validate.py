@@ -9,7 +9,10 @@ relationship whose target entity is exported (`assistant_job_id` stays opaque un
 `assistant_jobs.jsonl` exists); done tasks' proof with the API's own proof rule.
 
 Memory stays flat: lines are streamed and IDs, edges and evidence go to a scratch
-index on disk (`index.ScratchIndex`).
+index on disk (`index.ScratchIndex`). Whatever the export holds: archives are read within
+limits (`archive`), lines up to `lines.MAX_LINE_BYTES`, the manifest up to
+`MAX_MANIFEST_BYTES`, and the validation stops at `report.MAX_PROBLEMS` problems (then
+the cross-record checks, counts and checksums, which need every line, are skipped).
 """
 
 from __future__ import annotations
@@ -41,7 +44,7 @@ from dataops.portable.format import (
 from dataops.portable.index import ExportEvidence, ScratchIndex
 from dataops.portable.lines import parse_line
 from dataops.portable.parallel import available_cores, part_name, scan_parallel
-from dataops.portable.report import Problem, Report
+from dataops.portable.report import MAX_PROBLEMS, Problem, Report, size_text
 from dataops.portable.scan import Chunk, ChunkResult, relationships, scan_chunk, split_file
 
 _CHECKSUM = re.compile(r"^sha256:[0-9a-f]{64}$")
@@ -54,6 +57,8 @@ _SMALL_FILE = 2 << 20
 the others are checked (`ScratchIndex.collect_ids`)."""
 _SMALL_FIRST = 256 << 10
 """The same, before worker processes start: that part runs alone, so it stays short."""
+MAX_MANIFEST_BYTES = 1 << 20
+"""The largest manifest read (1 MiB; an export's is about 2 KB)."""
 _SOURCE_FIELDS = ("source_environment", "source_stack", "source_region", "app_git_sha")
 _NEVER_EXPORTED = frozenset(OMITTED) | {"sessions", "api_tokens", "credentials"}
 
@@ -120,13 +125,19 @@ class _Validator:
             self._scan_parallel(files, workers, target)
         else:
             self._scan(files)
+        if self._report.stopped:
+            return  # the index lacks the lines not checked: no cross-record checks
         self._index.seal()
         for key, value, line, first in self._index.duplicates():
+            if self._report.stopped:
+                return
             entity, _, field = key.partition(".")
             what = field or "id"
             message = f"duplicate {what} {value!r} (first on line {first})"
             self._add(entity, message, line, field or SPECS[entity].id_field)
         for entity, line, field, target_name, target_id in self._index.dangling(exported):
+            if self._report.stopped:
+                return
             message = f"references missing {target_name} record {target_id!r}"
             self._add(entity, message, line, field)
         self._live_proofs()
@@ -138,6 +149,10 @@ class _Validator:
         path = self._root / MANIFEST
         if not path.is_file():
             self._add("manifest", "manifest.json is missing")
+            return None
+        if path.stat().st_size > MAX_MANIFEST_BYTES:
+            limit = size_text(MAX_MANIFEST_BYTES)
+            self._add("manifest", f"manifest.json is larger than {limit} (its limit); not read")
             return None
         try:
             data = parse_line(path.read_bytes())
@@ -243,16 +258,16 @@ class _Validator:
         """Check the files of at most `small_file` bytes first, here, keeping their IDs
         in memory for the others; their results (with their digests) by entity."""
         early: dict[str, tuple[ChunkResult, Any]] = {}
+        budget = MAX_PROBLEMS - self._report.problem_count
         sizes = {spec.name: (self._root / spec.file_name).stat().st_size for spec, _, _ in files}
         for spec, _, _ in sorted(files, key=lambda file: sizes[file[0].name]):
             path = self._root / spec.file_name
-            if sizes[spec.name] <= small_file:  # smallest first: the users, say
+            if sizes[spec.name] <= small_file and budget > 0:  # smallest first: the users
                 self._index.collect_ids(spec.name)
                 digest = hashlib.sha256()
-                early[spec.name] = (
-                    scan_chunk(Chunk(spec.name, path), self._index, None, digest),
-                    digest,
-                )
+                result = scan_chunk(Chunk(spec.name, path), self._index, None, digest, budget)
+                early[spec.name] = (result, digest)
+                budget -= len(result.problems)
                 self._index.ids_complete(spec.name)
         return early
 
@@ -260,12 +275,15 @@ class _Validator:
         """Check the files' lines here, each file in one piece (small files first)."""
         early = self._scan_small(files, _SMALL_FILE)
         for spec, count, checksum in files:
+            if self._report.stopped:
+                return
             if spec.name in early:
                 result, digest = early.pop(spec.name)
             else:
                 digest = hashlib.sha256()
                 chunk = Chunk(spec.name, self._root / spec.file_name)
-                result = scan_chunk(chunk, self._index, self._report.add, digest)
+                budget = MAX_PROBLEMS - self._report.problem_count
+                result = scan_chunk(chunk, self._index, self._report.add, digest, budget)
             self._file_done(spec, self._take(spec, result), count, checksum, digest)
 
     def _scan_parallel(
@@ -286,17 +304,22 @@ class _Validator:
         if not digests:
             workers = 0  # nothing left for them
         results = scan_parallel(chunks(), self._scratch, workers, self._index.known)
-        ahead: tuple[Chunk, ChunkResult] | None = next(results, None)
-        for spec, count, checksum in files:
-            if spec.name in early:
-                done, digest = early.pop(spec.name)
-                records = self._take(spec, done)
-            else:
-                digest, records = digests[spec.name], 0
-                while ahead is not None and ahead[0].entity == spec.name:
-                    records += self._take(spec, ahead[1])
-                    ahead = next(results, None)
-            self._file_done(spec, records, count, checksum, digest)
+        try:
+            ahead: tuple[Chunk, ChunkResult] | None = next(results, None)
+            for spec, count, checksum in files:
+                if spec.name in early:
+                    done, digest = early.pop(spec.name)
+                    records = self._take(spec, done)
+                else:
+                    digest, records = digests[spec.name], 0
+                    while ahead is not None and ahead[0].entity == spec.name:
+                        records += self._take(spec, ahead[1])
+                        ahead = None if self._report.stopped else next(results, None)
+                self._file_done(spec, records, count, checksum, digest)
+                if self._report.stopped:
+                    return  # the workers are stopped (closing `results`), unmerged
+        finally:
+            results.close()
         for number in range(workers):
             self._index.absorb(self._scratch / part_name(number))
 
@@ -304,13 +327,17 @@ class _Validator:
         """Report what a chunk found; its number of records."""
         for problem in result.problems:
             self._report.add(problem)
+            if self._report.stopped:
+                break
         relationships(spec.name, result.edges, self._relationships)
         return result.records
 
     def _file_done(
         self, spec: EntitySpec, records: int, count: Any, checksum: Any, digest: Any
     ) -> None:
-        self._report.entity_counts[spec.name] = records
+        self._report.entity_counts[spec.name] = records  # read so far, if stopped
+        if self._report.stopped:
+            return  # the file was not read to its end
         actual = "sha256:" + digest.hexdigest()
         if isinstance(checksum, str) and _CHECKSUM.match(checksum) and checksum != actual:
             self._add(spec.name, f"checksum mismatch: manifest {checksum}, file {actual}")
@@ -321,6 +348,8 @@ class _Validator:
         """Done tasks without a recorded proof must pass the proof rule the API uses."""
         evidence = ExportEvidence(self._index)
         for line, raw in self._index.pending_tasks():
+            if self._report.stopped:
+                return
             task = from_record(SPECS["tasks"], parse_line(raw))
             bundle = self._index.bundle(task.bundle_id) if task.bundle_id else None
             verdict = evaluate(task, bundle, evidence)
