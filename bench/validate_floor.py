@@ -68,7 +68,9 @@ def _orjson(path: Path, entity: str, scratch: Path) -> int:
 def _read_parse(path: Path, entity: str, scratch: Path) -> int:
     count = 0
     with path.open("rb") as handle:
-        for _, raw, newline, long_numbers in read_lines(handle):
+        for number, raw, newline, long_numbers in read_lines(handle):
+            if raw is None:
+                raise SystemExit(f"{entity} line {number}: longer than the validator reads")
             parse_line(raw, long_numbers=long_numbers, newline=newline)
             count += 1
     return count
@@ -80,6 +82,8 @@ def _indexed(path: Path, entity: str, scratch: Path) -> int:
     count = 0
     with path.open("rb") as handle:
         for number, raw, newline, long_numbers in read_lines(handle):
+            if raw is None:
+                raise SystemExit(f"{entity} line {number}: longer than the validator reads")
             record = parse_line(raw, long_numbers=long_numbers, newline=newline)
             _record_id(spec, number, record, index)
             found = list(edges(spec, record))
