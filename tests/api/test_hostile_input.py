@@ -276,6 +276,19 @@ CASES: list[Case] = [
         },
         fields=("storageUri",),
     ),
+    Case(
+        "user-name-secret",
+        "POST",
+        f"{API}/users",
+        422,
+        json={
+            "email": "new@example.com",
+            "name": "ASIAIOSFODNN7EXAMPLE",
+            "role": "viewer",
+            "password": "long-enough-password",
+        },
+        fields=("name",),
+    ),
     # ---- 8. JSON that is not what it seems (400) ------------------------------------------
     Case(
         "json-number-beyond-float",

@@ -16,6 +16,7 @@ from dataops.domain.models import (
     Task,
     TaskDefinition,
     Template,
+    User,
 )
 from dataops.domain.policy import (
     check_checksum,
@@ -134,6 +135,14 @@ def artifact_errors(artifact: Artifact, *, uri_changed: bool = True) -> list[Fie
     errors += check_metadata(artifact.metadata)
     # storageUri is checked above, with a precise message; metadata by check_metadata
     errors += scan_entity_for_secret_values(artifact, skip=("metadata", "storage_uri"))
+    return errors
+
+
+def user_errors(user: User) -> list[FieldError]:
+    """A user's name and email hold text, never a secret (every string of every exported
+    record is scanned with one policy)."""
+    errors = _text(user.name, "name", required=True, limit=MAX_TITLE)
+    errors += scan_entity_for_secret_values(user)
     return errors
 
 

@@ -9,8 +9,9 @@ from dataops.domain.clock import new_id, now_ts
 from dataops.domain.enums import EntityType, Role
 from dataops.domain.errors import Conflict, Forbidden, ValidationFailed
 from dataops.domain.models import Actor, AuditEvent, Credential, Notification, User
+from dataops.domain.rules import user_errors
 from dataops.services import passwords
-from dataops.services.common import audit, require
+from dataops.services.common import audit, raise_if, require
 from dataops.services.context import Workspace
 from dataops.store.port import Filters, Page, PageRequest, UnitOfWork
 
@@ -31,6 +32,7 @@ def add_user(ws: Workspace, actor: Actor, email: str, name: str, role: Role, pas
         raise ValidationFailed.one("name", "must not be blank")
     passwords.check_strength(password)
     user = User(id=new_id("usr"), email=email, name=name.strip(), role=role, created_at=now_ts())
+    raise_if(user_errors(user))
     credential = Credential(user.id, passwords.hash_password(password), user.created_at)
     with ws.store.unit_of_work(write=True) as uow:
         if find_user_by_email(uow, email) is not None:
