@@ -94,6 +94,8 @@ def _serialized(text: str) -> list[bytes]:
         json.dumps({"k": text}, ensure_ascii=True).encode(),
         json.dumps({"k": text}, ensure_ascii=False).encode("utf-8", "surrogatepass"),
     ]
+    # an export line from elsewhere may escape "/" (JSON allows it)
+    forms.append(forms[0].replace(b"/", b"\\/"))
     with contextlib.suppress(TypeError):  # lone surrogates: the scans take the full path
         forms.append(orjson.dumps({"k": text}))
     return forms

@@ -117,7 +117,7 @@ lower case and digits (a hex digest or a git SHA has no upper-case letter)."""
 _HINTS: tuple[bytes, ...] = (b"-amz-", b"-goog-", b"private key", b"akia", b"asia", b"xox")
 _HINTS += (b"github_pat_", b"sk-", b"eyj", b"bearer", b"dop_")
 _GH_HINT = re.compile(rb"gh[pousr]_")
-_ALWAYS = (b"@", b"=", b"%", b"\\u")
+_ALWAYS = (b"@", b"=", b"%", b"\\u", b"\\/")
 
 
 def _has_aws_secret_key(text: str) -> bool:
@@ -256,8 +256,9 @@ def may_hold_secret(data: bytes) -> bool:
     Every flagged string holds "@" (user information), "=" (a parameter), "%" (an
     encoded form), or the literal start of a secret pattern or signed-URL marker (ASCII
     letters, digits, `_`, `-` and spaces, which JSON never escapes; looked for in
-    lower case, a superset), or a run of 40 base64 characters (none of which JSON
-    escapes). A JSON `\\u` escape may spell any of them, so it counts as a hit.
+    lower case, a superset), or a run of 40 base64 characters (JSON escapes none of
+    them, though a writer may write `/` as `\\/`). A JSON `\\u` escape may spell any
+    of them, so it counts as a hit, and so does `\\/`.
     """
     if any(piece in data for piece in _ALWAYS):
         return True
