@@ -45,7 +45,12 @@ def create_portal_app(
         await broker.aclose()
 
     app = FastAPI(
-        title="DataOps portal", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan
+        title="DataOps portal",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+        lifespan=lifespan,
+        redirect_slashes=False,  # `/auth/login/` is a 404, never a redirect
     )
     problems.install(app)
     secure = workspace.settings.secure_cookies
