@@ -12,6 +12,7 @@ from typing import BinaryIO
 
 from dataops.blobs.port import StoredBlob, UploadTarget, valid_key
 from dataops.domain.errors import Conflict, NotFound, PayloadTooLarge, StorageUnavailable
+from dataops.localfs import private_dir
 
 SCHEME = "local-dev://"
 _CHUNK = 1024 * 1024
@@ -29,7 +30,7 @@ class LocalDevBlobs:
 
     def put(self, key: str, stream: BinaryIO, *, content_type: str, max_bytes: int) -> StoredBlob:
         target = self._path(key)
-        target.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(target.parent)  # blobs themselves are 0600 (mkstemp)
         digest = hashlib.sha256()
         size = 0
         fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=".upload-")
