@@ -642,6 +642,24 @@ CASES: list[Case] = [
     art("s3-without-checksum", 422, "checksum", storageUri="s3://bucket/q1.pdf"),
     art("s3-upper-scheme-without-checksum", 422, "checksum", storageUri="S3://bucket/q1.pdf"),
     art("local-dev-without-checksum", 422, "checksum", storageUri="local-dev://files/q1"),
+    # An owned URI must name an object this deployment stores (checksum and size are read
+    # from it): a made-up one cannot be vouched for.
+    art(
+        "local-dev-object-missing",
+        422,
+        "storageUri",
+        storageUri="local-dev://files/fil_not_stored",
+        checksum=SHA,
+    ),
+    art("s3-object-not-held", 422, "storageUri", storageUri="s3://bucket/q1.pdf", checksum=SHA),
+    Case(
+        "patch-uri-to-missing-local-dev-object",
+        "PATCH",
+        f"{ART}/<draft>",
+        422,
+        json={"storageUri": "local-dev://files/fil_not_stored", "checksum": SHA},
+        fields=("storageUri",),
+    ),
     art("checksum-md5", 422, "checksum", checksum="md5:" + "a" * 32),
     art("checksum-63-hex", 422, "checksum", checksum="sha256:" + "a" * 63),
     art("checksum-65-hex", 422, "checksum", checksum="sha256:" + "a" * 65),

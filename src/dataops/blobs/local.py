@@ -70,6 +70,10 @@ class LocalDevBlobs:
     def uri_for(self, key: str) -> str:
         return SCHEME + key
 
+    def key_of(self, uri: str) -> str | None:
+        key = uri[len(SCHEME) :]
+        return key if self.owns(uri) and valid_key(key) else None
+
     def delete(self, uri: str) -> None:
         if self.owns(uri):
             with contextlib.suppress(FileNotFoundError):
@@ -144,6 +148,9 @@ class DisabledBlobs:
 
     def uri_for(self, key: str) -> str:
         raise self._refusal()
+
+    def key_of(self, uri: str) -> str | None:
+        return None
 
     def delete(self, uri: str) -> None:
         raise self._refusal()

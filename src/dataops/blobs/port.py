@@ -72,6 +72,10 @@ class BlobStore(Protocol):
     def uri_for(self, key: str) -> str:
         """The durable URI an object stored under `key` has."""
 
+    def key_of(self, uri: str) -> str | None:
+        """The key of `uri` in this store (the inverse of `uri_for`), or None for a URI
+        this store does not hold or whose key breaks `valid_key`. Never raises."""
+
     def delete(self, uri: str) -> None:
         """Remove an object this store wrote, to undo a `put` or a failed upload whose
         metadata is not recorded. Missing objects are ignored."""
