@@ -18,8 +18,6 @@ from dataops.services.common import audit, guard_local_storage, raise_if, requir
 from dataops.services.context import Workspace
 from dataops.store.port import Filters, Page, PageRequest
 
-LEGACY_SCHEME = "local-dev://"
-
 
 @dataclass(frozen=True)
 class Upload:
@@ -151,11 +149,7 @@ def list_files(
 
 def storage_uri_of(record: FileRecord) -> str | None:
     """The record's URI; legacy records that only have storagePath map to local-dev://."""
-    if record.storage_uri:
-        return record.storage_uri
-    if record.storage_path:
-        return LEGACY_SCHEME + record.storage_path.replace("\\", "/").lstrip("/")
-    return None
+    return record.location
 
 
 def open_content(
