@@ -18,6 +18,7 @@ from dataops.domain.errors import DataOpsError
 if TYPE_CHECKING:
     from dataops.portable.importer import Plan as ImportPlan
     from dataops.runtime import Admin
+    from dataops.services.context import Workspace
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -45,9 +46,26 @@ def _serve(args: argparse.Namespace) -> int:
         file=sys.stderr,
     )
     _announce_admin(admin)
+    _sweep_at_start(workspace)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
     workspace.store.close()
     return 0
+
+
+def _sweep_at_start(workspace: Workspace) -> None:
+    """Local-dev blobs that no record names and that are over an hour old go at start."""
+    from dataops.services import blobsweep
+
+    settings = workspace.settings
+    if settings.blob_store != "local-dev" or not settings.local_storage_allowed:
+        return
+    report = blobsweep.sweep_blobs(workspace)
+    if report.removed:
+        print(
+            f"  swept {len(report.removed)} unreferenced blob(s) older than "
+            f"{blobsweep.ORPHAN_AGE} (see `dataops blobs sweep --help`)",
+            file=sys.stderr,
+        )
 
 
 def _announce_admin(admin: Admin | None) -> None:
@@ -77,6 +95,7 @@ def _engine_serve(args: argparse.Namespace) -> int:
         f"(portal auth; store: {workspace.store.name}, blobs: {workspace.blobs.name})",
         file=sys.stderr,
     )
+    _sweep_at_start(workspace)
     uvicorn.run(
         create_engine_app(workspace, secret), host=args.host, port=args.port, log_level="warning"
     )
@@ -310,6 +329,32 @@ def _import(args: argparse.Namespace) -> int:
     return 0
 
 
+def _blobs_sweep(args: argparse.Namespace) -> int:
+    from datetime import timedelta
+
+    from dataops import runtime
+    from dataops.services import blobsweep
+
+    workspace = runtime.build_workspace(Settings.from_env())
+    age = timedelta(seconds=args.older_than)
+    report = blobsweep.sweep_blobs(workspace, older_than=age, dry_run=args.dry_run)
+    for name in report.removed:
+        print(name)
+    verb = "would remove" if report.dry_run else "removed"
+    print(
+        f"{verb} {len(report.removed)} unreferenced blob(s) older than {age}; kept "
+        f"{report.referenced} referenced, {report.young} younger",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def _seconds(value: str) -> int:
+    if not value.isdigit():
+        raise argparse.ArgumentTypeError("must be a whole number of seconds")
+    return int(value)
+
+
 def _add_portable_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     export = sub.add_parser("export", help="portable export (a directory, or OUT.tar.gz)")
     export.add_argument("out", metavar="OUT", nargs="?")
@@ -438,6 +483,21 @@ def build_parser() -> argparse.ArgumentParser:
         "--revoke-tokens", action="store_true", help="revoke the user's API tokens too"
     )
     passwd.set_defaults(handler=_users_passwd)
+    blobs = sub.add_parser("blobs", help="local-dev blob store").add_subparsers(
+        dest="action", required=True
+    )
+    sweep = blobs.add_parser(
+        "sweep", help="remove blobs no record names (an upload cut short by a crash)"
+    )
+    sweep.add_argument(
+        "--older-than",
+        type=_seconds,
+        default=3600,
+        metavar="SECONDS",
+        help="keep anything younger (default 3600)",
+    )
+    sweep.add_argument("--dry-run", action="store_true", help="list, remove nothing")
+    sweep.set_defaults(handler=_blobs_sweep)
     _add_portable_commands(sub)
     _add_artifact_commands(sub)
     return parser

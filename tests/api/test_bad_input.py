@@ -238,6 +238,7 @@ class Case:
     content_type: str | None = None
     headers: dict[str, str] = field(default_factory=dict)
     multipart: dict[str, str] | None = None  # form fields; a small file part is added
+    part_type: str = "text/plain"  # the Content-Type of that file part
     fields: tuple[str, ...] = ()  # field names that must appear in `errors` (422)
     detail: str = ""  # text the problem's detail must hold
 
@@ -641,6 +642,24 @@ CASES: list[Case] = [
     art("s3-without-checksum", 422, "checksum", storageUri="s3://bucket/q1.pdf"),
     art("s3-upper-scheme-without-checksum", 422, "checksum", storageUri="S3://bucket/q1.pdf"),
     art("local-dev-without-checksum", 422, "checksum", storageUri="local-dev://files/q1"),
+    # An owned URI must name an object this deployment stores (checksum and size are read
+    # from it): a made-up one cannot be vouched for.
+    art(
+        "local-dev-object-missing",
+        422,
+        "storageUri",
+        storageUri="local-dev://files/fil_not_stored",
+        checksum=SHA,
+    ),
+    art("s3-object-not-held", 422, "storageUri", storageUri="s3://bucket/q1.pdf", checksum=SHA),
+    Case(
+        "patch-uri-to-missing-local-dev-object",
+        "PATCH",
+        f"{ART}/<draft>",
+        422,
+        json={"storageUri": "local-dev://files/fil_not_stored", "checksum": SHA},
+        fields=("storageUri",),
+    ),
     art("checksum-md5", 422, "checksum", checksum="md5:" + "a" * 32),
     art("checksum-63-hex", 422, "checksum", checksum="sha256:" + "a" * 63),
     art("checksum-65-hex", 422, "checksum", checksum="sha256:" + "a" * 65),
@@ -688,6 +707,59 @@ CASES: list[Case] = [
             "sizeBytes": -5,
         },
         fields=("sizeBytes",),
+    ),
+    # ---- 422: content types (a control character would reach a download's header) ------
+    art("content-type-crlf", 422, "contentType", contentType="text/plain\r\nX-Injected: 1"),
+    art("content-type-lf", 422, "contentType", contentType="text/html\n"),
+    art("content-type-nul", 422, "contentType", contentType="application/pdf\x00"),
+    art("content-type-tab", 422, "contentType", contentType="text/plain;\tcharset=utf-8"),
+    art("content-type-del", 422, "contentType", contentType="text/plain\x7f"),
+    art("content-type-non-ascii", 422, "contentType", contentType="text/plaín"),
+    art("content-type-no-subtype", 422, "contentType", contentType="pdf"),
+    art("content-type-empty", 422, "contentType", contentType=""),
+    art("content-type-bad-parameter", 422, "contentType", contentType="text/plain; charset"),
+    Case(
+        "patch-content-type-crlf",
+        "PATCH",
+        f"{ART}/<draft>",
+        422,
+        json={"contentType": "text/plain\r\nSet-Cookie: a=b"},
+        fields=("contentType",),
+    ),
+    Case(
+        "file-register-content-type-nul",
+        "POST",
+        f"{API}/files/register",
+        422,
+        json={
+            "taskId": "<task>",
+            "filename": "a.pdf",
+            "storageUri": "https://example.com/a",
+            "contentType": "application/pdf\x00",
+        },
+        fields=("contentType",),
+    ),
+    Case(
+        "upload-content-type-crlf",
+        "POST",
+        f"{API}/uploads",
+        422,
+        json={
+            "filename": "a.txt",
+            "contentType": "text/plain\r\nX-Injected: 1",
+            "sizeBytes": 5,
+            "checksum": SHA,
+        },
+        fields=("contentType",),
+    ),
+    Case(
+        "file-upload-part-content-type-control",
+        "POST",
+        f"{API}/files",
+        422,
+        multipart={"taskId": "<task>"},
+        part_type="text/plain\x01",
+        fields=("contentType",),
     ),
     # ---- 422: signed / tokenised URLs anywhere in the record ---------------------------
     art(
@@ -1383,7 +1455,7 @@ def send(client: TestClient, case: Case, ids: dict[str, str]) -> Response:
             path,
             headers=headers,
             data=_fill(case.multipart, ids),
-            files={"file": ("notes.txt", b"hello world", "text/plain")},
+            files={"file": ("notes.txt", b"hello world", case.part_type)},
         )
     if case.raw is not None:
         if case.content_type is not None:
@@ -1583,3 +1655,29 @@ def test_viewer_cannot_write(
             failures.append(f"{case.method} {case.path} ({case.id}): {exc}")
     assert not failures, "\n".join(failures)
     assert snapshot(api, workspace, world) == before
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    [
+        "text/plain; charset=utf-8",
+        "text/plain;charset=UTF-8",
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        "audio/mpeg",
+        "image/svg+xml",
+        'multipart/mixed; boundary="a b:c"',
+    ],
+)
+def test_media_types_in_use_are_accepted(api: TestClient, content_type: str) -> None:
+    """The content-type rule refuses control characters, not real media types."""
+    created = _created(api.post(ART, json=valid_artifact(contentType=content_type)))
+    assert created["contentType"] == content_type
+    task = _created(api.post(f"{API}/tasks", json=new_task()))
+    record = _created(
+        api.post(
+            f"{API}/files",
+            data={"taskId": task["id"]},
+            files={"file": ("notes.txt", b"hello", content_type)},
+        )
+    )
+    assert record["contentType"] == content_type

@@ -491,31 +491,48 @@ def test_rejecting_requires_a_reason_and_keeps_status(client: httpx.Client) -> N
 # ------------------------------------------------- scenario: private or bulky artifacts
 
 
-def test_s3_artifact_is_metadata_only(client: httpx.Client) -> None:
+def upload_bytes(client: httpx.Client, task: JsonDict, payload: bytes) -> JsonDict:
+    """A file uploaded into the blob store (local-dev here), as the UI does."""
+    return ok(
+        client.post(
+            "/work/api/files",
+            files={"file": ("recording.wav", payload, "audio/wav")},
+            data={"taskId": task["id"]},
+        ),
+        201,
+    )
+
+
+def test_owned_artifact_is_metadata_only(client: httpx.Client) -> None:
+    """An artifact of a DataOps-owned object holds its location, checksum and size, never
+    the bytes."""
     _, task = artifact_task(client)
+    payload = b"RIFF" + uuid.uuid4().bytes * 4096
+    checksum = "sha256:" + hashlib.sha256(payload).hexdigest()
+    uri = upload_bytes(client, task, payload)["storageUri"]
     created = register(
         client,
         type="recording",
         title="Episode 42 raw recording",
-        storageUri="s3://dataops-artifacts/podcast/ep42/recording.wav",
-        checksum=CHECKSUM,
-        sizeBytes=734_003_200,
+        storageUri=uri,
+        checksum=checksum,
+        sizeBytes=len(payload),
         contentType="audio/wav",
         filename="recording.wav",
         visibility="private",
         taskId=task["id"],
         metadata={"durationSeconds": 3812, "speakers": ["host", "guest"]},
     )
-    assert created["storageProvider"] == "s3"
+    assert created["storageProvider"] == "local-dev"
     assert created["dataClass"] == "private"
     assert created["status"] == "draft"
 
     stored = get_artifact(client, created["id"])
     assert stored == created
     assert set(stored) <= ARTIFACT_FIELDS
-    assert stored["storageUri"] == "s3://dataops-artifacts/podcast/ep42/recording.wav"
-    assert stored["checksum"] == CHECKSUM
-    assert stored["sizeBytes"] == 734_003_200
+    assert stored["storageUri"] == uri
+    assert stored["checksum"] == checksum
+    assert stored["sizeBytes"] == len(payload)
     assert stored["taskId"] == task["id"]
     # Metadata only: no field holds (encoded) bytes, and the whole record is small.
     for key in ("content", "data", "bytes", "body", "payload", "blob", "base64"):
@@ -523,6 +540,34 @@ def test_s3_artifact_is_metadata_only(client: httpx.Client) -> None:
     assert len(json.dumps(stored)) < 4096
     for value in stored.values():
         assert not isinstance(value, str) or len(value) < 512
+
+
+def test_owned_artifact_takes_checksum_and_size_from_the_object(client: httpx.Client) -> None:
+    """An artifact cannot vouch for a stored object with a made-up checksum or size: a
+    claim that differs is 422 naming the field, an object that is not stored is 422 on
+    storageUri, and what is not claimed is filled in from the object."""
+    _, task = artifact_task(client)
+    payload = b"RIFF" + uuid.uuid4().bytes * 16
+    uri = upload_bytes(client, task, payload)["storageUri"]
+    real = "sha256:" + hashlib.sha256(payload).hexdigest()
+    refusals = [
+        ({"checksum": CHECKSUM}, "checksum"),
+        ({"checksum": real, "sizeBytes": len(payload) + 1}, "sizeBytes"),
+        ({"storageUri": uri + "x", "checksum": real}, "storageUri"),
+        ({"storageUri": "s3://dataops-artifacts/podcast/ep42/recording.wav"}, "storageUri"),
+    ]
+    for changes, field in refusals:
+        body = {"type": "recording", "title": "Raw", "storageUri": uri, "taskId": task["id"]}
+        response = client.post("/work/api/artifacts", json={**body, **changes})
+        assert field in [e["field"] for e in problem(response, 422)["errors"]], changes
+    assert collect(client, "/work/api/artifacts", taskId=task["id"]) == []
+
+    filled = register(client, type="recording", storageUri=uri, taskId=task["id"])
+    assert (filled["checksum"], filled["sizeBytes"]) == (real, len(payload))
+    # A PATCH that claims another checksum for the same object is refused too.
+    response = client.patch(f"/work/api/artifacts/{filled['id']}", json={"checksum": CHECKSUM})
+    assert [e["field"] for e in problem(response, 422)["errors"]] == ["checksum"]
+    assert get_artifact(client, filled["id"]) == filled
 
 
 def test_s3_artifact_without_checksum_is_refused(client: httpx.Client) -> None:

@@ -354,3 +354,77 @@ def test_an_artifact_of_an_uploaded_file_serves_the_version_the_file_recorded(
     else:
         assert served(pinned.json()["id"]) == ([record["storageVersion"]], DATA)
         assert served(loose.json()["id"]) == (None, later)
+
+
+def test_an_owned_artifact_takes_checksum_and_size_from_the_stored_object(
+    deployment: Deployment,
+) -> None:
+    """An artifact of a DataOps-owned URI cannot vouch for bytes with a made-up checksum
+    or size: the file record its `fileId` names (same URI), else the object itself
+    (local-dev: the stored bytes; S3: a HEAD), is the truth. A claim that differs is 422
+    naming the field, a key with no object is 422 on storageUri, nothing is stored; what
+    is not claimed is filled in."""
+    api = deployment.api
+    task_id = new_task(api)
+    ticket = announce(api, task_id)
+    assert send(api, ticket, DATA).status_code in (200, 204)
+    record = complete(api, ticket).json()
+    uri, real, size = record["storageUri"], record["checksum"], record["sizeBytes"]
+    made_up = "sha256:" + "ab" * 32
+    base = {"type": "transcript", "title": "Guest notes", "taskId": task_id}
+    refused = [
+        ({"storageUri": uri, "checksum": made_up}, "checksum"),
+        ({"storageUri": uri, "checksum": made_up, "fileId": record["id"]}, "checksum"),
+        ({"storageUri": uri, "sizeBytes": size + 1}, "sizeBytes"),
+        ({"storageUri": uri.replace(ticket["uploadId"], "upl_nothing_here")}, "storageUri"),
+    ]
+    for changes, field in refused:
+        response = api.post("/work/api/artifacts", json={**base, **changes})
+        assert response.status_code == 422, (changes, response.text)
+        assert field in [e["field"] for e in response.json()["errors"]], changes
+    listed = api.get("/work/api/artifacts", params={"taskId": task_id}).json()["items"]
+    assert listed == []
+    # Nor can a file record vouch for it (an artifact would then trust its fileId).
+    response = api.post(
+        "/work/api/files/register",
+        json={"taskId": task_id, "filename": "n.pdf", "storageUri": uri, "checksum": made_up},
+    )
+    assert response.status_code == 422, response.text
+    assert [e["field"] for e in response.json()["errors"]] == ["checksum"]
+    assert len(files_of(api, task_id)) == 1
+
+    filled = api.post("/work/api/artifacts", json={**base, "storageUri": uri})
+    assert filled.status_code == 201, filled.text
+    assert (filled.json()["checksum"], filled.json()["sizeBytes"]) == (real, size)
+    via_file = api.post(
+        "/work/api/artifacts", json={**base, "storageUri": uri, "fileId": record["id"]}
+    )
+    assert via_file.status_code == 201, via_file.text
+    assert (via_file.json()["checksum"], via_file.json()["sizeBytes"]) == (real, size)
+
+    if deployment.bucket is not None:  # an object written to the bucket directly: a HEAD
+        other = b"bytes that no file record describes\n"
+        s3 = boto3.client("s3", endpoint_url=deployment.endpoint)
+        s3.put_object(Bucket=deployment.bucket, Key="files/direct-object", Body=other)
+        response = api.post(
+            "/work/api/artifacts",
+            json={**base, "storageUri": f"s3://{deployment.bucket}/files/direct-object"},
+        )
+        assert response.status_code == 201, response.text
+        expected = ("sha256:" + hashlib.sha256(other).hexdigest(), len(other))
+        assert (response.json()["checksum"], response.json()["sizeBytes"]) == expected
+
+    # PATCH: moving the artifact to another object takes that object's facts, and a
+    # claim about it that differs is refused.
+    second = announce(api, task_id, DATA + b"v2")
+    assert send(api, second, DATA + b"v2").status_code in (200, 204)
+    moved_to = complete(api, second).json()
+    artifact = filled.json()
+    url = f"/work/api/artifacts/{artifact['id']}"
+    response = api.patch(url, json={"storageUri": moved_to["storageUri"], "checksum": real})
+    assert response.status_code == 422, response.text
+    assert api.get(url).json() == artifact
+    response = api.patch(url, json={"storageUri": moved_to["storageUri"]})
+    assert response.status_code == 200, response.text
+    moved = response.json()
+    assert (moved["checksum"], moved["sizeBytes"]) == (moved_to["checksum"], len(DATA) + 2)

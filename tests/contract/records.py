@@ -50,12 +50,13 @@ def artifact(
     status: ArtifactStatus = ArtifactStatus.DRAFT,
     type: ArtifactType = ArtifactType.REPORT,
     title: str = "A report",
+    storage_uri: str | None = None,
 ) -> Artifact:
     return Artifact(
         id=record_id,
         type=type,
         title=title,
-        storage_uri=f"https://example.org/{record_id}",
+        storage_uri=storage_uri or f"https://example.org/{record_id}",
         storage_provider=StorageProvider.EXTERNAL_URL,
         created_at=STAMP,
         updated_at=STAMP,
@@ -120,16 +121,24 @@ def template(record_id: str) -> Template:
 
 
 def file_record(
-    record_id: str, *, task_id: str | None = None, bundle_id: str | None = None
+    record_id: str,
+    *,
+    task_id: str | None = None,
+    bundle_id: str | None = None,
+    storage_uri: str | None = None,
+    storage_path: str | None = None,
 ) -> FileRecord:
+    """A registered file; `storage_path` alone makes a legacy record (no URI)."""
+    uri = storage_uri or (None if storage_path else f"https://example.org/{record_id}.pdf")
     return FileRecord(
         id=record_id,
         filename=f"{record_id}.pdf",
         created_at=STAMP,
         task_id=task_id,
         bundle_id=bundle_id,
-        storage_provider=StorageProvider.EXTERNAL_URL,
-        storage_uri=f"https://example.org/{record_id}.pdf",
+        storage_provider=StorageProvider.EXTERNAL_URL if uri else None,
+        storage_uri=uri,
+        storage_path=storage_path,
         size_bytes=12,
     )
 
@@ -193,9 +202,10 @@ TASK_FILTERS = ("bundle_id", "status", "date", "assignee_id")
 ENGINE_FILTERS: dict[str, list[tuple[str, ...]]] = {
     # Every combination the HTTP API accepts, the lookups the services make, and () where
     # a list route or the export pages through the entity without a filter.
-    "artifacts": [(), *_subsets(ARTIFACT_FILTERS)],
+    # storage_uri / location: the blob sweeper's "does any record name this object?"
+    "artifacts": [(), *_subsets(ARTIFACT_FILTERS), ("storage_uri",)],
     "tasks": [(), *_subsets(TASK_FILTERS)],
-    "files": [(), ("task_id",), ("bundle_id",), ("task_id", "bundle_id")],
+    "files": [(), ("task_id",), ("bundle_id",), ("task_id", "bundle_id"), ("location",)],
     "bundles": [(), ("status",), ("template_id",), ("status", "template_id")],
     "audit_events": [(), ("entity_type",), ("entity_type", "entity_id")],
     "notifications": [(), ("user_id",), ("task_id",)],

@@ -533,3 +533,20 @@ def test_local_dev_blobs_write_only_under_their_root(tmp_path: Path) -> None:
     written = files_under(tmp_path)
     assert written == sorted([root / "files" / "fil_01", root / "artifacts/art_01/v1.bin"])
     assert all(os.path.commonpath([root, p]) == str(root) for p in written)
+
+
+def test_key_of_is_the_inverse_of_uri_for(blobs: BlobStore) -> None:
+    assert blobs.key_of(blobs.uri_for("files/fil_1")) == "files/fil_1"
+    other_scheme = "local-dev://files/fil_1" if isinstance(blobs, S3Blobs) else "s3://b/files/f"
+    for foreign in (
+        "https://example.com/files/fil_1",
+        other_scheme,
+        uri(blobs, "../outside"),
+        uri(blobs, "Files/Upper"),
+        uri(blobs, ""),
+    ):
+        assert blobs.key_of(foreign) is None, foreign
+
+
+def test_disabled_blobs_hold_no_uri() -> None:
+    assert DisabledBlobs().key_of("local-dev://files/fil_1") is None

@@ -154,6 +154,40 @@ def test_auto_create_adds_an_index_a_table_is_missing(store: DynamoStore) -> Non
     assert [a.id for a in found.items] == ["art_1"]
 
 
+def test_auto_create_backfills_an_added_index_for_items_written_before_it(
+    store: DynamoStore,
+) -> None:
+    """Items stored before `by-storage-uri` / `by-location` existed lack their attribute;
+    adding the index sets it on them, so the blob sweeper finds every reference."""
+    from dataops.store.dynamodb.tables import SPECS
+
+    old = [
+        (
+            "artifacts",
+            "by-storage-uri",
+            "storageUri",
+            r.artifact("art_old", storage_uri="local-dev://files/x"),
+        ),
+        ("files", "by-location", "location", r.file_record("fil_old", storage_path="files\\x")),
+    ]
+    for entity, index, attribute, record in old:
+        table = store.tables[entity]
+        store.client.update_table(
+            TableName=table, GlobalSecondaryIndexUpdates=[{"Delete": {"IndexName": index}}]
+        )
+        item = SPECS[entity].to_item(record)
+        del item[attribute]  # as an older release wrote it
+        store.client.put_item(TableName=table, Item=item)
+    store.ensure_tables()
+    with store.unit_of_work() as uow:
+        artifacts = uow.artifacts.find(
+            Filters({"storage_uri": "local-dev://files/x"}), PageRequest()
+        )
+        files = uow.files.find(Filters({"location": "local-dev://files/x"}), PageRequest())
+    assert [a.id for a in artifacts.items] == ["art_old"]
+    assert [f.id for f in files.items] == ["fil_old"]
+
+
 @pytest.mark.parametrize(
     ("entity", "filters"),
     [
@@ -187,6 +221,9 @@ def test_auto_create_adds_an_index_a_table_is_missing(store: DynamoStore) -> Non
         ("api_tokens", ("user_id",)),
         ("uploads", ("status",)),
         ("sessions", ("user_id",)),
+        # the blob sweeper: does any record name this object?
+        ("files", ("location",)),
+        ("artifacts", ("storage_uri",)),
     ],
 )
 def test_lookups_are_key_conditions_not_filter_expressions(

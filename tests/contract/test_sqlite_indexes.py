@@ -284,3 +284,48 @@ def test_expiry_columns_are_filled_from_the_records_already_stored(tmp_path: Pat
     finally:
         migrated.close()
     assert user_version(path) == len(MIGRATIONS)
+
+
+def test_object_locations_are_filled_from_the_records_already_stored(tmp_path: Path) -> None:
+    """Migration 8 adds the indexed `files.location` and `artifacts.storage_uri` and takes
+    them from each stored record (a legacy storagePath as its local-dev:// URI), so the
+    blob sweeper sees the references a store made before it holds."""
+    path = tmp_path / "before-8.db"
+    records = {
+        "files": [
+            r.file_record("fil_uri", storage_uri="local-dev://files/a"),
+            r.file_record("fil_legacy", storage_path="\\files\\b"),
+        ],
+        "artifacts": [r.artifact("art_1", storage_uri="local-dev://files/c")],
+    }
+    with sqlite3.connect(path, isolation_level=None) as conn:
+        for step in MIGRATIONS[:7]:
+            conn.executescript(step)
+        conn.execute("PRAGMA user_version = 7")
+        for entity, rows in records.items():
+            table = TABLES[entity]
+            before = [c for c in table.written if c not in ("location", "storage_uri")]
+            marks = ", ".join("?" * (len(before) + 3))
+            for record in rows:
+                values = dict(zip(table.written, table.column_values(record), strict=True))
+                conn.execute(
+                    f"INSERT INTO {entity} (id, version, data, {', '.join(before)}) "  # noqa: S608
+                    f"VALUES ({marks})",
+                    [record.id, 1, table.encode(record), *(values[c] for c in before)],
+                )
+    conn.close()
+    migrated = SqliteStore(path)
+    try:
+        with migrated.unit_of_work() as uow:
+            found = {
+                uri: [f.id for f in uow.files.find(Filters({"location": uri}), PageRequest()).items]
+                for uri in ("local-dev://files/a", "local-dev://files/b")
+            }
+            artifacts = uow.artifacts.find(
+                Filters({"storage_uri": "local-dev://files/c"}), PageRequest()
+            )
+        assert found == {"local-dev://files/a": ["fil_uri"], "local-dev://files/b": ["fil_legacy"]}
+        assert [a.id for a in artifacts.items] == ["art_1"]
+        assert records["files"][1].location == "local-dev://files/b"
+    finally:
+        migrated.close()

@@ -367,6 +367,7 @@ def _artifacts(count: int) -> list[Any]:
             file_id=rng.choice(["fil_a", "fil_b", None]),
             status=rng.choice(list(ArtifactStatus)),
             type=rng.choice([ArtifactType.REPORT, ArtifactType.TRANSCRIPT]),
+            storage_uri=rng.choice(["local-dev://files/a", "s3://b/files/b", None]),
         )
         for i in range(count)
     ]
@@ -402,6 +403,9 @@ def _dataset(entity: str) -> list[Any]:
                 f"fil_{i:03d}",
                 task_id=rng.choice(["tsk_a", "tsk_b", None]),
                 bundle_id=rng.choice(["bun_a", None]),
+                storage_uri=rng.choice(["local-dev://files/a", "local-dev://files/b", None]),
+                # a legacy path is found under its local-dev:// location
+                storage_path=rng.choice([None, "\\files\\a"]),
             )
             for i in range(30)
         ]

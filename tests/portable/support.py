@@ -41,7 +41,6 @@ from dataops.services.context import Workspace
 from dataops.store.port import Filters, PageRequest
 from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, PASSWORD
 
-CHECKSUM = "sha256:" + "ab" * 32
 LEGACY_PATH = "\\uploads\\legacy\\proof.txt"
 LEGACY_URI = "local-dev://uploads/legacy/proof.txt"
 
@@ -170,15 +169,19 @@ def build_rich_workspace(ws: Workspace) -> Rich:
             ),
         },
     )
+    report = b"%PDF-1.7 report v1\n"
+    stored = ws.blobs.put(
+        "reports/v1", io.BytesIO(report), content_type="application/pdf", max_bytes=len(report)
+    )
     proof = artifacts.register_artifact(
         ws,
         admin,
         {
             "type": ArtifactType.REPORT,
             "title": "Report v1",
-            "storage_uri": "s3://dataops-test/reports/v1.pdf",
-            "checksum": CHECKSUM,
-            "size_bytes": 1234,
+            "storage_uri": stored.uri,  # DataOps-owned: checksum and size are the object's
+            "checksum": stored.checksum,
+            "size_bytes": stored.size_bytes,
             "status": ArtifactStatus.APPROVED,
             "task_id": artifact_task.id,
             "file_id": kept.id,

@@ -580,3 +580,18 @@ def test_canonical_line_survives_unencodable_strings() -> None:
     line = canonical_line({"a": "\ud800"})
     line.encode("utf-8")
     assert json.loads(line) == {"a": "\ud800"}
+
+
+@pytest.mark.parametrize("entity", ["artifacts", "files"])
+@pytest.mark.parametrize("value", ["text/plain\r\nX-Injected: 1", "application/pdf\x00", "pdf"])
+def test_content_type_that_is_not_a_media_type(
+    tampered: ExportDir, entity: str, value: str
+) -> None:
+    """The rule the API applies: the importer and validator refuse it too."""
+    from dataops.portable.format import SPECS
+
+    record_id = tampered.records(entity)[0][SPECS[entity].id_field]
+    line = tampered.edit(entity, record_id, content_type=value)
+    problem = only(validate_export(tampered.root))
+    assert (problem.entity, problem.line, problem.field) == (entity, line, "content_type")
+    assert "media type" in problem.message

@@ -704,3 +704,43 @@ def test_an_encoded_slash_stays_inside_the_id(
     sent = [r.url.raw_path for r in recorder.requests]
     assert all(path.startswith(b"/api/tasks/") for path in sent), sent
     assert response.status_code in (400, 404), response.text[:200]
+
+
+# ------------------------------------------------------------------ trailing slashes
+
+
+def _slashed(world: World) -> list[str]:
+    """Every API path of the engine's route table with a trailing slash, and the bare
+    collection root."""
+    paths = {route.portal_path(world.ids) + "/" for route in ROUTES if route.method == "GET"}
+    return sorted(paths | {"/work/api/"})
+
+
+@pytest.mark.parametrize("via", ["cookie", "token"])
+def test_a_trailing_slash_is_a_404_not_a_redirect(world: World, via: str) -> None:
+    """`/work/api/tasks/` once answered 307 with the engine's internal address in
+    Location; now no API path redirects anywhere."""
+    own = world.cookie(world.operator) if via == "cookie" else world.bearer(world.operator)
+    paths = _slashed(world)
+    assert "/work/api/tasks/" in paths
+    for path in paths:
+        for method in ("GET", "POST"):
+            response = world.client.request(method, path, headers=own, follow_redirects=False)
+            assert "location" not in response.headers, f"{method} {path}"
+            assert_problem(response, 404)
+
+
+def test_a_trailing_slash_on_the_portals_own_routes_is_a_404(world: World) -> None:
+    for path in ("/auth/login/", "/auth/session/", "/auth/logout/"):
+        method = "GET" if path == "/auth/session/" else "POST"
+        response = world.client.request(method, path, follow_redirects=False)
+        assert "location" not in response.headers, path
+        assert_problem(response, 404)
+
+
+def test_a_trailing_slash_on_the_engine_itself_is_a_404(world: World, engine: httpx.Client) -> None:
+    headers = {**trust(), **admin_headers(world)}
+    for path in _slashed(world):
+        response = engine.get(path.removeprefix("/work"), headers=headers)
+        assert "location" not in response.headers, path
+        assert_problem(response, 404)

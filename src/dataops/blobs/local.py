@@ -10,11 +10,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-from dataops.blobs.port import StoredBlob, UploadTarget, valid_key
+from dataops.blobs.port import StoredBlob, StoredEntry, UploadTarget, valid_key
 from dataops.domain.errors import Conflict, NotFound, PayloadTooLarge, StorageUnavailable
+from dataops.localfs import private_dir
 
 SCHEME = "local-dev://"
 _CHUNK = 1024 * 1024
+_TEMP_PREFIX = ".upload-"
 
 
 class LocalDevBlobs:
@@ -29,10 +31,10 @@ class LocalDevBlobs:
 
     def put(self, key: str, stream: BinaryIO, *, content_type: str, max_bytes: int) -> StoredBlob:
         target = self._path(key)
-        target.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(target.parent)  # blobs themselves are 0600 (mkstemp)
         digest = hashlib.sha256()
         size = 0
-        fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=".upload-")
+        fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=_TEMP_PREFIX)
         tmp = Path(tmp_name)
         try:
             with os.fdopen(fd, "wb") as out:
@@ -69,10 +71,41 @@ class LocalDevBlobs:
     def uri_for(self, key: str) -> str:
         return SCHEME + key
 
+    def key_of(self, uri: str) -> str | None:
+        key = uri[len(SCHEME) :]
+        return key if self.owns(uri) and valid_key(key) else None
+
     def delete(self, uri: str) -> None:
         if self.owns(uri):
             with contextlib.suppress(FileNotFoundError):
                 self._path(uri[len(SCHEME) :]).unlink()
+
+    def entries(self) -> Iterator[StoredEntry]:
+        if not self._root.is_dir():
+            return
+        self._path("probe")  # refuses when local storage is not allowed
+        for folder, _, names in os.walk(self._root):
+            for name in names:
+                path = Path(folder, name)
+                if path.is_symlink() or not path.is_file():
+                    continue
+                relative = path.relative_to(self._root).as_posix()
+                if name.startswith(_TEMP_PREFIX):
+                    key = None
+                elif valid_key(relative):
+                    key = relative
+                else:
+                    continue  # not written by this store: never touched
+                yield StoredEntry(relative, key, path.stat().st_mtime)
+
+    def remove(self, entry: StoredEntry) -> None:
+        if entry.key is not None:
+            self.delete(self.uri_for(entry.key))
+            return
+        path = (self._root / entry.name).resolve()
+        if self._root in path.parents and path.name.startswith(_TEMP_PREFIX):
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
 
     def upload_target(
         self,
@@ -143,6 +176,9 @@ class DisabledBlobs:
 
     def uri_for(self, key: str) -> str:
         raise self._refusal()
+
+    def key_of(self, uri: str) -> str | None:
+        return None
 
     def delete(self, uri: str) -> None:
         raise self._refusal()

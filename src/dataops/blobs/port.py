@@ -27,7 +27,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import BinaryIO, Protocol
+from typing import BinaryIO, Protocol, runtime_checkable
 
 
 @dataclass(frozen=True)
@@ -43,6 +43,15 @@ class UploadTarget:
     method: str
     url: str
     headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class StoredEntry:
+    """One file of a store that keeps objects as files (local-dev)."""
+
+    name: str  # its path below the store's root, `/`-separated
+    key: str | None  # the object's key; None for an unfinished write's temp file
+    modified: float  # when it was last written, in seconds since the epoch
 
 
 MAX_PRESIGN_SECONDS = 300
@@ -72,6 +81,10 @@ class BlobStore(Protocol):
     def uri_for(self, key: str) -> str:
         """The durable URI an object stored under `key` has."""
 
+    def key_of(self, uri: str) -> str | None:
+        """The key of `uri` in this store (the inverse of `uri_for`), or None for a URI
+        this store does not hold or whose key breaks `valid_key`. Never raises."""
+
     def delete(self, uri: str) -> None:
         """Remove an object this store wrote, to undo a `put` or a failed upload whose
         metadata is not recorded. Missing objects are ignored."""
@@ -98,3 +111,17 @@ class BlobStore(Protocol):
         the client may be redirected to, or None when the bytes are streamed through
         DataOps instead. `version` (as recorded from `StoredBlob.version`) pins the URL to
         that object version; `NotFound` when the object (or that version) is missing."""
+
+
+@runtime_checkable
+class ListableBlobs(Protocol):
+    """A store that can list what it holds (local-dev), so objects that no record names
+    (a crash between writing the bytes and the record) can be swept
+    (`services/blobsweep.py`). S3 is not listed: a bucket lifecycle rule is its sweeper."""
+
+    def entries(self) -> Iterator[StoredEntry]:
+        """Every object file, and every temp file an interrupted `put` left, once each;
+        files that are neither (not written by this store) are not listed."""
+
+    def remove(self, entry: StoredEntry) -> None:
+        """Delete the file `entry` names (missing files are ignored)."""

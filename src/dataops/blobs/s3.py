@@ -129,7 +129,7 @@ class S3Blobs:
     def delete(self, uri: str) -> None:
         """Remove every version of the object (and any delete marker): an undone upload
         leaves no bytes behind, also not as a noncurrent version."""
-        key = self._key_of(uri)
+        key = self.key_of(uri)
         if key is None:
             return
         try:
@@ -149,7 +149,7 @@ class S3Blobs:
     # -- reads -----------------------------------------------------------------------
 
     def read(self, uri: str) -> Iterator[bytes]:
-        key = self._key_of(uri)
+        key = self.key_of(uri)
         if key is None:
             raise NotFound("blob", uri)
         try:
@@ -221,7 +221,7 @@ class S3Blobs:
     def download_url(
         self, uri: str, *, filename: str, expires_in: int, version: str | None = None
     ) -> str | None:
-        key = self._key_of(uri)
+        key = self.key_of(uri)
         if key is None:
             raise NotFound("blob", uri)
         pinned = {"VersionId": version} if version else {}
@@ -267,7 +267,7 @@ class S3Blobs:
         finally:
             body.close()
 
-    def _key_of(self, uri: str) -> str | None:
+    def key_of(self, uri: str) -> str | None:
         """The key of a URI in this bucket, or None for anything else (never a bad key)."""
         if not self.owns(uri):
             return None

@@ -183,6 +183,16 @@ class FileRecord:
     tags: list[str] = field(default_factory=list)
     created_by: str | None = None
 
+    @property
+    def location(self) -> str | None:
+        """Where the bytes are: `storage_uri`, or for a legacy record that only has a
+        `storage_path` its `local-dev://` URI (backslashes as `/`, no leading `/`)."""
+        if self.storage_uri:
+            return self.storage_uri
+        if self.storage_path:
+            return "local-dev://" + self.storage_path.replace("\\", "/").lstrip("/")
+        return None
+
 
 @dataclass
 class Upload:

@@ -3,6 +3,8 @@ write and by the importer and export validator on every record."""
 
 from __future__ import annotations
 
+import re
+
 from dataops.domain.clock import parse_date, parse_ts
 from dataops.domain.enums import OWNED_PROVIDERS, ProofType, TaskStatus
 from dataops.domain.errors import FieldError
@@ -32,6 +34,16 @@ MAX_TITLE = 500
 MAX_TEXT = 20_000
 MAX_TAGS = 50
 MAX_TAG = 100
+MAX_CONTENT_TYPE = 200
+
+# A media type as RFC 9110 §8.3.1 writes it: `type/subtype` then `; name=value`
+# parameters (a token or a quoted string), spaces allowed around the `;`. Printable ASCII
+# only: no control character (CR, LF, NUL, tab...) can reach a stored record and so the
+# Content-Type header of a later download. Each space run and each parameter is bound to
+# the `;` or token before it (no two parts can match the same text): linear in its input.
+_TCHARS = r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+"
+_QUOTED = r'"(?:[ !#-\[\]-~]|\\[ -~])*"'
+_MEDIA_TYPE = re.compile(rf"{_TCHARS}/{_TCHARS} *(?:; *(?:{_TCHARS}=(?:{_TCHARS}|{_QUOTED}) *)?)*")
 
 
 def _text(
@@ -43,6 +55,23 @@ def _text(
         return [FieldError(field, "must not be blank")]
     if len(value) > limit:
         return [FieldError(field, f"must be at most {limit} characters")]
+    return []
+
+
+def content_type_errors(value: str | None, field: str = "contentType") -> list[FieldError]:
+    """A media type such as `text/plain; charset=utf-8`, without control characters."""
+    if value is None:
+        return []
+    if len(value) > MAX_CONTENT_TYPE:
+        return [FieldError(field, f"must be at most {MAX_CONTENT_TYPE} characters")]
+    if _MEDIA_TYPE.fullmatch(value) is None:
+        return [
+            FieldError(
+                field,
+                "must be a media type such as application/pdf or text/plain; charset=utf-8 "
+                "(printable ASCII, no control characters)",
+            )
+        ]
     return []
 
 
@@ -116,7 +145,7 @@ def artifact_errors(artifact: Artifact, *, uri_changed: bool = True) -> list[Fie
     errors = _text(artifact.title, "title", required=True, limit=MAX_TITLE)
     errors += _text(artifact.description, "description")
     errors += _text(artifact.filename, "filename", limit=MAX_TITLE)
-    errors += _text(artifact.content_type, "contentType", limit=200)
+    errors += content_type_errors(artifact.content_type)
     errors += _text(artifact.review_reason, "reviewReason")
     errors += _tags(artifact.tags)
     if uri_changed:
@@ -148,7 +177,7 @@ def user_errors(user: User) -> list[FieldError]:
 
 def file_errors(record: FileRecord) -> list[FieldError]:
     errors = _text(record.filename, "filename", required=True, limit=MAX_TITLE)
-    errors += _text(record.content_type, "contentType", limit=200)
+    errors += content_type_errors(record.content_type)
     errors += _tags(record.tags)
     if record.storage_uri is not None:
         uri_errors = check_storage_uri(record.storage_uri)

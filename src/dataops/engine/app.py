@@ -135,6 +135,9 @@ def create_engine_app(
         docs_url=None,
         redoc_url=None,
         openapi_url="/api/openapi.json",
+        # `/api/tasks/` is a 404 problem, not a 307 to the engine's own address (which
+        # the broker would pass back to the client).
+        redirect_slashes=False,
     )
     app.state.workspace = workspace
     problems.install(app)

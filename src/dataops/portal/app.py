@@ -46,7 +46,12 @@ def create_portal_app(
         hashes.close()
 
     app = FastAPI(
-        title="DataOps portal", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan
+        title="DataOps portal",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+        lifespan=lifespan,
+        redirect_slashes=False,  # `/auth/login/` is a 404, never a redirect
     )
     problems.install(app)
     secure = workspace.settings.secure_cookies

@@ -3,22 +3,24 @@
 from __future__ import annotations
 
 import copy
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from dataops.domain.clock import new_id, now_ts
 from dataops.domain.codec import camel, from_dict
-from dataops.domain.enums import ArtifactStatus, EntityType
+from dataops.domain.enums import OWNED_PROVIDERS, ArtifactStatus, EntityType
 from dataops.domain.errors import (
     Conflict,
     FieldError,
     IllegalTransition,
     ValidationFailed,
+    VersionConflict,
 )
 from dataops.domain.models import Actor, Artifact, Bundle, Task
 from dataops.domain.policy import infer_provider
 from dataops.domain.rules import artifact_errors
 from dataops.domain.status import CREATE_STATUSES, ReviewAction, action_for_status, check_move
-from dataops.services import idempotency
+from dataops.services import idempotency, owned
 from dataops.services.common import (
     audit,
     check_version,
@@ -30,10 +32,12 @@ from dataops.services.common import (
     without_ref,
 )
 from dataops.services.context import Workspace
+from dataops.services.files import storage_uri_of
 from dataops.store.port import Filters, Page, PageRequest, Repository, UnitOfWork
 
 _RELATION_FIELDS = ("task_id", "bundle_id")
 H = TypeVar("H", Task, Bundle)
+_OBJECT_FIELDS = frozenset({"storage_uri", "storage_provider", "checksum", "size_bytes", "file_id"})
 _UPDATABLE = frozenset(
     {
         "type",
@@ -94,8 +98,12 @@ def _register(
     for name, value in data.items():
         if name in _UPDATABLE or name in ("status", *_RELATION_FIELDS):
             setattr(artifact, name, value if value is not None else getattr(artifact, name))
-    raise_if(artifact_errors(artifact))
+    raise_if(_errors_but_fillable(artifact))
     guard_local_storage(ws, artifact.storage_provider)
+    if artifact.storage_provider in OWNED_PROVIDERS:
+        artifact.checksum, artifact.size_bytes = _object_facts(
+            ws, artifact, data.get("checksum"), data.get("size_bytes")
+        )
     if artifact.status not in CREATE_STATUSES:
         allowed = ", ".join(s.value for s in CREATE_STATUSES)
         raise IllegalTransition(
@@ -145,22 +153,27 @@ def update_artifact(
     changes: dict[str, Any],
     expected_version: int | None,
 ) -> Artifact:
-    """PATCH: metadata fields, relationships (a move, as attach) and status (a review move)."""
+    """PATCH: metadata fields, relationships (a move, as attach) and status (a review move).
+    A change to where a DataOps-owned object is, or to what it holds, is checked against
+    the object before the write transaction starts (`_object_facts`)."""
+    facts: _Facts | None = None
+    if _OBJECT_FIELDS & changes.keys():
+        with ws.store.unit_of_work() as uow:
+            before = require(uow.artifacts, artifact_id, "artifact")
+        check_version(before, expected_version)
+        facts = _checked_facts(ws, before, changes)
     with ws.store.unit_of_work(write=True) as uow:
         current = require(uow.artifacts, artifact_id, "artifact")
         check_version(current, expected_version)
-        updated = copy.deepcopy(current)
-        for name in _UPDATABLE & changes.keys():
-            setattr(updated, name, changes[name])
-        for name in ("tags",):
-            if name in changes and changes[name] is None:
-                setattr(updated, name, [])
-        uri_changed = "storage_uri" in changes or "storage_provider" in changes
-        if uri_changed and changes.get("storage_provider") is None:  # null: infer it
-            updated.storage_provider = infer_provider(updated.storage_uri)
-        for required in ("type", "title", "storage_uri", "data_class", "source_type"):
-            if required in changes and changes[required] is None:
-                raise ValidationFailed.one(camel(required), "cannot be cleared")
+        updated, uri_changed = _changed(current, changes)
+        if _OBJECT_FIELDS & changes.keys():
+            owned = updated.storage_provider in OWNED_PROVIDERS
+            if (facts is not None and facts.location != _location(updated)) or (
+                facts is None and owned
+            ):
+                raise VersionConflict(f"artifact {current.id!r} changed while this request ran")
+            if facts is not None:
+                updated.checksum, updated.size_bytes = facts.checksum, facts.size_bytes
         raise_if(artifact_errors(updated, uri_changed=uri_changed))
         if uri_changed:
             guard_local_storage(ws, updated.storage_provider)
@@ -200,6 +213,73 @@ def update_artifact(
             )
         uow.commit()
         return updated
+
+
+def _changed(current: Artifact, changes: dict[str, Any]) -> tuple[Artifact, bool]:
+    """`current` with the PATCH's field changes applied, and whether its URI changed."""
+    updated = copy.deepcopy(current)
+    for name in _UPDATABLE & changes.keys():
+        setattr(updated, name, changes[name])
+    for name in ("tags",):
+        if name in changes and changes[name] is None:
+            setattr(updated, name, [])
+    uri_changed = "storage_uri" in changes or "storage_provider" in changes
+    if uri_changed and changes.get("storage_provider") is None:  # null: infer it
+        updated.storage_provider = infer_provider(updated.storage_uri)
+    for required in ("type", "title", "storage_uri", "data_class", "source_type"):
+        if required in changes and changes[required] is None:
+            raise ValidationFailed.one(camel(required), "cannot be cleared")
+    return updated, uri_changed
+
+
+def _checked_facts(ws: Workspace, current: Artifact, changes: dict[str, Any]) -> _Facts | None:
+    """The object facts a PATCH of an owned artifact's object fields must agree with
+    (checked outside any write transaction), or None when DataOps does not own it."""
+    updated, uri_changed = _changed(current, changes)
+    raise_if(_errors_but_fillable(updated, uri_changed=uri_changed))
+    if uri_changed:
+        guard_local_storage(ws, updated.storage_provider)
+    if updated.storage_provider not in OWNED_PROVIDERS:
+        return None
+    # Only what this request sends is a claim: the values held are the old object's.
+    checksum, size = _object_facts(ws, updated, changes.get("checksum"), changes.get("size_bytes"))
+    return _Facts(_location(updated), checksum, size)
+
+
+@dataclass(frozen=True)
+class _Facts:
+    location: tuple[str, str | None, str | None]
+    checksum: str
+    size_bytes: int
+
+
+def _location(artifact: Artifact) -> tuple[str, str | None, str | None]:
+    provider = artifact.storage_provider.value if artifact.storage_provider else None
+    return artifact.storage_uri, provider, artifact.file_id
+
+
+def _errors_but_fillable(artifact: Artifact, *, uri_changed: bool = True) -> list[FieldError]:
+    errors = artifact_errors(artifact, uri_changed=uri_changed)
+    return owned.fillable(errors, artifact.checksum, artifact.storage_provider)
+
+
+def _object_facts(
+    ws: Workspace, artifact: Artifact, checksum: str | None, size_bytes: int | None
+) -> owned.Facts:
+    """`owned.take_object_facts` for an artifact: the file record its `fileId` names is
+    the truth when it has the same URI, else the object in the blob store."""
+    known = None
+    if artifact.file_id:
+        with ws.store.unit_of_work() as uow:
+            record = uow.files.get(artifact.file_id)
+        if (
+            record is not None
+            and storage_uri_of(record) == artifact.storage_uri
+            and record.checksum is not None
+            and record.size_bytes is not None
+        ):
+            known = (record.checksum, record.size_bytes)
+    return owned.take_object_facts(ws, artifact.storage_uri, checksum, size_bytes, known)
 
 
 def review_artifact(

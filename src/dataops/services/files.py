@@ -13,11 +13,10 @@ from dataops.domain.errors import Conflict, StorageUnavailable
 from dataops.domain.models import Actor, FileRecord
 from dataops.domain.policy import infer_provider
 from dataops.domain.rules import file_errors
+from dataops.services import owned
 from dataops.services.common import audit, guard_local_storage, raise_if, require
 from dataops.services.context import Workspace
 from dataops.store.port import Filters, Page, PageRequest
-
-LEGACY_SCHEME = "local-dev://"
 
 
 @dataclass(frozen=True)
@@ -118,8 +117,12 @@ def register_file(ws: Workspace, actor: Actor, data: dict[str, Any]) -> FileReco
         tags=data.get("tags") or [],
         created_by=actor.id,
     )
-    raise_if(file_errors(record))
+    raise_if(owned.fillable(file_errors(record), record.checksum, record.storage_provider))
     guard_local_storage(ws, record.storage_provider)
+    if record.storage_provider in OWNED_PROVIDERS:  # the object's own checksum and size
+        record.checksum, record.size_bytes = owned.take_object_facts(
+            ws, uri, record.checksum, record.size_bytes
+        )
     with ws.store.unit_of_work(write=True) as uow:
         task = require(uow.tasks, record.task_id or "", "task", "taskId")
         if record.bundle_id:
@@ -146,11 +149,7 @@ def list_files(
 
 def storage_uri_of(record: FileRecord) -> str | None:
     """The record's URI; legacy records that only have storagePath map to local-dev://."""
-    if record.storage_uri:
-        return record.storage_uri
-    if record.storage_path:
-        return LEGACY_SCHEME + record.storage_path.replace("\\", "/").lstrip("/")
-    return None
+    return record.location
 
 
 def open_content(

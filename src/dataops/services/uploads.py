@@ -31,6 +31,17 @@ UPLOAD_LIFETIME = timedelta(hours=1)
 SWEEP_BATCH = 20
 
 
+def upload_key(upload_id: str) -> str:
+    """Where the bytes of an upload are stored."""
+    return f"files/{upload_id}"
+
+
+def upload_id_of(key: str) -> str | None:
+    """The upload whose bytes `key` would hold (`upload_key`'s inverse), if any."""
+    upload_id = key.removeprefix("files/")
+    return upload_id if key != upload_id and "/" not in upload_id else None
+
+
 @dataclass(frozen=True)
 class UploadTicket:
     upload: Upload
@@ -63,7 +74,7 @@ def _create_upload(
     stamp = now()
     upload = Upload(
         id=upload_id,
-        key=f"files/{upload_id}",
+        key=upload_key(upload_id),
         filename=data["filename"],
         content_type=data["content_type"],
         size_bytes=size,

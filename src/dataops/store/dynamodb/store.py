@@ -350,7 +350,7 @@ class DynamoStore:
     def ensure_tables(self) -> None:
         """Create missing tables and indexes (local/test only) and wait until active."""
         waiting = []
-        for definition in table_definitions(self.tables):
+        for entity, definition in zip(SPECS, table_definitions(self.tables), strict=True):
             name = definition["TableName"]
             table = self._describe(name)
             if table is None:
@@ -366,6 +366,7 @@ class DynamoStore:
                             AttributeDefinitions=definition["AttributeDefinitions"],
                             GlobalSecondaryIndexUpdates=[{"Create": index}],
                         )
+                        self._backfill(entity, index["IndexName"])
                         table = None
             if table is None or not _active(table):
                 waiting.append(name)
@@ -373,6 +374,28 @@ class DynamoStore:
             self._wait_active(name)
         for entity, name in self.tables.items():
             self._ensure_ttl(entity, name)
+
+    def _backfill(self, entity: str, index_name: str) -> None:
+        """Items written before the index existed lack its partition attribute, so the
+        index would not find them: set it on each (a Query of the `all` index, no Scan)."""
+        spec = SPECS[entity]
+        attribute = next(i for i in spec.all_indexes if i.name == index_name).partition_attribute
+        for _, record in self._stream(spec, {}, None, _QUERY_PAGE_MAX):
+            value = spec.to_item(record).get(attribute)
+            if value is None:
+                continue
+            try:
+                self.client.update_item(
+                    TableName=self.tables[entity],
+                    Key={KEY: {"S": spec.key_of(record)}},
+                    UpdateExpression="SET #a = :v",
+                    ConditionExpression="attribute_exists(#k)",
+                    ExpressionAttributeNames={"#a": attribute, "#k": KEY},
+                    ExpressionAttributeValues={":v": value},
+                )
+            except self._errors.ClientError as exc:
+                if _code(exc) != "ConditionalCheckFailedException":  # deleted meanwhile
+                    raise _translate(exc, f"backfill {index_name} of {entity}") from exc
 
     def _ensure_ttl(self, entity: str, name: str) -> None:
         wanted = ttl_specification(entity)

@@ -251,14 +251,26 @@ SPECS: dict[str, Spec] = {
         Spec(
             "files",
             models.FileRecord,
-            filters=("task_id", "bundle_id"),
+            filters=("task_id", "bundle_id", "location"),
             versioned=False,
-            indexes=(Index("by-task", ("task_id",)), Index("by-bundle", ("bundle_id",))),
+            indexes=(
+                Index("by-task", ("task_id",)),
+                Index("by-bundle", ("bundle_id",)),
+                Index("by-location", ("location",)),
+            ),
         ),
         Spec(
             "artifacts",
             models.Artifact,
-            filters=("task_id", "bundle_id", "assistant_job_id", "file_id", "status", "type"),
+            filters=(
+                "task_id",
+                "bundle_id",
+                "assistant_job_id",
+                "file_id",
+                "status",
+                "type",
+                "storage_uri",
+            ),
             indexes=(
                 Index("by-task", ("task_id",)),
                 Index("by-task-status", ("task_id", "status")),
@@ -271,6 +283,7 @@ SPECS: dict[str, Spec] = {
                 Index("by-status", ("status",)),
                 Index("by-status-type", ("status", "type")),
                 Index("by-type", ("type",)),
+                Index("by-storage-uri", ("storage_uri",)),
             ),
         ),
         Spec(

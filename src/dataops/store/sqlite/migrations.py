@@ -98,4 +98,18 @@ MIGRATIONS: list[str] = [
         data TEXT NOT NULL, expires_at TEXT);
     CREATE INDEX login_throttles_expiry ON login_throttles (expires_at, id);
     """,
+    # 8: which file records and artifacts name a stored object, found by index (the blob
+    # sweeper asks it of every local-dev blob); existing rows take it from data (a file's
+    # location as `FileRecord.location` computes it: its storageUri, or a legacy
+    # storagePath as local-dev://).
+    """
+    ALTER TABLE files ADD COLUMN location TEXT;
+    UPDATE files SET location = COALESCE(NULLIF(json_extract(data, '$.storageUri'), ''),
+        'local-dev://' || ltrim(replace(NULLIF(json_extract(data, '$.storagePath'), ''),
+        char(92), '/'), '/'));
+    CREATE INDEX files_location ON files (location, id);
+    ALTER TABLE artifacts ADD COLUMN storage_uri TEXT;
+    UPDATE artifacts SET storage_uri = json_extract(data, '$.storageUri');
+    CREATE INDEX artifacts_storage_uri ON artifacts (storage_uri, id);
+    """,
 ]

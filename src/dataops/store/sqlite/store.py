@@ -14,6 +14,7 @@ from typing import Any, Generic, TypeVar
 
 from dataops.domain import models
 from dataops.domain.errors import Conflict, StorageUnavailable, ValidationFailed, VersionConflict
+from dataops.localfs import private_dir, private_file
 from dataops.store.port import (
     MAX_PAGE_SIZE,
     Filters,
@@ -29,6 +30,7 @@ from dataops.store.sqlite.tables import TABLES, Table
 T = TypeVar("T")
 _BUSY_TIMEOUT_MS = 10_000
 _KEYS_PER_QUERY = 500  # bound parameters per `IN (...)`, well under SQLite's limit
+SIDE_FILES = ("-wal", "-shm", "-journal")
 
 
 def encode_cursor(values: Sequence[Any]) -> str:
@@ -261,7 +263,13 @@ class SqliteStore:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
+        # Password hashes live here (and in the WAL until a checkpoint): owner-only. SQLite
+        # gives the -wal, -shm and -journal files the database file's mode.
+        try:
+            private_dir(path.parent)
+            private_file(path, *SIDE_FILES)
+        except OSError as exc:
+            raise StorageUnavailable(f"cannot open SQLite store {path}: {exc}") from exc
         self._pool: queue.LifoQueue[sqlite3.Connection] = queue.LifoQueue()
         self._all: list[sqlite3.Connection] = []
         self._lock = threading.Lock()

@@ -76,13 +76,25 @@ TABLES = {
             order=("date", "id"),
         ),
         Table(
-            "files", "files", models.FileRecord, columns=("task_id", "bundle_id"), versioned=False
+            "files",
+            "files",
+            models.FileRecord,
+            columns=("task_id", "bundle_id", "location"),
+            versioned=False,
         ),
         Table(
             "artifacts",
             "artifacts",
             models.Artifact,
-            columns=("task_id", "bundle_id", "assistant_job_id", "file_id", "status", "type"),
+            columns=(
+                "task_id",
+                "bundle_id",
+                "assistant_job_id",
+                "file_id",
+                "status",
+                "type",
+                "storage_uri",
+            ),
         ),
         Table(
             "audit_events",
