@@ -30,6 +30,7 @@ TABLE_ENTITIES = (
     "idempotency",
     "uploads",
     "login_throttles",
+    "settings",
 )
 DEFAULT_MAX_UPLOAD_BYTES = 100 * 1024 * 1024
 ProxyNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network

@@ -300,7 +300,11 @@ def test_completions_race_reviews_and_moves_without_breaking_the_proof_rule(
     )
     assert set(written) <= changes, set(written) - changes
     assert all(count == 1 for count in written.values())
-    assert {e.action for e in race} <= {*RACE_ACTIONS, "update"}
+    # A review that withdraws or restores a done task's proof records that on the task,
+    # in the same transaction (CONTRACT §7).
+    proof_events = {"proof-withdrawn", "proof-restored", "proof-rechecked"}
+    assert {e.action for e in race} <= {*RACE_ACTIONS, "update", *proof_events}
+    assert all(e.entity_type == "task" for e in race if e.action in proof_events)
     supersedes = sum(1 for op, _, _ in changes if op == "supersede")
     updates = [e for e in race if e.action == "update"]
     assert len(updates) <= supersedes

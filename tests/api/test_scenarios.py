@@ -54,6 +54,10 @@ ARTIFACT_FIELDS = frozenset(
         "tags",
         "metadata",
         "version",
+        # CONTRACT §7
+        "approvals",
+        "selfReviewed",
+        "validUntil",
     }
 )
 

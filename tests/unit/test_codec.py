@@ -134,6 +134,8 @@ def test_nested_dataclasses_round_trip() -> None:
         "label": None,
         "required": False,
         "artifactType": "transcript",
+        "independentReview": False,
+        "approvals": 1,
     }
     assert wire["artifactRefs"][0]["artifactId"] == "art_1"
     back = from_dict(models.Task, wire)
@@ -194,6 +196,10 @@ ARTIFACT_FIELDS = {
     "tags",
     "metadata",
     "version",
+    # CONTRACT §7
+    "approvals",
+    "selfReviewed",
+    "validUntil",
 }
 TASK_FIELDS = {
     "id",
@@ -229,6 +235,10 @@ TASK_FIELDS = {
     "createdAt",
     "updatedAt",
     "version",
+    # CONTRACT §7 (the stored proofExpiresOn is what the expiry sweep and reads use)
+    "proofWithdrawn",
+    "proofWithdrawnReasons",
+    "proofExpiresOn",
 }
 BUNDLE_FIELDS = {
     "id",

@@ -27,10 +27,16 @@ class FakeEvidence:
         ids = self.files.get(task_id, [])
         return ids[0] if ids else None
 
-    def first_approved_artifact(
-        self, *, task_id: str | None, bundle_id: str | None, artifact_type: ArtifactType | None
-    ) -> Artifact | None:
+    def approved_artifacts(
+        self,
+        *,
+        task_id: str | None,
+        bundle_id: str | None,
+        artifact_type: ArtifactType | None,
+        limit: int,
+    ) -> list[Artifact]:
         self.calls.append(f"attached:{task_id}:{bundle_id}")
+        found = []
         for artifact in self.artifacts:
             if task_id is not None and artifact.task_id != task_id:
                 continue
@@ -40,8 +46,8 @@ class FakeEvidence:
                 continue
             if artifact_type is not None and artifact.type != artifact_type:
                 continue
-            return artifact
-        return None
+            found.append(artifact)
+        return found[:limit]
 
     def artifacts_by_id(self, ids: Sequence[str]) -> list[Artifact]:
         self.calls.append("by-id:" + ",".join(ids))

@@ -24,6 +24,11 @@ def now_ts() -> str:
     return format_ts(now())
 
 
+def today() -> str:
+    """Today's date in UTC, YYYY-MM-DD."""
+    return now().date().isoformat()
+
+
 def parse_ts(value: str) -> datetime:
     """Parse a strict ISO 8601 timestamp that carries a zone (Z or an offset)."""
     if "T" not in value:

@@ -100,6 +100,13 @@ class NotificationType(StrEnum):
     AUTOMATION_FAILURE = "automation-failure"
 
 
+class ReviewPolicy(StrEnum):
+    """Who may review an artifact (a workspace setting, CONTRACT §7)."""
+
+    SELF_ALLOWED = "self-allowed"
+    INDEPENDENT = "independent"
+
+
 class Role(StrEnum):
     VIEWER = "viewer"
     OPERATOR = "operator"
@@ -118,3 +125,4 @@ class EntityType(StrEnum):
     FILE = "file"
     ARTIFACT = "artifact"
     NOTIFICATION = "notification"
+    SETTINGS = "settings"

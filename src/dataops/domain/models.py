@@ -15,6 +15,7 @@ from dataops.domain.enums import (
     FileCategory,
     NotificationType,
     ProofType,
+    ReviewPolicy,
     Role,
     SourceType,
     StorageProvider,
@@ -40,6 +41,18 @@ class ProofRequirement:
     label: str | None = None
     required: bool = True
     artifact_type: ArtifactType | None = None
+    independent_review: bool = False
+    """An artifact counts only when someone other than its creator approved it."""
+    approvals: int = 1
+    """An artifact counts only when this many distinct people approved it (1 to 5)."""
+
+
+@dataclass
+class Approval:
+    """One person's approval of an artifact."""
+
+    user_id: str
+    at: str
 
 
 @dataclass
@@ -160,7 +173,20 @@ class Task:
     completed_by: str | None = None
     completed_at: str | None = None
     completion_proof: list[RequirementVerdict] | None = None
+    proof_withdrawn: bool = False
+    """Done, and an artifact its completion proof cites no longer satisfies it (rejected,
+    archived, superseded, changed); kept up to date by the changes that withdraw it, and
+    by the expiry sweep for evidence whose `validUntil` passed."""
+    proof_withdrawn_reasons: list[str] = field(default_factory=list)
+    proof_expires_on: str | None = None
+    """The earliest `validUntil` of the artifacts the completion proof cites."""
     version: int = 1
+
+    @property
+    def withdrawn_key(self) -> str | None:
+        """The index value of a task whose proof was withdrawn ("true"), else None (a
+        sparse index: only such tasks are in it)."""
+        return "true" if self.proof_withdrawn else None
 
 
 @dataclass
@@ -243,9 +269,24 @@ class Artifact:
     created_by: str | None = None
     reviewed_by: str | None = None
     reviewed_at: str | None = None
+    approvals: list[Approval] = field(default_factory=list)
+    """Who approved it and when, reset when it leaves `approved`."""
+    self_reviewed: bool = False
+    """Its creator is among those who approved it."""
+    valid_until: str | None = None
+    """After this date (YYYY-MM-DD) it no longer satisfies proof for a completion."""
     tags: list[str] = field(default_factory=list)
     metadata: dict[str, Any] | None = None
     version: int = 1
+
+    def approvers(self) -> list[str]:
+        """The distinct people who approved it; an artifact approved before approvals were
+        recorded counts its reviewer."""
+        if self.status != ArtifactStatus.APPROVED:
+            return []
+        if not self.approvals:
+            return [self.reviewed_by] if self.reviewed_by else []
+        return list(dict.fromkeys(a.user_id for a in self.approvals))
 
     def ref(self) -> ArtifactRef:
         return ArtifactRef(
@@ -315,6 +356,19 @@ class Session:
     created_at: str
     expires_at: str
     revoked: bool = False
+    version: int = 1
+
+
+@dataclass
+class WorkspaceSettings:
+    """Workspace-wide settings, one record (`id` is always "workspace")."""
+
+    id: str
+    updated_at: str
+    review_policy: ReviewPolicy = ReviewPolicy.SELF_ALLOWED
+    expiry_swept_through: str | None = None
+    """The last date whose expiring proofs were marked withdrawn (the expiry sweep)."""
+    updated_by: str | None = None
     version: int = 1
 
 

@@ -7,8 +7,12 @@ and the validator (exported records) each implement.
 Artifact lookup rule: an artifact counts for a task whose proof requirement is
 `artifact` when it is attached to the task, attached to the task's bundle, or
 referenced by the task's or the bundle's `artifactRefs` — and the artifact record
-exists, is `approved`, and has the required `artifactType` if one is set. A ref alone
-never counts; its own `status` is ignored.
+exists, is `approved`, has the required `artifactType` if one is set, was approved by
+someone other than its creator if the requirement asks `independentReview`, by at least
+`approvals` distinct people, and is not past its `validUntil` (CONTRACT §7). A ref alone
+never counts; its own `status` is ignored. The first artifact that qualifies, in that
+order, satisfies the requirement; when none does, the reason says what the best
+candidate lacks ("approved by 1 of 2 required reviewers").
 """
 
 from __future__ import annotations
@@ -18,7 +22,10 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from dataops.domain.enums import ArtifactStatus, ArtifactType, ProofType
-from dataops.domain.models import Artifact, Bundle, RequirementVerdict, Task
+from dataops.domain.models import Artifact, Bundle, ProofRequirement, RequirementVerdict, Task
+
+CANDIDATES = 50
+"""How many approved artifacts of the task (and of its bundle) are weighed, earliest first."""
 
 
 class EvidenceSource(Protocol):
@@ -27,10 +34,15 @@ class EvidenceSource(Protocol):
     def first_file_id(self, task_id: str) -> str | None:
         """The earliest file record attached to the task, if any."""
 
-    def first_approved_artifact(
-        self, *, task_id: str | None, bundle_id: str | None, artifact_type: ArtifactType | None
-    ) -> Artifact | None:
-        """The earliest approved artifact attached to the task (or the bundle)."""
+    def approved_artifacts(
+        self,
+        *,
+        task_id: str | None,
+        bundle_id: str | None,
+        artifact_type: ArtifactType | None,
+        limit: int,
+    ) -> list[Artifact]:
+        """The earliest `limit` approved artifacts attached to the task (or the bundle)."""
 
     def artifacts_by_id(self, ids: Sequence[str]) -> list[Artifact]:
         """The artifact records that exist among `ids`, in the order of `ids`."""
@@ -54,12 +66,18 @@ def _blank(value: str | None) -> bool:
 
 
 def evaluate(
-    task: Task, bundle: Bundle | None, source: EvidenceSource, *, task_exists: bool = True
+    task: Task,
+    bundle: Bundle | None,
+    source: EvidenceSource,
+    *,
+    task_exists: bool = True,
+    today: str | None = None,
 ) -> ProofVerdict:
     """Check every requirement of `task` (its prospective state) against the evidence.
 
     `task_exists` is False while a task is being created: it can have no files or
-    attached artifacts of its own yet.
+    attached artifacts of its own yet. `today` (YYYY-MM-DD) is the date evidence must
+    still be valid on; None ignores `validUntil` (the validator's reading of history).
     """
     verdicts: list[RequirementVerdict] = []
     if task.required_link_name:
@@ -85,9 +103,7 @@ def evaluate(
                 )
             )
         else:
-            verdicts.append(
-                _artifact(task, bundle, label, requirement.artifact_type, source, task_exists)
-            )
+            verdicts.append(_artifact(task, bundle, requirement, source, task_exists, today))
     return ProofVerdict(verdicts)
 
 
@@ -110,20 +126,46 @@ def _file(task: Task, label: str, source: EvidenceSource, task_exists: bool) -> 
     return RequirementVerdict("file", label, True, None, {"fileId": file_id})
 
 
+def artifact_shortfall(
+    artifact: Artifact, requirement: ProofRequirement | None, today: str | None
+) -> str | None:
+    """Why an artifact does not satisfy an artifact requirement, or None when it does."""
+    if artifact.status != ArtifactStatus.APPROVED:
+        return f"it is {artifact.status.value}, not approved"
+    if requirement is not None and requirement.artifact_type not in (None, artifact.type):
+        return f"it is a {artifact.type.value}, not a {requirement.artifact_type.value}"
+    approvers = artifact.approvers()
+    needed = requirement.approvals if requirement is not None else 1
+    if len(approvers) < needed:
+        return f"approved by {len(approvers)} of {needed} required reviewers"
+    independent = requirement is not None and requirement.independent_review
+    if independent and not [who for who in approvers if who != artifact.created_by]:
+        return "approved only by its creator"
+    if today is not None and artifact.valid_until is not None and artifact.valid_until < today:
+        return f"expired on {artifact.valid_until}"
+    return None
+
+
 def _artifact(
     task: Task,
     bundle: Bundle | None,
-    label: str | None,
-    artifact_type: ArtifactType | None,
+    requirement: ProofRequirement,
     source: EvidenceSource,
     task_exists: bool,
+    today: str | None,
 ) -> RequirementVerdict:
+    artifact_type = requirement.artifact_type
     kind_text = f"approved {artifact_type.value} artifact" if artifact_type else "approved artifact"
-    shown = label or kind_text[0].upper() + kind_text[1:]
-    found = _find_approved(task, bundle, artifact_type, source, task_exists)
+    shown = requirement.label or kind_text[0].upper() + kind_text[1:]
+    found, nearest = _find_qualifying(task, bundle, requirement, source, task_exists, today)
     if found is None:
         where = "the task or its bundle" if bundle is not None else "the task"
-        reason = f"no {kind_text} is attached to {where}"
+        if nearest is not None:
+            artifact, why = nearest
+            noun = kind_text.removeprefix("approved ")
+            reason = f"the {noun} {artifact.title!r} does not count: {why}"
+        else:
+            reason = f"no {kind_text} is attached to {where}"
         return RequirementVerdict("artifact", shown, False, reason)
     by = {
         "artifactId": found.id,
@@ -134,36 +176,88 @@ def _artifact(
     return RequirementVerdict("artifact", shown, True, None, by)
 
 
-def _find_approved(
+def _find_qualifying(
     task: Task,
     bundle: Bundle | None,
-    artifact_type: ArtifactType | None,
+    requirement: ProofRequirement,
     source: EvidenceSource,
     task_exists: bool,
-) -> Artifact | None:
-    def qualifies(artifact: Artifact) -> bool:
-        return artifact.status == ArtifactStatus.APPROVED and (
-            artifact_type is None or artifact.type == artifact_type
-        )
+    today: str | None,
+) -> tuple[Artifact | None, tuple[Artifact, str] | None]:
+    """The first artifact that satisfies the requirement (task's, bundle's, then refs),
+    else None and the first approved candidate with what it lacks."""
+    artifact_type = requirement.artifact_type
+    nearest: tuple[Artifact, str] | None = None
 
+    def weigh(candidates: Sequence[Artifact]) -> Artifact | None:
+        nonlocal nearest
+        for artifact in candidates:
+            why = artifact_shortfall(artifact, requirement, today)
+            if why is None:
+                return artifact
+            if nearest is None and artifact.status == ArtifactStatus.APPROVED:
+                nearest = (artifact, why)
+        return None
+
+    groups: list[Sequence[Artifact]] = []
     if task_exists:
-        found = source.first_approved_artifact(
-            task_id=task.id, bundle_id=None, artifact_type=artifact_type
+        groups.append(
+            source.approved_artifacts(
+                task_id=task.id, bundle_id=None, artifact_type=artifact_type, limit=CANDIDATES
+            )
         )
-        if found is not None:
-            return found
     ref_ids = [ref.artifact_id for ref in task.artifact_refs]
     if bundle is not None:
-        found = source.first_approved_artifact(
-            task_id=None, bundle_id=bundle.id, artifact_type=artifact_type
+        groups.append(
+            source.approved_artifacts(
+                task_id=None, bundle_id=bundle.id, artifact_type=artifact_type, limit=CANDIDATES
+            )
         )
-        if found is not None:
-            return found
         ref_ids += [ref.artifact_id for ref in bundle.artifact_refs]
-    for artifact in source.artifacts_by_id(list(dict.fromkeys(ref_ids))):
-        if qualifies(artifact):
-            return artifact
-    return None
+    for group in groups:
+        found = weigh(group)
+        if found is not None:
+            return found, None
+    found = weigh(source.artifacts_by_id(list(dict.fromkeys(ref_ids))))
+    return found, nearest
+
+
+def withdrawal_reasons(task: Task, artifacts: Sequence[Artifact], today: str | None) -> list[str]:
+    """Why the artifacts a done task's completion proof cites no longer satisfy it (empty:
+    the proof holds). `artifacts` are the cited records that still exist."""
+    if task.completion_proof is None:
+        return []
+    by_id = {a.id: a for a in artifacts}
+    requirement = task.proof_requirement
+    reasons = []
+    for verdict in task.completion_proof:
+        cited = (verdict.satisfied_by or {}).get("artifactId")
+        if verdict.kind != "artifact" or not isinstance(cited, str):
+            continue
+        artifact = by_id.get(cited)
+        if artifact is None:
+            reasons.append(f"{verdict.label}: the artifact {cited} no longer exists")
+            continue
+        why = artifact_shortfall(artifact, requirement, today)
+        if why is not None:
+            reasons.append(f"{verdict.label}: {artifact.title!r} {_withdrawn_phrase(why)}")
+    return reasons
+
+
+def _withdrawn_phrase(why: str) -> str:
+    if why.startswith("it is "):
+        return "was " + why.removeprefix("it is ").removesuffix(", not approved")
+    return why
+
+
+def cited_artifact_ids(task: Task) -> list[str]:
+    """The artifacts a task's completion proof cites."""
+    ids = []
+    for verdict in task.completion_proof or []:
+        cited = (verdict.satisfied_by or {}).get("artifactId")
+        if verdict.kind == "artifact" and isinstance(cited, str):
+            ids.append(cited)
+    return ids
 
 
 def describe_missing(verdict: ProofVerdict) -> str:

@@ -115,6 +115,18 @@ def proof_requirement_errors(req: ProofRequirement | None, field: str) -> list[F
         errors.append(
             FieldError(f"{field}.artifactType", "applies only to proofRequirement.type artifact")
         )
+    if not 1 <= req.approvals <= 5:
+        errors.append(FieldError(f"{field}.approvals", "must be 1 to 5"))
+    elif req.approvals != 1 and req.type != ProofType.ARTIFACT:
+        errors.append(
+            FieldError(f"{field}.approvals", "applies only to proofRequirement.type artifact")
+        )
+    if req.independent_review and req.type != ProofType.ARTIFACT:
+        errors.append(
+            FieldError(
+                f"{field}.independentReview", "applies only to proofRequirement.type artifact"
+            )
+        )
     return errors
 
 
@@ -147,6 +159,7 @@ def artifact_errors(artifact: Artifact, *, uri_changed: bool = True) -> list[Fie
     errors += _text(artifact.filename, "filename", limit=MAX_TITLE)
     errors += content_type_errors(artifact.content_type)
     errors += _text(artifact.review_reason, "reviewReason")
+    errors += _date(artifact.valid_until, "validUntil")
     errors += _tags(artifact.tags)
     if uri_changed:
         uri_errors = check_storage_uri(artifact.storage_uri)

@@ -13,8 +13,18 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from dataops.domain.errors import PayloadTooLarge
 from dataops.engine import problems
 from dataops.engine.perimeter import Nosniff, counted_body
-from dataops.engine.routes import artifacts, export, files, people, tasks, uploads, workflow
+from dataops.engine.routes import (
+    artifacts,
+    export,
+    files,
+    people,
+    settings,
+    tasks,
+    uploads,
+    workflow,
+)
 from dataops.services.context import Workspace
+from dataops.services.settings import ensure_settings
 
 log = logging.getLogger("dataops.engine")
 JSON_BODY_LIMIT = 1024 * 1024
@@ -140,8 +150,9 @@ def create_engine_app(
         redirect_slashes=False,
     )
     app.state.workspace = workspace
+    ensure_settings(workspace)  # (the expiry sweep counts from its first day)
     problems.install(app)
-    for module in (people, workflow, tasks, files, uploads, artifacts, export):
+    for module in (people, settings, workflow, tasks, files, uploads, artifacts, export):
         app.include_router(module.router)
     app.add_middleware(BodyLimit, upload_limit=workspace.settings.max_upload_bytes)
     app.add_middleware(PortalTrust, secret=portal_secret)

@@ -28,6 +28,7 @@ from dataops.domain.enums import (
     DataClass,
     FileCategory,
     ProofType,
+    ReviewPolicy,
     Role,
     SourceType,
     StorageProvider,
@@ -103,6 +104,8 @@ class ProofRequirementIn(In):
     label: Short | None = None
     required: StrictBool = True
     artifact_type: ArtifactType | None = None
+    independent_review: StrictBool = False
+    approvals: Annotated[StrictInt, Field(ge=1, le=5)] = 1
 
 
 class LinkIn(In):
@@ -236,6 +239,7 @@ class ArtifactFields(In):
     metadata: dict[str, Any] | None = None
     task_id: Id | None = None
     bundle_id: Id | None = None
+    valid_until: DateStr | None = None
 
     @field_validator("visibility")
     @classmethod
@@ -303,6 +307,10 @@ class UploadCreate(In):
     task_id: Id | None = None
     bundle_id: Id | None = None
     category: FileCategory | None = None
+
+
+class SettingsUpdate(Versioned):
+    review_policy: ReviewPolicy | None = None
 
 
 class UserCreate(In):

@@ -269,17 +269,22 @@ class ExportEvidence:
         ).fetchone()
         return None if row is None else _text(row[0])
 
-    def first_approved_artifact(
-        self, *, task_id: str | None, bundle_id: str | None, artifact_type: ArtifactType | None
-    ) -> Artifact | None:
+    def approved_artifacts(
+        self,
+        *,
+        task_id: str | None,
+        bundle_id: str | None,
+        artifact_type: ArtifactType | None,
+        limit: int,
+    ) -> list[Artifact]:
         column, value = ("task_id", task_id) if task_id is not None else ("bundle_id", bundle_id)
         sql = f"SELECT data FROM artifacts WHERE {column} = ? AND status = ?"  # noqa: S608
         params: list[Any] = [_storable(value), ArtifactStatus.APPROVED.value]
         if artifact_type is not None:
             sql += " AND type = ?"
             params.append(artifact_type.value)
-        row = self._conn.execute(sql + " ORDER BY id, line LIMIT 1", params).fetchone()
-        return None if row is None else _artifact(row[0])
+        rows = self._conn.execute(sql + " ORDER BY id, line LIMIT ?", [*params, limit])
+        return [_artifact(row[0]) for row in rows]
 
     def artifacts_by_id(self, ids: Sequence[str]) -> list[Artifact]:
         found: dict[str, Artifact] = {}

@@ -8,19 +8,20 @@ from typing import Any, TypeVar
 
 from dataops.domain.clock import new_id, now_ts
 from dataops.domain.codec import camel, from_dict
-from dataops.domain.enums import OWNED_PROVIDERS, ArtifactStatus, EntityType
+from dataops.domain.enums import OWNED_PROVIDERS, ArtifactStatus, EntityType, ReviewPolicy
 from dataops.domain.errors import (
     Conflict,
     FieldError,
+    Forbidden,
     IllegalTransition,
     ValidationFailed,
     VersionConflict,
 )
-from dataops.domain.models import Actor, Artifact, Bundle, Task
+from dataops.domain.models import Actor, Approval, Artifact, Bundle, Task
 from dataops.domain.policy import infer_provider
 from dataops.domain.rules import artifact_errors
 from dataops.domain.status import CREATE_STATUSES, ReviewAction, action_for_status, check_move
-from dataops.services import idempotency, owned
+from dataops.services import idempotency, owned, settings
 from dataops.services.common import (
     audit,
     check_version,
@@ -33,6 +34,7 @@ from dataops.services.common import (
 )
 from dataops.services.context import Workspace
 from dataops.services.files import storage_uri_of
+from dataops.services.proofs import refresh_citing
 from dataops.store.port import Filters, Page, PageRequest, Repository, UnitOfWork
 
 _RELATION_FIELDS = ("task_id", "bundle_id")
@@ -55,8 +57,12 @@ _UPDATABLE = frozenset(
         "source_type",
         "tags",
         "metadata",
+        "valid_until",
     }
 )
+_CONTENT_FIELDS = ("storage_uri", "checksum", "file_id", "size_bytes")
+"""What an approval certifies besides the record: a change to any of them sends an
+approved artifact back to review (CONTRACT §7)."""
 
 
 def register_artifact(
@@ -109,9 +115,13 @@ def _register(
         raise IllegalTransition(
             f"an artifact cannot be created as {artifact.status.value!r} (allowed: {allowed})"
         )
-    if artifact.status == ArtifactStatus.APPROVED:
+    if artifact.status == ArtifactStatus.APPROVED:  # an approval by its creator
         artifact.reviewed_by, artifact.reviewed_at = actor.id, stamp
+        artifact.approvals = [Approval(actor.id, stamp)]
+        artifact.self_reviewed = True
     with ws.store.unit_of_work(write=True) as uow:
+        if artifact.status == ArtifactStatus.APPROVED:
+            _check_policy(uow, actor, artifact, ReviewAction.APPROVE)
         if claim is not None:
             first = idempotency.replayed(uow, *claim)
             if first is not None:
@@ -181,8 +191,11 @@ def update_artifact(
         for name, value in relation_changes.items():
             setattr(updated, name, value)
         _check_relations(uow, updated, changes.keys())
+        reset = _content_changed(current, updated)
         status = changes.get("status")
-        if status is not None and status != current.status:
+        if reset and (status is None or status == current.status):
+            _reset_review(updated, reset)
+        elif status is not None and status != current.status:
             _apply_review(
                 uow,
                 actor,
@@ -196,7 +209,21 @@ def update_artifact(
             return current
         save(uow.artifacts, updated)
         _relink(uow, updated, current.task_id, current.bundle_id)
-        if status is not None and status != current.status:
+        refresh_citing(
+            uow, actor, updated, also_tasks=[current.task_id], also_bundles=[current.bundle_id]
+        )
+        if reset and updated.status != current.status:
+            audit(
+                uow,
+                actor,
+                EntityType.ARTIFACT,
+                updated.id,
+                "review-reset",
+                before=current,
+                after=updated,
+                summary=updated.review_reason,
+            )
+        elif status is not None and status != current.status:
             audit(
                 uow,
                 actor,
@@ -301,6 +328,7 @@ def review_artifact(
         updated = copy.deepcopy(current)
         _apply_review(uow, actor, updated, action, reason=reason, superseded_by=superseded_by)
         save(uow.artifacts, updated)
+        refresh_citing(uow, actor, updated)
         audit(
             uow,
             actor,
@@ -347,6 +375,9 @@ def attach_artifact(
             return current
         save(uow.artifacts, updated)
         _relink(uow, updated, current.task_id, current.bundle_id)
+        refresh_citing(
+            uow, actor, updated, also_tasks=[current.task_id], also_bundles=[current.bundle_id]
+        )
         audit(
             uow,
             actor,
@@ -380,10 +411,20 @@ def _apply_review(
             raise ValidationFailed.one("supersededBy", "is required to supersede an artifact")
         if superseded_by == artifact.id:
             raise ValidationFailed.one("supersededBy", "an artifact cannot supersede itself")
-    artifact.status = check_move(artifact.status, action)
+    _check_policy(uow, actor, artifact, action)
+    stamp = now_ts()
+    if action == ReviewAction.APPROVE and artifact.status == ArtifactStatus.APPROVED:
+        # A further approval (CONTRACT §7: `approvals: N` needs N distinct people).
+        if actor.id in artifact.approvers():
+            raise IllegalTransition(f"you have already approved artifact {artifact.id!r}")
+        artifact.approvals = [*_recorded(artifact), Approval(actor.id, stamp)]
+    else:
+        artifact.status = check_move(artifact.status, action)
+        artifact.approvals = [Approval(actor.id, stamp)] if action == ReviewAction.APPROVE else []
+    artifact.self_reviewed = artifact.created_by in artifact.approvers()
     if action in (ReviewAction.APPROVE, ReviewAction.REJECT):
         artifact.reviewed_by = actor.id
-        artifact.reviewed_at = now_ts()
+        artifact.reviewed_at = stamp
         artifact.review_reason = reason.strip() if reason else None
     if action == ReviewAction.SUPERSEDE and superseded_by:
         successor = require(uow.artifacts, superseded_by, "artifact", "supersededBy")
@@ -412,6 +453,48 @@ def _apply_review(
                 after=successor,
                 summary=f"supersedes {artifact.id}",
             )
+
+
+def _check_policy(uow: UnitOfWork, actor: Actor, artifact: Artifact, action: ReviewAction) -> None:
+    """Under the `independent` review policy nobody approves or rejects what they
+    created (403)."""
+    if action not in (ReviewAction.APPROVE, ReviewAction.REJECT):
+        return
+    if artifact.created_by != actor.id:
+        return
+    if settings.current(uow).review_policy == ReviewPolicy.INDEPENDENT:
+        raise Forbidden(
+            f"the review policy is independent: you cannot {action.value} an artifact you "
+            "created; ask another reviewer"
+        )
+
+
+def _recorded(artifact: Artifact) -> list[Approval]:
+    """The approvals an approved artifact holds (its reviewer's, when it was approved
+    before approvals were recorded)."""
+    if artifact.approvals or artifact.reviewed_by is None:
+        return list(artifact.approvals)
+    return [Approval(artifact.reviewed_by, artifact.reviewed_at or now_ts())]
+
+
+def _content_changed(before: Artifact, after: Artifact) -> list[str]:
+    """The content fields of an approved artifact that a change alters."""
+    if before.status != ArtifactStatus.APPROVED:
+        return []
+    return [
+        camel(name) for name in _CONTENT_FIELDS if getattr(before, name) != getattr(after, name)
+    ]
+
+
+def _reset_review(artifact: Artifact, fields: list[str]) -> None:
+    """Approval is bound to content: back to needs-review, approvals cleared (the
+    decisions stay in the audit trail)."""
+    artifact.status = ArtifactStatus.NEEDS_REVIEW
+    artifact.approvals = []
+    artifact.self_reviewed = False
+    artifact.review_reason = (
+        f"approval withdrawn: the content changed ({', '.join(fields)}); review it again"
+    )
 
 
 def _check_relations(uow: UnitOfWork, artifact: Artifact, fields: Any) -> None:

@@ -17,17 +17,21 @@ class StoreEvidence:
         page = self._uow.files.find(Filters({"task_id": task_id}), PageRequest(limit=1))
         return page.items[0].id if page.items else None
 
-    def first_approved_artifact(
-        self, *, task_id: str | None, bundle_id: str | None, artifact_type: ArtifactType | None
-    ) -> Artifact | None:
+    def approved_artifacts(
+        self,
+        *,
+        task_id: str | None,
+        bundle_id: str | None,
+        artifact_type: ArtifactType | None,
+        limit: int,
+    ) -> list[Artifact]:
         filters = {
             "task_id": task_id,
             "bundle_id": bundle_id,
             "status": ArtifactStatus.APPROVED.value,
             "type": artifact_type.value if artifact_type else None,
         }
-        page = self._uow.artifacts.find(Filters(filters), PageRequest(limit=1))
-        return page.items[0] if page.items else None
+        return self._uow.artifacts.find(Filters(filters), PageRequest(limit=limit)).items
 
     def artifacts_by_id(self, ids: Sequence[str]) -> list[Artifact]:
         return self._uow.artifacts.get_many(ids)

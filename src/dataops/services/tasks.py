@@ -5,16 +5,18 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from dataops.domain.clock import new_id, now_ts
+from dataops.domain.clock import new_id, now_ts, today
 from dataops.domain.codec import camel
 from dataops.domain.enums import EntityType, NotificationType, TaskStatus
 from dataops.domain.errors import ProofMissing, ValidationFailed
 from dataops.domain.models import Actor, Bundle, Notification, Task
 from dataops.domain.proof import ProofVerdict, describe_missing, evaluate
 from dataops.domain.rules import task_errors
+from dataops.services import proofs
 from dataops.services.common import audit, check_version, raise_if, refresh_refs, require, save
 from dataops.services.context import Workspace
 from dataops.services.evidence import StoreEvidence
+from dataops.services.people import SYSTEM
 from dataops.store.port import Filters, Page, PageRequest, UnitOfWork
 
 _EDITABLE = frozenset(
@@ -61,10 +63,10 @@ def create_task(ws: Workspace, actor: Actor, data: dict[str, Any]) -> Task:
     with ws.store.unit_of_work(write=True) as uow:
         bundle = _check_relations(uow, task, data.keys())
         if task.status == TaskStatus.DONE:
-            verdict = evaluate(task, bundle, StoreEvidence(uow), task_exists=False)
+            verdict = evaluate(task, bundle, StoreEvidence(uow), task_exists=False, today=today())
             if not verdict.can_complete:
                 raise _blocked(verdict)
-            _stamp_completion(task, actor, verdict)
+            _stamp_completion(uow, task, actor, verdict)
             _guard_evidence(uow, verdict)
         uow.tasks.add(task)
         audit(uow, actor, EntityType.TASK, task.id, "create", after=task)
@@ -88,21 +90,25 @@ def get_task(ws: Workspace, task_id: str) -> Task:
     with ws.store.unit_of_work() as uow:
         task = require(uow.tasks, task_id, "task")
         refresh_refs(uow, [task])
-        return task
+        return proofs.live(task)
 
 
 def list_tasks(ws: Workspace, filters: dict[str, str | None], page: PageRequest) -> Page[Task]:
+    """Tasks by the given filters; `withdrawn_key="true"` lists the done tasks whose
+    proof was withdrawn (the expiry sweep runs first, so expired evidence counts)."""
+    if filters.get("withdrawn_key"):
+        proofs.sweep_expired(ws, SYSTEM)
     with ws.store.unit_of_work() as uow:
         result = uow.tasks.find(Filters(filters), page)
         refresh_refs(uow, result.items)
-        return result
+        return Page([proofs.live(task) for task in result.items], result.next_cursor)
 
 
 def proof_state(ws: Workspace, task_id: str) -> ProofVerdict:
     with ws.store.unit_of_work() as uow:
         task = require(uow.tasks, task_id, "task")
         bundle = uow.bundles.get(task.bundle_id) if task.bundle_id else None
-        return evaluate(task, bundle, StoreEvidence(uow))
+        return evaluate(task, bundle, StoreEvidence(uow), today=today())
 
 
 def update_task(
@@ -127,15 +133,17 @@ def update_task(
         bundle = _check_relations(uow, updated, changes.keys())
         completing = updated.status == TaskStatus.DONE and current.status != TaskStatus.DONE
         if completing:
-            verdict = evaluate(updated, bundle, StoreEvidence(uow))
+            verdict = evaluate(updated, bundle, StoreEvidence(uow), today=today())
             if verdict.can_complete:
-                _stamp_completion(updated, actor, verdict)
+                _stamp_completion(uow, updated, actor, verdict)
                 _guard_evidence(uow, verdict)
             else:
                 blocked = _blocked(verdict)
-        elif updated.status != TaskStatus.DONE:
+        elif updated.status != TaskStatus.DONE:  # (reopened, or never done)
             updated.completed_at = updated.completed_by = None
             updated.completion_proof = None
+            updated.proof_withdrawn, updated.proof_withdrawn_reasons = False, []
+            updated.proof_expires_on = None
         if blocked is None:
             if updated == current:
                 refresh_refs(uow, [current])
@@ -168,10 +176,12 @@ def _check_relations(uow: UnitOfWork, task: Task, fields: Any) -> Bundle | None:
     return None
 
 
-def _stamp_completion(task: Task, actor: Actor, verdict: ProofVerdict) -> None:
+def _stamp_completion(uow: UnitOfWork, task: Task, actor: Actor, verdict: ProofVerdict) -> None:
     task.completed_by = actor.id
     task.completed_at = now_ts()
     task.completion_proof = verdict.requirements
+    task.proof_withdrawn, task.proof_withdrawn_reasons = False, []
+    task.proof_expires_on = proofs.completion_expiry(uow, task)
 
 
 def _guard_evidence(uow: UnitOfWork, verdict: ProofVerdict) -> None:

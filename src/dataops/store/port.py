@@ -38,6 +38,7 @@ from dataops.domain.models import (
     Template,
     Upload,
     User,
+    WorkspaceSettings,
 )
 
 T = TypeVar("T")
@@ -123,6 +124,7 @@ class UnitOfWork(Protocol):
     api_tokens: Repository[ApiToken]
     idempotency: Repository[IdempotencyRecord]
     login_throttles: Repository[LoginThrottle]
+    settings: Repository[WorkspaceSettings]
     uploads: Repository[Upload]
     templates: Repository[Template]
     bundles: Repository[Bundle]

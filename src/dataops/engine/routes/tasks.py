@@ -39,12 +39,14 @@ async def list_tasks(
     status: TaskStatus | None = None,
     date: DateStr | None = None,
     assignee_id: Annotated[str | None, Query(alias="assigneeId", max_length=200)] = None,
+    proof_withdrawn: Annotated[bool | None, Query(alias="proofWithdrawn", strict=True)] = None,
 ) -> JSONResponse:
     filters = {
         "bundle_id": bundle_id,
         "status": status.value if status else None,
         "date": date,
         "assignee_id": assignee_id,
+        "withdrawn_key": "true" if proof_withdrawn else None,
     }
     return present.page(await read(ws, svc.list_tasks, ws, filters, paging))
 

@@ -214,6 +214,7 @@ class DynamoUnitOfWork:
     api_tokens: Repository[models.ApiToken]
     idempotency: Repository[models.IdempotencyRecord]
     login_throttles: Repository[models.LoginThrottle]
+    settings: Repository[models.WorkspaceSettings]
     uploads: Repository[models.Upload]
     templates: Repository[models.Template]
     bundles: Repository[models.Bundle]

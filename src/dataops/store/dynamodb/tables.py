@@ -222,6 +222,7 @@ SPECS: dict[str, Spec] = {
         ),
         Spec("idempotency", models.IdempotencyRecord, expires="expires_at"),
         Spec("login_throttles", models.LoginThrottle, expires="expires_at"),
+        Spec("settings", models.WorkspaceSettings),
         Spec(
             "uploads",
             models.Upload,
@@ -239,13 +240,22 @@ SPECS: dict[str, Spec] = {
         Spec(
             "tasks",
             models.Task,
-            filters=("bundle_id", "status", "date", "assignee_id"),
+            filters=(
+                "bundle_id",
+                "status",
+                "date",
+                "assignee_id",
+                "withdrawn_key",
+                "proof_expires_on",
+            ),
             order=("date", "id"),
             indexes=(
                 Index("by-bundle", ("bundle_id",)),
                 Index("by-assignee", ("assignee_id",)),
                 Index("by-date", ("date",)),
                 Index("by-status", ("status",)),
+                Index("by-withdrawn", ("withdrawn_key",)),
+                Index("by-proof-expiry", ("proof_expires_on",)),
             ),
         ),
         Spec(
@@ -270,6 +280,7 @@ SPECS: dict[str, Spec] = {
                 "status",
                 "type",
                 "storage_uri",
+                "valid_until",
             ),
             indexes=(
                 Index("by-task", ("task_id",)),
@@ -284,6 +295,7 @@ SPECS: dict[str, Spec] = {
                 Index("by-status-type", ("status", "type")),
                 Index("by-type", ("type",)),
                 Index("by-storage-uri", ("storage_uri",)),
+                Index("by-valid-until", ("valid_until",)),
             ),
         ),
         Spec(

@@ -112,4 +112,19 @@ MIGRATIONS: list[str] = [
     UPDATE artifacts SET storage_uri = json_extract(data, '$.storageUri');
     CREATE INDEX artifacts_storage_uri ON artifacts (storage_uri, id);
     """,
+    # 9: review integrity (issue 16): workspace settings; done tasks whose proof was
+    # withdrawn, and when their evidence expires, found by index; artifacts by the date
+    # their evidence expires. No stored record holds these fields yet.
+    """
+    CREATE TABLE settings (id TEXT PRIMARY KEY, version INTEGER NOT NULL, data TEXT NOT NULL);
+    ALTER TABLE tasks ADD COLUMN withdrawn_key TEXT;
+    ALTER TABLE tasks ADD COLUMN proof_expires_on TEXT;
+    CREATE INDEX tasks_withdrawn ON tasks (withdrawn_key, date, id)
+        WHERE withdrawn_key IS NOT NULL;
+    CREATE INDEX tasks_proof_expiry ON tasks (proof_expires_on, date, id)
+        WHERE proof_expires_on IS NOT NULL;
+    ALTER TABLE artifacts ADD COLUMN valid_until TEXT;
+    CREATE INDEX artifacts_valid_until ON artifacts (valid_until, id)
+        WHERE valid_until IS NOT NULL;
+    """,
 ]

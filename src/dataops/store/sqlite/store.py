@@ -144,6 +144,7 @@ class SqliteUnitOfWork:
     api_tokens: Repository[models.ApiToken]
     idempotency: Repository[models.IdempotencyRecord]
     login_throttles: Repository[models.LoginThrottle]
+    settings: Repository[models.WorkspaceSettings]
     uploads: Repository[models.Upload]
     templates: Repository[models.Template]
     bundles: Repository[models.Bundle]

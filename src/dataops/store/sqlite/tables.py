@@ -67,12 +67,20 @@ TABLES = {
             order=("expires_at", "id"),
         ),
         Table("templates", "templates", models.Template),
+        Table("settings", "settings", models.WorkspaceSettings),
         Table("bundles", "bundles", models.Bundle, columns=("status", "template_id")),
         Table(
             "tasks",
             "tasks",
             models.Task,
-            columns=("bundle_id", "status", "date", "assignee_id"),
+            columns=(
+                "bundle_id",
+                "status",
+                "date",
+                "assignee_id",
+                "withdrawn_key",
+                "proof_expires_on",
+            ),
             order=("date", "id"),
         ),
         Table(
@@ -94,6 +102,7 @@ TABLES = {
                 "status",
                 "type",
                 "storage_uri",
+                "valid_until",
             ),
         ),
         Table(
