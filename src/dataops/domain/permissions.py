@@ -40,12 +40,12 @@ GRANTS: dict[Role, frozenset[Permission]] = {
     Role.ADMIN: frozenset(Permission),
 }
 
-_REVIEW_NEEDS = {
-    ReviewAction.SUBMIT: Permission.CONTRIBUTE,
-    ReviewAction.APPROVE: Permission.REVIEW,
-    ReviewAction.REJECT: Permission.REVIEW,
-    ReviewAction.ARCHIVE: Permission.REVIEW,
-    ReviewAction.SUPERSEDE: Permission.REVIEW,
+_REVIEW_NEEDS = {  # the permission a review move needs, and how a refusal names it
+    ReviewAction.SUBMIT: (Permission.CONTRIBUTE, "submitting an artifact for review"),
+    ReviewAction.APPROVE: (Permission.REVIEW, "approving an artifact"),
+    ReviewAction.REJECT: (Permission.REVIEW, "rejecting an artifact"),
+    ReviewAction.ARCHIVE: (Permission.REVIEW, "archiving an artifact"),
+    ReviewAction.SUPERSEDE: (Permission.REVIEW, "superseding an artifact"),
 }
 
 
@@ -58,16 +58,18 @@ def holders(permission: Permission) -> list[Role]:
     return [role for role in Role if permission in GRANTS[role]]
 
 
-def require(role: Role, permission: Permission, what: str = "this action") -> None:
+def require_permission(role: Role, permission: Permission, what: str = "this action") -> None:
     """Forbidden unless `role` holds `permission`; the detail names the roles that do."""
     if not may(role, permission):
-        allowed = " or ".join(r.value for r in holders(permission))
+        *others, last = (r.value for r in holders(permission))
+        allowed = f"{', '.join(others)} or {last}" if others else last
         raise Forbidden(f"{what} needs the {allowed} role (you are {role.value})")
 
 
 def check_review(role: Role, action: ReviewAction) -> None:
     """A review move: submitting is a contribution, every other move a decision."""
-    require(role, _REVIEW_NEEDS[action], f"to {action.value} an artifact")
+    permission, what = _REVIEW_NEEDS[action]
+    require_permission(role, permission, what)
 
 
 def check_status_field(role: Role, status: ArtifactStatus) -> None:
@@ -75,10 +77,12 @@ def check_status_field(role: Role, status: ArtifactStatus) -> None:
     submit) or `draft` (no move leads there: the state machine refuses it) may be sent;
     any other value is refused even when it is the status the artifact already has."""
     if status not in (ArtifactStatus.NEEDS_REVIEW, ArtifactStatus.DRAFT):
-        require(role, Permission.REVIEW, f"setting an artifact's status to {status.value}")
+        require_permission(
+            role, Permission.REVIEW, f"setting an artifact's status to {status.value}"
+        )
 
 
 def check_create_status(role: Role, status: ArtifactStatus) -> None:
     """Registering an artifact as `approved` is an approval by its creator."""
     if status == ArtifactStatus.APPROVED:
-        require(role, Permission.REVIEW, "registering an artifact as approved")
+        require_permission(role, Permission.REVIEW, "registering an artifact as approved")

@@ -15,7 +15,7 @@ from starlette.concurrency import run_in_threadpool
 from dataops.domain.enums import Role
 from dataops.domain.errors import BadRequest, Unauthorized
 from dataops.domain.models import Actor
-from dataops.domain.permissions import Permission, require
+from dataops.domain.permissions import Permission, require_permission
 from dataops.services.context import Workspace
 from dataops.store.port import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, PageRequest
 
@@ -42,7 +42,7 @@ async def _actor(
 
 def _require(permission: Permission) -> object:
     async def check(actor: Annotated[Actor, Depends(_actor)]) -> Actor:
-        require(actor.role, permission)
+        require_permission(actor.role, permission)
         return actor
 
     return check
