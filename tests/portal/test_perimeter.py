@@ -417,13 +417,13 @@ def test_admin_may_do_what_operator_may_not(world: World) -> None:
             json={
                 "email": f"new-{secrets.token_hex(4)}@example.com",
                 "name": "New",
-                "role": "viewer",
+                "role": "assistant",
                 "password": "long-enough-password",
             },
         ),
         201,
     )
-    assert created["role"] == "viewer"
+    assert created["role"] == "assistant"
 
 
 def admin_token(world: World) -> str:
