@@ -23,6 +23,7 @@ from dataops.engine.routes.content import stream
 from dataops.engine.routing import api_router
 from dataops.engine.schemas import ArtifactCreate, ArtifactUpdate, AttachIn, ReviewIn, SupersedeIn
 from dataops.services import artifacts as svc
+from dataops.services.context import Workspace
 from dataops.services.files import artifact_content
 
 router = api_router("/api/artifacts", "artifacts")
@@ -92,7 +93,7 @@ def attach(
 
 
 def _decide(
-    ws: WorkspaceDep,
+    ws: Workspace,
     actor: Actor,
     artifact_id: str,
     action: ReviewAction,
