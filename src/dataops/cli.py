@@ -134,24 +134,47 @@ def _tokens_create(args: argparse.Namespace) -> int:
     from dataops.services import auth, people
 
     workspace = runtime.build_workspace(Settings.from_env())
-    token, secret = auth.create_token(workspace, people.SYSTEM, args.user, args.name)
-    print(f"created API token {token.id} ({token.name}); it is shown once:", file=sys.stderr)
+    token, secret = auth.create_token(
+        workspace, people.SYSTEM, args.user, args.name, args.expires_in
+    )
+    expiry = f"expires {token.expires_at}" if token.expires_at else "never expires"
+    print(
+        f"created API token {token.id} ({token.name}, {expiry}); it is shown once:",
+        file=sys.stderr,
+    )
     print(secret)
     return 0
 
 
 def _tokens_list(args: argparse.Namespace) -> int:
+    """One tab-separated line per token after a header line: ID, name, user email,
+    created, expires (`never`), last used (`never`), status (`active`, `expired` or
+    `revoked <when>`)."""
     from dataops import runtime
     from dataops.services import auth
     from dataops.store.port import PageRequest
 
     workspace = runtime.build_workspace(Settings.from_env())
+    print("ID\tNAME\tUSER\tCREATED\tEXPIRES\tLAST USED\tSTATUS")
     cursor = None
     while True:
-        page = auth.list_tokens(workspace, PageRequest(limit=500, cursor=cursor))
-        for token in page.items:
-            state = f"revoked {token.revoked_at}" if token.revoked_at else "active"
-            print(f"{token.id}\t{token.user_id}\t{token.name}\t{state}")
+        page = auth.list_token_infos(workspace, PageRequest(limit=500, cursor=cursor))
+        for info in page.items:
+            token = info.token
+            if token.revoked_at:
+                status = f"revoked {token.revoked_at}"
+            else:
+                status = "expired" if auth.is_expired(token) else "active"
+            fields = (
+                token.id,
+                token.name,
+                info.user_email or f"(deleted user {token.user_id})",
+                token.created_at,
+                token.expires_at or "never",
+                token.last_used_at or "never",
+                status,
+            )
+            print("\t".join(fields))
         if page.next_cursor is None:
             return 0
         cursor = page.next_cursor
@@ -349,6 +372,16 @@ def _blobs_sweep(args: argparse.Namespace) -> int:
     return 0
 
 
+def _days(value: str) -> int:
+    from dataops.services.auth import MAX_TOKEN_DAYS
+
+    if not (value.isascii() and value.isdigit()) or int(value) > MAX_TOKEN_DAYS:
+        raise argparse.ArgumentTypeError(
+            f"must be a whole number of days from 0 (never) to {MAX_TOKEN_DAYS}"
+        )
+    return int(value)
+
+
 def _seconds(value: str) -> int:
     if not value.isdigit():
         raise argparse.ArgumentTypeError("must be a whole number of seconds")
@@ -461,8 +494,17 @@ def build_parser() -> argparse.ArgumentParser:
     create = tokens.add_parser("create", help="create a token (printed once on stdout)")
     create.add_argument("--user", required=True, help="the user's email")
     create.add_argument("--name", required=True, help="a label, e.g. podcast-assistant")
+    create.add_argument(
+        "--expires-in",
+        type=_days,
+        default=90,
+        metavar="DAYS",
+        help="days until the token expires (default 90; 0: never)",
+    )
     create.set_defaults(handler=_tokens_create)
-    tokens.add_parser("list", help="list tokens").set_defaults(handler=_tokens_list)
+    tokens.add_parser(
+        "list", help="list tokens: ID, name, user, created, expires, last used, status"
+    ).set_defaults(handler=_tokens_list)
     revoke = tokens.add_parser("revoke", help="revoke a token")
     revoke.add_argument("token_id")
     revoke.set_defaults(handler=_tokens_revoke)

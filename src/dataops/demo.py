@@ -1,9 +1,12 @@
 """`dataops serve --demo`: a podcast workflow with every proof kind and artifacts in
-several review states, loaded once (idempotent: found again by its template name)."""
+several review states, loaded once (idempotent: found again by its template name). The
+assistant's outputs are registered by a user of the `assistant` role (CONTRACT §7) and
+reviewed by the admin."""
 
 from __future__ import annotations
 
 import io
+import secrets
 from datetime import date, timedelta
 from typing import Any
 
@@ -31,6 +34,7 @@ from dataops.services.context import Workspace
 from dataops.store.port import PageRequest
 
 DEMO_TEMPLATE = "Podcast episode (demo)"
+DEMO_ASSISTANT = "podcast-assistant@demo.dataops.invalid"
 _TRANSCRIPT = """[00:00] Host: Welcome to episode 42. Today: Ada Lovelace.
 [00:07] Ada: Thank you for having me.
 [00:12] Host: Let's start with the Analytical Engine...
@@ -93,6 +97,7 @@ def load_demo(ws: Workspace) -> bool:
     if any(t.name == DEMO_TEMPLATE for t in existing):
         return False
     actor = _demo_actor(ws)
+    assistant = _demo_assistant(ws)
     owned = ws.blobs.name != "disabled"
     template = workflow.create_template(
         ws,
@@ -122,22 +127,23 @@ def load_demo(ws: Workspace) -> bool:
         {"status": TaskStatus.DONE, "comment": "Ada confirmed for Thursday 10:00."},
         None,
     )
-    artifacts.register_artifact(
+    prep = artifacts.register_artifact(
         ws,
-        actor,
+        assistant,
         {
             "type": ArtifactType.PODCAST_DOC,
             "title": "Guest prep: Ada Lovelace",
             "storage_uri": "https://docs.google.com/document/d/1demoPrepDocument/edit",
-            "status": ArtifactStatus.APPROVED,
+            "status": ArtifactStatus.NEEDS_REVIEW,
             "task_id": by_ref["prep-doc"].id,
             "source_type": SourceType.ASSISTANT_OUTPUT,
             "data_class": DataClass.INTERNAL,
         },
     )
+    artifacts.review_artifact(ws, actor, prep.id, ReviewAction.APPROVE)
     artifacts.register_artifact(
         ws,
-        actor,
+        assistant,
         {
             "type": ArtifactType.TRANSCRIPT,
             "title": "Transcript draft (assistant)",
@@ -216,6 +222,26 @@ def _transcript_location(ws: Workspace, owned: bool) -> dict[str, Any]:
         max_bytes=len(transcript),
     )
     return {"storage_uri": stored.uri, "checksum": stored.checksum, "size_bytes": stored.size_bytes}
+
+
+def _demo_assistant(ws: Workspace) -> Actor:
+    """The podcast assistant's user (role `assistant`), made once. It works with API tokens
+    (`dataops tokens create --user podcast-assistant@demo.dataops.invalid ...`); its
+    password is random and never shown."""
+    from dataops.services import people
+
+    with ws.store.unit_of_work() as uow:
+        user = people.find_user_by_email(uow, DEMO_ASSISTANT)
+    if user is None:
+        user = people.add_user(
+            ws,
+            people.SYSTEM,
+            DEMO_ASSISTANT,
+            "Podcast assistant",
+            Role.ASSISTANT,
+            secrets.token_urlsafe(32),
+        )
+    return Actor(user.id, user.email, user.role, user.name)
 
 
 def _demo_actor(ws: Workspace) -> Actor:

@@ -47,33 +47,30 @@ def _cli(
     )
 
 
-@pytest.fixture(scope="module")
-def token(served: ServedPortal) -> str:
-    email = f"assistant-{uuid.uuid4().hex[:8]}@example.com"
+def _assistant_token(served: ServedPortal, email: str, **extra: str) -> str:
+    """`dataops users add EMAIL --role assistant`, then `dataops tokens create`: the token."""
     added = subprocess.run(
         [
-            sys.executable,
-            "-m",
-            "dataops",
-            "users",
-            "add",
-            email,
-            "--name",
-            "Podcast assistant",
-            "--role",
-            "operator",
-            "--password-stdin",
+            *(sys.executable, "-m", "dataops", "users", "add", email),
+            *("--name", "Podcast assistant", "--role", "assistant", "--password-stdin"),
         ],
         input="assistant-password-1\n",
         text=True,
         capture_output=True,
         check=False,
-        env={**os.environ, "DATAOPS_ENV": "test", "DATAOPS_HOME": str(served.home)},
+        env={**os.environ, **extra, "DATAOPS_ENV": "test", "DATAOPS_HOME": str(served.home)},
     )
     assert added.returncode == 0, added.stderr
-    created = _cli(served, "tokens", "create", "--user", email, "--name", "podcast-assistant")
+    created = _cli(
+        served, "tokens", "create", "--user", email, "--name", "podcast-assistant", **extra
+    )
     assert created.returncode == 0, created.stderr
     return created.stdout.strip()
+
+
+@pytest.fixture(scope="module")
+def token(served: ServedPortal) -> str:
+    return _assistant_token(served, f"assistant-{uuid.uuid4().hex[:8]}@example.com")
 
 
 @pytest.fixture
@@ -166,6 +163,16 @@ def test_cli_registers_a_document_that_completes_the_task_once_approved(
     # The uploaded file is not the task's file proof: only the artifact, once approved.
     files = served_api.get("/work/api/files", params={"taskId": artifact_task}).json()["items"]
     assert files == []
+
+    # The assistant's token may not decide about its own output, nor complete the task.
+    with httpx.Client(
+        base_url=served.base_url, headers={"Authorization": f"Bearer {token}"}
+    ) as own:
+        assert own.get("/work/api/me").json()["role"] == "assistant"
+        assert own.post(f"/work/api/artifacts/{artifact_id}/approve").status_code == 403
+        done_by_assistant = own.patch(f"/work/api/tasks/{artifact_task}", json={"status": "done"})
+        assert done_by_assistant.status_code == 403
+    assert served_api.get(f"/work/api/artifacts/{artifact_id}").json()["status"] == "needs-review"
 
     blocked = served_api.patch(f"/work/api/tasks/{artifact_task}", json={"status": "done"})
     assert blocked.status_code == 409
@@ -299,17 +306,7 @@ def test_cli_registers_a_document_on_s3_that_completes_the_task_once_approved(
                 },
             )
             task_id = task.json()["id"]
-            token = _cli(
-                served,
-                "tokens",
-                "create",
-                "--user",
-                ADMIN_EMAIL,
-                "--name",
-                "a",
-                **s3_settings(moto, bucket),
-            )
-            assert token.returncode == 0, token.stderr
+            token = _assistant_token(served, "bot@example.com", **s3_settings(moto, bucket))
             result = _cli(
                 served,
                 "artifacts",
@@ -319,7 +316,7 @@ def test_cli_registers_a_document_on_s3_that_completes_the_task_once_approved(
                 task_id,
                 "--type",
                 "transcript",
-                token=token.stdout.strip(),
+                token=token,
             )
             assert result.returncode == 0, result.stderr
             artifact = api.get(f"/work/api/artifacts/{result.stdout.strip()}").json()

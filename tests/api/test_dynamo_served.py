@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator
 import httpx
 import pytest
 
+from dataops import runtime
 from dataops.store.dynamodb import DynamoStore
 from tests.api import test_scenarios as scenarios
 from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, ServedPortal, login, make_settings
@@ -18,15 +19,20 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
+def served_env(request: pytest.FixtureRequest) -> dict[str, str]:
+    """The served process's DynamoDB settings (its own tables)."""
+    return dynamo_env(endpoint_for(request))
+
+
+@pytest.fixture(scope="module")
 def served_dynamo(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+    served_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ServedPortal]:
     home = tmp_path_factory.mktemp("served-dynamo")
-    env = dynamo_env(endpoint_for(request))
-    portal = ServedPortal(home, env=env)
+    portal = ServedPortal(home, env=served_env)
     yield portal
     portal.stop()
-    store = DynamoStore(make_settings(home, **env))
+    store = DynamoStore(make_settings(home, **served_env))
     drop_tables(store)
     store.close()
 
@@ -65,3 +71,16 @@ def test_more_scenarios_on_the_served_dynamodb_store(
     client: httpx.Client, scenario: Callable[[httpx.Client], None]
 ) -> None:
     scenario(client)
+
+
+def test_an_assistant_never_decides_on_the_served_dynamodb_store(
+    client: httpx.Client, served_dynamo: ServedPortal, served_env: dict[str, str]
+) -> None:
+    """The assistant scenario with users and tokens made on the same DynamoDB tables."""
+    workspace = runtime.build_workspace(make_settings(served_dynamo.home, **served_env))
+    try:
+        scenarios.assistant_outputs_wait_for_an_operator(
+            client, scenarios.mint_in_process(workspace)
+        )
+    finally:
+        workspace.store.close()

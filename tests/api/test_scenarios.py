@@ -11,13 +11,17 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
 import pytest
 
+from dataops import runtime
 from dataops.domain.enums import Role
+from dataops.services import auth, people
+from dataops.services.context import Workspace
+from tests.conftest import PASSWORD, make_settings
 
 JsonDict = dict[str, Any]
 PROBLEM_JSON = "application/problem+json"
@@ -1109,3 +1113,126 @@ def test_operator_completes_and_viewer_cannot(
     approve(operator, artifact["id"])
     done = assert_completed_by_artifact(operator, task["id"], artifact["id"])
     assert done["completedBy"] == me(operator)["id"] != me(api)["id"]
+
+
+# ------------------------------------------------------------- the assistant (CONTRACT §7)
+
+Mint = Callable[[Role], str]
+"""A new user of the role, with an API token: the token's secret."""
+
+
+def mint_in_process(workspace: Workspace) -> Mint:
+    def mint(role: Role) -> str:
+        email = f"{role.value}-{uuid.uuid4().hex[:8]}@example.com"
+        people.add_user(workspace, people.SYSTEM, email, role.value.title(), role, PASSWORD)
+        return auth.create_token(workspace, people.SYSTEM, email, f"{role.value} script")[1]
+
+    return mint
+
+
+@pytest.fixture(params=["api", pytest.param("served_api", marks=pytest.mark.slow)])
+def client_and_mint(request: pytest.FixtureRequest) -> Iterator[tuple[httpx.Client, Mint]]:
+    """The admin's portal client and a way to make users with tokens on the same store."""
+    client: httpx.Client = request.getfixturevalue(request.param)
+    if request.param == "api":
+        yield client, mint_in_process(request.getfixturevalue("workspace"))
+        return
+    workspace = runtime.build_workspace(make_settings(request.getfixturevalue("served").home))
+    yield client, mint_in_process(workspace)
+    workspace.store.close()
+
+
+def bearer(secret: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {secret}"}
+
+
+def assistant_outputs_wait_for_an_operator(client: httpx.Client, mint: Mint) -> None:
+    """An assistant's token uploads a document and registers it as needs-review, submits
+    and attaches a draft; it can neither register one as approved, nor approve, reject,
+    archive or supersede, nor complete or change the task: 403, nothing changed. An
+    operator then approves and completes."""
+    assistant, operator = bearer(mint(Role.ASSISTANT)), bearer(mint(Role.OPERATOR))
+    who = ok(client.get("/work/api/me", headers=assistant))
+    assert who["role"] == "assistant"
+    bundle, task = artifact_task(client, "Approved prep document", artifactType="podcast-doc")
+    prep = {"type": "podcast-doc", "title": unique("Guest prep"), "taskId": task["id"]}
+
+    payload = b"# Guest prep\n" + uuid.uuid4().hex.encode()
+    upload = client.post(
+        "/work/api/files",
+        headers=assistant,
+        files={"file": ("prep.md", payload, "text/markdown")},
+        data={"taskId": task["id"]},
+    )
+    file = ok(upload, 201)
+    owned = {"storageUri": file["storageUri"], "fileId": file["id"]}
+    refused = client.post(
+        "/work/api/artifacts", headers=assistant, json={**prep, **owned, "status": "approved"}
+    )
+    assert "approved" in problem(refused, 403)["detail"]
+    assert collect(client, "/work/api/artifacts", taskId=task["id"]) == []
+
+    created = client.post(
+        "/work/api/artifacts",
+        headers=assistant,
+        json={**prep, **owned, "status": "needs-review", "sourceType": "assistant-output"},
+    )
+    artifact = ok(created, 201)
+    assert (artifact["status"], artifact["createdBy"]) == ("needs-review", who["id"])
+    assert artifact["checksum"] == "sha256:" + hashlib.sha256(payload).hexdigest()
+    path = f"/work/api/artifacts/{artifact['id']}"
+
+    renamed = ok(client.patch(path, headers=assistant, json={"title": prep["title"] + " v2"}))
+    for decision, body in (
+        ("approve", {}),
+        ("reject", {"reason": "not mine to judge"}),
+        ("archive", {}),
+        ("supersede", {"supersededBy": artifact["id"]}),
+    ):
+        problem(client.post(f"{path}/{decision}", headers=assistant, json=body), 403)
+    for status in ("approved", "rejected", "archived", "superseded"):
+        problem(client.patch(path, headers=assistant, json={"status": status}), 403)
+    task_path = f"/work/api/tasks/{task['id']}"
+    problem(client.patch(task_path, headers=assistant, json={"status": "done"}), 403)
+    problem(client.patch(task_path, headers=assistant, json={"comment": "x"}), 403)
+    problem(client.patch(f"/work/api/bundles/{bundle['id']}", headers=assistant, json={}), 403)
+    problem(client.get("/work/api/tokens", headers=assistant), 403)
+    assert get_artifact(client, artifact["id"]) == renamed
+    assert renamed["status"] == "needs-review"
+    assert_blocked(client, task, "Approved prep document")
+
+    draft = ok(
+        client.post(
+            "/work/api/artifacts",
+            headers=assistant,
+            json={**prep, "title": unique("Show notes"), "storageUri": "https://example.com/n"},
+        ),
+        201,
+    )
+    assert draft["status"] == "draft"
+    attached = client.post(
+        f"/work/api/artifacts/{draft['id']}/attach",
+        headers=assistant,
+        json={"bundleId": bundle["id"]},
+    )
+    assert ok(attached)["bundleId"] == bundle["id"]
+    submitted = client.post(f"/work/api/artifacts/{draft['id']}/submit", headers=assistant)
+    assert ok(submitted)["status"] == "needs-review"
+
+    approved = ok(client.post(f"{path}/approve", headers=operator))
+    assert approved["reviewedBy"] == ok(client.get("/work/api/me", headers=operator))["id"]
+    assert approved["createdBy"] == who["id"]
+    done = ok(client.patch(task_path, headers=operator, json={"status": "done"}))
+    assert done["status"] == "done"
+    assert done["completedBy"] == approved["reviewedBy"]
+    events = collect(
+        client, "/work/api/audit-events", entityType="artifact", entityId=artifact["id"]
+    )
+    assert [(e["action"], e["actorId"]) for e in events][:1] == [("create", who["id"])]
+    assert ("approve", approved["reviewedBy"]) in [(e["action"], e["actorId"]) for e in events]
+
+
+def test_an_assistant_registers_and_submits_but_never_decides(
+    client_and_mint: tuple[httpx.Client, Mint],
+) -> None:
+    assistant_outputs_wait_for_an_operator(*client_and_mint)

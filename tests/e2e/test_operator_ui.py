@@ -267,6 +267,66 @@ def test_viewer_sees_no_write_controls(
     ui.assert_clean()
 
 
+ASSISTANT_EMAIL = "bot@example.com"
+ASSISTANT_PASSWORD = "assistant-password-1"
+DECISIONS = re.compile(r"^(Approve|Reject|Archive|Supersede)")
+
+
+def test_assistant_sees_no_review_buttons_but_registers_and_submits(
+    ui: UI, admin_api: httpx.Client, demo_data: DemoData
+) -> None:
+    """An assistant (CONTRACT §7) sees what a viewer sees, plus the forms to register and
+    attach artifacts and upload files, and "Submit for review" on a draft; never a review
+    decision or Mark done."""
+    created = admin_api.post(
+        "/work/api/users",
+        json={
+            "email": ASSISTANT_EMAIL,
+            "name": "Transcriber",
+            "role": "assistant",
+            "password": ASSISTANT_PASSWORD,
+        },
+    )
+    assert created.status_code == 201, created.text
+
+    ui.goto("/work")
+    ui.login(ASSISTANT_EMAIL, ASSISTANT_PASSWORD)
+    page = ui.page
+    expect(page.locator(".who .role")).to_have_text("assistant")
+    open_task(ui, "Approve the transcript")
+    expect(page.locator(".artifact", has_text="Transcript draft")).to_be_visible()
+    expect(page.get_by_role("button", name=DECISIONS)).to_have_count(0)
+    expect(page.get_by_text("Mark done")).to_have_count(0)
+    expect(page.get_by_role("button", name="Reopen task")).to_have_count(0)
+
+    form = page.locator(".register-form")
+    form.get_by_label("Title").fill("Transcript (clean copy)")
+    form.get_by_label("URL").fill("https://docs.google.com/document/d/1cleanCopy/edit")
+    form.get_by_label("Type").select_option("transcript")
+    form.get_by_label("Review").select_option("draft")
+    form.get_by_role("button", name="Register link").click()
+    draft = page.locator(".artifact", has_text="Transcript (clean copy)")
+    expect(draft.locator(".badge-draft")).to_be_visible()
+    expect(page.get_by_role("button", name=DECISIONS)).to_have_count(0)
+    draft.get_by_role("button", name=re.compile("^Submit for review")).click()
+    expect(draft.locator(".badge-needs-review")).to_be_visible()
+    expect(page.get_by_role("button", name=DECISIONS)).to_have_count(0)
+    ui.screenshot("task-assistant")
+
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Review queue").click()
+    expect(page.locator(".review-list .artifact")).to_have_count(2)
+    expect(page.get_by_role("button", name=DECISIONS)).to_have_count(0)
+
+    listed = admin_api.get(
+        "/work/api/artifacts", params={"taskId": demo_data.tasks["transcript"]["id"]}
+    ).json()["items"]
+    mine = [a for a in listed if a["title"] == "Transcript (clean copy)"]
+    assert [a["status"] for a in mine] == ["needs-review"]
+    me = admin_api.get("/work/api/users").json()["items"]
+    assert mine[0]["createdBy"] in {u["id"] for u in me if u["email"] == ASSISTANT_EMAIL}
+    ui.assert_clean()
+
+
 def test_a_failing_api_call_shows_an_error_state(ui: UI, demo_data: DemoData) -> None:
     ui.goto("/work")
     ui.login()

@@ -58,7 +58,7 @@ def test_export_validate_import(
     assert out.splitlines()[0].split() == ["entity", "insert", "update", "skip", "invalid"]
     rows = {line.split()[0]: line.split()[1:] for line in out.splitlines()[1 : 1 + len(EXPORTED)]}
     assert list(rows) == list(EXPORTED)
-    assert rows["users"] == ["3", "0", "0", "0"]
+    assert rows["users"] == ["4", "0", "0", "0"]  # admin, operator, viewer, demo assistant
 
     code, out, _ = run(["export", str(tmp_path / "empty")], target, capsys, monkeypatch)
     assert code == 0  # the dry run wrote nothing: the target exports empty files

@@ -61,7 +61,7 @@ def test_round_trip_gives_identical_entity_files(
 ) -> None:
     plan = apply_import(golden.archive, empty_workspace.store)
     assert plan.applied
-    assert plan.users_without_credentials == 3
+    assert plan.users_without_credentials == 4  # admin, operator, viewer, demo assistant
     again = snapshot(empty_workspace, tmp_path / "again")
     for name in EXPORTED:
         assert again[name] == (golden.directory / f"{name}.jsonl").read_bytes(), name

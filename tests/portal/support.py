@@ -27,6 +27,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from dataops import runtime
 from dataops.domain.enums import Role
+from dataops.domain.permissions import GRANTS, Permission
 from dataops.engine import deps
 from dataops.engine.app import create_engine_app
 from dataops.portal.app import create_portal_app
@@ -110,12 +111,12 @@ def routes_of(app: FastAPI) -> list[Route]:
 
 
 @functools.cache
-def _engine_tables() -> tuple[list[Route], dict[Route, set[Role]]]:
+def _engine_tables() -> tuple[list[Route], dict[Route, frozenset[Permission]]]:
     with tempfile.TemporaryDirectory() as home:
         ws = runtime.build_workspace(make_settings(Path(home)))
         try:
             app = create_engine_app(ws, ENGINE_SECRET)
-            return routes_of(app), required_roles(app)
+            return routes_of(app), required_permissions(app)
         finally:
             ws.store.close()
 
@@ -126,36 +127,32 @@ def engine_route_table() -> list[Route]:
     return list(_engine_tables()[0])
 
 
-def engine_role_table() -> dict[Route, set[Role]]:
-    """The role checks of every engine API route (from its dependency tree)."""
+def engine_guard_table() -> dict[Route, frozenset[Permission]]:
+    """The permissions the guards of every engine API route ask for (from its dependency
+    tree)."""
     return dict(_engine_tables()[1])
 
 
-def _role_checks() -> dict[Role, Any]:
-    """The dependency callables behind deps.Reader / Operator / Admin."""
-    found = {}
-    for role, alias in ((Role.VIEWER, deps.Reader), (Role.OPERATOR, deps.Operator)):
-        found[role] = alias.__metadata__[0].dependency
-    found[Role.ADMIN] = deps.Admin.__metadata__[0].dependency
-    return found
+def roles_allowed(permissions: frozenset[Permission]) -> set[Role]:
+    """The roles whose grants pass every one of the guards (an unguarded route: all)."""
+    return {role for role in Role if permissions <= GRANTS[role]}
 
 
-def required_roles(app: FastAPI) -> dict[Route, set[Role]]:
-    """For every route, the role checks anywhere in its dependency tree."""
-    checks = {call: role for role, call in _role_checks().items()}
-    result: dict[Route, set[Role]] = {}
+def required_permissions(app: FastAPI) -> dict[Route, frozenset[Permission]]:
+    """For every route, the guard dependencies (`deps.GUARDS`) anywhere in its tree."""
+    result: dict[Route, frozenset[Permission]] = {}
     for route in _api_routes(app):
         if not route.path.startswith("/api/"):
             continue
-        roles: set[Role] = set()
+        found: set[Permission] = set()
         stack = list(route.dependant.dependencies)
         while stack:
             dependant = stack.pop()
-            if dependant.call in checks:
-                roles.add(checks[dependant.call])
+            if dependant.call in deps.GUARDS:
+                found.add(deps.GUARDS[dependant.call])
             stack.extend(dependant.dependencies)
         for method in route.methods:
-            result[Route(method, route.path)] = roles
+            result[Route(method, route.path)] = frozenset(found)
     return result
 
 
@@ -193,6 +190,30 @@ def db_snapshot(ws: Workspace) -> dict[str, list[tuple[Any, ...]]]:
         return snapshot
     finally:
         conn.close()
+
+
+def dynamo_snapshot(ws: Workspace) -> dict[str, list[tuple[Any, ...]]]:
+    """Every item of every table of a DynamoDB store (a test may scan), token use left out
+    as in `db_snapshot`."""
+    store: Any = ws.store
+    snapshot: dict[str, list[tuple[Any, ...]]] = {}
+    for entity, table in sorted(store.tables.items()):
+        items: list[tuple[Any, ...]] = []
+        for page in store.client.get_paginator("scan").paginate(TableName=table):
+            for item in page["Items"]:
+                if entity == "api_tokens" and "data" in item:
+                    data = json.loads(item["data"]["S"])
+                    data.pop("lastUsedAt", None)
+                    data.pop("version", None)
+                    item = {**item, "data": {"S": json.dumps(data, sort_keys=True)}, "version": 0}
+                items.append(tuple(sorted((k, repr(v)) for k, v in item.items())))
+        snapshot[entity] = sorted(items, key=repr)
+    return snapshot
+
+
+def store_snapshot(ws: Workspace) -> dict[str, list[tuple[Any, ...]]]:
+    """Every stored record, whichever the backend (SQLite file or DynamoDB tables)."""
+    return dynamo_snapshot(ws) if ws.store.name == "dynamodb" else db_snapshot(ws)
 
 
 def assert_unchanged(

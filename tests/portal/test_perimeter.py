@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import hashlib
 import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -42,18 +43,21 @@ from tests.portal.support import (
     assert_unchanged,
     db_snapshot,
     engine_client,
-    engine_role_table,
+    engine_guard_table,
     engine_route_table,
     ok,
     recorded_portal,
+    roles_allowed,
     routes_of,
     seed_records,
 )
 
 ROUTES = engine_route_table()
-ROLES = engine_role_table()
+GUARDS = engine_guard_table()
+ROLES = {route: roles_allowed(permissions) for route, permissions in GUARDS.items()}
+"""Every route and the roles its guards let through."""
 UNSAFE_ROUTES = [r for r in ROUTES if r.method in UNSAFE]
-ADMIN_ROUTES = sorted(r for r, roles in ROLES.items() if Role.ADMIN in roles)
+ADMIN_ROUTES = sorted(r for r, roles in ROLES.items() if Role.OPERATOR not in roles)
 KNOWN_ADMIN_ROUTES = {
     ("POST", "/api/users"),
     ("GET", "/api/tokens"),
@@ -62,6 +66,23 @@ KNOWN_ADMIN_ROUTES = {
 # Unsafe routes a viewer may call on its own records: dismissing an inbox notification
 # changes only the viewer's own inbox state (the service refuses someone else's).
 VIEWER_UNSAFE_ALLOWED = {("POST", "/api/notifications/{notification_id}/dismiss")}
+# What an assistant may write (CONTRACT §7), besides what a viewer may: files, uploads and
+# artifacts (draft or needs-review; the service refuses `approved`), submit and attach. A
+# new write route is refused to it unless it is added here on purpose.
+ASSISTANT_UNSAFE_ALLOWED = VIEWER_UNSAFE_ALLOWED | {
+    ("POST", "/api/files"),
+    ("POST", "/api/files/register"),
+    ("POST", "/api/uploads"),
+    ("PUT", "/api/uploads/{upload_id}/content"),
+    ("POST", "/api/uploads/{upload_id}/complete"),
+    ("POST", "/api/artifacts"),
+    ("PATCH", "/api/artifacts/{artifact_id}"),
+    ("POST", "/api/artifacts/{artifact_id}/submit"),
+    ("POST", "/api/artifacts/{artifact_id}/attach"),
+}
+ASSISTANT_REFUSED = [
+    r for r in UNSAFE_ROUTES if (r.method, r.path) not in ASSISTANT_UNSAFE_ALLOWED
+] + sorted(r for r, roles in ROLES.items() if r.method not in UNSAFE and Role.VIEWER not in roles)
 
 
 def ids(route: Route) -> str:
@@ -82,6 +103,7 @@ class World:
     ids: dict[str, str]
     admin_id: str
     viewer: dict[str, str]  # id, email, cookie, token
+    assistant: dict[str, str]
     operator: dict[str, str]
     dead: dict[str, dict[str, str]]  # credential kind -> request headers
 
@@ -159,6 +181,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
             ids=record_ids,
             admin_id=admin_id,
             viewer=member(ws, client, Role.VIEWER),
+            assistant=member(ws, client, Role.ASSISTANT),
             operator=member(ws, client, Role.OPERATOR),
             dead=dead,
         )
@@ -201,19 +224,35 @@ def test_route_table_is_the_engine_apps_own(world: World) -> None:
     assert {(r.method, r.path) for r in ADMIN_ROUTES} >= KNOWN_ADMIN_ROUTES
 
 
-def test_every_unsafe_route_needs_operator_or_admin() -> None:
-    """Structural: every write is behind the operator (or admin) check, except the
+def test_every_unsafe_route_needs_more_than_reading() -> None:
+    """Structural: every write is behind a guard a viewer does not pass, except the
     documented viewer-owned ones. A new write route without a role check fails here."""
     unguarded = {
         (r.method, r.path)
         for r, roles in ROLES.items()
-        if r.method in UNSAFE and not roles & {Role.OPERATOR, Role.ADMIN}
+        if r.method in UNSAFE and Role.VIEWER in roles
     }
     assert unguarded == VIEWER_UNSAFE_ALLOWED
 
 
+def test_the_assistant_writes_only_what_it_is_meant_to() -> None:
+    """Structural: the unsafe routes whose guards let an assistant through are exactly the
+    listed ones (a new write route meant for assistants must be added on purpose), and
+    every read a viewer may make the assistant may make too."""
+    writes = {(r.method, r.path) for r, roles in ROLES.items() if r.method in UNSAFE}
+    assistant = {(r.method, r.path) for r, roles in ROLES.items() if Role.ASSISTANT in roles}
+    assert assistant & writes == ASSISTANT_UNSAFE_ALLOWED
+    reads = {(r.method, r.path) for r, roles in ROLES.items() if r.method not in UNSAFE}
+    viewer = {(r.method, r.path) for r, roles in ROLES.items() if Role.VIEWER in roles}
+    assert assistant & reads == viewer & reads
+    # none of the review decisions, task, bundle or template writes, or admin routes
+    assert ("POST", "/api/artifacts/{artifact_id}/approve") not in assistant
+    assert ("PATCH", "/api/tasks/{task_id}") not in assistant
+    assert not {(r.method, r.path) for r in ADMIN_ROUTES} & assistant
+
+
 def test_every_route_but_health_names_a_role() -> None:
-    unguarded = {(r.method, r.path) for r, roles in ROLES.items() if not roles}
+    unguarded = {(r.method, r.path) for r, permissions in GUARDS.items() if not permissions}
     assert unguarded == {("GET", "/api/health")}
 
 
@@ -278,6 +317,68 @@ def test_viewer_refused_on_every_unsafe_route(world: World, route: Route, via: s
     assert_unchanged(before, db_snapshot(world.ws))
 
 
+@pytest.mark.parametrize("via", ["cookie", "token"])
+@pytest.mark.parametrize("route", ASSISTANT_REFUSED, ids=ids)
+def test_assistant_refused_on_every_route_it_may_not_use(
+    world: World, route: Route, via: str
+) -> None:
+    """Review decisions, task/bundle/template writes, admin routes (and someone else's
+    notification): 403 for an assistant, nothing changed."""
+    headers = world.cookie(world.assistant) if via == "cookie" else world.bearer(world.assistant)
+    before = db_snapshot(world.ws)
+    body = ADMIN_BODIES.get((route.method, route.path))
+    if body is not None:
+        response = world.client.request(
+            route.method, route.portal_path(world.ids), headers=headers, json=body
+        )
+    else:
+        response = send(world.client, route, world.ids, headers)
+    assert_problem(response, 403)
+    assert_unchanged(before, db_snapshot(world.ws))
+
+
+@pytest.mark.parametrize("via", ["cookie", "token"])
+def test_assistant_served_on_what_it_may_use(world: World, via: str) -> None:
+    """Control for the 403s above: each route an assistant may use answers it (with the
+    same plausible bodies: 2xx, or 4xx for the body, never 401/403), aimed at an artifact
+    and an upload of its own."""
+    headers = world.cookie(world.assistant) if via == "cookie" else world.bearer(world.assistant)
+    own = dict(world.ids)
+    own["artifact_id"] = ok(
+        world.client.post(
+            "/work/api/artifacts",
+            headers=headers,
+            json={
+                "type": "assistant-output",
+                "title": f"Assistant notes {via}",
+                "storageUri": f"https://example.com/assistant-notes-{via}",
+                "status": "draft",
+            },
+        ),
+        201,
+    )["id"]
+    own["upload_id"] = ok(
+        world.client.post(
+            "/work/api/uploads",
+            headers=headers,
+            json={
+                "filename": "notes.txt",
+                "contentType": "text/plain",
+                "sizeBytes": 9,
+                "checksum": "sha256:" + hashlib.sha256(b"perimeter").hexdigest(),
+                "taskId": world.ids["task_id"],
+            },
+        ),
+        201,
+    )["uploadId"]
+    served = [r for r in ROUTES if (r.method, r.path) in ASSISTANT_UNSAFE_ALLOWED]
+    served = [r for r in served if (r.method, r.path) not in VIEWER_UNSAFE_ALLOWED]
+    served += [r for r, roles in ROLES.items() if r.method == "GET" and Role.VIEWER in roles]
+    for route in served:
+        response = send(world.client, route, own, headers)
+        assert response.status_code not in (401, 403), (route.label, response.text[:300])
+
+
 ADMIN_BODIES: dict[tuple[str, str], JsonDict] = {
     ("POST", "/api/users"): {
         "email": "smuggled-admin@example.com",
@@ -316,13 +417,13 @@ def test_admin_may_do_what_operator_may_not(world: World) -> None:
             json={
                 "email": f"new-{secrets.token_hex(4)}@example.com",
                 "name": "New",
-                "role": "viewer",
+                "role": "assistant",
                 "password": "long-enough-password",
             },
         ),
         201,
     )
-    assert created["role"] == "viewer"
+    assert created["role"] == "assistant"
 
 
 def admin_token(world: World) -> str:

@@ -9,11 +9,12 @@ import hashlib
 import io
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 import tarfile
 import threading
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from fastapi.testclient import TestClient
 from dataops import runtime
 from dataops.domain.clock import format_ts, now, parse_ts
 from dataops.domain.enums import Role
+from dataops.domain.errors import Forbidden, ValidationFailed
 from dataops.domain.models import Actor
 from dataops.engine.app import JSON_BODY_LIMIT, create_engine_app
 from dataops.portal.ratelimit import LoginLimiter
@@ -31,14 +33,15 @@ from dataops.services import auth, idempotency
 from dataops.services.context import Workspace
 from dataops.services.people import SYSTEM
 from dataops.store.dynamodb import DynamoStore
-from dataops.store.port import MetadataStore
+from dataops.store.port import MetadataStore, PageRequest
 from dataops.store.sqlite import SqliteStore
 from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, PASSWORD, login, make_settings
-from tests.contract.dynamo import drop_tables, dynamo_store, endpoint_for
+from tests.contract.dynamo import drop_tables, dynamo_env, dynamo_store, endpoint_for
 from tests.portal.support import (
     ENGINE_SECRET,
     SESSION_COOKIE,
     UNSAFE,
+    JsonDict,
     Recorder,
     Route,
     add_user,
@@ -49,6 +52,7 @@ from tests.portal.support import (
     ok,
     recorded_portal,
     seed_records,
+    store_snapshot,
 )
 
 UNSAFE_ROUTES = [r for r in engine_route_table() if r.method in UNSAFE]
@@ -582,8 +586,9 @@ def test_cli_token_lifecycle(cli_home: tuple[Path, dict[str, str], Workspace]) -
     assert secret not in listed.stdout + listed.stderr
     assert token_hash not in listed.stdout + listed.stderr
     (row,) = [line for line in listed.stdout.splitlines() if "podcast-assistant" in line]
-    token_id = row.split("\t")[0]
-    assert "active" in row
+    token_id, name, user, _created, expires, last_used, status = row.split("\t")
+    assert (name, user, last_used, status) == ("podcast-assistant", email, "never", "active")
+    assert expires.endswith("Z")
 
     with TestClient(runtime.build_single_process(ws)) as client:
         bearer = {"Authorization": f"Bearer {secret}"}
@@ -606,12 +611,18 @@ def test_cli_token_lifecycle(cli_home: tuple[Path, dict[str, str], Workspace]) -
         assert set(listed_token) == {
             "id",
             "userId",
+            "userEmail",
             "name",
             "createdAt",
+            "expiresAt",
             "lastUsedAt",
             "revokedAt",
         }
         assert listed_token["lastUsedAt"] is not None
+        assert listed_token["userEmail"] == email
+        assert parse_ts(listed_token["expiresAt"]) - parse_ts(listed_token["createdAt"]) == (
+            timedelta(days=90)
+        )
         client.cookies.clear()
 
         revoked = dataops(env, "tokens", "revoke", token_id)
@@ -643,6 +654,159 @@ def test_cli_passwd_revokes_sessions_and_with_the_flag_tokens(
             auth.find_token_user(ws, secret)
     else:
         assert auth.find_token_user(ws, secret)[0].email == ADMIN_EMAIL
+
+
+# ------------------------------------------------------------------- token expiry
+
+
+@pytest.fixture(params=["sqlite", "dynamodb"])
+def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Workspace]:
+    """A bootstrapped workspace on SQLite, or on DynamoDB (the session's moto server)."""
+    env = dynamo_env(endpoint_for(request)) if request.param == "dynamodb" else {}
+    ws = runtime.build_workspace(make_settings(tmp_path, **env))
+    runtime.bootstrap_admin(ws)
+    yield ws
+    if isinstance(ws.store, DynamoStore):
+        drop_tables(ws.store)
+    ws.store.close()
+
+
+def set_token_data(ws: Workspace, token_id: str, change: Callable[[JsonDict], None]) -> None:
+    """Rewrite a token's stored JSON behind the services' back (as an older release, or
+    time passing, would leave it)."""
+    store = ws.store
+    if isinstance(store, DynamoStore):
+        key = {"id": {"S": token_id}}
+        table = store.tables["api_tokens"]
+        data = json.loads(store.client.get_item(TableName=table, Key=key)["Item"]["data"]["S"])
+        change(data)
+        store.client.update_item(
+            TableName=table,
+            Key=key,
+            UpdateExpression="SET #d = :d",
+            ExpressionAttributeNames={"#d": "data"},
+            ExpressionAttributeValues={":d": {"S": json.dumps(data)}},
+        )
+        return
+    conn = sqlite3.connect(ws.settings.sqlite_path)
+    try:
+        (raw,) = conn.execute("SELECT data FROM api_tokens WHERE id = ?", (token_id,)).fetchone()
+        data = json.loads(raw)
+        change(data)
+        conn.execute("UPDATE api_tokens SET data = ? WHERE id = ?", (json.dumps(data), token_id))
+        conn.commit()
+    finally:
+        conn.close()
+
+
+def test_an_expired_token_is_401_and_says_when_it_expired(any_store: Workspace) -> None:
+    ws = any_store
+    email = add_user(ws, Role.ASSISTANT)
+    token, secret = auth.create_token(ws, SYSTEM, email, "short-lived", 1)
+    bearer = {"Authorization": f"Bearer {secret}"}
+    with TestClient(runtime.build_single_process(ws)) as client:
+        assert ok(client.get("/work/api/me", headers=bearer))["email"] == email
+        past = format_ts(now() - timedelta(seconds=1))
+        set_token_data(ws, token.id, lambda data: data.update(expiresAt=past))
+        before = store_snapshot(ws)
+        for response in (
+            client.get("/work/api/me", headers=bearer),
+            client.post("/work/api/files/register", headers=bearer, json={}),
+            client.get("/auth/session", headers=bearer),
+        ):
+            body = assert_problem(response, 401)
+            assert body["detail"] == f"the API token expired on {past}"
+        assert_unchanged(before, store_snapshot(ws))
+        login(client, ADMIN_EMAIL, ADMIN_PASSWORD)
+        (listed,) = ok(client.get("/work/api/tokens", params={"userId": token.user_id}))["items"]
+        assert (listed["expiresAt"], listed["revokedAt"]) == (past, None)
+
+
+def test_expires_in_zero_never_expires(any_store: Workspace) -> None:
+    ws = any_store
+    token, secret = auth.create_token(ws, SYSTEM, ADMIN_EMAIL, "forever", 0)
+    assert token.expires_at is None
+    with TestClient(runtime.build_single_process(ws)) as client:
+        me = client.get("/work/api/me", headers={"Authorization": f"Bearer {secret}"})
+        assert ok(me)["email"] == ADMIN_EMAIL
+        login(client, ADMIN_EMAIL, ADMIN_PASSWORD)
+        (listed,) = [t for t in ok(client.get("/work/api/tokens"))["items"] if t["id"] == token.id]
+        assert listed["expiresAt"] is None
+        assert listed["lastUsedAt"] is not None
+        assert listed["userEmail"] == ADMIN_EMAIL
+
+
+def test_a_token_made_before_tokens_expired_keeps_working(any_store: Workspace) -> None:
+    """A stored token without `expiresAt` at all (written by an earlier release) never
+    expires."""
+    ws = any_store
+    email = add_user(ws, Role.OPERATOR)
+    token, secret = auth.create_token(ws, SYSTEM, email, "legacy script")
+    set_token_data(ws, token.id, lambda data: data.pop("expiresAt"))
+    with TestClient(runtime.build_single_process(ws)) as client:
+        bearer = {"Authorization": f"Bearer {secret}"}
+        assert ok(client.get("/work/api/me", headers=bearer))["role"] == "operator"
+        created = client.post("/work/api/artifacts", headers=bearer, json=ARTIFACT)
+        assert ok(created, 201)["createdBy"] == token.user_id
+        login(client, ADMIN_EMAIL, ADMIN_PASSWORD)
+        (listed,) = ok(client.get("/work/api/tokens", params={"userId": token.user_id}))["items"]
+        assert listed["expiresAt"] is None
+
+
+@pytest.mark.parametrize("days", [-1, 3651, True])
+def test_token_lifetimes_outside_0_to_3650_days_are_refused(
+    workspace: Workspace, days: int
+) -> None:
+    with pytest.raises(ValidationFailed):
+        auth.create_token(workspace, SYSTEM, ADMIN_EMAIL, "bad", days)
+    assert auth.list_tokens(workspace, PageRequest()).items == []
+
+
+@pytest.mark.parametrize("role", [Role.ASSISTANT, Role.OPERATOR])
+def test_only_an_admin_makes_tokens(workspace: Workspace, role: Role) -> None:
+    actor = Actor(id="usr_x", email="x@example.com", role=role)
+    with pytest.raises(Forbidden):
+        auth.create_token(workspace, actor, ADMIN_EMAIL, "mine")
+    assert auth.list_tokens(workspace, PageRequest()).items == []
+
+
+def test_cli_token_expiry_and_list(cli_home: tuple[Path, dict[str, str], Workspace]) -> None:
+    _, env, ws = cli_home
+    email = add_user(ws, Role.ASSISTANT)
+    forever = dataops(env, "tokens", "create", "--user", email, "--name", "f", "--expires-in", "0")
+    assert forever.returncode == 0, forever.stderr
+    assert "never expires" in forever.stderr
+    week = dataops(env, "tokens", "create", "--user", email, "--name", "w", "--expires-in", "7")
+    assert week.returncode == 0, week.stderr
+    for bad in ("-1", "3651", "x", "1.5", "²"):
+        refused = dataops(
+            env, "tokens", "create", "--user", email, "--name", "b", "--expires-in", bad
+        )
+        assert refused.returncode == 2, bad
+        assert "days" in refused.stderr
+        assert refused.stdout == ""
+    with TestClient(runtime.build_single_process(ws)) as client:
+        bearer = {"Authorization": f"Bearer {week.stdout.strip()}"}
+        assert ok(client.get("/work/api/me", headers=bearer))["role"] == "assistant"
+    listed = dataops(env, "tokens", "list")
+    assert listed.returncode == 0, listed.stderr
+    header, *rows = listed.stdout.splitlines()
+    assert header.split("\t") == [
+        "ID",
+        "NAME",
+        "USER",
+        "CREATED",
+        "EXPIRES",
+        "LAST USED",
+        "STATUS",
+    ]
+    by_name = {row.split("\t")[1]: row.split("\t") for row in rows}
+    assert set(by_name) == {"f", "w"}
+    assert by_name["f"][2] == by_name["w"][2] == email
+    assert by_name["f"][4:] == ["never", "never", "active"]
+    _, _, _, created, expires, last_used, status = by_name["w"]
+    assert parse_ts(expires) - parse_ts(created) == timedelta(days=7)
+    assert (last_used != "never", status) == (True, "active")
 
 
 def test_api_revoke_ends_the_token(api: TestClient, workspace: Workspace) -> None:

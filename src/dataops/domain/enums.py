@@ -108,13 +108,12 @@ class ReviewPolicy(StrEnum):
 
 
 class Role(StrEnum):
+    """What each role may do is `domain/permissions.py`: the roles are not a ladder."""
+
     VIEWER = "viewer"
+    ASSISTANT = "assistant"
     OPERATOR = "operator"
     ADMIN = "admin"
-
-    def allows(self, needed: Role) -> bool:
-        order = [Role.VIEWER, Role.OPERATOR, Role.ADMIN]
-        return order.index(self) >= order.index(needed)
 
 
 class EntityType(StrEnum):

@@ -384,6 +384,9 @@ class ApiToken:
     created_at: str
     last_used_at: str | None = None
     revoked_at: str | None = None
+    expires_at: str | None = None
+    """None: the token never expires (`--expires-in 0`, and every token made before
+    tokens expired)."""
     version: int = 1
 
 

@@ -1,5 +1,5 @@
-"""Dependencies shared by the routes: the workspace, the actor and its role, paging,
-If-Match.
+"""Dependencies shared by the routes: the workspace, the actor and what its role may do
+(`domain/permissions.py`), paging, If-Match.
 
 They are `async def` because they do no I/O: FastAPI runs a sync dependency in the
 thread pool, and that hand-off costs more than the dependency itself."""
@@ -13,8 +13,9 @@ from fastapi import Depends, Header, Query, Request
 from starlette.concurrency import run_in_threadpool
 
 from dataops.domain.enums import Role
-from dataops.domain.errors import BadRequest, Forbidden, Unauthorized
+from dataops.domain.errors import BadRequest, Unauthorized
 from dataops.domain.models import Actor
+from dataops.domain.permissions import Permission, require_permission
 from dataops.services.context import Workspace
 from dataops.store.port import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, PageRequest
 
@@ -39,10 +40,9 @@ async def _actor(
     return Actor(id=x_user_id, email=x_user_email or "", role=role)
 
 
-def _require(role: Role) -> object:
+def _require(permission: Permission) -> object:
     async def check(actor: Annotated[Actor, Depends(_actor)]) -> Actor:
-        if not actor.role.allows(role):
-            raise Forbidden(f"this action needs the {role.value} role (you are {actor.role.value})")
+        require_permission(actor.role, permission)
         return actor
 
     return check
@@ -82,9 +82,15 @@ async def read(ws: Workspace, call: Callable[P, T], *args: P.args, **kwargs: P.k
 
 
 WorkspaceDep = Annotated[Workspace, Depends(_workspace)]
-Reader = Annotated[Actor, Depends(_require(Role.VIEWER))]
-Operator = Annotated[Actor, Depends(_require(Role.OPERATOR))]
-Admin = Annotated[Actor, Depends(_require(Role.ADMIN))]
+_GUARD = {permission: _require(permission) for permission in Permission}
+GUARDS = {check: permission for permission, check in _GUARD.items()}
+"""Each guard dependency and the permission it asks for (the perimeter tests walk every
+route's dependencies with it)."""
+Reader = Annotated[Actor, Depends(_GUARD[Permission.READ])]
+Contributor = Annotated[Actor, Depends(_GUARD[Permission.CONTRIBUTE])]
+Reviewer = Annotated[Actor, Depends(_GUARD[Permission.REVIEW])]
+Operator = Annotated[Actor, Depends(_GUARD[Permission.OPERATE])]
+Admin = Annotated[Actor, Depends(_GUARD[Permission.ADMINISTER])]
 PageDep = Annotated[PageRequest, Depends(_page)]
 IfMatch = Annotated[int | None, Depends(_if_match)]
 

@@ -18,6 +18,7 @@ from dataops.domain.errors import (
     VersionConflict,
 )
 from dataops.domain.models import Actor, Approval, Artifact, Bundle, Task
+from dataops.domain.permissions import check_create_status, check_review, check_status_field
 from dataops.domain.policy import infer_provider
 from dataops.domain.rules import artifact_errors
 from dataops.domain.status import CREATE_STATUSES, ReviewAction, action_for_status, check_move
@@ -104,6 +105,7 @@ def _register(
     for name, value in data.items():
         if name in _UPDATABLE or name in ("status", *_RELATION_FIELDS):
             setattr(artifact, name, value if value is not None else getattr(artifact, name))
+    check_create_status(actor.role, artifact.status)
     raise_if(_errors_but_fillable(artifact))
     guard_local_storage(ws, artifact.storage_provider)
     if artifact.storage_provider in OWNED_PROVIDERS:
@@ -166,6 +168,8 @@ def update_artifact(
     """PATCH: metadata fields, relationships (a move, as attach) and status (a review move).
     A change to where a DataOps-owned object is, or to what it holds, is checked against
     the object before the write transaction starts (`_object_facts`)."""
+    if changes.get("status") is not None:
+        check_status_field(actor.role, changes["status"])
     facts: _Facts | None = None
     if _OBJECT_FIELDS & changes.keys():
         with ws.store.unit_of_work() as uow:
@@ -320,6 +324,7 @@ def review_artifact(
     expected_version: int | None = None,
 ) -> Artifact:
     """submit / approve / reject / archive / supersede, as one atomic, audited step."""
+    check_review(actor.role, action)
     with ws.store.unit_of_work(write=True) as uow:
         current = require(uow.artifacts, artifact_id, "artifact")
         check_version(current, expected_version)

@@ -13,6 +13,7 @@ from dataops.domain.clock import format_ts, new_id, now, now_ts, parse_ts
 from dataops.domain.enums import EntityType
 from dataops.domain.errors import Conflict, Unauthorized, ValidationFailed
 from dataops.domain.models import Actor, ApiToken, Session, User
+from dataops.domain.permissions import Permission, require_permission
 from dataops.services import passwords
 from dataops.services.common import EXPIRED_PER_WRITE, audit, require
 from dataops.services.context import Workspace
@@ -21,6 +22,9 @@ from dataops.store.port import Filters, Page, PageRequest
 
 SESSION_LIFETIME = timedelta(hours=12)
 TOKEN_PREFIX = "dop_"  # noqa: S105 (a public prefix, not a secret)
+TOKEN_DAYS = 90
+"""How long a new API token lives unless told otherwise (CONTRACT §7)."""
+MAX_TOKEN_DAYS = 3650
 _TOUCH_EVERY = timedelta(minutes=10)
 
 
@@ -89,11 +93,21 @@ def logout(ws: Workspace, token: str) -> None:
             uow.commit()
 
 
-def create_token(ws: Workspace, actor: Actor, email: str, name: str) -> tuple[ApiToken, str]:
-    """A new bearer token for the user; the secret is returned once and never stored."""
+def create_token(
+    ws: Workspace, actor: Actor, email: str, name: str, expires_in_days: int = TOKEN_DAYS
+) -> tuple[ApiToken, str]:
+    """A new bearer token for the user, living `expires_in_days` days (0: it never
+    expires); the secret is returned once and never stored. Only an admin makes tokens."""
+    require_permission(actor.role, Permission.ADMINISTER, "creating an API token")
     if not name.strip() or len(name) > 200:
         raise ValidationFailed.one("name", "must be 1 to 200 characters")
+    if isinstance(expires_in_days, bool) or not 0 <= expires_in_days <= MAX_TOKEN_DAYS:
+        raise ValidationFailed.one(
+            "expiresIn", f"must be a number of days from 0 (never) to {MAX_TOKEN_DAYS}"
+        )
     secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    created = now()
+    expires_at = format_ts(created + timedelta(days=expires_in_days)) if expires_in_days else None
     with ws.store.unit_of_work(write=True) as uow:
         user = find_user_by_email(uow, normal_email(email))
         if user is None:
@@ -103,7 +117,8 @@ def create_token(ws: Workspace, actor: Actor, email: str, name: str) -> tuple[Ap
             user_id=user.id,
             name=name.strip(),
             token_hash=secret_hash(secret),
-            created_at=now_ts(),
+            created_at=format_ts(created),
+            expires_at=expires_at,
         )
         uow.api_tokens.add(token)
         audit(
@@ -112,7 +127,7 @@ def create_token(ws: Workspace, actor: Actor, email: str, name: str) -> tuple[Ap
             EntityType.USER,
             user.id,
             "token-create",
-            summary=f"API token {token.id} ({token.name})",
+            summary=f"API token {token.id} ({token.name}), expires {expires_at or 'never'}",
         )
         uow.commit()
     return token, secret
@@ -138,7 +153,14 @@ def find_token_user(ws: Workspace, secret: str) -> tuple[User, ApiToken]:
         token = page.items[0] if page.items else None
         if token is None or token.revoked_at is not None:
             raise failure
+        if is_expired(token):
+            raise Unauthorized(f"the API token expired on {token.expires_at}")
         return require(uow.users, token.user_id, "user"), token
+
+
+def is_expired(token: ApiToken) -> bool:
+    """True once the token's `expiresAt` has passed (a token without one never expires)."""
+    return token.expires_at is not None and parse_ts(token.expires_at) <= now()
 
 
 def touch_due(token: ApiToken) -> bool:
@@ -168,6 +190,32 @@ def touch_token(ws: Workspace, token: ApiToken) -> None:
 def list_tokens(ws: Workspace, page: PageRequest, user_id: str | None = None) -> Page[ApiToken]:
     with ws.store.unit_of_work() as uow:
         return uow.api_tokens.find(Filters({"user_id": user_id}), page)
+
+
+@dataclass(frozen=True)
+class TokenInfo:
+    """A token's metadata with its user's email (the hash is never shown)."""
+
+    token: ApiToken
+    user_email: str | None  # None: the user record is gone
+
+
+def list_token_infos(
+    ws: Workspace, page: PageRequest, user_id: str | None = None
+) -> Page[TokenInfo]:
+    """`list_tokens` with each token's user email: one read per distinct user."""
+    tokens = list_tokens(ws, page, user_id)
+    return Page(describe_tokens(ws, tokens.items), tokens.next_cursor)
+
+
+def describe_tokens(ws: Workspace, tokens: list[ApiToken]) -> list[TokenInfo]:
+    emails: dict[str, str | None] = {}
+    with ws.store.unit_of_work() as uow:
+        for token in tokens:
+            if token.user_id not in emails:
+                user = uow.users.get(token.user_id)
+                emails[token.user_id] = user.email if user else None
+    return [TokenInfo(token, emails[token.user_id]) for token in tokens]
 
 
 def revoke_token(ws: Workspace, actor: Actor, token_id: str) -> ApiToken:

@@ -6,14 +6,15 @@ from fastapi import Header, Query
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from dataops.domain.enums import ArtifactStatus, ArtifactType
-from dataops.domain.models import Artifact
+from dataops.domain.models import Actor, Artifact
 from dataops.domain.status import ReviewAction
 from dataops.engine import present
 from dataops.engine.deps import (
+    Contributor,
     IfMatch,
-    Operator,
     PageDep,
     Reader,
+    Reviewer,
     WorkspaceDep,
     expected_version,
     read,
@@ -22,6 +23,7 @@ from dataops.engine.routes.content import stream
 from dataops.engine.routing import api_router
 from dataops.engine.schemas import ArtifactCreate, ArtifactUpdate, AttachIn, ReviewIn, SupersedeIn
 from dataops.services import artifacts as svc
+from dataops.services.context import Workspace
 from dataops.services.files import artifact_content
 
 router = api_router("/api/artifacts", "artifacts")
@@ -32,7 +34,7 @@ Filter = Annotated[str | None, Query(max_length=200)]
 def register(
     body: ArtifactCreate,
     ws: WorkspaceDep,
-    actor: Operator,
+    actor: Contributor,
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
 ) -> JSONResponse:
     artifact = svc.register_artifact(ws, actor, body.changes(Artifact), idempotency_key)
@@ -69,7 +71,7 @@ async def get(artifact_id: str, ws: WorkspaceDep, _: Reader) -> JSONResponse:
 
 @router.patch("/{artifact_id}")
 def update(
-    artifact_id: str, body: ArtifactUpdate, ws: WorkspaceDep, actor: Operator, if_match: IfMatch
+    artifact_id: str, body: ArtifactUpdate, ws: WorkspaceDep, actor: Contributor, if_match: IfMatch
 ) -> JSONResponse:
     version = expected_version(if_match, body.expected_version)
     return present.one(svc.update_artifact(ws, actor, artifact_id, body.changes(Artifact), version))
@@ -77,7 +79,7 @@ def update(
 
 @router.post("/{artifact_id}/attach")
 def attach(
-    artifact_id: str, body: AttachIn, ws: WorkspaceDep, actor: Operator, if_match: IfMatch
+    artifact_id: str, body: AttachIn, ws: WorkspaceDep, actor: Contributor, if_match: IfMatch
 ) -> JSONResponse:
     artifact = svc.attach_artifact(
         ws,
@@ -90,34 +92,53 @@ def attach(
     return present.one(artifact)
 
 
+def _decide(
+    ws: Workspace,
+    actor: Actor,
+    artifact_id: str,
+    action: ReviewAction,
+    if_match: int | None,
+    body: ReviewIn | None,
+) -> JSONResponse:
+    body = body or ReviewIn()
+    artifact = svc.review_artifact(
+        ws,
+        actor,
+        artifact_id,
+        action,
+        reason=body.reason,
+        expected_version=expected_version(if_match, body.expected_version),
+    )
+    return present.one(artifact)
+
+
+@router.post("/{artifact_id}/submit", name="artifact_submit")
+def submit(
+    artifact_id: str,
+    ws: WorkspaceDep,
+    actor: Contributor,
+    if_match: IfMatch,
+    body: ReviewIn | None = None,
+) -> JSONResponse:
+    return _decide(ws, actor, artifact_id, ReviewAction.SUBMIT, if_match, body)
+
+
 def _review(action: ReviewAction) -> object:
+    """A review decision's route: only a reviewer (operator, admin) decides."""
+
     def decide(
         artifact_id: str,
         ws: WorkspaceDep,
-        actor: Operator,
+        actor: Reviewer,
         if_match: IfMatch,
         body: ReviewIn | None = None,
     ) -> JSONResponse:
-        body = body or ReviewIn()
-        artifact = svc.review_artifact(
-            ws,
-            actor,
-            artifact_id,
-            action,
-            reason=body.reason,
-            expected_version=expected_version(if_match, body.expected_version),
-        )
-        return present.one(artifact)
+        return _decide(ws, actor, artifact_id, action, if_match, body)
 
     return decide
 
 
-for _action in (
-    ReviewAction.SUBMIT,
-    ReviewAction.APPROVE,
-    ReviewAction.REJECT,
-    ReviewAction.ARCHIVE,
-):
+for _action in (ReviewAction.APPROVE, ReviewAction.REJECT, ReviewAction.ARCHIVE):
     router.add_api_route(
         f"/{{artifact_id}}/{_action.value}",
         _review(_action),  # type: ignore[arg-type]
@@ -128,7 +149,7 @@ for _action in (
 
 @router.post("/{artifact_id}/supersede")
 def supersede(
-    artifact_id: str, body: SupersedeIn, ws: WorkspaceDep, actor: Operator, if_match: IfMatch
+    artifact_id: str, body: SupersedeIn, ws: WorkspaceDep, actor: Reviewer, if_match: IfMatch
 ) -> JSONResponse:
     artifact = svc.review_artifact(
         ws,

@@ -11,7 +11,7 @@ from dataops.domain.errors import BadRequest, ValidationFailed
 from dataops.domain.models import FileRecord
 from dataops.domain.text import UNPAIRED_SURROGATE, has_unpaired_surrogate
 from dataops.engine import present
-from dataops.engine.deps import Operator, PageDep, Reader, WorkspaceDep, read
+from dataops.engine.deps import Contributor, PageDep, Reader, WorkspaceDep, read
 from dataops.engine.routes.content import stream
 from dataops.engine.routing import api_router
 from dataops.engine.schemas import FileRegister
@@ -42,7 +42,7 @@ def _tags(raw: str | None) -> tuple[str, ...]:
 @router.post("", status_code=201, dependencies=[Depends(_multipart)])
 def upload(
     ws: WorkspaceDep,
-    actor: Operator,
+    actor: Contributor,
     file: Annotated[UploadFile, File()],
     task_id: Annotated[str, Form(alias="taskId", min_length=1, max_length=200)],
     bundle_id: Annotated[str | None, Form(alias="bundleId", max_length=200)] = None,
@@ -68,7 +68,7 @@ def upload(
 
 
 @router.post("/register", status_code=201)
-def register(body: FileRegister, ws: WorkspaceDep, actor: Operator) -> JSONResponse:
+def register(body: FileRegister, ws: WorkspaceDep, actor: Contributor) -> JSONResponse:
     return present.one(svc.register_file(ws, actor, body.changes(FileRecord)), 201)
 
 

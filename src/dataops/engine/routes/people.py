@@ -6,7 +6,6 @@ from fastapi import Header, Query
 from fastapi.responses import JSONResponse
 
 from dataops.domain.enums import EntityType
-from dataops.domain.models import ApiToken
 from dataops.engine import present
 from dataops.engine.deps import Admin, PageDep, Reader, WorkspaceDep, read
 from dataops.engine.routing import api_router
@@ -64,13 +63,16 @@ def add_user(body: UserCreate, ws: WorkspaceDep, actor: Admin) -> JSONResponse:
     return present.one(user, 201)
 
 
-def _token(token: ApiToken) -> dict[str, str | None]:
-    """Token metadata; the hash is never returned."""
+def _token(info: auth.TokenInfo) -> dict[str, str | None]:
+    """Token metadata with its user's email; the hash is never returned."""
+    token = info.token
     return {
         "id": token.id,
         "userId": token.user_id,
+        "userEmail": info.user_email,
         "name": token.name,
         "createdAt": token.created_at,
+        "expiresAt": token.expires_at,
         "lastUsedAt": token.last_used_at,
         "revokedAt": token.revoked_at,
     }
@@ -83,7 +85,7 @@ async def tokens(
     paging: PageDep,
     user_id: Annotated[str | None, Query(alias="userId", max_length=200)] = None,
 ) -> JSONResponse:
-    result = await read(ws, auth.list_tokens, ws, paging, user_id)
+    result = await read(ws, auth.list_token_infos, ws, paging, user_id)
     return JSONResponse(
         {"items": [_token(t) for t in result.items], "nextCursor": result.next_cursor}
     )
@@ -91,4 +93,5 @@ async def tokens(
 
 @router.post("/api/tokens/{token_id}/revoke")
 def revoke_token(token_id: str, ws: WorkspaceDep, actor: Admin) -> JSONResponse:
-    return JSONResponse(_token(auth.revoke_token(ws, actor, token_id)))
+    (info,) = auth.describe_tokens(ws, [auth.revoke_token(ws, actor, token_id)])
+    return JSONResponse(_token(info))

@@ -9,7 +9,7 @@ from starlette.concurrency import run_in_threadpool
 
 from dataops.domain.models import Upload
 from dataops.engine import present
-from dataops.engine.deps import Operator, WorkspaceDep
+from dataops.engine.deps import Contributor, WorkspaceDep
 from dataops.engine.routing import api_router
 from dataops.engine.schemas import UploadCreate
 from dataops.services import uploads as svc
@@ -22,7 +22,7 @@ _SPOOL_IN_MEMORY = 8 * 1024 * 1024
 def create(
     body: UploadCreate,
     ws: WorkspaceDep,
-    actor: Operator,
+    actor: Contributor,
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
 ) -> JSONResponse:
     ticket = svc.create_upload(ws, actor, body.changes(Upload), idempotency_key)
@@ -41,7 +41,7 @@ def create(
 
 
 @router.put("/{upload_id}/content", status_code=204)
-async def receive(upload_id: str, request: Request, ws: WorkspaceDep, actor: Operator) -> None:
+async def receive(upload_id: str, request: Request, ws: WorkspaceDep, actor: Contributor) -> None:
     """Where local-dev uploads send their bytes (S3 uploads go to the presigned URL)."""
     with tempfile.SpooledTemporaryFile(max_size=_SPOOL_IN_MEMORY) as spool:
         async for chunk in request.stream():
@@ -51,6 +51,6 @@ async def receive(upload_id: str, request: Request, ws: WorkspaceDep, actor: Ope
 
 
 @router.post("/{upload_id}/complete")
-def complete(upload_id: str, ws: WorkspaceDep, actor: Operator) -> JSONResponse:
+def complete(upload_id: str, ws: WorkspaceDep, actor: Contributor) -> JSONResponse:
     record, created = svc.complete_upload(ws, actor, upload_id)
     return present.one(record, 201 if created else 200)

@@ -112,7 +112,11 @@ function context() {
   const role = state.user ? state.user.role : "viewer";
   return {
     user: state.user,
+    // What the role may do (domain/permissions.py; the API refuses the rest anyway):
+    // an operator or admin works on tasks and decides reviews; an assistant only adds
+    // files and artifacts, submits and attaches them.
     canWrite: role === "operator" || role === "admin",
+    canContribute: role === "assistant" || role === "operator" || role === "admin",
     navigate,
     flash,
     reload(message, kind) {

@@ -40,7 +40,7 @@ function row(label, ...value) {
 
 /** Attach this artifact to a task and/or a bundle, by ID. */
 function attachTargetForm(artifact, ctx) {
-  if (!ctx.canWrite) return null;
+  if (!ctx.canContribute) return null;
   const taskId = h("input", { type: "text", name: "taskId", autocomplete: "off" });
   const bundleId = h("input", { type: "text", name: "bundleId", autocomplete: "off" });
   const message = messageArea();
@@ -215,7 +215,7 @@ export async function artifactPage(view, ctx, artifactId) {
 
   const actions =
     artifactActions(artifact, { ctx, candidates: [] }) ||
-    (ctx.canWrite
+    (ctx.canContribute
       ? h(
           "p",
           { class: "empty" },

@@ -1,5 +1,6 @@
 // Artifact lists, review actions, and the register / attach forms shared by the task,
-// bundle, review and artifact pages. Write controls are only built for operators/admins.
+// bundle, review and artifact pages. Write controls are only built for the roles that may
+// use them: review decisions for operators/admins, register/attach/submit also for assistants.
 import { api } from "./api.js";
 import {
   ARTIFACT_TYPES,
@@ -83,12 +84,14 @@ function handleError(ctx, message, error, what) {
 }
 
 /**
- * The review buttons for one artifact (nothing for viewers).
+ * The review buttons for one artifact (nothing for viewers; submit and attach only for
+ * assistants).
  * opts: {ctx, candidates: [artifact], attachTaskId, onDone(message)}
  */
 export function artifactActions(artifact, opts) {
   const { ctx } = opts;
-  if (!ctx.canWrite) return null;
+  if (!ctx.canContribute) return null;
+  const decides = ctx.canWrite;
   const message = messageArea();
   const formSlot = h("div", { class: "inline-form-slot" });
   const buttons = [];
@@ -115,7 +118,7 @@ export function artifactActions(artifact, opts) {
     return button;
   };
 
-  if (MOVES.approve.has(artifact.status)) {
+  if (decides && MOVES.approve.has(artifact.status)) {
     buttons.push(
       simple("approve", "Approve", `Approved “${title}”. It now counts as proof.`, "good"),
     );
@@ -123,7 +126,7 @@ export function artifactActions(artifact, opts) {
   if (MOVES.submit.has(artifact.status)) {
     buttons.push(simple("submit", "Submit for review", `Submitted “${title}” for review.`));
   }
-  if (MOVES.reject.has(artifact.status)) {
+  if (decides && MOVES.reject.has(artifact.status)) {
     const button = h(
       "button",
       {
@@ -148,7 +151,7 @@ export function artifactActions(artifact, opts) {
     });
     buttons.push(button);
   }
-  if (MOVES.supersede.has(artifact.status)) {
+  if (decides && MOVES.supersede.has(artifact.status)) {
     const button = h(
       "button",
       {
@@ -172,7 +175,7 @@ export function artifactActions(artifact, opts) {
     });
     buttons.push(button);
   }
-  if (MOVES.archive.has(artifact.status)) {
+  if (decides && MOVES.archive.has(artifact.status)) {
     buttons.push(simple("archive", "Archive", `Archived “${title}”.`, "quiet"));
   }
   if (opts.attachTaskId && artifact.taskId !== opts.attachTaskId) {
@@ -386,7 +389,7 @@ export function artifactList(artifacts, opts) {
  */
 export function registerForm(opts) {
   const { ctx, task, bundle } = opts;
-  if (!ctx.canWrite) return null;
+  if (!ctx.canContribute) return null;
   const type = select("type", ARTIFACT_TYPES, opts.defaultType || "external-link");
   const title = h("input", { type: "text", name: "title", required: true, maxlength: 500 });
   const url = h("input", {
@@ -499,7 +502,7 @@ export function registerForm(opts) {
 /** Attach an existing artifact (by ID) to the task or the bundle. */
 export function attachForm(opts) {
   const { ctx, task, bundle, suggestions = [] } = opts;
-  if (!ctx.canWrite) return null;
+  if (!ctx.canContribute) return null;
   const listId = uid("attachable");
   const input = h("input", { type: "text", name: "artifactId", list: listId, autocomplete: "off" });
   const message = messageArea();

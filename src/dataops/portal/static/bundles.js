@@ -313,7 +313,7 @@ export async function bundlePage(view, ctx, bundleId) {
     } catch (error) {
       fill(artifactsBody, errorBox("The bundle's artifacts are", error));
     }
-    if (ctx.canWrite) {
+    if (ctx.canContribute) {
       add(
         artifactsCard,
         h("div", { class: "forms" }, registerForm({ ctx, bundle }), attachForm({ ctx, bundle })),

@@ -641,7 +641,7 @@ export async function taskPage(view, ctx, taskId) {
         : errorBox("The bundle's artifacts are", bundleArtifacts.error),
     );
   }
-  if (ctx.canWrite) {
+  if (ctx.canContribute) {
     add(
       artifactsCard,
       formsBlock(
@@ -676,7 +676,7 @@ export async function taskPage(view, ctx, taskId) {
     h("h2", { id: "files-title" }, "Files"),
     files.ok ? fileList(fileItems) : errorBox("Files are", files.error),
   );
-  if (ctx.canWrite) {
+  if (ctx.canContribute) {
     add(
       filesCard,
       formsBlock(
