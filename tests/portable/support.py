@@ -20,6 +20,7 @@ from dataops.domain.enums import (
     ArtifactType,
     FileCategory,
     ProofType,
+    ReviewPolicy,
     Role,
     SourceType,
     TaskStatus,
@@ -37,6 +38,7 @@ from dataops.domain.models import (
 from dataops.domain.status import ReviewAction
 from dataops.portable.format import MANIFEST, SPECS, canonical_line
 from dataops.services import artifacts, auth, files, people, tasks, workflow
+from dataops.services import settings as workspace_settings
 from dataops.services.context import Workspace
 from dataops.store.port import Filters, PageRequest
 from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, PASSWORD
@@ -205,7 +207,11 @@ def build_rich_workspace(ws: Workspace) -> Rich:
     )
     artifacts.review_artifact(
         ws, admin, proof.id, ReviewAction.SUPERSEDE, superseded_by=successor.id
-    )
+    )  # the artifact task's completion proof is withdrawn: valid history all the same
+    second = Actor(operator.id, operator.email, operator.role)
+    artifacts.review_artifact(ws, second, successor.id, ReviewAction.APPROVE)  # 2 approvals
+    artifacts.update_artifact(ws, admin, successor.id, {"valid_until": "2099-12-31"}, None)
+
     archived = artifacts.register_artifact(
         ws,
         admin,
@@ -249,6 +255,7 @@ def build_rich_workspace(ws: Workspace) -> Rich:
     with ws.store.unit_of_work(write=True) as uow:
         uow.files.add(legacy)
         uow.commit()
+    workspace_settings.update_settings(ws, admin, {"review_policy": ReviewPolicy.INDEPENDENT}, None)
     return Rich(
         admin=admin.id,
         operator=operator.id,

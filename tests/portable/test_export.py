@@ -21,6 +21,7 @@ from dataops.domain.enums import (
     EntityType,
     NotificationType,
     ProofType,
+    ReviewPolicy,
     Role,
     StorageProvider,
     TaskStatus,
@@ -41,6 +42,7 @@ from dataops.domain.models import (
     TaskDefinition,
     Template,
     User,
+    WorkspaceSettings,
 )
 from dataops.domain.policy import is_secret_key, scan_for_secret_values
 from dataops.portable import spool
@@ -78,6 +80,16 @@ def _fixed_records() -> list[tuple[str, Any]]:
         ("users", User("usr_1", "ada@example.com", "Ada", Role.ADMIN, STAMP)),
         ("credentials", Credential("usr_1", "$argon2id$v=19$m=65536,t=3,p=4$c2FsdA$aGFzaA", STAMP)),
         ("sessions", Session("a" * 64, "usr_1", STAMP, STAMP)),
+        (
+            "settings",
+            WorkspaceSettings(
+                "workspace",
+                STAMP,
+                ReviewPolicy.INDEPENDENT,
+                expiry_swept_through="2025-01-01",
+                updated_by="usr_1",
+            ),
+        ),
         (
             "templates",
             Template(

@@ -65,6 +65,7 @@ RELATIONS: dict[str, tuple[Relation, ...]] = {
         ("superseded_by", "artifacts", False),
     ),
     "audit_events": (("actor_id", "users", True),),
+    "settings": (("updated_by", "users", True),),
     "notifications": (
         ("user_id", "users", False),
         ("task_id", "tasks", False),

@@ -86,6 +86,7 @@ SPECS: dict[str, EntitySpec] = {
         EntitySpec("artifacts", "artifact_id", models.Artifact),
         EntitySpec("assistant_jobs", "assistant_job_id"),
         EntitySpec("audit_events", "audit_event_id", models.AuditEvent),
+        EntitySpec("settings", "settings_id", models.WorkspaceSettings),
     )
 }
 ENTITY_NAMES = tuple(SPECS)
@@ -93,6 +94,7 @@ ENTITY_NAMES = tuple(SPECS)
 
 EXPORTED = (
     "users",
+    "settings",
     "templates",
     "bundles",
     "tasks",
