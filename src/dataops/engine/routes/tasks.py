@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import Query
 from fastapi.responses import JSONResponse
@@ -39,14 +39,16 @@ async def list_tasks(
     status: TaskStatus | None = None,
     date: DateStr | None = None,
     assignee_id: Annotated[str | None, Query(alias="assigneeId", max_length=200)] = None,
-    proof_withdrawn: Annotated[bool | None, Query(alias="proofWithdrawn", strict=True)] = None,
+    proof_withdrawn: Annotated[
+        Literal["true", "false"] | None, Query(alias="proofWithdrawn")
+    ] = None,
 ) -> JSONResponse:
     filters = {
         "bundle_id": bundle_id,
         "status": status.value if status else None,
         "date": date,
         "assignee_id": assignee_id,
-        "withdrawn_key": "true" if proof_withdrawn else None,
+        "withdrawn_key": "true" if proof_withdrawn == "true" else None,
     }
     return present.page(await read(ws, svc.list_tasks, ws, filters, paging))
 
