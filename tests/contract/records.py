@@ -10,6 +10,7 @@ from dataops.domain.enums import (
     EntityType,
     NotificationType,
     ProofType,
+    ReviewPolicy,
     Role,
     StorageProvider,
     TaskStatus,
@@ -35,6 +36,7 @@ from dataops.domain.models import (
     Template,
     Upload,
     User,
+    WorkspaceSettings,
 )
 
 STAMP = "2025-01-02T03:04:05.000Z"
@@ -275,4 +277,14 @@ def login_throttle(
         id=record_id,
         failures=["2025-01-02T03:04:05.000Z", "2025-01-02T03:05:05.000Z"],
         expires_at=expires_at,
+    )
+
+
+def settings(record_id: str = "workspace") -> WorkspaceSettings:
+    return WorkspaceSettings(
+        id=record_id,
+        updated_at=STAMP,
+        review_policy=ReviewPolicy.INDEPENDENT,
+        expiry_swept_through="2025-01-01",
+        updated_by="usr_1",
     )

@@ -586,17 +586,19 @@ def test_an_archive_between_the_proof_check_and_the_commit_fails_the_completion(
     actor = operator(workspace)
     task, _ = gated_task(workspace, actor, on_bundle=False)
     task = tasks.get_task(workspace, task.id)  # attaching the artifact bumped it
-    original = StoreEvidence.first_approved_artifact
+    original = StoreEvidence.approved_artifacts
     slipped: list[Artifact] = []
 
-    def check_then_archive(self: StoreEvidence, **kwargs: Any) -> Artifact | None:
+    def check_then_archive(self: StoreEvidence, **kwargs: Any) -> list[Artifact]:
         found = original(self, **kwargs)
-        if found is not None and not slipped:  # another request archives it meanwhile
-            archived = artifacts.review_artifact(workspace, actor, found.id, ReviewAction.ARCHIVE)
+        if found and not slipped:  # another request archives it meanwhile
+            archived = artifacts.review_artifact(
+                workspace, actor, found[0].id, ReviewAction.ARCHIVE
+            )
             slipped.append(archived)
         return found
 
-    monkeypatch.setattr(StoreEvidence, "first_approved_artifact", check_then_archive)
+    monkeypatch.setattr(StoreEvidence, "approved_artifacts", check_then_archive)
     with pytest.raises(VersionConflict):
         tasks.update_task(workspace, actor, task.id, {"status": TaskStatus.DONE}, None)
     assert [a.status for a in slipped] == [ArtifactStatus.ARCHIVED]
@@ -609,7 +611,7 @@ def test_an_archive_between_the_proof_check_and_the_commit_fails_the_completion(
     assert not [e for e in all_events(workspace) if e.entity_id == task.id and e.action != "create"]
 
     # Without the slip, the same completion goes through, guarded by a ConditionCheck.
-    monkeypatch.setattr(StoreEvidence, "first_approved_artifact", original)
+    monkeypatch.setattr(StoreEvidence, "approved_artifacts", original)
     other, proof = gated_task(workspace, actor, on_bundle=True)
     sent = Operations(cast(DynamoStore, workspace.store))
     done = tasks.update_task(workspace, actor, other.id, {"status": TaskStatus.DONE}, None)

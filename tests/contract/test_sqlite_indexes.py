@@ -99,22 +99,26 @@ def test_every_engine_filter_uses_an_index(
 _PROOF_LOOKUPS: dict[str, tuple[Callable[[StoreEvidence], Any], str | None]] = {
     "file-of-task": (lambda ev: ev.first_file_id("tsk_1"), "task_id=?"),
     "approved-artifact-of-task": (
-        lambda ev: ev.first_approved_artifact(task_id="tsk_1", bundle_id=None, artifact_type=None),
+        lambda ev: ev.approved_artifacts(
+            task_id="tsk_1", bundle_id=None, artifact_type=None, limit=50
+        ),
         "task_id=?",
     ),
     "approved-typed-artifact-of-task": (
-        lambda ev: ev.first_approved_artifact(
-            task_id="tsk_1", bundle_id=None, artifact_type=ArtifactType.REPORT
+        lambda ev: ev.approved_artifacts(
+            task_id="tsk_1", bundle_id=None, artifact_type=ArtifactType.REPORT, limit=50
         ),
         "task_id=?",
     ),
     "approved-artifact-of-bundle": (
-        lambda ev: ev.first_approved_artifact(task_id=None, bundle_id="bun_1", artifact_type=None),
+        lambda ev: ev.approved_artifacts(
+            task_id=None, bundle_id="bun_1", artifact_type=None, limit=50
+        ),
         "bundle_id=?",
     ),
     "approved-typed-artifact-of-bundle": (
-        lambda ev: ev.first_approved_artifact(
-            task_id=None, bundle_id="bun_1", artifact_type=ArtifactType.TRANSCRIPT
+        lambda ev: ev.approved_artifacts(
+            task_id=None, bundle_id="bun_1", artifact_type=ArtifactType.TRANSCRIPT, limit=50
         ),
         "bundle_id=?",
     ),
@@ -304,7 +308,8 @@ def test_object_locations_are_filled_from_the_records_already_stored(tmp_path: P
         conn.execute("PRAGMA user_version = 7")
         for entity, rows in records.items():
             table = TABLES[entity]
-            before = [c for c in table.written if c not in ("location", "storage_uri")]
+            later = ("location", "storage_uri", "valid_until", "withdrawn_key", "proof_expires_on")
+            before = [c for c in table.written if c not in later]
             marks = ", ".join("?" * (len(before) + 3))
             for record in rows:
                 values = dict(zip(table.written, table.column_values(record), strict=True))

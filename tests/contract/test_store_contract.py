@@ -144,6 +144,7 @@ ROUND_TRIP: dict[str, Callable[[], Any]] = {
     "api_tokens": lambda: r.api_token("tok_1", user_id="usr_1"),
     "idempotency": lambda: r.idempotency("idm_1"),
     "login_throttles": lambda: r.login_throttle("thr_1"),
+    "settings": lambda: r.settings("workspace"),
     "uploads": lambda: r.upload("upl_1"),
     "templates": lambda: r.template("tpl_1"),
     "bundles": lambda: r.bundle("bun_1", template_id="tpl_1"),
