@@ -350,3 +350,35 @@ def _run(
 ) -> None:
     barrier.wait()
     answers[index] = call()
+
+
+def test_templates_carry_review_requirements_into_their_tasks(team: Team) -> None:
+    template = ok(
+        team.admin.post(
+            f"{API}/templates",
+            json={
+                "name": "Episode",
+                "taskDefinitions": [
+                    {
+                        "refId": "transcript",
+                        "description": "Transcript",
+                        "proofRequirement": {
+                            "type": "artifact",
+                            "independentReview": True,
+                            "approvals": 2,
+                        },
+                    }
+                ],
+            },
+        ),
+        201,
+    )
+    made = ok(
+        team.admin.post(
+            f"{API}/templates/{template['id']}/instantiate",
+            json={"title": "Episode 9", "anchorDate": day(0)},
+        ),
+        201,
+    )
+    requirement = made["tasks"][0]["proofRequirement"]
+    assert (requirement["independentReview"], requirement["approvals"]) == (True, 2)

@@ -194,3 +194,21 @@ def test_upload_round_trip_and_file_proof_without_scan(client: TestClient, calls
     used = calls.counts - before
     assert used["Scan"] == 0
     assert used["TransactWriteItems"] > 0
+
+
+def test_withdrawn_proof_and_its_sweep_without_scan(client: TestClient, calls: Calls) -> None:
+    """A rejection withdraws a done task's proof in its own transaction; the list of such
+    tasks (with the expiry sweep before it) and the settings are index and key reads."""
+    _, task = scenarios.artifact_task(client)
+    artifact = scenarios.register(client, taskId=task["id"])
+    scenarios.approve(client, artifact["id"])
+    assert scenarios.complete(client, task["id"]).status_code == 200
+    before = calls.counts.copy()
+    rejected = client.post(f"/work/api/artifacts/{artifact['id']}/reject", json={"reason": "no"})
+    assert rejected.status_code == 200, rejected.text
+    pages = _page_through(client, "/work/api/tasks", 2, proofWithdrawn="true")
+    assert task["id"] in [i for page in pages for i in page]
+    assert client.get("/work/api/settings").status_code == 200
+    used = calls.counts - before
+    assert used["Scan"] == 0
+    assert used["Query"] > 0
