@@ -604,6 +604,13 @@ CASES: list[Case] = [
     ),
     Case("list-tasks-bad-date", "GET", f"{API}/tasks?date=2026-02-30", 422, fields=("date",)),
     Case(
+        "list-tasks-withdrawn-not-bool",
+        "GET",
+        f"{API}/tasks?proofWithdrawn=perhaps",
+        422,
+        fields=("proofWithdrawn",),
+    ),
+    Case(
         "audit-entity-type-unknown",
         "GET",
         f"{API}/audit-events?entityType=widget",

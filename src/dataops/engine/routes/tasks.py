@@ -39,7 +39,7 @@ async def list_tasks(
     status: TaskStatus | None = None,
     date: DateStr | None = None,
     assignee_id: Annotated[str | None, Query(alias="assigneeId", max_length=200)] = None,
-    proof_withdrawn: Annotated[bool | None, Query(alias="proofWithdrawn", strict=True)] = None,
+    proof_withdrawn: Annotated[bool | None, Query(alias="proofWithdrawn")] = None,
 ) -> JSONResponse:
     filters = {
         "bundle_id": bundle_id,

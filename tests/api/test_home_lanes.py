@@ -1,7 +1,11 @@
-"""`GET /api/artifacts?expiringWithinDays=N` (Home's "Evidence expiring" lane): the
-approved artifacts whose `validUntil` is from today to today + N, by `validUntil` then
-id, at most `limit`, on SQLite and DynamoDB; on DynamoDB through the `valid_until` index
-(one Query per day, never a Scan, never the whole `approved` partition)."""
+"""The lists behind Home's review-integrity lanes, on SQLite and DynamoDB.
+
+- "Evidence expiring": `GET /api/artifacts?expiringWithinDays=N`, the approved artifacts
+  whose `validUntil` is from today to today + N, by `validUntil` then id, at most
+  `limit`; on DynamoDB through the `valid_until` index (one Query per day, never a Scan,
+  never the whole `approved` partition).
+- "Proof withdrawn": `GET /api/tasks?proofWithdrawn=true` as a browser sends it (a query
+  string, so the boolean arrives as text)."""
 
 from __future__ import annotations
 
@@ -159,3 +163,49 @@ def test_expiring_on_dynamodb_queries_the_valid_until_index(
     by_valid_until = [q for q in queries if q.get("IndexName") == "by-valid-until"]
     assert len(by_valid_until) == 6  # today and the 5 days after it
     assert all("FilterExpression" not in q for q in by_valid_until)
+
+
+def test_proof_withdrawn_true_lists_the_done_tasks_whose_proof_was_withdrawn(
+    client: TestClient,
+) -> None:
+    def task(description: str) -> str:
+        response = client.post(
+            "/work/api/tasks",
+            json={
+                "description": description,
+                "date": today(),
+                "proofRequirement": {"type": "artifact", "label": "Report"},
+            },
+        )
+        assert response.status_code == 201, response.text
+        task_id: str = response.json()["id"]
+        return task_id
+
+    withdrawn, holding = task("withdrawn"), task("holding")
+    for task_id in (withdrawn, holding):
+        response = client.post(
+            ART,
+            json={
+                "type": "report",
+                "title": f"report of {task_id}",
+                "storageUri": f"https://example.com/{task_id}",
+                "status": "approved",
+                "taskId": task_id,
+            },
+        )
+        assert response.status_code == 201, response.text
+        if task_id == withdrawn:
+            cited = response.json()["id"]
+        done = client.patch(f"/work/api/tasks/{task_id}", json={"status": "done"})
+        assert done.status_code == 200, done.text
+    rejected = client.post(f"{ART}/{cited}/reject", json={"reason": "wrong quarter"})
+    assert rejected.status_code == 200, rejected.text
+
+    response = client.get("/work/api/tasks", params={"proofWithdrawn": "true"})
+    assert response.status_code == 200, response.text
+    (listed,) = response.json()["items"]
+    assert listed["id"] == withdrawn
+    assert listed["proofWithdrawn"] is True
+    assert listed["proofWithdrawnReasons"] == ["Report: 'report of " + withdrawn + "' was rejected"]
+    refused = client.get("/work/api/tasks", params={"proofWithdrawn": "perhaps"})
+    assert refused.status_code == 422, refused.text
