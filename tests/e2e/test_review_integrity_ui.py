@@ -289,3 +289,27 @@ def test_under_the_independent_policy_the_creator_sees_no_approve(
     expect(refusal).to_contain_text("the review policy is independent")
     assert ok(admin_api.get(f"/work/api/artifacts/{own['id']}"))["status"] == "needs-review"
     ui.assert_clean()
+
+
+def test_expired_evidence_withdraws_the_proof_and_says_when(
+    ui: UI, admin_api: httpx.Client, demo_data: DemoData
+) -> None:
+    task = demo_data.tasks["transcript"]
+    transcript = transcript_of(admin_api, demo_data)
+    ok(admin_api.post(f"/work/api/artifacts/{transcript['id']}/approve", json={}))
+    ok(admin_api.patch(f"/work/api/tasks/{task['id']}", json={"status": "done"}))
+    yesterday = in_days(-1)
+    ok(admin_api.patch(f"/work/api/artifacts/{transcript['id']}", json={"validUntil": yesterday}))
+    (reason,) = ok(admin_api.get(f"/work/api/tasks/{task['id']}"))["proofWithdrawnReasons"]
+    assert f"expired on {yesterday}" in reason
+
+    ui.goto(f"/work/tasks/{task['id']}")
+    ui.login()
+    page = ui.page
+    expect(page.locator(".withdrawn-note")).to_contain_text(reason)
+    recorded = page.locator('.done-card .requirement[data-kind="artifact"]')
+    expect(recorded).to_have_attribute("data-state", "withdrawn")
+    expect(recorded.locator(".badge")).to_have_text("approved")  # approved, but expired
+    listed = page.locator(".artifact", has_text="Transcript draft (assistant)")
+    expect(listed.locator(".expiry-expired")).to_have_text(f"expired on {yesterday}")
+    ui.assert_clean()

@@ -152,13 +152,16 @@ function requirementList(requirements, files, users, opts = {}) {
   );
 }
 
-/** The withdrawal reasons (`proofWithdrawnReasons`) that name a recorded requirement:
- * the server starts each with the requirement's label. */
+/** The withdrawal reasons (`proofWithdrawnReasons`) of a recorded requirement: the
+ * server starts each with the requirement's label; a reason that names none (evidence
+ * that expired before the server's daily pass) concerns every artifact requirement. */
 function reasonsFor(task) {
-  const reasons = task.proofWithdrawnReasons || [];
+  const reasons = task.proofWithdrawn ? task.proofWithdrawnReasons || [] : [];
+  const labels = (task.completionProof || []).map((r) => `${r.label}: `);
+  const unnamed = reasons.filter((reason) => !labels.some((l) => reason.startsWith(l)));
   return (r) =>
-    task.proofWithdrawn && r.kind === "artifact"
-      ? reasons.filter((reason) => reason.startsWith(`${r.label}: `))
+    r.kind === "artifact"
+      ? [...reasons.filter((reason) => reason.startsWith(`${r.label}: `)), ...unnamed]
       : [];
 }
 
