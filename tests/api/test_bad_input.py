@@ -571,7 +571,45 @@ CASES: list[Case] = [
     ),
     Case("list-status-case-variant", "GET", f"{ART}?status=Approved", 422, fields=("status",)),
     Case("list-type-unknown", "GET", f"{ART}?type=pdf", 422, fields=("type",)),
+    Case(
+        "expiring-zero", "GET", f"{ART}?expiringWithinDays=0", 422, fields=("expiringWithinDays",)
+    ),
+    Case(
+        "expiring-over-60",
+        "GET",
+        f"{ART}?expiringWithinDays=61",
+        422,
+        fields=("expiringWithinDays",),
+    ),
+    Case(
+        "expiring-not-int",
+        "GET",
+        f"{ART}?expiringWithinDays=7.5",
+        422,
+        fields=("expiringWithinDays",),
+    ),
+    Case(
+        "expiring-word",
+        "GET",
+        f"{ART}?expiringWithinDays=week",
+        422,
+        fields=("expiringWithinDays",),
+    ),
+    Case(
+        "expiring-with-filter",
+        "GET",
+        f"{ART}?expiringWithinDays=7&status=approved",
+        422,
+        fields=("expiringWithinDays",),
+    ),
     Case("list-tasks-bad-date", "GET", f"{API}/tasks?date=2026-02-30", 422, fields=("date",)),
+    Case(
+        "list-tasks-withdrawn-not-bool",
+        "GET",
+        f"{API}/tasks?proofWithdrawn=perhaps",
+        422,
+        fields=("proofWithdrawn",),
+    ),
     Case(
         "audit-entity-type-unknown",
         "GET",

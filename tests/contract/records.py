@@ -205,7 +205,8 @@ ENGINE_FILTERS: dict[str, list[tuple[str, ...]]] = {
     # Every combination the HTTP API accepts, the lookups the services make, and () where
     # a list route or the export pages through the entity without a filter.
     # storage_uri / location: the blob sweeper's "does any record name this object?"
-    "artifacts": [(), *_subsets(ARTIFACT_FILTERS), ("storage_uri",)],
+    # valid_until: the expiring-evidence list, one equality query per day.
+    "artifacts": [(), *_subsets(ARTIFACT_FILTERS), ("storage_uri",), ("valid_until",)],
     "tasks": [(), *_subsets(TASK_FILTERS)],
     "files": [(), ("task_id",), ("bundle_id",), ("task_id", "bundle_id"), ("location",)],
     "bundles": [(), ("status",), ("template_id",), ("status", "template_id")],

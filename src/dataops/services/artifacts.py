@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
+from datetime import date, timedelta
 from typing import Any, TypeVar
 
-from dataops.domain.clock import new_id, now_ts
+from dataops.domain.clock import new_id, now_ts, today
 from dataops.domain.codec import camel, from_dict
 from dataops.domain.enums import OWNED_PROVIDERS, ArtifactStatus, EntityType, ReviewPolicy
 from dataops.domain.errors import (
@@ -152,10 +153,50 @@ def get_artifact(ws: Workspace, artifact_id: str) -> Artifact:
 
 
 def list_artifacts(
-    ws: Workspace, filters: dict[str, str | None], page: PageRequest
+    ws: Workspace,
+    filters: dict[str, str | None],
+    page: PageRequest,
+    expiring_within_days: int | None = None,
 ) -> Page[Artifact]:
+    """A page of artifacts matching `filters`; with `expiring_within_days`, the evidence
+    that is about to expire instead (`expiring_artifacts`), which takes no other filter
+    and no cursor."""
+    if expiring_within_days is not None:
+        if any(v is not None for v in filters.values()) or page.cursor is not None:
+            raise ValidationFailed.one(
+                "expiringWithinDays", "cannot be combined with other filters or a cursor"
+            )
+        return Page(expiring_artifacts(ws, expiring_within_days, page.limit))
     with ws.store.unit_of_work() as uow:
         return uow.artifacts.find(Filters(filters), page)
+
+
+def expiring_artifacts(
+    ws: Workspace, within_days: int, limit: int, on: str | None = None
+) -> list[Artifact]:
+    """The approved artifacts whose `validUntil` is from `on` (default today) to `on` +
+    `within_days`, by `validUntil` then id: at most `limit`, never a next page.
+
+    Neither store has a range index on `valid_until`, so this is one indexed equality
+    query per day (`within_days` + 1 of them); the status is checked on the records that
+    day's query returns, so the query stays on the `valid_until` index on both stores."""
+    start = date.fromisoformat(on or today())
+    found: list[Artifact] = []
+    with ws.store.unit_of_work() as uow:
+        for offset in range(within_days + 1):
+            day = (start + timedelta(days=offset)).isoformat()
+            cursor: str | None = None
+            while len(found) < limit:
+                batch = uow.artifacts.find(
+                    Filters({"valid_until": day}), PageRequest(limit=limit, cursor=cursor)
+                )
+                found += [a for a in batch.items if a.status == ArtifactStatus.APPROVED]
+                cursor = batch.next_cursor
+                if cursor is None:
+                    break
+            if len(found) >= limit:
+                return found[:limit]
+    return found
 
 
 def update_artifact(

@@ -28,6 +28,8 @@ from dataops.services.files import artifact_content
 
 router = api_router("/api/artifacts", "artifacts")
 Filter = Annotated[str | None, Query(max_length=200)]
+EXPIRING_MAX_DAYS = 60
+"""`expiringWithinDays` runs one indexed query per day: at most this many (+1)."""
 
 
 @router.post("", status_code=201)
@@ -52,6 +54,9 @@ async def list_artifacts(
     file_id: Annotated[str | None, Query(alias="fileId", max_length=200)] = None,
     status: ArtifactStatus | None = None,
     type: ArtifactType | None = None,
+    expiring_within_days: Annotated[
+        int | None, Query(alias="expiringWithinDays", ge=1, le=EXPIRING_MAX_DAYS)
+    ] = None,
 ) -> JSONResponse:
     filters = {
         "task_id": task_id,
@@ -61,7 +66,8 @@ async def list_artifacts(
         "status": status.value if status else None,
         "type": type.value if type else None,
     }
-    return present.page(await read(ws, svc.list_artifacts, ws, filters, paging))
+    page = await read(ws, svc.list_artifacts, ws, filters, paging, expiring_within_days)
+    return present.page(page)
 
 
 @router.get("/{artifact_id}")

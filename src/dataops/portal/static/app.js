@@ -117,6 +117,10 @@ function context() {
     // files and artifacts, submits and attaches them.
     canWrite: role === "operator" || role === "admin",
     canContribute: role === "assistant" || role === "operator" || role === "admin",
+    isAdmin: role === "admin",
+    // The workspace settings (GET /api/settings), loaded before each page: under the
+    // `independent` review policy nobody approves or rejects what they created.
+    settings: null,
     navigate,
     flash,
     reload(message, kind) {
@@ -191,7 +195,10 @@ async function render({ keepFlash = false } = {}) {
   renderChrome(section);
   try {
     const params = m.slice(1).map((p) => decodeURIComponent(p));
-    await page(view, context(), ...params);
+    const ctx = context();
+    ctx.settings = await api("/work/api/settings").catch(() => null);
+    if (mine !== renderCount) return;
+    await page(view, ctx, ...params);
   } catch (error) {
     if (mine === renderCount && error && error.status !== 401) {
       add(view, errorBox("This page is", error));

@@ -1,11 +1,16 @@
 // Artifact page: metadata, relationships, supersede chain and audit history.
 import { api, listAll } from "./api.js";
 import {
+  approvalsOf,
   artifactActions,
+  capitalized,
   dataClassChip,
+  expiryNote,
   isAssistant,
   openControl,
   providerText,
+  selfApprovedFlag,
+  withdrawnApproval,
 } from "./artifacts.js";
 import {
   add,
@@ -22,20 +27,36 @@ import {
   loading,
   messageArea,
   routeLink,
+  userName,
   when,
 } from "./dom.js";
 
 const CHAIN_LIMIT = 10;
 const NOISE = new Set(["updatedAt", "version"]);
 
-function userName(users, id) {
-  if (!id) return "—";
-  const user = users.get(id);
-  return user ? user.name || user.email : id;
-}
-
 function row(label, ...value) {
   return [h("dt", {}, label), h("dd", {}, ...value)];
+}
+
+/** Every approval (who, when), the creator's marked; or why there is none. */
+function approvalList(artifact, users) {
+  const approvals = approvalsOf(artifact);
+  if (!approvals.length) {
+    return artifact.status === "approved" ? "—" : `none (it is ${artifact.status})`;
+  }
+  return h(
+    "ul",
+    { class: "approval-list" },
+    approvals.map((a) =>
+      h(
+        "li",
+        {},
+        h("strong", {}, userName(users, a.userId)),
+        a.at ? `, ${when(a.at)}` : null,
+        a.userId === artifact.createdBy ? [" ", selfApprovedFlag()] : null,
+      ),
+    ),
+  );
 }
 
 /** Attach this artifact to a task and/or a bundle, by ID. */
@@ -196,16 +217,28 @@ export async function artifactPage(view, ctx, artifactId) {
       { class: "subtitle" },
       badge(artifact.status),
       isAssistant(artifact) ? [" ", chip("assistant output", "assistant")] : null,
+      artifact.selfReviewed ? [" ", selfApprovedFlag()] : null,
       " ",
       h("span", {}, artifact.type),
       " · ",
       openControl(artifact),
+      artifact.validUntil ? [" · ", expiryNote(artifact)] : null,
     ),
     artifact.status === "needs-review"
       ? h(
           "p",
           { class: "notice" },
+          withdrawnApproval(artifact) ? [capitalized(artifact.reviewReason), ". "] : null,
           "Waiting for review: it does not count as proof until it is approved.",
+        )
+      : null,
+    artifact.selfReviewed
+      ? h(
+          "p",
+          { class: "notice notice-warn" },
+          h("strong", {}, "Self-approved: "),
+          `${userName(users, artifact.createdBy)} created this artifact and approved it. `,
+          "A proof requirement that asks for independent review needs another reviewer's approval.",
         )
       : null,
     artifact.status === "rejected" && artifact.reviewReason
@@ -263,15 +296,20 @@ export async function artifactPage(view, ctx, artifactId) {
           artifact.checksum ? row("Checksum", h("code", {}, artifact.checksum)) : null,
           (artifact.tags || []).length ? row("Tags", artifact.tags.join(", ")) : null,
           row(
-            "Registered",
+            "Created",
             `${when(artifact.createdAt)} by ${userName(users, artifact.createdBy)}`,
           ),
+          row("Approvals", approvalList(artifact, users)),
           artifact.reviewedAt
             ? row(
-                "Reviewed",
+                "Last decision",
                 `${when(artifact.reviewedAt)} by ${userName(users, artifact.reviewedBy)}`,
               )
             : null,
+          row(
+            "Valid until",
+            artifact.validUntil ? expiryNote(artifact) : "no end date (it does not expire)",
+          ),
           row("Updated", when(artifact.updatedAt)),
           row("Version", String(artifact.version)),
           row("ID", h("code", {}, artifact.id)),

@@ -1,6 +1,8 @@
 // Artifact lists, review actions, and the register / attach forms shared by the task,
 // bundle, review and artifact pages. Write controls are only built for the roles that may
-// use them: review decisions for operators/admins, register/attach/submit also for assistants.
+// use them: review decisions for operators/admins, register/attach/submit also for
+// assistants; no Approve/Reject on one's own artifact under the independent review policy,
+// no second Approve by the same person (the API refuses them anyway).
 import { api } from "./api.js";
 import {
   ARTIFACT_TYPES,
@@ -10,9 +12,11 @@ import {
   DATA_CLASSES,
   empty,
   enc,
+  expiry,
   externalLink,
   field,
   fill,
+  flag,
   h,
   httpUrl,
   messageArea,
@@ -20,14 +24,17 @@ import {
   routeLink,
   select,
   uid,
+  userName,
+  when,
 } from "./dom.js";
 
 const OWNED = new Set(["s3", "local-dev"]);
 
-/** Which review moves the server allows from each status (CONTRACT §5). */
+/** Which review moves the server allows from each status (CONTRACT §5, §7: approving an
+ * approved artifact adds the actor's approval). */
 export const MOVES = {
   submit: new Set(["draft", "rejected"]),
-  approve: new Set(["draft", "needs-review"]),
+  approve: new Set(["draft", "needs-review", "approved"]),
   reject: new Set(["draft", "needs-review", "approved"]),
   archive: new Set(["draft", "needs-review", "approved", "rejected"]),
   supersede: new Set(["approved"]),
@@ -57,6 +64,101 @@ export function openControl(artifact) {
   return h("span", { class: "uri", title: artifact.storageUri }, "Stored at ", artifact.storageUri);
 }
 
+/** Who approved an approved artifact, and when (an artifact approved before approvals
+ * were recorded counts its reviewer, as the server does). */
+export function approvalsOf(artifact) {
+  if (artifact.status !== "approved") return [];
+  const approvals = artifact.approvals || [];
+  if (approvals.length) return approvals;
+  return artifact.reviewedBy ? [{ userId: artifact.reviewedBy, at: artifact.reviewedAt }] : [];
+}
+
+export function selfApprovedFlag() {
+  return flag("self-approved", "self", "Approved by the person who created it");
+}
+
+/** The expiry of an artifact's evidence ("expires in 3 days", "expired on …"), or null. */
+export function expiryNote(artifact) {
+  const found = expiry(artifact.validUntil);
+  if (!found) return null;
+  return h("span", { class: ["expiry", `expiry-${found.state}`] }, found.text);
+}
+
+/** Who created the artifact, who decided about it (every approval: who, when), a
+ * "self-approved" flag, and when its evidence expires: one line for the lists. */
+export function provenance(artifact, users) {
+  const approvals = approvalsOf(artifact);
+  const creator = h("strong", {}, userName(users, artifact.createdBy));
+  const parts = [h("span", {}, "Created by ", creator)];
+  if (approvals.length) {
+    parts.push(
+      h(
+        "span",
+        { class: "approvals" },
+        "Approved by ",
+        approvals.map((a, i) => [
+          i ? ", " : "",
+          h("strong", {}, userName(users, a.userId)),
+          a.at ? ` (${when(a.at)})` : null,
+        ]),
+      ),
+    );
+  } else if (artifact.reviewedBy) {
+    const verb = artifact.status === "rejected" ? "Rejected by " : "Last reviewed by ";
+    parts.push(
+      h(
+        "span",
+        {},
+        verb,
+        h("strong", {}, userName(users, artifact.reviewedBy)),
+        artifact.reviewedAt ? ` (${when(artifact.reviewedAt)})` : null,
+      ),
+    );
+  } else {
+    parts.push(h("span", {}, "Not reviewed yet"));
+  }
+  if (artifact.selfReviewed) parts.push(selfApprovedFlag());
+  const expires = expiryNote(artifact);
+  if (expires) parts.push(expires);
+  return h("div", { class: "provenance" }, parts);
+}
+
+/** A needs-review artifact whose approval a content change took away (its reason says
+ * so; an older rejection reason is not repeated as if it were news). */
+export function withdrawnApproval(artifact) {
+  return (
+    artifact.status === "needs-review" &&
+    typeof artifact.reviewReason === "string" &&
+    artifact.reviewReason.startsWith("approval withdrawn")
+  );
+}
+
+export function capitalized(text) {
+  return text ? text[0].toUpperCase() + text.slice(1) : text;
+}
+
+/** Which decisions the actor may take on this artifact, and why the others are hidden. */
+export function reviewLimits(artifact, ctx) {
+  if (!ctx.canWrite) return { approve: false, reject: false, why: null };
+  const me = ctx.user && ctx.user.id;
+  const own = Boolean(me) && artifact.createdBy === me;
+  const independent = Boolean(ctx.settings) && ctx.settings.reviewPolicy === "independent";
+  const decidable = MOVES.approve.has(artifact.status) || MOVES.reject.has(artifact.status);
+  if (own && independent && decidable) {
+    return {
+      approve: false,
+      reject: false,
+      why: "You created this artifact: under the independent review policy another reviewer approves or rejects it.",
+    };
+  }
+  const approved = approvalsOf(artifact).some((a) => a.userId === me);
+  return {
+    approve: MOVES.approve.has(artifact.status) && !approved,
+    reject: MOVES.reject.has(artifact.status),
+    why: approved ? "You have approved it." : null,
+  };
+}
+
 export function dataClassChip(dataClass) {
   return chip(dataClass || "internal", `dc dc-${dataClass || "internal"}`);
 }
@@ -80,6 +182,10 @@ function handleError(ctx, message, error, what) {
     );
     return;
   }
+  if (error.status === 403) {
+    message.error(`${what} was refused: ${error.full}`);
+    return;
+  }
   message.error(`${what} failed: ${error.full}`);
 }
 
@@ -92,6 +198,7 @@ export function artifactActions(artifact, opts) {
   const { ctx } = opts;
   if (!ctx.canContribute) return null;
   const decides = ctx.canWrite;
+  const limits = reviewLimits(artifact, ctx);
   const message = messageArea();
   const formSlot = h("div", { class: "inline-form-slot" });
   const buttons = [];
@@ -118,7 +225,13 @@ export function artifactActions(artifact, opts) {
     return button;
   };
 
-  if (decides && MOVES.approve.has(artifact.status)) {
+  if (limits.approve && artifact.status === "approved") {
+    // A further approval: a requirement may ask for N reviewers or an independent one.
+    const success = `Added your approval to “${title}”.`;
+    const button = simple("approve", "Approve as well", success, "good");
+    button.setAttribute("aria-label", `Approve ${title} as well`);
+    buttons.push(button);
+  } else if (limits.approve) {
     buttons.push(
       simple("approve", "Approve", `Approved “${title}”. It now counts as proof.`, "good"),
     );
@@ -126,7 +239,7 @@ export function artifactActions(artifact, opts) {
   if (MOVES.submit.has(artifact.status)) {
     buttons.push(simple("submit", "Submit for review", `Submitted “${title}” for review.`));
   }
-  if (decides && MOVES.reject.has(artifact.status)) {
+  if (limits.reject) {
     const button = h(
       "button",
       {
@@ -176,7 +289,30 @@ export function artifactActions(artifact, opts) {
     buttons.push(button);
   }
   if (decides && MOVES.archive.has(artifact.status)) {
-    buttons.push(simple("archive", "Archive", `Archived “${title}”.`, "quiet"));
+    // Archive sits next to Approve: it asks first, in the page.
+    const button = h(
+      "button",
+      {
+        type: "button",
+        class: "quiet",
+        "aria-label": `Archive ${title}…`,
+        "aria-expanded": "false",
+        dataset: { action: "archive" },
+      },
+      "Archive…",
+    );
+    button.addEventListener("click", () => {
+      button.setAttribute("aria-expanded", "true");
+      fill(
+        formSlot,
+        archiveConfirm(artifact, ctx, done, () => {
+          formSlot.replaceChildren();
+          button.setAttribute("aria-expanded", "false");
+          button.focus();
+        }),
+      );
+    });
+    buttons.push(button);
   }
   if (opts.attachTaskId && artifact.taskId !== opts.attachTaskId) {
     const button = h(
@@ -204,16 +340,62 @@ export function artifactActions(artifact, opts) {
     );
     buttons.push(button);
   }
-  if (!buttons.length) return null;
+  const why = limits.why ? h("p", { class: "hint review-limit" }, limits.why) : null;
+  if (!buttons.length) return why;
   return h(
     "div",
     { class: "actions-block" },
-    buttons.length
-      ? h("div", { class: "actions", role: "group", "aria-label": `Actions for ${title}` }, buttons)
-      : null,
+    h("div", { class: "actions", role: "group", "aria-label": `Actions for ${title}` }, buttons),
+    why,
     formSlot,
     message.el,
   );
+}
+
+/** "Archive “X”? Yes, archive / Cancel": archiving takes the artifact out of proof. */
+function archiveConfirm(artifact, ctx, done, cancel) {
+  const message = messageArea();
+  const yes = h(
+    "button",
+    { type: "button", class: "bad", dataset: { action: "confirm-archive" } },
+    "Yes, archive",
+  );
+  const box = h(
+    "div",
+    {
+      class: "inline-form confirm",
+      role: "group",
+      "aria-label": `Confirm archiving ${artifact.title}`,
+    },
+    h(
+      "p",
+      {},
+      h("strong", {}, `Archive “${artifact.title}”? `),
+      artifact.status === "approved"
+        ? "It will no longer count as proof, and tasks completed with it will show their proof as withdrawn."
+        : "It leaves the review flow for good: an archived artifact cannot be approved later.",
+    ),
+    h(
+      "div",
+      { class: "actions" },
+      yes,
+      h("button", { type: "button", class: "quiet", on: { click: cancel } }, "Cancel"),
+    ),
+    message.el,
+  );
+  yes.addEventListener("click", () =>
+    busy(yes, async () => {
+      message.clear();
+      try {
+        await review(artifact, "archive", {});
+        done(`Archived “${artifact.title}”.`);
+      } catch (error) {
+        handleError(ctx, message, error, `Archiving “${artifact.title}”`);
+      }
+    }),
+  );
+  queueMicrotask(() => yes.focus());
+  return box;
 }
 
 function rejectForm(artifact, ctx, done, cancel) {
@@ -318,8 +500,9 @@ function supersedeForm(artifact, candidates, ctx, done, cancel) {
 }
 
 /**
- * A list of artifacts with type, provider, data class and a status badge.
- * opts: {ctx, emptyText, candidates, attachTaskId, label}
+ * A list of artifacts with type, provider, data class, a status badge, who created and
+ * who reviewed each (names from `users`, the ctx.users() map) and its expiry.
+ * opts: {ctx, users, emptyText, candidates, attachTaskId, label}
  */
 export function artifactList(artifacts, opts) {
   if (!artifacts.length) return empty(opts.emptyText || "No artifacts.");
@@ -359,6 +542,7 @@ export function artifactList(artifacts, opts) {
           ),
           h("span", { class: "open" }, openControl(a)),
         ),
+        provenance(a, opts.users),
         a.status === "rejected" && a.reviewReason
           ? h("p", { class: "review-reason" }, "Rejected: ", a.reviewReason)
           : null,
@@ -366,6 +550,7 @@ export function artifactList(artifacts, opts) {
           ? h(
               "p",
               { class: "review-note" },
+              withdrawnApproval(a) ? [capitalized(a.reviewReason), ". "] : null,
               "Waiting for review — does not count as proof until approved.",
             )
           : null,

@@ -300,11 +300,15 @@ export async function bundlePage(view, ctx, bundleId) {
 
   const artifactsDone = (async () => {
     try {
-      const page = await listAll("/work/api/artifacts", { bundleId: bundle.id });
+      const [page, users] = await Promise.all([
+        listAll("/work/api/artifacts", { bundleId: bundle.id }),
+        ctx.users(),
+      ]);
       fill(
         artifactsBody,
         artifactList(page.items, {
           ctx,
+          users,
           candidates: page.items,
           emptyText: "No artifacts are attached to the bundle.",
           label: "Artifacts of the bundle",

@@ -134,6 +134,19 @@ export function chip(text, extraClass) {
   return h("span", { class: ["chip", extraClass] }, text);
 }
 
+/** A warning flag that says what it means in words (never colour alone), e.g.
+ * "self-approved"; `title` explains it further on hover. */
+export function flag(text, kind, title) {
+  return h("span", { class: ["flag", `flag-${kind}`], title: title || undefined }, "⚠ ", text);
+}
+
+/** A user's name (or email) from the `ctx.users()` map; the ID when unknown. */
+export function userName(users, id) {
+  if (!id) return "—";
+  const user = users && users.get(id);
+  return user ? user.name || user.email : id;
+}
+
 export const PROVIDER_TEXT = {
   s3: "S3 (DataOps)",
   "local-dev": "Local (DataOps)",
@@ -196,6 +209,19 @@ export function dueText(iso, open = true) {
   if (diff > 1) return `${iso} · in ${diff} days`;
   if (diff === -1) return `${iso} · 1 day overdue`;
   return `${iso} · ${-diff} days overdue`;
+}
+
+/** An artifact's `validUntil` (valid through that day): "expires in 3 days (2026-05-04)",
+ * "expires today", "expired on 2026-05-01"; {text, state} with state "expired", "soon"
+ * (within `soonDays`) or "later"; null without a date. */
+export function expiry(validUntil, soonDays = 14) {
+  if (!validUntil) return null;
+  const diff = dayNumber(validUntil) - dayNumber(todayIso());
+  if (diff < 0) return { text: `expired on ${validUntil}`, state: "expired" };
+  const state = diff <= soonDays ? "soon" : "later";
+  if (diff === 0) return { text: `expires today (${validUntil})`, state };
+  if (diff === 1) return { text: `expires tomorrow (${validUntil})`, state };
+  return { text: `expires in ${diff} days (${validUntil})`, state };
 }
 
 export function when(timestamp) {

@@ -24,6 +24,9 @@ export function kindChip(kind) {
 
 /** A one-line summary for lists: done / proof ready / missing … / no proof required. */
 export function proofSummary(task, proof) {
+  if (task.status === "done" && task.proofWithdrawn) {
+    return h("span", { class: "proof proof-withdrawn" }, "⚠ Done · proof withdrawn");
+  }
   if (task.status === "done") {
     return h("span", { class: "proof proof-done" }, "Done · proof recorded");
   }

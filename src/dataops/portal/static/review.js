@@ -2,10 +2,13 @@
 import { listAll, recordCache } from "./api.js";
 import {
   artifactActions,
+  capitalized,
   dataClassChip,
   isAssistant,
   openControl,
+  provenance,
   providerText,
+  withdrawnApproval,
 } from "./artifacts.js";
 import {
   add,
@@ -66,7 +69,6 @@ export async function reviewPage(view, ctx) {
       "ul",
       { class: "artifacts review-list", "aria-label": "Artifacts waiting for review" },
       page.items.map((a) => {
-        const creator = users.get(a.createdBy);
         return h(
           "li",
           { class: ["artifact", "card"], dataset: { artifactId: a.id, status: a.status } },
@@ -116,13 +118,13 @@ export async function reviewPage(view, ctx) {
                 )
               : null,
             !a.taskId && !a.bundleId ? h("span", {}, "Not attached to a task or bundle") : null,
-            h(
-              "span",
-              {},
-              `Registered ${when(a.createdAt)} by ${creator ? creator.name || creator.email : a.createdBy || "unknown"}`,
-            ),
+            h("span", {}, `Registered ${when(a.createdAt)}`),
             a.assistantJobId ? h("span", {}, `Assistant job ${a.assistantJobId}`) : null,
           ),
+          provenance(a, users),
+          withdrawnApproval(a)
+            ? h("p", { class: "review-note" }, capitalized(a.reviewReason), ".")
+            : null,
           a.description ? h("p", {}, a.description) : null,
           artifactActions(a, { ctx, candidates: [] }),
         );

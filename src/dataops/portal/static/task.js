@@ -1,6 +1,8 @@
 // Task page: every proof requirement as the server sees it, the evidence (links, files,
 // artifacts — each its own kind), review actions, registering/attaching/uploading, and
-// the completion button with the reason it is blocked.
+// the completion button with the reason it is blocked. A done task shows the proof
+// recorded at completion as it stands now: withdrawn proof (CONTRACT §7) is said in
+// words, with the server's reasons, never behind a green tick.
 import { api, listAll } from "./api.js";
 import { attachForm, artifactList, registerForm } from "./artifacts.js";
 import {
@@ -16,22 +18,18 @@ import {
   field,
   FILE_CATEGORIES,
   fill,
+  flag,
   h,
   httpUrl,
   messageArea,
   routeLink,
   select,
+  userName,
   when,
 } from "./dom.js";
 import { isOpen, kindChip, loadProof } from "./proof.js";
 
 const FIELD_KINDS = new Set(["link", "url", "comment", "external-status"]);
-
-function userName(users, id) {
-  if (!id) return "—";
-  const user = users.get(id);
-  return user ? user.name || user.email : id;
-}
 
 function fileOpen(file) {
   const uri = file.storageUri || "";
@@ -55,8 +53,10 @@ function fileOpen(file) {
   return h("span", { class: "uri" }, uri || "no location");
 }
 
-/** What satisfied a requirement, shown by kind. */
-function evidence(requirement, files, users) {
+/** What satisfied a requirement, shown by kind. An artifact's badge is its status now
+ * (from `artifacts`, the records this page loaded); for a recorded (completion) proof
+ * whose artifact this page did not load, no badge rather than a claim. */
+function evidence(requirement, files, users, artifacts, recorded) {
   const by = requirement.satisfiedBy || {};
   switch (requirement.kind) {
     case "link":
@@ -71,16 +71,19 @@ function evidence(requirement, files, users) {
         file ? [file.filename, " ", fileOpen(file)] : by.fileId || "recorded",
       );
     }
-    case "artifact":
+    case "artifact": {
+      const now = artifacts && artifacts.get(by.artifactId);
       return h(
         "span",
         {},
         "Artifact: ",
         routeLink(`/work/artifacts/${enc(by.artifactId)}`, by.title || by.artifactId),
         " ",
-        badge("approved"),
-        by.reviewedBy ? ` by ${userName(users, by.reviewedBy)}` : null,
+        now ? badge(now.status) : recorded ? null : badge("approved"),
+        by.reviewedBy ? ` approved by ${userName(users, by.reviewedBy)}` : null,
+        now && now.selfReviewed ? [" ", flag("self-approved", "self")] : null,
       );
+    }
     case "comment":
       return h("span", {}, "Comment: ", h("q", {}, by.comment || ""));
     case "external-status":
@@ -96,25 +99,37 @@ function missingText(requirements) {
   return `${missing} of ${requirements.length} ${noun} missing.`;
 }
 
-function requirementList(requirements, files, users) {
+/**
+ * The requirements as the server reports them (`/proof`, or a done task's
+ * `completionProof`). opts.withdrawn(r) gives the reasons a recorded requirement no
+ * longer holds (a done task with withdrawn proof); opts.artifacts: id → artifact.
+ */
+function requirementList(requirements, files, users, opts = {}) {
   if (!requirements.length) return empty("This task needs no proof to be completed.");
   return h(
     "ul",
     { class: "requirements" },
-    requirements.map((r) =>
-      h(
+    requirements.map((r) => {
+      const withdrawn = opts.withdrawn ? opts.withdrawn(r) : [];
+      const state = withdrawn.length ? "withdrawn" : r.satisfied ? "satisfied" : "missing";
+      const text = {
+        withdrawn: "✗ Withdrawn",
+        satisfied: opts.recorded ? "✓ Satisfied at completion" : "✓ Satisfied",
+        missing: "✗ Missing",
+      }[state];
+      return h(
         "li",
         {
-          class: ["requirement", r.satisfied ? "satisfied" : "missing"],
-          dataset: { kind: r.kind, satisfied: String(r.satisfied) },
+          class: ["requirement", state],
+          dataset: { kind: r.kind, satisfied: String(r.satisfied), state },
         },
         h(
           "div",
           { class: "requirement-head" },
           h(
             "span",
-            { class: ["state", r.satisfied ? "state-ok" : "state-missing"] },
-            r.satisfied ? "✓ Satisfied" : "✗ Missing",
+            { class: ["state", state === "satisfied" ? "state-ok" : "state-missing"] },
+            text,
           ),
           " ",
           kindChip(r.kind),
@@ -122,11 +137,32 @@ function requirementList(requirements, files, users) {
           h("strong", { class: "requirement-label" }, r.label),
         ),
         r.satisfied
-          ? h("div", { class: "requirement-detail" }, evidence(r, files, users))
+          ? h(
+              "div",
+              { class: "requirement-detail" },
+              evidence(r, files, users, opts.artifacts, opts.recorded),
+            )
+          : null,
+        withdrawn.map((reason) => h("div", { class: "requirement-detail reason" }, reason)),
+        r.satisfied
+          ? null
           : h("div", { class: "requirement-detail reason" }, r.reason || "missing"),
-      ),
-    ),
+      );
+    }),
   );
+}
+
+/** The withdrawal reasons (`proofWithdrawnReasons`) of a recorded requirement: the
+ * server starts each with the requirement's label; a reason that names none (evidence
+ * that expired before the server's daily pass) concerns every artifact requirement. */
+function reasonsFor(task) {
+  const reasons = task.proofWithdrawn ? task.proofWithdrawnReasons || [] : [];
+  const labels = (task.completionProof || []).map((r) => `${r.label}: `);
+  const unnamed = reasons.filter((reason) => !labels.some((l) => reason.startsWith(l)));
+  return (r) =>
+    r.kind === "artifact"
+      ? [...reasons.filter((reason) => reason.startsWith(`${r.label}: `)), ...unnamed]
+      : [];
 }
 
 function completeCard(task, proof, ctx) {
@@ -315,11 +351,50 @@ function completeCard(task, proof, ctx) {
   return form;
 }
 
-function doneCard(task, ctx, files, users) {
+/** "Completed with proof that was later withdrawn: <reason>", each reason the server
+ * gives (`proofWithdrawnReasons`). */
+function withdrawnNote(task, reopen) {
+  const reasons = task.proofWithdrawnReasons || [];
+  const lead = "Completed with proof that was later withdrawn";
+  return h(
+    "div",
+    { class: "withdrawn-note", id: `withdrawn-${task.id}` },
+    reasons.length === 1
+      ? h("p", {}, h("strong", {}, `⚠ ${lead}: `), reasons[0])
+      : [
+          h("p", {}, h("strong", {}, `⚠ ${lead}:`)),
+          h(
+            "ul",
+            { class: "withdrawn-reasons" },
+            reasons.length
+              ? reasons.map((reason) => h("li", {}, reason))
+              : h("li", {}, "the server gave no reason"),
+          ),
+        ],
+    h(
+      "p",
+      { class: "hint" },
+      "The task stays done until an operator reopens it; reopening sends it back to to-do so new proof can be added.",
+    ),
+    reopen,
+  );
+}
+
+function doneCard(task, ctx, files, users, artifacts) {
   const message = messageArea();
+  const withdrawn = Boolean(task.proofWithdrawn);
   let reopen = null;
   if (ctx.canWrite) {
-    reopen = h("button", { type: "button", dataset: { action: "reopen" } }, "Reopen task");
+    reopen = h(
+      "button",
+      {
+        type: "button",
+        class: withdrawn ? "primary" : null,
+        dataset: { action: "reopen" },
+        "aria-describedby": withdrawn ? `withdrawn-${task.id}` : undefined,
+      },
+      "Reopen task",
+    );
     reopen.addEventListener("click", () =>
       busy(reopen, async () => {
         try {
@@ -336,16 +411,28 @@ function doneCard(task, ctx, files, users) {
   }
   return h(
     "section",
-    { class: "card", "aria-labelledby": "done-title" },
-    h("h2", { id: "done-title" }, "Completed · proof recorded"),
+    {
+      class: ["card", "done-card", withdrawn ? "done-withdrawn" : null],
+      "aria-labelledby": "done-title",
+    },
+    h(
+      "h2",
+      { id: "done-title" },
+      withdrawn ? "Completed · proof withdrawn" : "Completed · proof recorded",
+    ),
+    withdrawn ? withdrawnNote(task, reopen ? h("div", { class: "actions" }, reopen) : null) : null,
     h(
       "p",
       {},
       `Done ${when(task.completedAt)} by ${userName(users, task.completedBy)}. `,
       "The proof recorded at completion:",
     ),
-    requirementList(task.completionProof || [], files, users),
-    reopen ? h("div", { class: "actions" }, reopen) : null,
+    requirementList(task.completionProof || [], files, users, {
+      withdrawn: reasonsFor(task),
+      artifacts,
+      recorded: true,
+    }),
+    reopen && !withdrawn ? h("div", { class: "actions" }, reopen) : null,
     message.el,
   );
 }
@@ -493,7 +580,11 @@ export async function taskPage(view, ctx, taskId) {
   const bundleP = task.bundleId
     ? api(`/work/api/bundles/${enc(task.bundleId)}`)
     : Promise.resolve(null);
-  const proofP = isOpen(task) ? loadProof(task.id) : Promise.resolve(null);
+  // A done task whose proof was withdrawn shows what the server says is missing now.
+  const proofP =
+    isOpen(task) || (task.status === "done" && task.proofWithdrawn)
+      ? loadProof(task.id)
+      : Promise.resolve(null);
   const taskArtifactsP = listAll("/work/api/artifacts", { taskId: task.id });
   const bundleArtifactsP = task.bundleId
     ? listAll("/work/api/artifacts", { bundleId: task.bundleId })
@@ -510,6 +601,11 @@ export async function taskPage(view, ctx, taskId) {
   );
   const userMap = users.value;
   const fileItems = files.ok ? files.value.items : [];
+  const candidates = [
+    ...(taskArtifacts.ok ? taskArtifacts.value.items : []),
+    ...(bundleArtifacts.ok && bundleArtifacts.value ? bundleArtifacts.value.items : []),
+  ];
+  const byId = new Map(candidates.map((a) => [a.id, a]));
 
   // ---- heading
   const requirement =
@@ -539,6 +635,9 @@ export async function taskPage(view, ctx, taskId) {
       "p",
       { class: "subtitle" },
       badge(task.status),
+      task.status === "done" && task.proofWithdrawn
+        ? [" ", flag("proof withdrawn", "withdrawn")]
+        : null,
       " ",
       h("span", { class: "due" }, dueText(task.date, isOpen(task))),
       task.phase ? ` · phase ${task.phase}` : null,
@@ -555,11 +654,12 @@ export async function taskPage(view, ctx, taskId) {
   );
   if (!bundle.ok) add(view, errorBox("The bundle is", bundle.error));
 
-  // ---- proof (a done task shows the proof recorded at completion instead)
+  // ---- proof (a done task shows the proof recorded at completion instead, and, when it
+  // was withdrawn, the proof as the server checks it now)
   const proofCard = h(
     "section",
     { class: "card proof-card", "aria-labelledby": "proof-title" },
-    h("h2", { id: "proof-title" }, "Proof"),
+    h("h2", { id: "proof-title" }, task.status === "done" ? "Proof now" : "Proof"),
   );
   if (isOpen(task)) {
     if (proof.ok) {
@@ -572,7 +672,7 @@ export async function taskPage(view, ctx, taskId) {
             ? "All required proof is in place."
             : missingText(proof.value.requirements),
         ),
-        requirementList(proof.value.requirements, fileItems, userMap),
+        requirementList(proof.value.requirements, fileItems, userMap, { artifacts: byId }),
       );
     } else {
       add(proofCard, errorBox("The proof state is", proof.error));
@@ -580,23 +680,35 @@ export async function taskPage(view, ctx, taskId) {
     if (task.link && !task.requiredLinkName && !(requirement && requirement.type === "url")) {
       add(proofCard, h("p", {}, "Link on the task: ", externalLink(task.link, task.link)));
     }
+  } else if (task.status === "done" && task.proofWithdrawn) {
+    if (proof.ok) {
+      add(
+        proofCard,
+        h(
+          "p",
+          { class: ["proof-verdict", proof.value.canComplete ? "ok" : "blocked"] },
+          proof.value.canComplete
+            ? "Other evidence satisfies the requirements now: the task could be completed again."
+            : `As the server checks it now: ${missingText(proof.value.requirements)}`,
+        ),
+        requirementList(proof.value.requirements, fileItems, userMap, { artifacts: byId }),
+      );
+    } else {
+      add(proofCard, errorBox("The proof state is", proof.error));
+    }
   } else if (task.status !== "done") {
     add(proofCard, h("p", {}, `This task is ${task.status}; it is not waiting for proof.`));
   }
+
   if (task.status !== "done") add(view, proofCard);
 
-  // ---- completion
+  // ---- completion (a done task: what was recorded, then what the server says now)
   if (isOpen(task) && ctx.canWrite) {
     add(view, completeCard(task, proof.ok ? proof.value : null, ctx));
   } else if (task.status === "done") {
-    add(view, doneCard(task, ctx, fileItems, userMap));
+    add(view, doneCard(task, ctx, fileItems, userMap, byId));
+    if (task.proofWithdrawn) add(view, proofCard);
   }
-
-  // ---- artifacts
-  const candidates = [
-    ...(taskArtifacts.ok ? taskArtifacts.value.items : []),
-    ...(bundleArtifacts.ok && bundleArtifacts.value ? bundleArtifacts.value.items : []),
-  ];
   const artifactsCard = h(
     "section",
     { class: "card", "aria-labelledby": "artifacts-title" },
@@ -616,6 +728,7 @@ export async function taskPage(view, ctx, taskId) {
     taskArtifacts.ok
       ? artifactList(taskArtifacts.value.items, {
           ctx,
+          users: userMap,
           candidates,
           emptyText: "No artifacts are attached to this task.",
           label: "Artifacts of this task",
@@ -632,6 +745,7 @@ export async function taskPage(view, ctx, taskId) {
             bundleArtifacts.value.items.filter((a) => !taskIds.has(a.id)),
             {
               ctx,
+              users: userMap,
               candidates,
               attachTaskId: task.id,
               emptyText: "No other artifacts are attached to the bundle.",
