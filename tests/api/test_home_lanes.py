@@ -134,11 +134,11 @@ def test_expiring_takes_no_other_filter(client: TestClient, params: dict[str, st
     assert [e["field"] for e in response.json()["errors"]] == ["expiringWithinDays"]
 
 
+@pytest.mark.parametrize("workspace_on", ["dynamodb"], indirect=True)
 def test_expiring_on_dynamodb_queries_the_valid_until_index(
     client: TestClient, workspace_on: Workspace
 ) -> None:
-    if not isinstance(workspace_on.store, DynamoStore):
-        pytest.skip("the DynamoDB index choice")
+    """(DynamoDB only: which index a query takes is that store's question.)"""
     register(client, "soon", day(1), "approved")
     store = cast(DynamoStore, workspace_on.store)
     queries: list[dict[str, Any]] = []
