@@ -117,7 +117,12 @@ lower case and digits (a hex digest or a git SHA has no upper-case letter)."""
 _HINTS: tuple[bytes, ...] = (b"-amz-", b"-goog-", b"private key", b"akia", b"asia", b"xox")
 _HINTS += (b"github_pat_", b"sk-", b"eyj", b"bearer", b"dop_")
 _GH_HINT = re.compile(rb"gh[pousr]_")
-_ALWAYS = (b"@", b"=", b"%", b"\\u", b"\\/")
+_FORTY_BYTES = b"b" * 40
+_B64_RUNS = re.compile(rb"(?<![A-Za-z0-9/+])[A-Za-z0-9/+]{40,}")
+"""In JSON text, each run of 40 or more base64 characters: a key the scan flags is a
+whole run of the string, so it is the last 40 characters of a run of the text too,
+whatever an escape put before it; it has an upper-case letter, a hex digest has none."""
+_UPPER = re.compile(rb"[A-Z]")
 
 
 def _has_aws_secret_key(text: str) -> bool:
@@ -260,12 +265,17 @@ def may_hold_secret(data: bytes) -> bool:
     them, though a writer may write `/` as `\\/`). A JSON `\\u` escape may spell any
     of them, so it counts as a hit, and so does `\\/`.
     """
-    if any(piece in data for piece in _ALWAYS):
-        return True
+    if b"@" in data or b"=" in data or b"%" in data or b"\\" in data:
+        return True  # ("\\": a `\\u` or `\\/` escape, or an escaped backslash)
     lower = data.lower()  # (ASCII only, for bytes)
-    if any(hint in lower for hint in _HINTS) or _GH_HINT.search(lower) is not None:
+    for hint in _HINTS:
+        if hint in lower:
+            return True
+    if b"_" in lower and _GH_HINT.search(lower) is not None:
         return True
-    return b"b" * 40 in data.translate(_B64_RUN_BYTES)
+    return _FORTY_BYTES in data.translate(_B64_RUN_BYTES) and any(
+        _UPPER.search(run.group(), len(run.group()) - 40) for run in _B64_RUNS.finditer(data)
+    )
 
 
 def _fields(value: Any) -> Any:
