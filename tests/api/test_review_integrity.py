@@ -382,3 +382,38 @@ def test_templates_carry_review_requirements_into_their_tasks(team: Team) -> Non
     )
     requirement = made["tasks"][0]["proofRequirement"]
     assert (requirement["independentReview"], requirement["approvals"]) == (True, 2)
+
+
+def test_an_artifact_cited_by_many_tasks_withdraws_every_proof(
+    team: Team, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Beyond the tasks its own transaction updates (a DynamoDB transaction holds at most
+    100 operations), the rest are updated right after it commits."""
+    monkeypatch.setattr(proofs, "IN_TRANSACTION", 2)
+    bundle = ok(team.ada.post(f"{API}/bundles", json={"title": "Episode 10"}), 201)
+    body = {
+        "type": "report",
+        "title": "Shared report",
+        "storageUri": "https://example.com/shared",
+        "status": "approved",
+        "bundleId": bundle["id"],
+    }
+    artifact = ok(team.ada.post(f"{API}/artifacts", json=body), 201)
+    ids = []
+    for index in range(5):
+        task = ok(
+            team.ada.post(
+                f"{API}/tasks",
+                json={
+                    "description": f"Task {index}",
+                    "date": day(0),
+                    "bundleId": bundle["id"],
+                    "proofRequirement": {"type": "artifact"},
+                },
+            ),
+            201,
+        )
+        ok(complete(team.ada, task["id"]))
+        ids.append(task["id"])
+    ok(team.bob.post(f"{API}/artifacts/{artifact['id']}/reject", json={"reason": "wrong"}))
+    assert sorted(withdrawn_ids(team.ada)) == sorted(ids)

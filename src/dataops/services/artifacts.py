@@ -36,7 +36,7 @@ from dataops.services.common import (
 )
 from dataops.services.context import Workspace
 from dataops.services.files import storage_uri_of
-from dataops.services.proofs import refresh_citing
+from dataops.services.proofs import refresh_citing, refresh_tasks
 from dataops.store.port import Filters, Page, PageRequest, Repository, UnitOfWork
 
 _RELATION_FIELDS = ("task_id", "bundle_id")
@@ -254,7 +254,7 @@ def update_artifact(
             return current
         save(uow.artifacts, updated)
         _relink(uow, updated, current.task_id, current.bundle_id)
-        refresh_citing(
+        later = refresh_citing(
             uow, actor, updated, also_tasks=[current.task_id], also_bundles=[current.bundle_id]
         )
         if reset and updated.status != current.status:
@@ -284,7 +284,8 @@ def update_artifact(
                 uow, actor, EntityType.ARTIFACT, updated.id, "update", before=current, after=updated
             )
         uow.commit()
-        return updated
+    refresh_tasks(ws, actor, later)
+    return updated
 
 
 def _changed(current: Artifact, changes: dict[str, Any]) -> tuple[Artifact, bool]:
@@ -374,7 +375,7 @@ def review_artifact(
         updated = copy.deepcopy(current)
         _apply_review(uow, actor, updated, action, reason=reason, superseded_by=superseded_by)
         save(uow.artifacts, updated)
-        refresh_citing(uow, actor, updated)
+        later = refresh_citing(uow, actor, updated)
         audit(
             uow,
             actor,
@@ -386,7 +387,8 @@ def review_artifact(
             summary=reason,
         )
         uow.commit()
-        return updated
+    refresh_tasks(ws, actor, later)
+    return updated
 
 
 def attach_artifact(
@@ -421,7 +423,7 @@ def attach_artifact(
             return current
         save(uow.artifacts, updated)
         _relink(uow, updated, current.task_id, current.bundle_id)
-        refresh_citing(
+        later = refresh_citing(
             uow, actor, updated, also_tasks=[current.task_id], also_bundles=[current.bundle_id]
         )
         audit(
@@ -435,7 +437,8 @@ def attach_artifact(
             summary=_where(updated),
         )
         uow.commit()
-        return updated
+    refresh_tasks(ws, actor, later)
+    return updated
 
 
 def _apply_review(

@@ -26,6 +26,10 @@ from dataops.services.context import Workspace
 from dataops.store.port import Filters, PageRequest, UnitOfWork
 
 _PAGE = 500
+IN_TRANSACTION = 20
+"""How many citing tasks an artifact's own transaction brings up to date (each is a task
+write and an audit event: a DynamoDB transaction holds at most 100 operations); any more
+are brought up to date right after it commits, each in its own transaction."""
 
 
 def completion_expiry(uow: UnitOfWork, task: Task) -> str | None:
@@ -41,13 +45,26 @@ def refresh_citing(
     *,
     also_tasks: Iterable[str | None] = (),
     also_bundles: Iterable[str | None] = (),
-) -> None:
-    """After a change to `artifact` (its new state, not yet committed), bring every done
-    task whose completion proof cites it up to date, in the same unit of work. The tasks
-    that can cite it are its task's and those of its bundle (refs follow attach), and
-    those it was attached to before a move (`also_*`)."""
-    for task in _citing(uow, artifact, also_tasks, also_bundles):
-        _refresh(uow, actor, task, {artifact.id: artifact}, today())
+) -> list[str]:
+    """After a change to `artifact` (its new state, not yet committed), bring the done
+    tasks whose completion proof cites it up to date, in the same unit of work: the
+    first `IN_TRANSACTION` of them; the IDs of the rest are returned for `refresh_tasks`
+    once this unit commits. The tasks that can cite it are its task's and those of its
+    bundle (refs follow attach), and those it was attached to before a move (`also_*`)."""
+    later: list[str] = []
+    for index, task in enumerate(_citing(uow, artifact, also_tasks, also_bundles)):
+        if index < IN_TRANSACTION:
+            _refresh(uow, actor, task, {artifact.id: artifact}, today())
+        else:
+            later.append(task.id)
+    return later
+
+
+def refresh_tasks(ws: Workspace, actor: Actor, task_ids: Iterable[str]) -> None:
+    """Bring each task's withdrawn-proof state up to date, one transaction each."""
+    on = today()
+    for task_id in task_ids:
+        _sweep_one(ws, actor, task_id, on)
 
 
 def _citing(
