@@ -41,6 +41,37 @@ def make_settings(home: Path, **overrides: str) -> Settings:
     return Settings.from_env(env)
 
 
+SettingsFor = Callable[[Path], Settings]
+"""Settings for a workspace whose data lives under the given folder."""
+
+
+@pytest.fixture(scope="module", params=["sqlite", "dynamodb"])
+def backend(request: pytest.FixtureRequest) -> SettingsFor:
+    """Where a test's workspaces keep their metadata: SQLite, then DynamoDB (the
+    session's moto server, fresh tables per workspace)."""
+    if request.param == "sqlite":
+        return make_settings
+    from tests.contract.dynamo import dynamo_settings, endpoint_for
+
+    endpoint = endpoint_for(request)
+    return lambda home: dynamo_settings(endpoint, home)
+
+
+@pytest.fixture
+def any_workspace(backend: SettingsFor, tmp_path: Path) -> Iterator[Workspace]:
+    """A workspace with its admin, on each backend; DynamoDB tables dropped after."""
+    ws = runtime.build_workspace(backend(tmp_path))
+    runtime.bootstrap_admin(ws)
+    yield ws
+    from dataops.store.dynamodb import DynamoStore
+
+    if isinstance(ws.store, DynamoStore):
+        from tests.contract.dynamo import drop_tables
+
+        drop_tables(ws.store)
+    ws.store.close()
+
+
 @pytest.fixture
 def workspace(tmp_path: Path) -> Iterator[Workspace]:
     ws = runtime.build_workspace(make_settings(tmp_path))

@@ -25,7 +25,7 @@ from httpx import Response
 from dataops import runtime
 from dataops.domain.enums import Role
 from dataops.services.context import Workspace
-from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, login, make_settings
+from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, SettingsFor, login, make_settings
 
 API = "/work/api"
 ART = f"{API}/artifacts"
@@ -1548,15 +1548,18 @@ class Environment:
     cannot make other cases fail.
     """
 
-    def __init__(self, factory: pytest.TempPathFactory) -> None:
+    def __init__(
+        self, factory: pytest.TempPathFactory, settings: SettingsFor = make_settings
+    ) -> None:
         self._factory = factory
+        self._settings = settings
         self._stack = contextlib.ExitStack()
         self.client, self.workspace, self.ids, self.baseline = self._build()
 
     def _build(self) -> tuple[TestClient, Workspace, dict[str, str], dict[str, Any]]:
         self._stack.close()
         self._stack = contextlib.ExitStack()
-        workspace = runtime.build_workspace(make_settings(self._factory.mktemp("bad-input")))
+        workspace = runtime.build_workspace(self._settings(self._factory.mktemp("bad-input")))
         self._stack.callback(workspace.store.close)
         runtime.bootstrap_admin(workspace)
         client = self._stack.enter_context(TestClient(runtime.build_single_process(workspace)))

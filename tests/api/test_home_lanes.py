@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import date, timedelta
-from pathlib import Path
 from typing import Any, cast
 
 import pytest
@@ -21,27 +20,14 @@ from dataops import runtime
 from dataops.domain.clock import today
 from dataops.services.context import Workspace
 from dataops.store.dynamodb import DynamoStore
-from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, login, make_settings
+from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, login
 
 ART = "/work/api/artifacts"
 
 
-@pytest.fixture(params=["sqlite", "dynamodb"])
-def workspace_on(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Workspace]:
-    if request.param == "sqlite":
-        settings = make_settings(tmp_path)
-    else:
-        from tests.contract.dynamo import dynamo_settings, endpoint_for
-
-        settings = dynamo_settings(endpoint_for(request), tmp_path)
-    workspace = runtime.build_workspace(settings)
-    runtime.bootstrap_admin(workspace)
-    yield workspace
-    if isinstance(workspace.store, DynamoStore):
-        from tests.contract.dynamo import drop_tables
-
-        drop_tables(workspace.store)
-    workspace.store.close()
+@pytest.fixture
+def workspace_on(any_workspace: Workspace) -> Workspace:
+    return any_workspace
 
 
 @pytest.fixture
@@ -134,7 +120,7 @@ def test_expiring_takes_no_other_filter(client: TestClient, params: dict[str, st
     assert [e["field"] for e in response.json()["errors"]] == ["expiringWithinDays"]
 
 
-@pytest.mark.parametrize("workspace_on", ["dynamodb"], indirect=True)
+@pytest.mark.parametrize("backend", ["dynamodb"], indirect=True)
 def test_expiring_on_dynamodb_queries_the_valid_until_index(
     client: TestClient, workspace_on: Workspace
 ) -> None:

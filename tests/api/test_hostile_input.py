@@ -10,7 +10,6 @@ of crashing.
 
 from __future__ import annotations
 
-import contextlib
 import io
 import json
 import tarfile
@@ -37,12 +36,11 @@ from tests.api.test_bad_input import (
     Environment,
     art,
     assert_problem,
-    make_world,
     new_task,
     send,
     snapshot,
 )
-from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, login, make_settings
+from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, SettingsFor, login
 
 AWS_SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
 DOP_TOKEN = "dop_" + "Zm9vYmFyYmF6cXV4cXV1eDEyMzQ1Njc4OTA"
@@ -369,48 +367,17 @@ def test_the_table_is_unique() -> None:
     assert len({case.id for case in CASES}) == len(CASES)
 
 
-class BackendEnvironment(Environment):
-    """The bad-input suite's environment on the given settings (SQLite or DynamoDB)."""
-
-    def __init__(self, factory: pytest.TempPathFactory, settings: Any) -> None:
-        self._settings = settings
-        super().__init__(factory)
-
-    def _build(self) -> Any:
-        self._stack.close()
-        self._stack = contextlib.ExitStack()
-        workspace = runtime.build_workspace(self._settings(self._factory.mktemp("hostile")))
-        self._stack.callback(workspace.store.close)
-        runtime.bootstrap_admin(workspace)
-        client = self._stack.enter_context(TestClient(runtime.build_single_process(workspace)))
-        login(client, ADMIN_EMAIL, ADMIN_PASSWORD)
-        ids = make_world(client)
-        return client, workspace, ids, snapshot(client, workspace, ids)
-
-
-@pytest.fixture(scope="module", params=["sqlite", "dynamodb"])
-def backend(request: pytest.FixtureRequest) -> Any:
-    if request.param == "sqlite":
-        return make_settings
-    from tests.contract.dynamo import dynamo_settings, endpoint_for
-
-    endpoint = endpoint_for(request)
-    return lambda home: dynamo_settings(endpoint, home)
-
-
 @pytest.fixture(scope="module")
 def environment(
-    backend: Any, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[BackendEnvironment]:
-    env = BackendEnvironment(tmp_path_factory, backend)
+    backend: SettingsFor, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Environment]:
+    env = Environment(tmp_path_factory, backend)
     yield env
     env.close()
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda case: case.id)
-def test_hostile_input_is_refused_and_changes_nothing(
-    case: Case, environment: BackendEnvironment
-) -> None:
+def test_hostile_input_is_refused_and_changes_nothing(case: Case, environment: Environment) -> None:
     before = environment.pristine()
     api, workspace, ids = environment.client, environment.workspace, environment.ids
     body = assert_problem(send(api, case, ids), case.status)
@@ -423,7 +390,7 @@ def test_hostile_input_is_refused_and_changes_nothing(
 
 
 def test_after_every_hostile_input_the_export_validates_clean(
-    environment: BackendEnvironment, tmp_path: Path
+    environment: Environment, tmp_path: Path
 ) -> None:
     environment.pristine()
     api, ids = environment.client, environment.ids
@@ -479,11 +446,8 @@ def _lines(archive: bytes, name: str) -> list[dict[str, Any]]:
 
 
 @pytest.fixture
-def fresh(backend: Any, tmp_path: Path) -> Iterator[Workspace]:
-    workspace = runtime.build_workspace(backend(tmp_path / "home"))
-    runtime.bootstrap_admin(workspace)
-    yield workspace
-    workspace.store.close()
+def fresh(any_workspace: Workspace) -> Workspace:
+    return any_workspace
 
 
 @pytest.mark.parametrize("depth", [252, 300, 600])
@@ -513,7 +477,7 @@ def test_a_store_holding_deep_values_still_exports(
     assert any("nested at most 32 levels" in line for line in report.lines())
 
 
-def test_clearing_the_storage_provider_infers_it_again(environment: BackendEnvironment) -> None:
+def test_clearing_the_storage_provider_infers_it_again(environment: Environment) -> None:
     """Found by the widened fuzzing: `{"storageProvider": null}` was a 500."""
     environment.pristine()
     api, ids = environment.client, environment.ids

@@ -8,7 +8,6 @@ from __future__ import annotations
 import datetime as dt
 import threading
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,7 +17,7 @@ from dataops import runtime
 from dataops.domain.enums import Role
 from dataops.services import people, proofs
 from dataops.services.context import Workspace
-from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, PASSWORD, login, make_settings
+from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, PASSWORD, login
 
 API = "/work/api"
 TODAY = dt.datetime.now(dt.UTC).date()
@@ -57,20 +56,11 @@ class Team:
             client.__exit__(None, None, None)
 
 
-@pytest.fixture(params=["sqlite", "dynamodb"])
-def team(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Team]:
-    if request.param == "sqlite":
-        settings = make_settings(tmp_path)
-    else:
-        from tests.contract.dynamo import dynamo_settings, endpoint_for
-
-        settings = dynamo_settings(endpoint_for(request), tmp_path)
-    workspace = runtime.build_workspace(settings)
-    runtime.bootstrap_admin(workspace)
-    team = Team(workspace)
+@pytest.fixture
+def team(any_workspace: Workspace) -> Iterator[Team]:
+    team = Team(any_workspace)
     yield team
     team.close()
-    workspace.store.close()
 
 
 def ok(response: Any, status: int = 200) -> Any:

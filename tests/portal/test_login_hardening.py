@@ -9,7 +9,7 @@ import contextlib
 import ipaddress
 import sqlite3
 import threading
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -32,23 +32,7 @@ from dataops.services.people import SYSTEM
 from dataops.store.dynamodb import DynamoStore
 from dataops.store.port import Filters, PageRequest
 from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, PASSWORD, login, make_settings
-from tests.contract.dynamo import drop_tables, dynamo_settings, endpoint_for
 from tests.portal.support import ENGINE_SECRET, add_user, assert_problem, ok
-
-
-@pytest.fixture(params=["sqlite", "dynamodb"])
-def any_workspace(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Workspace]:
-    """A workspace with its admin, on SQLite or on DynamoDB (the session's moto server)."""
-    if request.param == "sqlite":
-        settings = make_settings(tmp_path)
-    else:
-        settings = dynamo_settings(endpoint_for(request), tmp_path)
-    ws = runtime.build_workspace(settings)
-    runtime.bootstrap_admin(ws)
-    yield ws
-    if isinstance(ws.store, DynamoStore):
-        drop_tables(ws.store)
-    ws.store.close()
 
 
 def counting_verify(monkeypatch: pytest.MonkeyPatch) -> list[str]:
