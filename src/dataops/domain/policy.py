@@ -403,8 +403,8 @@ def check_free_form(
     """A free-form JSON value (task `validation`, extra fields of refs): at most
     `MAX_DEPTH` levels deep, at most `max_bytes` as compact JSON, no secret-like keys or
     values anywhere in it."""
-    if value is None:
-        return []
+    if value is None or (type(value) in (list, dict) and not value):
+        return []  # (nothing nested, nothing to measure or scan: the common case)
     errors = check_depth(value, path)
     if errors:
         return errors  # (measured and scanned only once its depth is known to be small)
