@@ -30,6 +30,7 @@ from dataops.domain.models import (
     Notification,
     Phase,
     ProofRequirement,
+    RecurringConfig,
     Session,
     Task,
     TaskDefinition,
@@ -288,4 +289,26 @@ def settings(record_id: str = "workspace") -> WorkspaceSettings:
         review_policy=ReviewPolicy.INDEPENDENT,
         expiry_swept_through="2025-01-01",
         updated_by="usr_1",
+    )
+
+
+def recurring_config(
+    record_id: str, *, template_id: str = "tpl_1", enabled: bool = True
+) -> RecurringConfig:
+    return RecurringConfig(
+        id=record_id,
+        template_id=template_id,
+        title="Episode {n} ({date})",
+        start_date="2025-01-07",
+        created_at=STAMP,
+        updated_at=STAMP,
+        rrule="FREQ=WEEKLY;BYDAY=TU",
+        timezone="Europe/Berlin",
+        end_date="2026-12-31",
+        lead_days=3,
+        assignee_id="usr_1",
+        enabled=enabled,
+        skipped_dates=["2025-01-14"],
+        last_occurrence_date="2025-01-07",
+        occurrence_count=1,
     )

@@ -147,6 +147,7 @@ ROUND_TRIP: dict[str, Callable[[], Any]] = {
     "settings": lambda: r.settings("workspace"),
     "uploads": lambda: r.upload("upl_1"),
     "templates": lambda: r.template("tpl_1"),
+    "recurring_configs": lambda: r.recurring_config("rcf_1", template_id="tpl_1"),
     "bundles": lambda: r.bundle("bun_1", template_id="tpl_1"),
     "tasks": lambda: r.task("tsk_1", bundle_id="bun_1", assignee_id="usr_1"),
     "files": lambda: r.file_record("fil_1", task_id="tsk_1", bundle_id="bun_1"),

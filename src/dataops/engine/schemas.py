@@ -166,6 +166,35 @@ class Instantiate(In):
     anchor_date: DateStr
 
 
+class RecurringConfigFields(In):
+    """Rules beyond types (the rule's syntax, the zone, 0-365 lead days) are checked by
+    `rules.recurring_config_errors`, so each says which field and why."""
+
+    title: Short | None = None
+    rrule: Short | None = None
+    cron_expression: Short | None = None
+    timezone: Annotated[StrictStr, Field(max_length=100)] | None = None
+    start_date: DateStr | None = None
+    end_date: DateStr | None = None
+    lead_days: StrictInt | None = None
+    assignee_id: Id | None = None
+    enabled: StrictBool | None = None
+
+
+class RecurringConfigCreate(RecurringConfigFields):
+    template_id: Id
+    title: Short
+    start_date: DateStr
+
+
+class RecurringConfigUpdate(RecurringConfigFields, Versioned):
+    template_id: Id | None = None
+
+
+class SkipOccurrence(Versioned):
+    anchor_date: DateStr
+
+
 class BundleFields(In):
     description: Text | None = None
     anchor_date: DateStr | None = None
