@@ -138,7 +138,8 @@ class Settings:
         interval = DEFAULT_SCHEDULER_INTERVAL
         raw_interval = get("DATAOPS_SCHEDULER_INTERVAL_SECONDS")
         if raw_interval is not None:
-            if raw_interval.isdigit() and int(raw_interval) <= MAX_SCHEDULER_INTERVAL:
+            digits = raw_interval.isascii() and raw_interval.isdigit()
+            if digits and int(raw_interval) <= MAX_SCHEDULER_INTERVAL:
                 interval = int(raw_interval)
             else:
                 problems.append(

@@ -19,10 +19,11 @@ import pytest
 from fastapi.testclient import TestClient
 
 from dataops import lambda_handlers, runtime, scheduler
+from dataops.config import Settings
 from dataops.domain.clock import parse_ts
 from dataops.domain.codec import fields_from_dict
 from dataops.domain.enums import Role
-from dataops.domain.errors import Conflict, NotFound, ValidationFailed
+from dataops.domain.errors import ConfigurationError, Conflict, NotFound, ValidationFailed
 from dataops.domain.models import Bundle, RecurringConfig, Task, Template
 from dataops.services import people, recurring, workflow
 from dataops.services.context import Workspace
@@ -548,3 +549,18 @@ def test_the_cli_runs_one_pass(tmp_path: Path) -> None:
         assert len(bundles_of(workspace, made.id)) == 2
     finally:
         workspace.store.close()
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [(None, 60), ("0", 0), ("15", 15), ("86400", 86400)],
+)
+def test_the_scheduler_interval_setting(value: str | None, expected: int) -> None:
+    env = {} if value is None else {"DATAOPS_SCHEDULER_INTERVAL_SECONDS": value}
+    assert Settings.from_env(env).scheduler_interval_seconds == expected
+
+
+@pytest.mark.parametrize("value", ["-1", "1.5", "soon", "86401", "٣"])
+def test_a_bad_scheduler_interval_is_refused_naming_the_setting(value: str) -> None:
+    with pytest.raises(ConfigurationError, match="DATAOPS_SCHEDULER_INTERVAL_SECONDS"):
+        Settings.from_env({"DATAOPS_SCHEDULER_INTERVAL_SECONDS": value})
