@@ -472,7 +472,9 @@ def test_bundles_list_by_recurring_config(ws: Workspace, admin: TestClient) -> N
 # --- the runner's edges ----------------------------------------------------------------------
 
 
-def test_the_lambda_handler_runs_a_pass_for_the_scheduler_event(ws: Workspace) -> None:
+def test_the_lambda_handler_runs_a_pass_for_the_scheduler_event(
+    ws: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
     made = config(ws, template(ws))
     # What EventBridge Scheduler sends: the schedule's Input with its placeholders filled.
     event = {
@@ -484,11 +486,15 @@ def test_the_lambda_handler_runs_a_pass_for_the_scheduler_event(ws: Workspace) -
     assert lambda_handlers.is_scheduler_event(event)
     assert not lambda_handlers.is_scheduler_event({"version": "2.0", "rawPath": "/api/health"})
     assert not lambda_handlers.is_scheduler_event({"source": "aws.events"})
-    result = lambda_handlers.run_scheduled_pass(ws, event)
+    monkeypatch.setattr(lambda_handlers, "_engine_workspace", lambda: ws)
+    result = lambda_handlers.engine_handler(event, None)
     assert [c["occurrenceDate"] for c in result["created"]] == ["2025-01-07", "2025-01-14"]
     assert {c["recurringConfigId"] for c in result["created"]} == {made.id}
     assert result["failed"] == []
-    assert lambda_handlers.run_scheduled_pass(ws, event)["created"] == []
+    assert lambda_handlers.engine_handler(event, None)["created"] == []
+    # Without a readable scheduledTime the pass runs at the current time.
+    unfilled = dict(event, scheduledTime="<aws.scheduler.scheduled-time>")
+    assert lambda_handlers.engine_handler(unfilled, None)["failed"] == []
 
 
 def test_the_background_runner_makes_due_occurrences_until_stopped(ws: Workspace) -> None:
@@ -508,6 +514,7 @@ def test_the_background_runner_makes_due_occurrences_until_stopped(ws: Workspace
     ]
 
 
+@pytest.mark.slow
 def test_the_cli_runs_one_pass(tmp_path: Path) -> None:
     env = {
         **os.environ,
@@ -564,3 +571,35 @@ def test_the_scheduler_interval_setting(value: str | None, expected: int) -> Non
 def test_a_bad_scheduler_interval_is_refused_naming_the_setting(value: str) -> None:
     with pytest.raises(ConfigurationError, match="DATAOPS_SCHEDULER_INTERVAL_SECONDS"):
         Settings.from_env({"DATAOPS_SCHEDULER_INTERVAL_SECONDS": value})
+
+
+@pytest.mark.slow
+def test_cli_passes_racing_as_processes_against_dynamodb(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """Three `dataops scheduler run-due` processes at once against one DynamoDB (the
+    moto server): six missed weeks become six bundles, each printed by one process."""
+    from tests.contract.dynamo import dynamo_env, endpoint_for
+
+    env = {**os.environ, **dynamo_env(endpoint_for(request)), "DATAOPS_ENV": "test"}
+    env["DATAOPS_HOME"] = str(tmp_path)
+    workspace = runtime.build_workspace(Settings.from_env(env))
+    try:
+        made = config(workspace, template(workspace))
+        command = [sys.executable, "-m", "dataops", "scheduler", "run-due"]
+        command += ["--now", "2025-02-11T12:00:00Z"]
+        runners = [
+            subprocess.Popen(
+                command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+            )
+            for _ in range(3)
+        ]
+        outputs = [runner.communicate(timeout=180) for runner in runners]
+        assert [runner.returncode for runner in runners] == [0, 0, 0], outputs
+        lines = [line for out, _ in outputs for line in out.splitlines()]
+        assert sorted(line.split()[2] for line in lines) == weekly("2025-01-07", 6)
+        bundles = bundles_of(workspace, made.id)
+        assert sorted(b.occurrence_date or "" for b in bundles) == weekly("2025-01-07", 6)
+        assert stored(workspace, made.id).occurrence_count == 6
+    finally:
+        workspace.store.close()
