@@ -1536,6 +1536,22 @@ CASES: list[Case] = [
         fields=("rrule",),
     ),
     Case(
+        "recurring-patch-template-null",
+        "PATCH",
+        f"{RECURRING}/<recurring>",
+        422,
+        json={"templateId": None},
+        fields=("templateId",),
+    ),
+    Case(
+        "recurring-patch-title-too-long",
+        "PATCH",
+        f"{RECURRING}/<recurring>",
+        422,
+        json={"title": "x" * 401},
+        fields=("title",),
+    ),
+    Case(
         "recurring-patch-stale",
         "PATCH",
         f"{RECURRING}/<recurring>",

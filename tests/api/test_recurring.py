@@ -25,6 +25,7 @@ from dataops.domain.codec import fields_from_dict
 from dataops.domain.enums import Role
 from dataops.domain.errors import ConfigurationError, Conflict, NotFound, ValidationFailed
 from dataops.domain.models import Bundle, RecurringConfig, Task, Template
+from dataops.domain.recurrence import next_anchor
 from dataops.services import people, recurring, workflow
 from dataops.services.context import Workspace
 from dataops.store.port import Filters, PageRequest
@@ -128,7 +129,7 @@ def test_catch_up_of_six_missed_weeks_makes_six_bundles_once(ws: Workspace) -> N
     assert [t.date for t in tasks_of(ws, first.id)] == ["2025-01-06", "2025-01-07"]
     after = stored(ws, made.id)
     assert (after.last_occurrence_date, after.occurrence_count) == ("2025-02-11", 6)
-    assert recurring.present(after)["nextAnchorDate"] == "2025-02-18"
+    assert next_anchor(after) == date(2025, 2, 18)
 
 
 def test_an_occurrence_is_made_lead_days_before_its_anchor_in_the_configs_zone(
@@ -260,7 +261,7 @@ def test_skip_one_occurrence(ws: Workspace) -> None:
     made = config(ws, template(ws))
     skipped = recurring.skip_occurrence(ws, SYSTEM, made.id, "2025-01-14", None)
     assert skipped.skipped_dates == ["2025-01-14"]
-    assert recurring.present(skipped)["nextAnchorDate"] == "2025-01-07"
+    assert next_anchor(skipped) == date(2025, 1, 7)
     created = run(ws, "2025-01-21T12:00:00Z")
     assert [(o.occurrence_date, o.sequence) for o in created] == [
         ("2025-01-07", 1),

@@ -294,7 +294,8 @@ MAX_TITLE_PATTERN = 400
 def recurring_config_errors(config: RecurringConfig) -> list[FieldError]:
     """Every field rule of a recurring config, the rule evaluated by its parser (whose
     reason a bad rule reports)."""
-    errors = _text(config.title, "title", required=True, limit=MAX_TITLE_PATTERN)
+    errors = _text(config.template_id, "templateId", required=True, limit=200)
+    errors += _text(config.title, "title", required=True, limit=MAX_TITLE_PATTERN)
     errors += _date(config.start_date, "startDate", required=True)
     errors += _date(config.end_date, "endDate")
     errors += _dates(config.skipped_dates, "skippedDates")

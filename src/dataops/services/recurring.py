@@ -25,7 +25,6 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from dataops.domain.clock import new_id, now_ts
-from dataops.domain.codec import to_dict
 from dataops.domain.enums import EntityType
 from dataops.domain.errors import (
     Conflict,
@@ -35,7 +34,7 @@ from dataops.domain.errors import (
     VersionConflict,
 )
 from dataops.domain.models import Actor, Bundle, RecurringConfig
-from dataops.domain.recurrence import local_today, next_anchor, parse_recurrence, title_for
+from dataops.domain.recurrence import local_today, parse_recurrence, title_for
 from dataops.domain.rules import recurring_config_errors
 from dataops.services.common import audit, check_version, raise_if, require, save
 from dataops.services.context import Workspace
@@ -240,14 +239,6 @@ def list_configs(
         return uow.recurring_configs.find(
             Filters({"listed_key": "true", "template_id": template_id}), page
         )
-
-
-def present(config: RecurringConfig) -> dict[str, Any]:
-    """The config as the API shows it: its fields and the computed `nextAnchorDate`."""
-    body: dict[str, Any] = to_dict(config)
-    upcoming = next_anchor(config) if config.deleted_at is None else None
-    body["nextAnchorDate"] = upcoming.isoformat() if upcoming else None
-    return body
 
 
 # --- the runner ----------------------------------------------------------------------------

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Query, Response
 from fastapi.responses import JSONResponse
 
+from dataops.domain.codec import to_dict
 from dataops.domain.models import RecurringConfig
+from dataops.domain.recurrence import next_anchor
 from dataops.engine.deps import (
     IfMatch,
     Operator,
@@ -25,8 +27,16 @@ from dataops.services import recurring as svc
 router = api_router(prefix="/api/recurring-configs", tag="recurring")
 
 
+def shown(config: RecurringConfig) -> dict[str, Any]:
+    """The config as the API shows it: its fields and the computed `nextAnchorDate`."""
+    body: dict[str, Any] = to_dict(config)
+    upcoming = next_anchor(config) if config.deleted_at is None else None
+    body["nextAnchorDate"] = upcoming.isoformat() if upcoming else None
+    return body
+
+
 def _one(config: RecurringConfig, status: int = 200) -> JSONResponse:
-    return Json(svc.present(config), status_code=status, headers={"ETag": f'"{config.version}"'})
+    return Json(shown(config), status_code=status, headers={"ETag": f'"{config.version}"'})
 
 
 @router.post("", status_code=201)
@@ -42,7 +52,7 @@ async def list_configs(
     template_id: Annotated[str | None, Query(alias="templateId", max_length=200)] = None,
 ) -> JSONResponse:
     page = await read(ws, svc.list_configs, ws, template_id, paging)
-    return Json({"items": [svc.present(c) for c in page.items], "nextCursor": page.next_cursor})
+    return Json({"items": [shown(c) for c in page.items], "nextCursor": page.next_cursor})
 
 
 @router.get("/{config_id}")
