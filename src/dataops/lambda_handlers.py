@@ -25,6 +25,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import httpx
+from fastapi import FastAPI
 from mangum import Mangum
 
 from dataops import runtime, scheduler
@@ -111,9 +112,9 @@ def engine_function_name(environ: Mapping[str, str] | None = None) -> str:
     return name
 
 
-def build_engine(settings: Settings, workspace: Workspace | None = None) -> Mangum:
+def build_engine(settings: Settings) -> Mangum:
     secret = runtime.configured_portal_secret(settings)
-    workspace = workspace or runtime.build_workspace(settings)
+    workspace = runtime.build_workspace(settings)
     return Mangum(create_engine_app(workspace, secret), lifespan="off")
 
 
@@ -143,14 +144,17 @@ def _bootstrap_admin(workspace: Workspace) -> None:
         )
 
 
-@functools.cache
 def _engine_workspace() -> Workspace:
-    return runtime.build_workspace(lambda_settings())
+    """The workspace of the container's engine app (one store client for both kinds of
+    event)."""
+    app: FastAPI = _engine().app  # type: ignore[assignment]
+    workspace: Workspace = app.state.workspace
+    return workspace
 
 
 @functools.cache
 def _engine() -> Mangum:
-    return build_engine(lambda_settings(), _engine_workspace())
+    return build_engine(lambda_settings())
 
 
 @functools.cache
