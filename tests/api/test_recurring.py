@@ -417,6 +417,34 @@ def test_the_api_creates_reads_lists_edits_skips_and_deletes(
     assert ok(admin.get(f"{API}/recurring-configs"))["items"] == []
 
 
+def test_a_config_or_bundle_read_can_be_sent_back_as_an_edit(
+    ws: Workspace, admin: TestClient
+) -> None:
+    """The server-managed fields of a GET (nextAnchorDate, lastOccurrenceDate, ...; a
+    bundle's recurringConfigId and occurrenceDate) are ignored when echoed back."""
+    made = config(ws, template(ws))
+    run(ws, "2025-01-14T12:00:00Z")
+    url = f"{API}/recurring-configs/{made.id}"
+    read = ok(admin.get(url))
+    assert read["lastOccurrenceDate"] == "2025-01-14"
+    edited = ok(admin.patch(url, json={**read, "leadDays": 2, "occurrenceCount": 99}))
+    assert (edited["leadDays"], edited["occurrenceCount"]) == (2, 2)
+    assert edited["nextAnchorDate"] == "2025-01-21"
+    bundle = ok(admin.get(f"{API}/bundles", params={"recurringConfigId": made.id}))["items"][0]
+    changed = ok(
+        admin.patch(
+            f"{API}/bundles/{bundle['id']}",
+            json={
+                "title": "Renamed",
+                "recurringConfigId": "rcf_other",
+                "occurrenceDate": "2030-01-01",
+            },
+        )
+    )
+    assert (changed["title"], changed["occurrenceDate"]) == ("Renamed", bundle["occurrenceDate"])
+    assert changed["recurringConfigId"] == made.id
+
+
 @pytest.mark.parametrize(
     ("fields", "field", "reason"),
     [

@@ -50,6 +50,14 @@ SERVER_FIELDS = frozenset(
         "completionProof",
         "artifactRefs",
         "auditEventRefs",
+        # recurring work (CONTRACT §8): set by the runner, computed, or set by DELETE
+        "recurringConfigId",
+        "occurrenceDate",
+        "nextAnchorDate",
+        "lastOccurrenceDate",
+        "occurrenceCount",
+        "skippedDates",
+        "deletedAt",
     }
 )
 
