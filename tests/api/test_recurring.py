@@ -257,6 +257,29 @@ def test_a_pass_makes_at_most_max_per_config_and_the_next_continues(
     )
 
 
+def test_occurrences_found_made_count_towards_the_bound(
+    ws: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After lost cursor updates, a pass walks at most MAX_PER_CONFIG occurrences even
+    when it makes none of them (each costs a unit of work)."""
+    made = config(ws, template(ws, tasks=1))
+    monkeypatch.setattr(recurring, "_advance", lambda *args: None)
+    assert len(run(ws, "2025-02-25T12:00:00Z")) == 8
+    monkeypatch.undo()
+    monkeypatch.setattr(recurring, "MAX_PER_CONFIG", 3)
+    attempts: list[str] = []
+    original = recurring._make
+
+    def counted(ws: Workspace, config: RecurringConfig, anchor: date, n: int) -> Any:
+        attempts.append(anchor.isoformat())
+        return original(ws, config, anchor, n)
+
+    monkeypatch.setattr(recurring, "_make", counted)
+    assert run(ws, "2025-02-25T12:00:00Z") == []
+    assert attempts == weekly("2025-01-07", 3)
+    assert stored(ws, made.id).last_occurrence_date == "2025-01-21"
+
+
 def test_skip_one_occurrence(ws: Workspace) -> None:
     made = config(ws, template(ws))
     skipped = recurring.skip_occurrence(ws, SYSTEM, made.id, "2025-01-14", None)
@@ -313,20 +336,31 @@ def test_disabled_and_deleted_configs_make_nothing(ws: Workspace) -> None:
     assert len(run(ws, "2025-02-11T12:00:00Z")) == 6
 
 
-def test_a_missing_template_fails_only_its_config(ws: Workspace) -> None:
+@pytest.mark.parametrize(
+    ("stored_change", "reason"),
+    [
+        ({"template_id": "tpl_gone"}, "tpl_gone"),  # (templates cannot be deleted today)
+        ({"timezone": "Atlantis/Capital"}, "timezone"),  # e.g. gone from a newer tzdata
+    ],
+)
+def test_a_config_that_cannot_be_served_fails_alone(
+    ws: Workspace, stored_change: dict[str, str], reason: str
+) -> None:
     tpl = template(ws)
-    healthy = config(ws, tpl)
     broken = config(ws, tpl)
-    with ws.store.unit_of_work(write=True) as uow:  # (templates cannot be deleted today)
+    healthy = config(ws, tpl)
+    with ws.store.unit_of_work(write=True) as uow:
         current = uow.recurring_configs.get(broken.id)
         assert current is not None
-        current.template_id = "tpl_gone"
+        for name, value in stored_change.items():
+            setattr(current, name, value)
         current.version += 1
         uow.recurring_configs.update(current, current.version - 1)
         uow.commit()
     result = recurring.run_due(ws, parse_ts("2025-01-07T12:00:00Z"))
     assert [o.config_id for o in result.created] == [healthy.id]
     assert [config_id for config_id, _ in result.failed] == [broken.id]
+    assert reason in result.failed[0][1]
 
 
 def test_a_template_beyond_one_dynamodb_transaction_is_still_made_once(ws: Workspace) -> None:

@@ -34,7 +34,12 @@ from dataops.domain.errors import (
     VersionConflict,
 )
 from dataops.domain.models import Actor, Bundle, RecurringConfig
-from dataops.domain.recurrence import local_today, parse_recurrence, title_for
+from dataops.domain.recurrence import (
+    RecurrenceError,
+    local_today,
+    parse_recurrence,
+    title_for,
+)
 from dataops.domain.rules import recurring_config_errors
 from dataops.services.common import audit, check_version, raise_if, require, save
 from dataops.services.context import Workspace
@@ -262,7 +267,7 @@ def run_due(ws: Workspace, now: datetime) -> PassResult:
                 continue
             try:
                 result.created += _serve(ws, config, now)
-            except DataOpsError as exc:
+            except (DataOpsError, RecurrenceError) as exc:  # this config only
                 log.warning("recurring config %s: %s", config.id, exc)
                 result.failed.append((config.id, str(exc)))
         if page.next_cursor is None:
@@ -277,8 +282,8 @@ def _serve(ws: Workspace, config: RecurringConfig, now: datetime) -> list[Occurr
     made: list[Occurrence] = []
     count, last = config.occurrence_count, None
     for anchor in _upcoming(config, horizon):
-        if len(made) >= MAX_PER_CONFIG:
-            break
+        if count - config.occurrence_count >= MAX_PER_CONFIG:
+            break  # made or found made: either way a unit of work each
         last = anchor
         if anchor.isoformat() in skipped:
             continue
