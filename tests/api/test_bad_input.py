@@ -226,6 +226,7 @@ def snapshot(client: TestClient, workspace: Workspace, ids: dict[str, str]) -> d
     for key, collection in RECORDS.items():
         state[f"record:{key}"] = _ok(client.get(f"{API}/{collection}/{ids[key]}"))
     state["proof"] = _ok(client.get(f"{API}/tasks/{ids['task']}/proof"))
+    state["settings"] = _ok(client.get(f"{API}/settings"))
     root = Path(workspace.settings.blob_root)
     state["blobs"] = (
         sorted(
@@ -1158,6 +1159,48 @@ CASES: list[Case] = [
         409,
         json={"status": "superseded", "supersededBy": "<successor>"},
     ),
+    # ---- workspace settings (CONTRACT §7: PATCH /api/settings) --------------------------------
+    Case(
+        "settings-unknown-policy",
+        "PATCH",
+        f"{API}/settings",
+        422,
+        json={"reviewPolicy": "nobody"},
+        fields=("reviewPolicy",),
+    ),
+    Case(
+        "settings-policy-not-a-string",
+        "PATCH",
+        f"{API}/settings",
+        422,
+        json={"reviewPolicy": True},
+        fields=("reviewPolicy",),
+    ),
+    Case(
+        "settings-unknown-field",
+        "PATCH",
+        f"{API}/settings",
+        422,
+        json={"expirySweptThrough": "2020-01-01"},
+        fields=("expirySweptThrough",),
+    ),
+    Case(
+        "settings-malformed-json",
+        "PATCH",
+        f"{API}/settings",
+        400,
+        raw=b'{"reviewPolicy": ',
+        content_type=JSON_CT,
+    ),
+    Case(
+        "settings-stale-if-match",
+        "PATCH",
+        f"{API}/settings",
+        409,
+        json={"reviewPolicy": "independent"},
+        headers={"If-Match": "99"},
+    ),
+    Case("settings-wrong-method", "POST", f"{API}/settings", 405, json={}),
     # ---- 409: versions and idempotency ------------------------------------------------------
     Case(
         "stale-if-match",
