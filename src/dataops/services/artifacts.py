@@ -255,7 +255,12 @@ def update_artifact(
         save(uow.artifacts, updated)
         _relink(uow, updated, current.task_id, current.bundle_id)
         later = refresh_citing(
-            uow, actor, updated, also_tasks=[current.task_id], also_bundles=[current.bundle_id]
+            uow,
+            actor,
+            current,
+            updated,
+            also_tasks=[current.task_id],
+            also_bundles=[current.bundle_id],
         )
         if reset and updated.status != current.status:
             audit(
@@ -375,7 +380,7 @@ def review_artifact(
         updated = copy.deepcopy(current)
         _apply_review(uow, actor, updated, action, reason=reason, superseded_by=superseded_by)
         save(uow.artifacts, updated)
-        later = refresh_citing(uow, actor, updated)
+        later = refresh_citing(uow, actor, current, updated)
         audit(
             uow,
             actor,
@@ -423,9 +428,6 @@ def attach_artifact(
             return current
         save(uow.artifacts, updated)
         _relink(uow, updated, current.task_id, current.bundle_id)
-        later = refresh_citing(
-            uow, actor, updated, also_tasks=[current.task_id], also_bundles=[current.bundle_id]
-        )
         audit(
             uow,
             actor,
@@ -437,8 +439,7 @@ def attach_artifact(
             summary=_where(updated),
         )
         uow.commit()
-    refresh_tasks(ws, actor, later)
-    return updated
+        return updated
 
 
 def _apply_review(

@@ -2,8 +2,9 @@
 that no longer satisfies it stays done and says so.
 
 The stored `proofWithdrawn` flag (indexed: `?proofWithdrawn=true` is a query, never a
-scan) is kept in step by the changes that withdraw or restore proof — every artifact
-write calls `refresh_citing` in its own transaction — and, for evidence whose
+scan) is kept in step by the changes that withdraw or restore proof — an artifact write
+that changes what the proof rule reads of it (status, type, approvals, creator,
+`validUntil`) calls `refresh_citing` in its own transaction — and, for evidence whose
 `validUntil` passes with no write at all, by the expiry sweep (`sweep_expired`), which
 marks the tasks whose evidence expired on each day since its last pass (an indexed query
 per day). Reads show an expiry the sweep has not reached yet (`live`).
@@ -38,20 +39,29 @@ def completion_expiry(uow: UnitOfWork, task: Task) -> str | None:
     return min((a.valid_until for a in cited if a.valid_until), default=None)
 
 
+_QUALIFYING = ("status", "type", "approvals", "reviewed_by", "created_by", "valid_until")
+"""What `artifact_shortfall` reads of an artifact: a change to anything else (its title,
+tags, where it is attached) cannot withdraw or restore a proof."""
+
+
 def refresh_citing(
     uow: UnitOfWork,
     actor: Actor,
+    before: Artifact,
     artifact: Artifact,
     *,
     also_tasks: Iterable[str | None] = (),
     also_bundles: Iterable[str | None] = (),
 ) -> list[str]:
-    """After a change to `artifact` (its new state, not yet committed), bring the done
-    tasks whose completion proof cites it up to date, in the same unit of work: the
+    """After a change from `before` to `artifact` (its new state, not yet committed) that
+    can change whether it satisfies a proof, bring the done tasks whose completion proof
+    cites it up to date, in the same unit of work: the
     first `IN_TRANSACTION` of them; the IDs of the rest are returned for `refresh_tasks`
     once this unit commits. The tasks that can cite it are its task's and those of its
     bundle (refs follow attach), and those it was attached to before a move (`also_*`)."""
     later: list[str] = []
+    if all(getattr(before, name) == getattr(artifact, name) for name in _QUALIFYING):
+        return later
     for index, task in enumerate(_citing(uow, artifact, also_tasks, also_bundles)):
         if index < IN_TRANSACTION:
             _refresh(uow, actor, task, {artifact.id: artifact}, today())
