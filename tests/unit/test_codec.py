@@ -255,8 +255,6 @@ BUNDLE_FIELDS = {
     "createdAt",
     "updatedAt",
     "version",
-    "recurringConfigId",  # CONTRACT §8
-    "occurrenceDate",
 }
 FILE_FIELDS = {
     "id",

@@ -125,4 +125,3 @@ class EntityType(StrEnum):
     ARTIFACT = "artifact"
     NOTIFICATION = "notification"
     SETTINGS = "settings"
-    RECURRING_CONFIG = "recurring-config"

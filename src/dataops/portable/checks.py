@@ -35,7 +35,6 @@ _RULES: dict[str, Callable[[Any], list[FieldError]]] = {
     "templates": rules.template_errors,
     "files": rules.file_errors,
     "artifacts": rules.artifact_errors,
-    "recurring_configs": rules.recurring_config_errors,
 }
 
 Relation = tuple[str, str, bool]
@@ -48,15 +47,8 @@ RELATIONS: dict[str, tuple[Relation, ...]] = {
         ("assignee_id", "users", False),
         ("completed_by", "users", True),
     ),
-    "bundles": (
-        ("template_id", "templates", False),
-        ("recurring_config_id", "recurring_configs", False),
-    ),
+    "bundles": (("template_id", "templates", False),),
     "templates": (("default_assignee_id", "users", False),),
-    "recurring_configs": (
-        ("template_id", "templates", False),
-        ("assignee_id", "users", False),
-    ),
     "files": (
         ("task_id", "tasks", False),
         ("bundle_id", "bundles", False),

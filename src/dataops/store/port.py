@@ -33,7 +33,6 @@ from dataops.domain.models import (
     IdempotencyRecord,
     LoginThrottle,
     Notification,
-    RecurringConfig,
     Session,
     Task,
     Template,
@@ -128,7 +127,6 @@ class UnitOfWork(Protocol):
     settings: Repository[WorkspaceSettings]
     uploads: Repository[Upload]
     templates: Repository[Template]
-    recurring_configs: Repository[RecurringConfig]
     bundles: Repository[Bundle]
     tasks: Repository[Task]
     files: Repository[FileRecord]

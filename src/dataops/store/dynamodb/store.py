@@ -217,7 +217,6 @@ class DynamoUnitOfWork:
     settings: Repository[models.WorkspaceSettings]
     uploads: Repository[models.Upload]
     templates: Repository[models.Template]
-    recurring_configs: Repository[models.RecurringConfig]
     bundles: Repository[models.Bundle]
     tasks: Repository[models.Task]
     files: Repository[models.FileRecord]
