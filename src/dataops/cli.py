@@ -8,6 +8,7 @@ import json
 import logging
 import sys
 from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -47,9 +48,52 @@ def _serve(args: argparse.Namespace) -> int:
     )
     _announce_admin(admin)
     _sweep_at_start(workspace)
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    runner = None
+    if settings.scheduler_interval_seconds > 0:
+        from dataops.scheduler import BackgroundRunner
+
+        runner = BackgroundRunner(workspace, settings.scheduler_interval_seconds).start()
+        print(
+            f"  recurring work: a pass every {settings.scheduler_interval_seconds} s "
+            f"(DATAOPS_SCHEDULER_INTERVAL_SECONDS; 0 turns it off)",
+            file=sys.stderr,
+        )
+    try:
+        uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    finally:
+        if runner is not None:
+            runner.stop()
     workspace.store.close()
     return 0
+
+
+def _scheduler_run_due(args: argparse.Namespace) -> int:
+    from dataops import runtime
+    from dataops.scheduler import describe, run_pass
+
+    workspace = runtime.build_workspace(Settings.from_env())
+    try:
+        result = run_pass(workspace, args.now)
+    finally:
+        workspace.store.close()
+    for line in describe(result):
+        print(line)
+    print(
+        f"{len(result.created)} bundle(s) created, {len(result.failed)} config(s) failed",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def _moment(value: str) -> datetime:
+    from dataops.domain.clock import parse_ts
+
+    try:
+        return parse_ts(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(
+            f"must be an ISO 8601 time with a zone, e.g. 2026-01-05T09:00:00Z ({exc})"
+        ) from None
 
 
 def _sweep_at_start(workspace: Workspace) -> None:
@@ -540,6 +584,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sweep.add_argument("--dry-run", action="store_true", help="list, remove nothing")
     sweep.set_defaults(handler=_blobs_sweep)
+    scheduler = sub.add_parser("scheduler", help="recurring work").add_subparsers(
+        dest="action", required=True
+    )
+    run_due = scheduler.add_parser(
+        "run-due",
+        help="one pass: a bundle for every due occurrence of every enabled recurring config",
+    )
+    run_due.add_argument(
+        "--now",
+        type=_moment,
+        default=None,
+        metavar="ISO-8601",
+        help="run the pass as if it were this time (planning, tests); default: now",
+    )
+    run_due.set_defaults(handler=_scheduler_run_due)
     _add_portable_commands(sub)
     _add_artifact_commands(sub)
     return parser

@@ -31,8 +31,11 @@ TABLE_ENTITIES = (
     "uploads",
     "login_throttles",
     "settings",
+    "recurring_configs",
 )
 DEFAULT_MAX_UPLOAD_BYTES = 100 * 1024 * 1024
+DEFAULT_SCHEDULER_INTERVAL = 60
+MAX_SCHEDULER_INTERVAL = 86_400
 ProxyNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
@@ -89,6 +92,8 @@ class Settings:
     trusted_proxies: tuple[ProxyNetwork, ...] = ()
     """Proxies whose X-Forwarded-For names the client (the login throttle's address)."""
     on_lambda: bool = False
+    scheduler_interval_seconds: int = DEFAULT_SCHEDULER_INTERVAL
+    """Seconds between the recurring-work passes `dataops serve` runs (0: none)."""
 
     @property
     def local_storage_allowed(self) -> bool:
@@ -130,6 +135,17 @@ class Settings:
                 max_upload = int(raw_max)
             else:
                 problems.append("DATAOPS_MAX_UPLOAD_BYTES must be a positive whole number")
+        interval = DEFAULT_SCHEDULER_INTERVAL
+        raw_interval = get("DATAOPS_SCHEDULER_INTERVAL_SECONDS")
+        if raw_interval is not None:
+            digits = raw_interval.isascii() and raw_interval.isdigit()
+            if digits and int(raw_interval) <= MAX_SCHEDULER_INTERVAL:
+                interval = int(raw_interval)
+            else:
+                problems.append(
+                    f"DATAOPS_SCHEDULER_INTERVAL_SECONDS must be a whole number of seconds "
+                    f"from 0 (off) to {MAX_SCHEDULER_INTERVAL} (got {raw_interval!r})"
+                )
         tables = {
             entity: get(f"DATAOPS_{entity.upper()}_TABLE") or f"dataops-{entity.replace('_', '-')}"
             for entity in TABLE_ENTITIES
@@ -159,6 +175,7 @@ class Settings:
                 get("DATAOPS_TRUSTED_PROXIES"), "DATAOPS_TRUSTED_PROXIES", problems
             ),
             on_lambda=get("AWS_LAMBDA_FUNCTION_NAME") is not None,
+            scheduler_interval_seconds=interval,
         )
         problems += settings.durability_problems()
         if problems:

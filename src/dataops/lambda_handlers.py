@@ -4,8 +4,9 @@
 - `portal_handler`: the public portal behind a Function URL. Its broker reaches the
   engine through `LambdaInvokeTransport` (a synchronous invoke of
   WORK_ENGINE_FUNCTION_NAME); nothing else can call the engine.
-- `engine_handler`: the private work-engine, invoked only by the portal (no Function URL,
-  no trigger), still requiring the portal's shared secret on every request.
+- `engine_handler`: the private work-engine, invoked by the portal (no Function URL),
+  still requiring the portal's shared secret on every request; and by the EventBridge
+  Scheduler schedule, whose event (`is_scheduler_event`) runs one recurring-work pass.
 
 Each container reads and validates its settings once, on its first event, and keeps the
 app it built (with the portal secret, read from Secrets Manager when
@@ -24,10 +25,12 @@ from collections.abc import Mapping
 from typing import Any
 
 import httpx
+from fastapi import FastAPI
 from mangum import Mangum
 
-from dataops import runtime
+from dataops import runtime, scheduler
 from dataops.config import Settings
+from dataops.domain import clock
 from dataops.domain.errors import ConfigurationError, Conflict
 from dataops.engine.app import create_engine_app
 from dataops.lambda_invoke import LambdaInvokeTransport
@@ -48,7 +51,49 @@ def portal_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 
 def engine_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    if is_scheduler_event(event):
+        return run_scheduled_pass(_engine_workspace(), event)
     return _engine()(event, context)
+
+
+SCHEDULER_SOURCE = "dataops.scheduler"
+
+
+def is_scheduler_event(event: Any) -> bool:
+    """The event EventBridge Scheduler sends (the schedule's `Input` in
+    infra/template.yaml, its placeholders filled in): `{"source": "dataops.scheduler",
+    "action": "run-due", "scheduledTime": ..., "executionId": ...}`."""
+    return (
+        isinstance(event, dict)
+        and event.get("source") == SCHEDULER_SOURCE
+        and event.get("action") == "run-due"
+    )
+
+
+def run_scheduled_pass(workspace: Workspace, event: Mapping[str, Any]) -> dict[str, Any]:
+    """One recurring-work pass at the schedule's time (now if it has none), logged line
+    by line; the result is what the invocation returns."""
+    moment = clock.now()
+    scheduled = event.get("scheduledTime")
+    if isinstance(scheduled, str):
+        try:
+            moment = clock.parse_ts(scheduled)
+        except ValueError:
+            log.warning("scheduler event with an unreadable scheduledTime %r", scheduled)
+    result = scheduler.run_pass(workspace, moment)
+    for line in scheduler.describe(result):
+        log.info("%s", line)
+    return {
+        "created": [
+            {
+                "recurringConfigId": o.config_id,
+                "occurrenceDate": o.occurrence_date,
+                "bundleId": o.bundle.id,
+            }
+            for o in result.created
+        ],
+        "failed": [{"recurringConfigId": c, "reason": why} for c, why in result.failed],
+    }
 
 
 def lambda_settings(environ: Mapping[str, str] | None = None) -> Settings:
@@ -97,6 +142,14 @@ def _bootstrap_admin(workspace: Workspace) -> None:
             "no users yet: create the first admin with `dataops users add` against this "
             "deployment's tables, or set DATAOPS_ADMIN_EMAIL and DATAOPS_ADMIN_PASSWORD"
         )
+
+
+def _engine_workspace() -> Workspace:
+    """The workspace of the container's engine app (one store client for both kinds of
+    event)."""
+    app: FastAPI = _engine().app  # type: ignore[assignment]
+    workspace: Workspace = app.state.workspace
+    return workspace
 
 
 @functools.cache

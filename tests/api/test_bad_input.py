@@ -47,6 +47,7 @@ WORLD_KEYS = (
     "archived",
     "superseded",
     "successor",
+    "recurring",
 )
 
 # --- the fixture world ---------------------------------------------------------------
@@ -158,6 +159,17 @@ def make_world(api: TestClient) -> dict[str, str]:
     )
     assert response.status_code == 200, response.text
     assert response.json()["status"] == "superseded"
+    recurring = _created(
+        api.post(
+            f"{API}/recurring-configs",
+            json={
+                "templateId": template["id"],
+                "title": "Episode {n}",
+                "rrule": "FREQ=WEEKLY;BYDAY=TU",
+                "startDate": "2026-03-03",
+            },
+        )
+    )
     return {
         "template": template["id"],
         "bundle": bundle["id"],
@@ -168,6 +180,7 @@ def make_world(api: TestClient) -> dict[str, str]:
         "archived": archived["id"],
         "superseded": superseded["id"],
         "successor": successor["id"],
+        "recurring": recurring["id"],
     }
 
 
@@ -182,6 +195,7 @@ COLLECTIONS = (
     "audit-events",
     "notifications",
     "users",
+    "recurring-configs",
 )
 RECORDS = {
     "template": "templates",
@@ -193,6 +207,7 @@ RECORDS = {
     "archived": "artifacts",
     "superseded": "artifacts",
     "successor": "artifacts",
+    "recurring": "recurring-configs",
 }
 
 
@@ -252,6 +267,18 @@ def valid_artifact(**changes: Any) -> dict[str, Any]:
     }
     body.update(changes)
     return body
+
+
+RECURRING = f"{API}/recurring-configs"
+
+
+def valid_recurring() -> dict[str, Any]:
+    return {
+        "templateId": "<template>",
+        "title": "Episode {n}",
+        "rrule": "FREQ=WEEKLY;BYDAY=TU",
+        "startDate": "2026-03-03",
+    }
 
 
 def art(case_id: str, expected: int, *fields: str, **changes: Any) -> Case:
@@ -1484,6 +1511,128 @@ CASES: list[Case] = [
         fields=("cursor",),
     ),
     Case("cursor-garbage-files", "GET", f"{API}/files?cursor=%00%01", 422, fields=("cursor",)),
+    # ---- recurring configs (CONTRACT §8) -------------------------------------------------
+    *(
+        Case(
+            f"recurring-{name}",
+            "POST",
+            RECURRING,
+            status,
+            json={**valid_recurring(), **changes},
+            fields=fields,
+            detail=detail,
+        )
+        for name, status, changes, fields, detail in (
+            ("rrule-invalid", 422, {"rrule": "FREQ=WEEKLY;BYDAY=XX"}, ("rrule",), "BYDAY"),
+            ("rrule-no-freq", 422, {"rrule": "BYDAY=TU"}, ("rrule",), "freq"),
+            ("rrule-hourly", 422, {"rrule": "FREQ=HOURLY"}, ("rrule",), "FREQ"),
+            ("rrule-feb-30", 422, {"rrule": "FREQ=YEARLY;BYMONTHDAY=30;BYMONTH=2"}, ("rrule",), ""),
+            ("rrule-number", 422, {"rrule": 7}, ("rrule",), ""),
+            (
+                "cron-four-fields",
+                422,
+                {"rrule": None, "cronExpression": "0 9 * *"},
+                ("cronExpression",),
+                "5 fields",
+            ),
+            (
+                "cron-out-of-range",
+                422,
+                {"rrule": None, "cronExpression": "0 25 * * *"},
+                ("cronExpression",),
+                "",
+            ),
+            ("both-rules", 422, {"cronExpression": "0 9 * * *"}, ("rrule",), "exactly one"),
+            ("no-rule", 422, {"rrule": None}, ("rrule",), "exactly one"),
+            ("zone-unknown", 422, {"timezone": "Mars/Olympus"}, ("timezone",), "IANA"),
+            ("zone-path", 422, {"timezone": "../../etc/passwd"}, ("timezone",), ""),
+            ("lead-days-string", 422, {"leadDays": "7"}, ("leadDays",), ""),
+            ("lead-days-over", 422, {"leadDays": 366}, ("leadDays",), "365"),
+            ("lead-days-negative", 422, {"leadDays": -1}, ("leadDays",), ""),
+            ("enabled-string", 422, {"enabled": "true"}, ("enabled",), ""),
+            ("start-date-invalid", 422, {"startDate": "2026-02-30"}, ("startDate",), ""),
+            ("end-before-start", 422, {"endDate": "2026-01-01"}, ("endDate",), ""),
+            ("unknown-field", 422, {"horizon": "2027-01-01"}, ("horizon",), ""),
+            ("title-missing", 422, {"title": None}, ("title",), ""),
+            ("template-unknown", 404, {"templateId": MISSING}, (), "templateId"),
+            ("assignee-unknown", 404, {"assigneeId": MISSING}, (), "assigneeId"),
+        )
+    ),
+    Case("recurring-json-array", "POST", RECURRING, 400, json=[valid_recurring()]),
+    Case("recurring-get-unknown", "GET", f"{RECURRING}/{MISSING}", 404),
+    Case("recurring-patch-unknown", "PATCH", f"{RECURRING}/{MISSING}", 404, json={"title": "x"}),
+    Case("recurring-delete-unknown", "DELETE", f"{RECURRING}/{MISSING}", 404),
+    Case(
+        "recurring-skip-unknown",
+        "POST",
+        f"{RECURRING}/{MISSING}/skip",
+        404,
+        json={"anchorDate": "2026-03-10"},
+    ),
+    Case("recurring-put", "PUT", f"{RECURRING}/<recurring>", 405, json=valid_recurring()),
+    Case(
+        "recurring-patch-bad-rule",
+        "PATCH",
+        f"{RECURRING}/<recurring>",
+        422,
+        json={"rrule": "FREQ=SOMETIMES"},
+        fields=("rrule",),
+    ),
+    Case(
+        "recurring-patch-template-null",
+        "PATCH",
+        f"{RECURRING}/<recurring>",
+        422,
+        json={"templateId": None},
+        fields=("templateId",),
+    ),
+    Case(
+        "recurring-patch-title-too-long",
+        "PATCH",
+        f"{RECURRING}/<recurring>",
+        422,
+        json={"title": "x" * 401},
+        fields=("title",),
+    ),
+    Case(
+        "recurring-patch-stale",
+        "PATCH",
+        f"{RECURRING}/<recurring>",
+        409,
+        json={"title": "x"},
+        headers={"If-Match": '"99"'},
+    ),
+    Case(
+        "recurring-delete-stale",
+        "DELETE",
+        f"{RECURRING}/<recurring>",
+        409,
+        headers={"If-Match": '"99"'},
+    ),
+    Case(
+        "recurring-skip-not-an-occurrence",
+        "POST",
+        f"{RECURRING}/<recurring>/skip",
+        422,
+        json={"anchorDate": "2026-03-04"},
+        fields=("anchorDate",),
+    ),
+    Case(
+        "recurring-skip-bad-date",
+        "POST",
+        f"{RECURRING}/<recurring>/skip",
+        422,
+        json={"anchorDate": "next week"},
+        fields=("anchorDate",),
+    ),
+    Case(
+        "recurring-skip-no-date",
+        "POST",
+        f"{RECURRING}/<recurring>/skip",
+        422,
+        json={},
+        fields=("anchorDate",),
+    ),
     # ---- uploads (CONTRACT §4: POST /api/uploads) --------------------------------------------
     Case(
         "upload-size-string",
@@ -1717,6 +1866,16 @@ def _viewer_requests(ids: dict[str, str]) -> Iterator[Case]:
         json={"taskId": "<task>", "filename": "a.pdf", "storageUri": "https://example.com/a.pdf"},
     )
     yield Case("upload-file", "POST", f"{API}/files", 403, multipart={"taskId": "<task>"})
+    yield Case("create-recurring", "POST", RECURRING, 403, json=valid_recurring())
+    yield Case("patch-recurring", "PATCH", f"{RECURRING}/<recurring>", 403, json={"enabled": False})
+    yield Case("delete-recurring", "DELETE", f"{RECURRING}/<recurring>", 403)
+    yield Case(
+        "skip-recurring",
+        "POST",
+        f"{RECURRING}/<recurring>/skip",
+        403,
+        json={"anchorDate": "2026-03-10"},
+    )
 
 
 def test_viewer_cannot_write(

@@ -30,6 +30,7 @@ from dataops.domain.models import (
     Notification,
     Phase,
     ProofRequirement,
+    RecurringConfig,
     Session,
     Task,
     TaskDefinition,
@@ -96,7 +97,12 @@ def task(
 
 
 def bundle(
-    record_id: str, *, status: BundleStatus = BundleStatus.ACTIVE, template_id: str | None = None
+    record_id: str,
+    *,
+    status: BundleStatus = BundleStatus.ACTIVE,
+    template_id: str | None = None,
+    recurring_config_id: str | None = None,
+    occurrence_date: str | None = None,
 ) -> Bundle:
     return Bundle(
         id=record_id,
@@ -106,6 +112,8 @@ def bundle(
         status=status,
         template_id=template_id,
         bundle_links=[BundleLink("Episode", "https://example.org/ep")],
+        recurring_config_id=recurring_config_id,
+        occurrence_date=occurrence_date,
     )
 
 
@@ -209,7 +217,9 @@ ENGINE_FILTERS: dict[str, list[tuple[str, ...]]] = {
     "artifacts": [(), *_subsets(ARTIFACT_FILTERS), ("storage_uri",), ("valid_until",)],
     "tasks": [(), *_subsets(TASK_FILTERS)],
     "files": [(), ("task_id",), ("bundle_id",), ("task_id", "bundle_id"), ("location",)],
-    "bundles": [(), ("status",), ("template_id",), ("status", "template_id")],
+    "bundles": [(), *_subsets(("status", "template_id", "recurring_config_id"))],
+    # the API list (not deleted, by template) and the runner's pass (enabled ones)
+    "recurring_configs": [("listed_key",), ("listed_key", "template_id"), ("enabled_key",)],
     "audit_events": [(), ("entity_type",), ("entity_type", "entity_id")],
     "notifications": [(), ("user_id",), ("task_id",)],
     "users": [(), ("email",)],
@@ -288,4 +298,31 @@ def settings(record_id: str = "workspace") -> WorkspaceSettings:
         review_policy=ReviewPolicy.INDEPENDENT,
         expiry_swept_through="2025-01-01",
         updated_by="usr_1",
+    )
+
+
+def recurring_config(
+    record_id: str,
+    *,
+    template_id: str = "tpl_1",
+    enabled: bool = True,
+    deleted_at: str | None = None,
+) -> RecurringConfig:
+    return RecurringConfig(
+        id=record_id,
+        template_id=template_id,
+        title="Episode {n} ({date})",
+        start_date="2025-01-07",
+        created_at=STAMP,
+        updated_at=STAMP,
+        rrule="FREQ=WEEKLY;BYDAY=TU",
+        timezone="Europe/Berlin",
+        end_date="2026-12-31",
+        lead_days=3,
+        assignee_id="usr_1",
+        enabled=enabled,
+        skipped_dates=["2025-01-14"],
+        last_occurrence_date="2025-01-07",
+        occurrence_count=1,
+        deleted_at=deleted_at,
     )

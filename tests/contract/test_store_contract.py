@@ -147,6 +147,7 @@ ROUND_TRIP: dict[str, Callable[[], Any]] = {
     "settings": lambda: r.settings("workspace"),
     "uploads": lambda: r.upload("upl_1"),
     "templates": lambda: r.template("tpl_1"),
+    "recurring_configs": lambda: r.recurring_config("rcf_1", template_id="tpl_1"),
     "bundles": lambda: r.bundle("bun_1", template_id="tpl_1"),
     "tasks": lambda: r.task("tsk_1", bundle_id="bun_1", assignee_id="usr_1"),
     "files": lambda: r.file_record("fil_1", task_id="tsk_1", bundle_id="bun_1"),
@@ -410,12 +411,24 @@ def _dataset(entity: str) -> list[Any]:
             )
             for i in range(30)
         ]
+    if entity == "recurring_configs":
+        return [
+            r.recurring_config(
+                f"rcf_{i:03d}",
+                template_id=rng.choice(["tpl_a", "tpl_b"]),
+                enabled=rng.choice([True, False]),
+                deleted_at=rng.choice([None, None, r.STAMP]),
+            )
+            for i in range(30)
+        ]
     if entity == "bundles":
         return [
             r.bundle(
                 f"bun_{i:03d}",
                 status=rng.choice(list(BundleStatus)),
                 template_id=rng.choice(["tpl_a", "tpl_b", None]),
+                recurring_config_id=(config := rng.choice(["rcf_a", "rcf_b", None])),
+                occurrence_date=f"2025-01-{i + 1:02d}" if config else None,
             )
             for i in range(30)
         ]
@@ -779,3 +792,45 @@ def test_purge_expired_refuses_records_that_do_not_expire(
 ) -> None:
     with store.unit_of_work(write=True) as uow, pytest.raises(ValueError, match="do not expire"):
         uow.purge_expired(entity, EXPIRY_NOW, 10)
+
+
+def _add_in_one_unit(store: MetadataStore, records: list[tuple[str, Any]]) -> None:
+    with store.unit_of_work(write=True) as uow:
+        for entity, record in records:
+            getattr(uow, entity).add(record)
+        uow.commit()
+
+
+def test_one_bundle_per_recurring_occurrence(store: MetadataStore) -> None:
+    """A bundle's (recurringConfigId, occurrenceDate) is unique, like a user's email:
+    the claim that makes each occurrence exactly one bundle."""
+
+    def made(bundle_id: str, config_id: str, day: str) -> Any:
+        return r.bundle(bundle_id, recurring_config_id=config_id, occurrence_date=day)
+
+    seed(
+        store,
+        "bundles",
+        [
+            made("bun_1", "rcf_1", "2025-01-07"),
+            made("bun_2", "rcf_1", "2025-01-14"),
+            made("bun_3", "rcf_2", "2025-01-07"),
+            r.bundle("bun_4"),  # bundles made by hand claim nothing
+            r.bundle("bun_5"),
+        ],
+    )
+    twin = [
+        ("bundles", made("bun_6", "rcf_1", "2025-01-14")),
+        ("tasks", r.task("tsk_1", bundle_id="bun_6")),
+    ]
+    with pytest.raises(Conflict):
+        _add_in_one_unit(store, twin)
+    assert read(store, "bundles", "bun_6") is None
+    assert read(store, "tasks", "tsk_1") is None  # nothing of the unit was written
+    pair = [
+        ("bundles", made("bun_7", "rcf_3", "2025-02-01")),
+        ("bundles", made("bun_8", "rcf_3", "2025-02-01")),
+    ]
+    with pytest.raises(Conflict):  # two in one unit: refused too
+        _add_in_one_unit(store, pair)
+    assert read(store, "bundles", "bun_7") is None

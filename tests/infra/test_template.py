@@ -386,3 +386,36 @@ def test_buckets_are_private_versioned_encrypted_and_retained(
     assert deny["Effect"] == "Deny"
     assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
     assert all(s["Effect"] == "Deny" for s in policies[0])  # the policy grants nothing
+
+
+# --- the recurring-work schedule -----------------------------------------------------------
+
+
+def test_an_eventbridge_schedule_runs_a_pass_of_the_engine(template: dict[str, Any]) -> None:
+    """The schedule invokes the engine with an event its handler runs a pass for: the
+    Input with EventBridge Scheduler's placeholders filled in as AWS sends it."""
+    from dataops.lambda_handlers import is_scheduler_event
+
+    (schedule,) = resources(template, "AWS::Scheduler::Schedule").values()
+    props = schedule["Properties"]
+    assert props["State"] == "ENABLED"
+    assert props["ScheduleExpression"] == {"Ref": "SchedulerExpression"}
+    target = props["Target"]
+    assert target["Arn"] == {"Fn::GetAtt": ["EngineFunction", "Arn"]}
+    sent = (
+        target["Input"]
+        .replace("<aws.scheduler.scheduled-time>", "2026-01-05T09:00:00Z")
+        .replace("<aws.scheduler.execution-id>", "d9a0e5f4-1b2c-4d3e-8f9a-0b1c2d3e4f5a")
+    )
+    event = json.loads(sent)
+    assert is_scheduler_event(event)
+    assert event["scheduledTime"] == "2026-01-05T09:00:00Z"
+
+    role = template["Resources"][target["RoleArn"]["Fn::GetAtt"][0]]
+    assert role["Type"] == "AWS::IAM::Role"
+    (trust,) = role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    assert trust["Principal"] == {"Service": "scheduler.amazonaws.com"}
+    (policy,) = role["Properties"]["Policies"]
+    (statement,) = policy["PolicyDocument"]["Statement"]
+    assert statement["Action"] == "lambda:InvokeFunction"
+    assert statement["Resource"] == {"Fn::GetAtt": ["EngineFunction", "Arn"]}

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from dataops.demo import load_demo
-from dataops.domain.clock import new_id, now_ts
+from dataops.domain.clock import new_id, now_ts, parse_ts
 from dataops.domain.enums import (
     ArtifactStatus,
     ArtifactType,
@@ -37,7 +37,7 @@ from dataops.domain.models import (
 )
 from dataops.domain.status import ReviewAction
 from dataops.portable.format import MANIFEST, SPECS, canonical_line
-from dataops.services import artifacts, auth, files, people, tasks, workflow
+from dataops.services import artifacts, auth, files, people, recurring, tasks, workflow
 from dataops.services import settings as workspace_settings
 from dataops.services.context import Workspace
 from dataops.store.port import Filters, PageRequest
@@ -256,6 +256,21 @@ def build_rich_workspace(ws: Workspace) -> Rich:
         uow.files.add(legacy)
         uow.commit()
     workspace_settings.update_settings(ws, admin, {"review_policy": ReviewPolicy.INDEPENDENT}, None)
+    monthly = recurring.create_config(
+        ws,
+        admin,
+        {
+            "template_id": template.id,
+            "title": "Meetup {n} ({date})",
+            "rrule": "FREQ=MONTHLY;BYDAY=-1FR",
+            "timezone": "Europe/Berlin",
+            "start_date": "2025-01-01",
+            "lead_days": 14,
+            "assignee_id": operator.id,
+        },
+    )
+    recurring.skip_occurrence(ws, admin, monthly.id, "2025-02-28", None)
+    recurring.run_due(ws, parse_ts("2025-03-20T09:00:00Z"))  # January and March
     return Rich(
         admin=admin.id,
         operator=operator.id,

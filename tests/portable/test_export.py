@@ -36,6 +36,7 @@ from dataops.domain.models import (
     FileRecord,
     Notification,
     ProofRequirement,
+    RecurringConfig,
     RequirementVerdict,
     Session,
     Task,
@@ -106,6 +107,24 @@ def _fixed_records() -> list[tuple[str, Any]]:
             ),
         ),
         (
+            "recurring_configs",
+            RecurringConfig(
+                "rcf_1",
+                "tpl_1",
+                "Episode {n} ({date})",
+                "2025-01-04",
+                STAMP,
+                STAMP,
+                rrule="FREQ=WEEKLY;BYDAY=SA",
+                timezone="Europe/Berlin",
+                lead_days=3,
+                assignee_id="usr_1",
+                skipped_dates=["2025-01-25"],
+                last_occurrence_date="2025-02-01",
+                occurrence_count=4,
+            ),
+        ),
+        (
             "bundles",
             Bundle(
                 "bdl_1",
@@ -116,6 +135,8 @@ def _fixed_records() -> list[tuple[str, Any]]:
                 template_id="tpl_1",
                 bundle_links=[BundleLink("Page", "https://example.com/page")],
                 artifact_refs=[ref],
+                recurring_config_id="rcf_1",
+                occurrence_date="2025-02-01",
             ),
         ),
         (
@@ -252,14 +273,8 @@ def test_manifest_is_exactly_the_contract(golden: Golden) -> None:
     assert manifest["export_format_version"] == 1
     assert re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$", manifest["generated_at"])
     assert manifest["entity_files"] == {name: f"{name}.jsonl" for name in EXPORTED}
-    assert sorted(manifest["omitted_entities"]) == [
-        "assistant_jobs",
-        "recurring_configs",
-        "sessions",
-    ]
-    assert set(manifest["entity_files"]) | {"assistant_jobs", "recurring_configs"} == set(
-        ENTITY_NAMES
-    )
+    assert sorted(manifest["omitted_entities"]) == ["assistant_jobs", "sessions"]
+    assert set(manifest["entity_files"]) | {"assistant_jobs"} == set(ENTITY_NAMES)
     assert manifest["redactions"] == ["users.password_hash", "sessions", "api_tokens"]
     for name in EXPORTED:
         data = export.path(name).read_bytes()

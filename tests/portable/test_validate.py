@@ -153,6 +153,38 @@ def test_duplicate_user_email(tampered: ExportDir) -> None:
     assert (problem.entity, problem.field) == ("users", "email")
 
 
+def test_two_bundles_claiming_one_occurrence(tampered: ExportDir) -> None:
+    """The store makes one bundle per (recurring config, occurrence date); an export
+    with two cannot be imported."""
+    records = tampered.records("bundles")
+    made = [r for r in records if r.get("recurring_config_id")]
+    assert len(made) == 2  # the rich workspace's January and March meetups
+    twin = dict(made[0], bundle_id="bdl_twin")
+    tampered.write_records("bundles", [*records, twin])
+    problem = only(validate_export(tampered.root))
+    assert (problem.entity, problem.field) == ("bundles", "occurrence_date")
+    assert made[0]["recurring_config_id"] in problem.message
+    # Another date of the same config is fine.
+    tampered.write_records("bundles", [*records, dict(twin, occurrence_date="2030-01-25")])
+    assert validate_export(tampered.root).valid
+
+
+def test_a_bundles_recurring_config_must_exist(tampered: ExportDir) -> None:
+    bundle = first_id(tampered, "bundles", occurrence_date="2025-01-31")
+    tampered.edit("bundles", bundle, recurring_config_id="rcf_gone")
+    problem = only(validate_export(tampered.root))
+    assert (problem.entity, problem.field) == ("bundles", "recurring_config_id")
+    assert "rcf_gone" in problem.message
+
+
+def test_a_recurring_config_with_a_bad_rule_is_reported(tampered: ExportDir) -> None:
+    config = first_id(tampered, "recurring_configs")
+    tampered.edit("recurring_configs", config, rrule="FREQ=WEEKLY;BYDAY=XX")
+    problem = only(validate_export(tampered.root))
+    assert (problem.entity, problem.field) == ("recurring_configs", "rrule")
+    assert "BYDAY" in problem.message
+
+
 @pytest.mark.parametrize(
     ("entity", "field", "value", "expected_field"),
     [

@@ -255,6 +255,8 @@ BUNDLE_FIELDS = {
     "createdAt",
     "updatedAt",
     "version",
+    "recurringConfigId",  # CONTRACT §8
+    "occurrenceDate",
 }
 FILE_FIELDS = {
     "id",

@@ -125,3 +125,4 @@ class EntityType(StrEnum):
     ARTIFACT = "artifact"
     NOTIFICATION = "notification"
     SETTINGS = "settings"
+    RECURRING_CONFIG = "recurring-config"

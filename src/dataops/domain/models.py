@@ -125,7 +125,59 @@ class Bundle:
     bundle_links: list[BundleLink] = field(default_factory=list)
     artifact_refs: list[ArtifactRef] = field(default_factory=list)
     tags: list[str] = field(default_factory=list)
+    recurring_config_id: str | None = None
+    occurrence_date: str | None = None
+    """The anchor date of the recurring config's occurrence this bundle is."""
     version: int = 1
+
+    @property
+    def occurrence_key(self) -> str | None:
+        """`<config id>#<anchor date>` for a bundle made by a recurring config: unique in
+        the store, the claim that makes each occurrence exactly one bundle."""
+        if self.recurring_config_id is None or self.occurrence_date is None:
+            return None
+        return f"{self.recurring_config_id}#{self.occurrence_date}"
+
+
+@dataclass
+class RecurringConfig:
+    """A template instantiated on a schedule (CONTRACT §8): one bundle per occurrence."""
+
+    id: str
+    template_id: str
+    title: str
+    """Pattern of the bundles' titles: `{date}` the anchor date, `{n}` its number."""
+    start_date: str
+    created_at: str
+    updated_at: str
+    rrule: str | None = None
+    cron_expression: str | None = None
+    timezone: str = "UTC"
+    end_date: str | None = None
+    lead_days: int = 7
+    assignee_id: str | None = None
+    enabled: bool = True
+    skipped_dates: list[str] = field(default_factory=list)
+    last_occurrence_date: str | None = None
+    """The latest occurrence the runner has made a bundle for (set by the runner): the
+    rule is evaluated after it, so an edit changes future occurrences only."""
+    occurrence_count: int = 0
+    """How many occurrences have been made (`{n}` of the next one is this + 1)."""
+    deleted_at: str | None = None
+    """Set by DELETE: the config is gone from the API and makes no more bundles; the
+    record stays so the bundles it made still name it (export relationships)."""
+    version: int = 1
+
+    @property
+    def enabled_key(self) -> str | None:
+        """The index value of a config the runner serves ("true"), else None (a sparse
+        index: the runner reads only enabled configs)."""
+        return "true" if self.enabled and self.deleted_at is None else None
+
+    @property
+    def listed_key(self) -> str | None:
+        """The index value of a config the API lists ("true": not deleted)."""
+        return "true" if self.deleted_at is None else None
 
 
 @dataclass

@@ -14,6 +14,7 @@ from dataops.domain.models import (
     BundleLink,
     FileRecord,
     ProofRequirement,
+    RecurringConfig,
     Reference,
     Task,
     TaskDefinition,
@@ -29,6 +30,7 @@ from dataops.domain.policy import (
     provider_conflict,
     scan_entity_for_secret_values,
 )
+from dataops.domain.recurrence import MAX_LEAD_DAYS, RecurrenceError, parse_recurrence
 
 MAX_TITLE = 500
 MAX_TEXT = 20_000
@@ -282,4 +284,37 @@ def template_errors(template: Template) -> list[FieldError]:
             errors.append(FieldError(f"phases[{index}].id", "is used twice"))
         phase_ids.add(phase.id)
     errors += scan_entity_for_secret_values(template)
+    return errors
+
+
+MAX_TITLE_PATTERN = 400
+"""Room for `{date}` and `{n}` to grow within a bundle title's `MAX_TITLE`."""
+
+
+def recurring_config_errors(config: RecurringConfig) -> list[FieldError]:
+    """Every field rule of a recurring config, the rule evaluated by its parser (whose
+    reason a bad rule reports)."""
+    errors = _text(config.template_id, "templateId", required=True, limit=200)
+    errors += _text(config.title, "title", required=True, limit=MAX_TITLE_PATTERN)
+    errors += _date(config.start_date, "startDate", required=True)
+    errors += _date(config.end_date, "endDate")
+    errors += _dates(config.skipped_dates, "skippedDates")
+    errors += _date(config.last_occurrence_date, "lastOccurrenceDate")
+    if not 0 <= config.lead_days <= MAX_LEAD_DAYS:
+        errors.append(FieldError("leadDays", f"must be from 0 to {MAX_LEAD_DAYS}"))
+    if config.occurrence_count < 0:
+        errors.append(FieldError("occurrenceCount", "must not be negative"))
+    if not errors:
+        try:
+            parse_recurrence(config)
+        except RecurrenceError as exc:
+            errors.append(FieldError(exc.field, exc.message))
+    errors += scan_entity_for_secret_values(config)
+    return errors
+
+
+def _dates(values: list[str], field: str) -> list[FieldError]:
+    errors = []
+    for index, value in enumerate(values):
+        errors += _date(value, f"{field}[{index}]", required=True)
     return errors

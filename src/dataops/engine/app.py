@@ -18,6 +18,7 @@ from dataops.engine.routes import (
     export,
     files,
     people,
+    recurring,
     settings,
     tasks,
     uploads,
@@ -152,7 +153,8 @@ def create_engine_app(
     app.state.workspace = workspace
     ensure_settings(workspace)  # (the expiry sweep counts from its first day)
     problems.install(app)
-    for module in (people, settings, workflow, tasks, files, uploads, artifacts, export):
+    modules = (people, settings, workflow, recurring, tasks, files, uploads, artifacts, export)
+    for module in modules:
         app.include_router(module.router)
     app.add_middleware(BodyLimit, upload_limit=workspace.settings.max_upload_bytes)
     app.add_middleware(PortalTrust, secret=portal_secret)

@@ -50,6 +50,14 @@ SERVER_FIELDS = frozenset(
         "completionProof",
         "artifactRefs",
         "auditEventRefs",
+        # recurring work (CONTRACT §8): set by the runner, computed, or set by DELETE
+        "recurringConfigId",
+        "occurrenceDate",
+        "nextAnchorDate",
+        "lastOccurrenceDate",
+        "occurrenceCount",
+        "skippedDates",
+        "deletedAt",
     }
 )
 
@@ -163,6 +171,35 @@ class TemplateUpdate(TemplateFields, Versioned):
 
 class Instantiate(In):
     title: Short
+    anchor_date: DateStr
+
+
+class RecurringConfigFields(In):
+    """Rules beyond types (the rule's syntax, the zone, 0-365 lead days) are checked by
+    `rules.recurring_config_errors`, so each says which field and why."""
+
+    title: Short | None = None
+    rrule: Short | None = None
+    cron_expression: Short | None = None
+    timezone: Annotated[StrictStr, Field(max_length=100)] | None = None
+    start_date: DateStr | None = None
+    end_date: DateStr | None = None
+    lead_days: StrictInt | None = None
+    assignee_id: Id | None = None
+    enabled: StrictBool | None = None
+
+
+class RecurringConfigCreate(RecurringConfigFields):
+    template_id: Id
+    title: Short
+    start_date: DateStr
+
+
+class RecurringConfigUpdate(RecurringConfigFields, Versioned):
+    template_id: Id | None = None
+
+
+class SkipOccurrence(Versioned):
     anchor_date: DateStr
 
 

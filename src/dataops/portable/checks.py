@@ -35,6 +35,7 @@ _RULES: dict[str, Callable[[Any], list[FieldError]]] = {
     "templates": rules.template_errors,
     "files": rules.file_errors,
     "artifacts": rules.artifact_errors,
+    "recurring_configs": rules.recurring_config_errors,
 }
 
 Relation = tuple[str, str, bool]
@@ -47,8 +48,15 @@ RELATIONS: dict[str, tuple[Relation, ...]] = {
         ("assignee_id", "users", False),
         ("completed_by", "users", True),
     ),
-    "bundles": (("template_id", "templates", False),),
+    "bundles": (
+        ("template_id", "templates", False),
+        ("recurring_config_id", "recurring_configs", False),
+    ),
     "templates": (("default_assignee_id", "users", False),),
+    "recurring_configs": (
+        ("template_id", "templates", False),
+        ("assignee_id", "users", False),
+    ),
     "files": (
         ("task_id", "tasks", False),
         ("bundle_id", "bundles", False),

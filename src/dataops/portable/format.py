@@ -80,7 +80,7 @@ SPECS: dict[str, EntitySpec] = {
         EntitySpec("tasks", "task_id", models.Task),
         EntitySpec("bundles", "bundle_id", models.Bundle),
         EntitySpec("templates", "template_id", models.Template),
-        EntitySpec("recurring_configs", "recurring_config_id"),
+        EntitySpec("recurring_configs", "recurring_config_id", models.RecurringConfig),
         EntitySpec("files", "file_id", models.FileRecord),
         EntitySpec("notifications", "notification_id", models.Notification),
         EntitySpec("artifacts", "artifact_id", models.Artifact),
@@ -96,6 +96,7 @@ EXPORTED = (
     "users",
     "settings",
     "templates",
+    "recurring_configs",
     "bundles",
     "tasks",
     "files",
@@ -105,7 +106,7 @@ EXPORTED = (
 )
 """What this version exports, in dependency order (the import writes in this order)."""
 
-OMITTED = ("assistant_jobs", "recurring_configs", "sessions")
+OMITTED = ("assistant_jobs", "sessions")
 """Listed in `omitted_entities`: not implemented yet, or (sessions) never exported."""
 
 REDACTIONS = ("users.password_hash", "sessions", "api_tokens")

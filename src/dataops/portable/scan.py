@@ -159,6 +159,9 @@ def _record(
     if name == "users" and isinstance(record.get("email"), str):
         # The store keeps emails unique; two users with one email cannot be imported.
         index.add_id("users.email", record["email"].strip().lower(), line)
+    if name == "bundles" and entity is not None and entity.occurrence_key is not None:
+        # The store makes one bundle per (recurring config, occurrence date).
+        index.add_id("bundles.occurrence_date", entity.occurrence_key, line)
     found = list(edges(spec, record))
     if found:
         index.add_refs(name, line, found)

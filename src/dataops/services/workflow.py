@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import copy
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 from dataops.domain.clock import new_id, now_ts, parse_date
@@ -120,72 +120,89 @@ def instantiate_template(
         anchor = parse_date(anchor_date)
     except ValueError as exc:
         raise ValidationFailed.one("anchorDate", "must be a real calendar date YYYY-MM-DD") from exc
-    stamp = now_ts()
     with ws.store.unit_of_work(write=True) as uow:
         template = require(uow.templates, template_id, "template")
-        first_stage = next((p.stage or p.name for p in template.phases), None)
-        bundle = Bundle(
-            id=new_id("bdl"),
-            title=title,
+        bundle, tasks = add_instance(uow, actor, template, title, anchor)
+        uow.commit()
+    return bundle, tasks
+
+
+def add_instance(
+    uow: UnitOfWork,
+    actor: Actor,
+    template: Template,
+    title: str,
+    anchor: date,
+    *,
+    recurring_config_id: str | None = None,
+    default_assignee_id: str | None = None,
+) -> tuple[Bundle, list[Task]]:
+    """Add to `uow` one bundle of `template` anchored on `anchor` and one task per
+    definition, dated anchor + offsetDays, with their audit events. A recurring config's
+    occurrence carries `recurring_config_id` (the bundle's `occurrenceDate` is then the
+    anchor, unique per config: the store refuses a second bundle for it, `Conflict`), and
+    its assignee stands in for the template's default."""
+    stamp = now_ts()
+    anchor_date = anchor.isoformat()
+    first_stage = next((p.stage or p.name for p in template.phases), None)
+    bundle = Bundle(
+        id=new_id("bdl"),
+        title=title,
+        created_at=stamp,
+        updated_at=stamp,
+        anchor_date=anchor_date,
+        template_id=template.id,
+        stage=first_stage,
+        description=template.description,
+        bundle_links=[BundleLink(name=d.name, url=d.url) for d in template.bundle_link_definitions],
+        references=copy.deepcopy(template.references),
+        tags=list(template.tags),
+        recurring_config_id=recurring_config_id,
+        occurrence_date=anchor_date if recurring_config_id else None,
+    )
+    raise_if(bundle_errors(bundle))
+    uow.bundles.add(bundle)  # first: on DynamoDB its occurrence claim goes in the first chunk
+    summary = f"from template {template.id}"
+    if recurring_config_id:
+        summary += f" (recurring config {recurring_config_id}, occurrence {anchor_date})"
+    audit(uow, actor, EntityType.BUNDLE, bundle.id, "instantiate", after=bundle, summary=summary)
+    tasks = []
+    for definition in template.task_definitions:
+        task = Task(
+            id=new_id("tsk"),
+            description=definition.description,
+            date=(anchor + timedelta(days=definition.offset_days)).isoformat(),
             created_at=stamp,
             updated_at=stamp,
-            anchor_date=anchor_date,
+            required_link_name=definition.required_link_name,
+            requires_file=definition.requires_file,
+            proof_requirement=copy.deepcopy(definition.proof_requirement),
+            bundle_id=bundle.id,
             template_id=template.id,
-            stage=first_stage,
-            description=template.description,
-            bundle_links=[
-                BundleLink(name=d.name, url=d.url) for d in template.bundle_link_definitions
-            ],
-            references=copy.deepcopy(template.references),
-            tags=list(template.tags),
+            template_task_ref=definition.ref_id,
+            assignee_id=(
+                definition.assignee_id or default_assignee_id or template.default_assignee_id
+            ),
+            stage_on_complete=definition.stage_on_complete,
+            instructions_url=definition.instructions_url,
+            instruction_doc_id=definition.instruction_doc_id,
+            instruction_step_id=definition.instruction_step_id,
+            phase=definition.phase,
+            systems=list(definition.systems),
+            validation=copy.deepcopy(definition.validation),
+            tags=list(definition.tags),
         )
-        raise_if(bundle_errors(bundle))
-        uow.bundles.add(bundle)
+        uow.tasks.add(task)
         audit(
             uow,
             actor,
-            EntityType.BUNDLE,
-            bundle.id,
-            "instantiate",
-            after=bundle,
-            summary=f"from template {template.id}",
+            EntityType.TASK,
+            task.id,
+            "create",
+            after=task,
+            summary=f"from template {template.id} ({definition.ref_id})",
         )
-        tasks = []
-        for definition in template.task_definitions:
-            task = Task(
-                id=new_id("tsk"),
-                description=definition.description,
-                date=(anchor + timedelta(days=definition.offset_days)).isoformat(),
-                created_at=stamp,
-                updated_at=stamp,
-                required_link_name=definition.required_link_name,
-                requires_file=definition.requires_file,
-                proof_requirement=copy.deepcopy(definition.proof_requirement),
-                bundle_id=bundle.id,
-                template_id=template.id,
-                template_task_ref=definition.ref_id,
-                assignee_id=definition.assignee_id or template.default_assignee_id,
-                stage_on_complete=definition.stage_on_complete,
-                instructions_url=definition.instructions_url,
-                instruction_doc_id=definition.instruction_doc_id,
-                instruction_step_id=definition.instruction_step_id,
-                phase=definition.phase,
-                systems=list(definition.systems),
-                validation=copy.deepcopy(definition.validation),
-                tags=list(definition.tags),
-            )
-            uow.tasks.add(task)
-            audit(
-                uow,
-                actor,
-                EntityType.TASK,
-                task.id,
-                "create",
-                after=task,
-                summary=f"from template {template.id} ({definition.ref_id})",
-            )
-            tasks.append(task)
-        uow.commit()
+        tasks.append(task)
     return bundle, tasks
 
 

@@ -33,6 +33,7 @@ from dataops.domain.models import (
     IdempotencyRecord,
     LoginThrottle,
     Notification,
+    RecurringConfig,
     Session,
     Task,
     Template,
@@ -127,6 +128,7 @@ class UnitOfWork(Protocol):
     settings: Repository[WorkspaceSettings]
     uploads: Repository[Upload]
     templates: Repository[Template]
+    recurring_configs: Repository[RecurringConfig]
     bundles: Repository[Bundle]
     tasks: Repository[Task]
     files: Repository[FileRecord]

@@ -75,8 +75,15 @@ async def list_bundles(
     paging: PageDep,
     status: BundleStatus | None = None,
     template_id: Annotated[str | None, Query(alias="templateId", max_length=200)] = None,
+    recurring_config_id: Annotated[
+        str | None, Query(alias="recurringConfigId", max_length=200)
+    ] = None,
 ) -> JSONResponse:
-    filters = {"status": status.value if status else None, "template_id": template_id}
+    filters = {
+        "status": status.value if status else None,
+        "template_id": template_id,
+        "recurring_config_id": recurring_config_id,
+    }
     return present.page(await read(ws, svc.list_bundles, ws, filters, paging))
 
 

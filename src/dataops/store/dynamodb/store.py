@@ -217,6 +217,7 @@ class DynamoUnitOfWork:
     settings: Repository[models.WorkspaceSettings]
     uploads: Repository[models.Upload]
     templates: Repository[models.Template]
+    recurring_configs: Repository[models.RecurringConfig]
     bundles: Repository[models.Bundle]
     tasks: Repository[models.Task]
     files: Repository[models.FileRecord]

@@ -19,7 +19,8 @@ Item layout (every table):
   throttles), `expiresAtEpoch` (N): `expires_at` in Unix seconds, the table's TTL
   attribute, so DynamoDB deletes the item once it has expired (`ttl_specification`).
 
-Uniqueness (SQLite's UNIQUE indexes: users.email, api_tokens.token_hash) is kept by a
+Uniqueness (SQLite's UNIQUE indexes: users.email, api_tokens.token_hash,
+bundles.occurrence_key — one bundle per recurring occurrence) is kept by a
 claim item in the same table, `id` = `#unique#<field>#<value>` with `owner` = the record
 key; claims carry no `data` and no index attributes, so no read or index sees them.
 """
@@ -232,10 +233,25 @@ SPECS: dict[str, Spec] = {
         ),
         Spec("templates", models.Template),
         Spec(
+            "recurring_configs",
+            models.RecurringConfig,
+            filters=("template_id", "enabled_key", "listed_key"),
+            indexes=(
+                Index("by-template", ("template_id",)),
+                Index("by-enabled", ("enabled_key",)),
+                Index("by-listed", ("listed_key",)),
+            ),
+        ),
+        Spec(
             "bundles",
             models.Bundle,
-            filters=("status", "template_id"),
-            indexes=(Index("by-status", ("status",)), Index("by-template", ("template_id",))),
+            filters=("status", "template_id", "recurring_config_id", "occurrence_key"),
+            indexes=(
+                Index("by-status", ("status",)),
+                Index("by-template", ("template_id",)),
+                Index("by-recurring-config", ("recurring_config_id",)),
+            ),
+            unique=("occurrence_key",),
         ),
         Spec(
             "tasks",

@@ -127,4 +127,22 @@ MIGRATIONS: list[str] = [
     CREATE INDEX artifacts_valid_until ON artifacts (valid_until, id)
         WHERE valid_until IS NOT NULL;
     """,
+    # 10: recurring work (issue 17): recurring configs; bundles made by one carry the
+    # occurrence they are, unique per (config, anchor date): the claim that makes each
+    # occurrence exactly one bundle. No stored bundle has one yet.
+    """
+    CREATE TABLE recurring_configs (id TEXT PRIMARY KEY, version INTEGER NOT NULL,
+        data TEXT NOT NULL, template_id TEXT, enabled_key TEXT, listed_key TEXT);
+    CREATE INDEX recurring_configs_template ON recurring_configs (template_id, id);
+    CREATE INDEX recurring_configs_listed ON recurring_configs (listed_key, id)
+        WHERE listed_key IS NOT NULL;
+    CREATE INDEX recurring_configs_enabled ON recurring_configs (enabled_key, id)
+        WHERE enabled_key IS NOT NULL;
+    ALTER TABLE bundles ADD COLUMN recurring_config_id TEXT;
+    ALTER TABLE bundles ADD COLUMN occurrence_key TEXT;
+    CREATE INDEX bundles_recurring_config ON bundles (recurring_config_id, id)
+        WHERE recurring_config_id IS NOT NULL;
+    CREATE UNIQUE INDEX bundles_occurrence ON bundles (occurrence_key)
+        WHERE occurrence_key IS NOT NULL;
+    """,
 ]

@@ -147,6 +147,7 @@ class SqliteUnitOfWork:
     settings: Repository[models.WorkspaceSettings]
     uploads: Repository[models.Upload]
     templates: Repository[models.Template]
+    recurring_configs: Repository[models.RecurringConfig]
     bundles: Repository[models.Bundle]
     tasks: Repository[models.Task]
     files: Repository[models.FileRecord]

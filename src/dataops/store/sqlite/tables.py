@@ -68,7 +68,18 @@ TABLES = {
         ),
         Table("templates", "templates", models.Template),
         Table("settings", "settings", models.WorkspaceSettings),
-        Table("bundles", "bundles", models.Bundle, columns=("status", "template_id")),
+        Table(
+            "recurring_configs",
+            "recurring_configs",
+            models.RecurringConfig,
+            columns=("template_id", "enabled_key", "listed_key"),
+        ),
+        Table(
+            "bundles",
+            "bundles",
+            models.Bundle,
+            columns=("status", "template_id", "recurring_config_id", "occurrence_key"),
+        ),
         Table(
             "tasks",
             "tasks",

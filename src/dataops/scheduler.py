@@ -1,0 +1,63 @@
+"""The recurring-work runner at the edges: one pass as the CLI and the Lambda handler run
+it (`run_pass`), and the background loop inside `dataops serve` (`BackgroundRunner`).
+
+Passes are safe in parallel (each occurrence is claimed in its bundle's own transaction:
+`services/recurring.py`), so a `dataops serve`, a cron `dataops scheduler run-due` and the
+EventBridge schedule may all run against one store at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import datetime
+
+from dataops.domain.clock import now as clock_now
+from dataops.services.context import Workspace
+from dataops.services.recurring import PassResult, run_due
+
+log = logging.getLogger("dataops.scheduler")
+
+
+def run_pass(workspace: Workspace, now: datetime | None = None) -> PassResult:
+    """One pass at `now` (default: the current time)."""
+    return run_due(workspace, now or clock_now())
+
+
+def describe(result: PassResult) -> list[str]:
+    """One line per bundle made, then one per config that failed."""
+    lines = [
+        f"created {o.bundle.id} {o.occurrence_date} #{o.sequence} ({o.task_count} tasks) "
+        f"for recurring config {o.config_id}: {o.bundle.title}"
+        for o in result.created
+    ]
+    lines += [f"failed recurring config {config_id}: {why}" for config_id, why in result.failed]
+    return lines
+
+
+class BackgroundRunner:
+    """A daemon thread that runs a pass every `interval` seconds until `stop()`. It never
+    holds a request up (its own thread, its own units of work) and logs what fails."""
+
+    def __init__(self, workspace: Workspace, interval: float) -> None:
+        self._workspace = workspace
+        self._interval = interval
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="dataops-scheduler", daemon=True)
+
+    def start(self) -> BackgroundRunner:
+        self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stopped.set()
+        self._thread.join(timeout)
+
+    def _loop(self) -> None:
+        while not self._stopped.is_set():
+            try:
+                for line in describe(run_pass(self._workspace)):
+                    log.info("%s", line)
+            except Exception:  # a pass must never end the loop
+                log.exception("recurring-work pass failed")
+            self._stopped.wait(self._interval)

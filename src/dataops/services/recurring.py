@@ -1,0 +1,344 @@
+"""Recurring configs (CONTRACT §8) and the runner's pass that turns their due occurrences
+into bundles, each exactly once.
+
+Exactly once: an occurrence's bundle carries `recurringConfigId` and `occurrenceDate`,
+and the store keeps `Bundle.occurrence_key` unique (SQLite: a UNIQUE index; DynamoDB: a
+`#unique#occurrenceKey#...` claim item put with attribute_not_exists in the same
+TransactWriteItems as the bundle, its tasks and their audit events). Two passes that race
+for one occurrence both try; one commits, the other gets `Conflict` and moves on. A pass
+that dies before its commit leaves nothing, and the next pass makes the occurrence.
+
+Each config remembers the last occurrence made (`lastOccurrenceDate`, `occurrenceCount`);
+the runner evaluates the rule after it, so an edit changes future occurrences only, and
+after downtime it catches up every missed occurrence, at most `MAX_PER_CONFIG` per config
+per pass (the rest the next pass). Advancing that cursor is a separate, later write: if it
+is lost, the next pass finds the occurrence claimed and advances it then.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from dataops.domain.clock import new_id, now_ts
+from dataops.domain.enums import EntityType
+from dataops.domain.errors import (
+    Conflict,
+    DataOpsError,
+    NotFound,
+    ValidationFailed,
+    VersionConflict,
+)
+from dataops.domain.models import Actor, Bundle, RecurringConfig
+from dataops.domain.recurrence import (
+    RecurrenceError,
+    local_today,
+    parse_recurrence,
+    title_for,
+)
+from dataops.domain.rules import recurring_config_errors
+from dataops.services.common import audit, check_version, raise_if, require, save
+from dataops.services.context import Workspace
+from dataops.services.people import SYSTEM
+from dataops.services.workflow import add_instance
+from dataops.store.port import Filters, Page, PageRequest, UnitOfWork
+
+log = logging.getLogger(__name__)
+
+MAX_PER_CONFIG = 100
+"""Occurrences one pass makes for one config at most (a long catch-up takes several
+passes, so a pass stays short)."""
+
+_CONFIG_PAGE = 100
+_ADVANCE_ATTEMPTS = 5
+_FIELDS = frozenset(
+    {
+        "template_id",
+        "title",
+        "rrule",
+        "cron_expression",
+        "timezone",
+        "start_date",
+        "end_date",
+        "lead_days",
+        "assignee_id",
+        "enabled",
+    }
+)
+_DEFAULTS: dict[str, Any] = {"timezone": "UTC", "lead_days": 7, "enabled": True}
+
+
+@dataclass(frozen=True)
+class Occurrence:
+    """A bundle one pass made."""
+
+    config_id: str
+    occurrence_date: str
+    sequence: int
+    bundle: Bundle
+    task_count: int
+
+
+@dataclass
+class PassResult:
+    created: list[Occurrence] = field(default_factory=list)
+    failed: list[tuple[str, str]] = field(default_factory=list)
+    """(config ID, reason) of each config the pass could not serve."""
+
+
+# --- the API -------------------------------------------------------------------------------
+
+
+def _apply(config: RecurringConfig, changes: dict[str, Any]) -> None:
+    for name in _FIELDS & changes.keys():
+        value = changes[name]
+        if value is None and name in _DEFAULTS:
+            value = _DEFAULTS[name]
+        setattr(config, name, value)
+    # One rule syntax at a time: sending one clears the other unless both were sent.
+    if "rrule" in changes and changes["rrule"] is not None and "cron_expression" not in changes:
+        config.cron_expression = None
+    if changes.get("cron_expression") is not None and "rrule" not in changes:
+        config.rrule = None
+
+
+def _check_links(uow: UnitOfWork, config: RecurringConfig) -> None:
+    require(uow.templates, config.template_id, "template", "templateId")
+    if config.assignee_id:
+        require(uow.users, config.assignee_id, "user", "assigneeId")
+
+
+def _live(uow: UnitOfWork, config_id: str) -> RecurringConfig:
+    config = uow.recurring_configs.get(config_id)
+    if config is None or config.deleted_at is not None:
+        raise NotFound("recurring config", config_id)
+    return config
+
+
+def create_config(ws: Workspace, actor: Actor, data: dict[str, Any]) -> RecurringConfig:
+    stamp = now_ts()
+    config = RecurringConfig(
+        id=new_id("rcf"),
+        template_id=data["template_id"],
+        title=data["title"],
+        start_date=data["start_date"],
+        created_at=stamp,
+        updated_at=stamp,
+    )
+    _apply(config, data)
+    raise_if(recurring_config_errors(config))
+    with ws.store.unit_of_work(write=True) as uow:
+        _check_links(uow, config)
+        uow.recurring_configs.add(config)
+        audit(uow, actor, EntityType.RECURRING_CONFIG, config.id, "create", after=config)
+        uow.commit()
+    return config
+
+
+def update_config(
+    ws: Workspace,
+    actor: Actor,
+    config_id: str,
+    changes: dict[str, Any],
+    expected_version: int | None,
+) -> RecurringConfig:
+    """Change a config; occurrences already made keep their bundles, the rule applies
+    from the next one on."""
+    with ws.store.unit_of_work(write=True) as uow:
+        current = _live(uow, config_id)
+        check_version(current, expected_version)
+        updated = copy.deepcopy(current)
+        _apply(updated, changes)
+        raise_if(recurring_config_errors(updated))
+        if {"template_id", "assignee_id"} & changes.keys():
+            _check_links(uow, updated)
+        if updated == current:
+            return current
+        save(uow.recurring_configs, updated)
+        audit(
+            uow,
+            actor,
+            EntityType.RECURRING_CONFIG,
+            updated.id,
+            "update",
+            before=current,
+            after=updated,
+        )
+        uow.commit()
+        return updated
+
+
+def skip_occurrence(
+    ws: Workspace, actor: Actor, config_id: str, anchor_date: str, expected_version: int | None
+) -> RecurringConfig:
+    """Skip one future occurrence: the runner makes no bundle for it."""
+    with ws.store.unit_of_work(write=True) as uow:
+        current = _live(uow, config_id)
+        check_version(current, expected_version)
+        if anchor_date in current.skipped_dates:
+            return current
+        anchor = date.fromisoformat(anchor_date)
+        last = current.last_occurrence_date
+        if last is not None and anchor_date <= last:
+            raise Conflict(f"the occurrence of {anchor_date} has already been made (or passed)")
+        if anchor not in _upcoming(current, anchor):
+            raise ValidationFailed.one(
+                "anchorDate", f"{anchor_date} is not an occurrence of this config"
+            )
+        updated = copy.deepcopy(current)
+        updated.skipped_dates = sorted([*current.skipped_dates, anchor_date])
+        save(uow.recurring_configs, updated)
+        audit(
+            uow,
+            actor,
+            EntityType.RECURRING_CONFIG,
+            updated.id,
+            "skip",
+            before=current,
+            after=updated,
+            summary=f"skip the occurrence of {anchor_date}",
+        )
+        uow.commit()
+        return updated
+
+
+def _upcoming(config: RecurringConfig, until: date) -> Iterator[date]:
+    """The occurrences after the last one made, up to `until`."""
+    last = date.fromisoformat(config.last_occurrence_date) if config.last_occurrence_date else None
+    for anchor in parse_recurrence(config).after(last):
+        if anchor > until:
+            return
+        yield anchor
+
+
+def delete_config(
+    ws: Workspace, actor: Actor, config_id: str, expected_version: int | None
+) -> RecurringConfig:
+    """Delete a config: gone from the API, no more bundles. Its record stays (marked
+    deleted), so the bundles it made still name an existing config."""
+    with ws.store.unit_of_work(write=True) as uow:
+        current = _live(uow, config_id)
+        check_version(current, expected_version)
+        updated = copy.deepcopy(current)
+        updated.deleted_at = now_ts()
+        updated.enabled = False
+        save(uow.recurring_configs, updated)
+        audit(uow, actor, EntityType.RECURRING_CONFIG, updated.id, "delete", before=current)
+        uow.commit()
+        return updated
+
+
+def get_config(ws: Workspace, config_id: str) -> RecurringConfig:
+    with ws.store.unit_of_work() as uow:
+        return _live(uow, config_id)
+
+
+def list_configs(
+    ws: Workspace, template_id: str | None, page: PageRequest
+) -> Page[RecurringConfig]:
+    with ws.store.unit_of_work() as uow:
+        return uow.recurring_configs.find(
+            Filters({"listed_key": "true", "template_id": template_id}), page
+        )
+
+
+# --- the runner ----------------------------------------------------------------------------
+
+
+def run_due(ws: Workspace, now: datetime) -> PassResult:
+    """One pass: for every enabled config, a bundle for each occurrence that is due at
+    `now` (anchor date - leadDays <= today in the config's zone) and not made yet. Safe to
+    run in parallel with itself and to repeat (idempotent)."""
+    result = PassResult()
+    cursor: str | None = None
+    while True:
+        with ws.store.unit_of_work() as uow:
+            page = uow.recurring_configs.find(
+                Filters({"enabled_key": "true"}), PageRequest(_CONFIG_PAGE, cursor)
+            )
+            # The list index may lag (DynamoDB): serve each config as stored now.
+            configs = uow.recurring_configs.get_many([c.id for c in page.items])
+        for config in configs:
+            if not config.enabled or config.deleted_at is not None:
+                continue
+            try:
+                result.created += _serve(ws, config, now)
+            except (DataOpsError, RecurrenceError) as exc:  # this config only
+                log.warning("recurring config %s: %s", config.id, exc)
+                result.failed.append((config.id, str(exc)))
+        if page.next_cursor is None:
+            return result
+        cursor = page.next_cursor
+
+
+def _serve(ws: Workspace, config: RecurringConfig, now: datetime) -> list[Occurrence]:
+    """Make the due occurrences of one config, then advance its cursor."""
+    horizon = local_today(now, config.timezone) + timedelta(days=config.lead_days)
+    skipped = set(config.skipped_dates)
+    made: list[Occurrence] = []
+    count, last = config.occurrence_count, None
+    for anchor in _upcoming(config, horizon):
+        if count - config.occurrence_count >= MAX_PER_CONFIG:
+            break  # made or found made: either way a unit of work each
+        last = anchor
+        if anchor.isoformat() in skipped:
+            continue
+        count += 1
+        occurrence = _make(ws, config, anchor, count)
+        if occurrence is not None:
+            made.append(occurrence)
+    if last is not None:
+        _advance(ws, config.id, last.isoformat(), count)
+    return made
+
+
+def _make(ws: Workspace, config: RecurringConfig, anchor: date, sequence: int) -> Occurrence | None:
+    """The occurrence's bundle and tasks in one transaction with its claim; None when
+    another pass made it already."""
+    try:
+        with ws.store.unit_of_work(write=True) as uow:
+            template = uow.templates.get(config.template_id)
+            if template is None:
+                raise NotFound("template", config.template_id, "templateId")
+            bundle, tasks = add_instance(
+                uow,
+                SYSTEM,
+                template,
+                title_for(config.title, anchor, sequence),
+                anchor,
+                recurring_config_id=config.id,
+                default_assignee_id=config.assignee_id,
+            )
+            uow.commit()
+    except VersionConflict:
+        raise
+    except Conflict:  # the occurrence's claim exists: another pass made it
+        return None
+    return Occurrence(config.id, anchor.isoformat(), sequence, bundle, len(tasks))
+
+
+def _advance(ws: Workspace, config_id: str, last: str, count: int) -> None:
+    """Record that occurrences up to `last` are made (`count` of them in all); never
+    moves backwards, so racing passes agree."""
+    for _ in range(_ADVANCE_ATTEMPTS):
+        try:
+            with ws.store.unit_of_work(write=True) as uow:
+                current = uow.recurring_configs.get(config_id)
+                if current is None or (
+                    current.last_occurrence_date is not None
+                    and current.last_occurrence_date >= last
+                ):
+                    return
+                updated = copy.deepcopy(current)
+                updated.last_occurrence_date = last
+                updated.occurrence_count = max(current.occurrence_count, count)
+                save(uow.recurring_configs, updated)
+                uow.commit()
+                return
+        except VersionConflict:  # an edit or another pass meanwhile: read it again
+            continue
+    log.warning("recurring config %s: could not record occurrences up to %s", config_id, last)
