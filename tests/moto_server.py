@@ -12,6 +12,9 @@ import httpx
 
 from tests.conftest import free_port
 
+LAUNCHER = Path(__file__).with_name("moto_launch.py")
+"""moto's server with DynamoDB writes isolated as real DynamoDB isolates them."""
+
 AWS_TEST_ENV = {
     "AWS_ACCESS_KEY_ID": "testing",
     "AWS_SECRET_ACCESS_KEY": "testing",  # moto's fixed test credentials, not a secret
@@ -26,7 +29,7 @@ class MotoServer:
         self.endpoint = f"http://127.0.0.1:{self.port}"
         self._log = (log_dir / "moto.log").open("w")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
+            [sys.executable, str(LAUNCHER), "-H", "127.0.0.1", "-p", str(self.port)],
             stdout=self._log,
             stderr=subprocess.STDOUT,
             env={**os.environ, **AWS_TEST_ENV},
