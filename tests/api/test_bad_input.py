@@ -1633,6 +1633,45 @@ CASES: list[Case] = [
         json={},
         fields=("anchorDate",),
     ),
+    # ---- recurring preview (issue 17): the create body's rules, nothing stored ---------------
+    *(
+        Case(
+            f"recurring-preview-{name}",
+            "POST",
+            f"{RECURRING}/preview",
+            status,
+            json={**valid_recurring(), **changes},
+            fields=fields,
+            detail=detail,
+        )
+        for name, status, changes, fields, detail in (
+            ("rrule-invalid", 422, {"rrule": "FREQ=WEEKLY;BYDAY=XX"}, ("rrule",), "BYDAY"),
+            (
+                "cron-four-fields",
+                422,
+                {"rrule": None, "cronExpression": "0 9 * *"},
+                ("cronExpression",),
+                "5 fields",
+            ),
+            ("zone-unknown", 422, {"timezone": "Mars/Olympus"}, ("timezone",), "IANA"),
+            ("end-before-start", 422, {"endDate": "2026-01-01"}, ("endDate",), ""),
+            (
+                "start-far-back",
+                422,
+                {"rrule": "FREQ=DAILY", "startDate": "1900-01-01"},
+                ("startDate",),
+                "1000",
+            ),
+            ("lead-days-string", 422, {"leadDays": "7"}, ("leadDays",), ""),
+            ("unknown-field", 422, {"id": "x", "horizon": 1}, ("horizon",), ""),
+            ("config-id-number", 422, {"configId": 7}, ("configId",), ""),
+            ("template-unknown", 404, {"templateId": MISSING}, (), "templateId"),
+            ("config-unknown", 404, {"configId": MISSING}, (), ""),
+        )
+    ),
+    Case("recurring-preview-json-array", "POST", f"{RECURRING}/preview", 400, json=[{}]),
+    Case("recurring-preview-get", "GET", f"{RECURRING}/preview", 404),
+    Case("recurring-preview-put", "PUT", f"{RECURRING}/preview", 405, json=valid_recurring()),
     # ---- uploads (CONTRACT §4: POST /api/uploads) --------------------------------------------
     Case(
         "upload-size-string",

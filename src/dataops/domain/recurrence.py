@@ -30,6 +30,11 @@ that far (an impossible cron date such as 30 February is found out within it).""
 
 MAX_LEAD_DAYS = 365
 
+PREVIEW_COUNT = 5
+"""Occurrences a preview shows."""
+MAX_PREVIEW_BEHIND = 1000
+"""Occurrences before today (not made yet) a preview counts to number the ones after it."""
+
 _FREQUENCIES = {"DAILY", "WEEKLY", "MONTHLY", "YEARLY"}
 _DAYS_IN_MONTH = (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)  # February: leap years
 
@@ -96,16 +101,21 @@ class Recurrence:
     def _cron_dates(self, first: date) -> Iterator[date]:
         day = first
         while True:
-            # From the last second of the previous day, so a fire at 00:00 counts.
-            start = datetime.combine(day, time()) - timedelta(seconds=1)
+            # From the last second of the previous day, so a fire at 00:00 counts (on the
+            # calendar's first day, from its first moment).
+            start = datetime.combine(day, time())
+            if day > date.min:
+                start -= timedelta(seconds=1)
             try:
                 fire = croniter(self.cron, start, max_years_between_matches=SEARCH_YEARS).get_next(
                     datetime
                 )
-            except CroniterBadDateError:
+            except (CroniterBadDateError, OverflowError):  # OverflowError: past year 9999
                 return
             found = fire.date()
             yield found
+            if found == date.max:
+                return
             day = found + timedelta(days=1)  # the day's other fires are the same occurrence
 
 
@@ -188,6 +198,51 @@ def _parse_cron(text: str) -> str:
 def title_for(pattern: str, anchor: date, sequence: int) -> str:
     """The bundle title: `{date}` is the anchor date, `{n}` the occurrence's number."""
     return pattern.replace("{date}", anchor.isoformat()).replace("{n}", str(sequence))
+
+
+@dataclass(frozen=True)
+class Upcoming:
+    """One occurrence a config will make: its anchor date and its number (`{n}`)."""
+
+    anchor: date
+    sequence: int
+
+
+class TooFarBehind(RecurrenceError):
+    """The occurrences between the last one made (or startDate) and today are too many to
+    count for a preview (the runner would make every one of them)."""
+
+
+def upcoming(config: RecurringConfig, today: date, count: int = PREVIEW_COUNT) -> list[Upcoming]:
+    """The next `count` occurrences the runner will make on or after `today` (none before
+    `startDate`), numbered as the runner numbers them: after the last one made
+    (`lastOccurrenceDate`, `occurrenceCount`), skipped dates left out and not counted,
+    `endDate` respected. The occurrences before `today` that are not made yet are counted
+    for the numbering, at most `MAX_PREVIEW_BEHIND` of them (`TooFarBehind` beyond)."""
+    skipped = set(config.skipped_dates)
+    last = date.fromisoformat(config.last_occurrence_date) if config.last_occurrence_date else None
+    sequence = config.occurrence_count
+    found: list[Upcoming] = []
+    behind = 0
+    if count < 1:
+        return found
+    for anchor in parse_recurrence(config).after(last):
+        if anchor.isoformat() in skipped:
+            continue
+        sequence += 1
+        if anchor >= today:
+            found.append(Upcoming(anchor, sequence))
+            if len(found) == count:
+                break
+            continue
+        behind += 1
+        if behind > MAX_PREVIEW_BEHIND:
+            raise TooFarBehind(
+                "startDate",
+                f"is more than {MAX_PREVIEW_BEHIND} occurrences before today: the first pass "
+                "would make every one of them; choose a later startDate",
+            )
+    return found
 
 
 def parse_recurrence(config: RecurringConfig) -> Recurrence:

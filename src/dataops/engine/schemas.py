@@ -195,6 +195,12 @@ class RecurringConfigCreate(RecurringConfigFields):
     start_date: DateStr
 
 
+class RecurringConfigPreview(RecurringConfigCreate):
+    """A create body; `configId` previews that config edited to it."""
+
+    config_id: Id | None = None
+
+
 class RecurringConfigUpdate(RecurringConfigFields, Versioned):
     template_id: Id | None = None
 

@@ -39,6 +39,7 @@ from dataops.domain.recurrence import (
     local_today,
     parse_recurrence,
     title_for,
+    upcoming,
 )
 from dataops.domain.rules import recurring_config_errors
 from dataops.services.common import audit, check_version, raise_if, require, save
@@ -119,7 +120,8 @@ def _live(uow: UnitOfWork, config_id: str) -> RecurringConfig:
     return config
 
 
-def create_config(ws: Workspace, actor: Actor, data: dict[str, Any]) -> RecurringConfig:
+def _new_config(data: dict[str, Any]) -> RecurringConfig:
+    """A config from a create body, every field rule checked (422 naming the field)."""
     stamp = now_ts()
     config = RecurringConfig(
         id=new_id("rcf"),
@@ -131,6 +133,11 @@ def create_config(ws: Workspace, actor: Actor, data: dict[str, Any]) -> Recurrin
     )
     _apply(config, data)
     raise_if(recurring_config_errors(config))
+    return config
+
+
+def create_config(ws: Workspace, actor: Actor, data: dict[str, Any]) -> RecurringConfig:
+    config = _new_config(data)
     with ws.store.unit_of_work(write=True) as uow:
         _check_links(uow, config)
         uow.recurring_configs.add(config)
@@ -204,6 +211,47 @@ def skip_occurrence(
         )
         uow.commit()
         return updated
+
+
+@dataclass(frozen=True)
+class Preview:
+    """An occurrence a config would make: its anchor date, its bundle's title and the day
+    its bundle is created (anchor date - leadDays)."""
+
+    anchor_date: str
+    title: str
+    creates_on: str
+
+
+def preview(
+    ws: Workspace, data: dict[str, Any], now: datetime, config_id: str | None = None
+) -> list[Preview]:
+    """The next occurrences a config with the create body `data` would make from today in
+    its zone (or its startDate) on, by the runner's own rule evaluation; nothing is
+    stored. With `config_id`, as that config edited to `data`: after the occurrences it
+    has made, numbered on from them, its skipped dates left out (edits apply to future
+    occurrences only)."""
+    config = _new_config(data)
+    with ws.store.unit_of_work() as uow:
+        _check_links(uow, config)
+        if config_id is not None:
+            current = _live(uow, config_id)
+            config.skipped_dates = list(current.skipped_dates)
+            config.last_occurrence_date = current.last_occurrence_date
+            config.occurrence_count = current.occurrence_count
+    try:
+        found = upcoming(config, local_today(now, config.timezone))
+    except RecurrenceError as exc:
+        raise ValidationFailed.one(exc.field, exc.message) from exc
+    lead = timedelta(days=config.lead_days)
+    return [
+        Preview(
+            o.anchor.isoformat(),
+            title_for(config.title, o.anchor, o.sequence),
+            (o.anchor - lead).isoformat(),
+        )
+        for o in found
+    ]
 
 
 def _upcoming(config: RecurringConfig, until: date) -> Iterator[date]:

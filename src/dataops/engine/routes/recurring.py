@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import Query, Response
 from fastapi.responses import JSONResponse
 
+from dataops.domain.clock import now
 from dataops.domain.codec import to_dict
 from dataops.domain.models import RecurringConfig
 from dataops.domain.recurrence import next_anchor
@@ -21,7 +22,12 @@ from dataops.engine.deps import (
 )
 from dataops.engine.present import Json
 from dataops.engine.routing import api_router
-from dataops.engine.schemas import RecurringConfigCreate, RecurringConfigUpdate, SkipOccurrence
+from dataops.engine.schemas import (
+    RecurringConfigCreate,
+    RecurringConfigPreview,
+    RecurringConfigUpdate,
+    SkipOccurrence,
+)
 from dataops.services import recurring as svc
 
 router = api_router(prefix="/api/recurring-configs", tag="recurring")
@@ -42,6 +48,13 @@ def _one(config: RecurringConfig, status: int = 200) -> JSONResponse:
 @router.post("", status_code=201)
 def create(body: RecurringConfigCreate, ws: WorkspaceDep, actor: Operator) -> JSONResponse:
     return _one(svc.create_config(ws, actor, body.changes(RecurringConfig)), 201)
+
+
+@router.post("/preview")
+def preview(body: RecurringConfigPreview, ws: WorkspaceDep, _: Operator) -> JSONResponse:
+    """The next five occurrences of a config before it is saved (nothing is stored)."""
+    found = svc.preview(ws, body.changes(RecurringConfig), now(), body.config_id)
+    return Json({"occurrences": [to_dict(o) for o in found]})
 
 
 @router.get("")
