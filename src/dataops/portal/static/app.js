@@ -8,6 +8,9 @@ import { bundlePage, bundlesPage } from "./bundles.js";
 import { taskPage } from "./task.js";
 import { reviewPage } from "./review.js";
 import { artifactPage } from "./artifact.js";
+import { templatePage, templatesPage } from "./templates.js";
+import { bell, inboxPage, unreadCount } from "./inbox.js";
+import { myWorkPage } from "./mywork.js";
 
 const main = document.getElementById("main");
 const nav = document.getElementById("nav");
@@ -20,10 +23,29 @@ const state = {
   usersPromise: null,
   firstRender: true,
   renderedPath: null,
+  // Routes a server may not have yet (404): the bell and My work are left out then.
+  notificationsMissing: false,
+  myWorkMissing: false,
+  unread: null,
 };
 
+/** Operators land on My work (when the server has it); everyone else on the overview. */
+function landsOnMyWork() {
+  return Boolean(state.user && state.user.role === "operator" && !state.myWorkMissing);
+}
+
+function landingPage(view, ctx) {
+  if (landsOnMyWork()) return myWorkPage(view, ctx, { fallback: homePage });
+  return homePage(view, ctx);
+}
+
 const ROUTES = [
-  [/^\/work\/?$/, homePage, "home"],
+  [/^\/work\/?$/, landingPage, "landing"],
+  [/^\/work\/overview\/?$/, homePage, "home"],
+  [/^\/work\/my-work\/?$/, myWorkPage, "my-work"],
+  [/^\/work\/inbox\/?$/, inboxPage, "inbox"],
+  [/^\/work\/templates\/?$/, templatesPage, "templates"],
+  [/^\/work\/templates\/([^/]+)\/?$/, templatePage, "templates"],
   [/^\/work\/bundles\/?$/, bundlesPage, "bundles"],
   [/^\/work\/bundles\/([^/]+)\/?$/, bundlePage, "bundles"],
   [/^\/work\/tasks\/([^/]+)\/?$/, taskPage, "bundles"],
@@ -76,6 +98,7 @@ function renderChrome(section) {
     return;
   }
   nav.hidden = false;
+  if (section === "landing") section = landsOnMyWork() ? "my-work" : "home";
   const item = (path, text, key) =>
     h("li", {}, routeLink(path, text, { "aria-current": section === key ? "page" : undefined }));
   fill(
@@ -83,8 +106,10 @@ function renderChrome(section) {
     h(
       "ul",
       {},
-      item("/work", "Home", "home"),
+      state.myWorkMissing ? null : item("/work/my-work", "My work", "my-work"),
+      item("/work/overview", "Overview", "home"),
       item("/work/bundles", "Bundles", "bundles"),
+      item("/work/templates", "Templates", "templates"),
       item("/work/review", "Review queue", "review"),
     ),
   );
@@ -93,18 +118,48 @@ function renderChrome(section) {
     { type: "button", class: "link-button", on: { click: logoutNow } },
     "Log out",
   );
+  const bellSlot = h("span", { class: "bell-slot" });
+  drawBell(bellSlot, section === "inbox");
+  refreshBell();
   fill(
     who,
+    bellSlot,
     h("span", { class: "who-name" }, state.user.name || state.user.email),
     h("span", { class: ["role", `role-${state.user.role}`] }, state.user.role),
     logout,
   );
 }
 
+function drawBell(slot, current) {
+  if (state.notificationsMissing || state.unread === null) slot.replaceChildren();
+  else fill(slot, bell(state.unread, current));
+}
+
+let bellAsk = 0;
+
+/** Ask the server for the unread count and redraw the bell (hidden on a 404). */
+async function refreshBell() {
+  if (!state.user || state.notificationsMissing) return;
+  bellAsk += 1;
+  const mine = bellAsk;
+  let count;
+  try {
+    count = await unreadCount();
+  } catch {
+    return; // keep the last count; the pages say what failed
+  }
+  if (mine !== bellAsk) return;
+  if (count === null) state.notificationsMissing = true;
+  else state.unread = count;
+  const slot = who.querySelector(".bell-slot");
+  if (slot) drawBell(slot, location.pathname.startsWith("/work/inbox"));
+}
+
 async function logoutNow() {
   await api("/auth/logout", { method: "POST", allow401: true }).catch(() => {});
   state.user = null;
   state.usersPromise = null;
+  state.unread = null;
   navigate("/work/login");
 }
 
@@ -124,8 +179,23 @@ function context() {
     navigate,
     flash,
     reload(message, kind) {
-      render({ keepFlash: true });
+      const done = render({ keepFlash: true });
       if (message) flash(message, kind);
+      return done;
+    },
+    /** Reload the page, then move focus to the message (the result of what was done). */
+    async reloadAndFocus(message, kind) {
+      await this.reload(message, kind);
+      const shown = flashArea.querySelector(".flash");
+      if (shown) {
+        shown.tabIndex = -1;
+        shown.focus();
+      }
+    },
+    refreshBell,
+    myWorkMissing() {
+      state.myWorkMissing = true;
+      renderChrome("home");
     },
     health() {
       if (!state.healthPromise) {
