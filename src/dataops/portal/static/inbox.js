@@ -37,7 +37,7 @@ export function bell(count, current) {
   return routeLink(
     "/work/inbox",
     [
-      h("span", { class: "bell-icon", "aria-hidden": "true" }, "🔔"),
+      h("img", { class: "bell-icon", src: "/work/static/bell.svg", alt: "", width: 18, height: 18 }),
       count > 0 ? h("span", { class: "bell-count", "aria-hidden": "true" }, String(count)) : null,
     ],
     {
