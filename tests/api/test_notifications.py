@@ -135,6 +135,19 @@ def test_due_and_overdue_go_to_the_assignee_else_the_operators_never_ahead(world
     assert notifications.notify_due(world.ws, at(DAY, "17:00:00")) == Counter()  # same day
 
 
+def test_without_operators_the_admins_hear_of_unassigned_work(any_workspace: Workspace) -> None:
+    """The seed's flow: one admin runs the workspace alone."""
+    task = tasks.create_task(any_workspace, SYSTEM, {"description": "Alone", "date": DAY})
+    assert notifications.notify_due(any_workspace, at(DAY)) == Counter({T.TASK_DUE: 1})
+    with any_workspace.store.unit_of_work() as uow:
+        admin = people.find_user_by_email(uow, ADMIN_EMAIL)
+    assert admin is not None
+    inbox = people.list_notifications(
+        any_workspace, Actor(admin.id, admin.email, admin.role), PageRequest()
+    )
+    assert [(n.type, n.task_id) for n in inbox.items] == [(T.TASK_DUE, task.id)]
+
+
 def test_stepping_now_day_by_day_makes_one_a_day_at_most(world: World) -> None:
     mine = world.task(description="Mine", assignee_id=world.op1.id)
     later = world.task(description="Later", assignee_id=world.op1.id, date=days_after(DAY, 3))

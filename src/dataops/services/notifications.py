@@ -52,6 +52,15 @@ def dedupe_key(kind: NotificationType, subject: str, recipient: str, day: str) -
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+def exists(
+    uow: UnitOfWork, kind: NotificationType, subject: str, recipient: str, at: datetime
+) -> bool:
+    """Whether the notification of `kind` for `subject` and `recipient` was made on the
+    UTC day of `at`."""
+    key = dedupe_key(kind, subject, recipient, at.astimezone(UTC).date().isoformat())
+    return bool(uow.notifications.find(Filters({"dedupe_key": key}), PageRequest(1)).items)
+
+
 def notify(
     uow: UnitOfWork,
     kind: NotificationType,
@@ -69,8 +78,7 @@ def notify(
     """Add the notification to `uow` unless one of its kind for `subject` and `recipient`
     exists for the UTC day of `at` (default now); the one added, or None."""
     moment = (at or clock_now()).astimezone(UTC)
-    key = dedupe_key(kind, subject, recipient, moment.date().isoformat())
-    if uow.notifications.find(Filters({"dedupe_key": key}), PageRequest(limit=1)).items:
+    if exists(uow, kind, subject, recipient, moment):
         return None
     note = Notification(
         id=new_id("ntf"),
@@ -83,7 +91,7 @@ def notify(
         template_id=template_id,
         artifact_id=artifact_id,
         due_at=due_at,
-        dedupe_key=key,
+        dedupe_key=dedupe_key(kind, subject, recipient, moment.date().isoformat()),
     )
     uow.notifications.add(note)
     return note
@@ -105,8 +113,8 @@ def users_with_roles(uow: UnitOfWork, roles: tuple[Role, ...]) -> list[str]:
 
 class Recipients:
     """Who a task's notifications go to: its assignee, else its template's default
-    assignee (the bundle's template), else every operator. Templates and the operators
-    are read once per instance (one pass, one change)."""
+    assignee (the bundle's template), else every operator (no operator: every admin).
+    Templates and the operators are read once per instance (one pass, one change)."""
 
     def __init__(self) -> None:
         self._operators: list[str] | None = None
@@ -126,8 +134,12 @@ class Recipients:
         return self.operators(uow)
 
     def operators(self, uow: UnitOfWork) -> list[str]:
+        """Every operator; in a workspace without one (an admin running it alone, the
+        seed's flow), every admin, so due work is never announced to nobody."""
         if self._operators is None:
-            self._operators = users_with_roles(uow, (Role.OPERATOR,))
+            self._operators = users_with_roles(uow, (Role.OPERATOR,)) or users_with_roles(
+                uow, (Role.ADMIN,)
+            )
         return self._operators
 
 
@@ -264,12 +276,17 @@ def _due_task_ids(ws: Workspace, status: TaskStatus, today: str) -> Iterator[str
 def _notify_task(
     ws: Workspace, task_id: str, now: datetime, recipients: Recipients
 ) -> Counter[NotificationType]:
-    """The task's due notifications in one unit of work; a racing pass that made some of
-    them first only makes this one read again."""
+    """The task's due notifications. A read unit finds what is not made yet today (the
+    common case on every pass after the first of a day: nothing, and no write lock is
+    taken); a write unit makes it, reading again — a racing pass that made some of them
+    first only makes this one read again."""
+    with ws.store.unit_of_work() as uow:
+        if not _due_notes(uow, task_id, now, recipients, write=False):
+            return Counter()
     for _ in range(_ATTEMPTS):
         try:
             with ws.store.unit_of_work(write=True) as uow:
-                made = _due_notes(uow, task_id, now, recipients)
+                made = _due_notes(uow, task_id, now, recipients, write=True)
                 if made:
                     uow.commit()
                 return made
@@ -280,30 +297,46 @@ def _notify_task(
 
 
 def _due_notes(
-    uow: UnitOfWork, task_id: str, now: datetime, recipients: Recipients
+    uow: UnitOfWork, task_id: str, now: datetime, recipients: Recipients, *, write: bool
 ) -> Counter[NotificationType]:
-    made: Counter[NotificationType] = Counter()
+    """The task's due notifications not made yet today: made in `uow` when `write`,
+    else only counted."""
+    missing: Counter[NotificationType] = Counter()
     today = now.astimezone(UTC).date().isoformat()
     task = uow.tasks.get(task_id)
     if task is None or task.status not in (TaskStatus.TODO, TaskStatus.WAITING):
-        return made
+        return missing
     if task.date > today:
-        return made
+        return missing
     bundle = uow.bundles.get(task.bundle_id) if task.bundle_id else None
-    notes: list[tuple[NotificationType, str]] = []
+    people = recipients.of_task(uow, task, bundle)
+
+    def wanted(kind: NotificationType) -> list[str]:
+        return [p for p in people if not exists(uow, kind, task.id, p, now)]
+
+    notes: list[tuple[NotificationType, str, list[str]]] = []
     if task.date == today:
-        notes.append((NotificationType.TASK_DUE, f"{task.description}: due today"))
+        due = (NotificationType.TASK_DUE, f"{task.description}: due today")
     else:
-        notes.append((NotificationType.TASK_OVERDUE, f"{task.description}: due {task.date}"))
+        due = (NotificationType.TASK_OVERDUE, f"{task.description}: due {task.date}")
+    notes.append((*due, wanted(due[0])))
     if task.status == TaskStatus.WAITING and _reached(task.follow_up_at, now):
         waiting = f"waiting for {task.waiting_for}" if task.waiting_for else "waiting"
-        notes.append((NotificationType.FOLLOW_UP_DUE, f"{task.description}: follow up ({waiting})"))
-    verdict = evaluate(task, bundle, StoreEvidence(uow), today=today)
-    if not verdict.can_complete:
-        missing = describe_missing(verdict)
-        notes.append((NotificationType.MISSING_EVIDENCE, f"{task.description}: {missing}"))
-    for person in recipients.of_task(uow, task, bundle):
-        for kind, message in notes:
+        message = f"{task.description}: follow up ({waiting})"
+        notes.append(
+            (NotificationType.FOLLOW_UP_DUE, message, wanted(NotificationType.FOLLOW_UP_DUE))
+        )
+    lacking = wanted(NotificationType.MISSING_EVIDENCE)
+    if lacking:  # the proof rule is read only when someone has not been told today
+        verdict = evaluate(task, bundle, StoreEvidence(uow), today=today)
+        if not verdict.can_complete:
+            message = f"{task.description}: {describe_missing(verdict)}"
+            notes.append((NotificationType.MISSING_EVIDENCE, message, lacking))
+    for kind, message, persons in notes:
+        for person in persons:
+            if not write:
+                missing[kind] += 1
+                continue
             note = notify(
                 uow,
                 kind,
@@ -316,9 +349,8 @@ def _due_notes(
                 template_id=task.template_id,
                 due_at=_day_start(task.date),
             )
-            if note is not None:
-                made[kind] += 1
-    return made
+            missing[kind] += _made(note)
+    return missing
 
 
 def _reached(follow_up_at: str | None, now: datetime) -> bool:
