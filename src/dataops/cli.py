@@ -69,7 +69,7 @@ def _serve(args: argparse.Namespace) -> int:
 
 def _scheduler_run_due(args: argparse.Namespace) -> int:
     from dataops import runtime
-    from dataops.scheduler import describe, run_pass
+    from dataops.scheduler import describe, run_pass, summary
 
     workspace = runtime.build_workspace(Settings.from_env())
     try:
@@ -78,10 +78,7 @@ def _scheduler_run_due(args: argparse.Namespace) -> int:
         workspace.store.close()
     for line in describe(result):
         print(line)
-    print(
-        f"{len(result.created)} bundle(s) created, {len(result.failed)} config(s) failed",
-        file=sys.stderr,
-    )
+    print(summary(result), file=sys.stderr)
     return 0
 
 

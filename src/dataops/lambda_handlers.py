@@ -83,6 +83,7 @@ def run_scheduled_pass(workspace: Workspace, event: Mapping[str, Any]) -> dict[s
     result = scheduler.run_pass(workspace, moment)
     for line in scheduler.describe(result):
         log.info("%s", line)
+    log.info("%s", scheduler.summary(result))
     return {
         "created": [
             {
@@ -93,6 +94,7 @@ def run_scheduled_pass(workspace: Workspace, event: Mapping[str, Any]) -> dict[s
             for o in result.created
         ],
         "failed": [{"recurringConfigId": c, "reason": why} for c, why in result.failed],
+        "notified": {kind.value: n for kind, n in sorted(result.notified.items())},
     }
 
 

@@ -10,18 +10,32 @@ from __future__ import annotations
 
 import logging
 import threading
-from datetime import datetime
+from datetime import UTC, datetime
 
 from dataops.domain.clock import now as clock_now
+from dataops.domain.enums import NotificationType
+from dataops.services import proofs
 from dataops.services.context import Workspace
+from dataops.services.notifications import notify_due
+from dataops.services.people import SYSTEM
 from dataops.services.recurring import PassResult, run_due
 
 log = logging.getLogger("dataops.scheduler")
 
 
 def run_pass(workspace: Workspace, now: datetime | None = None) -> PassResult:
-    """One pass at `now` (default: the current time)."""
-    return run_due(workspace, now or clock_now())
+    """One pass at `now` (default: the current time): the due occurrences, the expiry
+    sweep of withdrawn proof, then the notifications of due work."""
+    moment = now or clock_now()
+    result = run_due(workspace, moment)
+    for occurrence in result.created:
+        result.notified[NotificationType.RECURRING_DUE] += occurrence.notified
+    # Evidence expires by the real clock: a pass planned ahead (`--now` later than now)
+    # must not record days the sweep has not really reached yet.
+    swept_on = min(moment, clock_now()).astimezone(UTC).date().isoformat()
+    proofs.sweep_expired(workspace, SYSTEM, swept_on)
+    result.notified.update(notify_due(workspace, moment))
+    return result
 
 
 def describe(result: PassResult) -> list[str]:
@@ -33,6 +47,17 @@ def describe(result: PassResult) -> list[str]:
     ]
     lines += [f"failed recurring config {config_id}: {why}" for config_id, why in result.failed]
     return lines
+
+
+def summary(result: PassResult) -> str:
+    """The pass in one line: bundles made, notifications made (by type), configs failed."""
+    notified = sum(result.notified.values())
+    kinds = ", ".join(f"{n} {kind.value}" for kind, n in sorted(result.notified.items()) if n)
+    return (
+        f"{len(result.created)} bundle(s) created, {notified} notification(s) made"
+        + (f" ({kinds})" if kinds else "")
+        + f", {len(result.failed)} config(s) failed"
+    )
 
 
 class BackgroundRunner:
@@ -56,8 +81,11 @@ class BackgroundRunner:
     def _loop(self) -> None:
         while not self._stopped.is_set():
             try:
-                for line in describe(run_pass(self._workspace)):
+                result = run_pass(self._workspace)
+                for line in describe(result):
                     log.info("%s", line)
+                if result.notified:
+                    log.info("%s", summary(result))
             except Exception:  # a pass must never end the loop
                 log.exception("recurring-work pass failed")
             self._stopped.wait(self._interval)

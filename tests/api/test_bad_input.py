@@ -1103,6 +1103,27 @@ CASES: list[Case] = [
     Case("get-file-unknown", "GET", f"{API}/files/{MISSING}", 404),
     Case("file-content-unknown", "GET", f"{API}/files/{MISSING}/content", 404),
     Case("unknown-route", "GET", f"{API}/no-such-collection", 404),
+    # ---- notifications (issue 17): the inbox routes --------------------------------------
+    Case("read-notification-unknown", "POST", f"{API}/notifications/{MISSING}/read", 404),
+    Case("dismiss-notification-unknown", "POST", f"{API}/notifications/{MISSING}/dismiss", 404),
+    Case("get-notification-read", "GET", f"{API}/notifications/{MISSING}/read", 405),
+    Case("post-unread-count", "POST", f"{API}/notifications/unread-count", 405),
+    Case("delete-notifications", "DELETE", f"{API}/notifications", 405),
+    Case(
+        "notifications-unread-not-boolean",
+        "GET",
+        f"{API}/notifications?unread=maybe",
+        422,
+        fields=("unread",),
+    ),
+    Case(
+        "notifications-cursor-malformed",
+        "GET",
+        f"{API}/notifications?unread=true&cursor=!!not-a-cursor!!",
+        422,
+        fields=("cursor",),
+    ),
+    Case("notifications-limit-too-big", "GET", f"{API}/notifications?limit=501", 422),
     # ---- 405: wrong methods --------------------------------------------------------------
     Case("delete-artifact", "DELETE", f"{ART}/<approved>", 405),
     Case("put-artifact", "PUT", f"{ART}/<draft>", 405, json=valid_artifact()),

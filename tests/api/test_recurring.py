@@ -270,9 +270,9 @@ def test_occurrences_found_made_count_towards_the_bound(
     attempts: list[str] = []
     original = recurring._make
 
-    def counted(ws: Workspace, config: RecurringConfig, anchor: date, n: int) -> Any:
+    def counted(ws: Workspace, config: RecurringConfig, anchor: date, n: int, now: datetime) -> Any:
         attempts.append(anchor.isoformat())
-        return original(ws, config, anchor, n)
+        return original(ws, config, anchor, n, now)
 
     monkeypatch.setattr(recurring, "_make", counted)
     assert run(ws, "2025-02-25T12:00:00Z") == []

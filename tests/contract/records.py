@@ -167,7 +167,13 @@ def audit_event(record_id: str, *, entity_type: EntityType, entity_id: str) -> A
 
 
 def notification(
-    record_id: str, *, user_id: str | None = None, task_id: str | None = None
+    record_id: str,
+    *,
+    user_id: str | None = None,
+    task_id: str | None = None,
+    read_at: str | None = None,
+    dismissed: bool = False,
+    dedupe_key: str | None = None,
 ) -> Notification:
     return Notification(
         id=record_id,
@@ -176,15 +182,18 @@ def notification(
         created_at=STAMP,
         user_id=user_id,
         task_id=task_id,
+        read_at=read_at,
+        dismissed=dismissed,
+        dedupe_key=dedupe_key,
     )
 
 
-def user(record_id: str, *, email: str | None = None) -> User:
+def user(record_id: str, *, email: str | None = None, role: Role = Role.OPERATOR) -> User:
     return User(
         id=record_id,
         email=email or f"{record_id}@example.com",
         name=f"User {record_id}",
-        role=Role.OPERATOR,
+        role=role,
         created_at=STAMP,
     )
 
@@ -221,8 +230,9 @@ ENGINE_FILTERS: dict[str, list[tuple[str, ...]]] = {
     # the API list (not deleted, by template) and the runner's pass (enabled ones)
     "recurring_configs": [("listed_key",), ("listed_key", "template_id"), ("enabled_key",)],
     "audit_events": [(), ("entity_type",), ("entity_type", "entity_id")],
-    "notifications": [(), ("user_id",), ("task_id",)],
-    "users": [(), ("email",)],
+    # the inbox (all, unread) and the dedupe lookup of every notification made
+    "notifications": [(), ("user_id",), ("task_id",), ("user_id", "unread_key"), ("dedupe_key",)],
+    "users": [(), ("email",), ("role",)],  # role: reviewers, operators to fall back to
     "templates": [()],
     "api_tokens": [("token_hash",), ("user_id",)],
     "uploads": [("status",)],  # the sweep: pending uploads, soonest expiry first

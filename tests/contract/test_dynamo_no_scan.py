@@ -152,6 +152,7 @@ def test_every_list_route_pages_without_scan(client: TestClient, calls: Calls) -
         ("/work/api/users", {}),
         ("/work/api/tokens", {}),
         ("/work/api/notifications", {}),
+        ("/work/api/notifications", {"unread": "true"}),
         ("/work/api/audit-events", {}),
         ("/work/api/audit-events", {"entityType": "artifact", "entityId": ids[0]}),
     ]

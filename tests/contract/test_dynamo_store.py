@@ -216,6 +216,8 @@ def test_auto_create_backfills_an_added_index_for_items_written_before_it(
         ("audit_events", ("entity_type", "entity_id")),
         ("notifications", ("user_id",)),
         ("notifications", ("task_id",)),
+        ("notifications", ("user_id", "unread_key")),
+        ("users", ("role",)),
         ("users", ("email",)),
         ("api_tokens", ("token_hash",)),
         ("api_tokens", ("user_id",)),

@@ -96,6 +96,23 @@ def test_every_engine_filter_uses_an_index(
             )
 
 
+@pytest.mark.parametrize("with_cursor", [False, True])
+@pytest.mark.parametrize("unread", [False, True])
+def test_the_inbox_seeks_its_index_newest_first_without_sorting(
+    store: SqliteStore, unread: bool, with_cursor: bool
+) -> None:
+    """`GET /api/notifications[?unread=true]`: the user's (unread) notifications walked
+    backwards along their index, no sort of the user's whole inbox per page."""
+    filters = Filters({"user_id": "usr_1", "unread_key": "true" if unread else None})
+    cursor = _cursor_for("notifications") if with_cursor else None
+    page = PageRequest(limit=50, cursor=cursor, descending=True)
+    index = "notifications_unread" if unread else "notifications_user"
+    for sql, plan in issued_plans(store, lambda uow: uow.notifications.find(filters, page)):
+        assert not full_scans(plan), f"full scan for {sql}: {plan}"
+        assert any(index in row for row in plan), f"{index} not used: {sql} -> {plan}"
+        assert not any("TEMP B-TREE" in row for row in plan), f"sorted: {sql} -> {plan}"
+
+
 _PROOF_LOOKUPS: dict[str, tuple[Callable[[StoreEvidence], Any], str | None]] = {
     "file-of-task": (lambda ev: ev.first_file_id("tsk_1"), "task_id=?"),
     "approved-artifact-of-task": (

@@ -25,6 +25,7 @@ from dataops.domain.enums import (
     ArtifactType,
     BundleStatus,
     EntityType,
+    Role,
     TaskStatus,
     UploadStatus,
 )
@@ -447,11 +448,14 @@ def _dataset(entity: str) -> list[Any]:
                 f"ntf_{i:03d}",
                 user_id=rng.choice(["usr_a", "usr_b", None]),
                 task_id=rng.choice(["tsk_a", "tsk_b", None]),
+                read_at=rng.choice([None, r.STAMP]),
+                dismissed=rng.choice([False, False, True]),
+                dedupe_key=rng.choice([None, f"key-{i:03d}"]),
             )
             for i in range(30)
         ]
     if entity == "users":
-        return [r.user(f"usr_{i:03d}") for i in range(12)]
+        return [r.user(f"usr_{i:03d}", role=rng.choice(list(Role))) for i in range(12)]
     if entity == "templates":
         return [r.template(f"tpl_{i:03d}") for i in range(8)]
     if entity == "api_tokens":
@@ -834,3 +838,103 @@ def test_one_bundle_per_recurring_occurrence(store: MetadataStore) -> None:
     with pytest.raises(Conflict):  # two in one unit: refused too
         _add_in_one_unit(store, pair)
     assert read(store, "bundles", "bun_7") is None
+
+
+# --- notifications: newest first, unread, one per dedupe key ---------------------------------
+
+
+def _newest_first(
+    store: MetadataStore, filters: Mapping[str, str | None], limit: int
+) -> list[list[str]]:
+    pages: list[list[str]] = []
+    cursor: str | None = None
+    while True:
+        with store.unit_of_work() as uow:
+            page = uow.notifications.find(
+                Filters(filters), PageRequest(limit, cursor, descending=True)
+            )
+        pages.append([n.id for n in page.items])
+        assert len(pages) <= 100, "paging does not terminate"
+        if page.next_cursor is None:
+            return pages
+        cursor = page.next_cursor
+
+
+@pytest.mark.parametrize("limit", [1, 4, 50])
+@pytest.mark.parametrize("unread", [False, True])
+def test_descending_pages_give_every_item_once_newest_first(
+    store: MetadataStore, limit: int, unread: bool
+) -> None:
+    records = _dataset("notifications")
+    seed(store, "notifications", records)
+    filters = {"user_id": "usr_a", "unread_key": "true" if unread else None}
+    expected = sorted(
+        (
+            n.id
+            for n in records
+            if n.user_id == "usr_a" and (not unread or (n.read_at is None and not n.dismissed))
+        ),
+        reverse=True,
+    )
+    assert expected, "the dataset must give this filter something to list"
+    pages = _newest_first(store, filters, limit)
+    assert [i for page in pages for i in page] == expected
+    assert pages[0] == expected[:limit]
+
+
+def test_descending_pages_merge_the_units_own_writes(store: MetadataStore) -> None:
+    seed(store, "notifications", [r.notification(f"ntf_{i}", user_id="usr_a") for i in (1, 3)])
+    with store.unit_of_work(write=True) as uow:
+        uow.notifications.add(r.notification("ntf_2", user_id="usr_a"))
+        uow.notifications.add(r.notification("ntf_4", user_id="usr_a"))
+        first = uow.notifications.find(
+            Filters({"user_id": "usr_a"}), PageRequest(3, descending=True)
+        )
+        assert [n.id for n in first.items] == ["ntf_4", "ntf_3", "ntf_2"]
+        rest = uow.notifications.find(
+            Filters({"user_id": "usr_a"}), PageRequest(3, first.next_cursor, descending=True)
+        )
+        assert [n.id for n in rest.items] == ["ntf_1"]
+        assert rest.next_cursor is None
+
+
+def test_reading_a_notification_takes_it_out_of_the_unread_index(store: MetadataStore) -> None:
+    note = r.notification("ntf_1", user_id="usr_a")
+    seed(store, "notifications", [note])
+    assert find_ids(store, "notifications", {"user_id": "usr_a", "unread_key": "true"}) == ["ntf_1"]
+    commit_unit(store, lambda uow: uow.notifications.update(bumped(note, read_at=r.STAMP), 1))
+    assert find_ids(store, "notifications", {"user_id": "usr_a", "unread_key": "true"}) == []
+    assert find_ids(store, "notifications", {"user_id": "usr_a"}) == ["ntf_1"]
+
+
+def test_one_notification_per_dedupe_key(store: MetadataStore) -> None:
+    """The dedupe key is unique, like a user's email; it is found by key at once (no
+    index lag), also among the unit's own writes; notifications without one claim
+    nothing."""
+    seed(
+        store,
+        "notifications",
+        [
+            r.notification("ntf_1", user_id="usr_a", dedupe_key="k1"),
+            r.notification("ntf_2", user_id="usr_a"),
+            r.notification("ntf_3", user_id="usr_a"),
+        ],
+    )
+    with store.unit_of_work() as uow:
+        found = uow.notifications.find(Filters({"dedupe_key": "k1"}), PageRequest(limit=1))
+        assert [n.id for n in found.items] == ["ntf_1"]
+        none = uow.notifications.find(Filters({"dedupe_key": "k2"}), PageRequest(limit=1))
+        assert none.items == []
+    with pytest.raises(Conflict):
+        _add_in_one_unit(
+            store, [("notifications", r.notification("ntf_4", user_id="usr_b", dedupe_key="k1"))]
+        )
+    assert read(store, "notifications", "ntf_4") is None
+    with store.unit_of_work(write=True) as uow:
+        uow.notifications.add(r.notification("ntf_5", user_id="usr_b", dedupe_key="k5"))
+        own = uow.notifications.find(Filters({"dedupe_key": "k5"}), PageRequest(limit=1))
+        assert [n.id for n in own.items] == ["ntf_5"]
+        uow.commit()
+    note = read(store, "notifications", "ntf_5")
+    commit_unit(store, lambda uow: uow.notifications.update(bumped(note, read_at=r.STAMP), 1))
+    assert find_ids(store, "notifications", {"dedupe_key": "k5"}) == ["ntf_5"]

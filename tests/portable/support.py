@@ -235,10 +235,9 @@ def build_rich_workspace(ws: Workspace) -> Rich:
     tasks.update_task(
         ws, admin, record.id, {"status": TaskStatus.DONE, "external_status": "recorded"}, None
     )  # stage change + notification
-    inbox = people.list_notifications(
-        ws, Actor(viewer.id, viewer.email, viewer.role), PageRequest()
-    )
-    people.dismiss_notification(ws, admin, inbox.items[0].id)
+    reader = Actor(viewer.id, viewer.email, viewer.role)
+    inbox = people.list_notifications(ws, reader, PageRequest())
+    people.dismiss_notification(ws, reader, inbox.items[0].id)  # one's own only
     transcript_task = next(t for t in demo_tasks if t.template_task_ref == "transcript")
     transcript = artifacts.list_artifacts(
         ws, {"task_id": transcript_task.id}, PageRequest(limit=10)

@@ -169,6 +169,29 @@ def test_two_bundles_claiming_one_occurrence(tampered: ExportDir) -> None:
     assert validate_export(tampered.root).valid
 
 
+def test_notifications_carry_their_new_fields_and_one_per_dedupe_key(tampered: ExportDir) -> None:
+    """Notifications' artifactId, readAt and dedupeKey are exported; the store keeps one
+    notification per (type, subject, recipient, day), so an export with two such cannot
+    be imported; a readAt must be a timestamp, an artifactId must resolve."""
+    records = tampered.records("notifications")
+    keyed = [r for r in records if r.get("dedupe_key")]
+    assert keyed, "the rich workspace's notifications are deduplicated"
+    assert any(r.get("read_at") for r in records)  # the dismissed one was read too
+    twin = dict(keyed[0], notification_id="ntf_twin")
+    tampered.write_records("notifications", [*records, twin])
+    problem = only(validate_export(tampered.root))
+    assert (problem.entity, problem.field) == ("notifications", "dedupe_key")
+    tampered.write_records("notifications", [*records, dict(twin, dedupe_key="other")])
+    assert validate_export(tampered.root).valid
+    tampered.write_records("notifications", [*records, dict(twin, dedupe_key="x", read_at="x")])
+    problem = only(validate_export(tampered.root))
+    assert (problem.entity, problem.field) == ("notifications", "read_at")
+    bad_link = dict(twin, dedupe_key="y", artifact_id="art_gone")
+    tampered.write_records("notifications", [*records, bad_link])
+    problem = only(validate_export(tampered.root))
+    assert (problem.entity, problem.field) == ("notifications", "artifact_id")
+
+
 def test_a_bundles_recurring_config_must_exist(tampered: ExportDir) -> None:
     bundle = first_id(tampered, "bundles", occurrence_date="2025-01-31")
     tampered.edit("bundles", bundle, recurring_config_id="rcf_gone")

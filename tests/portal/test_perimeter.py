@@ -65,7 +65,10 @@ KNOWN_ADMIN_ROUTES = {
 }
 # Unsafe routes a viewer may call on its own records: dismissing an inbox notification
 # changes only the viewer's own inbox state (the service refuses someone else's).
-VIEWER_UNSAFE_ALLOWED = {("POST", "/api/notifications/{notification_id}/dismiss")}
+VIEWER_UNSAFE_ALLOWED = {
+    ("POST", "/api/notifications/{notification_id}/dismiss"),
+    ("POST", "/api/notifications/{notification_id}/read"),
+}
 # What an assistant may write (CONTRACT §7), besides what a viewer may: files, uploads and
 # artifacts (draft or needs-review; the service refuses `approved`), submit and attach. A
 # new write route is refused to it unless it is added here on purpose.

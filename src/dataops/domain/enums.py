@@ -98,6 +98,9 @@ class NotificationType(StrEnum):
     RECURRING_DUE = "recurring-due"
     STAGE_CHANGE = "stage-change"
     AUTOMATION_FAILURE = "automation-failure"
+    REVIEW_REQUESTED = "review-requested"
+    ARTIFACT_REJECTED = "artifact-rejected"
+    PROOF_WITHDRAWN = "proof-withdrawn"
 
 
 class ReviewPolicy(StrEnum):

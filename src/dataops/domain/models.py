@@ -375,9 +375,21 @@ class Notification:
     task_id: str | None = None
     bundle_id: str | None = None
     template_id: str | None = None
+    artifact_id: str | None = None
     due_at: str | None = None
     dismissed: bool = False
+    read_at: str | None = None
+    dedupe_key: str | None = None
+    """Unique in the store: a digest of (type, subject, recipient, UTC day), so there is
+    at most one such notification per day (`services/notifications.py`); None on
+    notifications made before deduplication."""
     version: int = 1
+
+    @property
+    def unread_key(self) -> str | None:
+        """The index value of a notification not yet read or dismissed ("true"), else
+        None (a sparse index: `?unread=true` reads only unread ones)."""
+        return "true" if self.read_at is None and not self.dismissed else None
 
 
 @dataclass

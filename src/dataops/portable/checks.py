@@ -25,7 +25,7 @@ from dataops.domain.status import REVIEWED
 from dataops.portable.format import EntitySpec, export_field, from_record
 from dataops.portable.schema import FieldIssue, check_record
 
-TIMESTAMPS = ("created_at", "updated_at", "reviewed_at", "completed_at", "due_at")
+TIMESTAMPS = ("created_at", "updated_at", "reviewed_at", "completed_at", "due_at", "read_at")
 _HASH_WORDS = frozenset({"hash", "hashed", "salt", "digest", "argon2", "bcrypt", "scrypt"})
 _HASH_VALUES = re.compile(r"^\$(argon2(id|i|d)|2[abxy]?|scrypt|pbkdf2)[$-]|^pbkdf2_")
 
@@ -79,6 +79,7 @@ RELATIONS: dict[str, tuple[Relation, ...]] = {
         ("task_id", "tasks", False),
         ("bundle_id", "bundles", False),
         ("template_id", "templates", False),
+        ("artifact_id", "artifacts", False),
     ),
 }
 

@@ -162,6 +162,9 @@ def _record(
     if name == "bundles" and entity is not None and entity.occurrence_key is not None:
         # The store makes one bundle per (recurring config, occurrence date).
         index.add_id("bundles.occurrence_date", entity.occurrence_key, line)
+    if name == "notifications" and isinstance(record.get("dedupe_key"), str):
+        # The store keeps one notification per (type, subject, recipient, day).
+        index.add_id("notifications.dedupe_key", record["dedupe_key"], line)
     found = list(edges(spec, record))
     if found:
         index.add_refs(name, line, found)

@@ -36,6 +36,7 @@ from dataops.services.common import (
 )
 from dataops.services.context import Workspace
 from dataops.services.files import storage_uri_of
+from dataops.services.notifications import notify_review_change, notify_reviewers
 from dataops.services.proofs import refresh_citing, refresh_tasks
 from dataops.store.port import Filters, Page, PageRequest, Repository, UnitOfWork
 
@@ -143,7 +144,9 @@ def _register(
             after=artifact,
             summary=f"registered {artifact.type.value} artifact as {artifact.status.value}",
         )
+        reviewers = notify_review_change(uow, actor.id, None, artifact)
         uow.commit()
+    notify_reviewers(ws, artifact, reviewers)
     return artifact
 
 
@@ -288,8 +291,10 @@ def update_artifact(
             audit(
                 uow, actor, EntityType.ARTIFACT, updated.id, "update", before=current, after=updated
             )
+        reviewers = notify_review_change(uow, actor.id, current.status, updated)
         uow.commit()
     refresh_tasks(ws, actor, later)
+    notify_reviewers(ws, updated, reviewers)
     return updated
 
 
@@ -391,8 +396,10 @@ def review_artifact(
             after=updated,
             summary=reason,
         )
+        reviewers = notify_review_change(uow, actor.id, current.status, updated)
         uow.commit()
     refresh_tasks(ws, actor, later)
+    notify_reviewers(ws, updated, reviewers)
     return updated
 
 

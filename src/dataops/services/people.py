@@ -13,7 +13,7 @@ from dataops.domain.rules import user_errors
 from dataops.services import passwords
 from dataops.services.common import audit, raise_if, require
 from dataops.services.context import Workspace
-from dataops.store.port import Filters, Page, PageRequest, UnitOfWork
+from dataops.store.port import MAX_PAGE_SIZE, Filters, Page, PageRequest, UnitOfWork
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 SYSTEM = Actor(id="system", email="system@dataops.invalid", role=Role.ADMIN, name="System")
@@ -124,20 +124,52 @@ def has_users(ws: Workspace) -> bool:
     return bool(list_users(ws, PageRequest(limit=1)).items)
 
 
-def list_notifications(ws: Workspace, actor: Actor, page: PageRequest) -> Page[Notification]:
+def list_notifications(
+    ws: Workspace, actor: Actor, page: PageRequest, *, unread: bool = False
+) -> Page[Notification]:
+    """The actor's own notifications, newest first; `unread`: only those neither read
+    nor dismissed (their own index)."""
+    filters = {"user_id": actor.id, "unread_key": "true" if unread else None}
+    newest_first = PageRequest(page.limit, page.cursor, descending=True)
     with ws.store.unit_of_work() as uow:
-        return uow.notifications.find(Filters({"user_id": actor.id}), page)
+        return uow.notifications.find(Filters(filters), newest_first)
+
+
+def unread_count(ws: Workspace, actor: Actor) -> int:
+    """How many of the actor's notifications are unread (their index, read to the end)."""
+    count, cursor = 0, None
+    with ws.store.unit_of_work() as uow:
+        while True:
+            page = uow.notifications.find(
+                Filters({"user_id": actor.id, "unread_key": "true"}),
+                PageRequest(MAX_PAGE_SIZE, cursor),
+            )
+            count += len(page.items)
+            cursor = page.next_cursor
+            if cursor is None:
+                return count
+
+
+def read_notification(ws: Workspace, actor: Actor, notification_id: str) -> Notification:
+    """Mark one of the actor's own notifications read (once: the first time stays)."""
+    return _mark(ws, actor, notification_id, dismiss=False)
 
 
 def dismiss_notification(ws: Workspace, actor: Actor, notification_id: str) -> Notification:
+    """Dismiss one of the actor's own notifications; dismissing reads it too."""
+    return _mark(ws, actor, notification_id, dismiss=True)
+
+
+def _mark(ws: Workspace, actor: Actor, notification_id: str, *, dismiss: bool) -> Notification:
     with ws.store.unit_of_work(write=True) as uow:
         note = require(uow.notifications, notification_id, "notification")
-        if note.user_id != actor.id and actor.role != Role.ADMIN:
+        if note.user_id != actor.id:
             raise Forbidden("this notification belongs to another user")
-        if note.dismissed:
-            return note
         updated = copy.deepcopy(note)
-        updated.dismissed = True
+        updated.read_at = note.read_at or now_ts()
+        updated.dismissed = note.dismissed or dismiss
+        if updated == note:
+            return note
         updated.version = note.version + 1
         uow.notifications.update(updated, note.version)
         uow.commit()

@@ -17,20 +17,23 @@ from collections.abc import Iterable, Iterator
 from datetime import date, timedelta
 
 from dataops.domain.clock import today
-from dataops.domain.enums import EntityType, TaskStatus
+from dataops.domain.enums import EntityType, NotificationType, TaskStatus
 from dataops.domain.errors import Conflict
 from dataops.domain.models import Actor, Artifact, Task
 from dataops.domain.proof import cited_artifact_ids, withdrawal_reasons
 from dataops.services import settings as workspace_settings
 from dataops.services.common import audit, save
 from dataops.services.context import Workspace
+from dataops.services.notifications import notify
 from dataops.store.port import Filters, PageRequest, UnitOfWork
 
 _PAGE = 500
-IN_TRANSACTION = 20
+IN_TRANSACTION = 15
 """How many citing tasks an artifact's own transaction brings up to date (each is a task
-write and an audit event: a DynamoDB transaction holds at most 100 operations); any more
-are brought up to date right after it commits, each in its own transaction."""
+write, an audit event and, when its proof is withdrawn, a notification with its dedupe
+claim: four operations, and a DynamoDB transaction holds at most 100, which the
+artifact's own writes and its review-requested notifications share); any more are
+brought up to date right after it commits, each in its own transaction."""
 
 
 def completion_expiry(uow: UnitOfWork, task: Task) -> str | None:
@@ -127,6 +130,17 @@ def _refresh(
     if task.proof_withdrawn != before.proof_withdrawn:
         action = "proof-withdrawn" if task.proof_withdrawn else "proof-restored"
         summary = "; ".join(reasons) if reasons else "its completion proof holds again"
+        if task.proof_withdrawn and task.completed_by:
+            notify(
+                uow,
+                NotificationType.PROOF_WITHDRAWN,
+                f"{task.description}: proof withdrawn ({summary})",
+                task.completed_by,
+                task.id,
+                task_id=task.id,
+                bundle_id=task.bundle_id,
+                template_id=task.template_id,
+            )
     else:
         action, summary = "proof-rechecked", "its completion proof was checked again"
     audit(uow, actor, EntityType.TASK, task.id, action, before=before, after=task, summary=summary)

@@ -19,13 +19,14 @@ from __future__ import annotations
 
 import copy
 import logging
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
 from dataops.domain.clock import new_id, now_ts
-from dataops.domain.enums import EntityType
+from dataops.domain.enums import EntityType, NotificationType
 from dataops.domain.errors import (
     Conflict,
     DataOpsError,
@@ -44,6 +45,7 @@ from dataops.domain.recurrence import (
 from dataops.domain.rules import recurring_config_errors
 from dataops.services.common import audit, check_version, raise_if, require, save
 from dataops.services.context import Workspace
+from dataops.services.notifications import notify_recurring_due
 from dataops.services.people import SYSTEM
 from dataops.services.workflow import add_instance
 from dataops.store.port import Filters, Page, PageRequest, UnitOfWork
@@ -82,6 +84,8 @@ class Occurrence:
     sequence: int
     bundle: Bundle
     task_count: int
+    notified: int = 0
+    """`recurring-due` notifications made with it."""
 
 
 @dataclass
@@ -89,6 +93,8 @@ class PassResult:
     created: list[Occurrence] = field(default_factory=list)
     failed: list[tuple[str, str]] = field(default_factory=list)
     """(config ID, reason) of each config the pass could not serve."""
+    notified: Counter[NotificationType] = field(default_factory=Counter)
+    """Notifications the pass made, by type (`scheduler.run_pass`)."""
 
 
 # --- the API -------------------------------------------------------------------------------
@@ -336,7 +342,7 @@ def _serve(ws: Workspace, config: RecurringConfig, now: datetime) -> list[Occurr
         if anchor.isoformat() in skipped:
             continue
         count += 1
-        occurrence = _make(ws, config, anchor, count)
+        occurrence = _make(ws, config, anchor, count, now)
         if occurrence is not None:
             made.append(occurrence)
     if last is not None:
@@ -344,9 +350,11 @@ def _serve(ws: Workspace, config: RecurringConfig, now: datetime) -> list[Occurr
     return made
 
 
-def _make(ws: Workspace, config: RecurringConfig, anchor: date, sequence: int) -> Occurrence | None:
-    """The occurrence's bundle and tasks in one transaction with its claim; None when
-    another pass made it already."""
+def _make(
+    ws: Workspace, config: RecurringConfig, anchor: date, sequence: int, now: datetime
+) -> Occurrence | None:
+    """The occurrence's bundle and tasks in one transaction with its claim and its
+    `recurring-due` notifications; None when another pass made it already."""
     try:
         with ws.store.unit_of_work(write=True) as uow:
             template = uow.templates.get(config.template_id)
@@ -361,12 +369,14 @@ def _make(ws: Workspace, config: RecurringConfig, anchor: date, sequence: int) -
                 recurring_config_id=config.id,
                 default_assignee_id=config.assignee_id,
             )
+            fallback = config.assignee_id or template.default_assignee_id
+            notified = notify_recurring_due(uow, bundle, tasks, fallback, now)
             uow.commit()
     except VersionConflict:
         raise
     except Conflict:  # the occurrence's claim exists: another pass made it
         return None
-    return Occurrence(config.id, anchor.isoformat(), sequence, bundle, len(tasks))
+    return Occurrence(config.id, anchor.isoformat(), sequence, bundle, len(tasks), notified)
 
 
 def _advance(ws: Workspace, config_id: str, last: str, count: int) -> None:

@@ -8,14 +8,15 @@ from typing import Any
 from dataops.domain.clock import new_id, now_ts, today
 from dataops.domain.codec import camel
 from dataops.domain.enums import EntityType, NotificationType, TaskStatus
-from dataops.domain.errors import ProofMissing, ValidationFailed
-from dataops.domain.models import Actor, Bundle, Notification, Task
+from dataops.domain.errors import Conflict, ProofMissing, ValidationFailed
+from dataops.domain.models import Actor, Bundle, Task
 from dataops.domain.proof import ProofVerdict, describe_missing, evaluate
 from dataops.domain.rules import task_errors
 from dataops.services import proofs
 from dataops.services.common import audit, check_version, raise_if, refresh_refs, require, save
 from dataops.services.context import Workspace
 from dataops.services.evidence import StoreEvidence
+from dataops.services.notifications import notify
 from dataops.services.people import SYSTEM
 from dataops.store.port import Filters, Page, PageRequest, UnitOfWork
 
@@ -222,41 +223,33 @@ def _advance_stage(uow: UnitOfWork, actor: Actor, bundle: Bundle, task: Task) ->
         after=bundle,
         summary=f"stage set to {bundle.stage} by completing task {task.id}",
     )
-    uow.notifications.add(
-        Notification(
-            id=new_id("ntf"),
-            type=NotificationType.STAGE_CHANGE,
-            message=f"{bundle.title}: stage is now {bundle.stage}",
-            created_at=now_ts(),
-            user_id=task.assignee_id or actor.id,
-            task_id=task.id,
-            bundle_id=bundle.id,
-        )
+    notify(
+        uow,
+        NotificationType.STAGE_CHANGE,
+        f"{bundle.title}: stage is now {bundle.stage}",
+        task.assignee_id or actor.id,
+        f"{bundle.id}#{bundle.stage}",  # each stage reached is news, once a day
+        task_id=task.id,
+        bundle_id=bundle.id,
     )
 
 
 def _notify_missing(ws: Workspace, actor: Actor, task: Task, blocked: ProofMissing) -> None:
-    """Record a missing-evidence notification for a blocked completion (one open per task
-    and user), in its own transaction: the task itself stays unchanged."""
-    user_id = task.assignee_id or actor.id
-    with ws.store.unit_of_work(write=True) as uow:
-        existing = uow.notifications.find(Filters({"task_id": task.id}), PageRequest(limit=500))
-        for note in existing.items:
-            if (
-                note.type == NotificationType.MISSING_EVIDENCE
-                and note.user_id == user_id
-                and not note.dismissed
-            ):
-                return
-        uow.notifications.add(
-            Notification(
-                id=new_id("ntf"),
-                type=NotificationType.MISSING_EVIDENCE,
-                message=f"{task.description}: {blocked.detail}",
-                created_at=now_ts(),
-                user_id=user_id,
+    """Record a missing-evidence notification for a blocked completion (at most one a
+    day per task and user), in its own transaction: the task itself stays unchanged."""
+    try:
+        with ws.store.unit_of_work(write=True) as uow:
+            made = notify(
+                uow,
+                NotificationType.MISSING_EVIDENCE,
+                f"{task.description}: {blocked.detail}",
+                task.assignee_id or actor.id,
+                task.id,
                 task_id=task.id,
                 bundle_id=task.bundle_id,
+                template_id=task.template_id,
             )
-        )
-        uow.commit()
+            if made is not None:
+                uow.commit()
+    except Conflict:  # the runner made it meanwhile
+        return

@@ -64,6 +64,9 @@ class Page(Generic[T]):
 class PageRequest:
     limit: int = DEFAULT_PAGE_SIZE
     cursor: str | None = None
+    descending: bool = False
+    """The entity's order reversed (notifications: newest first); a cursor continues in
+    the direction of the page it came from."""
 
 
 @dataclass(frozen=True)
@@ -114,8 +117,9 @@ class Repository(Protocol[T]):
         record is gone."""
 
     def find(self, filters: Filters, page: PageRequest) -> Page[T]:
-        """Records matching every filter, in the entity's stable order, through an index.
-        Filters the backend has no index for are a programming error (ValueError)."""
+        """Records matching every filter, in the entity's stable order (reversed with
+        `page.descending`), through an index. Filters the backend has no index for are a
+        programming error (ValueError)."""
 
 
 class UnitOfWork(Protocol):

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import Header, Query
 from fastapi.responses import JSONResponse
@@ -37,8 +37,27 @@ async def users(ws: WorkspaceDep, _: Reader, paging: PageDep) -> JSONResponse:
 
 
 @router.get("/api/notifications")
-async def notifications(ws: WorkspaceDep, actor: Reader, paging: PageDep) -> JSONResponse:
-    return present.page(await read(ws, svc.list_notifications, ws, actor, paging))
+async def notifications(
+    ws: WorkspaceDep,
+    actor: Reader,
+    paging: PageDep,
+    unread: Literal["true", "false"] | None = None,
+) -> JSONResponse:
+    """The actor's own notifications, newest first (`unread=true`: not read, not
+    dismissed)."""
+    only_unread = unread == "true"
+    found = await read(ws, svc.list_notifications, ws, actor, paging, unread=only_unread)
+    return present.page(found)
+
+
+@router.get("/api/notifications/unread-count")
+async def unread_count(ws: WorkspaceDep, actor: Reader) -> JSONResponse:
+    return JSONResponse({"unread": await read(ws, svc.unread_count, ws, actor)})
+
+
+@router.post("/api/notifications/{notification_id}/read")
+def mark_read(notification_id: str, ws: WorkspaceDep, actor: Reader) -> JSONResponse:
+    return present.one(svc.read_notification(ws, actor, notification_id))
 
 
 @router.post("/api/notifications/{notification_id}/dismiss")

@@ -188,9 +188,10 @@ class DynamoRepository(Generic[T]):
             for op in self._uow._ops.values()
             if op.spec is spec and op.item is not None
         }
+        down = page.descending
         committed = (
             pair
-            for pair in self._uow._store._stream(spec, active, after, limit + 1)
+            for pair in self._uow._store._stream(spec, active, after, limit + 1, down)
             if spec.key_of(pair[1]) not in buffered
         )
         own = sorted(
@@ -198,11 +199,13 @@ class DynamoRepository(Generic[T]):
                 (spec.order_values(record), record)
                 for record in buffered.values()
                 if spec.matches(record, active)
-                and (after is None or spec.order_values(record) > after)
+                and (after is None or _beyond(spec.order_values(record), after, down))
             ),
             key=lambda pair: pair[0],
+            reverse=down,
         )
-        rows = list(islice(heapq.merge(committed, own, key=lambda pair: pair[0]), limit + 1))
+        merged = heapq.merge(committed, own, key=lambda pair: pair[0], reverse=down)
+        rows = list(islice(merged, limit + 1))
         next_cursor = encode_cursor(rows[limit - 1][0]) if len(rows) > limit else None
         return Page([record for _, record in rows[:limit]], next_cursor)
 
@@ -488,15 +491,28 @@ class DynamoStore:
         return found
 
     def _stream(
-        self, spec: Spec, filters: Mapping[str, str], after: list[str] | None, want: int
+        self,
+        spec: Spec,
+        filters: Mapping[str, str],
+        after: list[str] | None,
+        want: int,
+        descending: bool = False,
     ) -> Iterator[tuple[list[str], Any]]:
-        """Committed records matching `filters`, in list order after `after`: one Query
-        page after another (lazily) on the index that covers the most filters."""
+        """Committed records matching `filters`, in list order (or reversed) after
+        `after`: one Query page after another (lazily) on the index that covers the most
+        filters; a record by its key, or by a unique field no index covers (its claim),
+        is read directly."""
+        claimed = [name for name in spec.unique if name in filters and not spec.indexed(name)]
+        if claimed:
+            owner = self._claim_owner(spec, claimed[0], filters[claimed[0]])
+            if owner is None or filters.get(spec.key, owner) != owner:
+                return
+            filters = {**filters, spec.key: owner}
         if spec.key in filters:
             record = self._get(spec, filters[spec.key])
             if record is not None and spec.matches(record, filters):
                 order = spec.order_values(record)
-                if after is None or order > after:
+                if after is None or _beyond(order, after, descending):
                     yield order, record
             return
         index, rest = spec.choose_index(filters)
@@ -509,11 +525,12 @@ class DynamoStore:
         if after is not None:
             names["#s"] = spec.sort_attribute
             values[":s"] = {"S": spec.sort_value(after)}
-            condition += " AND #s > :s"
+            condition += " AND #s < :s" if descending else " AND #s > :s"
         params: dict[str, Any] = {
             "TableName": self.tables[spec.entity],
             "IndexName": index.name,
             "KeyConditionExpression": condition,
+            "ScanIndexForward": not descending,
         }
         if rest:
             terms = []
@@ -535,6 +552,20 @@ class DynamoStore:
             params["ExclusiveStartKey"] = result["LastEvaluatedKey"]
             if rest:  # a FilterExpression drops items after Limit: read wider pages
                 page_size = min(page_size * 2, _QUERY_PAGE_MAX)
+
+    def _claim_owner(self, spec: Spec, name: str, value: str) -> str | None:
+        """The key of the record holding the unique `value` of `name` (its claim item,
+        read strongly consistent), or None."""
+        claim = unique_key(name, value)
+        if not fits(claim, MAX_KEY_BYTES):
+            return None
+        item = self._call(
+            "get_item",
+            TableName=self.tables[spec.entity],
+            Key={KEY: {"S": claim}},
+            ConsistentRead=True,
+        ).get("Item")
+        return item[OWNER]["S"] if item and OWNER in item else None
 
     def _stored_pages(self, spec: Spec, batch_size: int) -> Iterator[list[StoredRow]]:
         """Every committed record of `spec` as stored: one Query page of its `all` index
@@ -713,6 +744,11 @@ class DynamoStore:
 
 
 _CCF = "ConditionalCheckFailed"
+
+
+def _beyond(order: list[str], after: list[str], descending: bool) -> bool:
+    """Whether a record at `order` comes after the cursor `after` in the list's direction."""
+    return order < after if descending else order > after
 
 
 def _active(table: Mapping[str, Any]) -> bool:

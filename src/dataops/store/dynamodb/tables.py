@@ -22,7 +22,9 @@ Item layout (every table):
 Uniqueness (SQLite's UNIQUE indexes: users.email, api_tokens.token_hash,
 bundles.occurrence_key — one bundle per recurring occurrence) is kept by a
 claim item in the same table, `id` = `#unique#<field>#<value>` with `owner` = the record
-key; claims carry no `data` and no index attributes, so no read or index sees them.
+key; claims carry no `data` and no index attributes, so no read or index sees them. A
+unique field no index covers (notifications.dedupe_key) is found through its claim: a
+strongly consistent read of the claim, then of its owner.
 """
 
 from __future__ import annotations
@@ -150,6 +152,10 @@ class Spec:
 
     # --- queries --------------------------------------------------------------------------
 
+    def indexed(self, name: str) -> bool:
+        """Whether an index has `name` in its partition."""
+        return any(name in index.fields for index in self.indexes)
+
     def choose_index(self, filters: Mapping[str, str]) -> tuple[Index, dict[str, str]]:
         """The index whose partition covers the most filters (first declared on a tie);
         the filters it does not cover are left for a FilterExpression."""
@@ -202,8 +208,8 @@ SPECS: dict[str, Spec] = {
         Spec(
             "users",
             models.User,
-            filters=("email",),
-            indexes=(Index("by-email", ("email",)),),
+            filters=("email", "role"),
+            indexes=(Index("by-email", ("email",)), Index("by-role", ("role",))),
             unique=("email",),
         ),
         Spec("credentials", models.Credential, key="user_id", order=("user_id",), versioned=False),
@@ -327,8 +333,13 @@ SPECS: dict[str, Spec] = {
         Spec(
             "notifications",
             models.Notification,
-            filters=("user_id", "task_id"),
-            indexes=(Index("by-user", ("user_id",)), Index("by-task", ("task_id",))),
+            filters=("user_id", "task_id", "unread_key", "dedupe_key"),
+            indexes=(
+                Index("by-user", ("user_id",)),
+                Index("by-task", ("task_id",)),
+                Index("by-user-unread", ("user_id", "unread_key")),
+            ),
+            unique=("dedupe_key",),
         ),
     )
 }

@@ -145,4 +145,22 @@ MIGRATIONS: list[str] = [
     CREATE UNIQUE INDEX bundles_occurrence ON bundles (occurrence_key)
         WHERE occurrence_key IS NOT NULL;
     """,
+    # 11: notifications that fire (issue 17): unread ones per user found by index; at
+    # most one per (type, subject, recipient, day), the dedupe key unique (notifications
+    # made before it have none); users by role (the operators a notification falls back
+    # to, the reviewers of an artifact). Existing rows take the new columns from data.
+    """
+    ALTER TABLE notifications ADD COLUMN unread_key TEXT;
+    ALTER TABLE notifications ADD COLUMN dedupe_key TEXT;
+    UPDATE notifications SET unread_key = 'true'
+        WHERE json_extract(data, '$.readAt') IS NULL
+        AND coalesce(json_extract(data, '$.dismissed'), 0) = 0;
+    CREATE INDEX notifications_unread ON notifications (user_id, unread_key, id)
+        WHERE unread_key IS NOT NULL;
+    CREATE UNIQUE INDEX notifications_dedupe ON notifications (dedupe_key)
+        WHERE dedupe_key IS NOT NULL;
+    ALTER TABLE users ADD COLUMN role TEXT;
+    UPDATE users SET role = json_extract(data, '$.role');
+    CREATE INDEX users_role ON users (role, id);
+    """,
 ]

@@ -112,14 +112,15 @@ class SqliteRepository(Generic[T]):
         where = [f"{column} = ?" for column in active]
         params: list[Any] = list(active.values())
         order = self._t.order
+        beyond, direction = ("<", " DESC") if page.descending else (">", "")
         if page.cursor:
             after = decode_cursor(page.cursor, len(order))
-            where.append(f"({', '.join(order)}) > ({', '.join('?' * len(order))})")
+            where.append(f"({', '.join(order)}) {beyond} ({', '.join('?' * len(order))})")
             params += after
         sql = f"SELECT data, version, {', '.join(order)} FROM {self._t.name}"  # noqa: S608
         if where:
             sql += " WHERE " + " AND ".join(where)
-        sql += f" ORDER BY {', '.join(order)} LIMIT ?"
+        sql += f" ORDER BY {', '.join(c + direction for c in order)} LIMIT ?"
         rows = self._conn.execute(sql, [*params, page.limit + 1]).fetchall()
         items = [self._load(row) for row in rows[: page.limit]]
         next_cursor = None

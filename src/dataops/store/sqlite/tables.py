@@ -46,7 +46,7 @@ class Table:
 TABLES = {
     table.entity: table
     for table in (
-        Table("users", "users", models.User, columns=("email",)),
+        Table("users", "users", models.User, columns=("email", "role")),
         Table(
             "credentials",
             "credentials",
@@ -124,7 +124,10 @@ TABLES = {
             versioned=False,
         ),
         Table(
-            "notifications", "notifications", models.Notification, columns=("user_id", "task_id")
+            "notifications",
+            "notifications",
+            models.Notification,
+            columns=("user_id", "task_id", "unread_key", "dedupe_key"),
         ),
     )
 }
