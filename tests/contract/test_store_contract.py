@@ -370,6 +370,7 @@ def _artifacts(count: int) -> list[Any]:
             status=rng.choice(list(ArtifactStatus)),
             type=rng.choice([ArtifactType.REPORT, ArtifactType.TRANSCRIPT]),
             storage_uri=rng.choice(["local-dev://files/a", "s3://b/files/b", None]),
+            created_by=("usr_a", "usr_b", None)[i % 3],
         )
         for i in range(count)
     ]
@@ -386,6 +387,8 @@ def _tasks(count: int) -> list[Any]:
             bundle_id=rng.choice(["bun_a", "bun_b", None]),
             status=rng.choice(list(TaskStatus)),
             assignee_id=rng.choice(["usr_a", "usr_b", None]),
+            completed_by=("usr_a", "usr_b", None)[i % 3],
+            proof_withdrawn=i % 2 == 0,
         )
         for i in range(count)
     ]
