@@ -17,8 +17,8 @@ import pytest
 from dataops.domain.enums import ArtifactStatus, ArtifactType, Role, TaskStatus
 from dataops.domain.errors import VersionConflict
 from dataops.domain.models import Actor
-from dataops.services.mywork import WorkList, work_list
 from dataops.services.evidence import StoreEvidence
+from dataops.services.mywork import WorkList, work_list
 from dataops.store.port import EXPIRING, Filters, PageRequest
 from dataops.store.sqlite import SqliteStore
 from dataops.store.sqlite.migrations import MIGRATIONS
@@ -367,8 +367,7 @@ def test_my_work_lists_seek_their_own_index(
     for sql, plan in listing:
         assert not full_scans(plan), f"full scan for {sql}: {plan}"
         assert any(
-            row.startswith(f"SEARCH {entity} USING INDEX {_MY_WORK_INDEX[which]} ")
-            for row in plan
+            row.startswith(f"SEARCH {entity} USING INDEX {_MY_WORK_INDEX[which]} ") for row in plan
         ), f"{which} does not seek {_MY_WORK_INDEX[which]}: {sql} -> {plan}"
 
 
