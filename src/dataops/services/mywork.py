@@ -104,12 +104,13 @@ def _kept(
 ) -> Page[T]:
     """A page of the records matching `filters` that `keep` accepts, in the store's order;
     the list ends at the first record `until` accepts. Reads store pages of `page.limit`
-    until the page is full; the next cursor continues after the last record taken, so a
-    dropped record never shifts a page, and it is None when the store has nothing more."""
+    and one more (to see whether the list goes on) until the page is full; the next cursor
+    continues after the last record taken, so a dropped record never shifts a page, and
+    it is None when what was read shows the list has ended."""
     items: list[T] = []
     cursor = page.cursor
     while True:
-        batch = repo.find(filters, PageRequest(page.limit, cursor))
+        batch = repo.find(filters, PageRequest(page.limit + 1, cursor))
         for index, record in enumerate(batch.items):
             if until(record):
                 return Page(items, None)
