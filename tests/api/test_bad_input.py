@@ -1532,6 +1532,40 @@ CASES: list[Case] = [
         fields=("cursor",),
     ),
     Case("cursor-garbage-files", "GET", f"{API}/files?cursor=%00%01", 422, fields=("cursor",)),
+    # ---- my work (CONTRACT §8) -----------------------------------------------------------
+    Case("my-work-list-unknown", "GET", f"{API}/my-work?list=todo", 422, fields=("list",)),
+    Case("my-work-list-case-variant", "GET", f"{API}/my-work?list=Due", 422, fields=("list",)),
+    Case(
+        "my-work-cursor-malformed",
+        "GET",
+        f"{API}/my-work?list=reviews&cursor=!!not-a-cursor!!",
+        422,
+        fields=("cursor",),
+    ),
+    Case(  # a cursor of the reviews list (an artifact ID) sent for the due list (date, ID)
+        "my-work-cursor-of-another-list",
+        "GET",
+        f"{API}/my-work?list=due&cursor=WyJ4Il0",
+        422,
+        fields=("cursor",),
+    ),
+    Case(
+        "my-work-cursor-without-list",
+        "GET",
+        f"{API}/my-work?cursor=WyJ4Il0",
+        422,
+        fields=("cursor",),
+    ),
+    Case("my-work-limit-zero", "GET", f"{API}/my-work?limit=0", 422, fields=("limit",)),
+    Case(
+        "my-work-limit-over-max",
+        "GET",
+        f"{API}/my-work?list=withdrawn&limit=501",
+        422,
+        fields=("limit",),
+    ),
+    Case("my-work-limit-word", "GET", f"{API}/my-work?list=due&limit=ten", 422, fields=("limit",)),
+    Case("my-work-post", "POST", f"{API}/my-work", 405, json={}),
     # ---- recurring configs (CONTRACT §8) -------------------------------------------------
     *(
         Case(

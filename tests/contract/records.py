@@ -54,6 +54,7 @@ def artifact(
     type: ArtifactType = ArtifactType.REPORT,
     title: str = "A report",
     storage_uri: str | None = None,
+    created_by: str | None = None,
 ) -> Artifact:
     return Artifact(
         id=record_id,
@@ -68,6 +69,7 @@ def artifact(
         bundle_id=bundle_id,
         assistant_job_id=assistant_job_id,
         file_id=file_id,
+        created_by=created_by,
         tags=["contract"],
         metadata={"pages": 3, "nested": {"list": [1, "two", None]}},
     )
@@ -80,6 +82,8 @@ def task(
     bundle_id: str | None = None,
     status: TaskStatus = TaskStatus.TODO,
     assignee_id: str | None = None,
+    completed_by: str | None = None,
+    proof_withdrawn: bool = False,
 ) -> Task:
     return Task(
         id=record_id,
@@ -90,6 +94,8 @@ def task(
         status=status,
         bundle_id=bundle_id,
         assignee_id=assignee_id,
+        completed_by=completed_by,
+        proof_withdrawn=proof_withdrawn,
         proof_requirement=ProofRequirement(ProofType.ARTIFACT, artifact_type=ArtifactType.REPORT),
         artifact_refs=[ArtifactRef("art_ref", ArtifactType.REPORT, "Ref", None, None)],
         systems=["crm"],
@@ -223,8 +229,20 @@ ENGINE_FILTERS: dict[str, list[tuple[str, ...]]] = {
     # a list route or the export pages through the entity without a filter.
     # storage_uri / location: the blob sweeper's "does any record name this object?"
     # valid_until: the expiring-evidence list, one equality query per day.
-    "artifacts": [(), *_subsets(ARTIFACT_FILTERS), ("storage_uri",), ("valid_until",)],
-    "tasks": [(), *_subsets(TASK_FILTERS)],
+    # created_by + status, assignee_id + open_key, completed_by + withdrawn_key: my work
+    "artifacts": [
+        (),
+        *_subsets(ARTIFACT_FILTERS),
+        ("storage_uri",),
+        ("valid_until",),
+        ("created_by", "status"),
+    ],
+    "tasks": [
+        (),
+        *_subsets(TASK_FILTERS),
+        ("assignee_id", "open_key"),
+        ("completed_by", "withdrawn_key"),
+    ],
     "files": [(), ("task_id",), ("bundle_id",), ("task_id", "bundle_id"), ("location",)],
     "bundles": [(), *_subsets(("status", "template_id", "recurring_config_id"))],
     # the API list (not deleted, by template) and the runner's pass (enabled ones)

@@ -213,3 +213,35 @@ def test_withdrawn_proof_and_its_sweep_without_scan(client: TestClient, calls: C
     used = calls.counts - before
     assert used["Scan"] == 0
     assert used["Query"] > 0
+
+
+def test_my_work_lists_page_without_scan(client: TestClient, calls: Calls) -> None:
+    """`GET /api/my-work` and each of its lists paged: Queries of the lists' own indexes
+    (and the status index for reviews), never a Scan."""
+    admin = scenarios.me(client)["id"]
+    due = [scenarios.create_task(client, assigneeId=admin)["id"] for _ in range(3)]
+    scenarios.create_task(client, assigneeId=admin, date="2999-01-01")  # not due
+    _, task = scenarios.artifact_task(client)
+    waiting = [scenarios.register(client, status="needs-review")["id"] for _ in range(3)]
+    rejected = waiting.pop()
+    reason = {"reason": "wrong page"}
+    assert client.post(f"/work/api/artifacts/{rejected}/reject", json=reason).status_code == 200
+    proof = scenarios.register(client, taskId=task["id"], status="approved")
+    assert scenarios.complete(client, task["id"]).status_code == 200
+    assert client.post(f"/work/api/artifacts/{proof['id']}/reject", json=reason).status_code == 200
+    before = calls.counts.copy()
+
+    assert client.get("/work/api/my-work", params={"limit": "2"}).status_code == 200
+    found = {
+        which: [
+            i for page in _page_through(client, "/work/api/my-work", 2, list=which) for i in page
+        ]
+        for which in ("due", "reviews", "rejected", "withdrawn")
+    }
+    assert set(due) <= set(found["due"])
+    assert set(waiting) <= set(found["reviews"])
+    assert rejected in found["rejected"]
+    assert task["id"] in found["withdrawn"]
+    used = calls.counts - before
+    assert used["Scan"] == 0
+    assert used["Query"] >= 4

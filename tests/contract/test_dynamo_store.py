@@ -226,6 +226,10 @@ def test_auto_create_backfills_an_added_index_for_items_written_before_it(
         # the blob sweeper: does any record name this object?
         ("files", ("location",)),
         ("artifacts", ("storage_uri",)),
+        # my work: due tasks, withdrawn proofs, rejected artifacts (reviews: status)
+        ("tasks", ("assignee_id", "open_key")),
+        ("tasks", ("completed_by", "withdrawn_key")),
+        ("artifacts", ("created_by", "status")),
     ],
 )
 def test_lookups_are_key_conditions_not_filter_expressions(

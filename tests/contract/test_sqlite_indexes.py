@@ -14,9 +14,11 @@ from typing import Any
 
 import pytest
 
-from dataops.domain.enums import ArtifactType
+from dataops.domain.enums import ArtifactStatus, ArtifactType, Role, TaskStatus
 from dataops.domain.errors import VersionConflict
+from dataops.domain.models import Actor
 from dataops.services.evidence import StoreEvidence
+from dataops.services.mywork import WorkList, work_list
 from dataops.store.port import EXPIRING, Filters, PageRequest
 from dataops.store.sqlite import SqliteStore
 from dataops.store.sqlite.migrations import MIGRATIONS
@@ -325,7 +327,10 @@ def test_object_locations_are_filled_from_the_records_already_stored(tmp_path: P
         conn.execute("PRAGMA user_version = 7")
         for entity, rows in records.items():
             table = TABLES[entity]
-            later = ("location", "storage_uri", "valid_until", "withdrawn_key", "proof_expires_on")
+            later = (
+                *("location", "storage_uri", "valid_until", "withdrawn_key", "proof_expires_on"),
+                *("open_key", "completed_by", "created_by"),
+            )
             before = [c for c in table.written if c not in later]
             marks = ", ".join("?" * (len(before) + 3))
             for record in rows:
@@ -351,3 +356,89 @@ def test_object_locations_are_filled_from_the_records_already_stored(tmp_path: P
         assert records["files"][1].location == "local-dev://files/b"
     finally:
         migrated.close()
+
+
+# --- my work ---------------------------------------------------------------------------
+
+_MY_WORK_INDEX = {
+    WorkList.DUE: "tasks_assignee_open",
+    WorkList.REVIEWS: "artifacts_status",
+    WorkList.REJECTED: "artifacts_creator_status",
+    WorkList.WITHDRAWN: "tasks_completer_withdrawn",
+}
+
+
+@pytest.mark.parametrize("with_cursor", [False, True], ids=["first", "next"])
+@pytest.mark.parametrize("which", list(WorkList), ids=str)
+def test_my_work_lists_seek_their_own_index(
+    store: SqliteStore, which: WorkList, with_cursor: bool
+) -> None:
+    """Each list of `GET /api/my-work` seeks into the index made for it (the reviews list:
+    the status index), never a walk of all tasks or artifacts."""
+    actor = Actor(id="usr_1", email="a@example.com", role=Role.OPERATOR)
+    entity = "artifacts" if which in (WorkList.REVIEWS, WorkList.REJECTED) else "tasks"
+    page = PageRequest(limit=50, cursor=_cursor_for(entity) if with_cursor else None)
+    plans = issued_plans(store, lambda uow: work_list(uow, actor, which, page, "2025-06-01"))
+    listing = [(sql, plan) for sql, plan in plans if f"FROM {entity}" in sql]
+    assert listing, plans
+    for sql, plan in listing:
+        assert not full_scans(plan), f"full scan for {sql}: {plan}"
+        assert any(
+            row.startswith(f"SEARCH {entity} USING INDEX {_MY_WORK_INDEX[which]} ") for row in plan
+        ), f"{which} does not seek {_MY_WORK_INDEX[which]}: {sql} -> {plan}"
+
+
+def test_my_work_columns_are_filled_from_the_records_already_stored(tmp_path: Path) -> None:
+    """Migration 12 adds tasks' `open_key` and `completed_by` and artifacts' `created_by`
+    and takes them from each stored record, so a store made before it lists them."""
+    path = tmp_path / "before-12.db"
+    records = {
+        "tasks": [
+            r.task("tsk_open", assignee_id="usr_1", status=TaskStatus.WAITING),
+            r.task("tsk_done", assignee_id="usr_1", status=TaskStatus.DONE),
+            r.task(
+                "tsk_withdrawn",
+                status=TaskStatus.DONE,
+                completed_by="usr_1",
+                proof_withdrawn=True,
+            ),
+        ],
+        "artifacts": [r.artifact("art_1", status=ArtifactStatus.REJECTED, created_by="usr_1")],
+    }
+    later = ("open_key", "completed_by", "created_by")
+    steps = len(MIGRATIONS) - 1
+    with sqlite3.connect(path, isolation_level=None) as conn:
+        for step in MIGRATIONS[:steps]:
+            conn.executescript(step)
+        conn.execute(f"PRAGMA user_version = {steps}")
+        for entity, rows in records.items():
+            table = TABLES[entity]
+            before = [c for c in table.written if c not in later]
+            marks = ", ".join("?" * (len(before) + 3))
+            for record in rows:
+                values = dict(zip(table.written, table.column_values(record), strict=True))
+                conn.execute(
+                    f"INSERT INTO {entity} (id, version, data, {', '.join(before)}) "  # noqa: S608
+                    f"VALUES ({marks})",
+                    [record.id, 1, table.encode(record), *(values[c] for c in before)],
+                )
+    conn.close()
+    migrated = SqliteStore(path)
+    try:
+        with migrated.unit_of_work() as uow:
+            found = {
+                name: [x.id for x in repo.find(Filters(filters), PageRequest()).items]
+                for name, repo, filters in (
+                    ("due", uow.tasks, {"assignee_id": "usr_1", "open_key": "true"}),
+                    ("withdrawn", uow.tasks, {"completed_by": "usr_1", "withdrawn_key": "true"}),
+                    ("rejected", uow.artifacts, {"created_by": "usr_1", "status": "rejected"}),
+                )
+            }
+        assert found == {
+            "due": ["tsk_open"],
+            "withdrawn": ["tsk_withdrawn"],
+            "rejected": ["art_1"],
+        }
+    finally:
+        migrated.close()
+    assert user_version(path) == len(MIGRATIONS)

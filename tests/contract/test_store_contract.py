@@ -371,6 +371,7 @@ def _artifacts(count: int) -> list[Any]:
             status=rng.choice(list(ArtifactStatus)),
             type=rng.choice([ArtifactType.REPORT, ArtifactType.TRANSCRIPT]),
             storage_uri=rng.choice(["local-dev://files/a", "s3://b/files/b", None]),
+            created_by=("usr_a", "usr_b", None)[i % 3],
         )
         for i in range(count)
     ]
@@ -387,6 +388,8 @@ def _tasks(count: int) -> list[Any]:
             bundle_id=rng.choice(["bun_a", "bun_b", None]),
             status=rng.choice(list(TaskStatus)),
             assignee_id=rng.choice(["usr_a", "usr_b", None]),
+            completed_by=("usr_a", "usr_b", None)[i % 3],
+            proof_withdrawn=i % 2 == 0,
         )
         for i in range(count)
     ]
@@ -541,6 +544,24 @@ def test_paging_returns_every_item_once_in_order(
     assert len(flat) == len(set(flat))
     assert pages[0] == expected[:7]
     assert len(pages) <= -(-len(expected) // 7) + 1
+
+
+@pytest.mark.parametrize("entity", ["tasks", "artifacts"])
+def test_a_cursor_after_a_record_continues_right_after_it(
+    store: MetadataStore, entity: str
+) -> None:
+    """`cursor_after` (for services that stop part-way through a page they read): the
+    page it starts is the rest of the list after that record, tied dates included."""
+    records = _dataset(entity)
+    seed(store, entity, records)
+    ordered = [key_of(x) for x in stable_order(entity, records)]
+    with store.unit_of_work() as uow:
+        listing = repo(uow, entity)
+        for position in (0, 1, len(ordered) // 2, len(ordered) - 2, len(ordered) - 1):
+            record = listing.get(ordered[position])
+            cursor = listing.cursor_after(record)
+            page = listing.find(Filters({}), PageRequest(5, cursor))
+            assert [key_of(x) for x in page.items] == ordered[position + 1 : position + 6]
 
 
 @pytest.mark.parametrize("filters", [{}, {"bundle_id": "bun_a"}, {"status": "todo"}])

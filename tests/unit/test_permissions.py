@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import pytest
 
-from dataops.domain.enums import ArtifactStatus, Role
+from dataops.domain.enums import ArtifactStatus, ReviewPolicy, Role
 from dataops.domain.errors import Forbidden
+from dataops.domain.models import Approval
 from dataops.domain.permissions import (
     GRANTS,
     Permission,
+    awaits_decision_by,
     check_create_status,
     check_review,
     check_status_field,
     may,
 )
 from dataops.domain.status import ReviewAction
+from tests.contract import records as r
 
 P = Permission
 EXPECTED = {
@@ -63,3 +66,56 @@ def test_creating_approved_is_an_approval() -> None:
     check_create_status(Role.OPERATOR, ArtifactStatus.APPROVED)
     assert not may(Role.ASSISTANT, P.OPERATE)
     assert not may(Role.ASSISTANT, P.ADMINISTER)
+
+
+@pytest.mark.parametrize(
+    ("role", "actor", "status", "policy", "approved_by", "waits"),
+    [
+        (Role.OPERATOR, "usr_b", ArtifactStatus.NEEDS_REVIEW, ReviewPolicy.INDEPENDENT, [], True),
+        (Role.ADMIN, "usr_b", ArtifactStatus.NEEDS_REVIEW, ReviewPolicy.INDEPENDENT, [], True),
+        # the creator: only when the policy allows self-review
+        (Role.OPERATOR, "usr_a", ArtifactStatus.NEEDS_REVIEW, ReviewPolicy.INDEPENDENT, [], False),
+        (Role.OPERATOR, "usr_a", ArtifactStatus.NEEDS_REVIEW, ReviewPolicy.SELF_ALLOWED, [], True),
+        # roles that never decide
+        (Role.VIEWER, "usr_b", ArtifactStatus.NEEDS_REVIEW, ReviewPolicy.SELF_ALLOWED, [], False),
+        (
+            Role.ASSISTANT,
+            "usr_b",
+            ArtifactStatus.NEEDS_REVIEW,
+            ReviewPolicy.SELF_ALLOWED,
+            [],
+            False,
+        ),
+        # not waiting for review, or already approved by this person
+        (Role.OPERATOR, "usr_b", ArtifactStatus.DRAFT, ReviewPolicy.SELF_ALLOWED, [], False),
+        (Role.OPERATOR, "usr_b", ArtifactStatus.APPROVED, ReviewPolicy.SELF_ALLOWED, [], False),
+        (
+            Role.OPERATOR,
+            "usr_b",
+            ArtifactStatus.NEEDS_REVIEW,
+            ReviewPolicy.SELF_ALLOWED,
+            ["usr_b"],
+            False,
+        ),
+        (
+            Role.OPERATOR,
+            "usr_b",
+            ArtifactStatus.NEEDS_REVIEW,
+            ReviewPolicy.SELF_ALLOWED,
+            ["usr_c"],
+            True,
+        ),
+    ],
+)
+def test_an_artifact_awaits_a_decision_by_who_may_make_it(
+    role: Role,
+    actor: str,
+    status: ArtifactStatus,
+    policy: ReviewPolicy,
+    approved_by: list[str],
+    waits: bool,
+) -> None:
+    """The reviews list of "my work": created by usr_a."""
+    artifact = r.artifact("art_1", status=status, created_by="usr_a")
+    artifact.approvals = [Approval(user, r.STAMP) for user in approved_by]
+    assert awaits_decision_by(role, actor, artifact, policy) is waits

@@ -240,6 +240,12 @@ class Task:
         sparse index: only such tasks are in it)."""
         return "true" if self.proof_withdrawn else None
 
+    @property
+    def open_key(self) -> str | None:
+        """The index value of a task still to do ("true": todo or waiting), else None (a
+        sparse index: with the assignee, the due list of "my work" reads only open tasks)."""
+        return "true" if self.status in (TaskStatus.TODO, TaskStatus.WAITING) else None
+
 
 @dataclass
 class FileRecord:

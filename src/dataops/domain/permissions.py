@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from dataops.domain.enums import ArtifactStatus, Role
+from dataops.domain.enums import ArtifactStatus, ReviewPolicy, Role
 from dataops.domain.errors import Forbidden
+from dataops.domain.models import Artifact
 from dataops.domain.status import ReviewAction
 
 
@@ -86,3 +87,20 @@ def check_create_status(role: Role, status: ArtifactStatus) -> None:
     """Registering an artifact as `approved` is an approval by its creator."""
     if status == ArtifactStatus.APPROVED:
         require_permission(role, Permission.REVIEW, "registering an artifact as approved")
+
+
+def barred_as_creator(policy: ReviewPolicy, actor_id: str, created_by: str | None) -> bool:
+    """Under the `independent` review policy nobody approves or rejects what they created."""
+    return policy == ReviewPolicy.INDEPENDENT and created_by == actor_id
+
+
+def awaits_decision_by(role: Role, actor_id: str, artifact: Artifact, policy: ReviewPolicy) -> bool:
+    """An artifact in `needs-review` that this person may approve or reject now: the role
+    may review, the policy does not bar them as its creator, and they have not approved
+    it already."""
+    return (
+        artifact.status == ArtifactStatus.NEEDS_REVIEW
+        and may(role, Permission.REVIEW)
+        and not barred_as_creator(policy, actor_id, artifact.created_by)
+        and all(approval.user_id != actor_id for approval in artifact.approvals)
+    )

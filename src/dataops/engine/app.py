@@ -17,6 +17,7 @@ from dataops.engine.routes import (
     artifacts,
     export,
     files,
+    mywork,
     people,
     recurring,
     settings,
@@ -153,7 +154,18 @@ def create_engine_app(
     app.state.workspace = workspace
     ensure_settings(workspace)  # (the expiry sweep counts from its first day)
     problems.install(app)
-    modules = (people, settings, workflow, recurring, tasks, files, uploads, artifacts, export)
+    modules = (
+        people,
+        settings,
+        workflow,
+        recurring,
+        tasks,
+        files,
+        uploads,
+        artifacts,
+        mywork,
+        export,
+    )
     for module in modules:
         app.include_router(module.router)
     app.add_middleware(BodyLimit, upload_limit=workspace.settings.max_upload_bytes)

@@ -31,5 +31,10 @@ def one(record: Any, status: int = 200) -> JSONResponse:
     return Json(body, status_code=status, headers=headers)
 
 
+def collection(result: Page[Any]) -> dict[str, Any]:
+    """A page as the body of a collection: items and nextCursor."""
+    return {"items": to_dict(result.items), "nextCursor": result.next_cursor}
+
+
 def page(result: Page[Any]) -> JSONResponse:
-    return Json({"items": to_dict(result.items), "nextCursor": result.next_cursor})
+    return Json(collection(result))

@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 
 from dataops.domain.clock import new_id, now_ts, today
 from dataops.domain.codec import camel, from_dict
-from dataops.domain.enums import OWNED_PROVIDERS, ArtifactStatus, EntityType, ReviewPolicy
+from dataops.domain.enums import OWNED_PROVIDERS, ArtifactStatus, EntityType
 from dataops.domain.errors import (
     Conflict,
     FieldError,
@@ -19,7 +19,12 @@ from dataops.domain.errors import (
     VersionConflict,
 )
 from dataops.domain.models import Actor, Approval, Artifact, Bundle, Task
-from dataops.domain.permissions import check_create_status, check_review, check_status_field
+from dataops.domain.permissions import (
+    barred_as_creator,
+    check_create_status,
+    check_review,
+    check_status_field,
+)
 from dataops.domain.policy import infer_provider
 from dataops.domain.rules import artifact_errors
 from dataops.domain.status import CREATE_STATUSES, ReviewAction, action_for_status, check_move
@@ -518,8 +523,8 @@ def _check_policy(uow: UnitOfWork, actor: Actor, artifact: Artifact, action: Rev
     if action not in (ReviewAction.APPROVE, ReviewAction.REJECT):
         return
     if artifact.created_by != actor.id:
-        return
-    if settings.current(uow).review_policy == ReviewPolicy.INDEPENDENT:
+        return  # only a creator can be barred: no settings read
+    if barred_as_creator(settings.current(uow).review_policy, actor.id, artifact.created_by):
         raise Forbidden(
             f"the review policy is independent: you cannot {action.value} an artifact you "
             "created; ask another reviewer"

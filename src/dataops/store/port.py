@@ -121,6 +121,11 @@ class Repository(Protocol[T]):
         `page.descending`), through an index. Filters the backend has no index for are a
         programming error (ValueError)."""
 
+    def cursor_after(self, record: T) -> str:
+        """The cursor whose `find` page starts right after `record` in the entity's order:
+        for a caller that stops part-way through a page it read (a list filtered further
+        by the service), so the next page neither skips nor repeats a record."""
+
 
 class UnitOfWork(Protocol):
     users: Repository[User]

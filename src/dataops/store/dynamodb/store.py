@@ -209,6 +209,9 @@ class DynamoRepository(Generic[T]):
         next_cursor = encode_cursor(rows[limit - 1][0]) if len(rows) > limit else None
         return Page([record for _, record in rows[:limit]], next_cursor)
 
+    def cursor_after(self, record: T) -> str:
+        return encode_cursor(self._spec.order_values(record))
+
 
 class DynamoUnitOfWork:
     users: Repository[models.User]

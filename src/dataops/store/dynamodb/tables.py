@@ -269,6 +269,8 @@ SPECS: dict[str, Spec] = {
                 "assignee_id",
                 "withdrawn_key",
                 "proof_expires_on",
+                "open_key",
+                "completed_by",
             ),
             order=("date", "id"),
             indexes=(
@@ -278,6 +280,8 @@ SPECS: dict[str, Spec] = {
                 Index("by-status", ("status",)),
                 Index("by-withdrawn", ("withdrawn_key",)),
                 Index("by-proof-expiry", ("proof_expires_on",)),
+                Index("by-assignee-open", ("assignee_id", "open_key")),
+                Index("by-completer-withdrawn", ("completed_by", "withdrawn_key")),
             ),
         ),
         Spec(
@@ -303,6 +307,7 @@ SPECS: dict[str, Spec] = {
                 "type",
                 "storage_uri",
                 "valid_until",
+                "created_by",
             ),
             indexes=(
                 Index("by-task", ("task_id",)),
@@ -318,6 +323,7 @@ SPECS: dict[str, Spec] = {
                 Index("by-type", ("type",)),
                 Index("by-storage-uri", ("storage_uri",)),
                 Index("by-valid-until", ("valid_until",)),
+                Index("by-creator-status", ("created_by", "status")),
             ),
         ),
         Spec(

@@ -163,4 +163,21 @@ MIGRATIONS: list[str] = [
     UPDATE users SET role = json_extract(data, '$.role');
     CREATE INDEX users_role ON users (role, id);
     """,
+    # 12: "my work" (issue 17), each list through an index of its own: open tasks by
+    # assignee (`open_key`: todo or waiting), withdrawn proofs by who completed the task,
+    # artifacts by creator and status; existing rows take the columns from data.
+    """
+    ALTER TABLE tasks ADD COLUMN open_key TEXT;
+    ALTER TABLE tasks ADD COLUMN completed_by TEXT;
+    UPDATE tasks SET completed_by = json_extract(data, '$.completedBy'),
+        open_key = CASE WHEN status IN ('todo', 'waiting') THEN 'true' END;
+    CREATE INDEX tasks_assignee_open ON tasks (assignee_id, open_key, date, id)
+        WHERE open_key IS NOT NULL;
+    CREATE INDEX tasks_completer_withdrawn ON tasks (completed_by, withdrawn_key, date, id)
+        WHERE withdrawn_key IS NOT NULL;
+    ALTER TABLE artifacts ADD COLUMN created_by TEXT;
+    UPDATE artifacts SET created_by = json_extract(data, '$.createdBy');
+    CREATE INDEX artifacts_creator_status ON artifacts (created_by, status, id)
+        WHERE created_by IS NOT NULL;
+    """,
 ]

@@ -128,6 +128,9 @@ class SqliteRepository(Generic[T]):
             next_cursor = encode_cursor(rows[page.limit - 1][2 : 2 + len(order)])
         return Page(items, next_cursor)
 
+    def cursor_after(self, record: T) -> str:
+        return encode_cursor(self._t.order_values(record))
+
     def _load(self, row: Sequence[Any]) -> T:
         record: T = self._t.decode(row[0])
         if self._t.versioned:

@@ -30,17 +30,22 @@ class Table:
         return self.columns if self.expires is None else (*self.columns, self.expires)
 
     def column_values(self, record: Any) -> list[Any]:
-        values = []
-        for column in self.written:
-            value = getattr(record, column)
-            values.append(value.value if isinstance(value, enum.Enum) else value)
-        return values
+        return [_column(record, column) for column in self.written]
+
+    def order_values(self, record: Any) -> list[Any]:
+        """The record's values of the list order (what a cursor after it holds)."""
+        return [_column(record, column) for column in self.order]
 
     def encode(self, record: Any) -> str:
         return json.dumps(to_dict(record), separators=(",", ":"), ensure_ascii=False)
 
     def decode(self, data: str) -> Any:
         return from_dict(self.cls, json.loads(data))
+
+
+def _column(record: Any, column: str) -> Any:
+    value = getattr(record, column)
+    return value.value if isinstance(value, enum.Enum) else value
 
 
 TABLES = {
@@ -91,6 +96,8 @@ TABLES = {
                 "assignee_id",
                 "withdrawn_key",
                 "proof_expires_on",
+                "open_key",
+                "completed_by",
             ),
             order=("date", "id"),
         ),
@@ -114,6 +121,7 @@ TABLES = {
                 "type",
                 "storage_uri",
                 "valid_until",
+                "created_by",
             ),
         ),
         Table(
