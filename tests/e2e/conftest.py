@@ -134,11 +134,6 @@ def watch(page: Any, base_url: str) -> UI:
     view = UI(page, base_url)
     # Before login the session probe is refused: the expected way to find out.
     view.allow_http(401, "/auth/session")
-    # Issue 17: a server without the notification and my-work routes answers 404, and
-    # the UI then hides the bell and lands on the overview (test_my_work.py checks both
-    # are there once the server has them).
-    view.allow_http(404, "/work/api/notifications/unread-count")
-    view.allow_http(404, "/work/api/my-work")
 
     def on_console(message: Any) -> None:
         if message.type != "error":
