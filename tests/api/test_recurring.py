@@ -244,6 +244,71 @@ def test_a_lost_cursor_update_is_repaired_by_the_next_pass(
     assert [(o.occurrence_date, o.sequence) for o in created] == [("2025-01-21", 3)]
 
 
+def test_cursors_of_a_page_are_recorded_together_and_edits_meanwhile_stay(
+    ws: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A pass records the cursors of a page of configs in one unit of work, read as
+    stored then: an edit made while the pass served the others stays."""
+    first, second = config(ws, template(ws)), config(ws, template(ws))
+    units = {"batched": 0, "alone": 0}
+    batched, alone = recurring._advance, recurring._advance_one
+
+    def count_batched(*args: Any) -> None:
+        units["batched"] += 1
+        batched(*args)
+
+    def count_alone(*args: Any) -> None:
+        units["alone"] += 1
+        alone(*args)
+
+    monkeypatch.setattr(recurring, "_advance", count_batched)
+    monkeypatch.setattr(recurring, "_advance_one", count_alone)
+    assert len(run(ws, "2025-01-14T12:00:00Z")) == 4
+    original = recurring._make
+
+    def edit_the_first_meanwhile(*args: Any, **kwargs: Any) -> Any:
+        made = original(*args, **kwargs)
+        if args[1].id == second.id:  # the first was served before this edit
+            version = stored(ws, first.id).version
+            recurring.update_config(ws, SYSTEM, first.id, {"title": "Renamed {n}"}, version)
+        return made
+
+    monkeypatch.setattr(recurring, "_make", edit_the_first_meanwhile)
+    assert len(run(ws, "2025-01-21T12:00:00Z")) == 2
+    assert units == {"batched": 2, "alone": 0}
+    for made in (first, second):
+        after = stored(ws, made.id)
+        assert (after.last_occurrence_date, after.occurrence_count) == ("2025-01-21", 3)
+    assert stored(ws, first.id).title == "Renamed {n}"
+
+
+@pytest.mark.parametrize("ws", ["dynamodb"], indirect=True)
+def test_a_cursor_unit_that_loses_a_race_records_each_cursor_alone(
+    ws: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On DynamoDB a unit is sent at commit, so an edit can land between the batched
+    unit's reads and its commit: it then fails on the version and each cursor is
+    recorded alone (on SQLite the write unit holds the lock: no edit can land there)."""
+    first, second = config(ws, template(ws)), config(ws, template(ws))
+    moved = recurring._move
+    edited: list[str] = []
+
+    def edit_during_the_unit(uow: Any, current: Any, move: Any) -> None:
+        if not edited:  # once: a competing write commits before the unit does
+            version = stored(ws, first.id).version
+            recurring.update_config(ws, SYSTEM, first.id, {"title": "Renamed {n}"}, version)
+            edited.append(first.id)
+        moved(uow, current, move)
+
+    monkeypatch.setattr(recurring, "_move", edit_during_the_unit)
+    assert len(run(ws, "2025-01-14T12:00:00Z")) == 4
+    assert edited == [first.id]
+    for made in (first, second):
+        after = stored(ws, made.id)
+        assert (after.last_occurrence_date, after.occurrence_count) == ("2025-01-14", 2)
+    assert stored(ws, first.id).title == "Renamed {n}"
+
+
 def test_a_pass_makes_at_most_max_per_config_and_the_next_continues(
     ws: Workspace, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -11,8 +11,9 @@ that dies before its commit leaves nothing, and the next pass makes the occurren
 Each config remembers the last occurrence made (`lastOccurrenceDate`, `occurrenceCount`);
 the runner evaluates the rule after it, so an edit changes future occurrences only, and
 after downtime it catches up every missed occurrence, at most `MAX_PER_CONFIG` per config
-per pass (the rest the next pass). Advancing that cursor is a separate, later write: if it
-is lost, the next pass finds the occurrence claimed and advances it then.
+per pass (the rest the next pass). Advancing that cursor is a separate, later write, one
+unit of work for a page of configs: if it is lost, the next pass finds the occurrence
+claimed and advances it then.
 """
 
 from __future__ import annotations
@@ -316,21 +317,39 @@ def run_due(ws: Workspace, now: datetime) -> PassResult:
             )
             # The list index may lag (DynamoDB): serve each config as stored now.
             configs = uow.recurring_configs.get_many([c.id for c in page.items])
+        moves: list[_Move] = []
         for config in configs:
             if not config.enabled or config.deleted_at is not None:
                 continue
             try:
-                result.created += _serve(ws, config, now)
+                made, move = _serve(ws, config, now)
             except (DataOpsError, RecurrenceError) as exc:  # this config only
                 log.warning("recurring config %s: %s", config.id, exc)
                 result.failed.append((config.id, str(exc)))
+                continue
+            result.created += made
+            if move is not None:
+                moves.append(move)
+        _advance(ws, moves)
         if page.next_cursor is None:
             return result
         cursor = page.next_cursor
 
 
-def _serve(ws: Workspace, config: RecurringConfig, now: datetime) -> list[Occurrence]:
-    """Make the due occurrences of one config, then advance its cursor."""
+@dataclass(frozen=True)
+class _Move:
+    """A config's cursor after a pass served it: occurrences up to `last` are made (or
+    skipped), `count` of them made in all."""
+
+    config_id: str
+    last: str
+    count: int
+
+
+def _serve(
+    ws: Workspace, config: RecurringConfig, now: datetime
+) -> tuple[list[Occurrence], _Move | None]:
+    """Make the due occurrences of one config; where its cursor moves to."""
     horizon = local_today(now, config.timezone) + timedelta(days=config.lead_days)
     skipped = set(config.skipped_dates)
     made: list[Occurrence] = []
@@ -345,9 +364,7 @@ def _serve(ws: Workspace, config: RecurringConfig, now: datetime) -> list[Occurr
         occurrence = _make(ws, config, anchor, count, now)
         if occurrence is not None:
             made.append(occurrence)
-    if last is not None:
-        _advance(ws, config.id, last.isoformat(), count)
-    return made
+    return made, None if last is None else _Move(config.id, last.isoformat(), count)
 
 
 def _make(
@@ -379,24 +396,47 @@ def _make(
     return Occurrence(config.id, anchor.isoformat(), sequence, bundle, len(tasks), notified)
 
 
-def _advance(ws: Workspace, config_id: str, last: str, count: int) -> None:
-    """Record that occurrences up to `last` are made (`count` of them in all); never
-    moves backwards, so racing passes agree."""
+def _advance(ws: Workspace, moves: list[_Move]) -> None:
+    """Record the cursors of a page of configs, in one unit of work (one commit for up
+    to `_CONFIG_PAGE` configs, not one each); if one of them changed meanwhile (an edit,
+    a racing pass), each is recorded alone."""
+    if not moves:
+        return
+    try:
+        with ws.store.unit_of_work(write=True) as uow:
+            stored = {c.id: c for c in uow.recurring_configs.get_many([m.config_id for m in moves])}
+            for move in moves:
+                _move(uow, stored.get(move.config_id), move)
+            uow.commit()
+            return
+    except VersionConflict:
+        pass
+    for move in moves:
+        _advance_one(ws, move)
+
+
+def _advance_one(ws: Workspace, move: _Move) -> None:
     for _ in range(_ADVANCE_ATTEMPTS):
         try:
             with ws.store.unit_of_work(write=True) as uow:
-                current = uow.recurring_configs.get(config_id)
-                if current is None or (
-                    current.last_occurrence_date is not None
-                    and current.last_occurrence_date >= last
-                ):
-                    return
-                updated = copy.deepcopy(current)
-                updated.last_occurrence_date = last
-                updated.occurrence_count = max(current.occurrence_count, count)
-                save(uow.recurring_configs, updated)
+                _move(uow, uow.recurring_configs.get(move.config_id), move)
                 uow.commit()
                 return
         except VersionConflict:  # an edit or another pass meanwhile: read it again
             continue
-    log.warning("recurring config %s: could not record occurrences up to %s", config_id, last)
+    log.warning(
+        "recurring config %s: could not record occurrences up to %s", move.config_id, move.last
+    )
+
+
+def _move(uow: UnitOfWork, current: RecurringConfig | None, move: _Move) -> None:
+    """Move a config's cursor forward to `move` (never backwards, so racing passes
+    agree), in `uow`."""
+    if current is None or (
+        current.last_occurrence_date is not None and current.last_occurrence_date >= move.last
+    ):
+        return
+    updated = copy.deepcopy(current)
+    updated.last_occurrence_date = move.last
+    updated.occurrence_count = max(current.occurrence_count, move.count)
+    save(uow.recurring_configs, updated)
