@@ -31,7 +31,7 @@ from dataops.domain.models import Actor, Notification, ProofRequirement, Task, T
 from dataops.domain.status import ReviewAction
 from dataops.services import artifacts, notifications, people, proofs, recurring, tasks, workflow
 from dataops.services.context import Workspace
-from dataops.store.port import PageRequest
+from dataops.store.port import Filters, PageRequest
 from tests.conftest import ADMIN_EMAIL, PASSWORD, SettingsFor, login
 
 API = "/work/api"
@@ -485,3 +485,107 @@ def test_the_inbox_api(api: tuple[World, TestClient]) -> None:
     assert world.inbox(world.op2) == [theirs]
     assert client.post(f"{API}/notifications/ntf_missing/read").status_code == 404
     assert client.get(f"{API}/notifications", params={"unread": "maybe"}).status_code == 422
+
+
+# --- the issue's bar: two months of passes ----------------------------------------------------
+
+
+def test_two_months_of_racing_passes_make_everything_once_and_the_export_carries_it(
+    world: World, tmp_path: Path
+) -> None:
+    """`now` stepped a day at a time through two months, two passes racing at each step:
+    every weekly occurrence exists exactly once, each notification reaches its people
+    once, a repeated pass changes nothing, and the export carries it all and validates."""
+    from dataops.portable.export import write_export
+    from dataops.portable.validate import validate_export
+    from tests.portable.conftest import INFO
+
+    definitions = [
+        {"refId": "rec", "description": "Record", "offsetDays": 0},
+        {"refId": "pub", "description": "Publish", "offsetDays": 1},
+    ]
+    template = workflow.create_template(
+        world.ws,
+        SYSTEM,
+        fields_from_dict(Template, {"name": "Show", "taskDefinitions": definitions}),
+    )
+    made = recurring.create_config(
+        world.ws,
+        SYSTEM,
+        {
+            "template_id": template.id,
+            "title": "Show {n} ({date})",
+            "rrule": "FREQ=WEEKLY;BYDAY=TU",
+            "start_date": "2025-01-07",
+            "lead_days": 2,
+            "assignee_id": world.op1.id,
+        },
+    )
+
+    def racing_passes(moment: datetime) -> None:
+        errors: list[BaseException] = []
+        barrier = threading.Barrier(2)
+
+        def one() -> None:
+            try:
+                barrier.wait()
+                scheduler.run_pass(world.ws, moment)
+            except BaseException as exc:
+                errors.append(exc)
+
+        threads = [threading.Thread(target=one) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert errors == []
+
+    first = date(2025, 1, 1)
+    for step in range(60):
+        racing_passes(at((first + timedelta(days=step)).isoformat()))
+    last_now = at((first + timedelta(days=59)).isoformat())  # 2025-03-01
+
+    # every Tuesday from 2025-01-07 whose bundle is due (anchor - 2 days <= 2025-03-01)
+    expected = [(date(2025, 1, 7) + timedelta(weeks=n)).isoformat() for n in range(8)]
+    with world.ws.store.unit_of_work() as uow:
+        bundles = uow.bundles.find(
+            Filters({"recurring_config_id": made.id}), PageRequest(100)
+        ).items
+        stored_tasks = [
+            t
+            for b in bundles
+            for t in uow.tasks.find(Filters({"bundle_id": b.id}), PageRequest(10)).items
+        ]
+    assert sorted(b.occurrence_date or "" for b in bundles) == expected
+    assert len(stored_tasks) == 16
+    assert all(t.assignee_id == world.op1.id for t in stored_tasks)
+
+    no_duplicates(world)
+    inbox = world.inbox(world.op1)
+    recurring_due = Counter(n.bundle_id for n in inbox if n.type == T.RECURRING_DUE)
+    assert recurring_due == Counter({b.id: 1 for b in bundles})
+    task_due = Counter(n.task_id for n in inbox if n.type == T.TASK_DUE)
+    dated = {t.id: t.date for t in stored_tasks}
+    assert task_due == Counter({t: 1 for t, d in dated.items() if d <= "2025-03-01"})
+    for note in inbox:  # never ahead of a task's date
+        if note.type in (T.TASK_DUE, T.TASK_OVERDUE):
+            assert note.created_at[:10] >= dated[note.task_id or ""]
+    assert {
+        n.type for actor in world.everyone() if actor != world.op1 for n in world.inbox(actor)
+    } <= {T.REVIEW_REQUESTED}  # the assignee is told, nobody else
+
+    before = (len(bundles), len(inbox))
+    racing_passes(last_now)
+    with world.ws.store.unit_of_work() as uow:
+        again = uow.bundles.find(Filters({"recurring_config_id": made.id}), PageRequest(100))
+    assert (len(again.items), len(world.inbox(world.op1))) == before
+
+    write_export(world.ws.store, tmp_path / "export.tar.gz", INFO)
+    report = validate_export(tmp_path / "export.tar.gz")
+    assert report.valid, report.lines()
+    assert report.entity_counts["recurring_configs"] == 1
+    assert report.entity_counts["bundles"] == 8
+    assert report.entity_counts["notifications"] == sum(
+        len(world.inbox(a)) for a in world.everyone()
+    )
+    assert report.relationships["bundles.recurring_config_id -> recurring_configs"] == 8
