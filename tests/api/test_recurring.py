@@ -264,16 +264,13 @@ def test_cursors_of_a_page_are_recorded_together_and_edits_meanwhile_stay(
     monkeypatch.setattr(recurring, "_advance", count_batched)
     monkeypatch.setattr(recurring, "_advance_one", count_alone)
     assert len(run(ws, "2025-01-14T12:00:00Z")) == 4
-    original = recurring._make
 
-    def edit_the_first_meanwhile(*args: Any, **kwargs: Any) -> Any:
-        made = original(*args, **kwargs)
-        if args[1].id == second.id:  # the first was served before this edit
-            version = stored(ws, first.id).version
-            recurring.update_config(ws, SYSTEM, first.id, {"title": "Renamed {n}"}, version)
-        return made
+    def edit_the_first_meanwhile(*args: Any) -> None:
+        version = stored(ws, first.id).version  # after the pass read and served it
+        recurring.update_config(ws, SYSTEM, first.id, {"title": "Renamed {n}"}, version)
+        count_batched(*args)
 
-    monkeypatch.setattr(recurring, "_make", edit_the_first_meanwhile)
+    monkeypatch.setattr(recurring, "_advance", edit_the_first_meanwhile)
     assert len(run(ws, "2025-01-21T12:00:00Z")) == 2
     assert units == {"batched": 2, "alone": 0}
     for made in (first, second):
@@ -309,6 +306,30 @@ def test_a_cursor_unit_that_loses_a_race_records_each_cursor_alone(
     assert stored(ws, first.id).title == "Renamed {n}"
 
 
+def test_occurrences_share_a_unit_of_work_where_the_store_allows(
+    ws: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On SQLite (units of any size are atomic) a pass makes its occurrences in groups of
+    `_GROUP`, one commit each; on DynamoDB (100 writes per transaction) one at a time.
+    Either way each is made once, with its tasks."""
+    monkeypatch.setattr(recurring, "_GROUP", 3)
+    made = [config(ws, template(ws)) for _ in range(2)]
+    groups: list[int] = []
+    original = recurring._make_group
+
+    def counted(ws: Workspace, group: list[Any], now: datetime) -> Any:
+        groups.append(len(group))
+        return original(ws, group, now)
+
+    monkeypatch.setattr(recurring, "_make_group", counted)
+    assert len(run(ws, "2025-01-21T12:00:00Z")) == 6
+    assert groups == ([3, 3] if ws.store.atomic_write_limit is None else [])
+    for each in made:
+        bundles = bundles_of(ws, each.id)
+        assert sorted(b.occurrence_date or "" for b in bundles) == weekly("2025-01-07", 3)
+        assert all(len(tasks_of(ws, b.id)) == 2 for b in bundles)
+
+
 def test_a_pass_makes_at_most_max_per_config_and_the_next_continues(
     ws: Workspace, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -333,13 +354,14 @@ def test_occurrences_found_made_count_towards_the_bound(
     monkeypatch.undo()
     monkeypatch.setattr(recurring, "MAX_PER_CONFIG", 3)
     attempts: list[str] = []
-    original = recurring._make
+    original = recurring._due
 
-    def counted(ws: Workspace, config: RecurringConfig, anchor: date, n: int, now: datetime) -> Any:
-        attempts.append(anchor.isoformat())
-        return original(ws, config, anchor, n, now)
+    def counted(config: RecurringConfig, now: datetime) -> Any:
+        due, move = original(config, now)
+        attempts.extend(item.anchor.isoformat() for item in due)
+        return due, move
 
-    monkeypatch.setattr(recurring, "_make", counted)
+    monkeypatch.setattr(recurring, "_due", counted)
     assert run(ws, "2025-02-25T12:00:00Z") == []
     assert attempts == weekly("2025-01-07", 3)
     assert stored(ws, made.id).last_occurrence_date == "2025-01-21"

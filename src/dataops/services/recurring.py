@@ -58,6 +58,8 @@ MAX_PER_CONFIG = 100
 passes, so a pass stays short)."""
 
 _CONFIG_PAGE = 100
+_GROUP = 50
+"""Occurrences made in one unit of work where the store's units have no size limit."""
 _ADVANCE_ATTEMPTS = 5
 _FIELDS = frozenset(
     {
@@ -317,23 +319,38 @@ def run_due(ws: Workspace, now: datetime) -> PassResult:
             )
             # The list index may lag (DynamoDB): serve each config as stored now.
             configs = uow.recurring_configs.get_many([c.id for c in page.items])
+        due: list[_Due] = []
         moves: list[_Move] = []
         for config in configs:
             if not config.enabled or config.deleted_at is not None:
                 continue
             try:
-                made, move = _serve(ws, config, now)
-            except (DataOpsError, RecurrenceError) as exc:  # this config only
-                log.warning("recurring config %s: %s", config.id, exc)
-                result.failed.append((config.id, str(exc)))
+                occurrences, move = _due(config, now)
+            except RecurrenceError as exc:  # this config only
+                _failed(result, config.id, str(exc))
                 continue
-            result.created += made
+            due += occurrences
             if move is not None:
                 moves.append(move)
-        _advance(ws, moves)
+        failed = _make_all(ws, due, now, result)
+        _advance(ws, [m for m in moves if m.config_id not in failed])
         if page.next_cursor is None:
             return result
         cursor = page.next_cursor
+
+
+def _failed(result: PassResult, config_id: str, reason: str) -> None:
+    log.warning("recurring config %s: %s", config_id, reason)
+    result.failed.append((config_id, reason))
+
+
+@dataclass(frozen=True)
+class _Due:
+    """One occurrence a pass makes: the config's `sequence`-th, anchored on `anchor`."""
+
+    config: RecurringConfig
+    anchor: date
+    sequence: int
 
 
 @dataclass(frozen=True)
@@ -346,13 +363,11 @@ class _Move:
     count: int
 
 
-def _serve(
-    ws: Workspace, config: RecurringConfig, now: datetime
-) -> tuple[list[Occurrence], _Move | None]:
-    """Make the due occurrences of one config; where its cursor moves to."""
+def _due(config: RecurringConfig, now: datetime) -> tuple[list[_Due], _Move | None]:
+    """The occurrences of one config to make now; where its cursor moves to after."""
     horizon = local_today(now, config.timezone) + timedelta(days=config.lead_days)
     skipped = set(config.skipped_dates)
-    made: list[Occurrence] = []
+    due: list[_Due] = []
     count, last = config.occurrence_count, None
     for anchor in _upcoming(config, horizon):
         if count - config.occurrence_count >= MAX_PER_CONFIG:
@@ -361,39 +376,82 @@ def _serve(
         if anchor.isoformat() in skipped:
             continue
         count += 1
-        occurrence = _make(ws, config, anchor, count, now)
-        if occurrence is not None:
-            made.append(occurrence)
-    return made, None if last is None else _Move(config.id, last.isoformat(), count)
+        due.append(_Due(config, anchor, count))
+    return due, None if last is None else _Move(config.id, last.isoformat(), count)
 
 
-def _make(
-    ws: Workspace, config: RecurringConfig, anchor: date, sequence: int, now: datetime
-) -> Occurrence | None:
-    """The occurrence's bundle and tasks in one transaction with its claim and its
-    `recurring-due` notifications; None when another pass made it already."""
+def _make_all(ws: Workspace, due: list[_Due], now: datetime, result: PassResult) -> set[str]:
+    """Make `due`, into `result`; the configs that failed (their cursors stay).
+
+    Where the store commits a unit of any size atomically (SQLite), `_GROUP` occurrences
+    share one unit of work and one commit; if any of them cannot be made together (another
+    pass made it, its template is gone), the group is made again one by one, each alone
+    as it is on a store with a bounded transaction (DynamoDB)."""
+    failed: set[str] = set()
+    size = _GROUP if ws.store.atomic_write_limit is None else 1
+    for start in range(0, len(due), size):
+        group = due[start : start + size]
+        if len(group) > 1:
+            try:
+                result.created += _make_group(ws, group, now)
+                continue
+            except (DataOpsError, RecurrenceError):
+                pass  # each alone below
+        for item in group:
+            if item.config.id in failed:
+                continue
+            try:
+                occurrence = _make(ws, item, now)
+            except (DataOpsError, RecurrenceError) as exc:  # this config only
+                failed.add(item.config.id)
+                _failed(result, item.config.id, str(exc))
+                continue
+            if occurrence is not None:
+                result.created.append(occurrence)
+    return failed
+
+
+def _make_group(ws: Workspace, group: list[_Due], now: datetime) -> list[Occurrence]:
+    with ws.store.unit_of_work(write=True) as uow:
+        made = [_add(uow, item, now) for item in group]
+        uow.commit()
+    return made
+
+
+def _make(ws: Workspace, item: _Due, now: datetime) -> Occurrence | None:
+    """One occurrence in a transaction of its own; None when another pass made it."""
     try:
         with ws.store.unit_of_work(write=True) as uow:
-            template = uow.templates.get(config.template_id)
-            if template is None:
-                raise NotFound("template", config.template_id, "templateId")
-            bundle, tasks = add_instance(
-                uow,
-                SYSTEM,
-                template,
-                title_for(config.title, anchor, sequence),
-                anchor,
-                recurring_config_id=config.id,
-                default_assignee_id=config.assignee_id,
-            )
-            fallback = config.assignee_id or template.default_assignee_id
-            notified = notify_recurring_due(uow, bundle, tasks, fallback, now)
+            occurrence = _add(uow, item, now)
             uow.commit()
     except VersionConflict:
         raise
     except Conflict:  # the occurrence's claim exists: another pass made it
         return None
-    return Occurrence(config.id, anchor.isoformat(), sequence, bundle, len(tasks), notified)
+    return occurrence
+
+
+def _add(uow: UnitOfWork, item: _Due, now: datetime) -> Occurrence:
+    """The occurrence's bundle and tasks with its claim and its `recurring-due`
+    notifications, in `uow`."""
+    config = item.config
+    template = uow.templates.get(config.template_id)
+    if template is None:
+        raise NotFound("template", config.template_id, "templateId")
+    bundle, tasks = add_instance(
+        uow,
+        SYSTEM,
+        template,
+        title_for(config.title, item.anchor, item.sequence),
+        item.anchor,
+        recurring_config_id=config.id,
+        default_assignee_id=config.assignee_id,
+    )
+    fallback = config.assignee_id or template.default_assignee_id
+    notified = notify_recurring_due(uow, bundle, tasks, fallback, now)
+    return Occurrence(
+        config.id, item.anchor.isoformat(), item.sequence, bundle, len(tasks), notified
+    )
 
 
 def _advance(ws: Workspace, moves: list[_Move]) -> None:

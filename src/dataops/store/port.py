@@ -189,6 +189,9 @@ class UnitOfWork(Protocol):
 
 class MetadataStore(Protocol):
     name: str
+    atomic_write_limit: int | None
+    """The most writes one unit of work commits atomically (None: any number). Beyond
+    it a unit is refused, or, if it only inserts, sent in parts (not atomically)."""
 
     def unit_of_work(self, *, write: bool = False) -> UnitOfWork:
         """A unit of work; `write=True` for one that will commit changes."""

@@ -326,6 +326,7 @@ class DynamoStore:
     """Metadata in one DynamoDB table per entity (names from `DATAOPS_*_TABLE`)."""
 
     name = "dynamodb"
+    atomic_write_limit: int | None = MAX_TRANSACTION_ITEMS
 
     def __init__(self, settings: Settings) -> None:
         missing = [e for e in SPECS if e not in settings.table_names]

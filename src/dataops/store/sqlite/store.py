@@ -267,6 +267,7 @@ class SqliteStore:
     """Metadata in one SQLite file: WAL, serialised writers, a pooled connection per thread."""
 
     name = "sqlite"
+    atomic_write_limit: int | None = None
 
     def __init__(self, path: Path) -> None:
         self.path = path
