@@ -32,6 +32,8 @@ TABLE_ENTITIES = (
     "login_throttles",
     "settings",
     "recurring_configs",
+    "webhooks",
+    "outbox",
 )
 DEFAULT_MAX_UPLOAD_BYTES = 100 * 1024 * 1024
 DEFAULT_SCHEDULER_INTERVAL = 60
