@@ -12,11 +12,13 @@ import logging
 import threading
 from datetime import UTC, datetime
 
+from dataops.delivery import HttpSender
 from dataops.domain.clock import now as clock_now
 from dataops.domain.enums import NotificationType
 from dataops.services import proofs
 from dataops.services.context import Workspace
 from dataops.services.notifications import notify_due
+from dataops.services.outbox import DispatchResult, Sender, dispatch, public_only
 from dataops.services.people import SYSTEM
 from dataops.services.recurring import PassResult, run_due
 
@@ -81,11 +83,66 @@ class BackgroundRunner:
     def _loop(self) -> None:
         while not self._stopped.is_set():
             try:
-                result = run_pass(self._workspace)
-                for line in describe(result):
-                    log.info("%s", line)
-                if result.notified:
-                    log.info("%s", summary(result))
+                self._pass()
             except Exception:  # a pass must never end the loop
-                log.exception("recurring-work pass failed")
+                log.exception("%s pass failed", self._thread.name)
             self._stopped.wait(self._interval)
+
+    def _pass(self) -> None:
+        result = run_pass(self._workspace)
+        for line in describe(result):
+            log.info("%s", line)
+        if result.notified:
+            log.info("%s", summary(result))
+
+
+# --- the outbox dispatcher ---------------------------------------------------------------
+
+
+def dispatch_until_idle(
+    workspace: Workspace, now: datetime | None = None, sender: Sender | None = None
+) -> DispatchResult:
+    """Dispatcher passes at `now` until a pass finds nothing due (what `--once` runs)."""
+    own = sender is None
+    active = sender or HttpSender(public_only=public_only(workspace))
+    total = DispatchResult()
+    try:
+        while True:
+            result = dispatch(workspace, active, now)
+            total.delivered += result.delivered
+            total.retried += result.retried
+            total.failed += result.failed
+            total.lost += result.lost
+            if not (result.delivered or result.retried or result.failed or result.lost):
+                return total
+            if now is not None and not result.delivered and not result.failed:
+                return total  # a planned time: what is left waits for a later one
+    finally:
+        if own and isinstance(active, HttpSender):
+            active.close()
+
+
+class OutboxRunner(BackgroundRunner):
+    """The dispatcher's loop: a pass every `interval` seconds (until nothing is due)."""
+
+    def __init__(self, workspace: Workspace, interval: float) -> None:
+        super().__init__(workspace, interval)
+        self._thread.name = "dataops-outbox"
+        self._sender = HttpSender(public_only=public_only(workspace))
+
+    def run_forever(self) -> None:
+        self._loop()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        super().stop(timeout)
+        self._sender.close()
+
+    def _pass(self) -> None:
+        result = dispatch_until_idle(self._workspace, sender=self._sender)
+        if result.delivered or result.failed or result.retried:
+            log.info(
+                "outbox: %d delivered, %d to retry, %d failed",
+                len(result.delivered),
+                len(result.retried),
+                len(result.failed),
+            )

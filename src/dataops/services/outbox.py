@@ -199,7 +199,7 @@ def deliver(ws: Workspace, sender: Sender, claimed: OutboxMessage, at: datetime)
         outcome.attempts -= 1  # (this claim makes no attempt)
         outcome.status = "failed"
         outcome.last_error = (
-            f"gave up: 24 h passed after {outcome.attempts} attempt(s); "
+            f"gave up after {outcome.attempts} attempt(s) over 24 h; "
             f"last: {claimed.last_error or 'no reply recorded'}"
         )[:ERROR_MAX]
         return "failed" if _finish(ws, claimed, outcome) else "lost"
