@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from datetime import UTC, datetime
 
 from dataops.delivery import HttpSender
@@ -100,20 +101,27 @@ class BackgroundRunner:
 
 
 def dispatch_until_idle(
-    workspace: Workspace, now: datetime | None = None, sender: Sender | None = None
+    workspace: Workspace,
+    now: datetime | None = None,
+    sender: Sender | None = None,
+    budget_seconds: float | None = None,
 ) -> DispatchResult:
-    """Dispatcher passes at `now` until a pass finds nothing due (what `--once` runs)."""
+    """Dispatcher passes at `now` until a pass finds nothing due (what `--once` runs), or
+    until `budget_seconds` have passed (what is left waits for the next pass)."""
+    deadline = None if budget_seconds is None else time.monotonic() + budget_seconds
     own = sender is None
     active = sender or HttpSender(public_only=public_only(workspace))
     total = DispatchResult()
     try:
         while True:
-            result = dispatch(workspace, active, now)
+            result = dispatch(workspace, active, now, deadline=deadline)
             total.delivered += result.delivered
             total.retried += result.retried
             total.failed += result.failed
             total.lost += result.lost
             if not (result.delivered or result.retried or result.failed or result.lost):
+                return total
+            if deadline is not None and time.monotonic() >= deadline:
                 return total
             if now is not None and not result.delivered and not result.failed:
                 return total  # a planned time: what is left waits for a later one

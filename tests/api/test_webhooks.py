@@ -405,3 +405,20 @@ def test_redelivery_sends_the_same_message_again(
     assert receiver.ids() == [sent.id, sent.id]
     first, second = receiver.received
     assert first.body == second.body
+
+
+def test_the_scheduled_lambda_invocation_also_dispatches_the_outbox(
+    workspace: Workspace, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On AWS the EventBridge schedule that runs the recurring-work pass drives the
+    outbox too (docs/v1-runtime-architecture.md)."""
+    from dataops import lambda_handlers
+
+    made = _hook(workspace, receiver.url, ["bundle.created"])
+    workflow.create_bundle(workspace, _admin(workspace), {"title": "B"})
+    monkeypatch.setattr(lambda_handlers, "_engine_workspace", lambda: workspace)
+    event = {"source": "dataops.scheduler", "action": "run-due", "scheduledTime": "x"}
+    lambda_handlers.engine_handler(event, None)
+    (sent,) = _messages(workspace, made.webhook.id)
+    assert sent.status == "delivered"
+    assert receiver.ids() == [sent.id]

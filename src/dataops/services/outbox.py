@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
@@ -222,12 +223,19 @@ def deliver(ws: Workspace, sender: Sender, claimed: OutboxMessage, at: datetime)
 
 
 def dispatch(
-    ws: Workspace, sender: Sender, now: datetime | None = None, limit: int = BATCH
+    ws: Workspace,
+    sender: Sender,
+    now: datetime | None = None,
+    limit: int = BATCH,
+    deadline: float | None = None,
 ) -> DispatchResult:
-    """One pass: claim, deliver and mark up to `limit` due messages at `now`."""
+    """One pass: claim, deliver and mark up to `limit` due messages at `now`; no new claim
+    once `time.monotonic()` has passed `deadline` (a Lambda invocation's budget)."""
     moment = now or clock_now()
     result = DispatchResult()
     for message in due(ws, moment, limit):
+        if deadline is not None and time.monotonic() >= deadline:
+            break
         claimed = claim(ws, message.id, moment)
         if claimed is None:
             result.lost += 1
