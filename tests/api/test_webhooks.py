@@ -422,3 +422,20 @@ def test_the_scheduled_lambda_invocation_also_dispatches_the_outbox(
     (sent,) = _messages(workspace, made.webhook.id)
     assert sent.status == "delivered"
     assert receiver.ids() == [sent.id]
+
+
+@pytest.mark.parametrize(("value", "seconds"), [(None, 5), ("0", 0), ("30", 30), ("86400", 86400)])
+def test_the_outbox_interval_setting(value: str | None, seconds: int) -> None:
+    from dataops.config import Settings
+
+    env = {} if value is None else {"DATAOPS_OUTBOX_INTERVAL_SECONDS": value}
+    assert Settings.from_env(env).outbox_interval_seconds == seconds
+
+
+@pytest.mark.parametrize("value", ["-1", "1.5", "soon", "86401", "\u0661\u0660"])
+def test_a_bad_outbox_interval_refuses_to_start(value: str) -> None:
+    from dataops.config import Settings
+    from dataops.domain.errors import ConfigurationError
+
+    with pytest.raises(ConfigurationError, match="DATAOPS_OUTBOX_INTERVAL_SECONDS"):
+        Settings.from_env({"DATAOPS_OUTBOX_INTERVAL_SECONDS": value})

@@ -356,7 +356,7 @@ SPECS: dict[str, Spec] = {
         Spec(
             "outbox",
             models.OutboxMessage,
-            filters=("target_id", "due_key"),
+            filters=("target_id", "due_key", "next_attempt_at"),
             order=("next_attempt_at", "id"),
             indexes=(Index("by-target", ("target_id",)), Index("by-due", ("due_key",))),
         ),
