@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import getpass
 import json
 import logging
@@ -58,11 +59,23 @@ def _serve(args: argparse.Namespace) -> int:
             f"(DATAOPS_SCHEDULER_INTERVAL_SECONDS; 0 turns it off)",
             file=sys.stderr,
         )
+    dispatcher = None
+    if settings.outbox_interval_seconds > 0:
+        from dataops.scheduler import OutboxRunner
+
+        dispatcher = OutboxRunner(workspace, settings.outbox_interval_seconds).start()
+        print(
+            f"  outbox: a dispatcher pass every {settings.outbox_interval_seconds} s "
+            f"(DATAOPS_OUTBOX_INTERVAL_SECONDS; 0 turns it off)",
+            file=sys.stderr,
+        )
     try:
         uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
     finally:
         if runner is not None:
             runner.stop()
+        if dispatcher is not None:
+            dispatcher.stop()
     workspace.store.close()
     return 0
 
@@ -80,6 +93,32 @@ def _scheduler_run_due(args: argparse.Namespace) -> int:
         print(line)
     print(summary(result), file=sys.stderr)
     return 0
+
+
+def _outbox_run(args: argparse.Namespace) -> int:
+    from dataops import runtime
+    from dataops.scheduler import dispatch_until_idle
+
+    workspace = runtime.build_workspace(Settings.from_env())
+    try:
+        if args.once:
+            result = dispatch_until_idle(workspace, args.now)
+            print(
+                f"{len(result.delivered)} delivered, {len(result.retried)} to retry, "
+                f"{len(result.failed)} failed, {result.lost} claimed by another dispatcher",
+                file=sys.stderr,
+            )
+            return 0
+        from dataops.scheduler import OutboxRunner
+
+        interval = workspace.settings.outbox_interval_seconds or 5
+        print(f"outbox dispatcher: a pass every {interval} s (Ctrl-C stops)", file=sys.stderr)
+        runner = OutboxRunner(workspace, interval)
+        with contextlib.suppress(KeyboardInterrupt):
+            runner.run_forever()
+        return 0
+    finally:
+        workspace.store.close()
 
 
 def _moment(value: str) -> datetime:
@@ -596,6 +635,23 @@ def build_parser() -> argparse.ArgumentParser:
         help="run the pass as if it were this time (planning, tests); default: now",
     )
     run_due.set_defaults(handler=_scheduler_run_due)
+    outbox = sub.add_parser("outbox", help="webhook deliveries").add_subparsers(
+        dest="action", required=True
+    )
+    outbox_run = outbox.add_parser(
+        "run", help="deliver what the outbox holds: a pass every few seconds, or --once"
+    )
+    outbox_run.add_argument(
+        "--once", action="store_true", help="deliver everything due now, then stop"
+    )
+    outbox_run.add_argument(
+        "--now",
+        type=_moment,
+        default=None,
+        metavar="ISO-8601",
+        help="with --once: dispatch as if it were this time (tests); default: now",
+    )
+    outbox_run.set_defaults(handler=_outbox_run)
     _add_portable_commands(sub)
     _add_artifact_commands(sub)
     return parser

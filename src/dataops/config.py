@@ -32,10 +32,13 @@ TABLE_ENTITIES = (
     "login_throttles",
     "settings",
     "recurring_configs",
+    "webhooks",
+    "outbox",
 )
 DEFAULT_MAX_UPLOAD_BYTES = 100 * 1024 * 1024
 DEFAULT_SCHEDULER_INTERVAL = 60
 MAX_SCHEDULER_INTERVAL = 86_400
+DEFAULT_OUTBOX_INTERVAL = 5
 ProxyNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
@@ -61,6 +64,19 @@ def _networks(value: str | None, name: str, problems: list[str]) -> tuple[ProxyN
             except ValueError:
                 problems.append(f"{name} must list IP addresses or CIDR networks (got {part!r})")
     return tuple(networks)
+
+
+def _seconds(raw: str | None, name: str, default: int, problems: list[str]) -> int:
+    """A whole number of seconds from 0 (off) to a day."""
+    if raw is None:
+        return default
+    if raw.isascii() and raw.isdigit() and int(raw) <= MAX_SCHEDULER_INTERVAL:
+        return int(raw)
+    problems.append(
+        f"{name} must be a whole number of seconds from 0 (off) to {MAX_SCHEDULER_INTERVAL} "
+        f"(got {raw!r})"
+    )
+    return default
 
 
 def _choice(value: str, name: str, allowed: tuple[str, ...], problems: list[str]) -> str:
@@ -94,6 +110,8 @@ class Settings:
     on_lambda: bool = False
     scheduler_interval_seconds: int = DEFAULT_SCHEDULER_INTERVAL
     """Seconds between the recurring-work passes `dataops serve` runs (0: none)."""
+    outbox_interval_seconds: int = DEFAULT_OUTBOX_INTERVAL
+    """Seconds between the outbox dispatcher passes `dataops serve` runs (0: none)."""
 
     @property
     def local_storage_allowed(self) -> bool:
@@ -146,6 +164,12 @@ class Settings:
                     f"DATAOPS_SCHEDULER_INTERVAL_SECONDS must be a whole number of seconds "
                     f"from 0 (off) to {MAX_SCHEDULER_INTERVAL} (got {raw_interval!r})"
                 )
+        outbox_interval = _seconds(
+            get("DATAOPS_OUTBOX_INTERVAL_SECONDS"),
+            "DATAOPS_OUTBOX_INTERVAL_SECONDS",
+            DEFAULT_OUTBOX_INTERVAL,
+            problems,
+        )
         tables = {
             entity: get(f"DATAOPS_{entity.upper()}_TABLE") or f"dataops-{entity.replace('_', '-')}"
             for entity in TABLE_ENTITIES
@@ -176,6 +200,7 @@ class Settings:
             ),
             on_lambda=get("AWS_LAMBDA_FUNCTION_NAME") is not None,
             scheduler_interval_seconds=interval,
+            outbox_interval_seconds=outbox_interval,
         )
         problems += settings.durability_problems()
         if problems:

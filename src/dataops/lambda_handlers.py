@@ -57,6 +57,9 @@ def engine_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 
 SCHEDULER_SOURCE = "dataops.scheduler"
+OUTBOX_BUDGET_SECONDS = 12.0
+"""The outbox's share of one scheduled invocation (30 s timeout; one attempt takes at most
+10 s, so a claim made before the budget ends finishes in time)."""
 
 
 def is_scheduler_event(event: Any) -> bool:
@@ -84,6 +87,16 @@ def run_scheduled_pass(workspace: Workspace, event: Mapping[str, Any]) -> dict[s
     for line in scheduler.describe(result):
         log.info("%s", line)
     log.info("%s", scheduler.summary(result))
+    # The same schedule drives the outbox: first deliveries and due retries, within the
+    # function's time budget (what is left, or claimed when the time ran out, is due
+    # again at the next invocation: leases end). See docs/v1-runtime-architecture.md.
+    sent = scheduler.dispatch_until_idle(workspace, budget_seconds=OUTBOX_BUDGET_SECONDS)
+    log.info(
+        "outbox: %d delivered, %d to retry, %d failed",
+        len(sent.delivered),
+        len(sent.retried),
+        len(sent.failed),
+    )
     return {
         "created": [
             {

@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from datetime import UTC, datetime
 
+from dataops.delivery import HttpSender
 from dataops.domain.clock import now as clock_now
 from dataops.domain.enums import NotificationType
 from dataops.services import proofs
 from dataops.services.context import Workspace
 from dataops.services.notifications import notify_due
+from dataops.services.outbox import DispatchResult, Sender, dispatch, public_only
 from dataops.services.people import SYSTEM
 from dataops.services.recurring import PassResult, run_due
 
@@ -81,11 +84,73 @@ class BackgroundRunner:
     def _loop(self) -> None:
         while not self._stopped.is_set():
             try:
-                result = run_pass(self._workspace)
-                for line in describe(result):
-                    log.info("%s", line)
-                if result.notified:
-                    log.info("%s", summary(result))
+                self._pass()
             except Exception:  # a pass must never end the loop
-                log.exception("recurring-work pass failed")
+                log.exception("%s pass failed", self._thread.name)
             self._stopped.wait(self._interval)
+
+    def _pass(self) -> None:
+        result = run_pass(self._workspace)
+        for line in describe(result):
+            log.info("%s", line)
+        if result.notified:
+            log.info("%s", summary(result))
+
+
+# --- the outbox dispatcher ---------------------------------------------------------------
+
+
+def dispatch_until_idle(
+    workspace: Workspace,
+    now: datetime | None = None,
+    sender: Sender | None = None,
+    budget_seconds: float | None = None,
+) -> DispatchResult:
+    """Dispatcher passes at `now` until a pass finds nothing due (what `--once` runs), or
+    until `budget_seconds` have passed (what is left waits for the next pass)."""
+    deadline = None if budget_seconds is None else time.monotonic() + budget_seconds
+    own = sender is None
+    active = sender or HttpSender(public_only=public_only(workspace))
+    total = DispatchResult()
+    try:
+        while True:
+            result = dispatch(workspace, active, now, deadline=deadline)
+            total.delivered += result.delivered
+            total.retried += result.retried
+            total.failed += result.failed
+            total.lost += result.lost
+            if not (result.delivered or result.retried or result.failed or result.lost):
+                return total
+            if deadline is not None and time.monotonic() >= deadline:
+                return total
+            if now is not None and not result.delivered and not result.failed:
+                return total  # a planned time: what is left waits for a later one
+    finally:
+        if own and isinstance(active, HttpSender):
+            active.close()
+
+
+class OutboxRunner(BackgroundRunner):
+    """The dispatcher's loop: a pass every `interval` seconds (until nothing is due)."""
+
+    def __init__(self, workspace: Workspace, interval: float) -> None:
+        super().__init__(workspace, interval)
+        self._thread.name = "dataops-outbox"
+        self._sender = HttpSender(public_only=public_only(workspace))
+
+    def run_forever(self) -> None:
+        self._loop()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        super().stop(timeout)
+        self._sender.close()
+
+    def _pass(self) -> None:
+        result = dispatch_until_idle(self._workspace, sender=self._sender)
+        if result.delivered or result.failed or result.retried:
+            log.info(
+                "outbox: %d delivered, %d to retry, %d failed",
+                len(result.delivered),
+                len(result.retried),
+                len(result.failed),
+            )

@@ -196,6 +196,7 @@ COLLECTIONS = (
     "notifications",
     "users",
     "recurring-configs",
+    "webhooks",
 )
 RECORDS = {
     "template": "templates",
@@ -1222,6 +1223,70 @@ CASES: list[Case] = [
         headers={"If-Match": "99"},
     ),
     Case("settings-wrong-method", "POST", f"{API}/settings", 405, json={}),
+    # ---- webhooks (CONTRACT §8, admin) --------------------------------------------------------
+    Case("webhooks-no-url", "POST", f"{API}/webhooks", 422, json={"events": []}, fields=("url",)),
+    Case(
+        "webhooks-unknown-event",
+        "POST",
+        f"{API}/webhooks",
+        422,
+        json={"url": "https://hooks.example.com/in", "events": ["task.deleted"]},
+        fields=("events",),
+    ),
+    Case(
+        "webhooks-no-events",
+        "POST",
+        f"{API}/webhooks",
+        422,
+        json={"url": "https://hooks.example.com/in", "events": []},
+        fields=("events",),
+    ),
+    Case(
+        "webhooks-ftp-url",
+        "POST",
+        f"{API}/webhooks",
+        422,
+        json={"url": "ftp://hooks.example.com/in", "events": ["task.completed"]},
+        fields=("url",),
+    ),
+    Case(
+        "webhooks-url-not-a-string",
+        "POST",
+        f"{API}/webhooks",
+        422,
+        json={"url": 7, "events": ["task.completed"]},
+        fields=("url",),
+    ),
+    Case(
+        "webhooks-chosen-secret",
+        "POST",
+        f"{API}/webhooks",
+        422,
+        json={
+            "url": "https://hooks.example.com/in",
+            "events": ["task.completed"],
+            "secret": "whsec_AAAA",
+        },
+        fields=("secret",),
+    ),
+    Case(
+        "webhooks-malformed-json",
+        "POST",
+        f"{API}/webhooks",
+        400,
+        raw=b'{"url": ',
+        content_type=JSON_CT,
+    ),
+    Case("webhooks-patch-missing", "PATCH", f"{API}/webhooks/{MISSING}", 404, json={}),
+    Case("webhooks-test-missing", "POST", f"{API}/webhooks/{MISSING}/test", 404),
+    Case("webhooks-rotate-missing", "POST", f"{API}/webhooks/{MISSING}/rotate-secret", 404),
+    Case("webhooks-deliveries-missing", "GET", f"{API}/webhooks/{MISSING}/deliveries", 404),
+    Case(
+        "webhooks-redeliver-missing",
+        "POST",
+        f"{API}/webhooks/{MISSING}/deliveries/{MISSING}/redeliver",
+        404,
+    ),
     # ---- 409: versions and idempotency ------------------------------------------------------
     Case(
         "stale-if-match",

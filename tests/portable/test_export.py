@@ -275,7 +275,13 @@ def test_manifest_is_exactly_the_contract(golden: Golden) -> None:
     assert manifest["entity_files"] == {name: f"{name}.jsonl" for name in EXPORTED}
     assert sorted(manifest["omitted_entities"]) == ["assistant_jobs", "sessions"]
     assert set(manifest["entity_files"]) | {"assistant_jobs"} == set(ENTITY_NAMES)
-    assert manifest["redactions"] == ["users.password_hash", "sessions", "api_tokens"]
+    assert manifest["redactions"] == [
+        "users.password_hash",
+        "sessions",
+        "api_tokens",
+        "webhooks",
+        "outbox",
+    ]
     for name in EXPORTED:
         data = export.path(name).read_bytes()
         assert (

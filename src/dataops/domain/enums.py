@@ -129,3 +129,4 @@ class EntityType(StrEnum):
     NOTIFICATION = "notification"
     SETTINGS = "settings"
     RECURRING_CONFIG = "recurring-config"
+    WEBHOOK = "webhook"

@@ -496,3 +496,80 @@ class Actor:
     email: str
     role: Role
     name: str | None = None
+
+
+@dataclass
+class Webhook:
+    """An endpoint that receives signed event deliveries (CONTRACT §8, Standard Webhooks).
+
+    `secret` (`whsec_` + base64) signs every delivery; it is shown once when made or
+    rotated and never again (not in the API, not in the export). After a rotation the
+    `previous_secret` signs too until `previous_secret_until` (24 h), so a receiver can
+    switch over without losing a delivery."""
+
+    id: str
+    url: str
+    events: list[str]
+    secret: str
+    created_at: str
+    updated_at: str
+    enabled: bool = True
+    description: str | None = None
+    previous_secret: str | None = None
+    previous_secret_until: str | None = None
+    created_by: str | None = None
+    deleted_at: str | None = None
+    """Set by DELETE: the endpoint is gone (404), its secret erased, its log kept."""
+    version: int = 1
+
+    @property
+    def enabled_key(self) -> str | None:
+        """The sparse index value of an enabled endpoint ("true"), else None: the event
+        producers read only the enabled endpoints."""
+        return "true" if self.enabled and self.deleted_at is None else None
+
+    @property
+    def listed_key(self) -> str | None:
+        """The sparse index value of an endpoint not deleted ("true"): the list."""
+        return "true" if self.deleted_at is None else None
+
+
+@dataclass
+class OutboxMessage:
+    """One delivery of one event to one consumer, written in the unit of work of the change
+    that caused the event (the outbox). `channel` names the consumer kind (`webhook`; an
+    e-mail channel is another kind with its own `target_id`), `target_id` the consumer.
+
+    `body` is the exact JSON text that is signed and sent, so every attempt and every
+    redelivery sends the same bytes under the same `id` (the `webhook-id` header).
+
+    Dispatch state: `status` is `pending` until it is `delivered` or `failed` (given up at
+    `give_up_at`). A pending message is due once `next_attempt_at` has passed; a dispatcher
+    claims it by moving `next_attempt_at` to its lease's end (`lease_until`) in a write
+    conditional on `version`, so no other dispatcher takes it while the lease runs, and a
+    dispatcher that dies mid-way leaves it due again when the lease ends. A finished
+    message keeps the time of its last attempt in `next_attempt_at` (the log's order)."""
+
+    id: str
+    channel: str
+    target_id: str
+    event_type: str
+    body: str
+    created_at: str
+    next_attempt_at: str
+    give_up_at: str
+    status: str = "pending"
+    attempts: int = 0
+    lease_until: str | None = None
+    last_attempt_at: str | None = None
+    last_status_code: int | None = None
+    last_error: str | None = None
+    last_response: str | None = None
+    delivered_at: str | None = None
+    version: int = 1
+
+    @property
+    def due_key(self) -> str | None:
+        """The sparse index value of a message still to deliver ("pending"), else None:
+        dispatchers read due messages through it in `next_attempt_at` order."""
+        return "pending" if self.status == "pending" else None

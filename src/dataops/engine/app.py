@@ -23,6 +23,7 @@ from dataops.engine.routes import (
     settings,
     tasks,
     uploads,
+    webhooks,
     workflow,
 )
 from dataops.services.context import Workspace
@@ -164,6 +165,7 @@ def create_engine_app(
         uploads,
         artifacts,
         mywork,
+        webhooks,
         export,
     )
     for module in modules:

@@ -361,3 +361,17 @@ class UserCreate(In):
     name: Short
     role: Role
     password: Annotated[StrictStr, Field(min_length=8, max_length=1024)]
+
+
+class WebhookCreate(In):
+    url: Url
+    events: Annotated[list[Annotated[StrictStr, Field(max_length=100)]], _few(20)]
+    enabled: StrictBool | None = None
+    description: Short | None = None
+
+
+class WebhookUpdate(Versioned):
+    url: Url | None = None
+    events: Annotated[list[Annotated[StrictStr, Field(max_length=100)]], _few(20)] | None = None
+    enabled: StrictBool | None = None
+    description: Short | None = None

@@ -109,7 +109,7 @@ EXPORTED = (
 OMITTED = ("assistant_jobs", "sessions")
 """Listed in `omitted_entities`: not implemented yet, or (sessions) never exported."""
 
-REDACTIONS = ("users.password_hash", "sessions", "api_tokens")
+REDACTIONS = ("users.password_hash", "sessions", "api_tokens", "webhooks", "outbox")
 REQUIRED_REDACTIONS = ("users.password_hash", "sessions")
 """Markers every valid export declares (`api_tokens` came later, so it is optional)."""
 

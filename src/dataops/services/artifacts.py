@@ -28,7 +28,7 @@ from dataops.domain.permissions import (
 from dataops.domain.policy import infer_provider
 from dataops.domain.rules import artifact_errors
 from dataops.domain.status import CREATE_STATUSES, ReviewAction, action_for_status, check_move
-from dataops.services import idempotency, owned, settings
+from dataops.services import events, idempotency, owned, settings
 from dataops.services.common import (
     audit,
     check_version,
@@ -150,6 +150,7 @@ def _register(
             summary=f"registered {artifact.type.value} artifact as {artifact.status.value}",
         )
         reviewers = notify_review_change(uow, actor.id, None, artifact)
+        events.artifact_changed(uow, None, artifact)
         uow.commit()
     notify_reviewers(ws, artifact, reviewers)
     return artifact
@@ -297,6 +298,7 @@ def update_artifact(
                 uow, actor, EntityType.ARTIFACT, updated.id, "update", before=current, after=updated
             )
         reviewers = notify_review_change(uow, actor.id, current.status, updated)
+        events.artifact_changed(uow, current.status, updated)
         uow.commit()
     refresh_tasks(ws, actor, later)
     notify_reviewers(ws, updated, reviewers)
@@ -402,6 +404,7 @@ def review_artifact(
             summary=reason,
         )
         reviewers = notify_review_change(uow, actor.id, current.status, updated)
+        events.artifact_changed(uow, current.status, updated)
         uow.commit()
     refresh_tasks(ws, actor, later)
     notify_reviewers(ws, updated, reviewers)

@@ -33,6 +33,7 @@ from dataops.domain.enums import ArtifactStatus, NotificationType, Role, TaskSta
 from dataops.domain.errors import Conflict
 from dataops.domain.models import Artifact, Bundle, Notification, Task, Template
 from dataops.domain.proof import describe_missing, evaluate
+from dataops.services import events
 from dataops.services.context import Workspace
 from dataops.services.evidence import StoreEvidence
 from dataops.store.port import Filters, PageRequest, UnitOfWork
@@ -94,6 +95,7 @@ def notify(
         dedupe_key=dedupe_key(kind, subject, recipient, moment.date().isoformat()),
     )
     uow.notifications.add(note)
+    events.notification_created(uow, note)
     return note
 
 

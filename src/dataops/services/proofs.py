@@ -21,6 +21,7 @@ from dataops.domain.enums import EntityType, NotificationType, TaskStatus
 from dataops.domain.errors import Conflict
 from dataops.domain.models import Actor, Artifact, Task
 from dataops.domain.proof import cited_artifact_ids, withdrawal_reasons
+from dataops.services import events
 from dataops.services import settings as workspace_settings
 from dataops.services.common import audit, save
 from dataops.services.context import Workspace
@@ -130,6 +131,8 @@ def _refresh(
     if task.proof_withdrawn != before.proof_withdrawn:
         action = "proof-withdrawn" if task.proof_withdrawn else "proof-restored"
         summary = "; ".join(reasons) if reasons else "its completion proof holds again"
+        if task.proof_withdrawn:
+            events.proof_withdrawn(uow, task)
         if task.proof_withdrawn and task.completed_by:
             notify(
                 uow,

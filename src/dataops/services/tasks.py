@@ -12,7 +12,7 @@ from dataops.domain.errors import Conflict, ProofMissing, ValidationFailed
 from dataops.domain.models import Actor, Bundle, Task
 from dataops.domain.proof import ProofVerdict, describe_missing, evaluate
 from dataops.domain.rules import task_errors
-from dataops.services import proofs
+from dataops.services import events, proofs
 from dataops.services.common import audit, check_version, raise_if, refresh_refs, require, save
 from dataops.services.context import Workspace
 from dataops.services.evidence import StoreEvidence
@@ -83,6 +83,7 @@ def create_task(ws: Workspace, actor: Actor, data: dict[str, Any]) -> Task:
                 after=task,
                 summary="created as done",
             )
+            events.task_completed(uow, task)
         uow.commit()
     return task
 
@@ -151,6 +152,8 @@ def update_task(
                 return current
             save(uow.tasks, updated)
             _audit_change(uow, actor, current, updated)
+            if completing:
+                events.task_completed(uow, updated)
             if completing and updated.stage_on_complete and bundle is not None:
                 _advance_stage(uow, actor, bundle, updated)
             uow.commit()

@@ -12,6 +12,7 @@ from dataops.domain.enums import EntityType
 from dataops.domain.errors import ValidationFailed
 from dataops.domain.models import Actor, Bundle, BundleLink, Task, Template
 from dataops.domain.rules import bundle_errors, template_errors
+from dataops.services import events
 from dataops.services.common import audit, check_version, raise_if, refresh_refs, require, save
 from dataops.services.context import Workspace
 from dataops.store.port import Filters, Page, PageRequest, UnitOfWork
@@ -166,6 +167,7 @@ def add_instance(
     if recurring_config_id:
         summary += f" (recurring config {recurring_config_id}, occurrence {anchor_date})"
     audit(uow, actor, EntityType.BUNDLE, bundle.id, "instantiate", after=bundle, summary=summary)
+    events.bundle_created(uow, bundle)
     tasks = []
     for definition in template.task_definitions:
         task = Task(
@@ -216,6 +218,7 @@ def create_bundle(ws: Workspace, actor: Actor, data: dict[str, Any]) -> Bundle:
             require(uow.templates, bundle.template_id, "template", "templateId")
         uow.bundles.add(bundle)
         audit(uow, actor, EntityType.BUNDLE, bundle.id, "create", after=bundle)
+        events.bundle_created(uow, bundle)
         uow.commit()
     return bundle
 

@@ -33,12 +33,14 @@ from dataops.domain.models import (
     IdempotencyRecord,
     LoginThrottle,
     Notification,
+    OutboxMessage,
     RecurringConfig,
     Session,
     Task,
     Template,
     Upload,
     User,
+    Webhook,
     WorkspaceSettings,
 )
 
@@ -144,6 +146,8 @@ class UnitOfWork(Protocol):
     artifacts: Repository[Artifact]
     audit_events: Repository[AuditEvent]
     notifications: Repository[Notification]
+    webhooks: Repository[Webhook]
+    outbox: Repository[OutboxMessage]
 
     def guard(self, entity: str, record_id: str, version: int) -> None:
         """Require that the record of `entity` is still at `version` when this unit

@@ -230,6 +230,8 @@ class DynamoUnitOfWork:
     artifacts: Repository[models.Artifact]
     audit_events: Repository[models.AuditEvent]
     notifications: Repository[models.Notification]
+    webhooks: Repository[models.Webhook]
+    outbox: Repository[models.OutboxMessage]
 
     def __init__(self, store: DynamoStore) -> None:
         self._store = store

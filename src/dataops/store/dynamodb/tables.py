@@ -347,6 +347,19 @@ SPECS: dict[str, Spec] = {
             ),
             unique=("dedupe_key",),
         ),
+        Spec(
+            "webhooks",
+            models.Webhook,
+            filters=("enabled_key", "listed_key"),
+            indexes=(Index("by-enabled", ("enabled_key",)), Index("by-listed", ("listed_key",))),
+        ),
+        Spec(
+            "outbox",
+            models.OutboxMessage,
+            filters=("target_id", "due_key", "next_attempt_at"),
+            order=("next_attempt_at", "id"),
+            indexes=(Index("by-target", ("target_id",)), Index("by-due", ("due_key",))),
+        ),
     )
 }
 

@@ -180,4 +180,19 @@ MIGRATIONS: list[str] = [
     CREATE INDEX artifacts_creator_status ON artifacts (created_by, status, id)
         WHERE created_by IS NOT NULL;
     """,
+    # 13: webhooks and the outbox (issue 18). Enabled endpoints by a sparse index (what
+    # an event producer reads); outbox messages still to deliver by (due_key,
+    # next_attempt_at) — the dispatcher's due list — and each endpoint's log by target.
+    """
+    CREATE TABLE webhooks (id TEXT PRIMARY KEY, version INTEGER NOT NULL,
+        data TEXT NOT NULL, enabled_key TEXT, listed_key TEXT);
+    CREATE INDEX webhooks_enabled ON webhooks (enabled_key, id) WHERE enabled_key IS NOT NULL;
+    CREATE INDEX webhooks_listed ON webhooks (listed_key, id) WHERE listed_key IS NOT NULL;
+    CREATE TABLE outbox (id TEXT PRIMARY KEY, version INTEGER NOT NULL,
+        data TEXT NOT NULL, target_id TEXT NOT NULL, due_key TEXT,
+        next_attempt_at TEXT NOT NULL);
+    CREATE INDEX outbox_due ON outbox (due_key, next_attempt_at, id)
+        WHERE due_key IS NOT NULL;
+    CREATE INDEX outbox_target ON outbox (target_id, next_attempt_at, id);
+    """,
 ]

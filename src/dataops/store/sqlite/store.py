@@ -159,6 +159,8 @@ class SqliteUnitOfWork:
     artifacts: Repository[models.Artifact]
     audit_events: Repository[models.AuditEvent]
     notifications: Repository[models.Notification]
+    webhooks: Repository[models.Webhook]
+    outbox: Repository[models.OutboxMessage]
 
     def __init__(self, store: SqliteStore, write: bool) -> None:
         self._store = store

@@ -137,5 +137,13 @@ TABLES = {
             models.Notification,
             columns=("user_id", "task_id", "unread_key", "dedupe_key"),
         ),
+        Table("webhooks", "webhooks", models.Webhook, columns=("enabled_key", "listed_key")),
+        Table(
+            "outbox",
+            "outbox",
+            models.OutboxMessage,
+            columns=("target_id", "due_key", "next_attempt_at"),
+            order=("next_attempt_at", "id"),
+        ),
     )
 }
