@@ -11,6 +11,7 @@ import { artifactPage } from "./artifact.js";
 import { templatePage, templatesPage } from "./templates.js";
 import { bell, inboxPage, unreadCount } from "./inbox.js";
 import { myWorkPage } from "./mywork.js";
+import { webhooksPage } from "./webhooks.js";
 
 const main = document.getElementById("main");
 const nav = document.getElementById("nav");
@@ -51,6 +52,7 @@ const ROUTES = [
   [/^\/work\/tasks\/([^/]+)\/?$/, taskPage, "bundles"],
   [/^\/work\/review\/?$/, reviewPage, "review"],
   [/^\/work\/artifacts\/([^/]+)\/?$/, artifactPage, "review"],
+  [/^\/work\/webhooks\/?$/, webhooksPage, "webhooks"],
 ];
 
 /** Only same-app paths are accepted as a post-login destination. */
@@ -111,6 +113,8 @@ function renderChrome(section) {
       item("/work/bundles", "Bundles", "bundles"),
       item("/work/templates", "Templates", "templates"),
       item("/work/review", "Review queue", "review"),
+      // Webhooks are managed by an admin alone (the API refuses everyone else).
+      state.user.role === "admin" ? item("/work/webhooks", "Webhooks", "webhooks") : null,
     ),
   );
   const logout = h(
