@@ -39,7 +39,7 @@ from dataops.domain.mail import digest_id
 from dataops.domain.models import Actor
 from dataops.domain.status import ReviewAction
 from dataops.scheduler import dispatch_until_idle, run_pass
-from dataops.services import artifacts, mail, notifications, outbox, people
+from dataops.services import artifacts, mail, notifications, people
 from dataops.services.context import Workspace
 from dataops.smtp import SmtpMailer, build_mailer
 from dataops.store.port import Filters, PageRequest
@@ -411,7 +411,6 @@ def test_patch_me(portal: TestClient) -> None:
     assert bad.headers["content-type"].startswith("application/problem+json")
     assert "timezone" in bad.text
     assert client.get("/work/api/me").json()["emailNotifications"] == "daily"
-    assert outbox.public_only  # (imported for the dispatcher's settings)
 
 
 def test_an_import_refuses_a_bad_user_timezone_or_choice() -> None:
