@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 from dataops.domain.errors import ConfigurationError
 
@@ -85,6 +87,61 @@ def _choice(value: str, name: str, allowed: tuple[str, ...], problems: list[str]
     return value
 
 
+SMTP_SCHEMES = {"smtp": 25, "smtps": 465}
+_ADDRESS = re.compile(r"^[^@\s<>\"]+@[^@\s<>\"]+\.[^@\s<>\"]+$")
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    """Where e-mail goes (`DATAOPS_SMTP_URL`): `smtp://` is plain SMTP upgraded with
+    STARTTLS when the server offers it (required outside local/test: `require_tls`),
+    `smtps://` is TLS from the first byte. The password is never shown (`repr`)."""
+
+    host: str
+    port: int
+    implicit_tls: bool
+    require_tls: bool
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+
+    @property
+    def shown(self) -> str:
+        """The URL without its password (for logs and start-up lines)."""
+        scheme = "smtps" if self.implicit_tls else "smtp"
+        user = f"{self.username}@" if self.username else ""
+        return f"{scheme}://{user}{self.host}:{self.port}"
+
+
+def _smtp(raw: str | None, env: str, problems: list[str]) -> SmtpSettings | None:
+    """`DATAOPS_SMTP_URL`, checked; problems never quote the URL (it may hold a password)."""
+    if raw is None:
+        return None
+    name = "DATAOPS_SMTP_URL"
+    try:
+        parts = urlsplit(raw)
+        port = parts.port
+    except ValueError:
+        problems.append(f"{name} must be smtp://[user:pass@]host[:port] or smtps://... (bad port)")
+        return None
+    if parts.scheme not in SMTP_SCHEMES or not parts.hostname:
+        problems.append(f"{name} must be smtp://[user:pass@]host[:port] or smtps://... with a host")
+        return None
+    if parts.path not in ("", "/") or parts.query or parts.fragment:
+        problems.append(f"{name} takes no path, query or fragment")
+        return None
+    if port == 0:
+        problems.append(f"{name} has an invalid port")
+        return None
+    return SmtpSettings(
+        host=parts.hostname,
+        port=port or SMTP_SCHEMES[parts.scheme],
+        implicit_tls=parts.scheme == "smtps",
+        require_tls=env not in LOCAL_ENVIRONMENTS,
+        username=unquote(parts.username) if parts.username else None,
+        password=unquote(parts.password) if parts.password is not None else None,
+    )
+
+
 @dataclass(frozen=True)
 class Settings:
     env: str = "local"
@@ -112,6 +169,15 @@ class Settings:
     """Seconds between the recurring-work passes `dataops serve` runs (0: none)."""
     outbox_interval_seconds: int = DEFAULT_OUTBOX_INTERVAL
     """Seconds between the outbox dispatcher passes `dataops serve` runs (0: none)."""
+    smtp: SmtpSettings | None = None
+    """E-mail's SMTP server (`DATAOPS_SMTP_URL`); None: no e-mail is queued or sent."""
+    mail_from: str | None = None
+    portal_url: str | None = None
+    """Where users reach the portal (`https://dataops.example.com`): e-mail links are
+    absolute with it, `/work/...` paths without."""
+    smtp_password_secret_name: str | None = None
+    """A Secrets Manager secret holding the SMTP password (its name or ARN), read when the
+    dispatcher starts: on AWS the URL carries no password."""
 
     @property
     def local_storage_allowed(self) -> bool:
@@ -170,6 +236,28 @@ class Settings:
             DEFAULT_OUTBOX_INTERVAL,
             problems,
         )
+        smtp = _smtp(get("DATAOPS_SMTP_URL"), env, problems)
+        mail_from = get("DATAOPS_MAIL_FROM")
+        if smtp is not None and mail_from is None:
+            problems.append("DATAOPS_SMTP_URL needs DATAOPS_MAIL_FROM (the sender address)")
+        if mail_from is not None and not _ADDRESS.fullmatch(mail_from.strip()):
+            problems.append(f"DATAOPS_MAIL_FROM must be an e-mail address (got {mail_from!r})")
+        portal_url = get("DATAOPS_PORTAL_URL")
+        if portal_url is not None:
+            shape = urlsplit(portal_url)
+            if shape.scheme not in ("https", "http") or not shape.netloc or shape.query:
+                problems.append(
+                    f"DATAOPS_PORTAL_URL must be the portal's http(s) address, e.g. "
+                    f"https://dataops.example.com (got {portal_url!r})"
+                )
+        secret_name = get("DATAOPS_SMTP_PASSWORD_SECRET_NAME")
+        if secret_name is not None and smtp is None:
+            problems.append("DATAOPS_SMTP_PASSWORD_SECRET_NAME needs DATAOPS_SMTP_URL")
+        if secret_name is not None and smtp is not None and not smtp.username:
+            problems.append(
+                "DATAOPS_SMTP_PASSWORD_SECRET_NAME needs a user name in DATAOPS_SMTP_URL "
+                "(smtp://user@host)"
+            )
         tables = {
             entity: get(f"DATAOPS_{entity.upper()}_TABLE") or f"dataops-{entity.replace('_', '-')}"
             for entity in TABLE_ENTITIES
@@ -201,6 +289,10 @@ class Settings:
             on_lambda=get("AWS_LAMBDA_FUNCTION_NAME") is not None,
             scheduler_interval_seconds=interval,
             outbox_interval_seconds=outbox_interval,
+            smtp=smtp,
+            mail_from=mail_from.strip() if mail_from else None,
+            smtp_password_secret_name=secret_name,
+            portal_url=portal_url.rstrip("/") if portal_url else None,
         )
         problems += settings.durability_problems()
         if problems:

@@ -93,9 +93,11 @@ def configured_portal_secret(settings: Settings) -> str:
     )
 
 
-def secret_from_secrets_manager(name: str) -> str:
+def secret_from_secrets_manager(
+    name: str, setting: str = "WORK_ENGINE_PORTAL_SECRET_NAME", what: str = "portal secret"
+) -> str:
     """The SecretString of a Secrets Manager secret (endpoint override: botocore's
-    AWS_ENDPOINT_URL_SECRETS_MANAGER). Failures are a ConfigurationError naming the setting;
+    AWS_ENDPOINT_URL_SECRETS_MANAGER). Failures are a ConfigurationError naming `setting`;
     the value never appears in a message."""
     import boto3  # type: ignore[import-untyped,unused-ignore]
     from botocore.exceptions import (  # type: ignore[import-untyped,unused-ignore]
@@ -108,19 +110,17 @@ def secret_from_secrets_manager(name: str) -> str:
     except ClientError as exc:
         code = exc.response.get("Error", {}).get("Code", "error")
         raise ConfigurationError(
-            f"could not read the portal secret {name!r} from Secrets Manager ({code}); check "
-            f"WORK_ENGINE_PORTAL_SECRET_NAME and the secretsmanager:GetSecretValue permission"
+            f"could not read the {what} {name!r} from Secrets Manager ({code}); check "
+            f"{setting} and the secretsmanager:GetSecretValue permission"
         ) from None
     except BotoCoreError as exc:
         raise ConfigurationError(
-            f"Secrets Manager could not be reached for WORK_ENGINE_PORTAL_SECRET_NAME "
-            f"({type(exc).__name__})"
+            f"Secrets Manager could not be reached for {setting} ({type(exc).__name__})"
         ) from None
     value = response.get("SecretString")
     if not isinstance(value, str):
         raise ConfigurationError(
-            f"the Secrets Manager secret {name!r} (WORK_ENGINE_PORTAL_SECRET_NAME) has no "
-            f"string value"
+            f"the Secrets Manager secret {name!r} ({setting}) has no string value"
         )
     return value
 

@@ -16,19 +16,21 @@ from datetime import UTC, datetime
 from dataops.delivery import HttpSender
 from dataops.domain.clock import now as clock_now
 from dataops.domain.enums import NotificationType
-from dataops.services import proofs
+from dataops.services import mail, proofs
 from dataops.services.context import Workspace
 from dataops.services.notifications import notify_due
-from dataops.services.outbox import DispatchResult, Sender, dispatch, public_only
+from dataops.services.outbox import DispatchResult, Mailer, Sender, dispatch, public_only
 from dataops.services.people import SYSTEM
 from dataops.services.recurring import PassResult, run_due
+from dataops.smtp import build_mailer
 
 log = logging.getLogger("dataops.scheduler")
 
 
 def run_pass(workspace: Workspace, now: datetime | None = None) -> PassResult:
     """One pass at `now` (default: the current time): the due occurrences, the expiry
-    sweep of withdrawn proof, then the notifications of due work."""
+    sweep of withdrawn proof, the notifications of due work, then the daily e-mail
+    digests due (users past 08:00 in their time zone)."""
     moment = now or clock_now()
     result = run_due(workspace, moment)
     for occurrence in result.created:
@@ -38,6 +40,7 @@ def run_pass(workspace: Workspace, now: datetime | None = None) -> PassResult:
     swept_on = min(moment, clock_now()).astimezone(UTC).date().isoformat()
     proofs.sweep_expired(workspace, SYSTEM, swept_on)
     result.notified.update(notify_due(workspace, moment))
+    result.digests = len(mail.send_digests(workspace.store, moment))
     return result
 
 
@@ -60,6 +63,7 @@ def summary(result: PassResult) -> str:
         f"{len(result.created)} bundle(s) created, {notified} notification(s) made"
         + (f" ({kinds})" if kinds else "")
         + f", {len(result.failed)} config(s) failed"
+        + (f", {result.digests} e-mail digest(s) queued" if result.digests else "")
     )
 
 
@@ -93,7 +97,7 @@ class BackgroundRunner:
         result = run_pass(self._workspace)
         for line in describe(result):
             log.info("%s", line)
-        if result.notified:
+        if result.notified or result.digests:
             log.info("%s", summary(result))
 
 
@@ -105,16 +109,19 @@ def dispatch_until_idle(
     now: datetime | None = None,
     sender: Sender | None = None,
     budget_seconds: float | None = None,
+    mailer: Mailer | None = None,
 ) -> DispatchResult:
     """Dispatcher passes at `now` until a pass finds nothing due (what `--once` runs), or
     until `budget_seconds` have passed (what is left waits for the next pass)."""
     deadline = None if budget_seconds is None else time.monotonic() + budget_seconds
     own = sender is None
     active = sender or HttpSender(public_only=public_only(workspace))
+    if mailer is None:
+        mailer = build_mailer(workspace.settings)
     total = DispatchResult()
     try:
         while True:
-            result = dispatch(workspace, active, now, deadline=deadline)
+            result = dispatch(workspace, active, now, deadline=deadline, mailer=mailer)
             total.delivered += result.delivered
             total.retried += result.retried
             total.failed += result.failed
@@ -137,6 +144,7 @@ class OutboxRunner(BackgroundRunner):
         super().__init__(workspace, interval)
         self._thread.name = "dataops-outbox"
         self._sender = HttpSender(public_only=public_only(workspace))
+        self._mailer = build_mailer(workspace.settings)
 
     def run_forever(self) -> None:
         self._loop()
@@ -146,7 +154,7 @@ class OutboxRunner(BackgroundRunner):
         self._sender.close()
 
     def _pass(self) -> None:
-        result = dispatch_until_idle(self._workspace, sender=self._sender)
+        result = dispatch_until_idle(self._workspace, sender=self._sender, mailer=self._mailer)
         if result.delivered or result.failed or result.retried:
             log.info(
                 "outbox: %d delivered, %d to retry, %d failed",

@@ -1223,6 +1223,47 @@ CASES: list[Case] = [
         headers={"If-Match": "99"},
     ),
     Case("settings-wrong-method", "POST", f"{API}/settings", 405, json={}),
+    # ---- the actor's own e-mail choice (CONTRACT §8: PATCH /api/me) ---------------------------
+    Case(
+        "me-unknown-email-choice",
+        "PATCH",
+        f"{API}/me",
+        422,
+        json={"emailNotifications": "hourly"},
+        fields=("emailNotifications",),
+    ),
+    Case(
+        "me-unknown-timezone",
+        "PATCH",
+        f"{API}/me",
+        422,
+        json={"timezone": "Mars/Olympus_Mons"},
+        fields=("timezone",),
+    ),
+    Case(
+        "me-timezone-cleared",
+        "PATCH",
+        f"{API}/me",
+        422,
+        json={"timezone": None},
+        fields=("timezone",),
+    ),
+    Case(
+        "me-role-not-changeable",
+        "PATCH",
+        f"{API}/me",
+        422,
+        json={"role": "viewer"},
+        fields=("role",),
+    ),
+    Case(
+        "me-stale-if-match",
+        "PATCH",
+        f"{API}/me",
+        409,
+        json={"emailNotifications": "daily"},
+        headers={"If-Match": "99"},
+    ),
     # ---- webhooks (CONTRACT §8, admin) --------------------------------------------------------
     Case("webhooks-no-url", "POST", f"{API}/webhooks", 422, json={"events": []}, fields=("url",)),
     Case(

@@ -64,8 +64,10 @@ KNOWN_ADMIN_ROUTES = {
     ("POST", "/api/tokens/{token_id}/revoke"),
 }
 # Unsafe routes a viewer may call on its own records: dismissing an inbox notification
-# changes only the viewer's own inbox state (the service refuses someone else's).
+# changes only the viewer's own inbox state (the service refuses someone else's);
+# `PATCH /api/me` changes only the caller's own e-mail choice and time zone.
 VIEWER_UNSAFE_ALLOWED = {
+    ("PATCH", "/api/me"),
     ("POST", "/api/notifications/{notification_id}/dismiss"),
     ("POST", "/api/notifications/{notification_id}/read"),
 }
@@ -309,8 +311,14 @@ def test_credentials_in_the_dead_table_are_the_only_difference(world: World) -> 
 # ------------------------------------------------------------- 403 for the wrong role
 
 
+OWN_RECORD_ROUTES = {("PATCH", "/api/me")}
+"""Routes that only ever change the caller's own user record (any role may)."""
+
+
 @pytest.mark.parametrize("via", ["cookie", "token"])
-@pytest.mark.parametrize("route", UNSAFE_ROUTES, ids=ids)
+@pytest.mark.parametrize(
+    "route", [r for r in UNSAFE_ROUTES if (r.method, r.path) not in OWN_RECORD_ROUTES], ids=ids
+)
 def test_viewer_refused_on_every_unsafe_route(world: World, route: Route, via: str) -> None:
     # The dismiss route is a viewer's own-inbox action; aimed at the admin's
     # notification it is refused too (it belongs to another user).
@@ -318,6 +326,30 @@ def test_viewer_refused_on_every_unsafe_route(world: World, route: Route, via: s
     before = db_snapshot(world.ws)
     assert_problem(send(world.client, route, world.ids, headers), 403)
     assert_unchanged(before, db_snapshot(world.ws))
+
+
+@pytest.mark.parametrize("via", ["cookie", "token"])
+def test_me_changes_only_the_callers_own_record(world: World, via: str) -> None:
+    """`PATCH /api/me` (any role) changes the caller's user record and nothing else: not
+    another user's, not the caller's role."""
+    headers = world.cookie(world.viewer) if via == "cookie" else world.bearer(world.viewer)
+    before = db_snapshot(world.ws)
+    choice = "daily" if via == "cookie" else "immediate"
+    body = {"emailNotifications": choice, "timezone": "Europe/Berlin"}
+    shown = ok(world.client.patch("/work/api/me", json=body, headers=headers))
+    assert (shown["id"], shown["role"], shown["emailNotifications"]) == (
+        world.viewer["id"],
+        "viewer",
+        choice,
+    )
+    after = db_snapshot(world.ws)
+    changed = {t for t in after if after[t] != before.get(t)}
+    assert changed <= {"users", "audit_events"}, changed
+    users_before = {row[0]: row for row in before["users"]}
+    moved = [row[0] for row in after["users"] if users_before.get(row[0]) != row]
+    assert moved == [world.viewer["id"]]
+    refused = world.client.patch("/work/api/me", json={"role": "admin"}, headers=headers)
+    assert_problem(refused, 422)
 
 
 @pytest.mark.parametrize("via", ["cookie", "token"])

@@ -103,6 +103,15 @@ class NotificationType(StrEnum):
     PROOF_WITHDRAWN = "proof-withdrawn"
 
 
+class EmailNotifications(StrEnum):
+    """Which of a user's notifications are e-mailed (CONTRACT §8): none, each as it is
+    made, or a daily digest at 08:00 in the user's time zone."""
+
+    OFF = "off"
+    IMMEDIATE = "immediate"
+    DAILY = "daily"
+
+
 class ReviewPolicy(StrEnum):
     """Who may review an artifact (a workspace setting, CONTRACT §7)."""
 

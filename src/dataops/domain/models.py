@@ -11,6 +11,7 @@ from dataops.domain.enums import (
     ArtifactType,
     BundleStatus,
     DataClass,
+    EmailNotifications,
     EntityType,
     FileCategory,
     NotificationType,
@@ -405,7 +406,16 @@ class User:
     name: str
     role: Role
     created_at: str
+    email_notifications: EmailNotifications = EmailNotifications.OFF
+    timezone: str = "UTC"
+    """IANA time zone: when the user's daily e-mail digest is due (08:00 there)."""
     version: int = 1
+
+    @property
+    def digest_key(self) -> str | None:
+        """The sparse index value of a user who chose the daily digest ("daily"), else
+        None: the scheduler's digest pass reads only those users."""
+        return "daily" if self.email_notifications == EmailNotifications.DAILY else None
 
 
 @dataclass

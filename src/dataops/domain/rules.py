@@ -30,7 +30,7 @@ from dataops.domain.policy import (
     provider_conflict,
     scan_entity_for_secret_values,
 )
-from dataops.domain.recurrence import MAX_LEAD_DAYS, RecurrenceError, parse_recurrence
+from dataops.domain.recurrence import MAX_LEAD_DAYS, RecurrenceError, parse_recurrence, zone
 
 MAX_TITLE = 500
 MAX_TEXT = 20_000
@@ -186,6 +186,10 @@ def user_errors(user: User) -> list[FieldError]:
     """A user's name and email hold text, never a secret (every string of every exported
     record is scanned with one policy)."""
     errors = _text(user.name, "name", required=True, limit=MAX_TITLE)
+    try:
+        zone(user.timezone)
+    except RecurrenceError as exc:
+        errors.append(FieldError(exc.field, exc.message))
     errors += scan_entity_for_secret_values(user)
     return errors
 

@@ -26,6 +26,7 @@ from dataops.domain.enums import (
     ArtifactType,
     BundleStatus,
     DataClass,
+    EmailNotifications,
     FileCategory,
     ProofType,
     ReviewPolicy,
@@ -361,6 +362,13 @@ class UserCreate(In):
     name: Short
     role: Role
     password: Annotated[StrictStr, Field(min_length=8, max_length=1024)]
+
+
+class MeUpdate(Versioned):
+    """`PATCH /api/me`: the actor's own e-mail choice and time zone, nothing else."""
+
+    email_notifications: EmailNotifications | None = None
+    timezone: Annotated[StrictStr, Field(min_length=1, max_length=100)] | None = None
 
 
 class WebhookCreate(In):

@@ -36,6 +36,7 @@ _RULES: dict[str, Callable[[Any], list[FieldError]]] = {
     "files": rules.file_errors,
     "artifacts": rules.artifact_errors,
     "recurring_configs": rules.recurring_config_errors,
+    "users": rules.user_errors,
 }
 
 Relation = tuple[str, str, bool]

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from dataops.blobs.port import BlobStore
 from dataops.config import Settings
+from dataops.services import mail
 from dataops.store.port import MetadataStore
 
 LOCAL_READ_STORES = frozenset({"sqlite"})
@@ -17,6 +18,10 @@ class Workspace:
     store: MetadataStore
     blobs: BlobStore
     settings: Settings
+
+    def __post_init__(self) -> None:
+        if self.settings.smtp is not None:  # e-mail is queued only when it can be sent
+            mail.enable(self.store, self.settings.portal_url)
 
     @property
     def local_reads(self) -> bool:

@@ -33,7 +33,7 @@ from dataops.domain.enums import ArtifactStatus, NotificationType, Role, TaskSta
 from dataops.domain.errors import Conflict
 from dataops.domain.models import Artifact, Bundle, Notification, Task, Template
 from dataops.domain.proof import describe_missing, evaluate
-from dataops.services import events
+from dataops.services import events, mail
 from dataops.services.context import Workspace
 from dataops.services.evidence import StoreEvidence
 from dataops.store.port import Filters, PageRequest, UnitOfWork
@@ -96,6 +96,7 @@ def notify(
     )
     uow.notifications.add(note)
     events.notification_created(uow, note)
+    mail.notification_emailed(uow, note)
     return note
 
 

@@ -14,7 +14,9 @@ One pass (`dispatch`):
    and no other dispatcher takes it while the lease runs; a dispatcher killed after its
    claim leaves the message due again when the lease ends (delivered at least once: the
    receiver deduplicates by `webhook-id`, which every attempt repeats);
-3. delivers it (signed per Standard Webhooks) through the injected `Sender`;
+3. delivers it through its channel's consumer: a webhook (signed per Standard Webhooks)
+   through the injected `Sender`, an e-mail (`services/mail.py`) through the injected
+   `Mailer` (SMTP) — a 4xx reply or no connection is retried, a 5xx reply is final;
 4. records the outcome conditionally on the claimed version: `delivered`; or, after a
    failure, due again after an exponential backoff with jitter; or `failed`, with why,
    once the next attempt would fall after `give_up_at` (24 h after the event).
@@ -36,10 +38,13 @@ from standardwebhooks import Webhook as Signer
 from dataops.config import LOCAL_ENVIRONMENTS
 from dataops.domain.clock import format_ts, parse_ts
 from dataops.domain.clock import now as clock_now
+from dataops.domain.enums import EmailNotifications
 from dataops.domain.errors import Conflict
+from dataops.domain.mail import Mail
 from dataops.domain.models import OutboxMessage, Webhook
 from dataops.domain.webhooks import LEASE, retry_delay, signing_secrets, url_problem
 from dataops.services.context import Workspace
+from dataops.services.mail import EMAIL
 from dataops.store.port import Filters, PageRequest
 
 log = logging.getLogger("dataops.outbox")
@@ -57,6 +62,26 @@ class Reply:
 
 class DeliveryError(Exception):
     """The request could not be made or got no reply (refused address, timeout, ...)."""
+
+
+class MailError(Exception):
+    """SMTP refused the mail or could not be reached. `code` is the SMTP reply code (None:
+    no reply: refused connection, timeout, TLS failure); `permanent` for a 5xx reply."""
+
+    def __init__(self, reason: str, code: int | None = None) -> None:
+        super().__init__(reason)
+        self.code = code
+
+    @property
+    def permanent(self) -> bool:
+        return self.code is not None and 500 <= self.code < 600
+
+
+class Mailer(Protocol):
+    def send(self, to: str, mail: Mail, message_id: str) -> None:
+        """Send `mail` to `to` (the sender, TLS and credentials are the mailer's); raises
+        `MailError`. `message_id` names the mail (its Message-ID: every attempt repeats
+        it, so a receiving server can deduplicate)."""
 
 
 class Sender(Protocol):
@@ -162,7 +187,37 @@ class Attempt:
     """No retry can succeed: the endpoint is gone or disabled, or its URL is refused."""
 
 
-def attempt(ws: Workspace, sender: Sender, message: OutboxMessage, at: datetime) -> Attempt:
+def attempt(
+    ws: Workspace,
+    sender: Sender,
+    message: OutboxMessage,
+    at: datetime,
+    mailer: Mailer | None = None,
+) -> Attempt:
+    """One delivery attempt of `message` through its channel's consumer."""
+    if message.channel == EMAIL:
+        return mail_attempt(ws, mailer, message)
+    return webhook_attempt(ws, sender, message, at)
+
+
+def mail_attempt(ws: Workspace, mailer: Mailer | None, message: OutboxMessage) -> Attempt:
+    """One SMTP attempt of an e-mail, to its user's address as it is now."""
+    if mailer is None:
+        return Attempt(False, error="e-mail is not configured (DATAOPS_SMTP_URL)", final=True)
+    with ws.store.unit_of_work() as uow:
+        user = uow.users.get(message.target_id)
+    if user is None:
+        return Attempt(False, error="the user was deleted", final=True)
+    if user.email_notifications == EmailNotifications.OFF:
+        return Attempt(False, error="the user turned e-mail notifications off", final=True)
+    try:
+        mailer.send(user.email, Mail.from_body(message.body), message.id)
+    except MailError as exc:
+        return Attempt(False, exc.code, str(exc)[:ERROR_MAX], final=exc.permanent)
+    return Attempt(True, 250)
+
+
+def webhook_attempt(ws: Workspace, sender: Sender, message: OutboxMessage, at: datetime) -> Attempt:
     """One delivery attempt of `message` to its endpoint, as the endpoint is now."""
     with ws.store.unit_of_work() as uow:
         endpoint = uow.webhooks.get(message.target_id)
@@ -190,7 +245,13 @@ def public_only(ws: Workspace) -> bool:
     return ws.settings.env not in LOCAL_ENVIRONMENTS
 
 
-def deliver(ws: Workspace, sender: Sender, claimed: OutboxMessage, at: datetime) -> str:
+def deliver(
+    ws: Workspace,
+    sender: Sender,
+    claimed: OutboxMessage,
+    at: datetime,
+    mailer: Mailer | None = None,
+) -> str:
     """Attempt a claimed message and record the outcome; which it was: `delivered`,
     `retried`, `failed`, or `lost` (the lease ran out first)."""
     outcome = copy.deepcopy(claimed)
@@ -204,7 +265,7 @@ def deliver(ws: Workspace, sender: Sender, claimed: OutboxMessage, at: datetime)
             f"last: {claimed.last_error or 'no reply recorded'}"
         )[:ERROR_MAX]
         return "failed" if _finish(ws, claimed, outcome) else "lost"
-    result = attempt(ws, sender, claimed, at)
+    result = attempt(ws, sender, claimed, at, mailer)
     outcome.last_status_code, outcome.last_response = result.status_code, result.response
     outcome.last_error = result.error
     retry_at = at + retry_delay(outcome.attempts)
@@ -228,9 +289,11 @@ def dispatch(
     now: datetime | None = None,
     limit: int = BATCH,
     deadline: float | None = None,
+    mailer: Mailer | None = None,
 ) -> DispatchResult:
     """One pass: claim, deliver and mark up to `limit` due messages at `now`; no new claim
-    once `time.monotonic()` has passed `deadline` (a Lambda invocation's budget)."""
+    once `time.monotonic()` has passed `deadline` (a Lambda invocation's budget). E-mails
+    go through `mailer` (None: e-mail is not configured, and they fail)."""
     moment = now or clock_now()
     result = DispatchResult()
     for message in due(ws, moment, limit):
@@ -240,7 +303,7 @@ def dispatch(
         if claimed is None:
             result.lost += 1
             continue
-        kind = deliver(ws, sender, claimed, moment)
+        kind = deliver(ws, sender, claimed, moment, mailer)
         if kind == "lost":
             result.lost += 1
         else:

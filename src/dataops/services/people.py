@@ -4,10 +4,18 @@ from __future__ import annotations
 
 import copy
 import re
+from typing import Any
 
 from dataops.domain.clock import new_id, now_ts
-from dataops.domain.enums import EntityType, Role
-from dataops.domain.errors import Conflict, Forbidden, ValidationFailed
+from dataops.domain.codec import camel
+from dataops.domain.enums import EmailNotifications, EntityType, Role
+from dataops.domain.errors import (
+    Conflict,
+    Forbidden,
+    NotFound,
+    ValidationFailed,
+    VersionConflict,
+)
 from dataops.domain.models import Actor, AuditEvent, Credential, Notification, User
 from dataops.domain.rules import user_errors
 from dataops.services import passwords
@@ -107,12 +115,58 @@ def find_user_by_email(uow: UnitOfWork, email: str) -> User | None:
     return page.items[0] if page.items else None
 
 
-def describe_actor(ws: Workspace, actor: Actor) -> dict[str, str | None]:
-    """`GET /api/me`: the actor as the portal named it, with the stored display name."""
+def describe_actor(ws: Workspace, actor: Actor) -> dict[str, str | int | None]:
+    """`GET /api/me`: the actor as the portal named it, with the stored display name and
+    e-mail choices (and the record's version, for `PATCH /api/me`'s If-Match)."""
     with ws.store.unit_of_work() as uow:
         user = uow.users.get(actor.id)
-    name = user.name if user else actor.name
-    return {"id": actor.id, "email": actor.email, "name": name, "role": actor.role.value}
+    return shown_actor(actor, user)
+
+
+def shown_actor(actor: Actor, user: User | None) -> dict[str, str | int | None]:
+    shown: dict[str, str | int | None] = {
+        "id": actor.id,
+        "email": actor.email,
+        "name": user.name if user else actor.name,
+        "role": actor.role.value,
+    }
+    if user is not None:
+        shown["emailNotifications"] = user.email_notifications.value
+        shown["timezone"] = user.timezone
+        shown["version"] = user.version
+    return shown
+
+
+ME_FIELDS = ("email_notifications", "timezone")
+
+
+def update_me(
+    ws: Workspace, actor: Actor, changes: dict[str, Any], expected: int | None
+) -> dict[str, str | int | None]:
+    """`PATCH /api/me`: the actor changes their own e-mail choice and time zone (any role;
+    no other field, no other user). Audited; a bad time zone is 422 naming `timezone`."""
+    for name in ME_FIELDS:
+        if name in changes and changes[name] is None:
+            raise ValidationFailed.one(camel(name), "cannot be cleared")
+    with ws.store.unit_of_work(write=True) as uow:
+        current = uow.users.get(actor.id)
+        if current is None:
+            raise NotFound("user", actor.id)
+        if expected is not None and expected != current.version:
+            raise VersionConflict(f"user {actor.id!r} is at version {current.version}")
+        updated = copy.deepcopy(current)
+        if "email_notifications" in changes:
+            updated.email_notifications = EmailNotifications(changes["email_notifications"])
+        if "timezone" in changes:
+            updated.timezone = changes["timezone"]
+        raise_if(user_errors(updated))
+        if updated == current:
+            return shown_actor(actor, current)
+        updated.version = current.version + 1
+        uow.users.update(updated, current.version)
+        audit(uow, actor, EntityType.USER, actor.id, "update", before=current, after=updated)
+        uow.commit()
+    return shown_actor(actor, updated)
 
 
 def list_users(ws: Workspace, page: PageRequest) -> Page[User]:

@@ -98,6 +98,8 @@ class PassResult:
     """(config ID, reason) of each config the pass could not serve."""
     notified: Counter[NotificationType] = field(default_factory=Counter)
     """Notifications the pass made, by type (`scheduler.run_pass`)."""
+    digests: int = 0
+    """Daily e-mail digests the pass queued (`scheduler.run_pass`)."""
 
 
 # --- the API -------------------------------------------------------------------------------

@@ -149,6 +149,10 @@ class UnitOfWork(Protocol):
     webhooks: Repository[Webhook]
     outbox: Repository[OutboxMessage]
 
+    @property
+    def store(self) -> MetadataStore:
+        """The store this unit of work belongs to."""
+
     def guard(self, entity: str, record_id: str, version: int) -> None:
         """Require that the record of `entity` is still at `version` when this unit
         commits (a condition check); `VersionConflict` otherwise."""

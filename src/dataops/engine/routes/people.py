@@ -7,9 +7,18 @@ from fastapi.responses import JSONResponse
 
 from dataops.domain.enums import EntityType
 from dataops.engine import present
-from dataops.engine.deps import Admin, PageDep, Reader, WorkspaceDep, read
+from dataops.engine.deps import (
+    Admin,
+    IfMatch,
+    PageDep,
+    Reader,
+    WorkspaceDep,
+    expected_version,
+    read,
+)
+from dataops.engine.present import Json
 from dataops.engine.routing import api_router
-from dataops.engine.schemas import UserCreate
+from dataops.engine.schemas import MeUpdate, UserCreate
 from dataops.services import auth
 from dataops.services import people as svc
 
@@ -29,6 +38,15 @@ async def health(
 @router.get("/api/me")
 async def me(ws: WorkspaceDep, actor: Reader) -> JSONResponse:
     return JSONResponse(await read(ws, svc.describe_actor, ws, actor))
+
+
+@router.patch("/api/me")
+def update_me(body: MeUpdate, ws: WorkspaceDep, actor: Reader, if_match: IfMatch) -> JSONResponse:
+    """The actor's own e-mail choice (`off`, `immediate`, `daily`) and time zone."""
+    expected = expected_version(if_match, body.expected_version)
+    changes = body.model_dump(exclude_unset=True, exclude={"expected_version"})
+    shown = svc.update_me(ws, actor, changes, expected)
+    return Json(shown, headers={"ETag": f'"{shown["version"]}"'})
 
 
 @router.get("/api/users")

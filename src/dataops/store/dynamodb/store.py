@@ -240,6 +240,10 @@ class DynamoUnitOfWork:
         for entity, spec in SPECS.items():
             setattr(self, entity, DynamoRepository(self, spec))
 
+    @property
+    def store(self) -> DynamoStore:
+        return self._store
+
     def __enter__(self) -> DynamoUnitOfWork:
         return self
 

@@ -208,8 +208,12 @@ SPECS: dict[str, Spec] = {
         Spec(
             "users",
             models.User,
-            filters=("email", "role"),
-            indexes=(Index("by-email", ("email",)), Index("by-role", ("role",))),
+            filters=("email", "role", "digest_key"),
+            indexes=(
+                Index("by-email", ("email",)),
+                Index("by-role", ("role",)),
+                Index("by-digest", ("digest_key",)),
+            ),
             unique=("email",),
         ),
         Spec("credentials", models.Credential, key="user_id", order=("user_id",), versioned=False),

@@ -195,4 +195,12 @@ MIGRATIONS: list[str] = [
         WHERE due_key IS NOT NULL;
     CREATE INDEX outbox_target ON outbox (target_id, next_attempt_at, id);
     """,
+    # 14: e-mail (issue 18): users who chose the daily digest by a sparse index (what
+    # the scheduler's digest pass reads).
+    """
+    ALTER TABLE users ADD COLUMN digest_key TEXT;
+    UPDATE users SET digest_key = CASE
+        WHEN json_extract(data, '$.emailNotifications') = 'daily' THEN 'daily' END;
+    CREATE INDEX users_digest ON users (digest_key, id) WHERE digest_key IS NOT NULL;
+    """,
 ]

@@ -168,6 +168,10 @@ class SqliteUnitOfWork:
         self._conn: sqlite3.Connection | None = None
         self._committed = False
 
+    @property
+    def store(self) -> SqliteStore:
+        return self._store
+
     def __enter__(self) -> SqliteUnitOfWork:
         conn = self._store._acquire()
         try:

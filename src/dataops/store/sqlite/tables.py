@@ -51,7 +51,7 @@ def _column(record: Any, column: str) -> Any:
 TABLES = {
     table.entity: table
     for table in (
-        Table("users", "users", models.User, columns=("email", "role")),
+        Table("users", "users", models.User, columns=("email", "role", "digest_key")),
         Table(
             "credentials",
             "credentials",
