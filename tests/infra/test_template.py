@@ -85,7 +85,12 @@ def env_of(template: dict[str, Any], function: str) -> dict[str, Any]:
 def statements(template: dict[str, Any], function: str) -> Iterator[dict[str, Any]]:
     for policy in template["Resources"][function]["Properties"].get("Policies", []):
         assert isinstance(policy, dict), "only inline least-privilege statements"
-        yield from policy["Statement"]
+        for statement in policy["Statement"]:
+            if "Fn::If" in statement:  # a conditional statement: each branch that is one
+                _, *branches = statement["Fn::If"]
+                yield from (b for b in branches if b != {"Ref": "AWS::NoValue"})
+            else:
+                yield statement
 
 
 def actions_of(statement: dict[str, Any]) -> list[str]:
@@ -292,6 +297,7 @@ def test_the_secret_is_generated_and_readable_by_both_functions_only(
             s
             for s in statements(template, function)
             if "secretsmanager:GetSecretValue" in actions_of(s)
+            and s.get("Resource") != {"Ref": "SmtpPasswordSecretArn"}  # e-mail's, below
         ]
         assert len(reads) == 1
         assert actions_of(reads[0]) == ["secretsmanager:GetSecretValue"]
@@ -419,3 +425,26 @@ def test_an_eventbridge_schedule_runs_a_pass_of_the_engine(template: dict[str, A
     (statement,) = policy["PolicyDocument"]["Statement"]
     assert statement["Action"] == "lambda:InvokeFunction"
     assert statement["Resource"] == {"Fn::GetAtt": ["EngineFunction", "Arn"]}
+
+
+def test_the_engine_reads_the_smtp_password_secret_only_when_one_is_named(
+    template: dict[str, Any],
+) -> None:
+    """E-mail settings reach the engine as parameters; the GetSecretValue on the SMTP
+    password's secret exists only when that parameter is set, and names only it."""
+    variables = template["Resources"]["EngineFunction"]["Properties"]["Environment"]["Variables"]
+    assert variables["DATAOPS_SMTP_URL"] == {"Ref": "SmtpUrl"}
+    assert variables["DATAOPS_MAIL_FROM"] == {"Ref": "MailFrom"}
+    assert variables["DATAOPS_SMTP_PASSWORD_SECRET_NAME"] == {"Ref": "SmtpPasswordSecretArn"}
+    assert template["Parameters"]["SmtpPasswordSecretArn"]["Default"] == ""
+    (policy,) = template["Resources"]["EngineFunction"]["Properties"]["Policies"]
+    conditional = [s["Fn::If"] for s in policy["Statement"] if "Fn::If" in s]
+    assert len(conditional) == 1
+    condition, granted, otherwise = conditional[0]
+    assert condition == "HasSmtpPasswordSecret"
+    assert granted["Action"] == "secretsmanager:GetSecretValue"
+    assert granted["Resource"] == {"Ref": "SmtpPasswordSecretArn"}
+    assert otherwise == {"Ref": "AWS::NoValue"}
+    assert template["Conditions"]["HasSmtpPasswordSecret"] == {
+        "Fn::Not": [{"Fn::Equals": [{"Ref": "SmtpPasswordSecretArn"}, ""]}]
+    }
