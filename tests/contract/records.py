@@ -28,6 +28,7 @@ from dataops.domain.models import (
     IdempotencyRecord,
     LoginThrottle,
     Notification,
+    OutboxMessage,
     Phase,
     ProofRequirement,
     RecurringConfig,
@@ -37,6 +38,7 @@ from dataops.domain.models import (
     Template,
     Upload,
     User,
+    Webhook,
     WorkspaceSettings,
 )
 
@@ -353,4 +355,29 @@ def recurring_config(
         last_occurrence_date="2025-01-07",
         occurrence_count=1,
         deleted_at=deleted_at,
+    )
+
+
+def webhook(record_id: str) -> Webhook:
+    return Webhook(
+        id=record_id,
+        url="https://hooks.example.com/dataops",
+        events=["artifact.created", "bundle.created"],
+        secret="whsec_" + "A" * 43,
+        created_at=STAMP,
+        updated_at=STAMP,
+        description="the team's receiver",
+    )
+
+
+def outbox_message(record_id: str, *, target_id: str = "whk_1") -> OutboxMessage:
+    return OutboxMessage(
+        id=record_id,
+        channel="webhook",
+        target_id=target_id,
+        event_type="bundle.created",
+        body='{"type":"bundle.created","timestamp":"2025-01-02T03:04:05.000Z","data":{}}',
+        created_at=STAMP,
+        next_attempt_at=STAMP,
+        give_up_at="2025-01-03T03:04:05.000Z",
     )

@@ -159,6 +159,8 @@ ROUND_TRIP: dict[str, Callable[[], Any]] = {
         "evt_1", entity_type=EntityType.ARTIFACT, entity_id="art_1"
     ),
     "notifications": lambda: r.notification("ntf_1", user_id="usr_1", task_id="tsk_1"),
+    "webhooks": lambda: r.webhook("whk_1"),
+    "outbox": lambda: r.outbox_message("msg_1", target_id="whk_1"),
 }
 
 
