@@ -24,19 +24,16 @@ const state = {
   usersPromise: null,
   firstRender: true,
   renderedPath: null,
-  // Routes a server may not have yet (404): the bell and My work are left out then.
-  notificationsMissing: false,
-  myWorkMissing: false,
   unread: null,
 };
 
-/** Operators land on My work (when the server has it); everyone else on the overview. */
+/** Operators land on My work; everyone else on the overview. */
 function landsOnMyWork() {
-  return Boolean(state.user && state.user.role === "operator" && !state.myWorkMissing);
+  return Boolean(state.user && state.user.role === "operator");
 }
 
 function landingPage(view, ctx) {
-  if (landsOnMyWork()) return myWorkPage(view, ctx, { fallback: homePage });
+  if (landsOnMyWork()) return myWorkPage(view, ctx);
   return homePage(view, ctx);
 }
 
@@ -108,7 +105,7 @@ function renderChrome(section) {
     h(
       "ul",
       {},
-      state.myWorkMissing ? null : item("/work/my-work", "My work", "my-work"),
+      item("/work/my-work", "My work", "my-work"),
       item("/work/overview", "Overview", "home"),
       item("/work/bundles", "Bundles", "bundles"),
       item("/work/templates", "Templates", "templates"),
@@ -135,15 +132,15 @@ function renderChrome(section) {
 }
 
 function drawBell(slot, current) {
-  if (state.notificationsMissing || state.unread === null) slot.replaceChildren();
+  if (state.unread === null) slot.replaceChildren();
   else fill(slot, bell(state.unread, current));
 }
 
 let bellAsk = 0;
 
-/** Ask the server for the unread count and redraw the bell (hidden on a 404). */
+/** Ask the server for the unread count and redraw the bell. */
 async function refreshBell() {
-  if (!state.user || state.notificationsMissing) return;
+  if (!state.user) return;
   bellAsk += 1;
   const mine = bellAsk;
   let count;
@@ -153,8 +150,7 @@ async function refreshBell() {
     return; // keep the last count; the pages say what failed
   }
   if (mine !== bellAsk) return;
-  if (count === null) state.notificationsMissing = true;
-  else state.unread = count;
+  state.unread = count;
   const slot = who.querySelector(".bell-slot");
   if (slot) drawBell(slot, location.pathname.startsWith("/work/inbox"));
 }
@@ -197,10 +193,6 @@ function context() {
       }
     },
     refreshBell,
-    myWorkMissing() {
-      state.myWorkMissing = true;
-      renderChrome("home");
-    },
     health() {
       if (!state.healthPromise) {
         state.healthPromise = api("/work/health").catch(() => null);

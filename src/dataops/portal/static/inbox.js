@@ -1,6 +1,6 @@
 // Notifications (CONTRACT §8): the header bell with the unread count, and the inbox —
 // one's own notifications, newest first, an unread filter, mark read, dismiss, and a link
-// to what each is about. A server without the notification routes (404) has no bell.
+// to what each is about.
 import { api } from "./api.js";
 import { add, empty, enc, errorBox, fill, h, loading, routeLink, when } from "./dom.js";
 
@@ -20,15 +20,10 @@ const TYPE_TEXT = {
   "proof-withdrawn": "proof withdrawn",
 };
 
-/** The unread count, or null when the server has no notifications (404). */
+/** The actor's unread count. */
 export async function unreadCount() {
-  try {
-    const result = await api(`${NOTIFICATIONS}/unread-count`);
-    return typeof result.unread === "number" ? result.unread : 0;
-  } catch (error) {
-    if (error.status === 404) return null;
-    throw error;
-  }
+  const result = await api(`${NOTIFICATIONS}/unread-count`);
+  return typeof result.unread === "number" ? result.unread : 0;
 }
 
 /** The bell: a link to the inbox whose name says the count. */
@@ -97,12 +92,7 @@ export async function inboxPage(view, ctx) {
   try {
     first = await load();
   } catch (error) {
-    fill(
-      body,
-      error.status === 404
-        ? errorBox("Notifications are", new Error("this server has no notification inbox"))
-        : errorBox("Notifications are", error),
-    );
+    fill(body, errorBox("Notifications are", error));
     return;
   }
   if (!first.length) {

@@ -90,18 +90,9 @@ function artifactRow(artifact) {
   );
 }
 
-/** My work; `fallback` is rendered instead when the server has no /api/my-work (404). */
-export async function myWorkPage(view, ctx, { fallback } = {}) {
-  let data;
-  try {
-    data = await api(MY_WORK);
-  } catch (error) {
-    if (error.status === 404 && fallback) {
-      ctx.myWorkMissing();
-      return fallback(view, ctx);
-    }
-    throw error;
-  }
+/** My work: the four lists of GET /api/my-work, each with "Show more". */
+export async function myWorkPage(view, ctx) {
+  const data = await api(MY_WORK);
   document.title = "My work · DataOps";
   add(
     view,
