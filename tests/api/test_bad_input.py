@@ -1107,6 +1107,13 @@ CASES: list[Case] = [
         404,
         json={"title": "E2", "anchorDate": "2026-03-02"},
     ),
+    Case(
+        "preview-instance-template-unknown",
+        "POST",
+        f"{API}/templates/{MISSING}/preview",
+        404,
+        json={"title": "E2", "anchorDate": "2026-03-02"},
+    ),
     Case("get-file-unknown", "GET", f"{API}/files/{MISSING}", 404),
     Case("file-content-unknown", "GET", f"{API}/files/{MISSING}/content", 404),
     Case("unknown-route", "GET", f"{API}/no-such-collection", 404),
@@ -1630,6 +1637,30 @@ CASES: list[Case] = [
         json={"anchorDate": "2026-03-02"},
         fields=("title",),
     ),
+    Case(
+        "preview-instance-anchor-date-invalid-day",
+        "POST",
+        f"{API}/templates/<template>/preview",
+        422,
+        json={"title": "E2", "anchorDate": "2026-02-30"},
+        fields=("anchorDate",),
+    ),
+    Case(
+        "preview-instance-unknown-field",
+        "POST",
+        f"{API}/templates/<template>/preview",
+        422,
+        json={"title": "E2", "anchorDate": "2026-03-02", "dryRun": True},
+        fields=("dryRun",),
+    ),
+    Case(
+        "preview-instance-json-array",
+        "POST",
+        f"{API}/templates/<template>/preview",
+        400,
+        json=[{}],
+    ),
+    Case("preview-instance-get", "GET", f"{API}/templates/<template>/preview", 405),
     # ---- 422: paging ------------------------------------------------------------------------
     Case("limit-zero", "GET", f"{ART}?limit=0", 422, fields=("limit",)),
     Case("limit-over-max", "GET", f"{API}/tasks?limit=501", 422, fields=("limit",)),
@@ -2061,6 +2092,13 @@ def _viewer_requests(ids: dict[str, str]) -> Iterator[Case]:
         "instantiate",
         "POST",
         f"{API}/templates/<template>/instantiate",
+        403,
+        json={"title": "E2", "anchorDate": "2026-03-02"},
+    )
+    yield Case(
+        "preview-instance",
+        "POST",
+        f"{API}/templates/<template>/preview",
         403,
         json={"title": "E2", "anchorDate": "2026-03-02"},
     )

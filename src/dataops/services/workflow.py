@@ -117,15 +117,30 @@ def instantiate_template(
     ws: Workspace, actor: Actor, template_id: str, title: str, anchor_date: str
 ) -> tuple[Bundle, list[Task]]:
     """One bundle and one task per definition, dated anchorDate + offsetDays, atomically."""
-    try:
-        anchor = parse_date(anchor_date)
-    except ValueError as exc:
-        raise ValidationFailed.one("anchorDate", "must be a real calendar date YYYY-MM-DD") from exc
+    anchor = _anchor(anchor_date)
     with ws.store.unit_of_work(write=True) as uow:
         template = require(uow.templates, template_id, "template")
         bundle, tasks = add_instance(uow, actor, template, title, anchor)
         uow.commit()
     return bundle, tasks
+
+
+def preview_instance(
+    ws: Workspace, template_id: str, title: str, anchor_date: str
+) -> tuple[Bundle, list[Task]]:
+    """What `instantiate_template` would create, built by the same code and checked by the
+    same rules, with nothing written (the IDs are not reserved)."""
+    anchor = _anchor(anchor_date)
+    with ws.store.unit_of_work() as uow:
+        template = require(uow.templates, template_id, "template")
+    return build_instance(template, title, anchor)
+
+
+def _anchor(anchor_date: str) -> date:
+    try:
+        return parse_date(anchor_date)
+    except ValueError as exc:
+        raise ValidationFailed.one("anchorDate", "must be a real calendar date YYYY-MM-DD") from exc
 
 
 def add_instance(
@@ -143,6 +158,42 @@ def add_instance(
     occurrence carries `recurring_config_id` (the bundle's `occurrenceDate` is then the
     anchor, unique per config: the store refuses a second bundle for it, `Conflict`), and
     its assignee stands in for the template's default."""
+    bundle, tasks = build_instance(
+        template,
+        title,
+        anchor,
+        recurring_config_id=recurring_config_id,
+        default_assignee_id=default_assignee_id,
+    )
+    uow.bundles.add(bundle)  # first: on DynamoDB its occurrence claim goes in the first chunk
+    summary = f"from template {template.id}"
+    if recurring_config_id:
+        summary += f" (recurring config {recurring_config_id}, occurrence {bundle.anchor_date})"
+    audit(uow, actor, EntityType.BUNDLE, bundle.id, "instantiate", after=bundle, summary=summary)
+    events.bundle_created(uow, bundle)
+    for task in tasks:
+        uow.tasks.add(task)
+        audit(
+            uow,
+            actor,
+            EntityType.TASK,
+            task.id,
+            "create",
+            after=task,
+            summary=f"from template {template.id} ({task.template_task_ref})",
+        )
+    return bundle, tasks
+
+
+def build_instance(
+    template: Template,
+    title: str,
+    anchor: date,
+    *,
+    recurring_config_id: str | None = None,
+    default_assignee_id: str | None = None,
+) -> tuple[Bundle, list[Task]]:
+    """The bundle and tasks an instance of `template` consists of (checked, not stored)."""
     stamp = now_ts()
     anchor_date = anchor.isoformat()
     first_stage = next((p.stage or p.name for p in template.phases), None)
@@ -162,49 +213,34 @@ def add_instance(
         occurrence_date=anchor_date if recurring_config_id else None,
     )
     raise_if(bundle_errors(bundle))
-    uow.bundles.add(bundle)  # first: on DynamoDB its occurrence claim goes in the first chunk
-    summary = f"from template {template.id}"
-    if recurring_config_id:
-        summary += f" (recurring config {recurring_config_id}, occurrence {anchor_date})"
-    audit(uow, actor, EntityType.BUNDLE, bundle.id, "instantiate", after=bundle, summary=summary)
-    events.bundle_created(uow, bundle)
     tasks = []
     for definition in template.task_definitions:
-        task = Task(
-            id=new_id("tsk"),
-            description=definition.description,
-            date=(anchor + timedelta(days=definition.offset_days)).isoformat(),
-            created_at=stamp,
-            updated_at=stamp,
-            required_link_name=definition.required_link_name,
-            requires_file=definition.requires_file,
-            proof_requirement=copy.deepcopy(definition.proof_requirement),
-            bundle_id=bundle.id,
-            template_id=template.id,
-            template_task_ref=definition.ref_id,
-            assignee_id=(
-                definition.assignee_id or default_assignee_id or template.default_assignee_id
-            ),
-            stage_on_complete=definition.stage_on_complete,
-            instructions_url=definition.instructions_url,
-            instruction_doc_id=definition.instruction_doc_id,
-            instruction_step_id=definition.instruction_step_id,
-            phase=definition.phase,
-            systems=list(definition.systems),
-            validation=copy.deepcopy(definition.validation),
-            tags=list(definition.tags),
+        tasks.append(
+            Task(
+                id=new_id("tsk"),
+                description=definition.description,
+                date=(anchor + timedelta(days=definition.offset_days)).isoformat(),
+                created_at=stamp,
+                updated_at=stamp,
+                required_link_name=definition.required_link_name,
+                requires_file=definition.requires_file,
+                proof_requirement=copy.deepcopy(definition.proof_requirement),
+                bundle_id=bundle.id,
+                template_id=template.id,
+                template_task_ref=definition.ref_id,
+                assignee_id=(
+                    definition.assignee_id or default_assignee_id or template.default_assignee_id
+                ),
+                stage_on_complete=definition.stage_on_complete,
+                instructions_url=definition.instructions_url,
+                instruction_doc_id=definition.instruction_doc_id,
+                instruction_step_id=definition.instruction_step_id,
+                phase=definition.phase,
+                systems=list(definition.systems),
+                validation=copy.deepcopy(definition.validation),
+                tags=list(definition.tags),
+            )
         )
-        uow.tasks.add(task)
-        audit(
-            uow,
-            actor,
-            EntityType.TASK,
-            task.id,
-            "create",
-            after=task,
-            summary=f"from template {template.id} ({definition.ref_id})",
-        )
-        tasks.append(task)
     return bundle, tasks
 
 

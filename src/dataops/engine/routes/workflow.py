@@ -63,6 +63,18 @@ def instantiate(
     return JSONResponse({"bundle": to_dict(bundle), "tasks": to_dict(tasks)}, status_code=201)
 
 
+@router.post("/api/templates/{template_id}/preview")
+async def preview_instance(
+    template_id: str, body: Instantiate, ws: WorkspaceDep, _: Operator
+) -> JSONResponse:
+    """The bundle and dated tasks `instantiate` would create from this body; nothing is
+    stored (the IDs shown are not reserved)."""
+    bundle, tasks = await read(
+        ws, svc.preview_instance, ws, template_id, body.title, body.anchor_date
+    )
+    return JSONResponse({"bundle": to_dict(bundle), "tasks": to_dict(tasks)})
+
+
 @router.post("/api/bundles", status_code=201)
 def create_bundle(body: BundleCreate, ws: WorkspaceDep, actor: Operator) -> JSONResponse:
     return present.one(svc.create_bundle(ws, actor, body.changes(Bundle)), 201)
