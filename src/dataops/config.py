@@ -178,6 +178,8 @@ class Settings:
     smtp_password_secret_name: str | None = None
     """A Secrets Manager secret holding the SMTP password (its name or ARN), read when the
     dispatcher starts: on AWS the URL carries no password."""
+    aws_region: str | None = None
+    """`AWS_REGION` (or `AWS_DEFAULT_REGION`): where the artifacts bucket is addressed."""
 
     @property
     def local_storage_allowed(self) -> bool:
@@ -187,6 +189,26 @@ class Settings:
     @property
     def blob_root(self) -> Path:
         return self.home / "blobs"
+
+    @property
+    def upload_origins(self) -> tuple[str, ...]:
+        """The origins a browser sends upload bytes to besides the portal itself: the
+        artifacts bucket's S3 endpoints, where presigned PUTs point (the portal's CSP
+        `connect-src`). With `DATAOPS_S3_ENDPOINT` (path-style addressing) its origin;
+        on AWS the bucket's virtual-hosted regional endpoint, and the global one that
+        us-east-1 presigns with."""
+        if self.blob_store != "s3" or not self.artifacts_bucket:
+            return ()
+        if self.s3_endpoint:
+            parts = urlsplit(self.s3_endpoint)
+            return (f"{parts.scheme}://{parts.netloc}",)
+        bucket = self.artifacts_bucket
+        origins = [f"https://{bucket}.s3.amazonaws.com"]
+        if self.aws_region:
+            origins.insert(0, f"https://{bucket}.s3.{self.aws_region}.amazonaws.com")
+            if "." in bucket:  # not a valid TLS host name: S3 is then addressed by path
+                origins.append(f"https://s3.{self.aws_region}.amazonaws.com")
+        return tuple(origins)
 
     @property
     def secure_cookies(self) -> bool:
@@ -293,6 +315,7 @@ class Settings:
             mail_from=mail_from.strip() if mail_from else None,
             smtp_password_secret_name=secret_name,
             portal_url=portal_url.rstrip("/") if portal_url else None,
+            aws_region=get("AWS_REGION") or get("AWS_DEFAULT_REGION"),
         )
         problems += settings.durability_problems()
         if problems:

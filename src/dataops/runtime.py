@@ -48,7 +48,11 @@ def build_blobs(settings: Settings) -> BlobStore:
 
         if not settings.artifacts_bucket:
             raise ConfigurationError("DATAOPS_BLOB_STORE=s3 needs DATAOPS_ARTIFACTS_BUCKET")
-        return S3Blobs(settings.artifacts_bucket, endpoint_url=settings.s3_endpoint)
+        return S3Blobs(
+            settings.artifacts_bucket,
+            endpoint_url=settings.s3_endpoint,
+            region=settings.aws_region,
+        )
     if settings.blob_store == "disabled":
         return DisabledBlobs()
     raise ConfigurationError(

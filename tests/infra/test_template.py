@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -392,6 +393,33 @@ def test_buckets_are_private_versioned_encrypted_and_retained(
     assert deny["Effect"] == "Deny"
     assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
     assert all(s["Effect"] == "Deny" for s in policies[0])  # the policy grants nothing
+
+
+def test_the_artifacts_bucket_takes_browser_puts_from_the_portal_origin_only(
+    template: dict[str, Any],
+) -> None:
+    """Upload as artifact (issue 19): the browser PUTs to a presigned URL, so the bucket
+    needs a CORS rule for the portal's origin — PUT only, the signed headers only; the
+    export bucket none. Without a PortalOrigin there is no rule at all."""
+    parameter = template["Parameters"]["PortalOrigin"]
+    pattern = re.compile(parameter["AllowedPattern"])
+    assert parameter["Default"] == ""
+    assert pattern.fullmatch("")
+    assert pattern.fullmatch("https://abc.lambda-url.eu-central-1.on.aws")
+    for bad in ("*", "http://example.com", "https://example.com/work", "https://a.b/"):
+        assert not pattern.fullmatch(bad), bad
+    cors = template["Resources"]["ArtifactsBucket"]["Properties"]["CorsConfiguration"]
+    condition, rules, otherwise = cors["Fn::If"]
+    assert condition == "HasPortalOrigin"
+    assert otherwise == {"Ref": "AWS::NoValue"}
+    (rule,) = rules["CorsRules"]
+    assert rule["AllowedOrigins"] == [{"Ref": "PortalOrigin"}]
+    assert rule["AllowedMethods"] == ["PUT"]
+    assert {h.lower() for h in rule["AllowedHeaders"]} == {"content-type", "x-amz-checksum-sha256"}
+    assert template["Conditions"]["HasPortalOrigin"] == {
+        "Fn::Not": [{"Fn::Equals": [{"Ref": "PortalOrigin"}, ""]}]
+    }
+    assert "CorsConfiguration" not in template["Resources"]["ExportArchiveBucket"]["Properties"]
 
 
 # --- the recurring-work schedule -----------------------------------------------------------

@@ -11,6 +11,7 @@ from fastapi import Body, FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from dataops.config import Settings
 from dataops.domain.models import User
 from dataops.engine import problems
 from dataops.portal.broker import EngineBroker, EngineConnector
@@ -20,10 +21,15 @@ from dataops.portal.ratelimit import LoginLimiter
 from dataops.services import auth
 from dataops.services.context import Workspace
 
-CSP = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-    "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
-)
+
+def content_security_policy(settings: Settings) -> str:
+    """The UI's CSP: everything from the portal itself; `connect-src` adds the artifacts
+    bucket's origins (`Settings.upload_origins`), where the browser PUTs upload bytes."""
+    connect = " ".join(("'self'", *settings.upload_origins))
+    return (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        f"connect-src {connect}; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+    )
 
 
 def _user_json(user: User) -> dict[str, Any]:
@@ -55,6 +61,7 @@ def create_portal_app(
     )
     problems.install(app)
     secure = workspace.settings.secure_cookies
+    csp = content_security_policy(workspace.settings)
 
     hashes = HashPool()
     logins = Logins(workspace, LoginLimiter(workspace.store), hashes)
@@ -118,12 +125,12 @@ def create_portal_app(
     @app.get("/work/{path:path}", response_class=HTMLResponse)
     async def shell(path: str = "") -> Response:
         if path.startswith("static/"):
-            return _static(path.removeprefix("static/"))
+            return _static(path.removeprefix("static/"), csp)
         html = resources.files("dataops.portal").joinpath("static/index.html").read_text()
         return HTMLResponse(
             html,
             headers={
-                "Content-Security-Policy": CSP,
+                "Content-Security-Policy": csp,
                 "X-Content-Type-Options": "nosniff",
                 "Referrer-Policy": "same-origin",
             },
@@ -135,7 +142,7 @@ def create_portal_app(
 _STATIC_TYPES = {".js": "text/javascript", ".css": "text/css", ".svg": "image/svg+xml"}
 
 
-def _static(name: str) -> Response:
+def _static(name: str, csp: str) -> Response:
     suffix = "." + name.rsplit(".", 1)[-1] if "." in name else ""
     if "/" in name or name.startswith(".") or suffix not in _STATIC_TYPES:
         return problems.problem(404, "not-found", "Not found", f"no asset {name}")
@@ -146,7 +153,7 @@ def _static(name: str) -> Response:
         asset.read_bytes(),
         media_type=_STATIC_TYPES[suffix],
         headers={
-            "Content-Security-Policy": CSP,
+            "Content-Security-Policy": csp,
             "X-Content-Type-Options": "nosniff",
             "Cache-Control": "no-cache",
         },
