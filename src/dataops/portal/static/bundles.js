@@ -19,6 +19,7 @@ import {
   pool,
   routeLink,
 } from "./dom.js";
+import { bundlePlanning } from "./planning.js";
 import { isOpen, loadProof, proofSummary } from "./proof.js";
 
 export async function bundlesPage(view, ctx) {
@@ -257,6 +258,7 @@ export async function bundlePage(view, ctx, bundleId) {
     ),
     bundle.description ? h("p", {}, bundle.description) : null,
   );
+  add(view, bundlePlanning(ctx, bundle, await ctx.users()));
 
   const tasksBody = h("div", {}, loading());
   add(

@@ -27,6 +27,7 @@ import {
   userName,
   when,
 } from "./dom.js";
+import { taskPlanning, uploadArtifactForm } from "./planning.js";
 import { isOpen, kindChip, loadProof } from "./proof.js";
 
 const FIELD_KINDS = new Set(["link", "url", "comment", "external-status"]);
@@ -760,7 +761,8 @@ export async function taskPage(view, ctx, taskId) {
       artifactsCard,
       formsBlock(
         isOpen(task),
-        "Register or attach an artifact",
+        "Upload, register or attach an artifact",
+        uploadArtifactForm(ctx, task, health.value, requirement && requirement.artifactType),
         registerForm({
           ctx,
           task,
@@ -802,4 +804,5 @@ export async function taskPage(view, ctx, taskId) {
     );
   }
   add(view, filesCard);
+  add(view, taskPlanning(ctx, task, userMap));
 }

@@ -20,10 +20,11 @@ import {
   uid,
   userName,
 } from "./dom.js";
+import { startBundleForm, templateEditor } from "./planning.js";
 
 const CONFIGS = "/work/api/recurring-configs";
 
-export async function templatesPage(view) {
+export async function templatesPage(view, ctx) {
   document.title = "Templates · DataOps";
   add(
     view,
@@ -50,6 +51,7 @@ export async function templatesPage(view) {
   const items = [...page.items].sort((a, b) => a.name.localeCompare(b.name));
   fill(
     body,
+    startBundleForm(ctx, items, await ctx.users()),
     h(
       "ul",
       { class: "rows card" },
@@ -76,6 +78,7 @@ export async function templatesPage(view) {
 
 export async function templatePage(view, ctx, templateId) {
   const template = await api(`/work/api/templates/${enc(templateId)}`);
+  const users = await ctx.users();
   document.title = `${template.name} · DataOps`;
   add(
     view,
@@ -88,7 +91,8 @@ export async function templatePage(view, ctx, templateId) {
     ),
     h("h1", {}, template.name),
     template.description ? h("p", { class: "subtitle" }, template.description) : null,
-    definitionsCard(template),
+    startBundleForm(ctx, [template], users, template.id),
+    definitionsCard(template, templateEditor(ctx, template, users)),
   );
   const configsBody = h("div", {}, loading());
   const card = h(
@@ -103,7 +107,6 @@ export async function templatePage(view, ctx, templateId) {
     configsBody,
   );
   add(view, card);
-  const users = await ctx.users();
   let page;
   try {
     page = await listAll(CONFIGS, { templateId: template.id });
@@ -134,7 +137,7 @@ export async function templatePage(view, ctx, templateId) {
   }
 }
 
-function definitionsCard(template) {
+function definitionsCard(template, editor) {
   const definitions = template.taskDefinitions || [];
   return h(
     "section",
@@ -168,6 +171,7 @@ function definitionsCard(template) {
           ),
         )
       : empty("This template defines no tasks."),
+    editor,
   );
 }
 
