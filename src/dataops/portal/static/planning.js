@@ -88,7 +88,8 @@ function userOptions(users, selectedId, noneText) {
   );
   const options = [h("option", { value: "", selected: !selectedId }, noneText)];
   for (const u of list) {
-    options.push(h("option", { value: u.id, selected: u.id === selectedId }, u.name || u.email || u.id));
+    const text = u.name || u.email || u.id;
+    options.push(h("option", { value: u.id, selected: u.id === selectedId }, text));
   }
   if (selectedId && !users.has(selectedId)) {
     options.push(h("option", { value: selectedId, selected: true }, selectedId));
@@ -124,19 +125,29 @@ export function startBundleForm(ctx, templates, users, selected = null) {
     templates.map((t) => h("option", { value: t.id, selected: selected === t.id }, t.name)),
   );
   const title = h("input", { type: "text", name: "title", required: true, maxlength: 500 });
-  const anchor = h("input", { type: "date", name: "anchorDate", required: true, value: todayIso() });
+  const anchor = h("input", {
+    type: "date",
+    name: "anchorDate",
+    required: true,
+    value: todayIso(),
+  });
   const previewBody = h("div", { class: "preview", tabindex: "-1" });
   const message = formMessages(ctx, "template");
   const previewButton = h("button", { type: "button" }, "Preview the tasks");
   const create = h("button", { type: "submit", class: "primary" }, "Create bundle");
   const form = h(
     "form",
-    { class: "card form start-bundle-form", "aria-labelledby": `${formId}-title`, novalidate: true },
+    {
+      class: "card form start-bundle-form",
+      "aria-labelledby": `${formId}-title`,
+      novalidate: true,
+    },
     h("h2", { id: `${formId}-title` }, "Start a bundle"),
     h(
       "p",
       { class: "hint" },
-      "One bundle and its tasks, each dated from the anchor date by the template. Check the preview, then create.",
+      "One bundle and its tasks, each dated from the anchor date by the template. " +
+        "Check the preview, then create.",
     ),
     h(
       "div",
@@ -235,7 +246,11 @@ export function startBundleForm(ctx, templates, users, selected = null) {
 export function templateEditor(ctx, template, users) {
   if (!ctx.canWrite) return null;
   const name = h("input", { type: "text", name: "name", required: true, value: template.name });
-  const description = h("textarea", { name: "description", rows: 2, value: template.description || "" });
+  const description = h("textarea", {
+    name: "description",
+    rows: 2,
+    value: template.description || "",
+  });
   const defaultAssignee = assigneeSelect(users, template.defaultAssigneeId, "nobody");
   const list = h("ol", { class: "definition-editors" });
   const rows = [];
@@ -277,7 +292,11 @@ export function templateEditor(ctx, template, users) {
   };
   (template.taskDefinitions || []).forEach(addRow);
 
-  const addButton = h("button", { type: "button", dataset: { action: "add-definition" } }, "Add a task");
+  const addButton = h(
+    "button",
+    { type: "button", dataset: { action: "add-definition" } },
+    "Add a task",
+  );
   addButton.addEventListener("click", () => {
     const row = addRow(null);
     row.description.focus();
@@ -286,7 +305,11 @@ export function templateEditor(ctx, template, users) {
   const save = h("button", { type: "submit", class: "primary" }, "Save template");
   const form = h(
     "form",
-    { class: "form template-form", "aria-label": `Edit the template ${template.name}`, novalidate: true },
+    {
+      class: "form template-form",
+      "aria-label": `Edit the template ${template.name}`,
+      novalidate: true,
+    },
     h(
       "div",
       { class: "grid-2" },
@@ -353,7 +376,12 @@ function definitionRow(definition, users, actions) {
   const original = definition || {};
   const proof = original.proofRequirement || null;
   const inputs = {
-    description: h("textarea", { name: "description", rows: 2, required: true, value: original.description || "" }),
+    description: h("textarea", {
+      name: "description",
+      rows: 2,
+      required: true,
+      value: original.description || "",
+    }),
     offset: h("input", {
       type: "number",
       name: "offsetDays",
@@ -367,8 +395,16 @@ function definitionRow(definition, users, actions) {
       [["", "any type"], ...ARTIFACT_TYPES],
       proof && proof.artifactType ? proof.artifactType : "",
     ),
-    linkName: h("input", { type: "text", name: "requiredLinkName", value: original.requiredLinkName || "" }),
-    requiresFile: h("input", { type: "checkbox", name: "requiresFile", checked: Boolean(original.requiresFile) }),
+    linkName: h("input", {
+      type: "text",
+      name: "requiredLinkName",
+      value: original.requiredLinkName || "",
+    }),
+    requiresFile: h("input", {
+      type: "checkbox",
+      name: "requiresFile",
+      checked: Boolean(original.requiresFile),
+    }),
     assignee: assigneeSelect(users, original.assigneeId, "the template's default"),
   };
   const artifactField = field("Artifact type", inputs.artifactType);
@@ -397,12 +433,21 @@ function definitionRow(definition, users, actions) {
       h(
         "div",
         { class: "grid-2" },
-        field("Offset (days from the anchor date)", inputs.offset, "Negative: before the anchor date."),
+        field(
+          "Offset (days from the anchor date)",
+          inputs.offset,
+          "Negative: before the anchor date.",
+        ),
         field("Assignee", inputs.assignee),
         field("Proof needed", inputs.proofType),
         artifactField,
         field("Required link name (optional)", inputs.linkName),
-        h("div", { class: "radio" }, inputs.requiresFile, h("label", { for: checkId }, "Requires a file")),
+        h(
+          "div",
+          { class: "radio" },
+          inputs.requiresFile,
+          h("label", { for: checkId }, "Requires a file"),
+        ),
       ),
       h("div", { class: "actions" }, up, down, remove),
     ),
@@ -535,7 +580,10 @@ function bundleForm(ctx, bundle) {
           json: {
             title: title.value.trim(),
             stage: stage.value.trim() || null,
-            bundleLinks: links.map((l) => ({ name: l.name.value.trim(), url: l.url.value.trim() || null })),
+            bundleLinks: links.map((l) => ({
+              name: l.name.value.trim(),
+              url: l.url.value.trim() || null,
+            })),
           },
           headers: ifMatch(bundle),
         });
@@ -550,7 +598,12 @@ function bundleForm(ctx, bundle) {
 
 function addTaskForm(ctx, bundle, users) {
   const description = h("input", { type: "text", name: "description", required: true });
-  const date = h("input", { type: "date", name: "date", required: true, value: bundle.anchorDate || todayIso() });
+  const date = h("input", {
+    type: "date",
+    name: "date",
+    required: true,
+    value: bundle.anchorDate || todayIso(),
+  });
   const assignee = assigneeSelect(users, null, "nobody");
   const message = formMessages(ctx, "bundle");
   const submit = h("button", { type: "submit", class: "primary" }, "Add task");
@@ -601,7 +654,12 @@ function addTaskForm(ctx, bundle, users) {
  * (or restore an archived task to to-do). */
 export function taskPlanning(ctx, task, users) {
   if (!ctx.canWrite) return null;
-  const description = h("textarea", { name: "description", rows: 2, required: true, value: task.description });
+  const description = h("textarea", {
+    name: "description",
+    rows: 2,
+    required: true,
+    value: task.description,
+  });
   const date = h("input", { type: "date", name: "date", required: true, value: task.date });
   const assignee = assigneeSelect(users, task.assigneeId, "nobody");
   const message = formMessages(ctx, "task");
@@ -609,7 +667,11 @@ export function taskPlanning(ctx, task, users) {
   const archived = task.status === "archived";
   const archive = h(
     "button",
-    { type: "button", class: archived ? null : "danger", dataset: { action: archived ? "restore" : "archive" } },
+    {
+      type: "button",
+      class: archived ? null : "danger",
+      dataset: { action: archived ? "restore" : "archive" },
+    },
     archived ? "Restore to to-do" : "Archive task",
   );
   const form = h(
@@ -618,19 +680,30 @@ export function taskPlanning(ctx, task, users) {
     field("Task", description),
     h("div", { class: "grid-2" }, field("Date", date), field("Assignee", assignee)),
     h("div", { class: "actions" }, save, task.status === "done" ? null : archive),
-    archived ? null : h("p", { class: "hint" }, "An archived task leaves the lanes and needs no proof; it can be restored."),
+    archived
+      ? null
+      : h(
+          "p",
+          { class: "hint" },
+          "An archived task leaves the lanes and needs no proof; it can be restored.",
+        ),
     message.el,
   );
   const changes = () => {
     const body = {};
     if (description.value.trim() !== task.description) body.description = description.value.trim();
     if (date.value !== task.date) body.date = date.value;
-    if ((assignee.value || null) !== (task.assigneeId || null)) body.assigneeId = assignee.value || null;
+    const assigneeId = assignee.value || null;
+    if (assigneeId !== (task.assigneeId || null)) body.assigneeId = assigneeId;
     return body;
   };
   const send = async (body, done) => {
     try {
-      await api(`/work/api/tasks/${enc(task.id)}`, { method: "PATCH", json: body, headers: ifMatch(task) });
+      await api(`/work/api/tasks/${enc(task.id)}`, {
+        method: "PATCH",
+        json: body,
+        headers: ifMatch(task),
+      });
       ctx.reloadAndFocus(done);
     } catch (error) {
       message.failed(error, "Not saved");
@@ -677,7 +750,8 @@ export function taskPlanning(ctx, task, users) {
 
 async function sha256(file) {
   const digest = await crypto.subtle.digest("SHA-256", await file.arrayBuffer());
-  return `sha256:${[...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("")}`;
+  const hex = [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0"));
+  return `sha256:${hex.join("")}`;
 }
 
 /** PUT the bytes where the upload ticket says: the portal (local-dev, with the session)
@@ -700,7 +774,8 @@ async function putBytes(ticket, file) {
     throw new Error(
       sameOrigin
         ? "the server could not be reached (network error)"
-        : "the storage service refused the browser's upload (network or CORS error); ask an admin to set the stack's PortalOrigin",
+        : "the storage service refused the browser's upload (network or CORS error); " +
+            "ask an admin to set the stack's PortalOrigin",
     );
   }
   if (!response.ok) {
@@ -724,7 +799,11 @@ export function uploadArtifactForm(ctx, task, health, defaultType) {
   const submit = h("button", { type: "submit", class: "primary" }, "Upload for review");
   const form = h(
     "form",
-    { class: "card form upload-artifact-form", "aria-labelledby": `${formId}-title`, novalidate: true },
+    {
+      class: "card form upload-artifact-form",
+      "aria-labelledby": `${formId}-title`,
+      novalidate: true,
+    },
     h("h3", { id: `${formId}-title` }, "Upload a file as an artifact"),
     h("p", { class: "hint" }, "DataOps stores the file and submits the artifact for review."),
     h(
