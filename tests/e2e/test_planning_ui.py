@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import boto3
 import httpx
 import pytest
+import yaml
 from playwright.sync_api import expect
 
 from dataops.demo import DEMO_TEMPLATE
@@ -331,48 +332,80 @@ def test_upload_a_file_as_an_artifact_on_local_dev(
     view.assert_clean()
 
 
+def sam_cors_rules(origin: str) -> list[dict[str, Any]]:
+    """The artifacts bucket's CORS rules as infra/template.yaml deploys them, with the
+    `PortalOrigin` parameter set to `origin` (boto3's field names)."""
+    from tests.infra.test_template import TEMPLATE, CfnLoader
+
+    template = yaml.load(TEMPLATE.read_text(), Loader=CfnLoader)  # noqa: S506 (a safe loader)
+    cors = template["Resources"]["ArtifactsBucket"]["Properties"]["CorsConfiguration"]
+    _, rules, _ = cors["Fn::If"]
+    names = {"Id": "ID", "ExposedHeaders": "ExposeHeaders", "MaxAge": "MaxAgeSeconds"}
+    out = []
+    for rule in rules["CorsRules"]:
+        rule = {names.get(k, k): v for k, v in rule.items()}
+        assert rule["AllowedOrigins"] == [{"Ref": "PortalOrigin"}]
+        out.append({**rule, "AllowedOrigins": [origin]})
+    return out
+
+
 @pytest.fixture
-def s3_demo(moto: MotoServer, tmp_path: Path) -> Iterator[ServedPortal]:
-    """`dataops serve --demo` on S3 (the moto server), its bucket letting the portal's
-    origin PUT — the CORS rule of the SAM template."""
+def cors_moto(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[MotoServer]:
+    """A moto server of its own that applies bucket CORS rules as S3 does (moto answers
+    every preflight with "allow all" unless MOTO_DISABLE_GLOBAL_CORS is set)."""
+    from tests.moto_server import AWS_TEST_ENV, MotoServer
+
+    monkeypatch.setenv("MOTO_DISABLE_GLOBAL_CORS", "true")
+    for key, value in AWS_TEST_ENV.items():
+        monkeypatch.setenv(key, value)
+    logs = tmp_path / "moto"
+    logs.mkdir()
+    server = MotoServer(logs)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def s3_demo(cors_moto: MotoServer, tmp_path: Path) -> Iterator[ServedPortal]:
+    """`dataops serve --demo` on S3 (moto), the bucket carrying the SAM template's CORS
+    rule for the portal's origin."""
     bucket = f"dataops-artifacts-{uuid.uuid4().hex[:12]}"
-    s3 = boto3.client("s3", endpoint_url=moto.endpoint)
+    s3 = boto3.client("s3", endpoint_url=cors_moto.endpoint)
     s3.create_bucket(Bucket=bucket)
     s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
     env = {
         "DATAOPS_BLOB_STORE": "s3",
         "DATAOPS_ARTIFACTS_BUCKET": bucket,
-        "DATAOPS_S3_ENDPOINT": moto.endpoint,
+        "DATAOPS_S3_ENDPOINT": cors_moto.endpoint,
     }
     home = tmp_path / "s3-demo"
     home.mkdir()
     portal = ServedPortal(home, "--demo", env=env)
-    s3.put_bucket_cors(
-        Bucket=bucket,
-        CORSConfiguration={
-            "CORSRules": [
-                {
-                    "AllowedOrigins": [portal.base_url],
-                    "AllowedMethods": ["PUT"],
-                    "AllowedHeaders": ["content-type", "x-amz-checksum-sha256"],
-                    "ExposeHeaders": ["ETag"],
-                    "MaxAgeSeconds": 600,
-                }
-            ]
-        },
-    )
+    rules = sam_cors_rules(portal.base_url)
+    s3.put_bucket_cors(Bucket=bucket, CORSConfiguration={"CORSRules": rules})
+    # The rule admits the portal's PUT and nobody else's.
+    for origin, allowed in ((portal.base_url, True), ("https://elsewhere.example", False)):
+        answer = httpx.options(
+            f"{cors_moto.endpoint}/{bucket}/files/upl_probe",
+            headers={
+                "Origin": origin,
+                "Access-Control-Request-Method": "PUT",
+                "Access-Control-Request-Headers": "content-type,x-amz-checksum-sha256",
+            },
+        )
+        assert (answer.status_code == 200) is allowed, (origin, answer.status_code)
     yield portal
     portal.stop()
 
 
 @pytest.mark.parametrize("width", WIDTHS, ids=lambda w: f"{w}px")
 def test_upload_a_file_as_an_artifact_on_s3_with_a_presigned_put(
-    browser: Any, s3_demo: ServedPortal, moto: MotoServer, tmp_path: Path, width: int
+    browser: Any, s3_demo: ServedPortal, cors_moto: MotoServer, tmp_path: Path, width: int
 ) -> None:
     with s3_demo.client() as api:
         login(api, ADMIN_EMAIL, ADMIN_PASSWORD)
         csp = api.get("/work").headers["content-security-policy"]
-        assert f"connect-src 'self' {moto.endpoint};" in csp
+        assert f"connect-src 'self' {cors_moto.endpoint};" in csp
         bundle = api.get("/work/api/bundles").json()["items"][0]
         tasks = api.get("/work/api/tasks", params={"bundleId": bundle["id"]}).json()["items"]
         task = next(t for t in tasks if t["templateTaskRef"] == "transcript")
@@ -387,7 +420,7 @@ def test_upload_a_file_as_an_artifact_on_s3_with_a_presigned_put(
             upload_as_artifact(view, task["id"], tmp_path)
             # The bytes went from the browser straight to the bucket, not via the portal.
             assert len(puts) == 1
-            assert puts[0].startswith(moto.endpoint + "/")
+            assert puts[0].startswith(cors_moto.endpoint + "/")
             view.assert_clean()
         artifact = check_uploaded(api, task["id"], "s3")
         assert artifact["storageUri"].startswith("s3://dataops-artifacts-")
