@@ -381,21 +381,23 @@ def s3_demo(cors_moto: MotoServer, tmp_path: Path) -> Iterator[ServedPortal]:
     home = tmp_path / "s3-demo"
     home.mkdir()
     portal = ServedPortal(home, "--demo", env=env)
-    rules = sam_cors_rules(portal.base_url)
-    s3.put_bucket_cors(Bucket=bucket, CORSConfiguration={"CORSRules": rules})
-    # The rule admits the portal's PUT and nobody else's.
-    for origin, allowed in ((portal.base_url, True), ("https://elsewhere.example", False)):
-        answer = httpx.options(
-            f"{cors_moto.endpoint}/{bucket}/files/upl_probe",
-            headers={
-                "Origin": origin,
-                "Access-Control-Request-Method": "PUT",
-                "Access-Control-Request-Headers": "content-type,x-amz-checksum-sha256",
-            },
-        )
-        assert (answer.status_code == 200) is allowed, (origin, answer.status_code)
-    yield portal
-    portal.stop()
+    try:  # the portal stops also when the setup below fails
+        rules = sam_cors_rules(portal.base_url)
+        s3.put_bucket_cors(Bucket=bucket, CORSConfiguration={"CORSRules": rules})
+        # The rule admits the portal's PUT and nobody else's.
+        for origin, allowed in ((portal.base_url, True), ("https://elsewhere.example", False)):
+            answer = httpx.options(
+                f"{cors_moto.endpoint}/{bucket}/files/upl_probe",
+                headers={
+                    "Origin": origin,
+                    "Access-Control-Request-Method": "PUT",
+                    "Access-Control-Request-Headers": "content-type,x-amz-checksum-sha256",
+                },
+            )
+            assert (answer.status_code == 200) is allowed, (origin, answer.status_code)
+        yield portal
+    finally:
+        portal.stop()
 
 
 @pytest.mark.parametrize("width", WIDTHS, ids=lambda w: f"{w}px")
