@@ -1,0 +1,67 @@
+"""The accessibility check every browser test can call: axe-core (bundled with
+axe-playwright-python, injected through the DevTools protocol, so the portal's strict CSP
+and the absence of a network do not matter) over the page as it is now.
+
+    from tests.e2e.a11y import assert_accessible
+    assert_accessible(ui.page, context="task page at 390 px")
+
+Fails on any violation of impact "serious" or "critical" and lists each one readably:
+the rule, its impact, what it means, and the first few offending elements with axe's own
+summary of how to fix them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+BLOCKING = frozenset({"serious", "critical"})
+# WCAG 2.x A and AA rules plus axe's best practices (landmarks, heading order, ...).
+TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa", "best-practice"]
+SHOWN_NODES = 5
+
+_axe: Any = None
+
+
+def _engine() -> Any:
+    global _axe
+    if _axe is None:
+        from axe_playwright_python.sync_playwright import Axe
+
+        _axe = Axe()
+    return _axe
+
+
+def violations(page: Any, include: str | None = None) -> list[dict[str, Any]]:
+    """axe's violations of impact serious or critical (optionally within one selector)."""
+    options = {"resultTypes": ["violations"], "runOnly": {"type": "tag", "values": TAGS}}
+    result = _engine().run(page, context=include, options=options)
+    found = result.response.get("violations", [])
+    return [v for v in found if v.get("impact") in BLOCKING]
+
+
+def describe(found: list[dict[str, Any]]) -> str:
+    lines: list[str] = []
+    for violation in found:
+        nodes = violation.get("nodes", [])
+        lines.append(
+            f"- {violation['id']} ({violation.get('impact')}): {violation.get('help')}"
+            f" — {len(nodes)} element(s) [{violation.get('helpUrl', '')}]"
+        )
+        for node in nodes[:SHOWN_NODES]:
+            target = " ".join(str(t) for t in node.get("target", []))
+            summary = " ".join(str(node.get("failureSummary", "")).split())
+            lines.append(f"    {target}: {summary[:300]}")
+        if len(nodes) > SHOWN_NODES:
+            lines.append(f"    … and {len(nodes) - SHOWN_NODES} more")
+    return "\n".join(lines)
+
+
+def assert_accessible(page: Any, context: str = "", include: str | None = None) -> None:
+    """Zero serious or critical axe violations on the page (or within `include`)."""
+    found = violations(page, include)
+    if found:
+        where = context or page.url
+        raise AssertionError(
+            f"{len(found)} serious/critical accessibility violation(s) on {where}:\n"
+            + describe(found)
+        )
