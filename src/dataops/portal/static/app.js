@@ -1,7 +1,7 @@
 // DataOps operator UI: session, client-side routing under /work, page layout.
 // Plain ES modules, no build step. User data is rendered with textContent only.
 import { api, listAll, setUnauthorizedHandler } from "./api.js";
-import { add, errorBox, fill, h, routeLink } from "./dom.js";
+import { add, errorBox, fill, h, labelCells, notFound, routeLink } from "./dom.js";
 import { loginPage } from "./login.js";
 import { homePage } from "./home.js";
 import { bundlePage, bundlesPage } from "./bundles.js";
@@ -249,12 +249,7 @@ async function render({ keepFlash = false } = {}) {
   if (!match) {
     renderChrome(null);
     document.title = "Not found · DataOps";
-    add(
-      view,
-      h("h1", {}, "Page not found"),
-      h("p", {}, "There is no page at this address. "),
-      routeLink("/work", "Go to the home page"),
-    );
+    fill(view, notFound(path));
     return;
   }
   const [m, page, section] = match;
@@ -266,7 +261,11 @@ async function render({ keepFlash = false } = {}) {
     if (mine !== renderCount) return;
     await page(view, ctx, ...params);
   } catch (error) {
-    if (mine === renderCount && error && error.status !== 401) {
+    if (mine === renderCount && error && error.status === 404) {
+      // An unknown ID (task, bundle, artifact, template): say so, with a way back.
+      document.title = "Not found · DataOps";
+      fill(view, notFound(path));
+    } else if (mine === renderCount && error && error.status !== 401) {
       add(view, errorBox("This page is", error));
     }
   }
@@ -283,6 +282,18 @@ async function render({ keepFlash = false } = {}) {
   }
   state.firstRender = false;
 }
+
+// Tables stack into labelled cards on a narrow screen: label the cells of whatever a page
+// draws, whenever it draws it.
+let labelling = false;
+new MutationObserver(() => {
+  if (labelling) return;
+  labelling = true;
+  queueMicrotask(() => {
+    labelCells(main);
+    labelling = false;
+  });
+}).observe(main, { childList: true, subtree: true });
 
 setUnauthorizedHandler(() => {
   if (!state.user) return;

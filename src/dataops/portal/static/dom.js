@@ -114,6 +114,46 @@ export function enc(value) {
   return encodeURIComponent(value);
 }
 
+// ---- layout: narrow screens ----------------------------------------------------
+
+/** Give every body cell of each `table.table` under `root` its column's name
+ * (data-label), which the CSS shows above the cell when tables stack into cards on a
+ * narrow screen. Idempotent; app.js runs it on every change of the page. */
+export function labelCells(root) {
+  for (const table of root.querySelectorAll("table.table")) {
+    const heads = table.tHead ? [...table.tHead.rows].pop() : null;
+    if (!heads) continue;
+    const names = [];
+    for (const cell of heads.cells) {
+      const text = cell.textContent.trim();
+      for (let i = 0; i < (cell.colSpan || 1); i += 1) names.push(text);
+    }
+    for (const body of table.tBodies) {
+      for (const row of body.rows) {
+        let column = 0;
+        for (const cell of row.cells) {
+          const name = names[column];
+          if (cell.tagName === "TD" && name && cell.dataset.label !== name) {
+            cell.dataset.label = name;
+          }
+          column += cell.colSpan || 1;
+        }
+      }
+    }
+  }
+}
+
+/** A box that scrolls sideways on purpose (wide content that cannot stack): keyboard
+ * scrollable, named, and with a visible cue saying it scrolls. */
+export function scrollRegion(label, child) {
+  return h(
+    "div",
+    {},
+    h("p", { class: "scroll-x-cue", "aria-hidden": "true" }, "Scroll sideways for more →"),
+    h("div", { class: "scroll-x", tabindex: "0", role: "region", "aria-label": label }, child),
+  );
+}
+
 // ---- badges and labels -------------------------------------------------------
 
 const STATUS_TEXT = {
@@ -254,6 +294,36 @@ export function errorBox(what, error) {
     { class: "error-state", role: "alert" },
     h("strong", {}, `${what} unavailable. `),
     h("span", {}, detail),
+  );
+}
+
+const NOT_FOUND = {
+  tasks: ["task", "/work/bundles", "Go to the bundles"],
+  bundles: ["bundle", "/work/bundles", "Go to the bundles"],
+  artifacts: ["artifact", "/work/review", "Go to the review queue"],
+  templates: ["template", "/work/templates", "Go to the templates"],
+};
+
+/** The page for an unknown address or an unknown ID (`path` is the address asked for):
+ * says what was not found and offers a way back. */
+export function notFound(path = "") {
+  const kind = NOT_FOUND[path.split("/")[2]];
+  const back = [];
+  if (kind && path.split("/")[3]) back.push(h("li", {}, routeLink(kind[1], kind[2])));
+  back.push(h("li", {}, routeLink("/work", "Go to the home page")));
+  const what = kind && path.split("/")[3] ? `There is no ${kind[0]} with this ID` : null;
+  return h(
+    "section",
+    { class: "not-found", "aria-labelledby": "not-found-title" },
+    h("h1", { id: "not-found-title" }, what ? `${kind[0][0].toUpperCase()}${kind[0].slice(1)} not found` : "Page not found"),
+    h(
+      "p",
+      {},
+      what
+        ? `${what}: it may have been removed, or the link is mistyped.`
+        : "There is no page at this address.",
+    ),
+    h("ul", { class: "way-back" }, back),
   );
 }
 
