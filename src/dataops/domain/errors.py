@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from dataops.domain.wording import field_detail
+
 
 @dataclass(frozen=True)
 class FieldError:
@@ -84,7 +86,8 @@ class ValidationFailed(DataOpsError):
     def __init__(self, errors: list[FieldError]) -> None:
         if not errors:
             raise ValueError("ValidationFailed needs at least one FieldError")
-        detail = "; ".join(f"{e.field}: {e.message}" for e in errors)
+        # `errors` keeps the machine names; the detail names each field in words.
+        detail = field_detail((e.field, e.message) for e in errors)
         super().__init__(detail)
         self.errors = errors
 
