@@ -65,3 +65,42 @@ def assert_accessible(page: Any, context: str = "", include: str | None = None) 
             f"{len(found)} serious/critical accessibility violation(s) on {where}:\n"
             + describe(found)
         )
+
+
+# Elements wider than the viewport, outside any element marked as a scroll region
+# (class "scroll-x": a labelled, focusable region with a visible cue).
+_OVERFLOW_SCRIPT = """
+() => {
+  const width = document.documentElement.clientWidth;
+  const found = [];
+  for (const el of document.querySelectorAll("body *")) {
+    if (el.closest(".scroll-x")) continue;
+    const box = el.getBoundingClientRect();
+    if (box.width === 0 || box.height === 0) continue;
+    if (box.right > width + 1 || box.left < -1) {
+      const style = getComputedStyle(el);
+      if (style.position === "fixed" || style.visibility === "hidden") continue;
+      if (el.classList.contains("skip-link")) continue;
+      found.push(`${el.tagName.toLowerCase()}${el.className ? "." + String(el.className)
+        .split(" ").join(".") : ""} (${Math.round(box.left)}..${Math.round(box.right)})`);
+    }
+  }
+  return {scrollWidth: document.documentElement.scrollWidth, width, found: found.slice(0, 8)};
+}
+"""
+
+
+def overflow(page: Any) -> list[str]:
+    """What sticks out of the viewport sideways (outside a `.scroll-x` region)."""
+    report = page.evaluate(_OVERFLOW_SCRIPT)
+    problems = list(report["found"])
+    if report["scrollWidth"] > report["width"] + 1 and not problems:
+        problems.append(f"document scrolls sideways ({report['scrollWidth']} > {report['width']})")
+    return problems
+
+
+def assert_fits(page: Any, context: str = "") -> None:
+    """Nothing wider than the screen except inside a marked sideways-scroll region
+    (dom.js scrollRegion: labelled, keyboard-scrollable, with a visible cue)."""
+    wide = overflow(page)
+    assert not wide, f"{context or page.url} overflows the viewport: {', '.join(wide)}"

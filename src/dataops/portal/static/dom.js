@@ -264,6 +264,22 @@ export function expiry(validUntil, soonDays = 14) {
   return { text: `expires in ${diff} days (${validUntil})`, state };
 }
 
+let timeZone = "UTC";
+
+/** The zone timestamps are shown in: the user's own (`timezone` of the session user), UTC
+ * when they have none or the browser does not know it. */
+export function setTimeZone(zone) {
+  timeZone = "UTC";
+  if (!zone) return;
+  try {
+    new Intl.DateTimeFormat(undefined, { timeZone: zone });
+    timeZone = zone;
+  } catch {
+    // an unknown zone name: stay on UTC, which is labelled as such
+  }
+}
+
+/** A timestamp in the user's zone, always labelled with it: "6 Dec 2026, 14:05 UTC". */
 export function when(timestamp) {
   if (!timestamp) return "—";
   const date = new Date(timestamp);
@@ -274,6 +290,8 @@ export function when(timestamp) {
     day: "numeric",
     hour: "2-digit",
     minute: "2-digit",
+    timeZone,
+    timeZoneName: "short",
   });
 }
 
@@ -355,16 +373,44 @@ export function select(name, options, value) {
   );
 }
 
-/** A message area for a form: role=status for success, role=alert for errors. */
+/** Whether focus is free to move to an action's result: it is on nothing, on a control
+ * the page has since removed, or on the button that started the action — not on a field
+ * the code chose to focus (e.g. the invalid one). */
+function focusIsFree() {
+  const active = document.activeElement;
+  return (
+    !active ||
+    active === document.body ||
+    !active.isConnected ||
+    active.tagName === "BUTTON" ||
+    (active.tagName === "INPUT" && active.type === "submit")
+  );
+}
+
+/** Move focus to what an action produced (its message, the error, the new record), so a
+ * keyboard or screen-reader user continues from there and not from the top of the page.
+ * `force` moves it even from a field. */
+export function focusResult(el, force = false) {
+  if (!el || !el.isConnected || (!force && !focusIsFree())) return;
+  if (!el.hasAttribute("tabindex") && el.tabIndex < 0) el.tabIndex = -1;
+  el.focus();
+}
+
+/** A message area for a form: role=status for success, role=alert for errors. The
+ * message takes the focus (see focusResult). */
 export function messageArea() {
   const el = h("div", { class: "form-message", "aria-live": "polite" });
   return {
     el,
     ok(text) {
-      fill(el, h("p", { class: "ok", role: "status" }, text));
+      const shown = h("p", { class: "ok", role: "status" }, text);
+      fill(el, shown);
+      focusResult(shown);
     },
     error(text) {
-      fill(el, h("p", { class: "error", role: "alert" }, text));
+      const shown = h("p", { class: "error", role: "alert" }, text);
+      fill(el, shown);
+      focusResult(shown);
     },
     clear() {
       el.replaceChildren();
