@@ -67,22 +67,31 @@ def assert_accessible(page: Any, context: str = "", include: str | None = None) 
         )
 
 
-# Elements wider than the viewport, outside any element marked as a scroll region
-# (class "scroll-x": a labelled, focusable region with a visible cue).
+# Elements wider than the viewport, or sticking out of their card, outside any element
+# marked as a scroll region (class "scroll-x": a labelled, focusable region with a cue).
 _OVERFLOW_SCRIPT = """
 () => {
   const width = document.documentElement.clientWidth;
   const found = [];
+  const name = (el) => `${el.tagName.toLowerCase()}${el.className ? "." + String(el.className)
+    .split(" ").join(".") : ""}`;
   for (const el of document.querySelectorAll("body *")) {
     if (el.closest(".scroll-x")) continue;
     const box = el.getBoundingClientRect();
     if (box.width === 0 || box.height === 0) continue;
+    const style = getComputedStyle(el);
+    if (style.position === "fixed" || style.visibility === "hidden") continue;
+    if (el.classList.contains("skip-link") || el.closest(".sr-only")) continue;
     if (box.right > width + 1 || box.left < -1) {
-      const style = getComputedStyle(el);
-      if (style.position === "fixed" || style.visibility === "hidden") continue;
-      if (el.classList.contains("skip-link")) continue;
-      found.push(`${el.tagName.toLowerCase()}${el.className ? "." + String(el.className)
-        .split(" ").join(".") : ""} (${Math.round(box.left)}..${Math.round(box.right)})`);
+      found.push(`${name(el)} (${Math.round(box.left)}..${Math.round(box.right)})`);
+      continue;
+    }
+    const card = el.parentElement && el.parentElement.closest(".card");
+    if (card) {
+      const outer = card.getBoundingClientRect();
+      if (box.right > outer.right + 1 || box.left < outer.left - 1) {
+        found.push(`${name(el)} sticks out of its card ${name(card)}`);
+      }
     }
   }
   return {scrollWidth: document.documentElement.scrollWidth, width, found: found.slice(0, 8)};
@@ -91,7 +100,8 @@ _OVERFLOW_SCRIPT = """
 
 
 def overflow(page: Any) -> list[str]:
-    """What sticks out of the viewport sideways (outside a `.scroll-x` region)."""
+    """What sticks out of the viewport, or of its card, sideways (outside a `.scroll-x`
+    region): forms stay inside their cards."""
     report = page.evaluate(_OVERFLOW_SCRIPT)
     problems = list(report["found"])
     if report["scrollWidth"] > report["width"] + 1 and not problems:
