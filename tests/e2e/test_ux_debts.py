@@ -115,6 +115,7 @@ def test_focus_moves_to_the_error_then_to_the_result(
     expect(refusal).to_contain_text("External status is empty")
     expect(refusal).not_to_contain_text("externalStatus")
     assert_accessible(page, f"refused completion at {width} px")
+    assert_fits(page, f"refused completion at {width} px")
 
     form.get_by_label("Recording status").fill("Recorded in studio B")
     form.get_by_role("button", name=re.compile("^Mark done")).click()
@@ -224,6 +225,7 @@ def test_superseding_with_an_unapproved_replacement_warns_first(
     expect(warning).to_be_focused()
     assert ok(admin_api.get(f"/work/api/artifacts/{prep['id']}"))["status"] == "approved"
     assert_accessible(page, f"supersede warning at {width} px")
+    assert_fits(page, f"supersede form at {width} px")
 
     form.get_by_role("button", name="Supersede anyway").click()
     expect(page.locator(".flash")).to_contain_text("is superseded")
