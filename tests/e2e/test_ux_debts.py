@@ -162,6 +162,7 @@ def test_long_titles_and_urls_wrap_on_a_phone(
         f"/work/bundles/{demo_data.bundle['id']}",
         f"/work/artifacts/{artifact['id']}",
         "/work/review",
+        "/work/overview",
     ):
         ui.goto(path)
         expect(heading(page)).to_be_visible()
