@@ -1752,8 +1752,8 @@ CASES: list[Case] = [
             ("end-before-start", 422, {"endDate": "2026-01-01"}, ("endDate",), ""),
             ("unknown-field", 422, {"horizon": "2027-01-01"}, ("horizon",), ""),
             ("title-missing", 422, {"title": None}, ("title",), ""),
-            ("template-unknown", 404, {"templateId": MISSING}, (), "templateId"),
-            ("assignee-unknown", 404, {"assigneeId": MISSING}, (), "assigneeId"),
+            ("template-unknown", 404, {"templateId": MISSING}, (), "Template ID"),
+            ("assignee-unknown", 404, {"assigneeId": MISSING}, (), "Assignee ID"),
         )
     ),
     Case("recurring-json-array", "POST", RECURRING, 400, json=[valid_recurring()]),
@@ -1863,7 +1863,7 @@ CASES: list[Case] = [
             ("lead-days-string", 422, {"leadDays": "7"}, ("leadDays",), ""),
             ("unknown-field", 422, {"id": "x", "horizon": 1}, ("horizon",), ""),
             ("config-id-number", 422, {"configId": 7}, ("configId",), ""),
-            ("template-unknown", 404, {"templateId": MISSING}, (), "templateId"),
+            ("template-unknown", 404, {"templateId": MISSING}, (), "Template ID"),
             ("config-unknown", 404, {"configId": MISSING}, (), ""),
         )
     ),

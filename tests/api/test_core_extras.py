@@ -25,7 +25,9 @@ def test_an_unknown_task_definition_assignee_is_404_and_nothing_is_stored(
     }
     response = api.post("/work/api/templates", json=body)
     assert response.status_code == 404
-    assert "taskDefinitions[0].assigneeId" in response.json()["detail"]
+    assert response.json()["detail"] == (
+        "Assignee ID (task definition 1): user 'usr_nobody' does not exist"
+    )
     assert api.get("/work/api/templates").json()["items"] == []
 
 

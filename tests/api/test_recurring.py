@@ -593,7 +593,7 @@ def test_invalid_configs_are_422_naming_the_field(
 def test_unknown_template_or_assignee_is_404(ws: Workspace, admin: TestClient) -> None:
     missing = admin.post(f"{API}/recurring-configs", json=body("tpl_missing"))
     assert missing.status_code == 404
-    assert "templateId" in missing.json()["detail"]
+    assert missing.json()["detail"] == "Template ID: template 'tpl_missing' does not exist"
     nobody = admin.post(f"{API}/recurring-configs", json=body(template(ws), assigneeId="usr_x"))
     assert nobody.status_code == 404
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from dataops.domain.wording import field_detail, field_label
+
 
 @dataclass(frozen=True)
 class FieldError:
@@ -43,8 +45,9 @@ class NotFound(DataOpsError):
     title = "Not found"
 
     def __init__(self, entity: str, entity_id: str, field: str | None = None) -> None:
-        where = f" (field {field})" if field else ""
-        super().__init__(f"{entity} {entity_id!r} does not exist{where}")
+        missing = f"{entity} {entity_id!r} does not exist"
+        # The field in words, like every detail (domain/wording.py); `field` keeps the name.
+        super().__init__(f"{field_label(field)}: {missing}" if field else missing)
         self.entity = entity
         self.entity_id = entity_id
         self.field = field
@@ -84,7 +87,8 @@ class ValidationFailed(DataOpsError):
     def __init__(self, errors: list[FieldError]) -> None:
         if not errors:
             raise ValueError("ValidationFailed needs at least one FieldError")
-        detail = "; ".join(f"{e.field}: {e.message}" for e in errors)
+        # `errors` keeps the machine names; the detail names each field in words.
+        detail = field_detail((e.field, e.message) for e in errors)
         super().__init__(detail)
         self.errors = errors
 

@@ -23,6 +23,7 @@ from typing import Protocol
 
 from dataops.domain.enums import ArtifactStatus, ArtifactType, ProofType
 from dataops.domain.models import Artifact, Bundle, ProofRequirement, RequirementVerdict, Task
+from dataops.domain.wording import field_label
 
 CANDIDATES = 50
 """How many approved artifacts of the task (and of its bundle) are weighed, earliest first."""
@@ -115,7 +116,7 @@ def _link(task: Task, label: str, kind: str = "link") -> RequirementVerdict:
 
 def _text(value: str | None, kind: str, label: str, field: str) -> RequirementVerdict:
     if _blank(value):
-        return RequirementVerdict(kind, label, False, f"{field} is empty")
+        return RequirementVerdict(kind, label, False, f"{field_label(field)} is empty")
     return RequirementVerdict(kind, label, True, None, {field: value})
 
 
@@ -262,5 +263,8 @@ def cited_artifact_ids(task: Task) -> list[str]:
 
 def describe_missing(verdict: ProofVerdict) -> str:
     """The 409 detail: every missing requirement, by label and reason."""
-    parts = [f"{r.label} ({r.reason})" for r in verdict.missing]
+    parts = [
+        r.reason if r.reason and r.reason.startswith(r.label) else f"{r.label} ({r.reason})"
+        for r in verdict.missing
+    ]
     return "cannot mark the task done; missing proof: " + "; ".join(parts)

@@ -115,18 +115,18 @@ def proof_requirement_errors(req: ProofRequirement | None, field: str) -> list[F
     errors = _text(req.label, f"{field}.label", limit=MAX_TITLE)
     if req.artifact_type is not None and req.type != ProofType.ARTIFACT:
         errors.append(
-            FieldError(f"{field}.artifactType", "applies only to proofRequirement.type artifact")
+            FieldError(f"{field}.artifactType", "applies only to an artifact proof requirement")
         )
     if not 1 <= req.approvals <= 5:
         errors.append(FieldError(f"{field}.approvals", "must be 1 to 5"))
     elif req.approvals != 1 and req.type != ProofType.ARTIFACT:
         errors.append(
-            FieldError(f"{field}.approvals", "applies only to proofRequirement.type artifact")
+            FieldError(f"{field}.approvals", "applies only to an artifact proof requirement")
         )
     if req.independent_review and req.type != ProofType.ARTIFACT:
         errors.append(
             FieldError(
-                f"{field}.independentReview", "applies only to proofRequirement.type artifact"
+                f"{field}.independentReview", "applies only to an artifact proof requirement"
             )
         )
     return errors

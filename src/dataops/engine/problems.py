@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -11,6 +12,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from dataops.domain import errors as e
+from dataops.domain.wording import field_detail
 
 log = logging.getLogger("dataops.engine")
 
@@ -96,6 +98,23 @@ def _field(loc: tuple[Any, ...]) -> str:
     return path or str(loc[0])
 
 
+_SHOULD = re.compile(r"^(?:Input|String|List|Dictionary|Tuple|Set|Object|Value) (should .*)$", re.S)
+
+
+def _message(issue: dict[str, Any]) -> str:
+    """Pydantic's message as a predicate of the field ("is required", "should be ..."), so
+    the detail reads "Due date should be a valid date", not "dueDate: Input should be ..."."""
+    kind = issue.get("type")
+    if kind == "extra_forbidden":
+        return "is not a known field"
+    if kind == "missing":
+        return "is required"
+    message = str(issue.get("msg", "is invalid"))
+    message = message.removeprefix("Value error, ").removeprefix("Assertion failed, ")
+    should = _SHOULD.match(message)
+    return should.group(1) if should else message
+
+
 def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
     issues = exc.errors()
     for issue in issues:
@@ -117,11 +136,9 @@ def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
             return problem(400, "malformed-request", "Malformed request", detail)
     fields = []
     for issue in issues:
-        message = str(issue.get("msg", "is invalid"))
-        if issue.get("type") == "extra_forbidden":
-            message = "is not a known field"
+        message = _message(issue)
         fields.append({"field": _field(tuple(issue.get("loc", ("body",)))), "message": message})
-    detail = "; ".join(f"{f['field']}: {f['message']}" for f in fields)
+    detail = field_detail((f["field"], f["message"]) for f in fields)
     return problem(422, "validation", "Invalid field values", detail, errors=fields)
 
 

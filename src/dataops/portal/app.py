@@ -33,7 +33,14 @@ def content_security_policy(settings: Settings) -> str:
 
 
 def _user_json(user: User) -> dict[str, Any]:
-    return {"id": user.id, "email": user.email, "name": user.name, "role": user.role.value}
+    return {
+        "id": user.id,
+        "email": user.email,
+        "name": user.name,
+        "role": user.role.value,
+        # The UI shows every timestamp in the user's own zone, labelled.
+        "timezone": user.timezone,
+    }
 
 
 def create_portal_app(

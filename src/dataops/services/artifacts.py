@@ -424,8 +424,8 @@ def attach_artifact(
     if not task_id and not bundle_id:
         raise ValidationFailed(
             [
-                FieldError("taskId", "taskId or bundleId is required"),
-                FieldError("bundleId", "taskId or bundleId is required"),
+                FieldError("taskId", "a task or a bundle to attach to is required"),
+                FieldError("bundleId", "a task or a bundle to attach to is required"),
             ]
         )
     with ws.store.unit_of_work(write=True) as uow:

@@ -234,7 +234,7 @@ def list_audit_events(
     ws: Workspace, entity_type: EntityType | None, entity_id: str | None, page: PageRequest
 ) -> Page[AuditEvent]:
     if entity_id is not None and entity_type is None:
-        raise ValidationFailed.one("entityType", "is required with entityId")
+        raise ValidationFailed.one("entityType", "is required with an entity ID")
     filters = {"entity_type": entity_type.value if entity_type else None, "entity_id": entity_id}
     with ws.store.unit_of_work() as uow:
         return uow.audit_events.find(Filters(filters), page)

@@ -13,11 +13,12 @@ export class ApiError extends Error {
     this.errors = Array.isArray(problem.errors) ? problem.errors : [];
   }
 
-  /** The detail plus any per-field messages, one sentence. */
+  /** What went wrong, for a person. The server's detail already names every invalid
+   * field in words (domain/wording.py); `errors[].field` holds machine names for code,
+   * so it is not shown (repeating it read "dueDate: … (dueDate: …)"). */
   get full() {
-    if (!this.errors.length) return this.message;
-    const fields = this.errors.map((e) => `${e.field}: ${e.message}`).join("; ");
-    return `${this.message} (${fields})`;
+    if (this.detail || !this.errors.length) return this.message;
+    return this.errors.map((e) => e.message).join("; ");
   }
 
   get versionMismatch() {

@@ -1,7 +1,17 @@
 // DataOps operator UI: session, client-side routing under /work, page layout.
 // Plain ES modules, no build step. User data is rendered with textContent only.
 import { api, listAll, setUnauthorizedHandler } from "./api.js";
-import { add, errorBox, fill, h, routeLink } from "./dom.js";
+import {
+  add,
+  errorBox,
+  fill,
+  focusResult,
+  h,
+  labelCells,
+  notFound,
+  routeLink,
+  setTimeZone,
+} from "./dom.js";
 import { loginPage } from "./login.js";
 import { homePage } from "./home.js";
 import { bundlePage, bundlesPage } from "./bundles.js";
@@ -178,19 +188,16 @@ function context() {
     settings: null,
     navigate,
     flash,
-    reload(message, kind) {
+    /** Reload the page after an action; with a message, focus moves to it (the result
+     * of what was done), not to the top of the page. */
+    async reload(message, kind) {
       const done = render({ keepFlash: true });
       if (message) flash(message, kind);
-      return done;
+      await done;
+      if (message) focusResult(flashArea.querySelector(".flash"), true);
     },
-    /** Reload the page, then move focus to the message (the result of what was done). */
-    async reloadAndFocus(message, kind) {
-      await this.reload(message, kind);
-      const shown = flashArea.querySelector(".flash");
-      if (shown) {
-        shown.tabIndex = -1;
-        shown.focus();
-      }
+    reloadAndFocus(message, kind) {
+      return this.reload(message, kind);
     },
     refreshBell,
     health() {
@@ -209,6 +216,7 @@ function context() {
     },
     onLogin(user) {
       state.user = user;
+      setTimeZone(user.timezone);
       state.usersPromise = null;
       const params = new URLSearchParams(location.search);
       navigate(safeNext(params.get("next")), { replace: true });
@@ -249,12 +257,7 @@ async function render({ keepFlash = false } = {}) {
   if (!match) {
     renderChrome(null);
     document.title = "Not found · DataOps";
-    add(
-      view,
-      h("h1", {}, "Page not found"),
-      h("p", {}, "There is no page at this address. "),
-      routeLink("/work", "Go to the home page"),
-    );
+    fill(view, notFound(path));
     return;
   }
   const [m, page, section] = match;
@@ -266,7 +269,11 @@ async function render({ keepFlash = false } = {}) {
     if (mine !== renderCount) return;
     await page(view, ctx, ...params);
   } catch (error) {
-    if (mine === renderCount && error && error.status !== 401) {
+    if (mine === renderCount && error && error.status === 404) {
+      // An unknown ID (task, bundle, artifact, template): say so, with a way back.
+      document.title = "Not found · DataOps";
+      fill(view, notFound(path));
+    } else if (mine === renderCount && error && error.status !== 401) {
       add(view, errorBox("This page is", error));
     }
   }
@@ -283,6 +290,18 @@ async function render({ keepFlash = false } = {}) {
   }
   state.firstRender = false;
 }
+
+// Tables stack into labelled cards on a narrow screen: label the cells of whatever a page
+// draws, whenever it draws it.
+let labelling = false;
+new MutationObserver(() => {
+  if (labelling) return;
+  labelling = true;
+  queueMicrotask(() => {
+    labelCells(main);
+    labelling = false;
+  });
+}).observe(main, { childList: true, subtree: true });
 
 setUnauthorizedHandler(() => {
   if (!state.user) return;
@@ -310,6 +329,7 @@ async function boot() {
   try {
     const session = await api("/auth/session", { allow401: true });
     state.user = session.user;
+    setTimeZone(session.user.timezone);
   } catch (error) {
     if (error.status !== 401) {
       renderChrome(null);

@@ -475,6 +475,13 @@ function supersedeForm(artifact, candidates, ctx, done, cancel) {
     ),
     message.el,
   );
+  // Superseding with a replacement that is not approved takes the proof away from every
+  // task that used this artifact: say so first, and ask again.
+  let confirmedFor = null;
+  input.addEventListener("input", () => {
+    confirmedFor = null;
+    submit.textContent = "Supersede";
+  });
   form.addEventListener("submit", (event) => {
     event.preventDefault();
     const successor = input.value.trim();
@@ -484,6 +491,21 @@ function supersedeForm(artifact, candidates, ctx, done, cancel) {
       return;
     }
     busy(submit, async () => {
+      if (confirmedFor !== successor) {
+        let replacement = candidates.find((c) => c.id === successor);
+        if (!replacement) {
+          replacement = await api(`/work/api/artifacts/${enc(successor)}`).catch(() => null);
+        }
+        if (replacement && replacement.status !== "approved") {
+          confirmedFor = successor;
+          message.error(
+            `“${replacement.title}” is ${replacement.status.replace("-", " ")}, not approved: ` +
+              `every task that uses “${artifact.title}” as proof loses that proof until ` +
+              "the replacement is approved. Select “Supersede anyway” to go on.",
+          );
+          return "warned";
+        }
+      }
       try {
         await api(`/work/api/artifacts/${enc(artifact.id)}/supersede`, {
           method: "POST",
@@ -493,6 +515,9 @@ function supersedeForm(artifact, candidates, ctx, done, cancel) {
       } catch (error) {
         handleError(ctx, message, error, `Superseding “${artifact.title}”`);
       }
+      return null;
+    }).then((outcome) => {
+      if (outcome === "warned") submit.textContent = "Supersede anyway";
     });
   });
   queueMicrotask(() => input.focus());

@@ -114,6 +114,46 @@ export function enc(value) {
   return encodeURIComponent(value);
 }
 
+// ---- layout: narrow screens ----------------------------------------------------
+
+/** Give every body cell of each `table.table` under `root` its column's name
+ * (data-label), which the CSS shows above the cell when tables stack into cards on a
+ * narrow screen. Idempotent; app.js runs it on every change of the page. */
+export function labelCells(root) {
+  for (const table of root.querySelectorAll("table.table")) {
+    const heads = table.tHead ? [...table.tHead.rows].pop() : null;
+    if (!heads) continue;
+    const names = [];
+    for (const cell of heads.cells) {
+      const text = cell.textContent.trim();
+      for (let i = 0; i < (cell.colSpan || 1); i += 1) names.push(text);
+    }
+    for (const body of table.tBodies) {
+      for (const row of body.rows) {
+        let column = 0;
+        for (const cell of row.cells) {
+          const name = names[column];
+          if (cell.tagName === "TD" && name && cell.dataset.label !== name) {
+            cell.dataset.label = name;
+          }
+          column += cell.colSpan || 1;
+        }
+      }
+    }
+  }
+}
+
+/** A box that scrolls sideways on purpose (wide content that cannot stack): keyboard
+ * scrollable, named, and with a visible cue saying it scrolls. */
+export function scrollRegion(label, child) {
+  return h(
+    "div",
+    {},
+    h("p", { class: "scroll-x-cue", "aria-hidden": "true" }, "Scroll sideways for more →"),
+    h("div", { class: "scroll-x", tabindex: "0", role: "region", "aria-label": label }, child),
+  );
+}
+
 // ---- badges and labels -------------------------------------------------------
 
 const STATUS_TEXT = {
@@ -224,6 +264,22 @@ export function expiry(validUntil, soonDays = 14) {
   return { text: `expires in ${diff} days (${validUntil})`, state };
 }
 
+let timeZone = "UTC";
+
+/** The zone timestamps are shown in: the user's own (`timezone` of the session user), UTC
+ * when they have none or the browser does not know it. */
+export function setTimeZone(zone) {
+  timeZone = "UTC";
+  if (!zone) return;
+  try {
+    new Intl.DateTimeFormat(undefined, { timeZone: zone });
+    timeZone = zone;
+  } catch {
+    // an unknown zone name: stay on UTC, which is labelled as such
+  }
+}
+
+/** A timestamp in the user's zone, always labelled with it: "6 Dec 2026, 14:05 UTC". */
 export function when(timestamp) {
   if (!timestamp) return "—";
   const date = new Date(timestamp);
@@ -234,6 +290,8 @@ export function when(timestamp) {
     day: "numeric",
     hour: "2-digit",
     minute: "2-digit",
+    timeZone,
+    timeZoneName: "short",
   });
 }
 
@@ -254,6 +312,36 @@ export function errorBox(what, error) {
     { class: "error-state", role: "alert" },
     h("strong", {}, `${what} unavailable. `),
     h("span", {}, detail),
+  );
+}
+
+const NOT_FOUND = {
+  tasks: ["task", "/work/bundles", "Go to the bundles"],
+  bundles: ["bundle", "/work/bundles", "Go to the bundles"],
+  artifacts: ["artifact", "/work/review", "Go to the review queue"],
+  templates: ["template", "/work/templates", "Go to the templates"],
+};
+
+/** The page for an unknown address or an unknown ID (`path` is the address asked for):
+ * says what was not found and offers a way back. */
+export function notFound(path = "") {
+  const kind = NOT_FOUND[path.split("/")[2]];
+  const back = [];
+  if (kind && path.split("/")[3]) back.push(h("li", {}, routeLink(kind[1], kind[2])));
+  back.push(h("li", {}, routeLink("/work", "Go to the home page")));
+  const what = kind && path.split("/")[3] ? `There is no ${kind[0]} with this ID` : null;
+  return h(
+    "section",
+    { class: "not-found", "aria-labelledby": "not-found-title" },
+    h("h1", { id: "not-found-title" }, what ? `${kind[0][0].toUpperCase()}${kind[0].slice(1)} not found` : "Page not found"),
+    h(
+      "p",
+      {},
+      what
+        ? `${what}: it may have been removed, or the link is mistyped.`
+        : "There is no page at this address.",
+    ),
+    h("ul", { class: "way-back" }, back),
   );
 }
 
@@ -285,16 +373,44 @@ export function select(name, options, value) {
   );
 }
 
-/** A message area for a form: role=status for success, role=alert for errors. */
+/** Whether focus is free to move to an action's result: it is on nothing, on a control
+ * the page has since removed, or on the button that started the action — not on a field
+ * the code chose to focus (e.g. the invalid one). */
+function focusIsFree() {
+  const active = document.activeElement;
+  return (
+    !active ||
+    active === document.body ||
+    !active.isConnected ||
+    active.tagName === "BUTTON" ||
+    (active.tagName === "INPUT" && active.type === "submit")
+  );
+}
+
+/** Move focus to what an action produced (its message, the error, the new record), so a
+ * keyboard or screen-reader user continues from there and not from the top of the page.
+ * `force` moves it even from a field. */
+export function focusResult(el, force = false) {
+  if (!el || !el.isConnected || (!force && !focusIsFree())) return;
+  if (!el.hasAttribute("tabindex") && el.tabIndex < 0) el.tabIndex = -1;
+  el.focus();
+}
+
+/** A message area for a form: role=status for success, role=alert for errors. The
+ * message takes the focus (see focusResult). */
 export function messageArea() {
   const el = h("div", { class: "form-message", "aria-live": "polite" });
   return {
     el,
     ok(text) {
-      fill(el, h("p", { class: "ok", role: "status" }, text));
+      const shown = h("p", { class: "ok", role: "status" }, text);
+      fill(el, shown);
+      focusResult(shown);
     },
     error(text) {
-      fill(el, h("p", { class: "error", role: "alert" }, text));
+      const shown = h("p", { class: "error", role: "alert" }, text);
+      fill(el, shown);
+      focusResult(shown);
     },
     clear() {
       el.replaceChildren();

@@ -19,6 +19,7 @@ import {
   FILE_CATEGORIES,
   fill,
   flag,
+  focusResult,
   h,
   httpUrl,
   messageArea,
@@ -310,15 +311,14 @@ function completeCard(task, proof, ctx) {
           return;
         }
         if (error.status === 409) {
-          fill(
-            serverBox,
-            h(
-              "div",
-              { class: "error-state", role: "alert" },
-              h("strong", {}, "The server refused to mark the task done. "),
-              h("span", { class: "server-detail" }, error.detail || error.message),
-            ),
+          const refusal = h(
+            "div",
+            { class: "error-state", role: "alert" },
+            h("strong", {}, "The server refused to mark the task done. "),
+            h("span", { class: "server-detail" }, error.detail || error.message),
           );
+          fill(serverBox, refusal);
+          focusResult(refusal);
         } else {
           message.error(`Could not complete the task: ${error.full}`);
         }
@@ -381,6 +381,19 @@ function withdrawnNote(task, reopen) {
   );
 }
 
+/** What was written when the task was completed (its comment), shown on the done task. */
+function completionNote(task) {
+  if (!task.comment) return null;
+  // A comment that was the proof is already shown in the recorded proof below.
+  if ((task.completionProof || []).some((r) => r.kind === "comment")) return null;
+  return h(
+    "figure",
+    { class: "completion-comment" },
+    h("figcaption", {}, "Completion comment"),
+    h("blockquote", {}, task.comment),
+  );
+}
+
 function doneCard(task, ctx, files, users, artifacts) {
   const message = messageArea();
   const withdrawn = Boolean(task.proofWithdrawn);
@@ -428,6 +441,7 @@ function doneCard(task, ctx, files, users, artifacts) {
       `Done ${when(task.completedAt)} by ${userName(users, task.completedBy)}. `,
       "The proof recorded at completion:",
     ),
+    completionNote(task),
     requirementList(task.completionProof || [], files, users, {
       withdrawn: reasonsFor(task),
       artifacts,
