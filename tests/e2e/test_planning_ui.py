@@ -22,6 +22,7 @@ from playwright.sync_api import expect
 
 from dataops.demo import DEMO_TEMPLATE
 from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, ServedPortal, login
+from tests.e2e.a11y import assert_accessible, assert_fits
 from tests.e2e.conftest import UI, DemoData, watch
 
 if TYPE_CHECKING:
@@ -38,33 +39,6 @@ OPERATOR = {
     "password": "operator-password-1",
 }
 TRANSCRIPT = b"Episode 44 transcript: Ada on the Analytical Engine.\n" * 30
-
-
-UX_LANE_CONTRAST = ".breadcrumb, .meta-label, .blocked-note"
-"""Text whose colour fails AA contrast on main today (the breadcrumb links, the
-bundle/task meta labels and the links in a blocked task's note): the ux lane's fix
-(issue 19 item 5). Only these nodes, only for `color-contrast`, are left out here; on
-merge this check gives way to tests/e2e/a11y.py."""
-
-
-def assert_accessible(page: Any) -> None:
-    """No serious or critical axe-core violation on the page as it is now (a local
-    stand-in for the shared tests/e2e/a11y.py helper)."""
-    from axe_playwright_python.sync_playwright import Axe
-
-    results = Axe().run(page)
-    bad = []
-    for violation in results.response["violations"]:
-        if violation.get("impact") not in ("serious", "critical"):
-            continue
-        for node in violation["nodes"]:
-            target = node["target"][0]
-            if violation["id"] == "color-contrast" and page.locator(target).first.evaluate(
-                f"e => Boolean(e.closest({UX_LANE_CONTRAST!r}))"
-            ):
-                continue
-            bad.append(f"{violation['id']} ({violation['impact']}): {violation['help']} — {target}")
-    assert bad == [], "\n".join(bad)
 
 
 @pytest.fixture(params=WIDTHS, ids=lambda w: f"{w}px")
@@ -116,6 +90,7 @@ def test_start_a_bundle_with_its_tasks_previewed_then_edit_the_template(
     expect(rows.first).to_contain_text(first["description"])
     assert len(admin_api.get("/work/api/bundles").json()["items"]) == 1
     assert_accessible(page)
+    assert_fits(page)
 
     start.get_by_role("button", name="Create bundle").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Episode 44 — Grace Hopper")
@@ -126,6 +101,7 @@ def test_start_a_bundle_with_its_tasks_previewed_then_edit_the_template(
     tasks = admin_api.get("/work/api/tasks", params={"bundleId": made["id"]}).json()["items"]
     assert len(tasks) == len(template["taskDefinitions"])
     assert_accessible(page)
+    assert_fits(page)
 
     # Edit the template: change a description, add a task with artifact proof, move it
     # to the top, remove the last one.
@@ -147,6 +123,7 @@ def test_start_a_bundle_with_its_tasks_previewed_then_edit_the_template(
     expect(editors.nth(0).get_by_label("Description")).to_have_value("Send the thank-you note")
     editors.nth(count).get_by_role("button", name="Remove:").click()
     assert_accessible(page)
+    assert_fits(page)
     form.get_by_role("button", name="Save template").click()
     expect(page.locator(".flash")).to_contain_text("saved")
 
@@ -167,6 +144,7 @@ def test_start_a_bundle_with_its_tasks_previewed_then_edit_the_template(
     ).json()["items"]
     assert [e["action"] for e in audit][-1] == "update"
     assert_accessible(page)
+    assert_fits(page)
     view.assert_clean()
 
 
@@ -187,6 +165,7 @@ def test_edit_the_bundle_and_add_reschedule_reassign_and_archive_a_task(
     form.get_by_label("Link name").last.fill("Show notes")
     form.get_by_label("URL").last.fill("https://example.com/notes/42")
     assert_accessible(page)
+    assert_fits(page)
     form.get_by_role("button", name="Save bundle").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Episode 42 — Ada Lovelace (moved)")
     saved = admin_api.get(f"/work/api/bundles/{bundle['id']}").json()
@@ -206,6 +185,7 @@ def test_edit_the_bundle_and_add_reschedule_reassign_and_archive_a_task(
     added = next(t for t in tasks if t["description"] == "Thank the guest")
     assert (added["date"], added["assigneeId"]) == ("2030-03-09", operator["id"])
     assert_accessible(page)
+    assert_fits(page)
 
     # Reschedule and reassign, then archive, from the task page.
     link.click()
@@ -215,6 +195,7 @@ def test_edit_the_bundle_and_add_reschedule_reassign_and_archive_a_task(
     edit.get_by_label("Date").fill("2030-03-10")
     edit.get_by_label("Assignee").select_option("")
     assert_accessible(page)
+    assert_fits(page)
     edit.get_by_role("button", name="Save task").click()
     expect(page.locator(".flash")).to_contain_text("rescheduled to 2030-03-10")
     task = admin_api.get(f"/work/api/tasks/{added['id']}").json()
@@ -232,6 +213,7 @@ def test_edit_the_bundle_and_add_reschedule_reassign_and_archive_a_task(
     ]
     assert actions == ["create", "update", "update"]
     assert_accessible(page)
+    assert_fits(page)
     view.assert_clean()
 
 
@@ -262,6 +244,7 @@ def test_a_stale_form_says_so_and_keeps_what_was_typed(
     now = admin_api.get(f"/work/api/tasks/{task['id']}").json()
     assert (now["description"], now["date"]) == (task["description"], "2030-05-05")
     assert_accessible(page)
+    assert_fits(page)
 
     # Bundle.
     page.goto(f"{view.base_url}/work/bundles/{bundle['id']}")
@@ -287,6 +270,7 @@ def test_a_stale_form_says_so_and_keeps_what_was_typed(
     expect(form.get_by_label("Name", exact=True)).to_have_value("My name")
     assert admin_api.get(f"/work/api/templates/{template['id']}").json()["name"] == DEMO_TEMPLATE
     assert_accessible(page)
+    assert_fits(page)
     form.get_by_role("button", name="Reload").click()
     expect(page.locator(".subtitle").first).to_have_text("Changed elsewhere.")
     view.assert_clean()
@@ -303,10 +287,12 @@ def upload_as_artifact(view: UI, task_id: str, tmp_path: Path) -> None:
     form.get_by_label("Type").select_option("transcript")
     form.get_by_label("Title").fill("Episode 44 transcript (final)")
     assert_accessible(page)
+    assert_fits(page)
     form.get_by_role("button", name="Upload for review").click()
     expect(page.locator(".flash")).to_contain_text("waits for review")
     expect(page.get_by_role("link", name="Episode 44 transcript (final)").first).to_be_visible()
     assert_accessible(page)
+    assert_fits(page)
 
 
 def check_uploaded(api: httpx.Client, task_id: str, provider: str) -> dict[str, Any]:
