@@ -14,7 +14,7 @@ from starlette.concurrency import run_in_threadpool
 from dataops.domain.models import User
 from dataops.engine import problems
 from dataops.portal.broker import EngineBroker, EngineConnector
-from dataops.portal.gateway import SESSION_COOKIE, ApiGateway, Authenticator
+from dataops.portal.gateway import SESSION_COOKIE, ApiGateway, Authenticator, cross_site
 from dataops.portal.logins import HashPool, LoginRefused, Logins, client_address
 from dataops.portal.ratelimit import LoginLimiter
 from dataops.services import auth
@@ -104,6 +104,36 @@ def create_portal_app(
             SESSION_COOKIE, path="/", secure=secure, httponly=True, samesite="lax"
         )
         return response
+
+    @app.post("/auth/password")
+    async def change_password(
+        request: Request,
+        current_password: Annotated[
+            str, Body(alias="currentPassword", max_length=1024, strict=True)
+        ],
+        new_password: Annotated[str, Body(alias="newPassword", max_length=1024, strict=True)],
+    ) -> JSONResponse:
+        """The caller changes their own password (current one required); their other
+        sessions are revoked, the one they are using stays. Both hashes run on the login
+        hash pool (no lock held, a full pool is 503 at once)."""
+        user, via = await current_user(request)
+        if via == "cookie" and cross_site(request.scope):
+            detail = "cross-site requests with a session cookie are refused"
+            return problems.problem(403, "cross-site", "Forbidden", detail)
+        cookie = request.cookies.get(SESSION_COOKIE) if via == "cookie" else None
+        keep = auth.secret_hash(cookie) if cookie else None
+        if not hashes.reserve():
+            return problems.problem(
+                503,
+                "login-busy",
+                "Too many logins at once",
+                "too many passwords are being checked at once; try again in 1 s",
+                headers={"Retry-After": "1"},
+            )
+        await hashes.run(
+            auth.change_own_password, workspace, user, current_password, new_password, keep
+        )
+        return JSONResponse({"changed": True})
 
     @app.get("/auth/session")
     async def session(request: Request) -> JSONResponse:

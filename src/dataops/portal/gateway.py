@@ -235,6 +235,11 @@ def _logged(scope: Scope, send: Send) -> Send:
     return logging_send
 
 
+def cross_site(scope: Scope) -> bool:
+    """True when the request in `scope` came from another site (Sec-Fetch-Site, Origin)."""
+    return _cross_site(scope, _first_headers(scope))
+
+
 def _cross_site(scope: Scope, headers: dict[bytes, bytes]) -> bool:
     """True when Sec-Fetch-Site or Origin shows the request came from another site."""
     fetch_site = headers.get(b"sec-fetch-site")
