@@ -37,7 +37,7 @@ EXAMPLES_PER_MODE = 35  # per operation; 41 operations x 2 modes
 HOSTILE_EXAMPLES = 12  # per operation with a JSON body or query parameters
 MINIMUM_REQUESTS = 2_000
 MINIMUM_HOSTILE = 250
-BASE_URL = "http://testserver/work"
+BASE_URL = "http://testserver/work/api"  # the description's server URL
 
 
 def _deep(depth: int) -> Any:

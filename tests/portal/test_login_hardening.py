@@ -21,7 +21,7 @@ from dataops import runtime
 from dataops.config import Settings
 from dataops.domain.enums import Role
 from dataops.domain.errors import ConfigurationError, StorageUnavailable, Unauthorized
-from dataops.domain.models import ApiToken
+from dataops.domain.models import ApiToken, User
 from dataops.engine.app import create_engine_app
 from dataops.portal.gateway import AUTH_BODY_LIMIT, Authenticator
 from dataops.portal.logins import HashPool, LoginRefused, Logins, client_address
@@ -81,7 +81,22 @@ AUTH_PATHS: dict[str, Callable[[Workspace], object]] = {
     "users-passwd-revoke-tokens": lambda ws: people.set_password(
         ws, SYSTEM, ADMIN_EMAIL, PASSWORD, revoke_tokens=True
     ),
+    "admin-password-reset": lambda ws: people.reset_password(ws, SYSTEM, _user_id(ws, ADMIN_EMAIL)),
+    "own-password-change": lambda ws: auth.change_own_password(
+        ws, _user(ws, ADMIN_EMAIL), ADMIN_PASSWORD, "a-new-password-1", None
+    ),
 }
+
+
+def _user(ws: Workspace, email: str) -> User:
+    with ws.store.unit_of_work() as uow:
+        user = people.find_user_by_email(uow, email)
+    assert user is not None
+    return user
+
+
+def _user_id(ws: Workspace, email: str) -> str:
+    return _user(ws, email).id
 
 
 @pytest.mark.parametrize("path", list(AUTH_PATHS), ids=list(AUTH_PATHS))

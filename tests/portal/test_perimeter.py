@@ -277,8 +277,19 @@ DEAD = [
 ]
 
 
+PUBLIC_PATHS = frozenset({"/api/openapi.json"})
+"""Served without credentials (CONTRACT §9: the API description serves no data)."""
+
+
 @pytest.mark.parametrize("kind", DEAD)
-@pytest.mark.parametrize("route", ROUTES, ids=ids)
+@pytest.mark.parametrize("route", [r for r in ROUTES if r.path in PUBLIC_PATHS], ids=ids)
+def test_the_api_description_needs_no_credentials(world: World, route: Route, kind: str) -> None:
+    response = send(world.client, route, world.ids, world.dead[kind])
+    assert response.status_code == 200
+
+
+@pytest.mark.parametrize("kind", DEAD)
+@pytest.mark.parametrize("route", [r for r in ROUTES if r.path not in PUBLIC_PATHS], ids=ids)
 def test_401_without_live_credentials(world: World, route: Route, kind: str) -> None:
     before = db_snapshot(world.ws)
     response = send(world.client, route, world.ids, world.dead[kind])

@@ -14,7 +14,13 @@ from starlette.concurrency import run_in_threadpool
 from dataops.domain.models import User
 from dataops.engine import problems
 from dataops.portal.broker import EngineBroker, EngineConnector
-from dataops.portal.gateway import SESSION_COOKIE, ApiGateway, Authenticator, cross_site
+from dataops.portal.gateway import (
+    API_DOCS,
+    SESSION_COOKIE,
+    ApiGateway,
+    Authenticator,
+    cross_site,
+)
 from dataops.portal.logins import HashPool, LoginRefused, Logins, client_address
 from dataops.portal.ratelimit import LoginLimiter
 from dataops.services import auth
@@ -24,6 +30,13 @@ CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
 )
+
+
+_PAGE_HEADERS = {
+    "Content-Security-Policy": CSP,
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+}
 
 
 def _user_json(user: User) -> dict[str, Any]:
@@ -140,6 +153,12 @@ def create_portal_app(
         user, via = await current_user(request)
         return JSONResponse({"authenticated": True, "via": via, "user": _user_json(user)})
 
+    @app.get(API_DOCS, response_class=HTMLResponse)
+    async def api_docs() -> Response:
+        """The API reference page: `apidocs.js` renders `/work/api/openapi.json`."""
+        html = resources.files("dataops.portal").joinpath("static/apidocs.html").read_text()
+        return HTMLResponse(html, headers=_PAGE_HEADERS)
+
     @app.get("/")
     async def root() -> RedirectResponse:
         return RedirectResponse("/work", status_code=302)
@@ -150,14 +169,7 @@ def create_portal_app(
         if path.startswith("static/"):
             return _static(path.removeprefix("static/"))
         html = resources.files("dataops.portal").joinpath("static/index.html").read_text()
-        return HTMLResponse(
-            html,
-            headers={
-                "Content-Security-Policy": CSP,
-                "X-Content-Type-Options": "nosniff",
-                "Referrer-Policy": "same-origin",
-            },
-        )
+        return HTMLResponse(html, headers=_PAGE_HEADERS)
 
     return ApiGateway(app, authenticator=authenticator, broker=broker, body_limit=body_limit)
 
