@@ -98,7 +98,7 @@ function operationSection(server, path, method, op, components) {
   );
   if (op.summary) section.append(el("p", { text: op.summary }));
   if (op.description && op.description !== op.summary) {
-    section.append(el("p", { class: "muted", text: op.description }));
+    section.append(el("p", { class: "hint", text: op.description }));
   }
   if (op.parameters && op.parameters.length) section.append(parametersTable(op.parameters));
   if (op.requestBody) {
