@@ -137,6 +137,29 @@ def test_bootstrap_admin_hashes_without_the_write_lock(
     ws.store.close()
 
 
+def test_a_user_disabled_while_their_password_was_checked_opens_no_session(
+    workspace: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A disabled user cannot log in (CONTRACT §9), also when an admin disables them
+    between the password check (outside the transaction) and the session's write."""
+    add_user(workspace, Role.OPERATOR, "dana@example.com")
+    real = passwords.verify
+
+    def verify(password_hash: str, password: str) -> bool:
+        result = real(password_hash, password)
+        monkeypatch.setattr(passwords, "verify", real)
+        people.set_disabled(workspace, SYSTEM, "dana@example.com", True)
+        return result
+
+    monkeypatch.setattr(passwords, "verify", verify)
+    with pytest.raises(Unauthorized, match="disabled"):
+        auth.login(workspace, "dana@example.com", PASSWORD)
+    with workspace.store.unit_of_work() as uow:
+        user = people.find_user_by_email(uow, "dana@example.com")
+        assert user is not None
+        assert uow.sessions.find(Filters({"user_id": user.id}), PageRequest(10)).items == []
+
+
 def test_a_password_changed_while_it_was_checked_opens_no_session(
     workspace: Workspace, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -60,7 +60,7 @@ def login(ws: Workspace, email: str, password: str) -> NewSession:
     if not passwords.verify(credential.password_hash, password):
         raise failure
     if user.disabled:
-        raise DISABLED
+        raise _disabled()
     token = secrets.token_urlsafe(32)
     expires = format_ts(now() + SESSION_LIFETIME)
     with ws.store.unit_of_work(write=True) as uow:
@@ -69,7 +69,7 @@ def login(ws: Workspace, email: str, password: str) -> NewSession:
             raise failure  # the password changed while this one was checked
         latest = uow.users.get(user.id)
         if latest is None or latest.disabled:
-            raise DISABLED  # disabled while the password was checked
+            raise _disabled()  # disabled while the password was checked
         uow.sessions.add(
             Session(id=secret_hash(token), user_id=user.id, created_at=now_ts(), expires_at=expires)
         )
@@ -78,13 +78,14 @@ def login(ws: Workspace, email: str, password: str) -> NewSession:
     return NewSession(token, user, expires)
 
 
-DISABLED = Unauthorized("this account is disabled; ask an admin to enable it")
+def _disabled() -> Unauthorized:
+    return Unauthorized("this account is disabled; ask an admin to enable it")
 
 
 def _enabled(user: User) -> User:
     """The user, or Unauthorized when an admin disabled them (CONTRACT §9)."""
     if user.disabled:
-        raise DISABLED
+        raise _disabled()
     return user
 
 
