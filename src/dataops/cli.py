@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from dataops.config import Settings
-from dataops.domain.enums import Role
+from dataops.domain.enums import ArtifactType, Role
 from dataops.domain.errors import DataOpsError
 
 if TYPE_CHECKING:
@@ -273,6 +273,8 @@ def _tokens_revoke(args: argparse.Namespace) -> int:
 def _read_password(args: argparse.Namespace) -> str:
     if args.password_stdin:
         return sys.stdin.readline().rstrip("\n")
+    if not sys.stdin.isatty():
+        raise DataOpsError("no terminal to ask for the password on; pipe it with --password-stdin")
     first = getpass.getpass("Password: ")
     if first != getpass.getpass("Repeat password: "):
         raise DataOpsError("the passwords do not match")
@@ -289,6 +291,40 @@ def _users_add(args: argparse.Namespace) -> int:
     )
     print(f"created {user.role.value} {user.email} ({user.id})", file=sys.stderr)
     print(user.id)
+    return 0
+
+
+def _users_list(args: argparse.Namespace) -> int:
+    """One tab-separated line per user after a header line: ID, email, name, role,
+    status (`active` or `disabled`), created."""
+    from dataops import runtime
+    from dataops.services import people
+    from dataops.store.port import PageRequest
+
+    workspace = runtime.build_workspace(Settings.from_env())
+    print("ID\tEMAIL\tNAME\tROLE\tSTATUS\tCREATED")
+    cursor = None
+    while True:
+        page = people.list_users(workspace, PageRequest(limit=500, cursor=cursor))
+        for user in page.items:
+            status = "disabled" if user.disabled else "active"
+            fields = (user.id, user.email, user.name, user.role.value, status, user.created_at)
+            print("\t".join(fields))
+        if page.next_cursor is None:
+            return 0
+        cursor = page.next_cursor
+
+
+def _users_disable(args: argparse.Namespace) -> int:
+    """`users disable|enable EMAIL`: a disabled user cannot log in; their sessions are
+    revoked and their API tokens refused until they are enabled again."""
+    from dataops import runtime
+    from dataops.services import people
+
+    workspace = runtime.build_workspace(Settings.from_env())
+    disabled = args.action == "disable"
+    user = people.set_disabled(workspace, people.SYSTEM, args.email, disabled)
+    print(f"{user.email} is {'disabled' if user.disabled else 'enabled'}", file=sys.stderr)
     return 0
 
 
@@ -534,15 +570,27 @@ def _add_artifact_commands(sub: argparse._SubParsersAction[argparse.ArgumentPars
     target.add_argument("--task", help="the task the output belongs to")
     target.add_argument("--bundle", help="the bundle the output belongs to")
     register.add_argument(
-        "--type", help="artifact type (default: assistant-output for files, external-link for URLs)"
+        "--type",
+        choices=[t.value for t in ArtifactType],  # checked before anything is uploaded
+        help="artifact type (default: assistant-output for files, external-link for URLs)",
     )
     register.add_argument("--title", help="default: the file name or the URL")
     register.add_argument("--assistant-job", help="opaque assistant job ID")
     register.set_defaults(handler=_artifacts_register)
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("dataops")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="dataops", description="DataOps V1 work-engine")
+    parser.add_argument("--version", action="version", version=f"dataops {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     serve = sub.add_parser("serve", help="portal + engine on the embedded defaults")
@@ -605,6 +653,16 @@ def build_parser() -> argparse.ArgumentParser:
         "--revoke-tokens", action="store_true", help="revoke the user's API tokens too"
     )
     passwd.set_defaults(handler=_users_passwd)
+    users.add_parser(
+        "list", help="list users: ID, email, name, role, status, created"
+    ).set_defaults(handler=_users_list)
+    for action, what in (
+        ("disable", "disable a user (no login; sessions and tokens refused)"),
+        ("enable", "enable a disabled user again"),
+    ):
+        toggle = users.add_parser(action, help=what)
+        toggle.add_argument("email")
+        toggle.set_defaults(handler=_users_disable)
     blobs = sub.add_parser("blobs", help="local-dev blob store").add_subparsers(
         dest="action", required=True
     )

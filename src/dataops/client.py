@@ -110,11 +110,52 @@ class DataOpsClient:
 
     # -- tasks -----------------------------------------------------------------------
 
+    def list_tasks(self, **filters: str) -> Iterator[dict[str, Any]]:
+        """Every task matching the filters (bundleId, status, date, assigneeId), page by
+        page."""
+        yield from self._pages("/tasks", filters)
+
     def get_task(self, task_id: str) -> dict[str, Any]:
         return self._call("GET", f"/tasks/{task_id}")
 
     def task_proof(self, task_id: str) -> dict[str, Any]:
         return self._call("GET", f"/tasks/{task_id}/proof")
+
+    def complete_task(
+        self, task_id: str, *, version: int | None = None, **evidence: Any
+    ) -> dict[str, Any]:
+        """Mark the task done; `evidence` (link, comment, externalStatus) is sent with it
+        and counts towards proof. Missing proof raises ApiError 409 naming what is
+        missing; `version` sends If-Match (409 when the task changed meanwhile)."""
+        headers = {"If-Match": str(version)} if version is not None else {}
+        body = {**evidence, "status": "done"}
+        return self._call("PATCH", f"/tasks/{task_id}", json=body, headers=headers)
+
+    def my_work(self, which: str | None = None) -> dict[str, Any]:
+        """The caller's own work: every list's first page, or one list (`which`)."""
+        params = {"list": which} if which else None
+        return self._call("GET", "/my-work", params=params)
+
+    # -- bundles and templates ---------------------------------------------------------
+
+    def list_bundles(self, **filters: str) -> Iterator[dict[str, Any]]:
+        """Every bundle matching the filters (status, templateId, ...), page by page."""
+        yield from self._pages("/bundles", filters)
+
+    def get_bundle(self, bundle_id: str) -> dict[str, Any]:
+        return self._call("GET", f"/bundles/{bundle_id}")
+
+    def list_templates(self) -> Iterator[dict[str, Any]]:
+        yield from self._pages("/templates", {})
+
+    def get_template(self, template_id: str) -> dict[str, Any]:
+        return self._call("GET", f"/templates/{template_id}")
+
+    def instantiate(self, template_id: str, title: str, anchor_date: str) -> dict[str, Any]:
+        """Start a bundle from a template: `{"bundle", "tasks"}`, each task dated
+        `anchor_date` + its definition's `offsetDays`."""
+        body = {"title": title, "anchorDate": anchor_date}
+        return self._call("POST", f"/templates/{template_id}/instantiate", json=body)
 
     # -- uploads ---------------------------------------------------------------------
 

@@ -48,6 +48,7 @@ WORLD_KEYS = (
     "superseded",
     "successor",
     "recurring",
+    "user",
 )
 
 # --- the fixture world ---------------------------------------------------------------
@@ -170,7 +171,19 @@ def make_world(api: TestClient) -> dict[str, str]:
             },
         )
     )
+    person = _created(
+        api.post(
+            f"{API}/users",
+            json={
+                "email": "pat@example.com",
+                "name": "Pat",
+                "role": "viewer",
+                "password": "p" * 12,
+            },
+        )
+    )
     return {
+        "user": person["id"],
         "template": template["id"],
         "bundle": bundle["id"],
         "task": task["id"],
@@ -197,8 +210,9 @@ COLLECTIONS = (
     "users",
     "recurring-configs",
     "webhooks",
+    "tokens",
 )
-ADMIN_ONLY = frozenset({"webhooks"})
+ADMIN_ONLY = frozenset({"webhooks", "tokens"})
 """Collections only an admin may read (a viewer's snapshot leaves them out)."""
 RECORDS = {
     "template": "templates",
@@ -1277,6 +1291,121 @@ CASES: list[Case] = [
         json={"emailNotifications": "daily"},
         headers={"If-Match": "99"},
     ),
+    # ---- users and tokens (CONTRACT §9, admin) ------------------------------------------------
+    Case("users-patch-unknown", "PATCH", f"{API}/users/{MISSING}", 404, json={"name": "X"}),
+    Case(
+        "users-patch-unknown-role",
+        "PATCH",
+        f"{API}/users/<user>",
+        422,
+        json={"role": "superuser"},
+        fields=("role",),
+    ),
+    Case(
+        "users-patch-disabled-as-string",
+        "PATCH",
+        f"{API}/users/<user>",
+        422,
+        json={"disabled": "true"},
+        fields=("disabled",),
+    ),
+    Case(
+        "users-patch-name-cleared",
+        "PATCH",
+        f"{API}/users/<user>",
+        422,
+        json={"name": None},
+        fields=("name",),
+    ),
+    Case(
+        "users-patch-name-empty",
+        "PATCH",
+        f"{API}/users/<user>",
+        422,
+        json={"name": ""},
+        fields=("name",),
+    ),
+    Case(
+        "users-patch-email-not-changeable",
+        "PATCH",
+        f"{API}/users/<user>",
+        422,
+        json={"email": "other@example.com"},
+        fields=("email",),
+    ),
+    Case(
+        "users-patch-stale-if-match",
+        "PATCH",
+        f"{API}/users/<user>",
+        409,
+        json={"name": "Patricia"},
+        headers={"If-Match": "99"},
+    ),
+    Case(
+        "users-patch-bad-if-match",
+        "PATCH",
+        f"{API}/users/<user>",
+        400,
+        json={"name": "Patricia"},
+        headers={"If-Match": "latest"},
+    ),
+    Case(
+        "users-patch-malformed",
+        "PATCH",
+        f"{API}/users/<user>",
+        400,
+        raw=b'{"name": ',
+        content_type=JSON_CT,
+    ),
+    Case("users-reset-unknown", "POST", f"{API}/users/{MISSING}/password-reset", 404),
+    Case("users-reset-wrong-method", "GET", f"{API}/users/<user>/password-reset", 405),
+    Case(
+        "tokens-unknown-user",
+        "POST",
+        f"{API}/tokens",
+        404,
+        json={"userId": MISSING, "name": "script"},
+    ),
+    Case(
+        "tokens-no-name",
+        "POST",
+        f"{API}/tokens",
+        422,
+        json={"userId": "<user>"},
+        fields=("name",),
+    ),
+    Case(
+        "tokens-expiry-as-string",
+        "POST",
+        f"{API}/tokens",
+        422,
+        json={"userId": "<user>", "name": "script", "expiresIn": "30"},
+        fields=("expiresIn",),
+    ),
+    Case(
+        "tokens-expiry-as-boolean",
+        "POST",
+        f"{API}/tokens",
+        422,
+        json={"userId": "<user>", "name": "script", "expiresIn": True},
+        fields=("expiresIn",),
+    ),
+    Case(
+        "tokens-expiry-too-long",
+        "POST",
+        f"{API}/tokens",
+        422,
+        json={"userId": "<user>", "name": "script", "expiresIn": 3651},
+        fields=("expiresIn",),
+    ),
+    Case(
+        "tokens-expiry-negative",
+        "POST",
+        f"{API}/tokens",
+        422,
+        json={"userId": "<user>", "name": "script", "expiresIn": -1},
+        fields=("expiresIn",),
+    ),
     # ---- webhooks (CONTRACT §8, admin) --------------------------------------------------------
     Case("webhooks-no-url", "POST", f"{API}/webhooks", 422, json={"events": []}, fields=("url",)),
     Case(
@@ -2131,6 +2260,8 @@ def test_viewer_cannot_write(
     viewer = client_as(Role.VIEWER)
     before = snapshot(api, workspace, world)
     readable = {k: v for k, v in before.items() if k not in ADMIN_ONLY}
+    # ... and of the users only who is who (CONTRACT §9)
+    readable["users"] = [{"id": u["id"], "name": u["name"]} for u in readable["users"]]
     # the viewer can read everything but the admin-only collections, and not those
     assert snapshot(viewer, workspace, world, admin=False) == readable
     for name in ADMIN_ONLY:

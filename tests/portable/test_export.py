@@ -364,6 +364,7 @@ def test_never_exported_hashes_sessions_tokens(golden: Golden) -> None:
             "created_at",
             "email_notifications",
             "timezone",
+            "disabled",
             "version",
         }
     with tarfile.open(golden.archive) as tar:

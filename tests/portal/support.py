@@ -298,7 +298,16 @@ def seed_records(ws: Workspace, admin: httpx.Client) -> dict[str, str]:
         201,
     )
     token, _ = auth.create_token(ws, people.SYSTEM, ADMIN_EMAIL, "perimeter")
+    person = people.add_user(
+        ws,
+        people.SYSTEM,
+        f"seeded-{uuid.uuid4().hex[:8]}@example.com",
+        "Seeded",
+        Role.VIEWER,
+        PASSWORD,
+    )
     ids = {
+        "user_id": person.id,
         "template_id": template["id"],
         "bundle_id": created["bundle"]["id"],
         "task_id": task["id"],

@@ -21,7 +21,7 @@ from dataops import runtime
 from dataops.config import Settings
 from dataops.domain.enums import Role
 from dataops.domain.errors import ConfigurationError, StorageUnavailable, Unauthorized
-from dataops.domain.models import ApiToken
+from dataops.domain.models import ApiToken, User
 from dataops.engine.app import create_engine_app
 from dataops.portal.gateway import AUTH_BODY_LIMIT, Authenticator
 from dataops.portal.logins import HashPool, LoginRefused, Logins, client_address
@@ -81,7 +81,22 @@ AUTH_PATHS: dict[str, Callable[[Workspace], object]] = {
     "users-passwd-revoke-tokens": lambda ws: people.set_password(
         ws, SYSTEM, ADMIN_EMAIL, PASSWORD, revoke_tokens=True
     ),
+    "admin-password-reset": lambda ws: people.reset_password(ws, SYSTEM, _user_id(ws, ADMIN_EMAIL)),
+    "own-password-change": lambda ws: auth.change_own_password(
+        ws, _user(ws, ADMIN_EMAIL), ADMIN_PASSWORD, "a-new-password-1", None
+    ),
 }
+
+
+def _user(ws: Workspace, email: str) -> User:
+    with ws.store.unit_of_work() as uow:
+        user = people.find_user_by_email(uow, email)
+    assert user is not None
+    return user
+
+
+def _user_id(ws: Workspace, email: str) -> str:
+    return _user(ws, email).id
 
 
 @pytest.mark.parametrize("path", list(AUTH_PATHS), ids=list(AUTH_PATHS))
@@ -120,6 +135,29 @@ def test_bootstrap_admin_hashes_without_the_write_lock(
     monkeypatch.setattr(passwords, "hash_password", hash_password)
     assert runtime.bootstrap_admin(ws) is not None
     ws.store.close()
+
+
+def test_a_user_disabled_while_their_password_was_checked_opens_no_session(
+    workspace: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A disabled user cannot log in (CONTRACT §9), also when an admin disables them
+    between the password check (outside the transaction) and the session's write."""
+    add_user(workspace, Role.OPERATOR, "dana@example.com")
+    real = passwords.verify
+
+    def verify(password_hash: str, password: str) -> bool:
+        result = real(password_hash, password)
+        monkeypatch.setattr(passwords, "verify", real)
+        people.set_disabled(workspace, SYSTEM, "dana@example.com", True)
+        return result
+
+    monkeypatch.setattr(passwords, "verify", verify)
+    with pytest.raises(Unauthorized, match="disabled"):
+        auth.login(workspace, "dana@example.com", PASSWORD)
+    with workspace.store.unit_of_work() as uow:
+        user = people.find_user_by_email(uow, "dana@example.com")
+        assert user is not None
+        assert uow.sessions.find(Filters({"user_id": user.id}), PageRequest(10)).items == []
 
 
 def test_a_password_changed_while_it_was_checked_opens_no_session(

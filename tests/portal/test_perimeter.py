@@ -277,8 +277,19 @@ DEAD = [
 ]
 
 
+PUBLIC_PATHS = frozenset({"/api/openapi.json"})
+"""Served without credentials (CONTRACT §9: the API description serves no data)."""
+
+
 @pytest.mark.parametrize("kind", DEAD)
-@pytest.mark.parametrize("route", ROUTES, ids=ids)
+@pytest.mark.parametrize("route", [r for r in ROUTES if r.path in PUBLIC_PATHS], ids=ids)
+def test_the_api_description_needs_no_credentials(world: World, route: Route, kind: str) -> None:
+    response = send(world.client, route, world.ids, world.dead[kind])
+    assert response.status_code == 200
+
+
+@pytest.mark.parametrize("kind", DEAD)
+@pytest.mark.parametrize("route", [r for r in ROUTES if r.path not in PUBLIC_PATHS], ids=ids)
 def test_401_without_live_credentials(world: World, route: Route, kind: str) -> None:
     before = db_snapshot(world.ws)
     response = send(world.client, route, world.ids, world.dead[kind])
@@ -550,7 +561,8 @@ def test_forged_headers_without_credentials_are_401(world: World) -> None:
     before = db_snapshot(world.ws)
     for route in ROUTES:
         response = send(world.client, route, world.ids, forged(world))
-        assert response.status_code == 401, route.label
+        expected = 200 if route.path in PUBLIC_PATHS else 401  # (served to anyone)
+        assert response.status_code == expected, route.label
     assert_unchanged(before, db_snapshot(world.ws))
 
 
@@ -751,7 +763,10 @@ def test_refused_requests_never_reach_the_engine(
     for route in ROUTES:
         send(client, route, world.ids, world.dead["bad-cookie"])
         send(client, route, world.ids, forged(world))
-    assert recorder.requests == []
+    public = [r for r in recorder.requests if r.url.path in PUBLIC_PATHS]
+    assert [r for r in recorder.requests if r not in public] == []
+    for sent in public:  # the description is fetched with no user, whatever was forged
+        assert not [name for name in sent.headers if name.lower().startswith("x-user-")]
 
 
 # --------------------------------------------------------------- broker failure modes

@@ -409,6 +409,8 @@ class User:
     email_notifications: EmailNotifications = EmailNotifications.OFF
     timezone: str = "UTC"
     """IANA time zone: when the user's daily e-mail digest is due (08:00 there)."""
+    disabled: bool = False
+    """A disabled user cannot log in; their sessions and API tokens are refused (401)."""
     version: int = 1
 
     @property

@@ -12,6 +12,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from dataops.domain.errors import PayloadTooLarge
 from dataops.engine import problems
+from dataops.engine.openapi import public_openapi
 from dataops.engine.perimeter import Nosniff, counted_body
 from dataops.engine.routes import (
     artifacts,
@@ -170,6 +171,7 @@ def create_engine_app(
     )
     for module in modules:
         app.include_router(module.router)
+    app.openapi = lambda: public_openapi(app)  # type: ignore[method-assign]
     app.add_middleware(BodyLimit, upload_limit=workspace.settings.max_upload_bytes)
     app.add_middleware(PortalTrust, secret=portal_secret)
     app.add_middleware(RequestId, log_requests=log_requests)

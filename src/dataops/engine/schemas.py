@@ -364,6 +364,23 @@ class UserCreate(In):
     password: Annotated[StrictStr, Field(min_length=8, max_length=1024)]
 
 
+class UserUpdate(Versioned):
+    """`PATCH /api/users/{id}` (admin): role, display name, disabled."""
+
+    role: Role | None = None
+    name: Annotated[StrictStr, Field(min_length=1, max_length=500)] | None = None
+    disabled: StrictBool | None = None
+
+
+class TokenCreate(In):
+    """`POST /api/tokens` (admin): a token for `userId`, living `expiresIn` days (0:
+    never expires)."""
+
+    user_id: Id
+    name: Annotated[StrictStr, Field(min_length=1, max_length=200)]
+    expires_in: Annotated[StrictInt, Field(ge=0, le=3650)] = 90
+
+
 class MeUpdate(Versioned):
     """`PATCH /api/me`: the actor's own e-mail choice and time zone, nothing else."""
 

@@ -15,7 +15,13 @@ from dataops.config import Settings
 from dataops.domain.models import User
 from dataops.engine import problems
 from dataops.portal.broker import EngineBroker, EngineConnector
-from dataops.portal.gateway import SESSION_COOKIE, ApiGateway, Authenticator
+from dataops.portal.gateway import (
+    API_DOCS,
+    SESSION_COOKIE,
+    ApiGateway,
+    Authenticator,
+    cross_site,
+)
 from dataops.portal.logins import HashPool, LoginRefused, Logins, client_address
 from dataops.portal.ratelimit import LoginLimiter
 from dataops.services import auth
@@ -30,6 +36,14 @@ def content_security_policy(settings: Settings) -> str:
         "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
         f"connect-src {connect}; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
     )
+
+
+def _page_headers(csp: str) -> dict[str, str]:
+    return {
+        "Content-Security-Policy": csp,
+        "X-Content-Type-Options": "nosniff",
+        "Referrer-Policy": "same-origin",
+    }
 
 
 def _user_json(user: User) -> dict[str, Any]:
@@ -69,6 +83,7 @@ def create_portal_app(
     problems.install(app)
     secure = workspace.settings.secure_cookies
     csp = content_security_policy(workspace.settings)
+    page_headers = _page_headers(csp)
 
     hashes = HashPool()
     logins = Logins(workspace, LoginLimiter(workspace.store), hashes)
@@ -119,10 +134,46 @@ def create_portal_app(
         )
         return response
 
+    @app.post("/auth/password")
+    async def change_password(
+        request: Request,
+        current_password: Annotated[
+            str, Body(alias="currentPassword", max_length=1024, strict=True)
+        ],
+        new_password: Annotated[str, Body(alias="newPassword", max_length=1024, strict=True)],
+    ) -> JSONResponse:
+        """The caller changes their own password (current one required); their other
+        sessions are revoked, the one they are using stays. Both hashes run on the login
+        hash pool (no lock held, a full pool is 503 at once)."""
+        user, via = await current_user(request)
+        if via == "cookie" and cross_site(request.scope):
+            detail = "cross-site requests with a session cookie are refused"
+            return problems.problem(403, "cross-site", "Forbidden", detail)
+        cookie = request.cookies.get(SESSION_COOKIE) if via == "cookie" else None
+        keep = auth.secret_hash(cookie) if cookie else None
+        if not hashes.reserve():
+            return problems.problem(
+                503,
+                "login-busy",
+                "Too many logins at once",
+                "too many passwords are being checked at once; try again in 1 s",
+                headers={"Retry-After": "1"},
+            )
+        await hashes.run(
+            auth.change_own_password, workspace, user, current_password, new_password, keep
+        )
+        return JSONResponse({"changed": True})
+
     @app.get("/auth/session")
     async def session(request: Request) -> JSONResponse:
         user, via = await current_user(request)
         return JSONResponse({"authenticated": True, "via": via, "user": _user_json(user)})
+
+    @app.get(API_DOCS, response_class=HTMLResponse)
+    async def api_docs() -> Response:
+        """The API reference page: `apidocs.js` renders `/work/api/openapi.json`."""
+        html = resources.files("dataops.portal").joinpath("static/apidocs.html").read_text()
+        return HTMLResponse(html, headers=page_headers)
 
     @app.get("/")
     async def root() -> RedirectResponse:
@@ -134,14 +185,7 @@ def create_portal_app(
         if path.startswith("static/"):
             return _static(path.removeprefix("static/"), csp)
         html = resources.files("dataops.portal").joinpath("static/index.html").read_text()
-        return HTMLResponse(
-            html,
-            headers={
-                "Content-Security-Policy": csp,
-                "X-Content-Type-Options": "nosniff",
-                "Referrer-Policy": "same-origin",
-            },
-        )
+        return HTMLResponse(html, headers=page_headers)
 
     return ApiGateway(app, authenticator=authenticator, broker=broker, body_limit=body_limit)
 

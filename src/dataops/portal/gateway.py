@@ -37,6 +37,9 @@ SESSION_COOKIE = "dataops_session"
 AUTH_BODY_LIMIT = 16 * 1024
 """Bytes an `/auth/*` request body may have: a login is a few hundred."""
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+API_DOCS = "/work/api/docs"
+PUBLIC_API = frozenset({"/work/api/openapi.json", API_DOCS})
+"""Under `/work/api/` but open without a session (CONTRACT §9): GET and HEAD only."""
 API_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 
 log = logging.getLogger("dataops.portal")
@@ -130,6 +133,9 @@ class ApiGateway:
         if scope["type"] == "http":
             send = nosniff(send)  # every answer, whoever makes it
             path: str = scope["path"]
+            if path in PUBLIC_API and scope["method"] in ("GET", "HEAD"):
+                await self._public(scope, receive, send)
+                return
             if path.startswith("/work/api/"):
                 await self._api(scope, receive, send)
                 return
@@ -142,6 +148,14 @@ class ApiGateway:
             await self._app(scope, receive, _logged(scope, send))  # the UI, files
             return
         await self._app(scope, receive, send)
+
+    async def _public(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """The API description (the engine's, forwarded with no user: it describes, it
+        serves no data) and its reference page (the portal's own)."""
+        if scope["path"] == API_DOCS:
+            await self._app(scope, receive, _logged(scope, send))
+            return
+        await self._broker.forward(scope, receive, send, None)
 
     async def _health(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Forwarded as the caller when they prove who they are (the engine then names
@@ -233,6 +247,11 @@ def _logged(scope: Scope, send: Send) -> Send:
         await send(message)
 
     return logging_send
+
+
+def cross_site(scope: Scope) -> bool:
+    """True when the request in `scope` came from another site (Sec-Fetch-Site, Origin)."""
+    return _cross_site(scope, _first_headers(scope))
 
 
 def _cross_site(scope: Scope, headers: dict[bytes, bytes]) -> bool:

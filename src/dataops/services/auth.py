@@ -11,13 +11,13 @@ from datetime import timedelta
 
 from dataops.domain.clock import format_ts, new_id, now, now_ts, parse_ts
 from dataops.domain.enums import EntityType
-from dataops.domain.errors import Conflict, Unauthorized, ValidationFailed
+from dataops.domain.errors import Conflict, NotFound, Unauthorized, ValidationFailed
 from dataops.domain.models import Actor, ApiToken, Session, User
 from dataops.domain.permissions import Permission, require_permission
 from dataops.services import passwords
 from dataops.services.common import EXPIRED_PER_WRITE, audit, require
 from dataops.services.context import Workspace
-from dataops.services.people import find_user_by_email, normal_email
+from dataops.services.people import find_user_by_email, normal_email, store_password
 from dataops.store.port import Filters, Page, PageRequest
 
 SESSION_LIFETIME = timedelta(hours=12)
@@ -59,12 +59,17 @@ def login(ws: Workspace, email: str, password: str) -> NewSession:
         raise failure
     if not passwords.verify(credential.password_hash, password):
         raise failure
+    if user.disabled:
+        raise _disabled()
     token = secrets.token_urlsafe(32)
     expires = format_ts(now() + SESSION_LIFETIME)
     with ws.store.unit_of_work(write=True) as uow:
         current = uow.credentials.get(user.id)
         if current is None or current.password_hash != credential.password_hash:
             raise failure  # the password changed while this one was checked
+        latest = uow.users.get(user.id)
+        if latest is None or latest.disabled:
+            raise _disabled()  # disabled while the password was checked
         uow.sessions.add(
             Session(id=secret_hash(token), user_id=user.id, created_at=now_ts(), expires_at=expires)
         )
@@ -73,13 +78,56 @@ def login(ws: Workspace, email: str, password: str) -> NewSession:
     return NewSession(token, user, expires)
 
 
+def _disabled() -> Unauthorized:
+    return Unauthorized("this account is disabled; ask an admin to enable it")
+
+
+def _enabled(user: User) -> User:
+    """The user, or Unauthorized when an admin disabled them (CONTRACT §9)."""
+    if user.disabled:
+        raise _disabled()
+    return user
+
+
 def session_user(ws: Workspace, token: str) -> User:
-    """The user of a live session, or Unauthorized."""
+    """The user of a live session, or Unauthorized (also when the user is disabled)."""
+    return session_and_user(ws, token)[0]
+
+
+def session_and_user(ws: Workspace, token: str) -> tuple[User, Session]:
+    """The user of a live session and the session, or Unauthorized. Reads only."""
     with ws.store.unit_of_work() as uow:
         session = uow.sessions.get(secret_hash(token))
         if session is None or session.revoked or parse_ts(session.expires_at) <= now():
             raise Unauthorized("the session has expired or was revoked; log in again")
-        return require(uow.users, session.user_id, "user")
+        return _enabled(require(uow.users, session.user_id, "user")), session
+
+
+def change_own_password(
+    ws: Workspace, user: User, current_password: str, new_password: str, keep_session: str | None
+) -> None:
+    """Any logged-in user changes their own password, proving the current one. Every
+    other session of theirs is revoked (`keep_session`, the session ID they changed it
+    from, stays). As at login, both hashes run outside any transaction; the short write
+    transaction then checks the credential is still the one verified."""
+    if len(new_password) < passwords.MIN_LENGTH:
+        raise ValidationFailed.one(
+            "newPassword", f"must be at least {passwords.MIN_LENGTH} characters"
+        )
+    with ws.store.unit_of_work() as uow:
+        credential = uow.credentials.get(user.id)
+    if credential is None or not passwords.verify(credential.password_hash, current_password):
+        raise ValidationFailed.one("currentPassword", "is not your current password")
+    if current_password == new_password:
+        raise ValidationFailed.one("newPassword", "must differ from the current password")
+    password_hash = passwords.hash_password(new_password)
+    actor = Actor(id=user.id, email=user.email, role=user.role, name=user.name)
+    with ws.store.unit_of_work(write=True) as uow:
+        latest = uow.credentials.get(user.id)
+        if latest is None or latest.password_hash != credential.password_hash:
+            raise Conflict("the password was changed meanwhile; log in again")
+        store_password(uow, actor, user.id, password_hash, keep_session=keep_session)
+        uow.commit()
 
 
 def logout(ws: Workspace, token: str) -> None:
@@ -96,8 +144,24 @@ def logout(ws: Workspace, token: str) -> None:
 def create_token(
     ws: Workspace, actor: Actor, email: str, name: str, expires_in_days: int = TOKEN_DAYS
 ) -> tuple[ApiToken, str]:
+    """A new bearer token for the user with `email` (`create_token_for`)."""
+    try:
+        normal = normal_email(email)
+    except ValidationFailed:
+        raise ValidationFailed.one("user", f"no user has the email {email}") from None
+    with ws.store.unit_of_work() as uow:
+        user = find_user_by_email(uow, normal)
+    if user is None:
+        raise ValidationFailed.one("user", f"no user has the email {email}")
+    return create_token_for(ws, actor, user.id, name, expires_in_days)
+
+
+def create_token_for(
+    ws: Workspace, actor: Actor, user_id: str, name: str, expires_in_days: int = TOKEN_DAYS
+) -> tuple[ApiToken, str]:
     """A new bearer token for the user, living `expires_in_days` days (0: it never
-    expires); the secret is returned once and never stored. Only an admin makes tokens."""
+    expires); the secret is returned once and never stored. Only an admin makes tokens.
+    An unknown user is 404 (a relationship ID in the body, CONTRACT §4)."""
     require_permission(actor.role, Permission.ADMINISTER, "creating an API token")
     if not name.strip() or len(name) > 200:
         raise ValidationFailed.one("name", "must be 1 to 200 characters")
@@ -109,9 +173,9 @@ def create_token(
     created = now()
     expires_at = format_ts(created + timedelta(days=expires_in_days)) if expires_in_days else None
     with ws.store.unit_of_work(write=True) as uow:
-        user = find_user_by_email(uow, normal_email(email))
+        user = uow.users.get(user_id)
         if user is None:
-            raise ValidationFailed.one("user", f"no user has the email {email}")
+            raise NotFound("user", user_id, field="userId")
         token = ApiToken(
             id=new_id("tok"),
             user_id=user.id,
@@ -155,7 +219,7 @@ def find_token_user(ws: Workspace, secret: str) -> tuple[User, ApiToken]:
             raise failure
         if is_expired(token):
             raise Unauthorized(f"the API token expired on {token.expires_at}")
-        return require(uow.users, token.user_id, "user"), token
+        return _enabled(require(uow.users, token.user_id, "user")), token
 
 
 def is_expired(token: ApiToken) -> bool:

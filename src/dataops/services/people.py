@@ -7,7 +7,7 @@ import re
 from typing import Any
 
 from dataops.domain.clock import new_id, now_ts
-from dataops.domain.codec import camel
+from dataops.domain.codec import camel, to_dict
 from dataops.domain.enums import EmailNotifications, EntityType, Role
 from dataops.domain.errors import (
     Conflict,
@@ -65,26 +65,119 @@ def set_password(
         user = find_user_by_email(uow, normal)
         if user is None:
             raise ValidationFailed.one("email", f"no user has the email {email}")
-        credential = Credential(user.id, password_hash, now_ts())
-        if uow.credentials.get(user.id) is None:
-            uow.credentials.add(credential)
-        else:
-            uow.credentials.update(credential, 1)
-        summary = f"password changed; {_revoke_sessions(uow, user.id)} session(s) revoked"
-        if revoke_tokens:
-            summary += f", {_revoke_tokens(uow, user.id)} API token(s) revoked"
-        audit(uow, actor, EntityType.USER, user.id, "password", summary=summary)
+        store_password(uow, actor, user.id, password_hash, revoke_tokens=revoke_tokens)
         uow.commit()
         return user
 
 
-def _revoke_sessions(uow: UnitOfWork, user_id: str) -> int:
-    """Revoke every live session of the user (a new password logs everyone out)."""
+def store_password(
+    uow: UnitOfWork,
+    actor: Actor,
+    user_id: str,
+    password_hash: str,
+    *,
+    revoke_tokens: bool = False,
+    keep_session: str | None = None,
+    how: str = "password changed",
+) -> None:
+    """Write the user's new password hash (hashed by the caller, before the transaction),
+    revoke the user's live sessions but `keep_session` (a session ID) and, with
+    `revoke_tokens`, their API tokens; audited (`how` starts the summary)."""
+    credential = Credential(user_id, password_hash, now_ts())
+    if uow.credentials.get(user_id) is None:
+        uow.credentials.add(credential)
+    else:
+        uow.credentials.update(credential, 1)
+    summary = f"{how}; {_revoke_sessions(uow, user_id, keep_session)} session(s) revoked"
+    if revoke_tokens:
+        summary += f", {_revoke_tokens(uow, user_id)} API token(s) revoked"
+    audit(uow, actor, EntityType.USER, user_id, "password", summary=summary)
+
+
+def reset_password(ws: Workspace, actor: Actor, user_id: str) -> tuple[User, str]:
+    """An admin gives another user a new, generated password (returned once, never
+    stored in clear); the user's sessions are revoked. Hashed before the write
+    transaction opens. An admin changes their own password with their current one
+    (`auth.change_own_password`), not here."""
+    if user_id == actor.id:
+        raise Conflict("change your own password on the Account page (current password needed)")
+    password = passwords.generate()
+    password_hash = passwords.hash_password(password)
+    with ws.store.unit_of_work(write=True) as uow:
+        user = require(uow.users, user_id, "user")
+        store_password(uow, actor, user.id, password_hash, how="password reset by an admin")
+        uow.commit()
+    return user, password
+
+
+USER_FIELDS = ("role", "name", "disabled")
+
+
+def update_user(
+    ws: Workspace, actor: Actor, user_id: str, changes: dict[str, Any], expected: int | None
+) -> User:
+    """`PATCH /api/users/{id}` (admin): `role`, `name`, `disabled`; audited. Disabling
+    revokes the user's sessions (their API tokens are refused while they stay disabled).
+    An admin cannot change their own role or disable themselves (a workspace could be left
+    without one)."""
+    for name in USER_FIELDS:
+        if name in changes and changes[name] is None:
+            raise ValidationFailed.one(name, "cannot be cleared")
+    with ws.store.unit_of_work(write=True) as uow:
+        current = require(uow.users, user_id, "user")
+        if expected is not None and expected != current.version:
+            raise VersionConflict(f"user {user_id!r} is at version {current.version}")
+        updated = copy.deepcopy(current)
+        if "role" in changes:
+            updated.role = Role(changes["role"])
+        if "name" in changes:
+            updated.name = changes["name"].strip()
+        if "disabled" in changes:
+            updated.disabled = changes["disabled"]
+        if user_id == actor.id and (updated.role != current.role or updated.disabled):
+            raise Conflict("you cannot change your own role or disable yourself")
+        raise_if(user_errors(updated))
+        if updated == current:
+            return current
+        updated.version = current.version + 1
+        uow.users.update(updated, current.version)
+        summary = None
+        if updated.disabled and not current.disabled:
+            summary = f"disabled; {_revoke_sessions(uow, user_id)} session(s) revoked"
+        elif current.disabled and not updated.disabled:
+            summary = "enabled"
+        audit(
+            uow,
+            actor,
+            EntityType.USER,
+            user_id,
+            "update",
+            before=current,
+            after=updated,
+            summary=summary,
+        )
+        uow.commit()
+        return updated
+
+
+def set_disabled(ws: Workspace, actor: Actor, email: str, disabled: bool) -> User:
+    """`dataops users disable|enable EMAIL`."""
+    normal = normal_email(email)
+    with ws.store.unit_of_work() as uow:
+        user = find_user_by_email(uow, normal)
+    if user is None:
+        raise ValidationFailed.one("email", f"no user has the email {email}")
+    return update_user(ws, actor, user.id, {"disabled": disabled}, None)
+
+
+def _revoke_sessions(uow: UnitOfWork, user_id: str, keep: str | None = None) -> int:
+    """Revoke every live session of the user but `keep` (a new password logs everyone
+    else out)."""
     revoked, cursor = 0, None
     while True:
         page = uow.sessions.find(Filters({"user_id": user_id}), PageRequest(500, cursor))
         for session in page.items:
-            if not session.revoked:
+            if not session.revoked and session.id != keep:
                 updated = copy.deepcopy(session)
                 updated.revoked, updated.version = True, session.version + 1
                 uow.sessions.update(updated, session.version)
@@ -172,6 +265,15 @@ def update_me(
 def list_users(ws: Workspace, page: PageRequest) -> Page[User]:
     with ws.store.unit_of_work() as uow:
         return uow.users.find(Filters(), page)
+
+
+def shown_users(actor: Actor, users: list[User]) -> list[dict[str, Any]]:
+    """`GET /api/users`: an admin sees every field (never a hash: credentials live
+    apart); any other role sees who is who, `id` and `name`, nothing more."""
+    if actor.role == Role.ADMIN:
+        shown: list[dict[str, Any]] = to_dict(users)
+        return shown
+    return [{"id": user.id, "name": user.name} for user in users]
 
 
 def has_users(ws: Workspace) -> bool:

@@ -18,7 +18,7 @@ from dataops.engine.deps import (
 )
 from dataops.engine.present import Json
 from dataops.engine.routing import api_router
-from dataops.engine.schemas import MeUpdate, UserCreate
+from dataops.engine.schemas import MeUpdate, TokenCreate, UserCreate, UserUpdate
 from dataops.services import auth
 from dataops.services import people as svc
 
@@ -50,8 +50,10 @@ def update_me(body: MeUpdate, ws: WorkspaceDep, actor: Reader, if_match: IfMatch
 
 
 @router.get("/api/users")
-async def users(ws: WorkspaceDep, _: Reader, paging: PageDep) -> JSONResponse:
-    return present.page(await read(ws, svc.list_users, ws, paging))
+async def users(ws: WorkspaceDep, actor: Reader, paging: PageDep) -> JSONResponse:
+    """Users: an admin sees every field; other roles see `id` and `name` only."""
+    found = await read(ws, svc.list_users, ws, paging)
+    return Json({"items": svc.shown_users(actor, found.items), "nextCursor": found.next_cursor})
 
 
 @router.get("/api/notifications")
@@ -100,6 +102,24 @@ def add_user(body: UserCreate, ws: WorkspaceDep, actor: Admin) -> JSONResponse:
     return present.one(user, 201)
 
 
+@router.patch("/api/users/{user_id}")
+def update_user(
+    user_id: str, body: UserUpdate, ws: WorkspaceDep, actor: Admin, if_match: IfMatch
+) -> JSONResponse:
+    """Change a user's `role`, `name` or `disabled` (If-Match; audited). A disabled user
+    cannot log in and their sessions and tokens are refused (401)."""
+    expected = expected_version(if_match, body.expected_version)
+    changes = body.model_dump(exclude_unset=True, exclude={"expected_version"})
+    return present.one(svc.update_user(ws, actor, user_id, changes, expected))
+
+
+@router.post("/api/users/{user_id}/password-reset")
+def reset_password(user_id: str, ws: WorkspaceDep, actor: Admin) -> JSONResponse:
+    """A generated password for the user, in this answer only; their sessions are revoked."""
+    user, password = svc.reset_password(ws, actor, user_id)
+    return Json({"userId": user.id, "email": user.email, "password": password})
+
+
 def _token(info: auth.TokenInfo) -> dict[str, str | None]:
     """Token metadata with its user's email; the hash is never returned."""
     token = info.token
@@ -126,6 +146,15 @@ async def tokens(
     return JSONResponse(
         {"items": [_token(t) for t in result.items], "nextCursor": result.next_cursor}
     )
+
+
+@router.post("/api/tokens", status_code=201)
+def create_token(body: TokenCreate, ws: WorkspaceDep, actor: Admin) -> JSONResponse:
+    """A new API token for a user; its `secret` is in this answer only (the hash is
+    stored)."""
+    token, secret = auth.create_token_for(ws, actor, body.user_id, body.name, body.expires_in)
+    (info,) = auth.describe_tokens(ws, [token])
+    return JSONResponse({**_token(info), "secret": secret}, status_code=201)
 
 
 @router.post("/api/tokens/{token_id}/revoke")

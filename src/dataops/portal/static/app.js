@@ -22,6 +22,7 @@ import { templatePage, templatesPage } from "./templates.js";
 import { bell, inboxPage, unreadCount } from "./inbox.js";
 import { myWorkPage } from "./mywork.js";
 import { webhooksPage } from "./webhooks.js";
+import { accountPage, peoplePage, tokensPage } from "./admin.js";
 
 const main = document.getElementById("main");
 const nav = document.getElementById("nav");
@@ -60,6 +61,9 @@ const ROUTES = [
   [/^\/work\/review\/?$/, reviewPage, "review"],
   [/^\/work\/artifacts\/([^/]+)\/?$/, artifactPage, "review"],
   [/^\/work\/webhooks\/?$/, webhooksPage, "webhooks"],
+  [/^\/work\/admin\/users\/?$/, peoplePage, "admin"],
+  [/^\/work\/admin\/tokens\/?$/, tokensPage, "admin"],
+  [/^\/work\/account\/?$/, accountPage, "account"],
 ];
 
 /** Only same-app paths are accepted as a post-login destination. */
@@ -122,6 +126,7 @@ function renderChrome(section) {
       item("/work/review", "Review queue", "review"),
       // Webhooks are managed by an admin alone (the API refuses everyone else).
       state.user.role === "admin" ? item("/work/webhooks", "Webhooks", "webhooks") : null,
+      state.user.role === "admin" ? item("/work/admin/users", "People", "admin") : null,
     ),
   );
   const logout = h(
@@ -135,7 +140,11 @@ function renderChrome(section) {
   fill(
     who,
     bellSlot,
-    h("span", { class: "who-name" }, state.user.name || state.user.email),
+    routeLink("/work/account", state.user.name || state.user.email, {
+      class: "who-name",
+      title: "Your account",
+      "aria-current": section === "account" ? "page" : undefined,
+    }),
     h("span", { class: ["role", `role-${state.user.role}`] }, state.user.role),
     logout,
   );
