@@ -20,6 +20,7 @@ from dataops.engine.routes import (
     mywork,
     people,
     recurring,
+    search,
     settings,
     tasks,
     uploads,
@@ -165,6 +166,7 @@ def create_engine_app(
         uploads,
         artifacts,
         mywork,
+        search,
         webhooks,
         export,
     )
