@@ -12,6 +12,8 @@ import { templatePage, templatesPage } from "./templates.js";
 import { bell, inboxPage, unreadCount } from "./inbox.js";
 import { myWorkPage } from "./mywork.js";
 import { webhooksPage } from "./webhooks.js";
+import { headerSearch, searchPage } from "./search.js";
+import { allArtifactsPage } from "./artifactlists.js";
 
 const main = document.getElementById("main");
 const nav = document.getElementById("nav");
@@ -48,7 +50,9 @@ const ROUTES = [
   [/^\/work\/bundles\/([^/]+)\/?$/, bundlePage, "bundles"],
   [/^\/work\/tasks\/([^/]+)\/?$/, taskPage, "bundles"],
   [/^\/work\/review\/?$/, reviewPage, "review"],
+  [/^\/work\/artifacts\/?$/, allArtifactsPage, "artifacts"],
   [/^\/work\/artifacts\/([^/]+)\/?$/, artifactPage, "review"],
+  [/^\/work\/search\/?$/, searchPage, "search"],
   [/^\/work\/webhooks\/?$/, webhooksPage, "webhooks"],
 ];
 
@@ -110,6 +114,7 @@ function renderChrome(section) {
       item("/work/bundles", "Bundles", "bundles"),
       item("/work/templates", "Templates", "templates"),
       item("/work/review", "Review queue", "review"),
+      item("/work/artifacts", "Artifacts", "artifacts"),
       // Webhooks are managed by an admin alone (the API refuses everyone else).
       state.user.role === "admin" ? item("/work/webhooks", "Webhooks", "webhooks") : null,
     ),
@@ -124,6 +129,7 @@ function renderChrome(section) {
   refreshBell();
   fill(
     who,
+    headerSearch(navigate),
     bellSlot,
     h("span", { class: "who-name" }, state.user.name || state.user.email),
     h("span", { class: ["role", `role-${state.user.role}`] }, state.user.role),
