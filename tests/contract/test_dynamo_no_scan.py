@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import inspect
+import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
 from typing import Any, cast
@@ -245,3 +246,32 @@ def test_my_work_lists_page_without_scan(client: TestClient, calls: Calls) -> No
     used = calls.counts - before
     assert used["Scan"] == 0
     assert used["Query"] >= 4
+
+
+def test_search_filters_and_counts_without_scan(client: TestClient, calls: Calls) -> None:
+    """Issue 19: search (one word, several, one kind, paged), the artifact list's
+    narrowing filters and the bundles list's artifact count, all by Query/GetItem."""
+    bundle, task = scenarios.artifact_task(client)
+    word = f"zebra{uuid.uuid4().hex[:6]}"
+    made = [
+        scenarios.register(client, title=f"{word} take {n}", taskId=task["id"])["id"]
+        for n in range(5)
+    ]
+    scenarios.register(client, title=f"{word} bundle note", bundleId=bundle["id"])
+    before = calls.counts.copy()
+
+    one = [i for page in _page_through(client, "/work/api/search", 2, q=word) for i in page]
+    assert len(one) == 6
+    both = _page_through(client, "/work/api/search", 2, q=f"{word} take", kind="artifact")
+    assert sorted(i for page in both for i in page) == sorted(made)
+    narrowed = _page_through(
+        client, "/work/api/artifacts", 2, taskId=task["id"], dataClass="internal"
+    )
+    assert sorted(i for page in narrowed for i in page) == sorted(made)
+    counted = client.get("/work/api/bundles", params={"include": "artifactCount", "limit": 500})
+    assert counted.status_code == 200, counted.text
+    row = next(b for b in counted.json()["items"] if b["id"] == bundle["id"])
+    assert row["artifactCount"] == 6
+    used = calls.counts - before
+    assert used["Scan"] == 0
+    assert used["Query"] > 0

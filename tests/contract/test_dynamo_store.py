@@ -31,7 +31,7 @@ from dataops.services import artifacts, people, tasks, workflow
 from dataops.services.context import Workspace
 from dataops.services.evidence import StoreEvidence
 from dataops.store.dynamodb import DynamoStore, table_definitions
-from dataops.store.dynamodb.tables import SPECS
+from dataops.store.dynamodb.tables import SEARCH_INDEX, SPECS
 from dataops.store.port import EXPIRING, Filters, PageRequest
 from dataops.store.sqlite.tables import TABLES
 from tests.conftest import free_port, make_settings
@@ -116,7 +116,9 @@ def test_table_definitions_are_valid_create_table_requests() -> None:
         defined = [a["AttributeName"] for a in definition["AttributeDefinitions"]]
         assert sorted(defined) == sorted(used), "every key attribute defined, nothing else"
         assert definition["BillingMode"] == "PAY_PER_REQUEST"
-        assert all(i["Projection"] == {"ProjectionType": "ALL"} for i in indexes)
+        for index in indexes:  # the search index needs only the keys it lists
+            projection = "KEYS_ONLY" if index["IndexName"] == SEARCH_INDEX else "ALL"
+            assert index["Projection"] == {"ProjectionType": projection}
 
 
 def test_auto_created_tables_match_the_definitions(store: DynamoStore) -> None:
@@ -367,15 +369,33 @@ def test_a_unit_commits_as_one_transact_write_items(store: DynamoStore) -> None:
         uow.commit()
     writes = [(name, params) for name, params in sent.sent if name != "GetItem"]
     assert [name for name, _ in writes] == ["TransactWriteItems"]
-    items = writes[0][1]["TransactItems"]
+    every = writes[0][1]["TransactItems"]
+
+    def key_of(item: dict[str, Any]) -> str:
+        body = next(iter(item.values()))
+        return str((body.get("Item") or body["Key"])["id"]["S"])
+
+    items = [i for i in every if not key_of(i).startswith("#search#")]
     assert sorted(next(iter(item)) for item in items) == ["ConditionCheck", "Put", "Put"]
+    # The search word items travel in the same transaction: the bundle's changed words
+    # ("bundle bun_1" -> "changed") and the new task's.
+    words = {(next(iter(i)), key_of(i)) for i in every if key_of(i).startswith("#search#")}
+    assert words == {
+        ("Delete", "#search#bundle#bun_1"),
+        ("Delete", "#search#bun#bun_1"),
+        ("Delete", "#search#1#bun_1"),
+        ("Put", "#search#changed#bun_1"),
+        ("Put", "#search#task#tsk_1"),
+        ("Put", "#search#tsk#tsk_1"),
+        ("Put", "#search#1#tsk_1"),
+    }
     check = next(item["ConditionCheck"] for item in items if "ConditionCheck" in item)
     assert check["TableName"] == store.tables["artifacts"]
     assert check["ExpressionAttributeValues"] == {":v": {"N": "1"}}
 
     sent.sent.clear()
     with store.unit_of_work(write=True) as uow:  # a single write needs no transaction
-        uow.tasks.add(r.task("tsk_2"))
+        uow.templates.add(r.template("tpl_2"))  # (templates have no search words)
         uow.commit()
     assert sent.names() == Counter({"PutItem": 1})
 

@@ -17,10 +17,12 @@ import pytest
 from dataops.domain.enums import ArtifactStatus, ArtifactType, Role, TaskStatus
 from dataops.domain.errors import VersionConflict
 from dataops.domain.models import Actor
+from dataops.domain.search import KINDS
 from dataops.services.evidence import StoreEvidence
 from dataops.services.mywork import WorkList, work_list
 from dataops.store.port import EXPIRING, Filters, PageRequest
 from dataops.store.sqlite import SqliteStore
+from dataops.store.sqlite import search as search_index
 from dataops.store.sqlite.migrations import MIGRATIONS
 from dataops.store.sqlite.store import SqliteUnitOfWork, encode_cursor
 from dataops.store.sqlite.tables import TABLES
@@ -209,7 +211,7 @@ def tables(path: Path) -> set[str]:
 
 def test_migrations_are_numbered_and_recorded(tmp_path: Path) -> None:
     assert MIGRATIONS, "at least one migration"
-    assert all(step.strip() for step in MIGRATIONS)
+    assert all(callable(step) or step.strip() for step in MIGRATIONS)
     path = tmp_path / "fresh.db"
     SqliteStore(path).close()
     assert user_version(path) == len(MIGRATIONS)
@@ -442,3 +444,35 @@ def test_my_work_columns_are_filled_from_the_records_already_stored(tmp_path: Pa
     finally:
         migrated.close()
     assert user_version(path) == len(MIGRATIONS)
+
+
+@pytest.mark.parametrize("with_cursor", [False, True])
+def test_search_reads_the_full_text_index_and_joins_by_key(
+    store: SqliteStore, with_cursor: bool
+) -> None:
+    cursor = encode_cursor(["bundle", "bun_m"]) if with_cursor else None
+    page = PageRequest(limit=20, cursor=cursor)
+    plans = issued_plans(store, lambda uow: uow.search(["ada", "guest"], list(KINDS), page))
+    for sql, plan in plans:
+        # The FTS5 table answers MATCH from its own index (a virtual-table "scan" whose
+        # index number says so); each hit's (kind, id) is read by its rowid.
+        assert any(row.startswith("SCAN search_words VIRTUAL TABLE INDEX 0:M") for row in plan)
+        assert "SEARCH r USING INTEGER PRIMARY KEY (rowid=?)" in plan, plan
+        assert not [row for row in full_scans(plan) if "VIRTUAL TABLE" not in row], sql
+
+
+def test_reindexing_a_record_seeks_its_search_entry(store: SqliteStore) -> None:
+    def reindex_twice(uow: SqliteUnitOfWork) -> None:
+        task = r.task("tsk_reindexed")
+        search_index.reindex(uow._connection(), "tasks", task)  # (rolled back with the unit)
+        task.description = "Other words"
+        search_index.reindex(uow._connection(), "tasks", task)
+
+    plans = issued_plans(store, reindex_twice)
+    assert len(plans) == 3
+    for sql, plan in plans:
+        # The FTS5 row is read by its rowid ("INDEX 0:=", no walk of the table).
+        scans = [
+            row for row in full_scans(plan) if row != "SCAN search_words VIRTUAL TABLE INDEX 0:="
+        ]
+        assert not scans, f"full scan for {sql}: {plan}"

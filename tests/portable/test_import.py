@@ -10,7 +10,7 @@ import pytest
 from dataops.domain.clock import now_ts
 from dataops.domain.models import User
 from dataops.portable.export import write_export
-from dataops.portable.format import EXPORTED, MANIFEST
+from dataops.portable.format import EXPORTED, MANIFEST, SPECS
 from dataops.portable.importer import ImportRefused, apply_import, plan_import
 from dataops.services import auth
 from dataops.services.context import Workspace
@@ -212,4 +212,50 @@ def test_round_trip_on_dynamodb(
         assert all(c[0] == c[1] == c[3] == 0 for c in counts(again_plan.entities).values())
     finally:
         drop_tables(store)
+        store.close()
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "dynamodb"])
+def test_imported_records_are_found_by_search_also_after_an_updating_import(
+    golden: Golden,
+    tampered: ExportDir,
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    backend: str,
+) -> None:
+    """Import writes through the repositories, so the search index follows: imported
+    records are found, and an --allow-existing import that rewrites the text of every task
+    (up to 80 word items each on DynamoDB) replaces their words."""
+    from dataops.domain.search import query_words
+    from dataops.store.dynamodb import DynamoStore
+    from dataops.store.sqlite import SqliteStore
+    from tests.contract.dynamo import drop_tables, dynamo_store
+
+    store = (
+        dynamo_store(request.getfixturevalue("moto"), tmp_path / "home")
+        if backend == "dynamodb"
+        else SqliteStore(tmp_path / "target.db")
+    )
+
+    def found(q: str) -> set[str]:
+        with store.unit_of_work() as uow:
+            page = uow.search(query_words(q), ["task"], PageRequest(limit=500))
+        return {hit.id for hit in page.items}
+
+    try:
+        apply_import(golden.directory, store)
+        key = SPECS["tasks"].id_field
+        tasks = tampered.records("tasks")
+        first_word = tasks[0]["description"].split()[0]
+        assert tasks[0][key] in found(first_word)
+        for task in tasks:
+            words = " ".join(f"w{n}x{task[key][-4:]}" for n in range(45))
+            tampered.edit("tasks", task[key], description=f"Rewritten {words}")
+        plan = apply_import(tampered.root, store, allow_existing=True)
+        assert counts(plan.entities)["tasks"][1] == len(tasks)
+        assert found("rewritten") == {task[key] for task in tasks}
+        assert tasks[0][key] not in found(first_word) or first_word.lower() == "rewritten"
+    finally:
+        if isinstance(store, DynamoStore):
+            drop_tables(store)
         store.close()

@@ -21,6 +21,7 @@ from dataops.engine.routes import (
     mywork,
     people,
     recurring,
+    search,
     settings,
     tasks,
     uploads,
@@ -166,6 +167,7 @@ def create_engine_app(
         uploads,
         artifacts,
         mywork,
+        search,
         webhooks,
         export,
     )

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from dataops.domain.errors import Conflict
+from dataops.domain.search import SEARCHED_ENTITIES
 from dataops.portable.export import present
 from dataops.portable.format import EXPORTED, SPECS, EntitySpec, from_record
 from dataops.portable.lines import parse_line, read_lines
@@ -39,8 +40,16 @@ BATCH_SIZE = 500
 DYNAMO_BATCH_SIZE = 40
 
 
-def _batch_size(store: MetadataStore) -> int:
-    return DYNAMO_BATCH_SIZE if store.name == "dynamodb" else BATCH_SIZE
+def _batch_size(store: MetadataStore, spec: EntitySpec, inserts_only: bool) -> int:
+    """Records per write unit. On DynamoDB an update of a record search finds (task,
+    bundle, artifact) also deletes and puts its changed search word items, up to
+    2 x `MAX_RECORD_WORDS` + 1 writes in one transaction: such records are updated one per
+    unit. Inserts only (an entity the target holds none of) are split by the store."""
+    if store.name != "dynamodb":
+        return BATCH_SIZE
+    if spec.name in SEARCHED_ENTITIES and not inserts_only:
+        return 1
+    return DYNAMO_BATCH_SIZE
 
 
 @dataclass
@@ -140,10 +149,12 @@ class _Importer:
         for spec in self.entities(listed):
             counts = plan.entities[spec.name] = EntityPlan()
             invalid = self._report.invalid_lines.get(spec.name, set())
-            if not write and not invalid and self._nothing_to_compare(spec):
+            all_new = self._nothing_to_compare(spec)
+            if not write and not invalid and all_new:
                 counts.insert = self._report.entity_counts[spec.name]
                 continue
-            for batch in _records(self._root, spec, invalid, _batch_size(self._store)):
+            size = _batch_size(self._store, spec, all_new)
+            for batch in _records(self._root, spec, invalid, size):
                 counts.invalid += sum(1 for _, record in batch if record is None)
                 valid = [(line, record) for line, record in batch if record is not None]
                 with self._store.unit_of_work(write=write) as uow:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any, TypeVar
@@ -161,23 +162,99 @@ def get_artifact(ws: Workspace, artifact_id: str) -> Artifact:
         return require(uow.artifacts, artifact_id, "artifact")
 
 
+@dataclass(frozen=True)
+class Narrowing:
+    """Filters of an artifact list that no index of both stores answers (the "All
+    artifacts" page, the review queue): checked on the records the indexed query reads,
+    at most `NARROWING_BOUND` of them per page."""
+
+    data_class: str | None = None
+    storage_provider: str | None = None
+    created_by: str | None = None
+    created_from: str | None = None
+    """First day (YYYY-MM-DD, UTC) of `createdAt`, inclusive."""
+    created_to: str | None = None
+    """Last day (YYYY-MM-DD, UTC) of `createdAt`, inclusive."""
+
+    def active(self) -> bool:
+        return any(v is not None for v in dataclasses.astuple(self))
+
+    def matches(self, artifact: Artifact) -> bool:
+        day = artifact.created_at[:10]
+        return (
+            (self.data_class is None or artifact.data_class.value == self.data_class)
+            and (
+                self.storage_provider is None
+                or artifact.storage_provider.value == self.storage_provider
+            )
+            and (self.created_by is None or artifact.created_by == self.created_by)
+            and (self.created_from is None or day >= self.created_from)
+            and (self.created_to is None or day <= self.created_to)
+        )
+
+
+NARROWING_BOUND = 1000
+"""The most artifacts one narrowed page reads: a page may come back short (even empty)
+with a `nextCursor` when the matches are sparse; the next page goes on from there."""
+
+
 def list_artifacts(
     ws: Workspace,
     filters: dict[str, str | None],
     page: PageRequest,
     expiring_within_days: int | None = None,
+    narrowing: Narrowing | None = None,
 ) -> Page[Artifact]:
     """A page of artifacts matching `filters`; with `expiring_within_days`, the evidence
     that is about to expire instead (`expiring_artifacts`), which takes no other filter
-    and no cursor."""
+    and no cursor. `narrowing` filters further (`Narrowing`); its creator goes to the
+    store's (creator, status) index when a status is asked for too."""
+    narrowing = narrowing or Narrowing()
     if expiring_within_days is not None:
-        if any(v is not None for v in filters.values()) or page.cursor is not None:
+        others = any(v is not None for v in filters.values()) or narrowing.active()
+        if others or page.cursor is not None:
             raise ValidationFailed.one(
                 "expiringWithinDays", "cannot be combined with other filters or a cursor"
             )
         return Page(expiring_artifacts(ws, expiring_within_days, page.limit))
+    if (
+        narrowing.created_from
+        and narrowing.created_to
+        and (narrowing.created_from > narrowing.created_to)
+    ):
+        raise ValidationFailed.one("createdTo", "must not be before createdFrom")
+    if narrowing.created_by is not None and filters.get("status") is not None:
+        filters = {**filters, "created_by": narrowing.created_by}
+        narrowing = dataclasses.replace(narrowing, created_by=None)
     with ws.store.unit_of_work() as uow:
-        return uow.artifacts.find(Filters(filters), page)
+        if not narrowing.active():
+            return uow.artifacts.find(Filters(filters), page)
+        return _narrowed(uow, Filters(filters), page, narrowing)
+
+
+def _narrowed(
+    uow: UnitOfWork, filters: Filters, page: PageRequest, narrowing: Narrowing
+) -> Page[Artifact]:
+    """Read the indexed list on from `page.cursor`, keep what `narrowing` matches: until
+    the page is full, the list ends, or `NARROWING_BOUND` records were read (then the
+    cursor continues after the last one read)."""
+    found: list[Artifact] = []
+    cursor, read = page.cursor, 0
+    while read < NARROWING_BOUND:
+        want = min(max(page.limit * 2, 50), NARROWING_BOUND - read)
+        batch = uow.artifacts.find(filters, PageRequest(limit=want, cursor=cursor))
+        for artifact in batch.items:
+            read += 1
+            if narrowing.matches(artifact):
+                found.append(artifact)
+                if len(found) == page.limit:
+                    more = batch.next_cursor is not None or artifact is not batch.items[-1]
+                    cursor_out = uow.artifacts.cursor_after(artifact) if more else None
+                    return Page(found, cursor_out)
+        if batch.next_cursor is None:
+            return Page(found, None)
+        cursor = batch.next_cursor
+    return Page(found, cursor)
 
 
 def expiring_artifacts(

@@ -101,6 +101,14 @@ class StoredRecords:
     UTF-8 byte order); False when the backend has no such order for the entity."""
 
 
+@dataclass(frozen=True)
+class SearchHit:
+    """A record search found: its kind (`domain.search.KINDS`) and ID."""
+
+    kind: str
+    id: str
+
+
 class Repository(Protocol[T]):
     """Records of one entity, keyed by their `id` (credentials: `user_id`)."""
 
@@ -159,6 +167,15 @@ class UnitOfWork(Protocol):
 
     def commit(self) -> None:
         """Make every write of this unit visible atomically."""
+
+    def search(
+        self, words: Sequence[str], kinds: Sequence[str], page: PageRequest
+    ) -> Page[SearchHit]:
+        """The records of `kinds` holding every one of `words` (`domain.search`), ordered
+        by kind (in `KINDS` order) then by ID descending, through the search index that
+        each write of a task, bundle or artifact keeps in the same transaction (no scan).
+        `ValidationFailed` for a malformed cursor. As eventually consistent as `find`: a
+        hit may name a record changed or gone since (the caller reads the records)."""
 
     def stored(self, entity: str, batch_size: int = MAX_PAGE_SIZE) -> StoredRecords:
         """Every committed record of `entity` as stored (`StoredRow`), for bulk readers

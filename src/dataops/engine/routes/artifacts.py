@@ -5,7 +5,7 @@ from typing import Annotated
 from fastapi import Header, Query
 from fastapi.responses import JSONResponse, StreamingResponse
 
-from dataops.domain.enums import ArtifactStatus, ArtifactType
+from dataops.domain.enums import ArtifactStatus, ArtifactType, DataClass, StorageProvider
 from dataops.domain.models import Actor, Artifact
 from dataops.domain.status import ReviewAction
 from dataops.engine import present
@@ -21,7 +21,14 @@ from dataops.engine.deps import (
 )
 from dataops.engine.routes.content import stream
 from dataops.engine.routing import api_router
-from dataops.engine.schemas import ArtifactCreate, ArtifactUpdate, AttachIn, ReviewIn, SupersedeIn
+from dataops.engine.schemas import (
+    ArtifactCreate,
+    ArtifactUpdate,
+    AttachIn,
+    DateStr,
+    ReviewIn,
+    SupersedeIn,
+)
 from dataops.services import artifacts as svc
 from dataops.services.context import Workspace
 from dataops.services.files import artifact_content
@@ -57,6 +64,11 @@ async def list_artifacts(
     expiring_within_days: Annotated[
         int | None, Query(alias="expiringWithinDays", ge=1, le=EXPIRING_MAX_DAYS)
     ] = None,
+    data_class: Annotated[DataClass | None, Query(alias="dataClass")] = None,
+    provider: StorageProvider | None = None,
+    created_by: Annotated[str | None, Query(alias="createdBy", max_length=200)] = None,
+    created_from: Annotated[DateStr | None, Query(alias="createdFrom")] = None,
+    created_to: Annotated[DateStr | None, Query(alias="createdTo")] = None,
 ) -> JSONResponse:
     filters = {
         "task_id": task_id,
@@ -66,7 +78,14 @@ async def list_artifacts(
         "status": status.value if status else None,
         "type": type.value if type else None,
     }
-    page = await read(ws, svc.list_artifacts, ws, filters, paging, expiring_within_days)
+    narrowing = svc.Narrowing(
+        data_class=data_class.value if data_class else None,
+        storage_provider=provider.value if provider else None,
+        created_by=created_by,
+        created_from=created_from,
+        created_to=created_to,
+    )
+    page = await read(ws, svc.list_artifacts, ws, filters, paging, expiring_within_days, narrowing)
     return present.page(page)
 
 

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import Query
 from fastapi.responses import JSONResponse
@@ -26,6 +26,7 @@ from dataops.engine.schemas import (
     TemplateCreate,
     TemplateUpdate,
 )
+from dataops.services import counts as counts_svc
 from dataops.services import workflow as svc
 
 router = api_router(tag="workflow")
@@ -90,13 +91,20 @@ async def list_bundles(
     recurring_config_id: Annotated[
         str | None, Query(alias="recurringConfigId", max_length=200)
     ] = None,
+    include: Literal["artifactCount"] | None = None,
 ) -> JSONResponse:
     filters = {
         "status": status.value if status else None,
         "template_id": template_id,
         "recurring_config_id": recurring_config_id,
     }
-    return present.page(await read(ws, svc.list_bundles, ws, filters, paging))
+    if include is None:
+        return present.page(await read(ws, svc.list_bundles, ws, filters, paging))
+    page, counts = await read(ws, counts_svc.list_bundles_counted, ws, filters, paging)
+    body = present.collection(page)
+    for item in body["items"]:
+        item["artifactCount"] = counts[item["id"]]
+    return present.Json(body)
 
 
 @router.get("/api/bundles/{bundle_id}")

@@ -23,6 +23,8 @@ import { bell, inboxPage, unreadCount } from "./inbox.js";
 import { myWorkPage } from "./mywork.js";
 import { webhooksPage } from "./webhooks.js";
 import { accountPage, peoplePage, tokensPage } from "./admin.js";
+import { headerSearch, searchPage } from "./search.js";
+import { allArtifactsPage } from "./artifactlists.js";
 
 const main = document.getElementById("main");
 const nav = document.getElementById("nav");
@@ -59,7 +61,9 @@ const ROUTES = [
   [/^\/work\/bundles\/([^/]+)\/?$/, bundlePage, "bundles"],
   [/^\/work\/tasks\/([^/]+)\/?$/, taskPage, "bundles"],
   [/^\/work\/review\/?$/, reviewPage, "review"],
+  [/^\/work\/artifacts\/?$/, allArtifactsPage, "artifacts"],
   [/^\/work\/artifacts\/([^/]+)\/?$/, artifactPage, "review"],
+  [/^\/work\/search\/?$/, searchPage, "search"],
   [/^\/work\/webhooks\/?$/, webhooksPage, "webhooks"],
   [/^\/work\/admin\/users\/?$/, peoplePage, "admin"],
   [/^\/work\/admin\/tokens\/?$/, tokensPage, "admin"],
@@ -124,6 +128,7 @@ function renderChrome(section) {
       item("/work/bundles", "Bundles", "bundles"),
       item("/work/templates", "Templates", "templates"),
       item("/work/review", "Review queue", "review"),
+      item("/work/artifacts", "Artifacts", "artifacts"),
       // Webhooks are managed by an admin alone (the API refuses everyone else).
       state.user.role === "admin" ? item("/work/webhooks", "Webhooks", "webhooks") : null,
       state.user.role === "admin" ? item("/work/admin/users", "People", "admin") : null,
@@ -139,6 +144,7 @@ function renderChrome(section) {
   refreshBell();
   fill(
     who,
+    headerSearch(navigate),
     bellSlot,
     routeLink("/work/account", state.user.name || state.user.email, {
       class: "who-name",

@@ -29,7 +29,9 @@ export async function bundlesPage(view, ctx) {
   add(view, body);
   let page;
   try {
-    page = await listAll("/work/api/bundles");
+    // The server counts each bundle's artifacts: its own and its tasks' (artifactRefs
+    // holds only those attached to the bundle itself).
+    page = await listAll("/work/api/bundles", { include: "artifactCount" });
   } catch (error) {
     fill(body, errorBox("Bundles are", error));
     return;
@@ -69,7 +71,7 @@ export async function bundlesPage(view, ctx) {
           h("td", {}, b.anchorDate || "—"),
           h("td", {}, b.stage || "—"),
           h("td", {}, badge(b.status)),
-          h("td", {}, String((b.artifactRefs || []).length)),
+          h("td", {}, String(b.artifactCount ?? (b.artifactRefs || []).length)),
         ),
       ),
     ),

@@ -1,5 +1,6 @@
 // Review queue: every needs-review artifact with its task and bundle.
-import { listAll, recordCache } from "./api.js";
+import { recordCache } from "./api.js";
+import { filterForm, filtersFromAddress, pagedArtifacts } from "./artifactlists.js";
 import {
   artifactActions,
   capitalized,
@@ -14,12 +15,8 @@ import {
   add,
   badge,
   chip,
-  empty,
   enc,
-  errorBox,
-  fill,
   h,
-  loading,
   routeLink,
   when,
 } from "./dom.js";
@@ -35,22 +32,14 @@ export async function reviewPage(view, ctx) {
       "Artifacts waiting for a decision. Only approved artifacts count as proof for a task.",
     ),
   );
-  const body = h("div", {}, loading());
+  const values = filtersFromAddress();
+  delete values.status; // the queue is what waits for review
+  const users = await ctx.users();
+  add(view, filterForm({ ctx, users, values, withStatus: false }));
+  const body = h("div", {});
   add(view, body);
-  let page;
-  try {
-    page = await listAll("/work/api/artifacts", { status: "needs-review" });
-  } catch (error) {
-    fill(body, errorBox("The review queue is", error));
-    return;
-  }
-  if (!page.items.length) {
-    fill(body, empty("Nothing is waiting for review."));
-    return;
-  }
   const task = recordCache("tasks");
   const bundle = recordCache("bundles");
-  const users = await ctx.users();
   const contextLink = (kind, id, lookup, textOf) => {
     const link = routeLink(`/work/${kind}/${enc(id)}`, id, { class: "context" });
     lookup(id).then(
@@ -63,12 +52,11 @@ export async function reviewPage(view, ctx) {
     );
     return link;
   };
-  fill(
-    body,
+  const render = (items) =>
     h(
       "ul",
       { class: "artifacts review-list", "aria-label": "Artifacts waiting for review" },
-      page.items.map((a) => {
+      items.map((a) => {
         return h(
           "li",
           { class: ["artifact", "card"], dataset: { artifactId: a.id, status: a.status } },
@@ -129,6 +117,13 @@ export async function reviewPage(view, ctx) {
           artifactActions(a, { ctx, candidates: [] }),
         );
       }),
-    ),
+    );
+  await pagedArtifacts(
+    body,
+    { ...values, status: "needs-review" },
+    render,
+    Object.keys(values).length
+      ? "Nothing waiting for review matches these filters."
+      : "Nothing is waiting for review.",
   );
 }

@@ -49,6 +49,7 @@ from dataops.domain.errors import (
     ValidationFailed,
     VersionConflict,
 )
+from dataops.domain.search import ENTITY_OF_KIND, KINDS, record_words
 from dataops.store.dynamodb.tables import (
     ALL_INDEX,
     DATA,
@@ -58,11 +59,16 @@ from dataops.store.dynamodb.tables import (
     MAX_PARTITION_BYTES,
     MAX_SORT_BYTES,
     OWNER,
+    SEARCH_ID,
+    SEARCH_INDEX,
+    SEARCH_WORD,
     SPECS,
     VERSION,
     Item,
     Spec,
     fits,
+    search_item,
+    search_key,
     table_definitions,
     ttl_specification,
     unique_key,
@@ -73,6 +79,7 @@ from dataops.store.port import (
     Page,
     PageRequest,
     Repository,
+    SearchHit,
     StoredRecords,
     StoredRow,
 )
@@ -127,6 +134,8 @@ class _Op:
     expected: int | None  # the stored version the commit requires (update, guard)
     item: Item | None  # what the commit writes (None: a guard only)
     stored_unique: dict[str, str | None] = field(default_factory=dict)
+    stored_words: list[str] = field(default_factory=list)
+    """The search words of the record as stored (an update of a searched entity)."""
 
     @property
     def version(self) -> int | None:
@@ -266,6 +275,28 @@ class DynamoUnitOfWork:
         self._ops.clear()
         self._committed = True
 
+    def search(
+        self, words: Sequence[str], kinds: Sequence[str], page: PageRequest
+    ) -> Page[SearchHit]:
+        after = decode_cursor(page.cursor, 2) if page.cursor else None
+        if after is not None and (after[0] not in KINDS or not fits(after[1], MAX_SORT_BYTES)):
+            raise ValidationFailed.one("cursor", "is not a valid cursor")
+        limit = max(page.limit, 1)
+        hits: list[SearchHit] = []
+        for kind in KINDS:
+            if kind not in kinds or not words:
+                continue
+            if after is not None and KINDS.index(kind) < KINDS.index(after[0]):
+                continue
+            below = after[1] if after is not None and after[0] == kind else None
+            spec = SPECS[ENTITY_OF_KIND[kind]]
+            for record_key in self._store._search_keys(spec, words, below, limit + 1):
+                hits.append(SearchHit(kind, record_key))
+                if len(hits) > limit:
+                    last = hits[limit - 1]
+                    return Page(hits[:limit], encode_cursor([last.kind, last.id]))
+        return Page(hits, None)
+
     def purge_expired(self, entity: str, before: str, limit: int) -> int:
         if SPECS[entity].expires is None:
             raise ValueError(f"{entity} records do not expire")
@@ -323,9 +354,12 @@ class DynamoUnitOfWork:
             op.item = item  # one Put of the newest content, under the first condition
             return
         stored: dict[str, str | None] = {}  # (a guard becomes the update's condition)
-        if spec.unique:  # which claims to release if a unique value changes
-            stored = self._store._stored_unique(spec, key, expected)
-        self._ops[(spec.entity, key)] = _Op(spec, key, "update", expected, item, stored)
+        words: list[str] = []
+        if spec.unique or spec.searched:  # claims to release, word items to delete
+            current = self._store._current(spec, key, expected)
+            stored = dict(zip(spec.unique, spec.values(current, spec.unique), strict=True))
+            words = record_words(spec.entity, current) if spec.searched else []
+        self._ops[(spec.entity, key)] = _Op(spec, key, "update", expected, item, stored, words)
 
 
 class DynamoStore:
@@ -381,7 +415,10 @@ class DynamoStore:
                             AttributeDefinitions=definition["AttributeDefinitions"],
                             GlobalSecondaryIndexUpdates=[{"Create": index}],
                         )
-                        self._backfill(entity, index["IndexName"])
+                        if index["IndexName"] == SEARCH_INDEX:
+                            self._backfill_search(entity)
+                        else:
+                            self._backfill(entity, index["IndexName"])
                         table = None
             if table is None or not _active(table):
                 waiting.append(name)
@@ -563,6 +600,63 @@ class DynamoStore:
             if rest:  # a FilterExpression drops items after Limit: read wider pages
                 page_size = min(page_size * 2, _QUERY_PAGE_MAX)
 
+    def _search_keys(
+        self, spec: Spec, words: Sequence[str], below: str | None, want: int
+    ) -> Iterator[str]:
+        """The keys of the records of `spec` holding every word, descending, below the key
+        `below`: one Query stream per word on the `by-search-word` index, intersected by
+        a merge (each stream advances to the smallest head until all heads agree)."""
+        streams = [
+            self._word_keys(spec, word, below, want if len(words) == 1 else 0) for word in words
+        ]
+        heads = [next(stream, None) for stream in streams]
+        while all(head is not None for head in heads):
+            low = min(h for h in heads if h is not None)
+            if all(head == low for head in heads):
+                yield low
+                heads = [next(stream, None) for stream in streams]
+                continue
+            for number, stream in enumerate(streams):
+                while (head := heads[number]) is not None and head > low:
+                    heads[number] = next(stream, None)
+
+    def _word_keys(self, spec: Spec, word: str, below: str | None, want: int) -> Iterator[str]:
+        """The keys of the records holding `word`, descending (lazily, page by page)."""
+        if not fits(word, MAX_PARTITION_BYTES):
+            return
+        names = {"#w": SEARCH_WORD}
+        values: dict[str, Any] = {":w": {"S": word}}
+        condition = "#w = :w"
+        if below is not None:
+            names["#i"] = SEARCH_ID
+            values[":i"] = {"S": below}
+            condition += " AND #i < :i"
+        params: dict[str, Any] = {
+            "TableName": self.tables[spec.entity],
+            "IndexName": SEARCH_INDEX,
+            "KeyConditionExpression": condition,
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": values,
+            "ScanIndexForward": False,
+            "Limit": min(want, _QUERY_PAGE_MAX) if want else _QUERY_PAGE_MAX,
+        }
+        while True:
+            result = self._call("query", **params)
+            for item in result.get("Items", []):
+                yield item[SEARCH_ID]["S"]
+            if "LastEvaluatedKey" not in result:
+                return
+            params["ExclusiveStartKey"] = result["LastEvaluatedKey"]
+
+    def _backfill_search(self, entity: str) -> None:
+        """Write the word items of every stored record (the index was added to an
+        existing table): a Query of the `all` index, no Scan; a Put per word."""
+        spec = SPECS[entity]
+        for _, record in self._stream(spec, {}, None, _QUERY_PAGE_MAX):
+            key = spec.key_of(record)
+            for word in record_words(entity, record):
+                self._call("put_item", TableName=self.tables[entity], Item=search_item(word, key))
+
     def _claim_owner(self, spec: Spec, name: str, value: str) -> str | None:
         """The key of the record holding the unique `value` of `name` (its claim item,
         read strongly consistent), or None."""
@@ -597,12 +691,13 @@ class DynamoStore:
                 return
             params["ExclusiveStartKey"] = result["LastEvaluatedKey"]
 
-    def _stored_unique(self, spec: Spec, key: str, expected: int) -> dict[str, str | None]:
-        """The unique values the record holds now (its claims), read before an update."""
+    def _current(self, spec: Spec, key: str, expected: int) -> Any:
+        """The record as stored, read before an update that must know its unique values
+        (its claims) or search words (its word items)."""
         current = self._get(spec, key)
         if current is None or spec.version_of(current) != expected:
             raise VersionConflict(f"{spec.entity} {key!r} is no longer at version {expected}")
-        return dict(zip(spec.unique, spec.values(current, spec.unique), strict=True))
+        return current
 
     # --- writes ---------------------------------------------------------------------------
 
@@ -651,6 +746,8 @@ class DynamoStore:
                 }
                 what_claim = f"{op.spec.entity} with {camel(name)} {new!r}"
                 actions.append(_Action({"Put": claim}, "claim", what_claim))
+        if op.spec.searched:
+            actions += _word_actions(table, op, what)
         return actions
 
     def _write(self, groups: list[list[_Action]]) -> None:
@@ -754,6 +851,29 @@ class DynamoStore:
 
 
 _CCF = "ConditionalCheckFailed"
+
+
+def _word_actions(table: str, op: _Op, what: str) -> list[_Action]:
+    """The search word items to delete and to put so the index holds the record's new
+    words: unconditional (the record's own Put carries the condition), the puts undone
+    like claims (`owner`) when an insert sent in parts fails."""
+    assert op.item is not None
+    new = record_words(op.spec.entity, op.spec.from_item(op.item))
+    gone = [w for w in op.stored_words if w not in set(new)]
+    added = [w for w in new if w not in set(op.stored_words)]
+    actions = [
+        _Action(
+            {"Delete": {"TableName": table, "Key": {KEY: {"S": search_key(word, op.key)}}}},
+            "release",
+            what,
+        )
+        for word in gone
+    ]
+    actions += [
+        _Action({"Put": {"TableName": table, "Item": search_item(word, op.key)}}, "claim", what)
+        for word in added
+    ]
+    return actions
 
 
 def _beyond(order: list[str], after: list[str], descending: bool) -> bool:

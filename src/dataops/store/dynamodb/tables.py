@@ -25,6 +25,14 @@ claim item in the same table, `id` = `#unique#<field>#<value>` with `owner` = th
 key; claims carry no `data` and no index attributes, so no read or index sees them. A
 unique field no index covers (notifications.dedupe_key) is found through its claim: a
 strongly consistent read of the claim, then of its owner.
+
+Search (tables of tasks, bundles and artifacts): one word item per (word, record),
+`id` = `#search#<word>#<record key>` (a word is letters and digits only, so the key is
+injective), `owner` = the record key, `searchWord` = the word, `searchId` = the record
+key; the `by-search-word` index (searchWord, searchId; keys only) lists the records
+holding a word, newest first when read backwards. Word items are written and deleted in
+the record's own transaction (`store._actions`); like claims they carry no `data` and no
+`entity`, so no other read or index sees them.
 """
 
 from __future__ import annotations
@@ -40,6 +48,7 @@ from dataops.domain import models
 from dataops.domain.clock import parse_ts
 from dataops.domain.codec import camel, from_dict, to_dict
 from dataops.domain.errors import ValidationFailed
+from dataops.domain.search import SEARCHED_ENTITIES
 
 KEY = "id"
 DATA = "data"
@@ -49,6 +58,10 @@ OWNER = "owner"
 SEPARATOR = "#"
 UNIQUE_PREFIX = "#unique#"
 ALL_INDEX = "all"
+SEARCH_PREFIX = "#search#"
+SEARCH_INDEX = "by-search-word"
+SEARCH_WORD = "searchWord"
+SEARCH_ID = "searchId"
 TTL_ATTRIBUTE = "expiresAtEpoch"
 MAX_PARTITION_BYTES = 2048  # DynamoDB's limit for a partition key value
 MAX_SORT_BYTES = 1024  # ... and for a sort key value
@@ -83,6 +96,11 @@ class Spec:
     unique: tuple[str, ...] = ()
     expires: str | None = None
     """The field whose time, as `TTL_ATTRIBUTE`, has DynamoDB delete the item."""
+
+    @property
+    def searched(self) -> bool:
+        """Whether search finds records of this entity (its table holds word items)."""
+        return self.entity in SEARCHED_ENTITIES
 
     @property
     def all_indexes(self) -> tuple[Index, ...]:
@@ -194,6 +212,30 @@ def fits(value: str | None, limit: int) -> TypeGuard[str]:
 
 def unique_key(field: str, value: str) -> str:
     return f"{UNIQUE_PREFIX}{camel(field)}{SEPARATOR}{value}"
+
+
+def search_key(word: str, record_key: str) -> str:
+    return f"{SEARCH_PREFIX}{word}{SEPARATOR}{record_key}"
+
+
+def search_item(word: str, record_key: str) -> Item:
+    return {
+        KEY: {"S": search_key(word, record_key)},
+        OWNER: {"S": record_key},
+        SEARCH_WORD: {"S": word},
+        SEARCH_ID: {"S": record_key},
+    }
+
+
+def _search_index() -> dict[str, Any]:
+    return {
+        "IndexName": SEARCH_INDEX,
+        "KeySchema": [
+            {"AttributeName": SEARCH_WORD, "KeyType": "HASH"},
+            {"AttributeName": SEARCH_ID, "KeyType": "RANGE"},
+        ],
+        "Projection": {"ProjectionType": "KEYS_ONLY"},
+    }
 
 
 def _text(value: Any) -> str | None:
@@ -376,6 +418,8 @@ def table_definitions(table_names: Mapping[str, str]) -> list[dict[str, Any]]:
     definitions = []
     for entity, spec in SPECS.items():
         attributes = [KEY, spec.sort_attribute, *(i.partition_attribute for i in spec.all_indexes)]
+        if spec.searched:
+            attributes += [SEARCH_WORD, SEARCH_ID]
         definitions.append(
             {
                 "TableName": table_names[entity],
@@ -395,7 +439,8 @@ def table_definitions(table_names: Mapping[str, str]) -> list[dict[str, Any]]:
                         "Projection": {"ProjectionType": "ALL"},
                     }
                     for index in spec.all_indexes
-                ],
+                ]
+                + ([_search_index()] if spec.searched else []),
             }
         )
     return definitions

@@ -3,7 +3,15 @@ Append new steps; never edit a released one."""
 
 from __future__ import annotations
 
-MIGRATIONS: list[str] = [
+import sqlite3
+from collections.abc import Callable
+
+from dataops.store.sqlite import search
+
+Migration = str | Callable[[sqlite3.Connection], None]
+"""SQL statements separated by `;`, or a function run in the migrating transaction."""
+
+MIGRATIONS: list[Migration] = [
     # 1: every entity table, with an index for each list filter and proof lookup.
     """
     CREATE TABLE users (id TEXT PRIMARY KEY, version INTEGER NOT NULL, data TEXT NOT NULL,
@@ -203,4 +211,15 @@ MIGRATIONS: list[str] = [
         WHEN json_extract(data, '$.emailNotifications') = 'daily' THEN 'daily' END;
     CREATE INDEX users_digest ON users (digest_key, id) WHERE digest_key IS NOT NULL;
     """,
+    # 15: search (issue 19): the words of each task, bundle and artifact
+    # (`domain.search.record_words`) in an FTS5 table, one row per record, its rowid the
+    # record's (kind, id) entry in search_refs; the repositories keep it in step in the
+    # writing transaction. Existing records are indexed by migration 16.
+    """
+    CREATE TABLE search_refs (ref INTEGER PRIMARY KEY, kind TEXT NOT NULL, id TEXT NOT NULL);
+    CREATE UNIQUE INDEX search_refs_record ON search_refs (kind, id);
+    CREATE VIRTUAL TABLE search_words USING fts5(words, tokenize = 'unicode61 remove_diacritics 0');
+    """,
+    # 16: index the records stored before search existed.
+    search.backfill,
 ]

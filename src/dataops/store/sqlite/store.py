@@ -15,6 +15,7 @@ from typing import Any, Generic, TypeVar
 
 from dataops.domain import models
 from dataops.domain.errors import Conflict, StorageUnavailable, ValidationFailed, VersionConflict
+from dataops.domain.search import KINDS
 from dataops.localfs import private_dir, private_file
 from dataops.store.port import (
     MAX_PAGE_SIZE,
@@ -22,9 +23,11 @@ from dataops.store.port import (
     Page,
     PageRequest,
     Repository,
+    SearchHit,
     StoredRecords,
     StoredRow,
 )
+from dataops.store.sqlite import search as search_index
 from dataops.store.sqlite.migrations import MIGRATIONS
 from dataops.store.sqlite.tables import TABLES, Table
 
@@ -90,6 +93,7 @@ class SqliteRepository(Generic[T]):
             )
         except sqlite3.IntegrityError as exc:
             raise Conflict(f"{self._t.entity} record already exists") from exc
+        search_index.reindex(self._conn, self._t.entity, record)
 
     def update(self, record: T, expected_version: int) -> None:
         sets = ["version = ?", "data = ?", *(f"{c} = ?" for c in self._t.written)]
@@ -104,6 +108,7 @@ class SqliteRepository(Generic[T]):
                 f"{self._t.entity} {getattr(record, self._t.key)!r} is no longer at version "
                 f"{expected_version}"
             )
+        search_index.reindex(self._conn, self._t.entity, record)
 
     def find(self, filters: Filters, page: PageRequest) -> Page[T]:
         active = filters.active()
@@ -200,6 +205,16 @@ class SqliteUnitOfWork:
     def commit(self) -> None:
         self._connection().execute("COMMIT")
         self._committed = True
+
+    def search(
+        self, words: Sequence[str], kinds: Sequence[str], page: PageRequest
+    ) -> Page[SearchHit]:
+        after = decode_cursor(page.cursor, 2) if page.cursor else None
+        if after is not None and after[0] not in KINDS:
+            raise ValidationFailed.one("cursor", "is not a valid cursor")
+        hits, more = search_index.search(self._connection(), words, kinds, page, after)
+        cursor = encode_cursor([hits[-1].kind, hits[-1].id]) if more and hits else None
+        return Page(hits, cursor)
 
     def purge_expired(self, entity: str, before: str, limit: int) -> int:
         table = TABLES[entity]
@@ -344,11 +359,15 @@ class SqliteStore:
             conn.execute("BEGIN IMMEDIATE")
             current = conn.execute("PRAGMA user_version").fetchone()[0]
             for number, script in enumerate(MIGRATIONS, start=1):
-                if number > current:
+                if number <= current:
+                    continue
+                if callable(script):
+                    script(conn)
+                else:
                     for statement in script.split(";"):
                         if statement.strip():
                             conn.execute(statement)
-                    conn.execute(f"PRAGMA user_version = {number}")
+                conn.execute(f"PRAGMA user_version = {number}")
             conn.execute("COMMIT")
         except sqlite3.Error:
             conn.execute("ROLLBACK")
