@@ -203,4 +203,10 @@ MIGRATIONS: list[str] = [
         WHEN json_extract(data, '$.emailNotifications') = 'daily' THEN 'daily' END;
     CREATE INDEX users_digest ON users (digest_key, id) WHERE digest_key IS NOT NULL;
     """,
+    # 15: Home's task lanes (issue 19): the workspace's open tasks in date order, so "due
+    # today", "overdue", "due soon" and the blocked lane's candidates are range reads
+    # and counts of one index.
+    """
+    CREATE INDEX tasks_open ON tasks (open_key, date, id) WHERE open_key IS NOT NULL;
+    """,
 ]
