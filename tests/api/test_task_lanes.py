@@ -161,7 +161,8 @@ def test_include_proof_gives_each_open_task_the_verdict_of_its_proof_route(
                 {"kind": r["kind"], "label": r["label"], "reason": r["reason"]} for r in missing
             ],
         }
-    assert "count" not in body and "bundles" not in body
+    assert "count" not in body
+    assert "bundles" not in body
 
 
 def test_include_proof_and_bundles_on_a_bundle_page(client: TestClient) -> None:
@@ -198,7 +199,8 @@ def test_a_blocked_request_judges_a_bounded_number_of_candidates(
     monkeypatch.setattr(task_service, "BLOCKED_CANDIDATES", 4)
     monkeypatch.setattr(task_service, "MAX_PAGE_SIZE", 2)
     first = listed(client, blocked="true", limit="1", count="true")
-    assert first["items"] == [] and first["nextCursor"] is not None
+    assert first["items"] == []
+    assert first["nextCursor"] is not None
     assert first["count"] is None
     found: list[str] = []
     query = {"blocked": "true", "limit": "1"}
@@ -268,3 +270,45 @@ def test_lanes_on_dynamodb_query_the_open_index_and_count_without_items(
         "BETWEEN" in q["KeyConditionExpression"] or "<=" in q["KeyConditionExpression"]
         for q in on_tasks
     )
+
+
+@pytest.mark.usefixtures("lanes")
+def test_the_overview_gives_every_lane_a_first_page_and_its_count(client: TestClient) -> None:
+    bundle = client.post("/work/api/bundles", json={"title": "Episode 3"}).json()
+    make_task(client, "late in a bundle", -5, bundleId=bundle["id"])
+    for title in ("first", "second"):
+        response = client.post(
+            "/work/api/artifacts",
+            json={
+                "type": "report",
+                "title": title,
+                "storageUri": f"https://example.com/{title}",
+                "status": "needs-review",
+                "bundleId": bundle["id"],
+            },
+        )
+        assert response.status_code == 201, response.text
+    response = client.get("/work/api/overview", params={"limit": "1"})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert set(body) == {"today", "overdue", "blocked", "withdrawn", "review", "expiring"}
+    assert [body[lane]["count"] for lane in ("today", "overdue", "blocked", "review")] == [
+        3,
+        4,
+        2,
+        2,
+    ]
+    assert body["overdue"]["items"][0]["description"] == "late in a bundle"
+    assert body["overdue"]["bundles"] == {bundle["id"]: "Episode 3"}
+    assert body["review"]["bundles"] == {bundle["id"]: "Episode 3"}
+    assert body["blocked"]["items"][0]["proof"]["missing"][0]["label"] == "Notes"
+    assert body["withdrawn"] == {"items": [], "nextCursor": None, "count": 0, "bundles": {}}
+    # A lane's cursor pages on through GET /api/tasks with the same query.
+    rest = listed(client, due="overdue", cursor=body["overdue"]["nextCursor"], limit="10")
+    assert [t["description"] for t in rest["items"]] == [
+        "three days late",
+        "waiting, two days late",
+        "a day late",
+    ]
+    blocked_rest = listed(client, blocked="true", cursor=body["blocked"]["nextCursor"])
+    assert [t["description"] for t in blocked_rest["items"]] == ["today b"]

@@ -18,6 +18,7 @@ from dataops.engine.routes import (
     export,
     files,
     mywork,
+    overview,
     people,
     recurring,
     settings,
@@ -165,6 +166,7 @@ def create_engine_app(
         uploads,
         artifacts,
         mywork,
+        overview,
         webhooks,
         export,
     )
