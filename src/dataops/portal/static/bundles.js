@@ -229,9 +229,10 @@ function taskTable(bundleId, first) {
   };
   setCount();
   let cursor = first.nextCursor;
+  const wrap = h("div", {}, counter, h("div", { class: "table-wrap" }, table));
+  if (!cursor) return wrap;
   const more = h("button", { type: "button", class: "more" }, "Show more tasks");
-  more.hidden = !cursor;
-  const wrap = h("div", {}, counter, h("div", { class: "table-wrap" }, table), more);
+  add(wrap, more);
   more.addEventListener("click", async () => {
     more.disabled = true;
     try {

@@ -207,8 +207,8 @@ function laneCard(lane, first) {
     return card;
   }
   let cursor = first.nextCursor;
+  if (!cursor) return card;
   const more = h("button", { type: "button", class: "more" }, "Show more");
-  more.hidden = !cursor;
   add(body, more);
   more.addEventListener("click", async () => {
     more.disabled = true;
