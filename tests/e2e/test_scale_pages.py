@@ -133,9 +133,7 @@ def test_the_bundle_page_shows_proof_state_from_one_task_call(
     assert not [c for c in calls if "/proof" in c], calls
     page = sized.page
     expect(page.locator(".tasks-table tbody tr")).to_have_count(len(demo_data.tasks))
-    transcript = page.locator(
-        "tr", has=page.get_by_role("link", name="Approve the transcript")
-    )
+    transcript = page.locator("tr", has=page.get_by_role("link", name="Approve the transcript"))
     expect(transcript).to_contain_text("Missing:")
     expect(page.locator(".tasks-count")).to_have_text(f"{len(demo_data.tasks)} tasks.")
     assert_accessible(page)
