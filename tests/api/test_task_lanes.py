@@ -191,13 +191,14 @@ def test_include_proof_and_bundles_on_a_bundle_page(client: TestClient) -> None:
 def test_a_blocked_request_judges_a_bounded_number_of_candidates(
     client: TestClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Past `BLOCKED_CANDIDATES` a page comes back short with a cursor to ask on, and the
-    count is null (not a wrong number); following the cursors still lists them all."""
+    """Past `BLOCKED_CANDIDATES` a page comes back short with a cursor to ask on; past
+    `BLOCKED_COUNT_MAX` candidates the count is null (not a wrong number); following the
+    cursors still lists them all."""
     for n in range(7):
         make_task(client, f"ready {n}", -2, comment="given", **COMMENT)
     make_task(client, "missing", -1, **COMMENT)
     monkeypatch.setattr(task_service, "BLOCKED_CANDIDATES", 4)
-    monkeypatch.setattr(task_service, "MAX_PAGE_SIZE", 2)
+    monkeypatch.setattr(task_service, "BLOCKED_COUNT_MAX", 7)
     first = listed(client, blocked="true", limit="1", count="true")
     assert first["items"] == []
     assert first["nextCursor"] is not None
@@ -211,7 +212,7 @@ def test_a_blocked_request_judges_a_bounded_number_of_candidates(
             break
         query["cursor"] = body["nextCursor"]
     assert found == ["missing"]
-    monkeypatch.setattr(task_service, "BLOCKED_CANDIDATES", 100)
+    monkeypatch.setattr(task_service, "BLOCKED_COUNT_MAX", 8)
     assert listed(client, blocked="true", count="true")["count"] == 1
 
 
@@ -265,7 +266,7 @@ def test_lanes_on_dynamodb_query_the_open_index_and_count_without_items(
     on_tasks = [q for q in queries if q["TableName"].endswith("tasks")]
     assert {q.get("IndexName") for q in on_tasks} == {"by-open"}
     counts = [q for q in on_tasks if q.get("Select") == "COUNT"]
-    assert len(counts) == 3  # one per date lane; the blocked count judges its candidates
+    assert len(counts) == 4  # one per date lane, and the blocked lane's candidates
     assert all(
         "BETWEEN" in q["KeyConditionExpression"] or "<=" in q["KeyConditionExpression"]
         for q in on_tasks

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from dataops.domain.enums import ArtifactStatus, ArtifactType
-from dataops.domain.models import Artifact, Bundle, Task
+from dataops.domain.models import Artifact
 from dataops.store.port import Filters, PageRequest, UnitOfWork
 
 
@@ -38,22 +38,17 @@ class StoreEvidence:
 
 
 class PageEvidence(StoreEvidence):
-    """The evidence of pages of tasks, read once for them: every artifact the tasks and
-    their bundles reference in one `get_many` a page (one SQLite query, one BatchGetItem),
-    each bundle's approved artifacts and each task's first file once however many of the
-    page's tasks ask (a bundle page's tasks all share their bundle's)."""
+    """The evidence of many tasks judged together, each lookup made once for all of them:
+    a bundle's approved artifacts once however many of its tasks ask (a bundle page's
+    tasks all share their bundle's), each task's first file once, and the artifacts the
+    tasks and bundles reference read by key in one `get_many` per task that gets that far
+    (one SQLite query, one BatchGetItem) and kept, so a bundle's refs are read once."""
 
     def __init__(self, uow: UnitOfWork) -> None:
         super().__init__(uow)
-        self._by_id: dict[str, Artifact] = {}
+        self._by_id: dict[str, Artifact | None] = {}
         self._files: dict[str, str | None] = {}
         self._approved: dict[tuple[str | None, str | None, str | None, int], list[Artifact]] = {}
-
-    def prefetch(self, tasks: Sequence[Task], bundles: Sequence[Bundle]) -> None:
-        """Read every artifact `tasks` and `bundles` reference, in one `get_many`."""
-        ref_ids = [ref.artifact_id for task in tasks for ref in task.artifact_refs]
-        ref_ids += [ref.artifact_id for bundle in bundles for ref in bundle.artifact_refs]
-        self.artifacts_by_id(list(dict.fromkeys(ref_ids)))
 
     def first_file_id(self, task_id: str) -> str | None:
         if task_id not in self._files:
@@ -76,7 +71,8 @@ class PageEvidence(StoreEvidence):
         return self._approved[key]
 
     def artifacts_by_id(self, ids: Sequence[str]) -> list[Artifact]:
-        missing = [i for i in ids if i not in self._by_id]
+        missing = [i for i in dict.fromkeys(ids) if i not in self._by_id]
         if missing:
-            self._by_id.update((a.id, a) for a in super().artifacts_by_id(missing))
-        return [self._by_id[i] for i in ids if i in self._by_id]
+            found = {a.id: a for a in super().artifacts_by_id(missing)}
+            self._by_id.update((i, found.get(i)) for i in missing)
+        return [a for i in ids if (a := self._by_id.get(i)) is not None]

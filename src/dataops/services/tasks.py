@@ -23,7 +23,7 @@ from dataops.services.evidence import PageEvidence, StoreEvidence
 from dataops.services.notifications import notify
 from dataops.services.paging import kept
 from dataops.services.people import SYSTEM
-from dataops.store.port import MAX_PAGE_SIZE, Filters, Page, PageRequest, UnitOfWork
+from dataops.store.port import Filters, Page, PageRequest, UnitOfWork
 
 _EDITABLE = frozenset(
     {
@@ -117,8 +117,11 @@ class Due(StrEnum):
 
 SOON_DAYS = 7
 BLOCKED_CANDIDATES = 1000
-"""How many candidates one blocked-lane request judges at most (its page may come back
-short, with a cursor to ask on), and how many its count judges (beyond: no count)."""
+"""How many candidates one blocked-lane request judges at most for its page (which may
+come back short, with a cursor to ask on)."""
+BLOCKED_COUNT_MAX = 300
+"""The blocked lane is counted (every candidate judged) when it has at most this many
+candidates; beyond, its count is None rather than a guess."""
 
 
 @dataclass(frozen=True)
@@ -138,7 +141,7 @@ class TaskList:
     page: Page[Task]
     count: int | None = None
     """With `TaskQuery.count`: how many tasks the whole list holds; None for a blocked
-    list with more than `BLOCKED_CANDIDATES` candidates (counting it would judge them all)."""
+    list with more than `BLOCKED_COUNT_MAX` candidates (counting it would judge them all)."""
     proofs: dict[str, ProofVerdict] = field(default_factory=dict)
     """With `include_proof`: the verdict of each open task of the page."""
     bundles: dict[str, Bundle] = field(default_factory=dict)
@@ -192,14 +195,12 @@ def _lane_filters(query: TaskQuery, on: str) -> Filters:
 
 
 def _blocked_count(uow: UnitOfWork, filters: Filters, judge: _ProofJudge) -> int | None:
-    count, cursor = 0, None
-    for _ in range(max(1, BLOCKED_CANDIDATES // MAX_PAGE_SIZE)):
-        batch = uow.tasks.find(filters, PageRequest(MAX_PAGE_SIZE, cursor))
-        count += sum(judge.blocked(batch.items))
-        cursor = batch.next_cursor
-        if cursor is None:
-            return count
-    return None
+    """How many of the candidates are blocked: None (unknown) when there are more than
+    `BLOCKED_COUNT_MAX` of them (an index count says so without judging any)."""
+    if uow.tasks.count(filters) > BLOCKED_COUNT_MAX:
+        return None
+    found = uow.tasks.find(filters, PageRequest(BLOCKED_COUNT_MAX))
+    return sum(judge.blocked(found.items))
 
 
 def _open(task: Task) -> bool:
@@ -227,8 +228,7 @@ class _ProofJudge:
     def verdicts(self, tasks: Sequence[Task]) -> dict[str, ProofVerdict]:
         todo = [t for t in tasks if t.id not in self._verdicts]
         if todo:
-            bundles = self.bundles([t.bundle_id for t in todo if t.bundle_id])
-            self._evidence.prefetch(todo, bundles)
+            self.bundles([t.bundle_id for t in todo if t.bundle_id])
             for task in todo:
                 bundle = self._bundles.get(task.bundle_id) if task.bundle_id else None
                 self._verdicts[task.id] = evaluate(task, bundle, self._evidence, today=self._on)
