@@ -83,6 +83,7 @@ def load(page: Any, base_url: str, path: str) -> dict[str, Any]:
         "api_calls": len(api),
         "all_calls": len(calls),
         "calls": [c.split("?")[0] for c in api],
+        "full_calls": api,
     }
 
 
@@ -110,6 +111,7 @@ def measure(base_url: str, targets: dict[str, str], loads: int) -> dict[str, Any
                 "all_calls": max(r["all_calls"] for r in runs),
                 "rendered_ms_runs": [round(r["rendered_ms"], 1) for r in runs],
                 "calls": runs[-1]["calls"],
+                "full_calls": runs[-1]["full_calls"],
             }
         browser.close()
     return results
@@ -129,7 +131,31 @@ def run_size(size: int, loads: int, src: str | None) -> dict[str, Any]:
         served = servers.dataops(["serve"], served_env, home / "serve.log")
         stack.callback(served.stop)
         figures = measure(served.base_url, pages(seeded), loads)
-        return {"artifacts": size, "tasks": seeded.tasks, "pages": figures}
+        return {
+            "artifacts": size,
+            "tasks": seeded.tasks,
+            "pages": figures,
+            "api_ms_p50": api_times(served.base_url, figures, loads * 2),
+        }
+
+
+def api_times(base_url: str, figures: dict[str, Any], reps: int) -> dict[str, float]:
+    """The server's side of Home and the bundle page: each API call they made, timed
+    alone over HTTP (p50 of `reps`), so the browser's share can be told apart."""
+    client = servers.login(base_url, workload.ADMIN_EMAIL, workload.ADMIN_PASSWORD)
+    times: dict[str, float] = {}
+    try:
+        for page in ("home", "bundle"):
+            for url in figures[page]["full_calls"]:
+                samples = []
+                for _ in range(reps + 1):
+                    started = time.perf_counter()
+                    client.get(url).raise_for_status()
+                    samples.append((time.perf_counter() - started) * 1000)
+                times[f"{page} {url.split('?')[0]}"] = round(statistics.median(samples[1:]), 1)
+    finally:
+        client.close()
+    return times
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -160,6 +186,11 @@ def main(argv: list[str] | None = None) -> int:
                 f"{result['artifacts']:>9} {result['tasks']:>6}  {name:<9} "
                 f"{figures['api_calls']:>4} {figures['all_calls']:>4} "
                 f"{figures['rendered_ms_p50']:>11.0f} {figures['idle_ms_p50']:>8.0f}"
+            )
+    for result in results:
+        for call, ms in result["api_ms_p50"].items():
+            print(
+                f"{result['artifacts']:>9} {result['tasks']:>6}  server alone: {call} {ms:.1f} ms"
             )
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
