@@ -1858,6 +1858,23 @@ CASES: list[Case] = [
     ),
     Case("my-work-limit-word", "GET", f"{API}/my-work?list=due&limit=ten", 422, fields=("limit",)),
     Case("my-work-post", "POST", f"{API}/my-work", 405, json={}),
+    # ---- task lanes and the overview (issue 19) ------------------------------------------
+    Case("tasks-due-unknown", "GET", f"{API}/tasks?due=later", 422, fields=("due",)),
+    Case("tasks-due-case-variant", "GET", f"{API}/tasks?due=Today", 422, fields=("due",)),
+    Case("tasks-blocked-word", "GET", f"{API}/tasks?blocked=yes", 422, fields=("blocked",)),
+    Case("tasks-count-number", "GET", f"{API}/tasks?count=1", 422, fields=("count",)),
+    Case("tasks-include-unknown", "GET", f"{API}/tasks?include=proof,x", 422, fields=("include",)),
+    Case("tasks-include-long", "GET", f"{API}/tasks?include={'p' * 101}", 422, fields=("include",)),
+    Case(
+        "tasks-blocked-cursor-malformed",
+        "GET",
+        f"{API}/tasks?blocked=true&cursor=!!not-a-cursor!!",
+        422,
+        fields=("cursor",),
+    ),
+    Case("overview-cursor", "GET", f"{API}/overview?cursor=WyJ4Il0", 422, fields=("cursor",)),
+    Case("overview-limit-zero", "GET", f"{API}/overview?limit=0", 422, fields=("limit",)),
+    Case("overview-post", "POST", f"{API}/overview", 405, json={}),
     # ---- recurring configs (CONTRACT §8) -------------------------------------------------
     *(
         Case(

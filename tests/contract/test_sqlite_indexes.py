@@ -476,3 +476,30 @@ def test_reindexing_a_record_seeks_its_search_entry(store: SqliteStore) -> None:
             row for row in full_scans(plan) if row != "SCAN search_words VIRTUAL TABLE INDEX 0:="
         ]
         assert not scans, f"full scan for {sql}: {plan}"
+
+
+_LANES = {
+    "overdue": Filters({"open_key": "true"}, through="2025-05-31"),
+    "today": Filters({"open_key": "true"}, since="2025-06-01", through="2025-06-01"),
+    "soon": Filters({"open_key": "true"}, since="2025-06-02", through="2025-06-08"),
+}
+
+
+@pytest.mark.parametrize("lane", list(_LANES))
+@pytest.mark.parametrize("call", ["find", "find-next", "count"])
+def test_task_lanes_seek_the_open_tasks_index(store: SqliteStore, lane: str, call: str) -> None:
+    """Home's date lanes (`GET /api/tasks?due=`) and their counts are range reads of the
+    open tasks' index (migration 17), never a walk of every task."""
+    filters = _LANES[lane]
+    cursor = _cursor_for("tasks") if call == "find-next" else None
+
+    def run(uow: SqliteUnitOfWork) -> Any:
+        if call == "count":
+            return uow.tasks.count(filters)
+        return uow.tasks.find(filters, PageRequest(limit=50, cursor=cursor))
+
+    for sql, plan in issued_plans(store, run):
+        assert not full_scans(plan), f"full scan for {sql}: {plan}"
+        assert any(row.startswith("SEARCH tasks USING") and "tasks_open" in row for row in plan), (
+            f"{lane} does not seek tasks_open: {sql} -> {plan}"
+        )

@@ -961,3 +961,55 @@ def test_one_notification_per_dedupe_key(store: MetadataStore) -> None:
     note = read(store, "notifications", "ntf_5")
     commit_unit(store, lambda uow: uow.notifications.update(bumped(note, read_at=r.STAMP), 1))
     assert find_ids(store, "notifications", {"dedupe_key": "k5"}) == ["ntf_5"]
+
+
+_RANGED = [
+    r.task(f"tsk_{day}{n}", date=f"2025-01-{day:02d}", status=status)
+    for day in (1, 2, 3, 5, 8)
+    for n, status in enumerate((TaskStatus.TODO, TaskStatus.WAITING, TaskStatus.DONE))
+]
+
+
+@pytest.mark.parametrize("limit", [1, 2, 50])
+@pytest.mark.parametrize(
+    ("since", "through"),
+    [
+        ("2025-01-02", "2025-01-05"),
+        (None, "2025-01-02"),
+        ("2025-01-05", None),
+        ("2025-01-04", "2025-01-04"),
+    ],
+)
+def test_a_range_of_the_order_pages_and_counts_like_a_filter(
+    store: MetadataStore, limit: int, since: str | None, through: str | None
+) -> None:
+    """`Filters.since`/`through` bound the first order field (tasks: date), inclusive,
+    with the equality filters, through cursors; `count` agrees with the pages."""
+    seed(store, "tasks", _RANGED)
+    for values in ({}, {"open_key": "true"}, {"status": "done"}):
+        filters = Filters(values, since=since, through=through)
+        expected = [
+            t.id
+            for t in sorted(_RANGED, key=lambda t: (t.date, t.id))
+            if filters.in_range(t.date)
+            and all(getattr(t, name) == value for name, value in values.items())
+        ]
+        got: list[str] = []
+        cursor = None
+        with store.unit_of_work() as uow:
+            for _ in range(50):
+                page = uow.tasks.find(filters, PageRequest(limit, cursor))
+                got += [t.id for t in page.items]
+                cursor = page.next_cursor
+                if cursor is None:
+                    break
+            assert got == expected, (values, since, through)
+            assert uow.tasks.count(filters) == len(expected)
+
+
+def test_count_is_zero_for_a_value_no_record_has(store: MetadataStore) -> None:
+    seed(store, "tasks", _RANGED)
+    with store.unit_of_work() as uow:
+        assert uow.tasks.count(Filters({"bundle_id": "bun_none"})) == 0
+        assert uow.tasks.count(Filters({})) == len(_RANGED)
+        assert uow.tasks.count(Filters({"open_key": "true"}, since="2026-01-01")) == 0

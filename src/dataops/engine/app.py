@@ -19,6 +19,7 @@ from dataops.engine.routes import (
     export,
     files,
     mywork,
+    overview,
     people,
     recurring,
     search,
@@ -168,6 +169,7 @@ def create_engine_app(
         artifacts,
         mywork,
         search,
+        overview,
         webhooks,
         export,
     )

@@ -8,6 +8,9 @@ import orjson
 from fastapi.responses import JSONResponse
 
 from dataops.domain.codec import to_dict
+from dataops.domain.errors import ValidationFailed
+from dataops.domain.proof import ProofVerdict
+from dataops.services.tasks import TaskList, TaskQuery
 from dataops.store.port import Page
 
 
@@ -38,3 +41,42 @@ def collection(result: Page[Any]) -> dict[str, Any]:
 
 def page(result: Page[Any]) -> JSONResponse:
     return Json(collection(result))
+
+
+def includes(text: str | None, known: tuple[str, ...]) -> set[str]:
+    """The names of a comma-separated `include` parameter; 422 for one not in `known`."""
+    if text is None:
+        return set()
+    names = {name.strip() for name in text.split(",")}
+    unknown = sorted(names - set(known))
+    if unknown:
+        raise ValidationFailed.one("include", f"must be a list of {', '.join(known)}")
+    return names
+
+
+def proof_summary(verdict: ProofVerdict) -> dict[str, Any]:
+    """A list's view of a task's proof: whether it may be completed, how many
+    requirements it has, and what is missing (kind, label, reason)."""
+    return {
+        "canComplete": verdict.can_complete,
+        "requirementCount": len(verdict.requirements),
+        "missing": [
+            {"kind": r.kind, "label": r.label, "reason": r.reason} for r in verdict.missing
+        ],
+    }
+
+
+def task_list(result: TaskList, query: TaskQuery) -> dict[str, Any]:
+    """A page of tasks (`services.tasks.task_list`): items and nextCursor, plus what
+    `query` asked for: `count`, each item's `proof` (null for a task that is not open),
+    `bundles` (the page's bundles, ID: title)."""
+    body = collection(result.page)
+    if query.count:
+        body["count"] = result.count
+    if query.include_proof:
+        for item in body["items"]:
+            verdict = result.proofs.get(item["id"])
+            item["proof"] = proof_summary(verdict) if verdict is not None else None
+    if query.include_bundles:
+        body["bundles"] = {bundle_id: b.title for bundle_id, b in result.bundles.items()}
+    return body

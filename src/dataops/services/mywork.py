@@ -9,7 +9,7 @@ index of its own on both stores (never a walk of all tasks or artifacts).
   (`permissions.awaits_decision_by`): none for a role that may not review; under the
   `independent` policy not the ones they created. Read through the status index; the
   ones the actor may not decide on are dropped, and the cursor still continues after
-  the last artifact examined (`Repository.cursor_after`).
+  the last artifact examined (`paging.kept`).
 - rejected: artifacts the actor created whose status is rejected (creator + status).
 - withdrawn: done tasks the actor completed whose proof is withdrawn (completer +
   `withdrawn_key`), after the expiry sweep, like `GET /api/tasks?proofWithdrawn=true`.
@@ -17,9 +17,8 @@ index of its own on both stores (never a walk of all tasks or artifacts).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
 from enum import StrEnum
-from typing import Any, TypeVar
+from typing import Any
 
 from dataops.domain.clock import today
 from dataops.domain.enums import ArtifactStatus
@@ -29,10 +28,9 @@ from dataops.domain.permissions import Permission, awaits_decision_by, may
 from dataops.services import proofs, settings
 from dataops.services.common import refresh_refs
 from dataops.services.context import Workspace
+from dataops.services.paging import kept
 from dataops.services.people import SYSTEM
-from dataops.store.port import Filters, Page, PageRequest, Repository, UnitOfWork
-
-T = TypeVar("T")
+from dataops.store.port import Filters, Page, PageRequest, UnitOfWork
 
 
 class WorkList(StrEnum):
@@ -67,18 +65,20 @@ def work_list(
     """One page of list `which` as `uow` sees it, `on` being today (YYYY-MM-DD)."""
     if which == WorkList.DUE:
         filters = Filters({"assignee_id": actor.id, "open_key": "true"})
-        due = _kept(uow.tasks, filters, page, until=lambda task: task.date > on)
+        due = kept(uow.tasks, filters, page, until=lambda task: task.date > on)
         return _shown(uow, due, on)
     if which == WorkList.REVIEWS:
         if not may(actor.role, Permission.REVIEW):
             return Page([])
         policy = settings.current(uow).review_policy
         filters = Filters({"status": ArtifactStatus.NEEDS_REVIEW.value})
-        return _kept(
+        return kept(
             uow.artifacts,
             filters,
             page,
-            keep=lambda artifact: awaits_decision_by(actor.role, actor.id, artifact, policy),
+            keep=lambda artifacts: [
+                awaits_decision_by(actor.role, actor.id, artifact, policy) for artifact in artifacts
+            ],
         )
     if which == WorkList.REJECTED:
         filters = Filters({"created_by": actor.id, "status": ArtifactStatus.REJECTED.value})
@@ -92,52 +92,3 @@ def _shown(uow: UnitOfWork, tasks: Page[Task], on: str) -> Page[Task]:
     """Tasks as every task read shows them: current artifact refs, live withdrawn proof."""
     refresh_refs(uow, tasks.items)
     return Page([proofs.live(task, on) for task in tasks.items], tasks.next_cursor)
-
-
-def _kept(
-    repo: Repository[T],
-    filters: Filters,
-    page: PageRequest,
-    *,
-    keep: Callable[[T], bool] = lambda _: True,
-    until: Callable[[T], bool] = lambda _: False,
-) -> Page[T]:
-    """A page of the records matching `filters` that `keep` accepts, in the store's order;
-    the list ends at the first record `until` accepts. Reads store pages of `page.limit`
-    and one more (to see whether the list goes on) until the page is full; the next cursor
-    continues after the last record taken, so a dropped record never shifts a page, and
-    it is None when what was read shows the list has ended."""
-    items: list[T] = []
-    cursor = page.cursor
-    while True:
-        batch = repo.find(filters, PageRequest(page.limit + 1, cursor))
-        for index, record in enumerate(batch.items):
-            if until(record):
-                return Page(items, None)
-            if not keep(record):
-                continue
-            items.append(record)
-            if len(items) == page.limit:
-                rest = batch.items[index + 1 :]
-                return Page(items, _after(repo, record, rest, batch.next_cursor, keep, until))
-        if batch.next_cursor is None:
-            return Page(items, None)
-        cursor = batch.next_cursor
-
-
-def _after(
-    repo: Repository[T],
-    last: T,
-    rest: Sequence[T],
-    next_cursor: str | None,
-    keep: Callable[[T], bool],
-    until: Callable[[T], bool],
-) -> str | None:
-    """The cursor after a full page ending at `last`, `rest` being the records read after
-    it: None when they end the list and the store has no more."""
-    for record in rest:
-        if until(record):
-            return None
-        if keep(record):
-            return repo.cursor_after(last)
-    return next_cursor

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from enum import StrEnum
 from typing import Any
 
 from dataops.domain.clock import new_id, now_ts, today
@@ -15,8 +19,9 @@ from dataops.domain.rules import task_errors
 from dataops.services import events, proofs
 from dataops.services.common import audit, check_version, raise_if, refresh_refs, require, save
 from dataops.services.context import Workspace
-from dataops.services.evidence import StoreEvidence
+from dataops.services.evidence import PageEvidence, StoreEvidence
 from dataops.services.notifications import notify
+from dataops.services.paging import kept
 from dataops.services.people import SYSTEM
 from dataops.store.port import Filters, Page, PageRequest, UnitOfWork
 
@@ -98,12 +103,142 @@ def get_task(ws: Workspace, task_id: str) -> Task:
 def list_tasks(ws: Workspace, filters: dict[str, str | None], page: PageRequest) -> Page[Task]:
     """Tasks by the given filters; `withdrawn_key="true"` lists the done tasks whose
     proof was withdrawn (the expiry sweep runs first, so expired evidence counts)."""
-    if filters.get("withdrawn_key"):
+    return task_list(ws, TaskQuery(filters), page).page
+
+
+class Due(StrEnum):
+    """The date lanes of open (todo or waiting) tasks, by the server's today (UTC)."""
+
+    OVERDUE = "overdue"  # dated before today
+    TODAY = "today"
+    SOON = "soon"  # dated tomorrow to today + SOON_DAYS
+    NOW = "now"  # today or before: what is due
+
+
+SOON_DAYS = 7
+BLOCKED_CANDIDATES = 1000
+"""How many candidates one blocked-lane request judges at most for its page (which may
+come back short, with a cursor to ask on)."""
+BLOCKED_COUNT_MAX = 300
+"""The blocked lane is counted (every candidate judged) when it has at most this many
+candidates; beyond, its count is None rather than a guess."""
+
+
+@dataclass(frozen=True)
+class TaskQuery:
+    filters: dict[str, str | None]
+    due: Due | None = None
+    blocked: bool = False
+    """Only the todo tasks whose proof is not complete (proof judged on the server, in
+    bulk, a store page of candidates at a time); `due` defaults to `now`."""
+    include_proof: bool = False
+    include_bundles: bool = False
+    count: bool = False
+
+
+@dataclass
+class TaskList:
+    page: Page[Task]
+    count: int | None = None
+    """With `TaskQuery.count`: how many tasks the whole list holds; None for a blocked
+    list with more than `BLOCKED_COUNT_MAX` candidates (counting it would judge them all)."""
+    proofs: dict[str, ProofVerdict] = field(default_factory=dict)
+    """With `include_proof`: the verdict of each open task of the page."""
+    bundles: dict[str, Bundle] = field(default_factory=dict)
+    """With `include_bundles`: the bundles the page's tasks belong to."""
+
+
+def task_list(ws: Workspace, query: TaskQuery, page: PageRequest) -> TaskList:
+    """One page of a task list, with what `query` asks to include. A date lane is a range
+    read of the open tasks' index (`open_key`, date order) and its count a count of the
+    same range; the blocked lane judges the candidates a store page at a time
+    (`paging.kept`), at most `BLOCKED_CANDIDATES` per request."""
+    if query.filters.get("withdrawn_key"):
         proofs.sweep_expired(ws, SYSTEM)
+    on = today()
+    filters = _lane_filters(query, on)
     with ws.store.unit_of_work() as uow:
-        result = uow.tasks.find(Filters(filters), page)
-        refresh_refs(uow, result.items)
-        return Page([proofs.live(task) for task in result.items], result.next_cursor)
+        judge = _ProofJudge(uow, on)
+        if query.blocked:
+            reads = max(1, BLOCKED_CANDIDATES // (page.limit + 1))
+            found = kept(uow.tasks, filters, page, keep=judge.blocked, max_reads=reads)
+        else:
+            found = uow.tasks.find(filters, page)
+        refresh_refs(uow, found.items)
+        result = TaskList(Page([proofs.live(task, on) for task in found.items], found.next_cursor))
+        if query.count:
+            result.count = (
+                _blocked_count(uow, filters, judge) if query.blocked else uow.tasks.count(filters)
+            )
+        if query.include_proof:
+            result.proofs = judge.verdicts([t for t in result.page.items if _open(t)])
+        if query.include_bundles:
+            ids = list(dict.fromkeys(t.bundle_id for t in result.page.items if t.bundle_id))
+            result.bundles = {b.id: b for b in judge.bundles(ids)}
+        return result
+
+
+def _lane_filters(query: TaskQuery, on: str) -> Filters:
+    due = query.due or (Due.NOW if query.blocked else None)
+    if due is None:
+        return Filters(query.filters)
+    values = {**query.filters, "open_key": "true"}
+    day = date.fromisoformat(on)
+    if due == Due.OVERDUE:
+        return Filters(values, through=(day - timedelta(days=1)).isoformat())
+    if due == Due.TODAY:
+        return Filters(values, since=on, through=on)
+    if due == Due.SOON:
+        soon = (day + timedelta(days=SOON_DAYS)).isoformat()
+        return Filters(values, since=(day + timedelta(days=1)).isoformat(), through=soon)
+    return Filters(values, through=on)
+
+
+def _blocked_count(uow: UnitOfWork, filters: Filters, judge: _ProofJudge) -> int | None:
+    """How many of the candidates are blocked: None (unknown) when there are more than
+    `BLOCKED_COUNT_MAX` of them (an index count says so without judging any)."""
+    if uow.tasks.count(filters) > BLOCKED_COUNT_MAX:
+        return None
+    found = uow.tasks.find(filters, PageRequest(BLOCKED_COUNT_MAX))
+    return sum(judge.blocked(found.items))
+
+
+def _open(task: Task) -> bool:
+    return task.status in (TaskStatus.TODO, TaskStatus.WAITING)
+
+
+class _ProofJudge:
+    """The proof rule (`domain.proof.evaluate`) over many tasks at once: their bundles in
+    one read, their evidence through `PageEvidence`; each verdict kept for the page."""
+
+    def __init__(self, uow: UnitOfWork, on: str) -> None:
+        self._uow = uow
+        self._on = on
+        self._bundles: dict[str, Bundle | None] = {}
+        self._verdicts: dict[str, ProofVerdict] = {}
+        self._evidence = PageEvidence(uow)
+
+    def bundles(self, ids: Sequence[str]) -> list[Bundle]:
+        missing = [i for i in dict.fromkeys(ids) if i not in self._bundles]
+        if missing:
+            found = {b.id: b for b in self._uow.bundles.get_many(missing)}
+            self._bundles.update((i, found.get(i)) for i in missing)
+        return [b for i in dict.fromkeys(ids) if (b := self._bundles.get(i)) is not None]
+
+    def verdicts(self, tasks: Sequence[Task]) -> dict[str, ProofVerdict]:
+        todo = [t for t in tasks if t.id not in self._verdicts]
+        if todo:
+            self.bundles([t.bundle_id for t in todo if t.bundle_id])
+            for task in todo:
+                bundle = self._bundles.get(task.bundle_id) if task.bundle_id else None
+                self._verdicts[task.id] = evaluate(task, bundle, self._evidence, today=self._on)
+        return {t.id: self._verdicts[t.id] for t in tasks}
+
+    def blocked(self, tasks: Sequence[Task]) -> list[bool]:
+        """Whether each task is todo and may not be completed yet."""
+        todo = [t for t in tasks if t.status == TaskStatus.TODO]
+        verdicts = self.verdicts(todo)
+        return [t.id in verdicts and not verdicts[t.id].can_complete for t in tasks]
 
 
 def proof_state(ws: Workspace, task_id: str) -> ProofVerdict:

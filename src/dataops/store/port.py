@@ -73,12 +73,24 @@ class PageRequest:
 
 @dataclass(frozen=True)
 class Filters:
-    """Equality filters by snake_case field name; None values are ignored."""
+    """Equality filters by snake_case field name; None values are ignored. `since` and
+    `through` bound the first field of the entity's list order (tasks: `date`), both
+    inclusive: a range read of the same index, for entities whose order starts with a
+    field other than the key."""
 
     values: Mapping[str, str | None] = field(default_factory=dict)
+    since: str | None = None
+    through: str | None = None
 
     def active(self) -> dict[str, str]:
         return {k: v for k, v in self.values.items() if v is not None}
+
+    def in_range(self, first_order_value: str | None) -> bool:
+        """Whether a record whose first order value is this lies within the bounds."""
+        value = first_order_value or ""
+        if self.since is not None and value < self.since:
+            return False
+        return self.through is None or value <= self.through
 
 
 StoredRow = tuple[str, bytes, int | None]
@@ -130,6 +142,11 @@ class Repository(Protocol[T]):
         """Records matching every filter, in the entity's stable order (reversed with
         `page.descending`), through an index. Filters the backend has no index for are a
         programming error (ValueError)."""
+
+    def count(self, filters: Filters) -> int:
+        """How many committed records match `filters`, read through the same index as
+        `find` (SQLite: COUNT over the index; DynamoDB: a Select=COUNT Query of the index,
+        paged; never a scan). A unit's own uncommitted writes are not counted."""
 
     def cursor_after(self, record: T) -> str:
         """The cursor whose `find` page starts right after `record` in the entity's order:

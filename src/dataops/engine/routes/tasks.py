@@ -42,7 +42,14 @@ async def list_tasks(
     proof_withdrawn: Annotated[
         Literal["true", "false"] | None, Query(alias="proofWithdrawn")
     ] = None,
+    due: svc.Due | None = None,
+    blocked: Literal["true", "false"] | None = None,
+    include: Annotated[str | None, Query(max_length=100)] = None,
+    count: Literal["true", "false"] | None = None,
 ) -> JSONResponse:
+    """Tasks by filters; `due` a date lane of the open tasks, `blocked=true` those whose
+    proof is missing, `count=true` the list's size, `include=proof,bundles` each open
+    task's proof summary and the page's bundles (by ID: title)."""
     filters = {
         "bundle_id": bundle_id,
         "status": status.value if status else None,
@@ -50,7 +57,17 @@ async def list_tasks(
         "assignee_id": assignee_id,
         "withdrawn_key": "true" if proof_withdrawn == "true" else None,
     }
-    return present.page(await read(ws, svc.list_tasks, ws, filters, paging))
+    wanted = present.includes(include, ("proof", "bundles"))
+    query = svc.TaskQuery(
+        filters,
+        due=due,
+        blocked=blocked == "true",
+        include_proof="proof" in wanted,
+        include_bundles="bundles" in wanted,
+        count=count == "true",
+    )
+    result = await read(ws, svc.task_list, ws, query, paging)
+    return present.Json(present.task_list(result, query))
 
 
 @router.get("/{task_id}")

@@ -16,11 +16,10 @@ import {
   h,
   loading,
   messageArea,
-  pool,
   routeLink,
 } from "./dom.js";
 import { bundlePlanning } from "./planning.js";
-import { isOpen, loadProof, proofSummary } from "./proof.js";
+import { isOpen, proofSummary } from "./proof.js";
 
 export async function bundlesPage(view, ctx) {
   document.title = "Bundles · DataOps";
@@ -169,8 +168,43 @@ function linksSection(bundle, ctx) {
   return section;
 }
 
-function taskTable(tasks, proofs) {
-  if (!tasks.length) return empty("This bundle has no tasks.");
+const TASK_PAGE = 100;
+
+function taskRowOf(t) {
+  return h(
+    "tr",
+    { dataset: { taskId: t.id } },
+    h("td", {}, routeLink(`/work/tasks/${enc(t.id)}`, t.description)),
+    h("td", { class: "nowrap" }, dueText(t.date, isOpen(t))),
+    h("td", {}, badge(t.status)),
+    h("td", {}, proofSummary(t, t.proof)),
+    h(
+      "td",
+      {},
+      (t.artifactRefs || []).length
+        ? h(
+            "ul",
+            { class: "ref-list" },
+            t.artifactRefs.map((ref) =>
+              h(
+                "li",
+                {},
+                routeLink(`/work/artifacts/${enc(ref.artifactId)}`, ref.title || ref.artifactId),
+                " ",
+                badge(ref.status),
+              ),
+            ),
+          )
+        : "—",
+    ),
+  );
+}
+
+/** The bundle's tasks in date order, each open one with its proof state, as one call
+ * gives them (GET /api/tasks?bundleId=&include=proof&count=true); "Show more" pages on. */
+function taskTable(bundleId, first) {
+  if (!first.items.length) return empty("This bundle has no tasks.");
+  const tbody = h("tbody", {}, first.items.map(taskRowOf));
   const table = h(
     "table",
     { class: "table tasks-table" },
@@ -188,55 +222,40 @@ function taskTable(tasks, proofs) {
         h("th", { scope: "col" }, "Artifacts"),
       ),
     ),
-    h(
-      "tbody",
-      {},
-      tasks.map((t) => {
-        const proof = proofs.get(t.id);
-        return h(
-          "tr",
-          { dataset: { taskId: t.id } },
-          h("td", {}, routeLink(`/work/tasks/${enc(t.id)}`, t.description)),
-          h("td", { class: "nowrap" }, dueText(t.date, isOpen(t))),
-          h("td", {}, badge(t.status)),
-          h(
-            "td",
-            {},
-            proof && !proof.ok
-              ? h(
-                  "span",
-                  { class: "error-text", role: "alert" },
-                  `Proof state unavailable: ${proof.error.message}`,
-                )
-              : proofSummary(t, proof ? proof.value : null),
-          ),
-          h(
-            "td",
-            {},
-            (t.artifactRefs || []).length
-              ? h(
-                  "ul",
-                  { class: "ref-list" },
-                  t.artifactRefs.map((ref) =>
-                    h(
-                      "li",
-                      {},
-                      routeLink(
-                        `/work/artifacts/${enc(ref.artifactId)}`,
-                        ref.title || ref.artifactId,
-                      ),
-                      " ",
-                      badge(ref.status),
-                    ),
-                  ),
-                )
-              : "—",
-          ),
-        );
-      }),
-    ),
+    tbody,
   );
-  return h("div", { class: "table-wrap" }, table);
+  let shown = first.items.length;
+  const counter = h("p", { class: "hint tasks-count", role: "status" });
+  const setCount = () => {
+    counter.textContent =
+      shown < first.count ? `${shown} of ${first.count} tasks shown.` : `${first.count} tasks.`;
+  };
+  setCount();
+  let cursor = first.nextCursor;
+  const wrap = h("div", {}, counter, h("div", { class: "table-wrap" }, table));
+  if (!cursor) return wrap;
+  const more = h("button", { type: "button", class: "more" }, "Show more tasks");
+  add(wrap, more);
+  more.addEventListener("click", async () => {
+    more.disabled = true;
+    try {
+      const page = await api("/work/api/tasks", {
+        query: { bundleId, include: "proof", limit: TASK_PAGE, cursor },
+      });
+      const added = page.items.map(taskRowOf);
+      add(tbody, added);
+      shown += added.length;
+      setCount();
+      cursor = page.nextCursor;
+      more.hidden = !cursor;
+      if (added.length) added[0].querySelector("a").focus();
+    } catch (error) {
+      add(wrap, errorBox("More tasks are", error));
+    } finally {
+      more.disabled = false;
+    }
+  });
+  return wrap;
 }
 
 export async function bundlePage(view, ctx, bundleId) {
@@ -289,14 +308,10 @@ export async function bundlePage(view, ctx, bundleId) {
 
   const tasksDone = (async () => {
     try {
-      const page = await listAll("/work/api/tasks", { bundleId: bundle.id });
-      const tasks = [...page.items].sort((a, b) =>
-        a.date < b.date ? -1 : a.date > b.date ? 1 : 0,
-      );
-      const open = tasks.filter(isOpen);
-      const results = await pool(open, 6, (t) => loadProof(t.id));
-      const proofs = new Map(open.map((t, i) => [t.id, results[i]]));
-      fill(tasksBody, taskTable(tasks, proofs));
+      const first = await api("/work/api/tasks", {
+        query: { bundleId: bundle.id, include: "proof", count: "true", limit: TASK_PAGE },
+      });
+      fill(tasksBody, taskTable(bundle.id, first));
     } catch (error) {
       fill(tasksBody, errorBox("Tasks are", error));
     }

@@ -1,12 +1,13 @@
 // Home: today's and overdue tasks, tasks blocked on missing proof, artifacts waiting for
 // review, done tasks whose proof was withdrawn, evidence about to expire, and the
-// workspace's review policy. Each lane loads on its own and shows its own "unavailable"
-// state on failure.
-import { api, listAll, recordCache } from "./api.js";
+// workspace's review policy. One call (GET /api/overview) brings every lane's first page
+// and its count, judged on the server; "Show more" pages a lane on through the route
+// that serves it alone (GET /api/tasks with the lane's query). However big the
+// workspace, the page makes the same few calls.
+import { api } from "./api.js";
 import { expiryNote, selfApprovedFlag } from "./artifacts.js";
 import {
   add,
-  addDays,
   badge,
   busy,
   chip,
@@ -18,18 +19,15 @@ import {
   h,
   loading,
   messageArea,
-  pool,
   routeLink,
   todayIso,
   userName,
   when,
 } from "./dom.js";
-import { hasProofRequirement, kindChip, loadProof } from "./proof.js";
+import { kindChip } from "./proof.js";
 
-const BLOCKED_WINDOW_DAYS = 14;
-const BLOCKED_MAX_TASKS = 60;
-const EXPIRING_WINDOW_DAYS = 14;
 const LANE_LIMIT = 20;
+const EXPIRING_WINDOW_DAYS = 14; // services/overview.py EXPIRING_DAYS
 
 const POLICY_TEXT = {
   "self-allowed": "Self-approval allowed",
@@ -41,37 +39,71 @@ const POLICY_HELP = {
   independent: "Nobody approves or rejects an artifact they created: another reviewer decides.",
 };
 
-function lane(id, title, description) {
-  const body = h("div", { class: "lane-body" }, loading());
-  const root = h(
-    "section",
-    { class: "card lane", id, "aria-labelledby": `${id}-title` },
-    h("h2", { id: `${id}-title` }, title),
-    description ? h("p", { class: "lane-help" }, description) : null,
-    body,
-  );
-  return { root, body };
-}
+/** The lanes in page order: what each shows, and (task lanes) the GET /api/tasks query
+ * that pages it on. */
+const LANES = [
+  {
+    key: "today",
+    title: "Due today",
+    none: "Nothing is due today.",
+    more: { due: "today", include: "bundles" },
+  },
+  {
+    key: "overdue",
+    title: "Overdue",
+    none: "Nothing is overdue.",
+    more: { due: "overdue", include: "bundles" },
+  },
+  {
+    key: "blocked",
+    title: "Blocked on missing proof",
+    help: "Open tasks due today or earlier that the server will not let you complete yet.",
+    none: "No due task is blocked on missing proof.",
+    more: { blocked: "true", include: "proof,bundles" },
+  },
+  {
+    key: "review",
+    title: "Waiting for review",
+    help: "Artifacts marked “needs review”.",
+    none: "Nothing is waiting for review.",
+    artifacts: true,
+  },
+  {
+    key: "withdrawn",
+    title: "Proof withdrawn",
+    help: "Done tasks whose completion proof no longer holds (rejected, archived, superseded, changed or expired evidence).",
+    none: "Every done task's proof still holds.",
+    more: { proofWithdrawn: "true", include: "bundles" },
+  },
+  {
+    key: "expiring",
+    title: "Evidence expiring",
+    help: `Approved artifacts whose validity ends within ${EXPIRING_WINDOW_DAYS} days.`,
+    none: `No approved evidence expires in the next ${EXPIRING_WINDOW_DAYS} days.`,
+    artifacts: true,
+  },
+];
 
-async function openTasks() {
-  const [todo, waiting] = await Promise.all([
-    listAll("/work/api/tasks", { status: "todo" }),
-    listAll("/work/api/tasks", { status: "waiting" }),
-  ]);
-  const items = [...todo.items, ...waiting.items];
-  items.sort((a, b) => (a.date < b.date ? -1 : a.date > b.date ? 1 : 0));
-  return { items, complete: todo.complete && waiting.complete };
-}
-
-function bundleName(bundles, id) {
+function titleLink(kind, id, titles, fallback) {
   if (!id) return null;
-  const bundle = bundles && bundles.get(id);
-  return routeLink(`/work/bundles/${enc(id)}`, bundle ? bundle.title : "bundle", {
-    class: "context",
-  });
+  const title = titles && titles[id];
+  return routeLink(`/work/${kind}/${enc(id)}`, title || fallback, { class: "context" });
 }
 
-function taskRow(task, bundles, extra) {
+function missingList(task) {
+  const missing = (task.proof && task.proof.missing) || [];
+  if (!missing.length) return null;
+  return h(
+    "ul",
+    { class: "missing-list" },
+    missing.map((r) =>
+      h("li", {}, kindChip(r.kind), " ", h("strong", {}, r.label), " — ", r.reason || ""),
+    ),
+  );
+}
+
+function taskRow(task, bundles) {
+  const reasons = task.proofWithdrawnReasons || [];
   return h(
     "li",
     { class: "row" },
@@ -85,309 +117,145 @@ function taskRow(task, bundles, extra) {
     h(
       "div",
       { class: "row-meta" },
-      h("span", { class: "due" }, dueText(task.date)),
-      task.bundleId ? [" · ", bundleName(bundles, task.bundleId)] : null,
+      h("span", { class: "due" }, dueText(task.date, task.status === "todo" || task.status === "waiting")),
+      task.bundleId ? [" · ", titleLink("bundles", task.bundleId, bundles, "its bundle")] : null,
     ),
-    extra,
+    missingList(task),
+    reasons.length ? h("ul", { class: "missing-list" }, reasons.map((r) => h("li", {}, r))) : null,
   );
 }
 
-function taskList(tasks, bundles, emptyText) {
-  if (!tasks.length) return empty(emptyText);
+function artifactRow(a, lane) {
   return h(
-    "ul",
-    { class: "rows" },
-    tasks.map((t) => taskRow(t, bundles)),
+    "li",
+    { class: "row", dataset: { artifactId: a.id } },
+    h(
+      "div",
+      { class: "row-main" },
+      routeLink(`/work/artifacts/${enc(a.id)}`, a.title, { class: "row-title" }),
+      " ",
+      lane.key === "expiring" ? expiryNote(a) : badge(a.status),
+      lane.key === "expiring" && a.selfReviewed ? [" ", selfApprovedFlag()] : null,
+      lane.key === "review" && (a.sourceType === "assistant-output" || a.assistantJobId)
+        ? [" ", chip("assistant output", "assistant")]
+        : null,
+    ),
+    h(
+      "div",
+      { class: "row-meta" },
+      a.type,
+      a.taskId ? [" · ", titleLink("tasks", a.taskId, lane.tasks, "its task")] : null,
+      a.bundleId ? [" · ", titleLink("bundles", a.bundleId, lane.bundles, "its bundle")] : null,
+    ),
   );
+}
+
+function countText(count, shown) {
+  if (count === null || count === undefined) return `${shown} shown (more to check)`;
+  return String(count);
+}
+
+/** One lane: its first page from the overview, its count, "Show more" through the
+ * lane's own route. */
+function laneCard(lane, first) {
+  const id = `lane-${lane.key}`;
+  const rows = h("ul", { class: "rows" });
+  const body = h("div", { class: "lane-body" });
+  const status = h("p", { class: "sr-only", role: "status" });
+  const counter = h("span", { class: "lane-count" });
+  let shown = 0;
+  const setCount = () => {
+    counter.textContent = ` · ${countText(first.count, shown)}`;
+  };
+  const render = (items, titles) =>
+    items.map((item) =>
+      lane.artifacts
+        ? artifactRow(item, { key: lane.key, tasks: titles.tasks, bundles: titles.bundles })
+        : taskRow(item, titles.bundles),
+    );
+  const card = h(
+    "section",
+    { class: "card lane", id, "aria-labelledby": `${id}-title`, dataset: { lane: lane.key } },
+    h("h2", { id: `${id}-title` }, lane.title, counter),
+    lane.help ? h("p", { class: "lane-help" }, lane.help) : null,
+    body,
+    status,
+  );
+  shown = first.items.length;
+  setCount();
+  if (!first.items.length && !first.nextCursor) {
+    add(body, empty(lane.none));
+    return card;
+  }
+  add(rows, render(first.items, first));
+  add(body, rows);
+  if (lane.key === "review") {
+    add(
+      body,
+      h(
+        "p",
+        { class: "lane-more" },
+        routeLink("/work/review", first.nextCursor ? "See the whole review queue" : "Open the review queue"),
+      ),
+    );
+    return card;
+  }
+  if (lane.key === "expiring") {
+    if (first.count === null || first.count > shown) {
+      add(body, h("p", { class: "notice" }, `The ${shown} that expire first are shown.`));
+    }
+    return card;
+  }
+  let cursor = first.nextCursor;
+  if (!cursor) return card;
+  const more = h("button", { type: "button", class: "more" }, "Show more");
+  add(body, more);
+  more.addEventListener("click", async () => {
+    more.disabled = true;
+    try {
+      const page = await api("/work/api/tasks", {
+        query: { ...lane.more, cursor, limit: LANE_LIMIT },
+      });
+      const added = render(page.items, page);
+      add(rows, added);
+      shown += added.length;
+      setCount();
+      cursor = page.nextCursor;
+      more.hidden = !cursor;
+      status.textContent = added.length
+        ? `${added.length} more shown.`
+        : "None in this stretch; show more to look further.";
+      if (added.length) added[0].querySelector("a").focus();
+    } catch (error) {
+      add(body, errorBox("More tasks are", error));
+    } finally {
+      more.disabled = false;
+    }
+  });
+  return card;
 }
 
 export async function homePage(view, ctx) {
   document.title = "Home · DataOps";
-  const today = todayIso();
-  const dueToday = lane("lane-today", "Due today", null);
-  const overdue = lane("lane-overdue", "Overdue", null);
-  const blocked = lane(
-    "lane-blocked",
-    "Blocked on missing proof",
-    `Open tasks due within ${BLOCKED_WINDOW_DAYS} days (or overdue) that the server will not let you complete yet.`,
-  );
-  const review = lane("lane-review", "Waiting for review", "Artifacts marked “needs review”.");
-  const withdrawn = lane(
-    "lane-withdrawn",
-    "Proof withdrawn",
-    "Done tasks whose completion proof no longer holds (rejected, archived, superseded, changed or expired evidence).",
-  );
-  const expiring = lane(
-    "lane-expiring",
-    "Evidence expiring",
-    `Approved artifacts whose validity ends within ${EXPIRING_WINDOW_DAYS} days.`,
-  );
+  const lanes = h("div", { class: "lanes" }, loading());
   add(
     view,
     h("h1", {}, `Good to see you, ${ctx.user.name || ctx.user.email}`),
-    h("p", { class: "subtitle" }, `Today is ${today}.`),
-    h(
-      "div",
-      { class: "lanes" },
-      dueToday.root,
-      overdue.root,
-      blocked.root,
-      review.root,
-      withdrawn.root,
-      expiring.root,
-    ),
+    h("p", { class: "subtitle" }, `Today is ${todayIso()}.`),
+    lanes,
     policyCard(ctx),
   );
-
-  const bundlesPromise = listAll("/work/api/bundles")
-    .then((page) => new Map(page.items.map((b) => [b.id, b])))
-    .catch(() => null);
-  const tasksPromise = openTasks();
-
-  const taskLanes = (async () => {
-    let tasks;
-    try {
-      tasks = await tasksPromise;
-    } catch (error) {
-      fill(dueToday.body, errorBox("Tasks are", error));
-      fill(overdue.body, errorBox("Tasks are", error));
-      return;
-    }
-    const bundles = await bundlesPromise;
-    const partial = tasks.complete
-      ? null
-      : h("p", { class: "notice" }, "Only the first pages of tasks are shown.");
-    fill(
-      dueToday.body,
-      taskList(
-        tasks.items.filter((t) => t.date === today),
-        bundles,
-        "Nothing is due today.",
-      ),
-      partial,
-    );
-    fill(
-      overdue.body,
-      taskList(
-        tasks.items.filter((t) => t.date < today),
-        bundles,
-        "Nothing is overdue.",
-      ),
-      partial,
-    );
-  })();
-
-  const blockedLane = (async () => {
-    let tasks;
-    try {
-      tasks = await tasksPromise;
-    } catch (error) {
-      fill(blocked.body, errorBox("Blocked tasks are", error));
-      return;
-    }
-    const horizon = addDays(today, BLOCKED_WINDOW_DAYS);
-    const candidates = tasks.items
-      .filter((t) => t.status === "todo" && t.date <= horizon && hasProofRequirement(t))
-      .slice(0, BLOCKED_MAX_TASKS);
-    const results = await pool(candidates, 6, (t) => loadProof(t.id));
-    const bundles = await bundlesPromise;
-    const rows = [];
-    let failed = 0;
-    results.forEach((result, index) => {
-      if (!result.ok) {
-        failed += 1;
-        return;
-      }
-      if (result.value.canComplete) return;
-      const missing = result.value.requirements.filter((r) => !r.satisfied);
-      rows.push(
-        taskRow(
-          candidates[index],
-          bundles,
-          h(
-            "ul",
-            { class: "missing-list" },
-            missing.map((r) =>
-              h("li", {}, kindChip(r.kind), " ", h("strong", {}, r.label), " — ", r.reason || ""),
-            ),
-          ),
-        ),
-      );
-    });
-    fill(
-      blocked.body,
-      failed
-        ? errorBox(
-            "Proof state is",
-            new Error(`the proof check failed for ${failed} of ${candidates.length} tasks`),
-          )
-        : null,
-      rows.length
-        ? h("ul", { class: "rows" }, rows)
-        : failed
-          ? null
-          : empty("No open task is blocked on missing proof."),
-    );
-  })();
-
-  const reviewLane = (async () => {
-    let page;
-    try {
-      page = await api("/work/api/artifacts", { query: { status: "needs-review", limit: 20 } });
-    } catch (error) {
-      fill(review.body, errorBox("The review queue is", error));
-      return;
-    }
-    const bundles = await bundlesPromise;
-    const known = await tasksPromise.then(
-      (tasks) => new Map(tasks.items.map((t) => [t.id, t])),
-      () => new Map(),
-    );
-    if (!page.items.length) {
-      fill(review.body, empty("Nothing is waiting for review."));
-      return;
-    }
-    fill(
-      review.body,
-      h(
-        "ul",
-        { class: "rows" },
-        page.items.map((a) =>
-          h(
-            "li",
-            { class: "row" },
-            h(
-              "div",
-              { class: "row-main" },
-              routeLink(`/work/artifacts/${enc(a.id)}`, a.title, { class: "row-title" }),
-              " ",
-              badge(a.status),
-              a.sourceType === "assistant-output" || a.assistantJobId
-                ? [" ", chip("assistant output", "assistant")]
-                : null,
-            ),
-            h(
-              "div",
-              { class: "row-meta" },
-              a.type,
-              a.taskId
-                ? [
-                    " · ",
-                    routeLink(
-                      `/work/tasks/${enc(a.taskId)}`,
-                      known.has(a.taskId) ? known.get(a.taskId).description : "its task",
-                      { class: "context" },
-                    ),
-                  ]
-                : null,
-              a.bundleId ? [" · ", bundleName(bundles, a.bundleId)] : null,
-            ),
-          ),
-        ),
-      ),
-      h(
-        "p",
-        { class: "lane-more" },
-        routeLink(
-          "/work/review",
-          page.nextCursor ? "See the whole review queue" : "Open the review queue",
-        ),
-      ),
-    );
-  })();
-
-  const withdrawnLane = (async () => {
-    let page;
-    try {
-      page = await api("/work/api/tasks", { query: { proofWithdrawn: "true", limit: LANE_LIMIT } });
-    } catch (error) {
-      fill(withdrawn.body, errorBox("Tasks with withdrawn proof are", error));
-      return;
-    }
-    const bundles = await bundlesPromise;
-    fill(
-      withdrawn.body,
-      page.items.length
-        ? h(
-            "ul",
-            { class: "rows" },
-            page.items.map((t) =>
-              taskRow(
-                t,
-                bundles,
-                h(
-                  "ul",
-                  { class: "missing-list" },
-                  (t.proofWithdrawnReasons || []).map((reason) => h("li", {}, reason)),
-                ),
-              ),
-            ),
-          )
-        : empty("Every done task's proof still holds."),
-      page.nextCursor
-        ? h("p", { class: "notice" }, `Only the first ${LANE_LIMIT} are shown.`)
-        : null,
-    );
-  })();
-
-  const expiringLane = (async () => {
-    let page;
-    try {
-      page = await api("/work/api/artifacts", {
-        query: { expiringWithinDays: EXPIRING_WINDOW_DAYS, limit: LANE_LIMIT },
-      });
-    } catch (error) {
-      fill(expiring.body, errorBox("Expiring evidence is", error));
-      return;
-    }
-    const bundles = await bundlesPromise;
-    const task = recordCache("tasks");
-    const taskLink = (id) => {
-      const link = routeLink(`/work/tasks/${enc(id)}`, "its task", { class: "context" });
-      task(id).then(
-        (t) => {
-          link.textContent = t.description;
-        },
-        () => {},
-      );
-      return link;
-    };
-    fill(
-      expiring.body,
-      page.items.length
-        ? h(
-            "ul",
-            { class: "rows" },
-            page.items.map((a) =>
-              h(
-                "li",
-                { class: "row", dataset: { artifactId: a.id } },
-                h(
-                  "div",
-                  { class: "row-main" },
-                  routeLink(`/work/artifacts/${enc(a.id)}`, a.title, { class: "row-title" }),
-                  " ",
-                  expiryNote(a),
-                  a.selfReviewed ? [" ", selfApprovedFlag()] : null,
-                ),
-                h(
-                  "div",
-                  { class: "row-meta" },
-                  a.type,
-                  a.taskId ? [" · ", taskLink(a.taskId)] : null,
-                  a.bundleId ? [" · ", bundleName(bundles, a.bundleId)] : null,
-                ),
-              ),
-            ),
-          )
-        : empty(`No approved evidence expires in the next ${EXPIRING_WINDOW_DAYS} days.`),
-      page.items.length >= LANE_LIMIT
-        ? h("p", { class: "notice" }, `The ${LANE_LIMIT} that expire first are shown.`)
-        : null,
-    );
-  })();
-
-  await Promise.all([taskLanes, blockedLane, reviewLane, withdrawnLane, expiringLane]);
+  let data;
+  try {
+    data = await api("/work/api/overview", { query: { limit: LANE_LIMIT } });
+  } catch (error) {
+    fill(lanes, errorBox("The overview is", error));
+    return;
+  }
+  fill(
+    lanes,
+    LANES.map((lane) => laneCard(lane, data[lane.key] || { items: [], nextCursor: null, count: 0 })),
+  );
 }
 
 function lastChanged(ctx, settings) {

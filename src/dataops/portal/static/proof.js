@@ -22,7 +22,9 @@ export function kindChip(kind) {
   return chip(KIND_TEXT[kind] || kind, `kind kind-${kind}`);
 }
 
-/** A one-line summary for lists: done / proof ready / missing … / no proof required. */
+/** A one-line summary for lists: done / proof ready / missing … / no proof required.
+ * `proof` is the summary GET /api/tasks?include=proof gives an open task
+ * ({canComplete, requirementCount, missing: [{kind, label, reason}]}). */
 export function proofSummary(task, proof) {
   if (task.status === "done" && task.proofWithdrawn) {
     return h("span", { class: "proof proof-withdrawn" }, "⚠ Done · proof withdrawn");
@@ -32,13 +34,12 @@ export function proofSummary(task, proof) {
   }
   if (task.status === "archived") return h("span", { class: "proof" }, "Archived");
   if (!proof) return h("span", { class: "proof" }, "—");
-  if (!proof.requirements.length) return h("span", { class: "proof" }, "No proof required");
+  if (!proof.requirementCount) return h("span", { class: "proof" }, "No proof required");
   if (proof.canComplete) return h("span", { class: "proof proof-ready" }, "✓ Proof ready");
-  const missing = proof.requirements.filter((r) => !r.satisfied);
   return h(
     "span",
     { class: "proof proof-missing" },
     "Missing: ",
-    missing.map((r, i) => [i ? ", " : "", kindChip(r.kind), " ", r.label]),
+    proof.missing.map((r, i) => [i ? ", " : "", kindChip(r.kind), " ", r.label]),
   );
 }

@@ -66,6 +66,7 @@ from dataops.store.dynamodb.tables import (
     VERSION,
     Item,
     Spec,
+    compose,
     fits,
     search_item,
     search_key,
@@ -200,7 +201,9 @@ class DynamoRepository(Generic[T]):
         down = page.descending
         committed = (
             pair
-            for pair in self._uow._store._stream(spec, active, after, limit + 1, down)
+            for pair in self._uow._store._stream(
+                spec, active, after, limit + 1, down, bounds=(filters.since, filters.through)
+            )
             if spec.key_of(pair[1]) not in buffered
         )
         own = sorted(
@@ -208,6 +211,7 @@ class DynamoRepository(Generic[T]):
                 (spec.order_values(record), record)
                 for record in buffered.values()
                 if spec.matches(record, active)
+                and filters.in_range(spec.order_values(record)[0])
                 and (after is None or _beyond(spec.order_values(record), after, down))
             ),
             key=lambda pair: pair[0],
@@ -217,6 +221,14 @@ class DynamoRepository(Generic[T]):
         rows = list(islice(merged, limit + 1))
         next_cursor = encode_cursor(rows[limit - 1][0]) if len(rows) > limit else None
         return Page([record for _, record in rows[:limit]], next_cursor)
+
+    def count(self, filters: Filters) -> int:
+        spec = self._spec
+        active = filters.active()
+        unknown = set(active) - set(spec.filters) - {spec.key}
+        if unknown:
+            raise ValueError(f"{spec.entity} has no index for {sorted(unknown)}")
+        return self._uow._store._count(spec, active, (filters.since, filters.through))
 
     def cursor_after(self, record: T) -> str:
         return encode_cursor(self._spec.order_values(record))
@@ -544,11 +556,12 @@ class DynamoStore:
         after: list[str] | None,
         want: int,
         descending: bool = False,
+        bounds: tuple[str | None, str | None] = (None, None),
     ) -> Iterator[tuple[list[str], Any]]:
         """Committed records matching `filters`, in list order (or reversed) after
-        `after`: one Query page after another (lazily) on the index that covers the most
-        filters; a record by its key, or by a unique field no index covers (its claim),
-        is read directly."""
+        `after`, their first order value within `bounds` (inclusive): one Query page
+        after another (lazily) on the index that covers the most filters; a record by
+        its key, or by a unique field no index covers (its claim), is read directly."""
         claimed = [name for name in spec.unique if name in filters and not spec.indexed(name)]
         if claimed:
             owner = self._claim_owner(spec, claimed[0], filters[claimed[0]])
@@ -559,20 +572,79 @@ class DynamoStore:
             record = self._get(spec, filters[spec.key])
             if record is not None and spec.matches(record, filters):
                 order = spec.order_values(record)
-                if after is None or _beyond(order, after, descending):
+                inside = Filters({}, *bounds).in_range(order[0])
+                if inside and (after is None or _beyond(order, after, descending)):
                     yield order, record
             return
+        params = self._query_params(spec, filters, after, descending, bounds)
+        if params is None:
+            return
+        page_size = min(want, _QUERY_PAGE_MAX)
+        rest = "FilterExpression" in params
+        while True:
+            result = self._call("query", Limit=page_size, **params)
+            for item in result.get("Items", []):
+                record = spec.from_item(item)
+                order = spec.order_values(record)
+                if after is None or _beyond(order, after, descending):  # (BETWEEN: inclusive)
+                    yield order, record
+            if "LastEvaluatedKey" not in result:
+                return
+            params["ExclusiveStartKey"] = result["LastEvaluatedKey"]
+            if rest:  # a FilterExpression drops items after Limit: read wider pages
+                page_size = min(page_size * 2, _QUERY_PAGE_MAX)
+
+    def _count(
+        self, spec: Spec, filters: Mapping[str, str], bounds: tuple[str | None, str | None]
+    ) -> int:
+        """How many committed records match: Select=COUNT Queries of the index `_stream`
+        would read (no items are returned; DynamoDB still reads them, 1 MB a page)."""
+        if spec.key in filters or any(n in filters and not spec.indexed(n) for n in spec.unique):
+            return sum(1 for _ in self._stream(spec, filters, None, 1, bounds=bounds))
+        params = self._query_params(spec, filters, None, False, bounds)
+        if params is None:
+            return 0
+        total = 0
+        while True:
+            result = self._call("query", Select="COUNT", **params)
+            total += int(result.get("Count", 0))
+            if "LastEvaluatedKey" not in result:
+                return total
+            params["ExclusiveStartKey"] = result["LastEvaluatedKey"]
+
+    def _query_params(
+        self,
+        spec: Spec,
+        filters: Mapping[str, str],
+        after: list[str] | None,
+        descending: bool,
+        bounds: tuple[str | None, str | None],
+    ) -> dict[str, Any] | None:
+        """The Query of the index covering the most `filters`: the partition, the sort
+        key from `after` (exclusive) and within `bounds` on the first order value
+        (inclusive), a FilterExpression for the filters the partition leaves; None when
+        no stored item can match."""
         index, rest = spec.choose_index(filters)
         partition = spec.partition_value(index, filters)
         if partition is None or not all(fits(v, MAX_PARTITION_BYTES) for v in rest.values()):
-            return  # no stored item can hold such a value
+            return None  # no stored item can hold such a value
         names = {"#p": index.partition_attribute}
         values: dict[str, Any] = {":p": {"S": partition}}
         condition = "#p = :p"
-        if after is not None:
+        low, high = _sort_bounds(spec, after, descending, bounds)
+        if low is not None or high is not None:
             names["#s"] = spec.sort_attribute
-            values[":s"] = {"S": spec.sort_value(after)}
-            condition += " AND #s < :s" if descending else " AND #s > :s"
+        if low is not None and high is not None:
+            if low > high:
+                return None
+            values[":lo"], values[":hi"] = {"S": low}, {"S": high}
+            condition += " AND #s BETWEEN :lo AND :hi"
+        elif low is not None:
+            values[":lo"] = {"S": low}
+            condition += " AND #s >= :lo"
+        elif high is not None:
+            values[":hi"] = {"S": high}
+            condition += " AND #s <= :hi"
         params: dict[str, Any] = {
             "TableName": self.tables[spec.entity],
             "IndexName": index.name,
@@ -588,17 +660,7 @@ class DynamoStore:
             params["FilterExpression"] = " AND ".join(terms)
         params["ExpressionAttributeNames"] = names
         params["ExpressionAttributeValues"] = values
-        page_size = min(want, _QUERY_PAGE_MAX)
-        while True:
-            result = self._call("query", Limit=page_size, **params)
-            for item in result.get("Items", []):
-                record = spec.from_item(item)
-                yield spec.order_values(record), record
-            if "LastEvaluatedKey" not in result:
-                return
-            params["ExclusiveStartKey"] = result["LastEvaluatedKey"]
-            if rest:  # a FilterExpression drops items after Limit: read wider pages
-                page_size = min(page_size * 2, _QUERY_PAGE_MAX)
+        return params
 
     def _search_keys(
         self, spec: Spec, words: Sequence[str], below: str | None, want: int
@@ -874,6 +936,30 @@ def _word_actions(table: str, op: _Op, what: str) -> list[_Action]:
         for word in added
     ]
     return actions
+
+
+def _sort_bounds(
+    spec: Spec,
+    after: list[str] | None,
+    descending: bool,
+    bounds: tuple[str | None, str | None],
+) -> tuple[str | None, str | None]:
+    """Inclusive sort-key bounds: the range on the first order value (a sort value is
+    that value, `#`, the rest: `since` sorts below every value starting with it, and
+    `through` followed by `$` — the character after `#` — above every one), narrowed by
+    the cursor (inclusive here; the record at the cursor itself is dropped after)."""
+    since, through = bounds
+    if (since is not None or through is not None) and spec.sort_attribute == KEY:
+        raise ValueError(f"{spec.entity} has no order range")
+    low = compose([since]) if since is not None else None
+    high = compose([through]) + "$" if through is not None else None
+    if after is not None:
+        at = spec.sort_value(after)
+        if descending:
+            high = at if high is None else min(high, at)
+        else:
+            low = at if low is None else max(low, at)
+    return low, high
 
 
 def _beyond(order: list[str], after: list[str], descending: bool) -> bool:

@@ -328,6 +328,7 @@ SPECS: dict[str, Spec] = {
                 Index("by-proof-expiry", ("proof_expires_on",)),
                 Index("by-assignee-open", ("assignee_id", "open_key")),
                 Index("by-completer-withdrawn", ("completed_by", "withdrawn_key")),
+                Index("by-open", ("open_key",)),
             ),
         ),
         Spec(

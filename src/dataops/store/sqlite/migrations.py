@@ -222,4 +222,10 @@ MIGRATIONS: list[Migration] = [
     """,
     # 16: index the records stored before search existed.
     search.backfill,
+    # 17: Home's task lanes (issue 19): the workspace's open tasks in date order, so "due
+    # today", "overdue", "due soon" and the blocked lane's candidates are range reads
+    # and counts of one index.
+    """
+    CREATE INDEX tasks_open ON tasks (open_key, date, id) WHERE open_key IS NOT NULL;
+    """,
 ]

@@ -111,12 +111,7 @@ class SqliteRepository(Generic[T]):
         search_index.reindex(self._conn, self._t.entity, record)
 
     def find(self, filters: Filters, page: PageRequest) -> Page[T]:
-        active = filters.active()
-        unknown = set(active) - set(self._t.columns) - {self._t.key}
-        if unknown:
-            raise ValueError(f"{self._t.entity} has no index for {sorted(unknown)}")
-        where = [f"{column} = ?" for column in active]
-        params: list[Any] = list(active.values())
+        where, params = self._where(filters)
         order = self._t.order
         beyond, direction = ("<", " DESC") if page.descending else (">", "")
         if page.cursor:
@@ -134,8 +129,34 @@ class SqliteRepository(Generic[T]):
             next_cursor = encode_cursor(rows[page.limit - 1][2 : 2 + len(order)])
         return Page(items, next_cursor)
 
+    def count(self, filters: Filters) -> int:
+        where, params = self._where(filters)
+        sql = f"SELECT COUNT(*) FROM {self._t.name}"  # noqa: S608
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        return int(self._conn.execute(sql, params).fetchone()[0])
+
     def cursor_after(self, record: T) -> str:
         return encode_cursor(self._t.order_values(record))
+
+    def _where(self, filters: Filters) -> tuple[list[str], list[Any]]:
+        """The WHERE terms and parameters of `filters` (equality, then the order range)."""
+        active = filters.active()
+        unknown = set(active) - set(self._t.columns) - {self._t.key}
+        if unknown:
+            raise ValueError(f"{self._t.entity} has no index for {sorted(unknown)}")
+        where = [f"{column} = ?" for column in active]
+        params: list[Any] = list(active.values())
+        first = self._t.order[0]
+        if (filters.since is not None or filters.through is not None) and first == self._t.key:
+            raise ValueError(f"{self._t.entity} has no order range")
+        if filters.since is not None:
+            where.append(f"{first} >= ?")
+            params.append(filters.since)
+        if filters.through is not None:
+            where.append(f"{first} <= ?")
+            params.append(filters.through)
+        return where, params
 
     def _load(self, row: Sequence[Any]) -> T:
         record: T = self._t.decode(row[0])

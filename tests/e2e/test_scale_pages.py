@@ -1,0 +1,128 @@
+"""Pages that scale (issue 19): Home and the bundle page ask the server for exactly what
+they show — a fixed handful of API calls whatever the workspace holds — and every lane
+is complete (a count, and "Show more" through the lane's own route). At 1280 and 390 px,
+with the accessibility check (zero serious or critical axe violations).
+
+The number of API calls a page makes is a count (deterministic), not a time: requests to
+the engine API (`/work/api/*`) on a fresh load of the page, the app's own (settings,
+unread count, users) included; the portal's session check (`/auth/session`, once per
+load of the app, not per page) is not an API call."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import date, timedelta
+from typing import Any
+
+import httpx
+import pytest
+from playwright.sync_api import expect
+
+from tests.e2e.a11y import assert_accessible, assert_fits
+from tests.e2e.conftest import UI, DemoData, watch
+
+MAX_CALLS = 6
+WIDTHS = [1280, 390]
+
+
+@pytest.fixture(params=WIDTHS, ids=lambda w: f"{w}px")
+def sized(request: pytest.FixtureRequest, browser: Any, demo: Any) -> Iterator[UI]:
+    context = browser.new_context(viewport={"width": request.param, "height": 900})
+    context.set_default_timeout(10_000)
+    view = watch(context.new_page(), demo.base_url)
+    yield view
+    context.close()
+    if not view.checked:
+        assert view.unexpected() == []
+
+
+def api_calls(ui: UI) -> list[str]:
+    """Every request the page sends to the engine API, from now on."""
+    calls: list[str] = []
+
+    def seen(request: Any) -> None:
+        path = re.sub(r"^https?://[^/]+", "", request.url)
+        if path.startswith("/work/api/"):
+            calls.append(f"{request.method} {path}")
+
+    ui.page.on("request", seen)
+    return calls
+
+
+def load(ui: UI, path: str, ready: str) -> list[str]:
+    """A fresh load of `path` (a new document: session check and all), until `ready`
+    shows and the network is idle; the API calls it made."""
+    calls = api_calls(ui)
+    ui.goto(path)
+    expect(ui.page.locator(ready).first).to_be_visible()
+    ui.page.wait_for_load_state("networkidle")
+    return calls
+
+
+def day(offset: int) -> str:
+    return (date.today() + timedelta(days=offset)).isoformat()
+
+
+def test_home_shows_every_lane_from_a_few_calls(
+    sized: UI, admin_api: httpx.Client, demo_data: DemoData
+) -> None:
+    for n in range(25):
+        response = admin_api.post(
+            "/work/api/tasks",
+            json={"description": f"Backlog item {n:02d}", "date": day(-30 + n % 5)},
+        )
+        assert response.status_code == 201, response.text
+    notes = {
+        "description": "Write the show notes",
+        "date": day(0),
+        "proofRequirement": {"type": "comment", "label": "Show notes"},
+    }
+    assert admin_api.post("/work/api/tasks", json=notes).status_code == 201
+    sized.goto("/work/overview")
+    sized.login()
+    calls = load(sized, "/work/overview", "#lane-overdue .row")
+    assert len(calls) <= MAX_CALLS, calls
+    assert not [c for c in calls if "/proof" in c], calls
+    page = sized.page
+    overdue = page.locator("#lane-overdue")
+    expected = admin_api.get(
+        "/work/api/tasks", params={"due": "overdue", "count": "true", "limit": "1"}
+    ).json()["count"]
+    assert expected > 25
+    expect(overdue.locator("h2")).to_contain_text(f"· {expected}")
+    expect(overdue.locator(".row")).to_have_count(20)
+    overdue.get_by_role("button", name="Show more").click()
+    expect(overdue.locator(".row")).to_have_count(min(40, expected))
+    # The blocked lane holds due tasks only: the transcript (due in 5 days) is not there
+    # though its proof is missing; today's show notes are.
+    blocked = page.locator("#lane-blocked")
+    expect(blocked.locator("h2")).to_contain_text("· 1")
+    expect(blocked).to_contain_text("Write the show notes")
+    expect(blocked).to_contain_text("Show notes")
+    expect(blocked.get_by_role("link", name="Approve the transcript")).to_have_count(0)
+    expect(blocked.locator(".missing-list").first).to_be_visible()
+    assert_accessible(page)
+    assert_fits(page)
+    sized.screenshot(f"home-scale-{page.viewport_size['width']}")
+    sized.assert_clean()
+
+
+def test_the_bundle_page_shows_proof_state_from_one_task_call(
+    sized: UI, demo_data: DemoData
+) -> None:
+    sized.goto("/work/overview")
+    sized.login()
+    bundle_path = f"/work/bundles/{demo_data.bundle['id']}"
+    calls = load(sized, bundle_path, ".tasks-table tbody tr")
+    assert len(calls) <= MAX_CALLS, calls
+    assert not [c for c in calls if "/proof" in c], calls
+    page = sized.page
+    expect(page.locator(".tasks-table tbody tr")).to_have_count(len(demo_data.tasks))
+    transcript = page.locator("tr", has=page.get_by_role("link", name="Approve the transcript"))
+    expect(transcript).to_contain_text("Missing:")
+    expect(page.locator(".tasks-count")).to_have_text(f"{len(demo_data.tasks)} tasks.")
+    assert_accessible(page)
+    assert_fits(page)
+    sized.screenshot(f"bundle-scale-{page.viewport_size['width']}")
+    sized.assert_clean()
