@@ -55,6 +55,11 @@ def pages(seeded: workload.Seeded) -> dict[str, str]:
         "review": "/work/review",
         "artifact": f"/work/artifacts/{seeded.sample_artifacts[0]}",
         "bundles": "/work/bundles",
+        "task": f"/work/tasks/{seeded.tasks_by_role['blocked'][0]}",
+        "templates": "/work/templates",
+        "all-artifacts": "/work/artifacts",
+        "search": "/work/search?q=episode",
+        "people": "/work/admin/users",
     }
 
 

@@ -241,8 +241,11 @@ def test_sqlite_indexes_the_records_stored_before_search_existed(tmp_path: Path)
     store = SqliteStore(path)
     _seed(store, _searchable())
     store.close()
-    conn = sqlite3.connect(path)  # back to the schema before migration 15
-    conn.executescript("DROP TABLE search_words; DROP TABLE search_refs; PRAGMA user_version = 14;")
+    conn = sqlite3.connect(path)  # back to the schema before migration 15 (and 17 after it)
+    conn.executescript(
+        "DROP TABLE search_words; DROP TABLE search_refs; DROP INDEX tasks_open;"
+        " PRAGMA user_version = 14;"
+    )
     conn.close()
     store = SqliteStore(path)
     try:

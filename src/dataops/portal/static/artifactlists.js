@@ -57,6 +57,8 @@ export function filterForm(opts) {
     "form",
     {
       class: ["card", "artifact-filters"],
+      // A search landmark: it only narrows what is shown, it changes nothing.
+      role: "search",
       "aria-label": "Filter artifacts",
       on: {
         submit(event) {
