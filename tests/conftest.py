@@ -206,3 +206,10 @@ def moto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MotoServer]:
             os.environ.pop(key, None)
         else:
             os.environ[key] = value
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The browser tests' files first (a stable sort: each file's order is kept). They are
+    the longest files; started first on the parallel workers (a file per worker), they
+    do not end the run alone while the other workers sit idle."""
+    items.sort(key=lambda item: 0 if item.path.parent.name == "e2e" else 1)
