@@ -208,8 +208,18 @@ def moto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MotoServer]:
             os.environ[key] = value
 
 
+SLOW_FILES = ("test_fuzz.py", "test_notifications.py", "test_webhooks.py", "test_recurring.py")
+"""Files holding a test of 30 s or more (`--durations`): started first."""
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The browser tests' files first (a stable sort: each file's order is kept). They are
-    the longest files; started first on the parallel workers (a file per worker), they
-    do not end the run alone while the other workers sit idle."""
-    items.sort(key=lambda item: 0 if item.path.parent.name == "e2e" else 1)
+    """The longest files first, then the browser tests' files (a stable sort: each file's
+    order is kept). Started first on the parallel workers (a file per worker), they do
+    not end the run alone while the other workers sit idle."""
+
+    def rank(item: pytest.Item) -> int:
+        if item.path.name in SLOW_FILES:
+            return 0
+        return 1 if item.path.parent.name == "e2e" else 2
+
+    items.sort(key=rank)

@@ -14,10 +14,12 @@ import {
   errorBox,
   field,
   fill,
+  focusResult,
   h,
   loading,
   messageArea,
   routeLink,
+  shownOnce,
   select,
   uid,
   when,
@@ -44,17 +46,10 @@ function zoneName() {
   return Intl.DateTimeFormat().resolvedOptions().timeZone || "local time";
 }
 
-/** Focus an element that is not focusable by itself (a result or an error). */
-function focusOn(el) {
-  if (!el) return;
-  if (!el.hasAttribute("tabindex")) el.tabIndex = -1;
-  el.focus();
-}
-
 function say(message, text, kind = "ok") {
   if (kind === "ok") message.ok(text);
   else message.error(text);
-  focusOn(message.el.querySelector("p"));
+  focusResult(message.el.querySelector("p"), true);
 }
 
 /** A password for a new user: 18 random bytes, URL-safe base64 (as the server makes). */
@@ -72,48 +67,6 @@ function subnav(current) {
     { class: "subnav", "aria-label": "Administration" },
     h("ul", {}, item("/work/admin/users", "People", "users"), item("/work/admin/tokens", "API tokens", "tokens")),
   );
-}
-
-/** A secret shown once, in a panel the admin dismisses (then it is gone from the page). */
-function shownOnce(slot, title, intro, label, secret, after) {
-  const input = h("input", {
-    type: "text",
-    readonly: true,
-    value: secret,
-    class: "secret-value",
-    spellcheck: "false",
-    autocomplete: "off",
-    on: { focus: (event) => event.target.select() },
-  });
-  const copied = h("p", { class: "sr-only", role: "status" });
-  const copy = h("button", { type: "button" }, "Copy");
-  copy.addEventListener("click", async () => {
-    input.select();
-    try {
-      await navigator.clipboard.writeText(input.value);
-      copied.textContent = "Copied.";
-    } catch {
-      copied.textContent = "Copying failed: select the text and copy it by hand.";
-    }
-  });
-  const done = h("button", { type: "button", class: "primary" }, "I have copied it");
-  const titleId = uid("once");
-  const panel = h(
-    "div",
-    { class: ["card", "secret-panel"], role: "region", "aria-labelledby": titleId },
-    h("h2", { id: titleId }, title),
-    h("p", {}, h("strong", {}, "Copy it now: it will not be shown again. "), intro),
-    field(label, input),
-    h("div", { class: "actions" }, copy, done),
-    copied,
-  );
-  done.addEventListener("click", () => {
-    input.value = "";
-    slot.replaceChildren();
-    if (after) focusOn(after());
-  });
-  fill(slot, panel);
-  focusOn(panel.querySelector("h2"));
 }
 
 function adminOnly(view, ctx, what) {
@@ -257,7 +210,7 @@ function personCard(page, user) {
     const area = card && card.querySelector(".form-message");
     if (area) {
       fill(area, h("p", { class: "ok", role: "status" }, done));
-      focusOn(area.querySelector("p"));
+      focusResult(area.querySelector("p"), true);
     }
   };
   setRole.addEventListener("click", () =>
@@ -507,7 +460,7 @@ function tokenCard(page, token) {
       const area = card && card.querySelector(".form-message");
       if (area) {
         fill(area, h("p", { class: "ok", role: "status" }, `Token ${token.name} revoked.`));
-        focusOn(area.querySelector("p"));
+        focusResult(area.querySelector("p"), true);
       }
     }),
   );

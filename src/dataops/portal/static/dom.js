@@ -450,3 +450,46 @@ export async function pool(items, limit, fn) {
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
   return results;
 }
+
+/** A secret shown once (a password, a token, a signing secret), in a panel the user
+ * dismisses: then it is gone from the page and the focus moves to `after()`. */
+export function shownOnce(slot, title, intro, label, secret, after) {
+  const input = h("input", {
+    type: "text",
+    readonly: true,
+    value: secret,
+    class: "secret-value",
+    spellcheck: "false",
+    autocomplete: "off",
+    on: { focus: (event) => event.target.select() },
+  });
+  const copied = h("p", { class: "sr-only", role: "status" });
+  const copy = h("button", { type: "button" }, "Copy");
+  copy.addEventListener("click", async () => {
+    input.select();
+    try {
+      await navigator.clipboard.writeText(input.value);
+      copied.textContent = "Copied.";
+    } catch {
+      copied.textContent = "Copying failed: select the text and copy it by hand.";
+    }
+  });
+  const done = h("button", { type: "button", class: "primary" }, "I have copied it");
+  const titleId = uid("once");
+  const panel = h(
+    "div",
+    { class: ["card", "secret-panel"], role: "region", "aria-labelledby": titleId },
+    h("h2", { id: titleId }, title),
+    h("p", {}, h("strong", {}, "Copy it now: it will not be shown again. "), intro),
+    field(label, input),
+    h("div", { class: "actions" }, copy, done),
+    copied,
+  );
+  done.addEventListener("click", () => {
+    input.value = "";
+    slot.replaceChildren();
+    if (after) focusResult(after(), true);
+  });
+  fill(slot, panel);
+  focusResult(panel.querySelector("h2"), true);
+}

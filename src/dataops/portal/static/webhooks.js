@@ -12,9 +12,11 @@ import {
   errorBox,
   field,
   fill,
+  focusResult,
   h,
   loading,
   messageArea,
+  shownOnce,
   uid,
   when,
 } from "./dom.js";
@@ -34,16 +36,9 @@ function zoneName() {
   return Intl.DateTimeFormat().resolvedOptions().timeZone || "local time";
 }
 
-/** Focus an element that is not focusable by itself (a result or an error). */
-function focusOn(el) {
-  if (!el) return;
-  if (!el.hasAttribute("tabindex")) el.tabIndex = -1;
-  el.focus();
-}
-
 function failedIn(message, what, error) {
   message.error(`${what}: ${error.full || error.message}`);
-  focusOn(message.el.querySelector("p"));
+  focusResult(message.el.querySelector("p"), true);
 }
 
 export async function webhooksPage(view, ctx) {
@@ -87,50 +82,12 @@ export async function webhooksPage(view, ctx) {
 
 /** The secret, once: "copy it now". Dismissing the panel removes it from the page. */
 function showSecret(page, webhook, secret, what) {
-  const input = h("input", {
-    type: "text",
-    readonly: true,
-    value: secret,
-    class: "secret-value",
-    spellcheck: "false",
-    autocomplete: "off",
-    on: { focus: (event) => event.target.select() },
-  });
-  const copied = h("p", { class: "sr-only", role: "status" });
-  const copy = h("button", { type: "button" }, "Copy");
-  copy.addEventListener("click", async () => {
-    input.select();
-    try {
-      await navigator.clipboard.writeText(input.value);
-      copied.textContent = "Copied.";
-    } catch {
-      copied.textContent = "Copying failed: select the secret and copy it by hand.";
-    }
-  });
-  const done = h("button", { type: "button", class: "primary" }, "I have copied it");
-  const titleId = uid("secret-title");
-  const panel = h(
-    "div",
-    { class: ["card", "secret-panel"], role: "region", "aria-labelledby": titleId },
-    h("h2", { id: titleId }, what),
-    h(
-      "p",
-      {},
-      h("strong", {}, "Copy it now: it will not be shown again. "),
-      `This is the signing secret of ${webhook.url}. Your receiver verifies each delivery's `,
-      "webhook-signature header with it.",
-    ),
-    field("Signing secret", input),
-    h("div", { class: "actions" }, copy, done),
-    copied,
+  const intro =
+    `This is the signing secret of ${webhook.url}. Your receiver verifies each delivery's ` +
+    "webhook-signature header with it.";
+  shownOnce(page.secretSlot, what, intro, "Signing secret", secret, () =>
+    document.getElementById("webhooks-list-title"),
   );
-  done.addEventListener("click", () => {
-    input.value = "";
-    page.secretSlot.replaceChildren();
-    focusOn(document.getElementById("webhooks-list-title"));
-  });
-  fill(page.secretSlot, panel);
-  focusOn(panel.querySelector("h2"));
 }
 
 function addForm(page) {
@@ -260,7 +217,7 @@ function endpointCard(page, webhook) {
   const reloadWith = async (text, kind = "ok") => {
     await page.refresh();
     page.ctx.flash(text, kind);
-    focusOn(document.querySelector("#flash .flash"));
+    focusResult(document.querySelector("#flash .flash"), true);
   };
   const patch = async (changes, done) => {
     try {
@@ -300,7 +257,7 @@ function endpointCard(page, webhook) {
         return;
       }
       message.ok("Test event queued: the dispatcher sends it within seconds (see the delivery log).");
-      focusOn(message.el.querySelector("p"));
+      focusResult(message.el.querySelector("p"), true);
       if (log.hasChildNodes()) await loadLog(webhook, log, page.ctx, false);
     }),
   );
@@ -471,7 +428,7 @@ async function loadLog(webhook, log, ctx, focus, note = null) {
         add(rows, added);
         cursor = next.nextCursor;
         more.hidden = !cursor;
-        if (added.length) focusOn(added[0]);
+        if (added.length) focusResult(added[0], true);
       } catch (error) {
         failedIn(message, "More deliveries", error);
       }
@@ -512,9 +469,9 @@ async function loadLog(webhook, log, ctx, focus, note = null) {
   );
   if (note) {
     message.ok(note);
-    focusOn(message.el.querySelector("p"));
+    focusResult(message.el.querySelector("p"), true);
   } else if (focus) {
-    focusOn(log.querySelector("h4"));
+    focusResult(log.querySelector("h4"), true);
   }
 }
 
