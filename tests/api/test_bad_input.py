@@ -1864,6 +1864,27 @@ CASES: list[Case] = [
     Case("tasks-blocked-word", "GET", f"{API}/tasks?blocked=yes", 422, fields=("blocked",)),
     Case("tasks-count-number", "GET", f"{API}/tasks?count=1", 422, fields=("count",)),
     Case("tasks-include-unknown", "GET", f"{API}/tasks?include=proof,x", 422, fields=("include",)),
+    Case(
+        "task-include-unknown",
+        "GET",
+        f"{API}/tasks/<task>?include=proof,x",
+        422,
+        fields=("include",),
+    ),
+    Case(
+        "artifact-include-unknown",
+        "GET",
+        f"{ART}/<draft>?include=task,x",
+        422,
+        fields=("include",),
+    ),
+    Case(
+        "artifacts-include-unknown",
+        "GET",
+        f"{API}/artifacts?include=context,x",
+        422,
+        fields=("include",),
+    ),
     Case("tasks-include-long", "GET", f"{API}/tasks?include={'p' * 101}", 422, fields=("include",)),
     Case(
         "tasks-blocked-cursor-malformed",

@@ -291,3 +291,110 @@ def test_artifact_list_refuses_bad_filters(
     response = client.get("/work/api/artifacts", params=params)
     assert response.status_code == 422, response.text
     assert field in {e["field"] for e in response.json()["errors"]}
+
+
+def test_a_page_of_artifacts_brings_the_titles_of_its_context(client: TestClient) -> None:
+    """`include=context`: the page's tasks (ID: description) and bundles (ID: title), so
+    the review queue names every card's context in its one call; without it, nothing
+    extra; an unknown include is 422."""
+    bundle = ok(
+        client.post("/work/api/bundles", json={"title": "Episode 7", "anchorDate": "2030-01-01"}),
+        201,
+    )
+    task = ok(
+        client.post(
+            "/work/api/tasks",
+            json={"bundleId": bundle["id"], "description": "Check the mix", "date": "2030-01-02"},
+        ),
+        201,
+    )
+    register(client, title="On the task", taskId=task["id"])
+    register(client, title="On the bundle", bundleId=bundle["id"])
+    register(client, title="On nothing")
+    page = ok(client.get("/work/api/artifacts", params={"include": "context", "limit": 10}))
+    assert len(page["items"]) == 3
+    assert page["tasks"] == {task["id"]: "Check the mix"}
+    assert page["bundles"] == {bundle["id"]: "Episode 7"}
+    plain = ok(client.get("/work/api/artifacts", params={"limit": 10}))
+    assert "tasks" not in plain
+    assert "bundles" not in plain
+    refused = client.get("/work/api/artifacts", params={"include": "context,owner"})
+    assert refused.status_code == 422
+    assert refused.json()["errors"][0]["field"] == "include"
+
+
+def test_the_task_page_reads_what_it_shows_in_one_call(client: TestClient) -> None:
+    """`GET /api/tasks/{id}?include=proof,bundle,files,artifacts`: the proof verdict as
+    `/proof` gives it, the bundle, and the first page of the task's files, its artifacts
+    and its bundle's artifacts — the task page's one call; an unknown include is 422."""
+    bundle = ok(
+        client.post("/work/api/bundles", json={"title": "Episode 8", "anchorDate": "2030-01-01"}),
+        201,
+    )
+    task = ok(
+        client.post(
+            "/work/api/tasks",
+            json={
+                "bundleId": bundle["id"],
+                "description": "Approve the cut",
+                "date": "2030-01-02",
+                "proofRequirement": {"type": "artifact", "artifactType": "report"},
+            },
+        ),
+        201,
+    )
+    on_task = register(client, title="Cut notes", taskId=task["id"])
+    on_bundle = register(client, title="Bundle notes", bundleId=bundle["id"])
+    path = f"/work/api/tasks/{task['id']}"
+    view = ok(client.get(path, params={"include": "proof,bundle,files,artifacts"}))
+    included = view.pop("included")
+    assert view == ok(client.get(path))
+    assert included["proof"] == ok(client.get(f"{path}/proof"))
+    assert included["proof"]["canComplete"] is False
+    assert included["bundle"] == ok(client.get(f"/work/api/bundles/{bundle['id']}"))
+    assert included["files"] == {"items": [], "nextCursor": None}
+    assert [a["id"] for a in included["artifacts"]["items"]] == [on_task["id"]]
+    assert [a["id"] for a in included["bundleArtifacts"]["items"]] == [on_bundle["id"]]
+    only_proof = ok(client.get(path, params={"include": "proof"}))["included"]
+    assert set(only_proof) == {"proof"}
+    refused = client.get(path, params={"include": "proof,comments"})
+    assert refused.status_code == 422
+    assert refused.json()["errors"][0]["field"] == "include"
+
+
+def test_the_artifact_page_reads_what_it_shows_in_one_call(client: TestClient) -> None:
+    """`GET /api/artifacts/{id}?include=task,bundle,audit`: its task, its bundle and the
+    first page of its history, as their own routes give them; 422 for an unknown one."""
+    bundle = ok(
+        client.post("/work/api/bundles", json={"title": "Episode 9", "anchorDate": "2030-01-01"}),
+        201,
+    )
+    task = ok(
+        client.post(
+            "/work/api/tasks",
+            json={"bundleId": bundle["id"], "description": "Edit", "date": "2030-01-02"},
+        ),
+        201,
+    )
+    made = register(client, title="Edit notes", taskId=task["id"], bundleId=bundle["id"])
+    path = f"/work/api/artifacts/{made['id']}"
+    ok(client.patch(path, json={"title": "Edit notes (v2)"}))
+    view = ok(client.get(path, params={"include": "task,bundle,audit"}))
+    included = view.pop("included")
+    assert view == ok(client.get(path))
+    assert included["task"]["id"] == task["id"]
+    assert included["task"]["status"] == "todo"
+    assert included["bundle"] == ok(client.get(f"/work/api/bundles/{bundle['id']}"))
+    history = ok(
+        client.get(
+            "/work/api/audit-events",
+            params={"entityType": "artifact", "entityId": made["id"], "limit": 500},
+        )
+    )
+    assert included["audit"] == history
+    assert [e["action"] for e in included["audit"]["items"]] == ["create", "update"]
+    alone = ok(client.get(path, params={"include": "bundle"}))["included"]
+    assert set(alone) == {"bundle"}
+    refused = client.get(path, params={"include": "task,owner"})
+    assert refused.status_code == 422
+    assert refused.json()["errors"][0]["field"] == "include"

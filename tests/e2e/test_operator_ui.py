@@ -339,7 +339,6 @@ def test_a_failing_api_call_shows_an_error_state(ui: UI, demo_data: DemoData) ->
     expect(page.locator("#lane-review .row")).to_have_count(1)
 
     ui.allow_http(500, "/work/api/overview")
-    ui.allow_http(500, "/proof")
 
     def broken(route: object) -> None:
         route.fulfill(  # type: ignore[attr-defined]
@@ -360,13 +359,13 @@ def test_a_failing_api_call_shows_an_error_state(ui: UI, demo_data: DemoData) ->
     expect(page.locator(".policy-card")).to_be_visible()
     ui.screenshot("home-lane-error")
 
-    # A failing proof call on the task page: an honest error, not an empty list.
-    page.route(re.compile(r".*/work/api/tasks/[^/]+/proof$"), broken)
+    # The task page reads the task with its proof in one call: when it fails, the page
+    # says so (an honest error, not an empty page or a missing proof card).
+    page.route(re.compile(r".*/work/api/tasks/[^/?]+\?include=.*"), broken)
+    ui.allow_http(500, "/work/api/tasks/")
     ui.goto(f"/work/tasks/{demo_data.tasks['transcript']['id']}")
-    expect(page.locator(".proof-card [role=alert]")).to_contain_text(
-        "The proof state is unavailable"
-    )
-    expect(page.locator(".artifact", has_text="Transcript draft")).to_be_visible()
+    expect(page.locator("main [role=alert]")).to_contain_text("the review index is down")
+    expect(page.locator(".proof-card")).to_have_count(0)
     ui.assert_clean()
 
 

@@ -126,3 +126,75 @@ def test_the_bundle_page_shows_proof_state_from_one_task_call(
     assert_fits(page)
     sized.screenshot(f"bundle-scale-{page.viewport_size['width']}")
     sized.assert_clean()
+
+
+def test_the_review_queue_names_each_cards_context_from_its_page_call(
+    sized: UI, demo_data: DemoData, admin_api: httpx.Client
+) -> None:
+    """Every card names its task and bundle; the names come with the page
+    (`include=context`), not one task and one bundle call per card."""
+    for ref, task in demo_data.tasks.items():
+        made = admin_api.post(
+            "/work/api/artifacts",
+            json={
+                "title": f"Notes for {ref}",
+                "type": "report",
+                "status": "needs-review",
+                "storageUri": f"https://docs.example.com/{ref}",
+                "taskId": task["id"],
+                "bundleId": demo_data.bundle["id"],
+            },
+        )
+        assert made.status_code == 201, made.text
+    sized.goto("/work/overview")
+    sized.login()
+    calls = load(sized, "/work/review", ".review-list .artifact")
+    assert len(calls) <= MAX_CALLS, calls
+    assert not [c for c in calls if "/work/api/tasks/" in c or "/work/api/bundles/" in c], calls
+    page = sized.page
+    for ref, task in demo_data.tasks.items():
+        card = page.locator(".artifact", has_text=f"Notes for {ref}")
+        expect(card.locator(".artifact-context")).to_contain_text(task["description"])
+        expect(card.locator(".artifact-context")).to_contain_text(demo_data.bundle["title"])
+    assert_accessible(page)
+    assert_fits(page)
+    sized.assert_clean()
+
+
+def test_the_task_page_reads_what_it_shows_in_one_task_call(sized: UI, demo_data: DemoData) -> None:
+    """The task page: the task with its proof, bundle, files and artifacts in one call
+    (`include=`), not one call each."""
+    sized.goto("/work/overview")
+    sized.login()
+    task = demo_data.tasks["transcript"]
+    calls = load(sized, f"/work/tasks/{task['id']}", ".proof-card .proof-verdict")
+    assert len(calls) <= MAX_CALLS, calls
+    assert not [c for c in calls if "/proof" in c or "/work/api/artifacts" in c], calls
+    page = sized.page
+    expect(page.locator(".proof-verdict")).to_contain_text("1 of 1 requirement missing")
+    expect(page.locator(".proof-card")).to_contain_text("Approved transcript")
+    expect(page.locator(".artifact", has_text="Transcript draft")).to_be_visible()
+    assert_accessible(page)
+    assert_fits(page)
+    sized.assert_clean()
+
+
+def test_the_artifact_page_reads_what_it_shows_in_one_artifact_call(
+    sized: UI, demo_data: DemoData, admin_api: httpx.Client
+) -> None:
+    """The artifact page: the artifact with its task, bundle and history in one call."""
+    sized.goto("/work/overview")
+    sized.login()
+    task = demo_data.tasks["transcript"]
+    (draft,) = admin_api.get("/work/api/artifacts", params={"taskId": task["id"]}).json()["items"]
+    calls = load(sized, f"/work/artifacts/{draft['id']}", ".audit-table")
+    assert len(calls) <= MAX_CALLS, calls
+    assert not [c for c in calls if "/tasks/" in c or "/bundles/" in c or "/audit" in c], calls
+    page = sized.page
+    expect(page.get_by_role("link", name=task["description"])).to_be_visible()
+    if draft["bundleId"]:
+        expect(page.get_by_role("link", name=demo_data.bundle["title"])).to_be_visible()
+    expect(page.locator(".audit-table tbody tr").first).to_be_visible()
+    assert_accessible(page)
+    assert_fits(page)
+    sized.assert_clean()

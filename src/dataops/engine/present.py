@@ -10,7 +10,8 @@ from fastapi.responses import JSONResponse
 from dataops.domain.codec import to_dict
 from dataops.domain.errors import ValidationFailed
 from dataops.domain.proof import ProofVerdict
-from dataops.services.tasks import TaskList, TaskQuery
+from dataops.services.artifacts import ArtifactView
+from dataops.services.tasks import TaskList, TaskQuery, TaskView
 from dataops.store.port import Page
 
 
@@ -80,3 +81,34 @@ def task_list(result: TaskList, query: TaskQuery) -> dict[str, Any]:
     if query.include_bundles:
         body["bundles"] = {bundle_id: b.title for bundle_id, b in result.bundles.items()}
     return body
+
+
+def task_view(view: TaskView) -> dict[str, Any]:
+    """A task with what its page asked to include (`services.tasks.task_view`)."""
+    included: dict[str, Any] = {}
+    if view.proof is not None:
+        included["proof"] = {
+            "canComplete": view.proof.can_complete,
+            "requirements": to_dict(view.proof.requirements),
+        }
+    if view.bundle is not None:
+        included["bundle"] = to_dict(view.bundle)
+    if view.files is not None:
+        included["files"] = collection(view.files)
+    if view.artifacts is not None:
+        included["artifacts"] = collection(view.artifacts)
+    if view.bundle_artifacts is not None:
+        included["bundleArtifacts"] = collection(view.bundle_artifacts)
+    return {**to_dict(view.task), "included": included}
+
+
+def artifact_view(view: ArtifactView) -> dict[str, Any]:
+    """An artifact with what its page asked to include (`services.artifacts.artifact_view`)."""
+    included: dict[str, Any] = {}
+    if view.task is not None:
+        included["task"] = to_dict(view.task)
+    if view.bundle is not None:
+        included["bundle"] = to_dict(view.bundle)
+    if view.audit is not None:
+        included["audit"] = collection(view.audit)
+    return {**to_dict(view.artifact), "included": included}

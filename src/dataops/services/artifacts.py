@@ -19,7 +19,7 @@ from dataops.domain.errors import (
     ValidationFailed,
     VersionConflict,
 )
-from dataops.domain.models import Actor, Approval, Artifact, Bundle, Task
+from dataops.domain.models import Actor, Approval, Artifact, AuditEvent, Bundle, Task
 from dataops.domain.permissions import (
     barred_as_creator,
     check_create_status,
@@ -35,6 +35,7 @@ from dataops.services.common import (
     check_version,
     guard_local_storage,
     raise_if,
+    refresh_refs,
     require,
     save,
     with_ref,
@@ -43,7 +44,7 @@ from dataops.services.common import (
 from dataops.services.context import Workspace
 from dataops.services.files import storage_uri_of
 from dataops.services.notifications import notify_review_change, notify_reviewers
-from dataops.services.proofs import refresh_citing, refresh_tasks
+from dataops.services.proofs import live, refresh_citing, refresh_tasks
 from dataops.store.port import Filters, Page, PageRequest, Repository, UnitOfWork
 
 _RELATION_FIELDS = ("task_id", "bundle_id")
@@ -162,6 +163,45 @@ def get_artifact(ws: Workspace, artifact_id: str) -> Artifact:
         return require(uow.artifacts, artifact_id, "artifact")
 
 
+ARTIFACT_VIEW_AUDIT_LIMIT = 500
+"""How many history events an artifact view holds; a longer history says so by its
+cursor."""
+
+
+@dataclass
+class ArtifactView:
+    """What the artifact page shows, read in one request (`GET /api/artifacts/{id}
+    ?include=task,bundle,audit`): the artifact and, when asked for, its task and bundle
+    (None when it has none or it is gone) and the first page of its history."""
+
+    artifact: Artifact
+    task: Task | None = None
+    bundle: Bundle | None = None
+    audit: Page[AuditEvent] | None = None
+
+
+def artifact_view(ws: Workspace, artifact_id: str, wanted: set[str]) -> ArtifactView:
+    with ws.store.unit_of_work() as uow:
+        view = ArtifactView(require(uow.artifacts, artifact_id, "artifact"))
+        artifact = view.artifact
+        # As their own routes show them: refs refreshed, a task's expired proof shown.
+        if "task" in wanted and artifact.task_id:
+            task = uow.tasks.get(artifact.task_id)
+            if task is not None:
+                refresh_refs(uow, [task])
+                view.task = live(task)
+        if "bundle" in wanted and artifact.bundle_id:
+            view.bundle = uow.bundles.get(artifact.bundle_id)
+            if view.bundle is not None:
+                refresh_refs(uow, [view.bundle])
+        if "audit" in wanted:
+            history = {"entity_type": EntityType.ARTIFACT.value, "entity_id": artifact.id}
+            view.audit = uow.audit_events.find(
+                Filters(history), PageRequest(limit=ARTIFACT_VIEW_AUDIT_LIMIT)
+            )
+        return view
+
+
 @dataclass(frozen=True)
 class Narrowing:
     """Filters of an artifact list that no index of both stores answers (the "All
@@ -230,6 +270,28 @@ def list_artifacts(
         if not narrowing.active():
             return uow.artifacts.find(Filters(filters), page)
         return _narrowed(uow, Filters(filters), page, narrowing)
+
+
+@dataclass(frozen=True)
+class ContextTitles:
+    """What a list shows of each artifact's context: its task's description and its
+    bundle's title, by ID (`GET /api/artifacts?include=context`)."""
+
+    tasks: dict[str, str]
+    bundles: dict[str, str]
+
+
+def context_titles(ws: Workspace, artifacts: list[Artifact]) -> ContextTitles:
+    """The tasks and bundles a page of artifacts names, read in one batch each (a record
+    that is gone is left out)."""
+    task_ids = list(dict.fromkeys(a.task_id for a in artifacts if a.task_id))
+    bundle_ids = list(dict.fromkeys(a.bundle_id for a in artifacts if a.bundle_id))
+    with ws.store.unit_of_work() as uow:
+        tasks = uow.tasks.get_many(task_ids) if task_ids else []
+        bundles = uow.bundles.get_many(bundle_ids) if bundle_ids else []
+    return ContextTitles(
+        tasks={t.id: t.description for t in tasks}, bundles={b.id: b.title for b in bundles}
+    )
 
 
 def _narrowed(

@@ -13,7 +13,7 @@ from dataops.domain.clock import new_id, now_ts, today
 from dataops.domain.codec import camel
 from dataops.domain.enums import EntityType, NotificationType, TaskStatus
 from dataops.domain.errors import Conflict, ProofMissing, ValidationFailed
-from dataops.domain.models import Actor, Bundle, Task
+from dataops.domain.models import Actor, Artifact, Bundle, FileRecord, Task
 from dataops.domain.proof import ProofVerdict, describe_missing, evaluate
 from dataops.domain.rules import task_errors
 from dataops.services import events, proofs
@@ -246,6 +246,49 @@ def proof_state(ws: Workspace, task_id: str) -> ProofVerdict:
         task = require(uow.tasks, task_id, "task")
         bundle = uow.bundles.get(task.bundle_id) if task.bundle_id else None
         return evaluate(task, bundle, StoreEvidence(uow), today=today())
+
+
+TASK_VIEW_LIMIT = 500
+"""How many files and artifacts (of the task, of its bundle) a task view holds; a longer
+list says so by its cursor."""
+
+
+@dataclass
+class TaskView:
+    """What the task page shows, read in one request (`GET /api/tasks/{id}?include=`):
+    the task and, when asked for, its proof verdict, its bundle (None when it has none
+    or it is gone), and the first page of its files, its artifacts and its bundle's
+    artifacts."""
+
+    task: Task
+    proof: ProofVerdict | None = None
+    bundle: Bundle | None = None
+    files: Page[FileRecord] | None = None
+    artifacts: Page[Artifact] | None = None
+    bundle_artifacts: Page[Artifact] | None = None
+
+
+def task_view(ws: Workspace, task_id: str, wanted: set[str]) -> TaskView:
+    view = TaskView(get_task(ws, task_id))
+    task = view.task
+    first = PageRequest(limit=TASK_VIEW_LIMIT)
+    with ws.store.unit_of_work() as uow:
+        bundle = uow.bundles.get(task.bundle_id) if task.bundle_id else None
+        if "bundle" in wanted and bundle is not None:
+            view.bundle = copy.deepcopy(bundle)
+            refresh_refs(uow, [view.bundle])  # as GET /api/bundles/{id} shows it
+        if "proof" in wanted:  # judged as `proof_state` judges it: on the stored record
+            stored = require(uow.tasks, task_id, "task")
+            view.proof = evaluate(stored, bundle, StoreEvidence(uow), today=today())
+        if "files" in wanted:
+            view.files = uow.files.find(Filters({"task_id": task.id}), first)
+        if "artifacts" in wanted:
+            view.artifacts = uow.artifacts.find(Filters({"task_id": task.id}), first)
+            if task.bundle_id:
+                view.bundle_artifacts = uow.artifacts.find(
+                    Filters({"bundle_id": task.bundle_id}), first
+                )
+    return view
 
 
 def update_task(

@@ -69,7 +69,11 @@ async def list_artifacts(
     created_by: Annotated[str | None, Query(alias="createdBy", max_length=200)] = None,
     created_from: Annotated[DateStr | None, Query(alias="createdFrom")] = None,
     created_to: Annotated[DateStr | None, Query(alias="createdTo")] = None,
+    include: Annotated[str | None, Query(max_length=100)] = None,
 ) -> JSONResponse:
+    """Artifacts by filters; `include=context` adds the page's tasks (ID: description)
+    and bundles (ID: title), so a list names each artifact's context in the same call."""
+    wanted = present.includes(include, ("context",))
     filters = {
         "task_id": task_id,
         "bundle_id": bundle_id,
@@ -86,12 +90,30 @@ async def list_artifacts(
         created_to=created_to,
     )
     page = await read(ws, svc.list_artifacts, ws, filters, paging, expiring_within_days, narrowing)
-    return present.page(page)
+    if "context" not in wanted:
+        return present.page(page)
+    titles = await read(ws, svc.context_titles, ws, page.items)
+    body = present.collection(page)
+    return present.Json({**body, "tasks": titles.tasks, "bundles": titles.bundles})
+
+
+ARTIFACT_INCLUDES = ("task", "bundle", "audit")
 
 
 @router.get("/{artifact_id}")
-async def get(artifact_id: str, ws: WorkspaceDep, _: Reader) -> JSONResponse:
-    return present.one(await read(ws, svc.get_artifact, ws, artifact_id))
+async def get(
+    artifact_id: str,
+    ws: WorkspaceDep,
+    _: Reader,
+    include: Annotated[str | None, Query(max_length=100)] = None,
+) -> JSONResponse:
+    """The artifact; `include=task,bundle,audit` adds, under `included`, what the
+    artifact page shows: its task, its bundle and the first page of its history."""
+    wanted = present.includes(include, ARTIFACT_INCLUDES)
+    if not wanted:
+        return present.one(await read(ws, svc.get_artifact, ws, artifact_id))
+    view = await read(ws, svc.artifact_view, ws, artifact_id, wanted)
+    return present.Json(present.artifact_view(view))
 
 
 @router.patch("/{artifact_id}")

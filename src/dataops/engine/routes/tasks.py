@@ -70,9 +70,23 @@ async def list_tasks(
     return present.Json(present.task_list(result, query))
 
 
+TASK_INCLUDES = ("proof", "bundle", "files", "artifacts")
+
+
 @router.get("/{task_id}")
-async def get(task_id: str, ws: WorkspaceDep, _: Reader) -> JSONResponse:
-    return present.one(await read(ws, svc.get_task, ws, task_id))
+async def get(
+    task_id: str,
+    ws: WorkspaceDep,
+    _: Reader,
+    include: Annotated[str | None, Query(max_length=100)] = None,
+) -> JSONResponse:
+    """The task; `include=proof,bundle,files,artifacts` adds, under `included`, what the
+    task page shows: the proof verdict (as `/proof` gives it), the bundle, and the first
+    page of the task's files, its artifacts and its bundle's artifacts."""
+    wanted = present.includes(include, TASK_INCLUDES)
+    if not wanted:
+        return present.one(await read(ws, svc.get_task, ws, task_id))
+    return present.Json(present.task_view(await read(ws, svc.task_view, ws, task_id, wanted)))
 
 
 @router.patch("/{task_id}")

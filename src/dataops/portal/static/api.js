@@ -95,12 +95,3 @@ export async function listAll(path, query = {}, maxPages = 20) {
   }
   return { items, complete: false };
 }
-
-/** Small per-page cache of single records fetched by id (titles for context columns). */
-export function recordCache(kind) {
-  const seen = new Map();
-  return (id) => {
-    if (!seen.has(id)) seen.set(id, api(`/work/api/${kind}/${encodeURIComponent(id)}`));
-    return seen.get(id);
-  };
-}

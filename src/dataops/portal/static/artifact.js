@@ -1,5 +1,5 @@
 // Artifact page: metadata, relationships, supersede chain and audit history.
-import { api, listAll } from "./api.js";
+import { api } from "./api.js";
 import {
   approvalsOf,
   artifactActions,
@@ -196,11 +196,21 @@ function auditTable(events, users) {
 }
 
 export async function artifactPage(view, ctx, artifactId) {
-  const artifact = await api(`/work/api/artifacts/${enc(artifactId)}`);
+  // One call brings its task, its bundle and its history (include=).
+  const artifact = await api(`/work/api/artifacts/${enc(artifactId)}`, {
+    query: { include: "task,bundle,audit" },
+  });
   document.title = `${artifact.title} · DataOps`;
   const users = await ctx.users();
-  const taskP = artifact.taskId ? api(`/work/api/tasks/${enc(artifact.taskId)}`) : null;
-  const bundleP = artifact.bundleId ? api(`/work/api/bundles/${enc(artifact.bundleId)}`) : null;
+  const { included } = artifact;
+  const related = (id, record, what) =>
+    !id
+      ? null
+      : record
+        ? Promise.resolve(record)
+        : Promise.reject(new Error(`${what} ${id} could not be read (deleted?)`));
+  const taskP = related(artifact.taskId, included.task, "task");
+  const bundleP = related(artifact.bundleId, included.bundle, "bundle");
 
   add(
     view,
@@ -424,16 +434,15 @@ export async function artifactPage(view, ctx, artifactId) {
   })();
 
   const auditDone = (async () => {
-    try {
-      const page = await listAll("/work/api/audit-events", {
-        entityType: "artifact",
-        entityId: artifact.id,
-      });
-      const events = [...page.items].sort((a, b) => (a.createdAt < b.createdAt ? -1 : 1));
-      fill(auditBody, auditTable(events, users));
-    } catch (error) {
-      fill(auditBody, errorBox("The history is", error));
-    }
+    const page = included.audit;
+    const events = [...page.items].sort((a, b) => (a.createdAt < b.createdAt ? -1 : 1));
+    fill(
+      auditBody,
+      auditTable(events, users),
+      page.nextCursor
+        ? h("p", { class: "hint" }, `Showing the first ${events.length} events; there are more.`)
+        : null,
+    );
   })();
 
   await Promise.all([relations, chainDone, auditDone]);

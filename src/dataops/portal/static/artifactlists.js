@@ -107,7 +107,8 @@ export function filterForm(opts) {
 
 /**
  * Load pages of GET /work/api/artifacts with `query` into `body`: a count line, the items
- * (`render(items)` gives the list element for one page's items), and "More artifacts".
+ * (`render(items, page)` gives the list element for one page's items; `page` is the whole
+ * response, with what `query.include` asked for), and "More artifacts".
  */
 export async function pagedArtifacts(body, query, render, noneText) {
   const status = h("p", { class: "list-count", role: "status" });
@@ -115,12 +116,14 @@ export async function pagedArtifacts(body, query, render, noneText) {
   const more = h("button", { type: "button", class: "more" }, "More artifacts");
   let cursor = null;
   let shown = 0;
+  let last = null;
   const next = async () => {
     const page = await api("/work/api/artifacts", {
       query: { ...query, limit: PAGE_SIZE, cursor },
     });
     cursor = page.nextCursor;
     shown += page.items.length;
+    last = page;
     more.hidden = !cursor;
     status.textContent = cursor
       ? `Showing ${shown} ${shown === 1 ? "artifact" : "artifacts"} — more may match.`
@@ -139,13 +142,13 @@ export async function pagedArtifacts(body, query, render, noneText) {
     fill(body, empty(noneText));
     return;
   }
-  if (first.length) add(lists, render(first));
+  if (first.length) add(lists, render(first, last));
   more.addEventListener("click", async () => {
     more.disabled = true;
     try {
       const items = await next();
       if (items.length) {
-        const list = render(items);
+        const list = render(items, last);
         add(lists, list);
         const link = list.querySelector("a");
         if (link) link.focus();

@@ -14,6 +14,7 @@ import {
   field,
   fill,
   h,
+  labelCells,
   loading,
   messageArea,
   routeLink,
@@ -21,31 +22,51 @@ import {
 import { bundlePlanning } from "./planning.js";
 import { isOpen, proofSummary } from "./proof.js";
 
+const BUNDLES_PAGE = 50;
+
+function bundleRow(b) {
+  return h(
+    "tr",
+    {},
+    h("td", {}, routeLink(`/work/bundles/${enc(b.id)}`, b.title)),
+    h("td", {}, b.anchorDate || "—"),
+    h("td", {}, b.stage || "—"),
+    h("td", {}, badge(b.status)),
+    h("td", {}, String(b.artifactCount ?? (b.artifactRefs || []).length)),
+  );
+}
+
+/** A page of bundles at a time (the server counts each one's artifacts: its own and its
+ * tasks', once each), "More bundles" for the next: one call per page shown. */
 export async function bundlesPage(view, ctx) {
   document.title = "Bundles · DataOps";
   add(view, h("h1", {}, "Bundles"));
   const body = h("div", {}, loading());
   add(view, body);
-  let page;
+  let cursor = null;
+  const next = () =>
+    api("/work/api/bundles", {
+      query: { include: "artifactCount", limit: BUNDLES_PAGE, cursor },
+    }).then((page) => {
+      cursor = page.nextCursor;
+      return page.items;
+    });
+  let first;
   try {
-    // The server counts each bundle's artifacts: its own and its tasks' (artifactRefs
-    // holds only those attached to the bundle itself).
-    page = await listAll("/work/api/bundles", { include: "artifactCount" });
+    first = await next();
   } catch (error) {
     fill(body, errorBox("Bundles are", error));
     return;
   }
-  if (!page.items.length) {
+  if (!first.length) {
     fill(body, empty("No bundles yet. A bundle is created from a workflow template."));
     return;
   }
-  const items = [...page.items].sort((a, b) =>
-    (a.anchorDate || "9999") < (b.anchorDate || "9999") ? -1 : 1,
-  );
+  const rows = h("tbody", {}, first.map(bundleRow));
   const table = h(
     "table",
     { class: "table" },
-    h("caption", { class: "sr-only" }, "Bundles"),
+    h("caption", { class: "sr-only" }, "Bundles, in the order they were created"),
     h(
       "thead",
       {},
@@ -59,29 +80,28 @@ export async function bundlesPage(view, ctx) {
         h("th", { scope: "col" }, "Artifacts"),
       ),
     ),
-    h(
-      "tbody",
-      {},
-      items.map((b) =>
-        h(
-          "tr",
-          {},
-          h("td", {}, routeLink(`/work/bundles/${enc(b.id)}`, b.title)),
-          h("td", {}, b.anchorDate || "—"),
-          h("td", {}, b.stage || "—"),
-          h("td", {}, badge(b.status)),
-          h("td", {}, String(b.artifactCount ?? (b.artifactRefs || []).length)),
-        ),
-      ),
-    ),
+    rows,
   );
-  fill(
-    body,
-    h("div", { class: "table-wrap" }, table),
-    page.complete
-      ? null
-      : h("p", { class: "notice" }, "Only the first pages of bundles are shown."),
-  );
+  const more = h("button", { type: "button", class: "more", hidden: !cursor }, "More bundles");
+  const message = h("p", { role: "status", class: "list-count" });
+  more.addEventListener("click", async () => {
+    more.disabled = true;
+    try {
+      const items = await next();
+      const added = items.map(bundleRow);
+      add(rows, added);
+      labelCells(table);
+      message.textContent = `${items.length} more shown.`;
+      const link = added.length ? added[0].querySelector("a") : null;
+      if (link) link.focus();
+    } catch (error) {
+      message.textContent = `More bundles could not be loaded: ${error.message}`;
+    } finally {
+      more.disabled = false;
+      more.hidden = !cursor;
+    }
+  });
+  fill(body, h("div", { class: "table-wrap" }, table), more, message);
 }
 
 function linksSection(bundle, ctx) {

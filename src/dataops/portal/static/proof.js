@@ -1,6 +1,5 @@
 // Proof state as the server reports it (GET /work/api/tasks/{id}/proof). The UI never
 // decides on its own whether a task may be completed.
-import { api } from "./api.js";
 import { chip, enc, h, KIND_TEXT } from "./dom.js";
 
 export function hasProofRequirement(task) {
@@ -12,10 +11,6 @@ export function hasProofRequirement(task) {
 
 export function isOpen(task) {
   return task.status === "todo" || task.status === "waiting";
-}
-
-export function loadProof(taskId) {
-  return api(`/work/api/tasks/${enc(taskId)}/proof`);
 }
 
 export function kindChip(kind) {

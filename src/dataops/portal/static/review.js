@@ -1,5 +1,4 @@
 // Review queue: every needs-review artifact with its task and bundle.
-import { recordCache } from "./api.js";
 import { filterForm, filtersFromAddress, pagedArtifacts } from "./artifactlists.js";
 import {
   artifactActions,
@@ -38,21 +37,10 @@ export async function reviewPage(view, ctx) {
   add(view, filterForm({ ctx, users, values, withStatus: false }));
   const body = h("div", {});
   add(view, body);
-  const task = recordCache("tasks");
-  const bundle = recordCache("bundles");
-  const contextLink = (kind, id, lookup, textOf) => {
-    const link = routeLink(`/work/${kind}/${enc(id)}`, id, { class: "context" });
-    lookup(id).then(
-      (record) => {
-        link.textContent = textOf(record);
-      },
-      () => {
-        link.textContent = `${id} (could not load)`;
-      },
-    );
-    return link;
-  };
-  const render = (items) =>
+  // The page's tasks and bundles come with it (include=context): one call per page.
+  const contextLink = (kind, id, titles) =>
+    routeLink(`/work/${kind}/${enc(id)}`, (titles && titles[id]) || id, { class: "context" });
+  const render = (items, page) =>
     h(
       "ul",
       { class: "artifacts review-list", "aria-label": "Artifacts waiting for review" },
@@ -94,7 +82,7 @@ export async function reviewPage(view, ctx) {
                   "span",
                   {},
                   "Task: ",
-                  contextLink("tasks", a.taskId, task, (t) => t.description),
+                  contextLink("tasks", a.taskId, page.tasks),
                 )
               : null,
             a.bundleId
@@ -102,7 +90,7 @@ export async function reviewPage(view, ctx) {
                   "span",
                   {},
                   "Bundle: ",
-                  contextLink("bundles", a.bundleId, bundle, (b) => b.title),
+                  contextLink("bundles", a.bundleId, page.bundles),
                 )
               : null,
             !a.taskId && !a.bundleId ? h("span", {}, "Not attached to a task or bundle") : null,
@@ -120,7 +108,7 @@ export async function reviewPage(view, ctx) {
     );
   await pagedArtifacts(
     body,
-    { ...values, status: "needs-review" },
+    { ...values, status: "needs-review", include: "context" },
     render,
     Object.keys(values).length
       ? "Nothing waiting for review matches these filters."

@@ -3,7 +3,7 @@
 // the completion button with the reason it is blocked. A done task shows the proof
 // recorded at completion as it stands now: withdrawn proof (CONTRACT §7) is said in
 // words, with the server's reasons, never behind a green tick.
-import { api, listAll } from "./api.js";
+import { api } from "./api.js";
 import { attachForm, artifactList, registerForm } from "./artifacts.js";
 import {
   add,
@@ -29,7 +29,7 @@ import {
   when,
 } from "./dom.js";
 import { taskPlanning, uploadArtifactForm } from "./planning.js";
-import { isOpen, kindChip, loadProof } from "./proof.js";
+import { isOpen, kindChip } from "./proof.js";
 
 const FIELD_KINDS = new Set(["link", "url", "comment", "external-status"]);
 
@@ -589,30 +589,36 @@ function fileList(files) {
   );
 }
 
+/** When a list holds more than the page shows, say so (never a silently partial list). */
+function moreNote(page, what) {
+  if (!page || !page.nextCursor) return null;
+  return h("p", { class: "hint" }, `Showing the first ${page.items.length} ${what}; there are more.`);
+}
+
 export async function taskPage(view, ctx, taskId) {
-  const task = await api(`/work/api/tasks/${enc(taskId)}`);
+  // One call brings what the page shows (the proof verdict, the bundle, the first page of
+  // the task's files, its artifacts and its bundle's artifacts).
+  const task = await api(`/work/api/tasks/${enc(taskId)}`, {
+    query: { include: "proof,bundle,files,artifacts" },
+  });
   document.title = `${task.description} · DataOps`;
-  const bundleP = task.bundleId
-    ? api(`/work/api/bundles/${enc(task.bundleId)}`)
-    : Promise.resolve(null);
+  const included = task.included;
+  const gone = (what) => ({ ok: false, error: new Error(`${what} could not be read`) });
+  const bundle = !task.bundleId
+    ? { ok: true, value: null }
+    : included.bundle
+      ? { ok: true, value: included.bundle }
+      : gone("The bundle");
   // A done task whose proof was withdrawn shows what the server says is missing now.
-  const proofP =
+  const proof =
     isOpen(task) || (task.status === "done" && task.proofWithdrawn)
-      ? loadProof(task.id)
-      : Promise.resolve(null);
-  const taskArtifactsP = listAll("/work/api/artifacts", { taskId: task.id });
-  const bundleArtifactsP = task.bundleId
-    ? listAll("/work/api/artifacts", { bundleId: task.bundleId })
-    : Promise.resolve(null);
-  const filesP = listAll("/work/api/files", { taskId: task.id });
-  const [bundle, proof, taskArtifacts, bundleArtifacts, files, users, health] = await Promise.all(
-    [bundleP, proofP, taskArtifactsP, bundleArtifactsP, filesP, ctx.users(), ctx.health()].map(
-      (p) =>
-        p.then(
-          (value) => ({ ok: true, value }),
-          (error) => ({ ok: false, error }),
-        ),
-    ),
+      ? { ok: true, value: included.proof }
+      : { ok: true, value: null };
+  const taskArtifacts = { ok: true, value: included.artifacts };
+  const bundleArtifacts = { ok: true, value: included.bundleArtifacts || null };
+  const files = { ok: true, value: included.files };
+  const [users, health] = await Promise.all([ctx.users(), ctx.health()]).then((values) =>
+    values.map((value) => ({ ok: true, value })),
   );
   const userMap = users.value;
   const fileItems = files.ok ? files.value.items : [];
@@ -749,6 +755,7 @@ export async function taskPage(view, ctx, taskId) {
           label: "Artifacts of this task",
         })
       : errorBox("The task's artifacts are", taskArtifacts.error),
+    moreNote(taskArtifacts.value, "artifacts of this task"),
   );
   if (task.bundleId) {
     const taskIds = new Set(taskArtifacts.ok ? taskArtifacts.value.items.map((a) => a.id) : []);
