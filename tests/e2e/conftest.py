@@ -149,8 +149,9 @@ def watch(page: Any, base_url: str) -> UI:
     return view
 
 
-def new_page(browser: Any) -> Any:
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
+def new_page(browser: Any, width: int = 1280) -> Any:
+    """A page in a fresh browser context (its own cookies) `width` px wide."""
+    context = browser.new_context(viewport={"width": width, "height": 900})
     context.set_default_timeout(10_000)
     return context.new_page()
 

@@ -18,7 +18,7 @@ from playwright.sync_api import expect
 
 from tests.conftest import ServedPortal, login
 from tests.e2e.a11y import assert_accessible, assert_fits
-from tests.e2e.conftest import UI, watch
+from tests.e2e.conftest import UI, new_page, watch
 
 pytestmark = pytest.mark.e2e
 
@@ -26,9 +26,7 @@ WIDTHS = [1280, 390]
 
 
 def _page_at(browser: Any, demo: ServedPortal, width: int) -> UI:
-    context = browser.new_context(viewport={"width": width, "height": 900})
-    context.set_default_timeout(10_000)
-    return watch(context.new_page(), demo.base_url)
+    return watch(new_page(browser, width), demo.base_url)
 
 
 def _fits(ui: UI, width: int) -> None:

@@ -21,7 +21,7 @@ from playwright.sync_api import expect
 from dataops.demo import DEMO_TEMPLATE
 from tests.conftest import ServedPortal
 from tests.e2e.a11y import assert_accessible, assert_fits
-from tests.e2e.conftest import UI, watch
+from tests.e2e.conftest import UI, new_page, watch
 
 pytestmark = pytest.mark.e2e
 
@@ -31,9 +31,7 @@ TRANSCRIPT = b"Episode 43: Katherine Johnson on orbital mechanics.\n" * 20
 
 
 def _browser_at(browser: Any, portal: ServedPortal, width: int) -> UI:
-    context = browser.new_context(viewport={"width": width, "height": 860})
-    context.set_default_timeout(10_000)
-    return watch(context.new_page(), portal.base_url)
+    return watch(new_page(browser, width), portal.base_url)
 
 
 def _checked(page: Any, where: str) -> None:

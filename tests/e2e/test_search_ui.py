@@ -15,7 +15,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.e2e.a11y import assert_accessible, assert_fits
-from tests.e2e.conftest import UI, DemoData, watch
+from tests.e2e.conftest import UI, DemoData, new_page, watch
 
 pytestmark = pytest.mark.e2e
 
@@ -24,11 +24,9 @@ WIDTHS = [1280, 390]
 
 @pytest.fixture(params=WIDTHS, ids=lambda w: f"{w}px")
 def wide_ui(request: pytest.FixtureRequest, browser: Any, demo: Any) -> Iterator[UI]:
-    context = browser.new_context(viewport={"width": request.param, "height": 900})
-    context.set_default_timeout(10_000)
-    view = watch(context.new_page(), demo.base_url)
+    view = watch(new_page(browser, request.param), demo.base_url)
     yield view
-    context.close()
+    view.page.context.close()
     if not view.checked:
         assert view.unexpected() == []
 

@@ -75,6 +75,16 @@ function adminOnly(view, ctx, what) {
   return false;
 }
 
+/** A card section headed by an h2 (`id`), which names it for assistive technology. */
+function card(id, title, ...content) {
+  return h(
+    "section",
+    { class: "card", "aria-labelledby": id },
+    h("h2", { id }, title),
+    ...content,
+  );
+}
+
 // ---- People -----------------------------------------------------------------------
 
 export async function peoplePage(view, ctx) {
@@ -94,18 +104,8 @@ export async function peoplePage(view, ctx) {
       "their sessions end and their API tokens stop working until they are enabled again.",
     ),
     page.secretSlot,
-    h(
-      "section",
-      { class: "card", "aria-labelledby": "people-add-title" },
-      h("h2", { id: "people-add-title" }, "Add a person"),
-      addPersonForm(page),
-    ),
-    h(
-      "section",
-      { class: "card", "aria-labelledby": "people-list-title" },
-      h("h2", { id: "people-list-title" }, "Everyone"),
-      page.list,
-    ),
+    card("people-add-title", "Add a person", addPersonForm(page)),
+    card("people-list-title", "Everyone", page.list),
   );
   await page.refresh();
 }
@@ -345,18 +345,8 @@ export async function tokensPage(view, ctx) {
       `Times are shown in ${zoneName()}.`,
     ),
     page.secretSlot,
-    h(
-      "section",
-      { class: "card", "aria-labelledby": "tokens-add-title" },
-      h("h2", { id: "tokens-add-title" }, "Create a token"),
-      tokenForm(page),
-    ),
-    h(
-      "section",
-      { class: "card", "aria-labelledby": "tokens-list-title" },
-      h("h2", { id: "tokens-list-title" }, "Tokens"),
-      page.list,
-    ),
+    card("tokens-add-title", "Create a token", tokenForm(page)),
+    card("tokens-list-title", "Tokens", page.list),
   );
   await page.refresh();
 }
@@ -500,10 +490,9 @@ export async function accountPage(view, ctx) {
   }
   add(
     view,
-    h(
-      "section",
-      { class: "card", "aria-labelledby": "account-who" },
-      h("h2", { id: "account-who" }, me.name || me.email),
+    card(
+      "account-who",
+      me.name || me.email,
       h(
         "dl",
         { class: "meta" },
@@ -513,19 +502,9 @@ export async function accountPage(view, ctx) {
         h("dd", {}, me.role),
       ),
     ),
-    h(
-      "section",
-      { class: "card", "aria-labelledby": "account-password" },
-      h("h2", { id: "account-password" }, "Change your password"),
-      passwordForm(),
-    ),
+    card("account-password", "Change your password", passwordForm()),
     me.emailNotifications !== undefined
-      ? h(
-          "section",
-          { class: "card", "aria-labelledby": "account-email" },
-          h("h2", { id: "account-email" }, "E-mail"),
-          emailForm(me),
-        )
+      ? card("account-email", "E-mail", emailForm(me))
       : null,
   );
 }
