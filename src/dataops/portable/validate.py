@@ -42,6 +42,7 @@ from dataops.portable.format import (
     is_entity_file_name,
 )
 from dataops.portable.index import ExportEvidence, ScratchIndex
+from dataops.portable.legacy import convert as legacy
 from dataops.portable.lines import parse_line
 from dataops.portable.parallel import available_cores, part_name, scan_parallel
 from dataops.portable.report import MAX_PROBLEMS, Problem, Report, size_text
@@ -86,6 +87,7 @@ def opened(
         index = ScratchIndex(Path(scratch))
         try:
             if path.is_dir() or root != path:
+                root = legacy.prepare(root, Path(scratch), report)  # today's layout
                 validator = _Validator(root, report, index, Path(scratch))
                 validator.run(workers, chunk_bytes)
             yield root, report, index
