@@ -92,6 +92,10 @@ class Report:
             self.more_problems += 1
         self.stopped = self.problem_count >= MAX_PROBLEMS
 
+    @property
+    def warnings_total(self) -> int:
+        return len(self.warnings) + self.more_warnings
+
     def warn(self, problem: Problem) -> None:
         """Keep or count a warning (it does not make the export invalid)."""
         if len(self.warnings) < MAX_PROBLEMS_KEPT:
@@ -126,6 +130,6 @@ class Report:
             "relationships": dict(self.relationships),
             "legacy": self.legacy,
             "legacy_shapes": dict(self.legacy_shapes),
-            "warning_count": len(self.warnings) + self.more_warnings,
+            "warning_count": self.warnings_total,
             "warnings": [w.as_json() for w in self.warnings],
         }
