@@ -168,6 +168,7 @@ class _Importer:
                         uow.commit()
                 done += len(batch)
                 shown.update(spec.name, done)
+            shown.update(spec.name, done, force=True)
             total += done
         shown.done(total)
 

@@ -363,6 +363,7 @@ class _Validator:
         self, spec: EntitySpec, records: int, count: Any, checksum: Any, digest: Any
     ) -> None:
         self._report.entity_counts[spec.name] = records  # read so far, if stopped
+        self._progress.update(spec.name, records, force=True)
         if self._report.stopped:
             return  # the file was not read to its end
         actual = "sha256:" + digest.hexdigest()
