@@ -42,6 +42,7 @@ N1 = "0a1b2c3d-4e5f-4607-9819-2a3b4c5d6e7f"
 
 SHAPES = {
     "artifacts.created_by": 1,
+    "artifacts.metadata": 1,
     "artifacts.visibility": 2,
     "files.storage_uri": 1,
     "notifications.due_at": 1,
@@ -309,13 +310,14 @@ def test_imports_every_field_mapped_and_exports_todays_layout(
         assert notification.due_at == "2026-03-13T00:00:00.000Z"
 
         legacy_file, new_file = uow.files.get_many([F1, F2])
-        assert legacy_file.storage_uri == f"local-dev://{T3}/interview-take2.wav"
+        assert legacy_file.storage_uri == f"local-dev://{T3}/interview%20take2.wav"
         assert legacy_file.storage_provider is None  # no checksum: see records.py
         assert new_file.storage_provider is not None
         assert new_file.storage_provider.value == "local-dev"
 
         approved, uploaded = uow.artifacts.get_many([A1, A2])
         assert approved.data_class.value == "internal"
+        assert approved.metadata == {"pages": 4}
         assert uploaded.data_class.value == "private"  # the stricter of the two
         assert uploaded.created_by == SYSTEM_ACTOR  # was the shared "portal-admin"
 

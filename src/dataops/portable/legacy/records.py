@@ -10,7 +10,7 @@ The mapping:
 - users without `role` → `viewer`;
 - notifications: `notification_type` → `type`;
 - files whose `storage_uri` is a bare legacy path (`<task>/<file>`) →
-  `local-dev://<path>`, provider `local-dev` when the record has a checksum (without
+  `local-dev://<path>` (spaces as `%20`), provider `local-dev` when it has a checksum (without
   one it stays unset, as for this system's own legacy files: a DataOps-owned provider
   needs a checksum);
 - artifacts: `visibility` folds into `data_class` (the stricter of the two when they
@@ -18,7 +18,8 @@ The mapping:
 - tasks: `source` (how the task was made) is implied by its `template_id` or recurring
   config and not kept; `recurring_config_id` (a legacy config made tasks) → the
   `template_id` made for that config and its task definition's `template_task_ref`;
-  a `proof_requirement` kept as JSON text → the object;
+- free-form objects kept as JSON text (task `proof_requirement`, artifact `metadata`)
+  → the object; a whole `size_bytes` written as a fraction (`10.0`) → the integer;
 - bundles: empty `assistant_job_refs`/`audit_event_refs` dropped (bundles have none
   today; non-empty ones are an error);
 - templates: `source_doc_ids` → `references` (`{"title": "Source document <id>"}`);
@@ -173,11 +174,14 @@ class LegacyMapper:
         self._warn("notifications", line, "notification_type", "mapped to type")
 
     def _files(self, line: int, record: dict[str, Any]) -> None:
+        self._size("files", line, record)
         uri = record.get("storage_uri")
         if not isinstance(uri, str) or not uri.strip() or _SCHEME.match(uri):
             return
-        record["storage_uri"] = legacy_uri(uri)
+        record["storage_uri"] = legacy_uri(uri).replace(" ", "%20")
         message = f"bare path {uri!r} mapped to {record['storage_uri']!r}"
+        if " " in uri:
+            message += " (spaces as %20: a URI holds none; copy the bytes under that name)"
         if "storage_provider" not in record and isinstance(record.get("checksum"), str):
             record["storage_provider"] = StorageProvider.LOCAL_DEV.value
             message += ", provider 'local-dev'"
@@ -185,7 +189,33 @@ class LegacyMapper:
             message += " (no checksum, so no provider: a DataOps-owned provider needs one)"
         self._warn("files", line, "storage_uri", message)
 
+    def _size(self, entity: str, line: int, record: dict[str, Any]) -> None:
+        size = record.get("size_bytes")
+        if type(size) is float:
+            if not size.is_integer() or size < 0:
+                self._error(entity, line, "size_bytes", f"{size!r} is not a whole byte count")
+            else:
+                record["size_bytes"] = int(size)
+                self._warn(entity, line, "size_bytes", f"{size!r} mapped to {int(size)}")
+
+    def _json_text(self, entity: str, line: int, record: dict[str, Any], field: str) -> None:
+        """A free-form object the earlier exporter kept as JSON text → the object."""
+        text = record.get(field)
+        if not isinstance(text, str):
+            return
+        try:
+            value = json.loads(text)
+        except ValueError:
+            value = None
+        if not isinstance(value, dict):
+            self._error(entity, line, field, "JSON text that is not an object")
+            return
+        record[field] = value
+        self._warn(entity, line, field, "JSON text mapped to its object")
+
     def _artifacts(self, line: int, record: dict[str, Any]) -> None:
+        self._size("artifacts", line, record)
+        self._json_text("artifacts", line, record, "metadata")
         if "visibility" not in record:
             return
         visibility = record.pop("visibility")
@@ -212,14 +242,7 @@ class LegacyMapper:
                 )
         if "recurring_config_id" in record:
             self._task_config(line, record, record.pop("recurring_config_id"))
-        requirement = record.get("proof_requirement")
-        if isinstance(requirement, str):
-            try:
-                record["proof_requirement"] = json.loads(requirement)
-            except ValueError:
-                self._error("tasks", line, "proof_requirement", "JSON text that does not parse")
-                return
-            self._warn("tasks", line, "proof_requirement", "JSON text mapped to its object")
+        self._json_text("tasks", line, record, "proof_requirement")
 
     def _task_config(self, line: int, record: dict[str, Any], config_id: Any) -> None:
         if not isinstance(config_id, str) or config_id not in self.config_ids:
