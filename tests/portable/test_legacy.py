@@ -216,6 +216,24 @@ def test_what_cannot_be_mapped_is_an_error_naming_the_record(
     assert empty_workspace.store.is_empty()
 
 
+def test_template_refs_are_a_warning_job_refs_an_error(tmp_path: Path) -> None:
+    root = _copy(tmp_path)
+    templates = _lines(root, "templates")
+    definition = templates[0]["task_definitions"][0]
+    definition["artifactRefs"] = [{"artifactId": A1}]
+    _rewrite(root, "templates", templates)
+    report = validate_export(root)
+    assert report.valid, report.lines()
+    where = "task_definitions[0].artifactRefs"
+    assert ("templates", 1, where) in {(w.entity, w.line, w.field) for w in report.warnings}
+    definition["assistantJobRefs"] = [{"assistantJobId": "job-1"}]
+    _rewrite(root, "templates", templates)
+    problems = validate_export(root).problems
+    assert [(p.entity, p.line, p.field) for p in problems] == [
+        ("templates", 1, "task_definitions[0].assistantJobRefs")
+    ]
+
+
 def test_an_unknown_field_is_an_error_not_dropped(tmp_path: Path) -> None:
     root = _copy(tmp_path)
     line = _edit(root, "tasks", 0, emoji="🎙")

@@ -24,8 +24,9 @@ The mapping:
   today; non-empty ones are an error);
 - templates: `source_doc_ids` → `references` (`{"title": "Source document <id>"}`);
   trigger fields (`trigger_type`, `trigger_schedule`, `trigger_lead_days`) → a recurring
-  config of the template (`<template id>-schedule`) when scheduled; empty refs of task
-  definitions dropped (non-empty ones are an error);
+  config of the template (`<template id>-schedule`) when scheduled; task definitions'
+  `artifactRefs` not kept (warning: the tasks made keep their copies), their job and
+  event refs an error unless empty;
 - recurring configs (a description and a cron that made one task each time) → a
   template made for the config (`<config id>-template`, one task definition) and
   today's config of it: `title` `<description> ({date})`, the cron (AWS
@@ -279,11 +280,20 @@ class LegacyMapper:
         definitions = record.get("task_definitions")
         if isinstance(definitions, list):
             for index, definition in enumerate(definitions):
-                if isinstance(definition, dict):
-                    for key in ("artifactRefs", "assistantJobRefs", "auditEventRefs"):
-                        if definition.pop(key, None):
-                            where = f"task_definitions[{index}].{key}"
-                            self._error("templates", line, where, "templates hold no refs today")
+                if not isinstance(definition, dict):
+                    continue
+                where = f"task_definitions[{index}]"
+                if definition.pop("artifactRefs", None):
+                    message = (
+                        "artifactRefs not kept: a template names no artifacts today (one "
+                        "approved artifact satisfied every instance, REFERENCE.md §10.15); the "
+                        "tasks made from it keep their copies"
+                    )
+                    self._warn("templates", line, f"{where}.artifactRefs", message)
+                for key in ("assistantJobRefs", "auditEventRefs"):
+                    if definition.pop(key, None):
+                        message = "templates hold no such refs today"
+                        self._error("templates", line, f"{where}.{key}", message)
         self._trigger(line, record)
 
     def _trigger(self, line: int, record: dict[str, Any]) -> None:
