@@ -108,10 +108,6 @@ def map_schedule(text: str) -> tuple[str, str] | None:
     return "cron_expression", " ".join("*" if f == "?" else f for f in fields)
 
 
-def _date_of(timestamp: Any) -> str | None:
-    return timestamp[:10] if isinstance(timestamp, str) and len(timestamp) >= 10 else None
-
-
 class LegacyMapper:
     """Maps the records of one legacy export, in `convert`'s order: recurring configs
     first (tasks and templates need them), then templates, then the rest."""
