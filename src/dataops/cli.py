@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TextIO
 
 from dataops.config import Settings
 from dataops.domain.enums import ArtifactType, Role
@@ -392,7 +392,7 @@ def _export(args: argparse.Namespace) -> int:
             store,
             Path(args.out),
             SourceInfo.from_environment(settings.env),
-            progress=sys.stderr if sys.stderr.isatty() else None,
+            progress=_terminal(),
         )
     except OSError as exc:
         print(f"dataops: export failed, nothing was written: {exc}", file=sys.stderr)
@@ -408,7 +408,7 @@ def _export(args: argparse.Namespace) -> int:
 def _validate_export(args: argparse.Namespace) -> int:
     from dataops.portable.validate import validate_export
 
-    report = validate_export(Path(args.path))
+    report = validate_export(Path(args.path), progress=_terminal())
     if args.json:
         print(json.dumps(report.as_json(), indent=2))
     else:
@@ -416,8 +416,9 @@ def _validate_export(args: argparse.Namespace) -> int:
             print(line)
         total = sum(report.entity_counts.values())
         files = len(report.entity_counts)
+        warned = f", {report.warnings_total} warnings" if report.warnings_total else ""
         if report.valid:
-            print(f"valid: {total} records in {files} entity files")
+            print(f"valid: {total} records in {files} entity files{warned}")
         elif report.stopped:
             print(f"NOT valid: {report.problem_count} problems or more ({total} records read)")
         else:
@@ -432,6 +433,7 @@ def _print_plan(plan: ImportPlan) -> None:
     edges = sum(plan.report.relationships.values())
     print(f"relationships: {edges} edges across {len(plan.report.relationships)} kinds")
     problems = [*plan.report.lines(), *(c.text() for c in plan.conflicts)]
+    problems.sort(key=lambda line: line.startswith("warning: "))  # problems first
     for line in problems[:50]:
         print(f"  {line}")
     if len(problems) > 50:
@@ -439,22 +441,39 @@ def _print_plan(plan: ImportPlan) -> None:
 
 
 def _import(args: argparse.Namespace) -> int:
+    import tempfile
+
     from dataops import runtime
     from dataops.portable.importer import ImportRefused, apply_import, plan_import
 
-    store = runtime.build_store(Settings.from_env())
-    try:
+    settings = Settings.from_env()
+    with tempfile.TemporaryDirectory(prefix="dataops-import-") as scratch:
         if args.dry_run:
-            plan = plan_import(Path(args.path), store)
+            store = runtime.build_reading_store(settings, Path(scratch))
         else:
-            plan = apply_import(Path(args.path), store, allow_existing=args.allow_existing)
-    except ImportRefused as exc:
-        if exc.plan is not None:
-            _print_plan(exc.plan)
-        print(f"dataops: {exc.detail}", file=sys.stderr)
-        return 1
-    finally:
-        store.close()
+            store = runtime.build_store(settings)
+        try:
+            if args.dry_run:
+                plan = plan_import(
+                    Path(args.path),
+                    store,
+                    allow_existing=args.allow_existing,
+                    progress=_terminal(),
+                )
+            else:
+                plan = apply_import(
+                    Path(args.path),
+                    store,
+                    allow_existing=args.allow_existing,
+                    progress=_terminal(),
+                )
+        except ImportRefused as exc:
+            if exc.plan is not None:
+                _print_plan(exc.plan)
+            print(f"dataops: {exc.detail}", file=sys.stderr)
+            return 1
+        finally:
+            store.close()
     _print_plan(plan)
     if args.dry_run:
         print("dry run: nothing was written", file=sys.stderr)
@@ -466,6 +485,11 @@ def _import(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     return 0
+
+
+def _terminal() -> TextIO | None:
+    """Standard error when it is a terminal (for progress), else None: quiet when piped."""
+    return sys.stderr if sys.stderr.isatty() else None
 
 
 def _blobs_sweep(args: argparse.Namespace) -> int:

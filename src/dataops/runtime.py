@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 from typing import NoReturn
 
 from starlette.types import ASGIApp
@@ -38,6 +39,17 @@ def build_store(settings: Settings) -> MetadataStore:
         f"DATAOPS_STORE={settings.store} is not available in this build "
         f"(known: {', '.join(STORES)})"
     )
+
+
+def build_reading_store(settings: Settings, scratch: Path) -> MetadataStore:
+    """The configured store for a run that writes nothing (`import --dry-run`): where
+    the SQLite file does not exist yet, an empty store in the private directory
+    `scratch` instead, so such a run creates no database file (nor DATAOPS_HOME)."""
+    if settings.store == "sqlite" and not settings.sqlite_path.exists():
+        from dataops.store.sqlite import SqliteStore
+
+        return SqliteStore(scratch / "empty.db")
+    return build_store(settings)
 
 
 def build_blobs(settings: Settings) -> BlobStore:

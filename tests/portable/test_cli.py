@@ -140,3 +140,101 @@ def test_console_script(golden: Golden) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["valid"] is True
+
+
+def _on_a_terminal(args: list[str], home: Path) -> tuple[int, str, str]:
+    """Run `dataops ARGS` with standard error on a pseudo-terminal: (exit code, standard
+    output, what the terminal showed)."""
+    import pty
+
+    main_fd, terminal = pty.openpty()
+    env = {**os.environ, "DATAOPS_ENV": "test", "DATAOPS_HOME": str(home)}
+    env.pop("DATAOPS_SQLITE_PATH", None)
+    with subprocess.Popen(
+        [sys.executable, "-m", "dataops", *args],
+        stdout=subprocess.PIPE,
+        stderr=terminal,
+        env=env,
+        text=True,
+    ) as process:
+        os.close(terminal)
+        shown = b""
+        while True:
+            try:
+                data = os.read(main_fd, 4096)
+            except OSError:  # the terminal closed with the process
+                break
+            if not data:
+                break
+            shown += data
+        out = process.stdout.read() if process.stdout else ""
+        code = process.wait(timeout=120)
+    os.close(main_fd)
+    return code, out, shown.decode()
+
+
+def test_validate_and_import_show_progress_on_a_terminal_only(
+    golden: Golden,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    records = sum(ExportDir(golden.directory).manifest()["entity_counts"].values())
+    code, _, shown = _on_a_terminal(["validate-export", str(golden.directory)], tmp_path)
+    assert code == 0
+    assert "\r\033[Kvalidating tasks: " in shown
+    assert f"\r\033[Kvalidated {records:,} records" in shown
+    code, _, shown = _on_a_terminal(["import", str(golden.directory)], tmp_path / "target")
+    assert code == 0, shown
+    assert "\r\033[Kimporting tasks: " in shown
+    assert f"\r\033[Kimported {records:,} records" in shown
+
+    code, _, err = run(["validate-export", str(golden.directory)], tmp_path, capsys, monkeypatch)
+    assert code == 0
+    assert err == ""  # piped: quiet
+    code, _, err = run(["import", str(golden.directory)], tmp_path / "t2", capsys, monkeypatch)
+    assert code == 0
+    assert "\r" not in err
+    assert "\033" not in err
+
+
+def test_dry_run_refuses_a_non_empty_store_as_the_import_does(
+    golden: Golden,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    home = golden.ws.settings.home  # holds records
+    code, out, dry = run(["import", str(golden.directory), "--dry-run"], home, capsys, monkeypatch)
+    assert code == 1
+    assert out == ""
+    code, out, real = run(["import", str(golden.directory)], home, capsys, monkeypatch)
+    assert code == 1
+    assert dry == real
+    assert "already holds records" in dry
+    code, out, err = run(
+        ["import", str(golden.directory), "--dry-run", "--allow-existing"],
+        home,
+        capsys,
+        monkeypatch,
+    )
+    assert code == 0, err
+    rows = {line.split()[0]: line.split()[1:] for line in out.splitlines()[1 : 1 + len(EXPORTED)]}
+    assert rows["tasks"][:2] == ["0", "0"]  # all there already: skipped
+
+
+def test_a_dry_run_creates_no_database_file(
+    golden: Golden,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    home = tmp_path / "home"
+    code, _out, err = run(["import", str(golden.archive), "--dry-run"], home, capsys, monkeypatch)
+    assert code == 0, err
+    assert "nothing was written" in err
+    assert not home.exists()
+    home.mkdir()
+    code, _out, err = run(["import", str(golden.archive), "--dry-run"], home, capsys, monkeypatch)
+    assert code == 0, err
+    assert list(home.iterdir()) == []

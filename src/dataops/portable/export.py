@@ -99,11 +99,16 @@ def present(uow: UnitOfWork, spec: EntitySpec, items: list[Any]) -> list[dict[st
 
 
 class Progress:
-    """A one-line counter on a terminal, redrawn at most five times a second."""
+    """A one-line counter on a terminal, redrawn at most five times a second; the
+    export's ("exporting"), and the validation's and import's (`doing`, `did`)."""
 
-    def __init__(self, stream: TextIO | None) -> None:
+    def __init__(
+        self, stream: TextIO | None, doing: str = "exporting", did: str = "exported"
+    ) -> None:
         self._stream = stream
         self._shown = 0.0
+        self._doing = doing
+        self._did = did
 
     def update(self, entity: str, count: int, *, force: bool = False) -> None:
         if self._stream is None:
@@ -111,12 +116,12 @@ class Progress:
         moment = time.monotonic()
         if force or moment - self._shown >= 0.2:
             self._shown = moment
-            self._stream.write(f"\r\033[Kexporting {entity}: {count:,} records")
+            self._stream.write(f"\r\033[K{self._doing} {entity}: {count:,} records")
             self._stream.flush()
 
     def done(self, total: int) -> None:
         if self._stream is not None:
-            self._stream.write(f"\r\033[Kexported {total:,} records\n")
+            self._stream.write(f"\r\033[K{self._did} {total:,} records\n")
             self._stream.flush()
 
 

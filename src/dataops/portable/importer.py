@@ -23,11 +23,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from dataops.domain.errors import Conflict
 from dataops.domain.search import SEARCHED_ENTITIES
-from dataops.portable.export import present
+from dataops.portable.export import Progress, present
 from dataops.portable.format import EXPORTED, SPECS, EntitySpec, from_record
 from dataops.portable.lines import parse_line, read_lines
 from dataops.portable.report import Problem, Report
@@ -140,7 +140,11 @@ class _Importer:
     def entities(self, manifest_listed: list[str]) -> list[EntitySpec]:
         return [SPECS[name] for name in EXPORTED if name in manifest_listed]
 
-    def run(self, plan: Plan, *, write: bool) -> None:
+    def run(self, plan: Plan, *, write: bool, progress: TextIO | None = None) -> None:
+        shown = Progress(
+            progress, *(("importing", "imported") if write else ("comparing", "compared"))
+        )
+        total = 0
         listed = list(self._report.entity_counts)
         for name in listed:
             if SPECS[name].model is None:
@@ -152,8 +156,9 @@ class _Importer:
             all_new = self._nothing_to_compare(spec)
             if not write and not invalid and all_new:
                 counts.insert = self._report.entity_counts[spec.name]
+                total += counts.insert
                 continue
-            size = _batch_size(self._store, spec, all_new)
+            size, done = _batch_size(self._store, spec, all_new), 0
             for batch in _records(self._root, spec, invalid, size):
                 counts.invalid += sum(1 for _, record in batch if record is None)
                 valid = [(line, record) for line, record in batch if record is not None]
@@ -161,6 +166,11 @@ class _Importer:
                     self._batch(uow, spec, valid, counts, plan, write=write)
                     if write:
                         uow.commit()
+                done += len(batch)
+                shown.update(spec.name, done)
+            shown.update(spec.name, done, force=True)
+            total += done
+        shown.done(total)
 
     def _nothing_to_compare(self, spec: EntitySpec) -> bool:
         """True when every record of `spec` would be inserted: the target holds none of
@@ -230,28 +240,48 @@ def _refuse_stopped(plan: Plan) -> None:
         )
 
 
-def plan_import(path: Path, store: MetadataStore) -> Plan:
-    """Validate and count insert/update/skip/invalid per entity; writes nothing."""
-    with opened(path) as (root, report, _index):
-        plan = Plan(str(path), report)
-        _refuse_stopped(plan)
-        _Importer(root, report, store).run(plan, write=False)
-        return plan
-
-
-def apply_import(path: Path, store: MetadataStore, *, allow_existing: bool = False) -> Plan:
-    """Import `path` into `store` (see the module docstring); the returned plan holds
-    what was written."""
+def _refuse_non_empty(store: MetadataStore, allow_existing: bool) -> None:
     if not allow_existing and not store.is_empty():
         raise ImportRefused(
             "the target store already holds records; import into an empty store, or pass "
             "--allow-existing to merge (identical records are skipped, others updated)"
         )
-    with opened(path) as (root, report, _index):
+
+
+def plan_import(
+    path: Path,
+    store: MetadataStore,
+    *,
+    allow_existing: bool | None = None,
+    progress: TextIO | None = None,
+) -> Plan:
+    """Validate and count insert/update/skip/invalid per entity; writes nothing. Given
+    `allow_existing` (a dry run of `apply_import`), it first refuses what the import
+    would refuse up front: a non-empty target without `allow_existing`."""
+    if allow_existing is not None:
+        _refuse_non_empty(store, allow_existing)
+    with opened(path, progress=progress) as (root, report, _index):
+        plan = Plan(str(path), report)
+        _refuse_stopped(plan)
+        _Importer(root, report, store).run(plan, write=False, progress=progress)
+        return plan
+
+
+def apply_import(
+    path: Path,
+    store: MetadataStore,
+    *,
+    allow_existing: bool = False,
+    progress: TextIO | None = None,
+) -> Plan:
+    """Import `path` into `store` (see the module docstring); the returned plan holds
+    what was written. `progress`: a terminal to count records on."""
+    _refuse_non_empty(store, allow_existing)
+    with opened(path, progress=progress) as (root, report, _index):
         plan = Plan(str(path), report)
         _refuse_stopped(plan)
         importer = _Importer(root, report, store)
-        importer.run(plan, write=False)
+        importer.run(plan, write=False, progress=progress)
         if not report.valid:
             raise ImportRefused(
                 f"the export is not valid ({report.problem_count} problems); nothing was "
@@ -265,7 +295,7 @@ def apply_import(path: Path, store: MetadataStore, *, allow_existing: bool = Fal
                 plan,
             )
         applied = Plan(str(path), report, applied=True)
-        importer.run(applied, write=True)
+        importer.run(applied, write=True, progress=progress)
         if applied.conflicts:  # the target changed between the check and the writes
             raise ImportRefused("the target changed during the import; run it again", applied)
         return applied

@@ -64,6 +64,13 @@ class Report:
     stopped: bool = False
     """`MAX_PROBLEMS` were found: the validation stopped there, and the rest of the
     export was not checked."""
+    warnings: list[Problem] = field(default_factory=list)
+    """What was accepted but reported: each legacy shape mapped (`portable.legacy`)."""
+    more_warnings: int = 0
+    legacy: bool = False
+    """The export is in the earlier system's layout (mapped to today's before checking)."""
+    legacy_shapes: dict[str, int] = field(default_factory=dict)
+    """`<entity>.<field>` → records of each legacy shape mapped."""
 
     @property
     def valid(self) -> bool:
@@ -85,8 +92,19 @@ class Report:
             self.more_problems += 1
         self.stopped = self.problem_count >= MAX_PROBLEMS
 
+    @property
+    def warnings_total(self) -> int:
+        return len(self.warnings) + self.more_warnings
+
+    def warn(self, problem: Problem) -> None:
+        """Keep or count a warning (it does not make the export invalid)."""
+        if len(self.warnings) < MAX_PROBLEMS_KEPT:
+            self.warnings.append(problem)
+        else:
+            self.more_warnings += 1
+
     def lines(self) -> list[str]:
-        """The readable report, one problem a line."""
+        """The readable report, one problem (or warning) a line."""
         out = [p.text() for p in self.problems]
         if self.more_problems:
             out.append(f"... and {self.more_problems} more problems")
@@ -95,6 +113,9 @@ class Report:
                 f"validation stopped after {MAX_PROBLEMS:,} problems: the rest of the export "
                 "was not checked"
             )
+        out += [f"warning: {w.text()}" for w in self.warnings]
+        if self.more_warnings:
+            out.append(f"... and {self.more_warnings} more warnings")
         return out
 
     def as_json(self) -> dict[str, Any]:
@@ -107,4 +128,8 @@ class Report:
             "stopped": self.stopped,
             "entity_counts": dict(self.entity_counts),
             "relationships": dict(self.relationships),
+            "legacy": self.legacy,
+            "legacy_shapes": dict(self.legacy_shapes),
+            "warning_count": self.warnings_total,
+            "warnings": [w.as_json() for w in self.warnings],
         }

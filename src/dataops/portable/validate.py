@@ -23,12 +23,13 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from dataops.domain.clock import parse_ts
 from dataops.domain.errors import NotFound
 from dataops.domain.proof import evaluate
 from dataops.portable.archive import extract_archive, is_archive
+from dataops.portable.export import Progress
 from dataops.portable.format import (
     ENTITY_NAMES,
     FORMAT_VERSION,
@@ -42,6 +43,7 @@ from dataops.portable.format import (
     is_entity_file_name,
 )
 from dataops.portable.index import ExportEvidence, ScratchIndex
+from dataops.portable.legacy import convert as legacy
 from dataops.portable.lines import parse_line
 from dataops.portable.parallel import available_cores, part_name, scan_parallel
 from dataops.portable.report import MAX_PROBLEMS, Problem, Report, size_text
@@ -65,12 +67,17 @@ _NEVER_EXPORTED = frozenset(OMITTED) | {"sessions", "api_tokens", "credentials"}
 
 @contextmanager
 def opened(
-    path: Path, workers: int | None = None, chunk_bytes: int | None = None
+    path: Path,
+    workers: int | None = None,
+    chunk_bytes: int | None = None,
+    progress: TextIO | None = None,
 ) -> Iterator[tuple[Path, Report, ScratchIndex]]:
     """Validate `path` and yield (the directory holding its files, the report, the
     scratch index); temporary files are removed afterwards. `workers`: processes that
     check lines (default: one per core for a large export, else only this one), given
-    ranges of lines of about `chunk_bytes`."""
+    ranges of lines of about `chunk_bytes`. `progress`: a terminal to count records on.
+    A legacy export is checked in today's layout (`legacy.convert.prepare`): the
+    directory yielded is then its mapped copy."""
     if not path.exists():
         raise NotFound("export", str(path))
     with tempfile.TemporaryDirectory(prefix="dataops-validate-") as scratch:
@@ -86,17 +93,21 @@ def opened(
         index = ScratchIndex(Path(scratch))
         try:
             if path.is_dir() or root != path:
+                root = legacy.prepare(root, Path(scratch), report)  # today's layout
                 validator = _Validator(root, report, index, Path(scratch))
-                validator.run(workers, chunk_bytes)
+                validator.run(workers, chunk_bytes, Progress(progress, "validating", "validated"))
             yield root, report, index
         finally:
             index.close()
 
 
 def validate_export(
-    path: Path, workers: int | None = None, chunk_bytes: int | None = None
+    path: Path,
+    workers: int | None = None,
+    chunk_bytes: int | None = None,
+    progress: TextIO | None = None,
 ) -> Report:
-    with opened(path, workers, chunk_bytes) as (_, report, _index):
+    with opened(path, workers, chunk_bytes, progress) as (_, report, _index):
         return report
 
 
@@ -107,13 +118,27 @@ class _Validator:
         self._index = index
         self._scratch = scratch
         self._relationships: dict[str, int] = {}
+        self._progress = Progress(None)
+        self._records: dict[str, int] = {}
 
     def _add(
         self, entity: str, message: str, line: int | None = None, field: str | None = None
     ) -> None:
         self._report.add(Problem(entity, message, line, field))
 
-    def run(self, workers: int | None = None, chunk_bytes: int | None = None) -> None:
+    def run(
+        self,
+        workers: int | None = None,
+        chunk_bytes: int | None = None,
+        progress: Progress | None = None,
+    ) -> None:
+        self._progress = progress or self._progress
+        try:
+            self._check(workers, chunk_bytes)
+        finally:
+            self._progress.done(sum(self._report.entity_counts.values()))
+
+    def _check(self, workers: int | None, chunk_bytes: int | None) -> None:
         manifest = self._manifest()
         files = self._entity_files(manifest)
         exported = [spec.name for spec, _, _ in files]
@@ -330,12 +355,15 @@ class _Validator:
             if self._report.stopped:
                 break
         relationships(spec.name, result.edges, self._relationships)
+        seen = self._records[spec.name] = self._records.get(spec.name, 0) + result.records
+        self._progress.update(spec.name, seen)
         return result.records
 
     def _file_done(
         self, spec: EntitySpec, records: int, count: Any, checksum: Any, digest: Any
     ) -> None:
         self._report.entity_counts[spec.name] = records  # read so far, if stopped
+        self._progress.update(spec.name, records, force=True)
         if self._report.stopped:
             return  # the file was not read to its end
         actual = "sha256:" + digest.hexdigest()
