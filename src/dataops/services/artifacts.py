@@ -171,15 +171,35 @@ cursor."""
 
 
 @dataclass
+class Chain:
+    """An artifact's supersede chain around it (`include=chain`): at most `CHAIN_LIMIT`
+    links each way, oldest first, the artifact among them. `earlier` / `later` name the
+    next link beyond the bound (None where the chain ends within it): the page of the
+    last link shown reads on from there. `missing` names links that could not be read."""
+
+    items: list[Artifact]
+    earlier: str | None = None
+    later: str | None = None
+    missing: list[str] = dataclasses.field(default_factory=list)
+
+
+CHAIN_LIMIT = 10
+"""How many links of the supersede chain the artifact page reads each way (one strongly
+consistent get each, so at most twice this many reads per request)."""
+
+
+@dataclass
 class ArtifactView:
     """What the artifact page shows, read in one request (`GET /api/artifacts/{id}
-    ?include=task,bundle,audit`): the artifact and, when asked for, its task and bundle
-    (None when it has none or it is gone) and the first page of its history."""
+    ?include=task,bundle,audit,chain`): the artifact and, when asked for, its task and
+    bundle (None when it has none or it is gone), the first page of its history and its
+    supersede chain."""
 
     artifact: Artifact
     task: Task | None = None
     bundle: Bundle | None = None
     audit: Page[AuditEvent] | None = None
+    chain: Chain | None = None
 
 
 def artifact_view(ws: Workspace, artifact_id: str, wanted: set[str]) -> ArtifactView:
@@ -201,7 +221,36 @@ def artifact_view(ws: Workspace, artifact_id: str, wanted: set[str]) -> Artifact
             view.audit = uow.audit_events.find(
                 Filters(history), PageRequest(limit=ARTIFACT_VIEW_AUDIT_LIMIT)
             )
+        if "chain" in wanted:
+            view.chain = _chain(uow.artifacts, artifact)
         return view
+
+
+def _chain(artifacts: Repository[Artifact], artifact: Artifact) -> Chain:
+    """Follow `supersedes` back and `supersededBy` on, `CHAIN_LIMIT` links each way; a
+    link already seen (a cycle) ends that way."""
+    seen = {artifact.id}
+    found: dict[str, list[Artifact]] = {"supersedes": [], "superseded_by": []}
+    beyond: dict[str, str | None] = {}
+    missing: list[str] = []
+    for way, links in found.items():
+        link: str | None = getattr(artifact, way)
+        while link is not None and link not in seen and len(links) < CHAIN_LIMIT:
+            seen.add(link)
+            record = artifacts.get(link)
+            if record is None:
+                missing.append(link)
+                link = None
+                break
+            links.append(record)
+            link = getattr(record, way)
+        beyond[way] = link if link is not None and link not in seen else None
+    return Chain(
+        items=[*reversed(found["supersedes"]), artifact, *found["superseded_by"]],
+        earlier=beyond["supersedes"],
+        later=beyond["superseded_by"],
+        missing=missing,
+    )
 
 
 @dataclass(frozen=True)
