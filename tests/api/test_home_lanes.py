@@ -268,9 +268,10 @@ def test_expiring_on_dynamodb_queries_the_valid_until_status_index(
     assert rest["nextCursor"] is None
     assert overview["count"] == 2
     assert scans == []
-    # The first page reads the days up to the one after "soon"'s (one more record),
-    # the second from "later"'s day to the window's end; each query one index partition.
-    assert len(lane_queries) == 3 + 4
+    # The first page reads today to "later"'s day (the record after its last), the
+    # second from "soon"'s day, after it, to the window's end; each query one day's
+    # partition of the index.
+    assert len(lane_queries) == 3 + 5
     assert {q["IndexName"] for q in lane_queries} == {"by-valid-until-status"}
     assert all("FilterExpression" not in q for q in lane_queries)
     counts = [q for q in queries[len(lane_queries) :] if q.get("Select") == "COUNT"]
