@@ -93,3 +93,19 @@ def test_a_long_chain_is_bounded_each_way_and_names_where_it_goes_on(
     first = chain(client, ids[0])
     assert [a["id"] for a in first["items"]] == ids[: CHAIN_LIMIT + 1]
     assert (first["earlier"], first["later"]) == (None, ids[CHAIN_LIMIT + 1])
+
+
+def test_a_link_that_cannot_be_read_is_named_and_ends_that_way(
+    client: TestClient, any_workspace: Workspace
+) -> None:
+    ids = chain_of(client, 2)
+    with any_workspace.store.unit_of_work(write=True) as uow:  # a link to a record gone
+        first = uow.artifacts.get(ids[0])
+        assert first is not None
+        first.supersedes = "art_gone"
+        first.version += 1
+        uow.artifacts.update(first, first.version - 1)
+        uow.commit()
+    found = chain(client, ids[1])
+    assert [a["id"] for a in found["items"]] == ids
+    assert (found["earlier"], found["missing"]) == (None, ["art_gone"])
