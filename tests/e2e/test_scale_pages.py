@@ -237,12 +237,10 @@ def test_home_pages_the_expiring_lane_with_its_exact_count(
     sized.assert_clean()
 
 
-def test_the_artifact_page_shows_a_chain_of_five_from_its_one_artifact_call(
-    sized: UI, admin_api: httpx.Client
-) -> None:
-    """The supersede chain comes with the artifact (`include=chain`): no call per link."""
+def contract_chain(admin_api: httpx.Client, length: int) -> list[str]:
+    """`length` approved artifacts "Contract v1".., each superseded by the next."""
     ids: list[str] = []
-    for n in range(5):
+    for n in range(length):
         made = admin_api.post(
             "/work/api/artifacts",
             json={
@@ -259,6 +257,14 @@ def test_the_artifact_page_shows_a_chain_of_five_from_its_one_artifact_call(
                 f"/work/api/artifacts/{ids[-2]}/supersede", json={"supersededBy": ids[-1]}
             )
             assert moved.status_code == 200, moved.text
+    return ids
+
+
+def test_the_artifact_page_shows_a_chain_of_five_from_its_one_artifact_call(
+    sized: UI, admin_api: httpx.Client
+) -> None:
+    """The supersede chain comes with the artifact (`include=chain`): no call per link."""
+    ids = contract_chain(admin_api, 5)
     sized.goto("/work/overview")
     sized.login()
     calls = load(sized, f"/work/artifacts/{ids[2]}", ".chain li")
@@ -274,4 +280,30 @@ def test_the_artifact_page_shows_a_chain_of_five_from_its_one_artifact_call(
     expect(page.locator(".chain-more")).to_have_count(0)
     assert_accessible(page)
     assert_fits(page)
+    sized.assert_clean()
+
+
+def test_a_chain_longer_than_the_page_shows_links_on_from_the_last_link_shown(
+    sized: UI, admin_api: httpx.Client
+) -> None:
+    """Ten links each way at most; beyond them, a link to the last one shown, whose page
+    reads the next ten."""
+    ids = contract_chain(admin_api, 12)
+    sized.goto("/work/overview")
+    sized.login()
+    calls = load(sized, f"/work/artifacts/{ids[-1]}", ".chain li")
+    assert len(calls) <= MAX_CALLS, calls
+    page = sized.page
+    expect(page.locator(".chain li")).to_have_count(11)
+    expect(page.locator(".chain li").first).to_contain_text("Contract v2")
+    more = page.locator(".chain-more")
+    expect(more).to_have_count(1)
+    expect(more).to_contain_text("More earlier versions")
+    assert_accessible(page)
+    assert_fits(page)
+    more.get_by_role("link", name="continue from “Contract v2”").click()
+    expect(page.locator("h1")).to_contain_text("Contract v2")
+    expect(page.locator(".chain li").first).to_contain_text("Contract v1")
+    expect(page.locator(".chain li")).to_have_count(12)
+    expect(page.locator(".chain-more")).to_have_count(0)
     sized.assert_clean()
