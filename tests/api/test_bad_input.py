@@ -651,6 +651,31 @@ CASES: list[Case] = [
         422,
         fields=("expiringWithinDays",),
     ),
+    # The expiring lane's cursor: [day, store cursor] as base64url JSON (issue 19).
+    Case(
+        "expiring-cursor-malformed",
+        "GET",
+        f"{ART}?expiringWithinDays=7&cursor=!!not-a-cursor!!",
+        422,
+        fields=("cursor",),
+    ),
+    Case(  # a cursor of the plain artifact list (["x"])
+        "expiring-cursor-of-another-list",
+        "GET",
+        f"{ART}?expiringWithinDays=7&cursor=WyJ4Il0",
+        422,
+        fields=("cursor",),
+    ),
+    Case(  # ["2026-13-01", ...]: no such day
+        "expiring-cursor-bad-day",
+        "GET",
+        f"{ART}?expiringWithinDays=7&cursor=WyIyMDI2LTEzLTAxIiwiV3lKNElsMCJd",
+        422,
+        fields=("cursor",),
+    ),
+    Case(
+        "artifact-include-chains", "GET", f"{ART}/<draft>?include=chains", 422, fields=("include",)
+    ),
     Case("list-tasks-bad-date", "GET", f"{API}/tasks?date=2026-02-30", 422, fields=("date",)),
     # Search and the artifact list's filters (issue 19).
     Case("search-no-q", "GET", f"{API}/search", 422, fields=("q",)),

@@ -230,13 +230,14 @@ ENGINE_FILTERS: dict[str, list[tuple[str, ...]]] = {
     # Every combination the HTTP API accepts, the lookups the services make, and () where
     # a list route or the export pages through the entity without a filter.
     # storage_uri / location: the blob sweeper's "does any record name this object?"
-    # valid_until: the expiring-evidence list, one equality query per day.
+    # valid_until + status: the expiring-evidence list, one equality query per day.
     # created_by + status, assignee_id + open_key, completed_by + withdrawn_key: my work
     "artifacts": [
         (),
         *_subsets(ARTIFACT_FILTERS),
         ("storage_uri",),
         ("valid_until",),
+        ("valid_until", "status"),
         ("created_by", "status"),
     ],
     "tasks": [

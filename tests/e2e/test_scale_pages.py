@@ -196,3 +196,114 @@ def test_the_artifact_page_reads_what_it_shows_in_one_artifact_call(
     assert_accessible(page)
     assert_fits(page)
     sized.assert_clean()
+
+
+def test_home_pages_the_expiring_lane_with_its_exact_count(
+    sized: UI, admin_api: httpx.Client
+) -> None:
+    """More expiring evidence than a lane shows: the count is exact, "Show more" pages on
+    through `GET /api/artifacts?expiringWithinDays=` (its cursor carries the day)."""
+    for n in range(23):
+        made = admin_api.post(
+            "/work/api/artifacts",
+            json={
+                "title": f"Licence {n:02d}",
+                "type": "report",
+                "status": "approved",
+                "storageUri": f"https://docs.example.com/licence-{n}",
+                "validUntil": day(n % 12),
+            },
+        )
+        assert made.status_code == 201, made.text
+    expected = admin_api.get("/work/api/overview", params={"limit": "1"}).json()["expiring"]
+    assert expected["count"] >= 23
+    sized.goto("/work/overview")
+    sized.login()
+    calls = load(sized, "/work/overview", "#lane-expiring .row")
+    assert len(calls) <= MAX_CALLS, calls
+    page = sized.page
+    lane = page.locator("#lane-expiring")
+    expect(lane.locator("h2")).to_contain_text(f"· {expected['count']}")
+    expect(lane.locator(".row")).to_have_count(20)
+    lane.get_by_role("button", name="Show more").click()
+    expect(lane.locator(".row")).to_have_count(min(40, expected["count"]))
+    expect(lane.get_by_role("button", name="Show more")).to_be_hidden()
+    titles = lane.locator(".row-title").all_inner_texts()
+    assert len(set(titles)) == len(titles)
+    expect(lane.get_by_role("link", name="Licence 11")).to_be_visible()
+    assert_accessible(page)
+    assert_fits(page)
+    sized.screenshot(f"home-expiring-{page.viewport_size['width']}")
+    sized.assert_clean()
+
+
+def contract_chain(admin_api: httpx.Client, length: int) -> list[str]:
+    """`length` approved artifacts "Contract v1".., each superseded by the next."""
+    ids: list[str] = []
+    for n in range(length):
+        made = admin_api.post(
+            "/work/api/artifacts",
+            json={
+                "title": f"Contract v{n + 1}",
+                "type": "report",
+                "status": "approved",
+                "storageUri": f"https://docs.example.com/contract-v{n + 1}",
+            },
+        )
+        assert made.status_code == 201, made.text
+        ids.append(made.json()["id"])
+        if n:
+            moved = admin_api.post(
+                f"/work/api/artifacts/{ids[-2]}/supersede", json={"supersededBy": ids[-1]}
+            )
+            assert moved.status_code == 200, moved.text
+    return ids
+
+
+def test_the_artifact_page_shows_a_chain_of_five_from_its_one_artifact_call(
+    sized: UI, admin_api: httpx.Client
+) -> None:
+    """The supersede chain comes with the artifact (`include=chain`): no call per link."""
+    ids = contract_chain(admin_api, 5)
+    sized.goto("/work/overview")
+    sized.login()
+    calls = load(sized, f"/work/artifacts/{ids[2]}", ".chain li")
+    assert len(calls) <= MAX_CALLS, calls
+    artifact_reads = [c for c in calls if c.startswith("GET /work/api/artifacts/")]
+    assert len(artifact_reads) == 1, calls
+    page = sized.page
+    chain = page.locator(".chain li")
+    expect(chain).to_have_count(5)
+    assert chain.all_inner_texts()[0].startswith("Contract v1")
+    expect(chain.nth(2)).to_have_attribute("aria-current", "true")
+    expect(page.get_by_role("link", name="Contract v5")).to_be_visible()
+    expect(page.locator(".chain-more")).to_have_count(0)
+    assert_accessible(page)
+    assert_fits(page)
+    sized.assert_clean()
+
+
+def test_a_chain_longer_than_the_page_shows_links_on_from_the_last_link_shown(
+    sized: UI, admin_api: httpx.Client
+) -> None:
+    """Ten links each way at most; beyond them, a link to the last one shown, whose page
+    reads the next ten."""
+    ids = contract_chain(admin_api, 12)
+    sized.goto("/work/overview")
+    sized.login()
+    calls = load(sized, f"/work/artifacts/{ids[-1]}", ".chain li")
+    assert len(calls) <= MAX_CALLS, calls
+    page = sized.page
+    expect(page.locator(".chain li")).to_have_count(11)
+    expect(page.locator(".chain li").first).to_contain_text("Contract v2")
+    more = page.locator(".chain-more")
+    expect(more).to_have_count(1)
+    expect(more).to_contain_text("More earlier versions")
+    assert_accessible(page)
+    assert_fits(page)
+    more.get_by_role("link", name="continue from “Contract v2”").click()
+    expect(page.locator("h1")).to_contain_text("Contract v2")
+    expect(page.locator(".chain li").first).to_contain_text("Contract v1")
+    expect(page.locator(".chain li")).to_have_count(12)
+    expect(page.locator(".chain-more")).to_have_count(0)
+    sized.assert_clean()

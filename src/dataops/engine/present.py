@@ -111,4 +111,11 @@ def artifact_view(view: ArtifactView) -> dict[str, Any]:
         included["bundle"] = to_dict(view.bundle)
     if view.audit is not None:
         included["audit"] = collection(view.audit)
+    if view.chain is not None:
+        included["chain"] = {
+            "items": to_dict(view.chain.items),
+            "earlier": view.chain.earlier,
+            "later": view.chain.later,
+            "missing": view.chain.missing,
+        }
     return {**to_dict(view.artifact), "included": included}

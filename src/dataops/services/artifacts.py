@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import base64
 import copy
 import dataclasses
+import json
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any, TypeVar
@@ -169,15 +171,35 @@ cursor."""
 
 
 @dataclass
+class Chain:
+    """An artifact's supersede chain around it (`include=chain`): at most `CHAIN_LIMIT`
+    links each way, oldest first, the artifact among them. `earlier` / `later` name the
+    next link beyond the bound (None where the chain ends within it): the page of the
+    last link shown reads on from there. `missing` names links that could not be read."""
+
+    items: list[Artifact]
+    earlier: str | None = None
+    later: str | None = None
+    missing: list[str] = dataclasses.field(default_factory=list)
+
+
+CHAIN_LIMIT = 10
+"""How many links of the supersede chain the artifact page reads each way (one strongly
+consistent get each, so at most twice this many reads per request)."""
+
+
+@dataclass
 class ArtifactView:
     """What the artifact page shows, read in one request (`GET /api/artifacts/{id}
-    ?include=task,bundle,audit`): the artifact and, when asked for, its task and bundle
-    (None when it has none or it is gone) and the first page of its history."""
+    ?include=task,bundle,audit,chain`): the artifact and, when asked for, its task and
+    bundle (None when it has none or it is gone), the first page of its history and its
+    supersede chain."""
 
     artifact: Artifact
     task: Task | None = None
     bundle: Bundle | None = None
     audit: Page[AuditEvent] | None = None
+    chain: Chain | None = None
 
 
 def artifact_view(ws: Workspace, artifact_id: str, wanted: set[str]) -> ArtifactView:
@@ -199,7 +221,36 @@ def artifact_view(ws: Workspace, artifact_id: str, wanted: set[str]) -> Artifact
             view.audit = uow.audit_events.find(
                 Filters(history), PageRequest(limit=ARTIFACT_VIEW_AUDIT_LIMIT)
             )
+        if "chain" in wanted:
+            view.chain = _chain(uow.artifacts, artifact)
         return view
+
+
+def _chain(artifacts: Repository[Artifact], artifact: Artifact) -> Chain:
+    """Follow `supersedes` back and `supersededBy` on, `CHAIN_LIMIT` links each way; a
+    link already seen (a cycle) ends that way."""
+    seen = {artifact.id}
+    found: dict[str, list[Artifact]] = {"supersedes": [], "superseded_by": []}
+    beyond: dict[str, str | None] = {}
+    missing: list[str] = []
+    for way, links in found.items():
+        link: str | None = getattr(artifact, way)
+        while link is not None and link not in seen and len(links) < CHAIN_LIMIT:
+            seen.add(link)
+            record = artifacts.get(link)
+            if record is None:
+                missing.append(link)
+                link = None
+                break
+            links.append(record)
+            link = getattr(record, way)
+        beyond[way] = link if link is not None and link not in seen else None
+    return Chain(
+        items=[*reversed(found["supersedes"]), artifact, *found["superseded_by"]],
+        earlier=beyond["supersedes"],
+        later=beyond["superseded_by"],
+        missing=missing,
+    )
 
 
 @dataclass(frozen=True)
@@ -246,17 +297,17 @@ def list_artifacts(
     narrowing: Narrowing | None = None,
 ) -> Page[Artifact]:
     """A page of artifacts matching `filters`; with `expiring_within_days`, the evidence
-    that is about to expire instead (`expiring_artifacts`), which takes no other filter
-    and no cursor. `narrowing` filters further (`Narrowing`); its creator goes to the
+    that is about to expire instead (`expiring_artifacts`, paged by its own cursor), which
+    takes no other filter. `narrowing` filters further (`Narrowing`); its creator goes to the
     store's (creator, status) index when a status is asked for too."""
     narrowing = narrowing or Narrowing()
     if expiring_within_days is not None:
         others = any(v is not None for v in filters.values()) or narrowing.active()
-        if others or page.cursor is not None:
+        if others:
             raise ValidationFailed.one(
-                "expiringWithinDays", "cannot be combined with other filters or a cursor"
+                "expiringWithinDays", "cannot be combined with other filters"
             )
-        return Page(expiring_artifacts(ws, expiring_within_days, page.limit))
+        return expiring_artifacts(ws, expiring_within_days, page)
     if (
         narrowing.created_from
         and narrowing.created_to
@@ -320,31 +371,76 @@ def _narrowed(
 
 
 def expiring_artifacts(
-    ws: Workspace, within_days: int, limit: int, on: str | None = None
-) -> list[Artifact]:
-    """The approved artifacts whose `validUntil` is from `on` (default today) to `on` +
-    `within_days`, by `validUntil` then id: at most `limit`, never a next page.
+    ws: Workspace, within_days: int, page: PageRequest, on: str | None = None
+) -> Page[Artifact]:
+    """A page of the approved artifacts whose `validUntil` is from `on` (default today) to
+    `on` + `within_days`, by `validUntil` then id (the "Evidence expiring" lane).
 
-    Neither store has a range index on `valid_until`, so this is one indexed equality
-    query per day (`within_days` + 1 of them); the status is checked on the records that
-    day's query returns, so the query stays on the `valid_until` index on both stores."""
-    start = date.fromisoformat(on or today())
+    One indexed equality query per day on (`valid_until`, `status`) — neither store has
+    a range index on it — from the day and store cursor `page.cursor` carries
+    (`_expiring_cursor`) to the first day that fills the page and one record more (so
+    the last page has no cursor). A cursor whose day has passed since it was made starts
+    at `on`: every record it had passed has expired, so nothing repeats."""
+    first = date.fromisoformat(on or today())
+    last = first + timedelta(days=within_days)
+    day, cursor = _expiring_position(page.cursor) if page.cursor else (first, None)
+    if day < first:
+        day, cursor = first, None
     found: list[Artifact] = []
     with ws.store.unit_of_work() as uow:
-        for offset in range(within_days + 1):
-            day = (start + timedelta(days=offset)).isoformat()
-            cursor: str | None = None
-            while len(found) < limit:
-                batch = uow.artifacts.find(
-                    Filters({"valid_until": day}), PageRequest(limit=limit, cursor=cursor)
-                )
-                found += [a for a in batch.items if a.status == ArtifactStatus.APPROVED]
-                cursor = batch.next_cursor
-                if cursor is None:
-                    break
-            if len(found) >= limit:
-                return found[:limit]
-    return found
+        while day <= last and len(found) <= page.limit:
+            want = PageRequest(limit=page.limit + 1 - len(found), cursor=cursor)
+            batch = uow.artifacts.find(_approved_until(day), want)
+            found += batch.items
+            cursor = batch.next_cursor
+            if cursor is None:
+                day += timedelta(days=1)
+        if len(found) <= page.limit:
+            return Page(found)
+        shown = found[: page.limit]
+        after = uow.artifacts.cursor_after(shown[-1])
+        return Page(shown, _expiring_cursor(shown[-1].valid_until or "", after))
+
+
+def expiring_count(uow: UnitOfWork, within_days: int, on: str | None = None) -> int:
+    """How many artifacts `expiring_artifacts` lists in all: an index count per day."""
+    first = date.fromisoformat(on or today())
+    days = (first + timedelta(days=offset) for offset in range(within_days + 1))
+    return sum(uow.artifacts.count(_approved_until(day)) for day in days)
+
+
+def _approved_until(day: date) -> Filters:
+    return Filters({"valid_until": day.isoformat(), "status": ArtifactStatus.APPROVED.value})
+
+
+def _expiring_cursor(day: str, store_cursor: str) -> str:
+    """The lane's cursor: the day it stopped in and the store's cursor within that day
+    (base64url JSON, unpadded, like the stores' own)."""
+    raw = json.dumps([day, store_cursor], separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _expiring_position(cursor: str) -> tuple[date, str | None]:
+    """The day and store cursor `_expiring_cursor` made; `ValidationFailed` on the
+    `cursor` field for anything else (a cursor of another list included)."""
+    invalid = ValidationFailed.one("cursor", "is not a valid cursor of this list")
+    try:
+        values = json.loads(base64.urlsafe_b64decode((cursor + "=" * (-len(cursor) % 4)).encode()))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise invalid from exc
+    if not (
+        isinstance(values, list)
+        and len(values) == 2
+        and all(isinstance(v, str) and v for v in values)
+    ):
+        raise invalid
+    try:
+        day = date.fromisoformat(values[0])
+    except ValueError as exc:
+        raise invalid from exc
+    if day.isoformat() != values[0]:
+        raise invalid
+    return day, values[1]
 
 
 def update_artifact(

@@ -6,7 +6,8 @@ a list the API also serves on its own, with its count, in one call.
   `blocked=true&include=proof`, `proofWithdrawn=true` (their cursors page on there);
 - review: artifacts in needs-review (`GET /api/artifacts?status=needs-review`);
 - expiring: approved artifacts whose `validUntil` is within `EXPIRING_DAYS`
-  (`GET /api/artifacts?expiringWithinDays=`), counted up to `EXPIRING_COUNT_MAX`.
+  (`GET /api/artifacts?expiringWithinDays=`, whose cursor pages on), counted exactly
+  (an index count per day).
 
 Each lane carries the titles of the bundles (and, for artifacts, the tasks) its items
 name, so the page needs no lookup of its own.
@@ -15,21 +16,16 @@ name, so the page needs no lookup of its own.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, timedelta
 from enum import StrEnum
 
-from dataops.domain.clock import today
 from dataops.domain.enums import ArtifactStatus
 from dataops.domain.models import Artifact
 from dataops.services import artifacts as artifact_service
 from dataops.services.context import Workspace
 from dataops.services.tasks import Due, TaskList, TaskQuery, task_list
-from dataops.store.port import MAX_PAGE_SIZE, Filters, Page, PageRequest, UnitOfWork
+from dataops.store.port import Filters, Page, PageRequest, UnitOfWork
 
 EXPIRING_DAYS = 14
-EXPIRING_COUNT_MAX = 1000
-"""The expiring lane's count reads the artifacts of each day's `validUntil` (there is no
-index on status and validity together); beyond this many it says None."""
 
 
 class Lane(StrEnum):
@@ -52,7 +48,7 @@ TASK_LANES = {
 @dataclass
 class ArtifactLane:
     page: Page[Artifact]
-    count: int | None
+    count: int
     task_titles: dict[str, str] = field(default_factory=dict)
     bundle_titles: dict[str, str] = field(default_factory=dict)
 
@@ -71,11 +67,12 @@ def overview(ws: Workspace, page: PageRequest) -> Overview:
     with ws.store.unit_of_work() as uow:
         review_filters = Filters({"status": ArtifactStatus.NEEDS_REVIEW.value})
         review = uow.artifacts.find(review_filters, PageRequest(page.limit))
-        review_count: int | None = uow.artifacts.count(review_filters)
-        expiring = Page(artifact_service.expiring_artifacts(ws, EXPIRING_DAYS, page.limit))
+        review_count = uow.artifacts.count(review_filters)
+        expiring = artifact_service.expiring_artifacts(ws, EXPIRING_DAYS, PageRequest(page.limit))
+        expiring_count = artifact_service.expiring_count(uow, EXPIRING_DAYS)
         artifacts = {
             Lane.REVIEW: _named(uow, ArtifactLane(review, review_count)),
-            Lane.EXPIRING: _named(uow, ArtifactLane(expiring, _expiring_count(uow))),
+            Lane.EXPIRING: _named(uow, ArtifactLane(expiring, expiring_count)),
         }
     return Overview(tasks, artifacts)
 
@@ -86,23 +83,3 @@ def _named(uow: UnitOfWork, lane: ArtifactLane) -> ArtifactLane:
     lane.task_titles = {t.id: t.description for t in uow.tasks.get_many(task_ids)}
     lane.bundle_titles = {b.id: b.title for b in uow.bundles.get_many(bundle_ids)}
     return lane
-
-
-def _expiring_count(uow: UnitOfWork) -> int | None:
-    start = date.fromisoformat(today())
-    count = read = 0
-    for offset in range(EXPIRING_DAYS + 1):
-        day = (start + timedelta(days=offset)).isoformat()
-        cursor: str | None = None
-        while True:
-            batch = uow.artifacts.find(
-                Filters({"valid_until": day}), PageRequest(MAX_PAGE_SIZE, cursor)
-            )
-            read += len(batch.items)
-            count += sum(a.status == ArtifactStatus.APPROVED for a in batch.items)
-            if read > EXPIRING_COUNT_MAX:
-                return None
-            cursor = batch.next_cursor
-            if cursor is None:
-                break
-    return count

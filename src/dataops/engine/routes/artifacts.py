@@ -97,7 +97,7 @@ async def list_artifacts(
     return present.Json({**body, "tasks": titles.tasks, "bundles": titles.bundles})
 
 
-ARTIFACT_INCLUDES = ("task", "bundle", "audit")
+ARTIFACT_INCLUDES = ("task", "bundle", "audit", "chain")
 
 
 @router.get("/{artifact_id}")
@@ -107,8 +107,10 @@ async def get(
     _: Reader,
     include: Annotated[str | None, Query(max_length=100)] = None,
 ) -> JSONResponse:
-    """The artifact; `include=task,bundle,audit` adds, under `included`, what the
-    artifact page shows: its task, its bundle and the first page of its history."""
+    """The artifact; `include=task,bundle,audit,chain` adds, under `included`, what the
+    artifact page shows: its task, its bundle, the first page of its history and its
+    supersede chain (`items` oldest first, at most 10 links each way; `earlier`/`later`
+    name the next link beyond that, `missing` links that could not be read)."""
     wanted = present.includes(include, ARTIFACT_INCLUDES)
     if not wanted:
         return present.one(await read(ws, svc.get_artifact, ws, artifact_id))

@@ -31,7 +31,6 @@ import {
   when,
 } from "./dom.js";
 
-const CHAIN_LIMIT = 10;
 const NOISE = new Set(["updatedAt", "version"]);
 
 function row(label, ...value) {
@@ -106,36 +105,14 @@ function attachTargetForm(artifact, ctx) {
   return h("details", { class: "edit-links" }, h("summary", {}, "Attach or move"), form);
 }
 
-async function chain(artifact) {
-  const before = [];
-  const after = [];
-  let problem = null;
-  let cursor = artifact.supersedes;
-  const seen = new Set([artifact.id]);
-  while (cursor && before.length < CHAIN_LIMIT && !seen.has(cursor)) {
-    seen.add(cursor);
-    try {
-      const previous = await api(`/work/api/artifacts/${enc(cursor)}`);
-      before.unshift(previous);
-      cursor = previous.supersedes;
-    } catch (error) {
-      problem = error;
-      break;
-    }
-  }
-  cursor = artifact.supersededBy;
-  while (cursor && after.length < CHAIN_LIMIT && !seen.has(cursor)) {
-    seen.add(cursor);
-    try {
-      const next = await api(`/work/api/artifacts/${enc(cursor)}`);
-      after.push(next);
-      cursor = next.supersededBy;
-    } catch (error) {
-      problem = error;
-      break;
-    }
-  }
-  return { items: [...before, artifact, ...after], problem };
+/** A link to the page of the last chain link shown, whose own chain reads on. */
+function continueLink(record, direction) {
+  return h(
+    "p",
+    { class: "hint chain-more" },
+    `More ${direction} versions: `,
+    routeLink(`/work/artifacts/${enc(record.id)}`, `continue from “${record.title}”`),
+  );
 }
 
 function changedFields(event) {
@@ -196,9 +173,9 @@ function auditTable(events, users) {
 }
 
 export async function artifactPage(view, ctx, artifactId) {
-  // One call brings its task, its bundle and its history (include=).
+  // One call brings its task, its bundle, its history and its supersede chain (include=).
   const artifact = await api(`/work/api/artifacts/${enc(artifactId)}`, {
-    query: { include: "task,bundle,audit" },
+    query: { include: "task,bundle,audit,chain" },
   });
   document.title = `${artifact.title} · DataOps`;
   const users = await ctx.users();
@@ -407,13 +384,19 @@ export async function artifactPage(view, ctx, artifactId) {
       fill(chainBody, empty("This artifact neither replaces nor is replaced by another."));
       return;
     }
-    const result = await chain(artifact);
+    // The server reads the chain with the artifact, at most 10 links each way; beyond
+    // that, the page of the last link shown reads on.
+    const { items, earlier, later, missing } = included.chain;
+    const unreadable = missing.length
+      ? new Error(`artifact ${missing.join(", ")} could not be read (deleted?)`)
+      : null;
     fill(
       chainBody,
+      earlier ? continueLink(items[0], "earlier") : null,
       h(
         "ol",
         { class: "chain" },
-        result.items.map((a) =>
+        items.map((a) =>
           h(
             "li",
             {
@@ -429,7 +412,8 @@ export async function artifactPage(view, ctx, artifactId) {
           ),
         ),
       ),
-      result.problem ? errorBox("Part of the chain is", result.problem) : null,
+      later ? continueLink(items[items.length - 1], "later") : null,
+      unreadable ? errorBox("Part of the chain is", unreadable) : null,
     );
   })();
 

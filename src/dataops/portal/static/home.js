@@ -2,8 +2,9 @@
 // review, done tasks whose proof was withdrawn, evidence about to expire, and the
 // workspace's review policy. One call (GET /api/overview) brings every lane's first page
 // and its count, judged on the server; "Show more" pages a lane on through the route
-// that serves it alone (GET /api/tasks with the lane's query). However big the
-// workspace, the page makes the same few calls.
+// that serves it alone (GET /api/tasks with the lane's query; the expiring lane
+// GET /api/artifacts?expiringWithinDays=). However big the workspace, the page makes the
+// same few calls.
 import { api } from "./api.js";
 import { expiryNote, selfApprovedFlag } from "./artifacts.js";
 import {
@@ -39,8 +40,8 @@ const POLICY_HELP = {
   independent: "Nobody approves or rejects an artifact they created: another reviewer decides.",
 };
 
-/** The lanes in page order: what each shows, and (task lanes) the GET /api/tasks query
- * that pages it on. */
+/** The lanes in page order: what each shows, and the query (of GET /api/tasks unless
+ * the lane names its `route`) that pages it on. */
 const LANES = [
   {
     key: "today",
@@ -81,6 +82,8 @@ const LANES = [
     help: `Approved artifacts whose validity ends within ${EXPIRING_WINDOW_DAYS} days.`,
     none: `No approved evidence expires in the next ${EXPIRING_WINDOW_DAYS} days.`,
     artifacts: true,
+    route: "/work/api/artifacts",
+    more: { expiringWithinDays: EXPIRING_WINDOW_DAYS, include: "context" },
   },
 ];
 
@@ -200,12 +203,6 @@ function laneCard(lane, first) {
     );
     return card;
   }
-  if (lane.key === "expiring") {
-    if (first.count === null || first.count > shown) {
-      add(body, h("p", { class: "notice" }, `The ${shown} that expire first are shown.`));
-    }
-    return card;
-  }
   let cursor = first.nextCursor;
   if (!cursor) return card;
   const more = h("button", { type: "button", class: "more" }, "Show more");
@@ -213,7 +210,7 @@ function laneCard(lane, first) {
   more.addEventListener("click", async () => {
     more.disabled = true;
     try {
-      const page = await api("/work/api/tasks", {
+      const page = await api(lane.route || "/work/api/tasks", {
         query: { ...lane.more, cursor, limit: LANE_LIMIT },
       });
       const added = render(page.items, page);
@@ -227,7 +224,7 @@ function laneCard(lane, first) {
         : "None in this stretch; show more to look further.";
       if (added.length) added[0].querySelector("a").focus();
     } catch (error) {
-      add(body, errorBox("More tasks are", error));
+      add(body, errorBox(lane.artifacts ? "More artifacts are" : "More tasks are", error));
     } finally {
       more.disabled = false;
     }

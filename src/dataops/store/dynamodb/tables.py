@@ -370,6 +370,7 @@ SPECS: dict[str, Spec] = {
                 Index("by-type", ("type",)),
                 Index("by-storage-uri", ("storage_uri",)),
                 Index("by-valid-until", ("valid_until",)),
+                Index("by-valid-until-status", ("valid_until", "status")),
                 Index("by-creator-status", ("created_by", "status")),
             ),
         ),

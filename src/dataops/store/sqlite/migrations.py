@@ -228,4 +228,12 @@ MIGRATIONS: list[Migration] = [
     """
     CREATE INDEX tasks_open ON tasks (open_key, date, id) WHERE open_key IS NOT NULL;
     """,
+    # 18: the "Evidence expiring" lane (issue 19): artifacts by (valid_until, status), so
+    # each day's approved evidence is a seek and an index count, however many artifacts of
+    # other statuses expire that day; it replaces `artifacts_valid_until` (its prefix).
+    """
+    CREATE INDEX artifacts_valid_until_status ON artifacts (valid_until, status, id)
+        WHERE valid_until IS NOT NULL;
+    DROP INDEX artifacts_valid_until;
+    """,
 ]
