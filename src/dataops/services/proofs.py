@@ -319,8 +319,9 @@ def sweep_expired(ws: Workspace, actor: Actor, on: str | None = None) -> int:
 def index_blocked(ws: Workspace, actor: Actor, on: str | None = None) -> int:
     """Once per workspace: judge every todo task by the proof rule and store its
     `proofBlocked` where it differs (the tasks stored before the Blocked lane's index
-    existed have none). A page of tasks is judged at a time, in bulk (`PageEvidence`), and
-    each task that differs is written in its own transaction; how many changed."""
+    existed have none). A page of tasks is judged at a time, in bulk (`PageEvidence`);
+    the tasks that differ are written `IN_TRANSACTION` to a transaction, each judged
+    again there. How many changed."""
     if workspace_settings.ensure_settings(ws).blocked_indexed:
         return 0
     on = on or today()
@@ -335,9 +336,27 @@ def index_blocked(ws: Workspace, actor: Actor, on: str | None = None) -> int:
                 state = open_state(task, bundle, evidence, on)
                 if (task.proof_blocked, task.proof_expires_on) != state:
                     stale.append(task.id)
-    changed = sum(_sweep_one(ws, actor, task_id, on) for task_id in stale)
+    changed = 0
+    for start in range(0, len(stale), IN_TRANSACTION):
+        changed += _sweep_many(ws, actor, stale[start : start + IN_TRANSACTION], on)
     _record(ws, lambda s: s.blocked_indexed, lambda s: setattr(s, "blocked_indexed", True))
     return changed
+
+
+def _sweep_many(ws: Workspace, actor: Actor, task_ids: list[str], on: str) -> int:
+    """Bring the tasks up to date in one transaction (each on its own if another write
+    changed one meanwhile); how many changed."""
+    try:
+        with ws.store.unit_of_work(write=True) as uow:
+            changed = 0
+            for task in uow.tasks.get_many(task_ids):
+                version = task.version
+                _recheck(uow, actor, task, {}, on)
+                changed += task.version != version
+            uow.commit()
+            return changed
+    except Conflict:
+        return sum(_sweep_one(ws, actor, task_id, on) for task_id in task_ids)
 
 
 def _sweep_one(ws: Workspace, actor: Actor, task_id: str, on: str) -> int:
