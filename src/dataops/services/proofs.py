@@ -15,7 +15,8 @@ complete by `domain.proof.evaluate`) is kept in step the same way — the task's
 artifact or where it is attached (`refresh_citing`: the open tasks of its task and
 bundle), a file added to a task (`recheck_task`), and the expiry sweep for the evidence
 a complete proof relies on (`proofExpiresOn` of the todo task). The tasks stored before
-the index existed are judged once (`index_blocked`, run by the sweep).
+the index existed are judged once (`index_blocked`, run at engine start and by the
+sweep).
 """
 
 from __future__ import annotations
@@ -27,8 +28,14 @@ from datetime import date, timedelta
 from dataops.domain.clock import today
 from dataops.domain.enums import ArtifactStatus, EntityType, NotificationType, TaskStatus
 from dataops.domain.errors import Conflict
-from dataops.domain.models import Actor, Artifact, Bundle, RequirementVerdict, Task
-from dataops.domain.models import WorkspaceSettings as Settings
+from dataops.domain.models import (
+    Actor,
+    Artifact,
+    Bundle,
+    RequirementVerdict,
+    Task,
+    WorkspaceSettings,
+)
 from dataops.domain.proof import EvidenceSource, cited_artifact_ids, evaluate, withdrawal_reasons
 from dataops.services import events
 from dataops.services import settings as workspace_settings
@@ -107,7 +114,8 @@ def recheck_task(uow: UnitOfWork, actor: Actor, task_id: str | None) -> None:
 
 
 def refresh_tasks(ws: Workspace, actor: Actor, task_ids: Iterable[str]) -> None:
-    """Bring each task's withdrawn-proof state up to date, one transaction each."""
+    """Bring each task's stored proof state (withdrawn, blocked) up to date, one
+    transaction each."""
     on = today()
     for task_id in task_ids:
         _sweep_one(ws, actor, task_id, on)
@@ -376,7 +384,9 @@ def _sweep_one(ws: Workspace, actor: Actor, task_id: str, on: str) -> int:
 
 
 def _record(
-    ws: Workspace, done: Callable[[Settings], bool], change: Callable[[Settings], None]
+    ws: Workspace,
+    done: Callable[[WorkspaceSettings], bool],
+    change: Callable[[WorkspaceSettings], None],
 ) -> None:
     """Record a pass in the settings record (unless another pass recorded it first)."""
     try:
