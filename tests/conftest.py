@@ -208,7 +208,13 @@ def moto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MotoServer]:
             os.environ[key] = value
 
 
-SLOW_FILES = ("test_fuzz.py", "test_notifications.py", "test_webhooks.py", "test_recurring.py")
+SLOW_FILES = (
+    "test_fuzz.py",
+    "test_notifications.py",
+    "test_webhooks.py",
+    "test_recurring.py",
+    "test_blocked_lane.py",
+)
 """Files holding a test of 30 s or more (`--durations`): started first."""
 
 

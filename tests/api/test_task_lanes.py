@@ -2,9 +2,9 @@
 
 - `due=overdue|today|soon|now`: open tasks (todo or waiting) by date against the server's
   today, a range read of the open tasks' index, with `count=true` the size of the lane;
-- `blocked=true`: the todo tasks due today or earlier whose proof is missing, judged on
-  the server a store page of candidates at a time; a fresh bundle (nothing due yet) is
-  not blocked;
+- `blocked=true`: the todo tasks due today or earlier whose proof is missing, a range
+  read of the stored verdicts' index, each task of the page judged again on the server;
+  a fresh bundle (nothing due yet) is not blocked;
 - `include=proof,bundles`: each open task's proof summary (the same rule as
   `GET /api/tasks/{id}/proof`) and the page's bundle titles.
 """
@@ -189,20 +189,27 @@ def test_include_proof_and_bundles_on_a_bundle_page(client: TestClient) -> None:
 
 
 def test_a_blocked_request_judges_a_bounded_number_of_candidates(
-    client: TestClient, monkeypatch: pytest.MonkeyPatch
+    client: TestClient, workspace_on: Workspace, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Past `BLOCKED_CANDIDATES` a page comes back short with a cursor to ask on; past
-    `BLOCKED_COUNT_MAX` candidates the count is null (not a wrong number); following the
-    cursors still lists them all."""
-    for n in range(7):
-        make_task(client, f"ready {n}", -2, comment="given", **COMMENT)
+    """The page is judged live: a task whose stored verdict is stale (here written past
+    the services, as a crash between a commit and its after-commit refresh would leave
+    it) is not shown. Past `BLOCKED_CANDIDATES` a page comes back short with a cursor to
+    ask on; the count is the index's (stale verdicts included); following the cursors
+    lists every blocked task."""
+    stale = [make_task(client, f"ready {n}", -2, **COMMENT) for n in range(7)]
     make_task(client, "missing", -1, **COMMENT)
+    assert listed(client, blocked="true", count="true")["count"] == 8  # (the one-time pass)
+    with workspace_on.store.unit_of_work(write=True) as uow:
+        for task in uow.tasks.get_many(stale):
+            task.comment = "given"  # complete now, its stored `proofBlocked` not re-judged
+            task.version += 1
+            uow.tasks.update(task, task.version - 1)
+        uow.commit()
     monkeypatch.setattr(task_service, "BLOCKED_CANDIDATES", 4)
-    monkeypatch.setattr(task_service, "BLOCKED_COUNT_MAX", 7)
     first = listed(client, blocked="true", limit="1", count="true")
     assert first["items"] == []
     assert first["nextCursor"] is not None
-    assert first["count"] is None
+    assert first["count"] == 8
     found: list[str] = []
     query = {"blocked": "true", "limit": "1"}
     for _ in range(10):
@@ -212,8 +219,6 @@ def test_a_blocked_request_judges_a_bounded_number_of_candidates(
             break
         query["cursor"] = body["nextCursor"]
     assert found == ["missing"]
-    monkeypatch.setattr(task_service, "BLOCKED_COUNT_MAX", 8)
-    assert listed(client, blocked="true", count="true")["count"] == 1
 
 
 @pytest.mark.parametrize(
@@ -252,6 +257,7 @@ def test_lanes_on_dynamodb_query_the_open_index_and_count_without_items(
     def record_scan(params: dict[str, Any], **_: Any) -> None:
         scans.append(params)
 
+    listed(client, blocked="true")  # (the first read judges the todo tasks once)
     events = store.client.meta.events
     events.register("before-parameter-build.dynamodb.Query", record_query)
     events.register("before-parameter-build.dynamodb.Scan", record_scan)
@@ -264,9 +270,9 @@ def test_lanes_on_dynamodb_query_the_open_index_and_count_without_items(
         events.unregister("before-parameter-build.dynamodb.Scan", record_scan)
     assert scans == []
     on_tasks = [q for q in queries if q["TableName"].endswith("tasks")]
-    assert {q.get("IndexName") for q in on_tasks} == {"by-open"}
+    assert {q.get("IndexName") for q in on_tasks} == {"by-open", "by-blocked"}
     counts = [q for q in on_tasks if q.get("Select") == "COUNT"]
-    assert len(counts) == 4  # one per date lane, and the blocked lane's candidates
+    assert len(counts) == 4  # one per date lane, and the blocked lane's
     assert all(
         "BETWEEN" in q["KeyConditionExpression"] or "<=" in q["KeyConditionExpression"]
         for q in on_tasks

@@ -331,7 +331,7 @@ def test_object_locations_are_filled_from_the_records_already_stored(tmp_path: P
             table = TABLES[entity]
             later = (
                 *("location", "storage_uri", "valid_until", "withdrawn_key", "proof_expires_on"),
-                *("open_key", "completed_by", "created_by"),
+                *("open_key", "completed_by", "created_by", "blocked_key"),
             )
             before = [c for c in table.written if c not in later]
             marks = ", ".join("?" * (len(before) + 3))
@@ -407,7 +407,7 @@ def test_my_work_columns_are_filled_from_the_records_already_stored(tmp_path: Pa
         ],
         "artifacts": [r.artifact("art_1", status=ArtifactStatus.REJECTED, created_by="usr_1")],
     }
-    later = ("open_key", "completed_by", "created_by")
+    later = ("open_key", "completed_by", "created_by", "blocked_key")
     steps = 11  # the store as it was before migration 12 (my work) added those columns
     with sqlite3.connect(path, isolation_level=None) as conn:
         for step in MIGRATIONS[:steps]:
@@ -454,6 +454,8 @@ def test_search_reads_the_full_text_index_and_joins_by_key(
     page = PageRequest(limit=20, cursor=cursor)
     plans = issued_plans(store, lambda uow: uow.search(["ada", "guest"], list(KINDS), page))
     for sql, plan in plans:
+        if "'main'.'search_words_" in sql:
+            continue  # FTS5's own read of its shadow tables (once a schema change is seen)
         # The FTS5 table answers MATCH from its own index (a virtual-table "scan" whose
         # index number says so); each hit's (kind, id) is read by its rowid.
         assert any(row.startswith("SCAN search_words VIRTUAL TABLE INDEX 0:M") for row in plan)
@@ -482,6 +484,7 @@ _LANES = {
     "overdue": Filters({"open_key": "true"}, through="2025-05-31"),
     "today": Filters({"open_key": "true"}, since="2025-06-01", through="2025-06-01"),
     "soon": Filters({"open_key": "true"}, since="2025-06-02", through="2025-06-08"),
+    "blocked": Filters({"blocked_key": "true"}, through="2025-06-01"),
 }
 
 
@@ -489,8 +492,10 @@ _LANES = {
 @pytest.mark.parametrize("call", ["find", "find-next", "count"])
 def test_task_lanes_seek_the_open_tasks_index(store: SqliteStore, lane: str, call: str) -> None:
     """Home's date lanes (`GET /api/tasks?due=`) and their counts are range reads of the
-    open tasks' index (migration 17), never a walk of every task."""
+    open tasks' index (migration 17), the Blocked lane (`blocked=true`) of the blocked
+    tasks' index (migration 19), never a walk of every task."""
     filters = _LANES[lane]
+    index = "tasks_blocked" if lane == "blocked" else "tasks_open"
     cursor = _cursor_for("tasks") if call == "find-next" else None
 
     def run(uow: SqliteUnitOfWork) -> Any:
@@ -500,6 +505,6 @@ def test_task_lanes_seek_the_open_tasks_index(store: SqliteStore, lane: str, cal
 
     for sql, plan in issued_plans(store, run):
         assert not full_scans(plan), f"full scan for {sql}: {plan}"
-        assert any(row.startswith("SEARCH tasks USING") and "tasks_open" in row for row in plan), (
-            f"{lane} does not seek tasks_open: {sql} -> {plan}"
+        assert any(row.startswith("SEARCH tasks USING") and index in row for row in plan), (
+            f"{lane} does not seek {index}: {sql} -> {plan}"
         )

@@ -239,6 +239,8 @@ TASK_FIELDS = {
     "proofWithdrawn",
     "proofWithdrawnReasons",
     "proofExpiresOn",
+    # issue 19: the stored verdict of a todo task that the Blocked lane's index reads
+    "proofBlocked",
 }
 BUNDLE_FIELDS = {
     "id",

@@ -232,7 +232,13 @@ class Task:
     by the expiry sweep for evidence whose `validUntil` passed."""
     proof_withdrawn_reasons: list[str] = field(default_factory=list)
     proof_expires_on: str | None = None
-    """The earliest `validUntil` of the artifacts the completion proof cites."""
+    """The earliest `validUntil` of the evidence the stored proof state relies on: for a
+    done task the artifacts its completion proof cites, for a todo task whose proof is
+    complete the artifacts that complete it (the expiry sweep re-judges it that day)."""
+    proof_blocked: bool = False
+    """Todo, and its proof is not complete (`domain.proof.evaluate`): kept up to date by
+    the task's own saves, the artifact and file writes its proof reads, and the expiry
+    sweep (`services/proofs.py`); the Blocked lane is a range read of its index."""
     version: int = 1
 
     @property
@@ -246,6 +252,12 @@ class Task:
         """The index value of a task still to do ("true": todo or waiting), else None (a
         sparse index: with the assignee, the due list of "my work" reads only open tasks)."""
         return "true" if self.status in (TaskStatus.TODO, TaskStatus.WAITING) else None
+
+    @property
+    def blocked_key(self) -> str | None:
+        """The index value of a todo task whose proof is not complete ("true"), else None
+        (a sparse index: the Blocked lane and its count read only such tasks)."""
+        return "true" if self.proof_blocked and self.status == TaskStatus.TODO else None
 
 
 @dataclass
@@ -450,6 +462,9 @@ class WorkspaceSettings:
     review_policy: ReviewPolicy = ReviewPolicy.SELF_ALLOWED
     expiry_swept_through: str | None = None
     """The last date whose expiring proofs were marked withdrawn (the expiry sweep)."""
+    blocked_indexed: bool = False
+    """Every todo task's `proof_blocked` has been judged once (the pass that fills the
+    Blocked lane's index for the tasks stored before it existed: `proofs.index_blocked`)."""
     updated_by: str | None = None
     version: int = 1
 

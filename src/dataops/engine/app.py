@@ -29,7 +29,9 @@ from dataops.engine.routes import (
     webhooks,
     workflow,
 )
+from dataops.services import proofs
 from dataops.services.context import Workspace
+from dataops.services.people import SYSTEM
 from dataops.services.settings import ensure_settings
 
 log = logging.getLogger("dataops.engine")
@@ -157,6 +159,7 @@ def create_engine_app(
     )
     app.state.workspace = workspace
     ensure_settings(workspace)  # (the expiry sweep counts from its first day)
+    proofs.index_blocked(workspace, SYSTEM)  # once: the todo tasks stored before it
     problems.install(app)
     modules = (
         people,

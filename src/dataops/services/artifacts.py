@@ -144,6 +144,7 @@ def _register(
         _check_relations(uow, artifact, data.keys())
         uow.artifacts.add(artifact)
         _relink(uow, artifact, None, None)
+        later = refresh_citing(uow, actor, None, artifact)
         audit(
             uow,
             actor,
@@ -156,6 +157,7 @@ def _register(
         reviewers = notify_review_change(uow, actor.id, None, artifact)
         events.artifact_changed(uow, None, artifact)
         uow.commit()
+    refresh_tasks(ws, actor, later)
     notify_reviewers(ws, artifact, reviewers)
     return artifact
 
@@ -678,6 +680,14 @@ def attach_artifact(
             return current
         save(uow.artifacts, updated)
         _relink(uow, updated, current.task_id, current.bundle_id)
+        later = refresh_citing(
+            uow,
+            actor,
+            current,
+            updated,
+            also_tasks=[current.task_id],
+            also_bundles=[current.bundle_id],
+        )
         audit(
             uow,
             actor,
@@ -689,7 +699,8 @@ def attach_artifact(
             summary=_where(updated),
         )
         uow.commit()
-        return updated
+    refresh_tasks(ws, actor, later)
+    return updated
 
 
 def _apply_review(

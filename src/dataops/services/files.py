@@ -13,7 +13,7 @@ from dataops.domain.errors import Conflict, StorageUnavailable
 from dataops.domain.models import Actor, FileRecord
 from dataops.domain.policy import infer_provider
 from dataops.domain.rules import file_errors
-from dataops.services import owned
+from dataops.services import owned, proofs
 from dataops.services.common import audit, guard_local_storage, raise_if, require
 from dataops.services.context import Workspace
 from dataops.store.port import Filters, Page, PageRequest
@@ -83,6 +83,7 @@ def upload_file(ws: Workspace, actor: Actor, upload: Upload) -> FileRecord:
         with ws.store.unit_of_work(write=True) as uow:
             require(uow.tasks, task.id, "task", "taskId")
             uow.files.add(record)
+            proofs.recheck_task(uow, actor, record.task_id)
             audit(
                 uow,
                 actor,
@@ -130,6 +131,7 @@ def register_file(ws: Workspace, actor: Actor, data: dict[str, Any]) -> FileReco
         else:
             record.bundle_id = task.bundle_id
         uow.files.add(record)
+        proofs.recheck_task(uow, actor, record.task_id)
         audit(uow, actor, EntityType.FILE, record.id, "register", after=record)
         uow.commit()
     return record

@@ -74,6 +74,7 @@ def create_task(ws: Workspace, actor: Actor, data: dict[str, Any]) -> Task:
                 raise _blocked(verdict)
             _stamp_completion(uow, task, actor, verdict)
             _guard_evidence(uow, verdict)
+        proofs.stamp_open(uow, task, bundle, task_exists=False)
         uow.tasks.add(task)
         audit(uow, actor, EntityType.TASK, task.id, "create", after=task)
         if task.status == TaskStatus.DONE and task.stage_on_complete and bundle is not None:
@@ -117,11 +118,8 @@ class Due(StrEnum):
 
 SOON_DAYS = 7
 BLOCKED_CANDIDATES = 1000
-"""How many candidates one blocked-lane request judges at most for its page (which may
-come back short, with a cursor to ask on)."""
-BLOCKED_COUNT_MAX = 300
-"""The blocked lane is counted (every candidate judged) when it has at most this many
-candidates; beyond, its count is None rather than a guess."""
+"""How many tasks of the Blocked lane's index one request judges at most for its page
+(which may come back short, with a cursor to ask on, when many stored verdicts are stale)."""
 
 
 @dataclass(frozen=True)
@@ -129,8 +127,9 @@ class TaskQuery:
     filters: dict[str, str | None]
     due: Due | None = None
     blocked: bool = False
-    """Only the todo tasks whose proof is not complete (proof judged on the server, in
-    bulk, a store page of candidates at a time); `due` defaults to `now`."""
+    """Only the todo tasks whose proof is not complete: a range read of the stored
+    verdicts' index (`blocked_key`), each task of the page judged again live; `due`
+    defaults to `now`."""
     include_proof: bool = False
     include_bundles: bool = False
     count: bool = False
@@ -140,8 +139,7 @@ class TaskQuery:
 class TaskList:
     page: Page[Task]
     count: int | None = None
-    """With `TaskQuery.count`: how many tasks the whole list holds; None for a blocked
-    list with more than `BLOCKED_COUNT_MAX` candidates (counting it would judge them all)."""
+    """With `TaskQuery.count`: how many tasks the whole list holds (an index count)."""
     proofs: dict[str, ProofVerdict] = field(default_factory=dict)
     """With `include_proof`: the verdict of each open task of the page."""
     bundles: dict[str, Bundle] = field(default_factory=dict)
@@ -151,9 +149,11 @@ class TaskList:
 def task_list(ws: Workspace, query: TaskQuery, page: PageRequest) -> TaskList:
     """One page of a task list, with what `query` asks to include. A date lane is a range
     read of the open tasks' index (`open_key`, date order) and its count a count of the
-    same range; the blocked lane judges the candidates a store page at a time
-    (`paging.kept`), at most `BLOCKED_CANDIDATES` per request."""
-    if query.filters.get("withdrawn_key"):
+    same range. The blocked lane is a range read and a count of the stored verdicts'
+    index (`blocked_key`, after the expiry sweep); each task read is judged again live
+    (`paging.kept`, at most `BLOCKED_CANDIDATES` per request) so a page never shows a
+    task that is not blocked, even where a stored verdict is stale."""
+    if query.filters.get("withdrawn_key") or query.blocked:
         proofs.sweep_expired(ws, SYSTEM)
     on = today()
     filters = _lane_filters(query, on)
@@ -167,9 +167,7 @@ def task_list(ws: Workspace, query: TaskQuery, page: PageRequest) -> TaskList:
         refresh_refs(uow, found.items)
         result = TaskList(Page([proofs.live(task, on) for task in found.items], found.next_cursor))
         if query.count:
-            result.count = (
-                _blocked_count(uow, filters, judge) if query.blocked else uow.tasks.count(filters)
-            )
+            result.count = uow.tasks.count(filters)
         if query.include_proof:
             result.proofs = judge.verdicts([t for t in result.page.items if _open(t)])
         if query.include_bundles:
@@ -182,7 +180,8 @@ def _lane_filters(query: TaskQuery, on: str) -> Filters:
     due = query.due or (Due.NOW if query.blocked else None)
     if due is None:
         return Filters(query.filters)
-    values = {**query.filters, "open_key": "true"}
+    lane = "blocked_key" if query.blocked else "open_key"
+    values = {**query.filters, lane: "true"}
     day = date.fromisoformat(on)
     if due == Due.OVERDUE:
         return Filters(values, through=(day - timedelta(days=1)).isoformat())
@@ -192,15 +191,6 @@ def _lane_filters(query: TaskQuery, on: str) -> Filters:
         soon = (day + timedelta(days=SOON_DAYS)).isoformat()
         return Filters(values, since=(day + timedelta(days=1)).isoformat(), through=soon)
     return Filters(values, through=on)
-
-
-def _blocked_count(uow: UnitOfWork, filters: Filters, judge: _ProofJudge) -> int | None:
-    """How many of the candidates are blocked: None (unknown) when there are more than
-    `BLOCKED_COUNT_MAX` of them (an index count says so without judging any)."""
-    if uow.tasks.count(filters) > BLOCKED_COUNT_MAX:
-        return None
-    found = uow.tasks.find(filters, PageRequest(BLOCKED_COUNT_MAX))
-    return sum(judge.blocked(found.items))
 
 
 def _open(task: Task) -> bool:
@@ -325,6 +315,7 @@ def update_task(
             updated.proof_withdrawn, updated.proof_withdrawn_reasons = False, []
             updated.proof_expires_on = None
         if blocked is None:
+            proofs.stamp_open(uow, updated, bundle)
             if updated == current:
                 refresh_refs(uow, [current])
                 return current

@@ -22,7 +22,7 @@ from dataops.domain.errors import (
 from dataops.domain.models import Actor, FileRecord, Upload
 from dataops.domain.policy import check_checksum, infer_provider
 from dataops.domain.rules import file_errors
-from dataops.services import idempotency
+from dataops.services import idempotency, proofs
 from dataops.services.common import audit, raise_if, require
 from dataops.services.context import Workspace
 from dataops.store.port import Filters, PageRequest, UnitOfWork
@@ -195,6 +195,7 @@ def complete_upload(ws: Workspace, actor: Actor, upload_id: str) -> tuple[FileRe
         )
         uow.uploads.update(done, current.version)
         uow.files.add(record)
+        proofs.recheck_task(uow, actor, record.task_id)
         audit(
             uow,
             actor,

@@ -12,9 +12,10 @@ from dataops.domain.enums import EntityType
 from dataops.domain.errors import ValidationFailed
 from dataops.domain.models import Actor, Bundle, BundleLink, Task, Template
 from dataops.domain.rules import bundle_errors, template_errors
-from dataops.services import events
+from dataops.services import events, proofs
 from dataops.services.common import audit, check_version, raise_if, refresh_refs, require, save
 from dataops.services.context import Workspace
+from dataops.services.evidence import PageEvidence
 from dataops.store.port import Filters, Page, PageRequest, UnitOfWork
 
 _TEMPLATE_FIELDS = frozenset(
@@ -171,7 +172,9 @@ def add_instance(
         summary += f" (recurring config {recurring_config_id}, occurrence {bundle.anchor_date})"
     audit(uow, actor, EntityType.BUNDLE, bundle.id, "instantiate", after=bundle, summary=summary)
     events.bundle_created(uow, bundle)
+    evidence = PageEvidence(uow)  # (the bundle's artifacts read once for all its tasks)
     for task in tasks:
+        proofs.stamp_open(uow, task, bundle, task_exists=False, source=evidence)
         uow.tasks.add(task)
         audit(
             uow,

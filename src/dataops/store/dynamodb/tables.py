@@ -317,6 +317,7 @@ SPECS: dict[str, Spec] = {
                 "proof_expires_on",
                 "open_key",
                 "completed_by",
+                "blocked_key",
             ),
             order=("date", "id"),
             indexes=(
@@ -329,6 +330,7 @@ SPECS: dict[str, Spec] = {
                 Index("by-assignee-open", ("assignee_id", "open_key")),
                 Index("by-completer-withdrawn", ("completed_by", "withdrawn_key")),
                 Index("by-open", ("open_key",)),
+                Index("by-blocked", ("blocked_key",)),
             ),
         ),
         Spec(

@@ -236,4 +236,12 @@ MIGRATIONS: list[Migration] = [
         WHERE valid_until IS NOT NULL;
     DROP INDEX artifacts_valid_until;
     """,
+    # 19: the Blocked lane (issue 19): the todo tasks whose proof is not complete
+    # (`blocked_key`, from the stored `proofBlocked`) in date order, so the lane is a range
+    # read and its count a count of one index. The tasks stored before it are judged by
+    # the proof rule once, by the service pass `proofs.index_blocked` (on both stores).
+    """
+    ALTER TABLE tasks ADD COLUMN blocked_key TEXT;
+    CREATE INDEX tasks_blocked ON tasks (blocked_key, date, id) WHERE blocked_key IS NOT NULL;
+    """,
 ]

@@ -98,6 +98,7 @@ TABLES = {
                 "proof_expires_on",
                 "open_key",
                 "completed_by",
+                "blocked_key",
             ),
             order=("date", "id"),
         ),
