@@ -3,6 +3,7 @@ engine (cookie → broker → engine), and a real `dataops serve` process."""
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import socket
 import subprocess
@@ -18,6 +19,7 @@ from fastapi.testclient import TestClient
 
 from dataops import runtime
 from dataops.config import Settings
+from dataops.domain.clock import today
 from dataops.domain.enums import Role
 from dataops.services import people
 from dataops.services.context import Workspace
@@ -78,6 +80,11 @@ def workspace(tmp_path: Path) -> Iterator[Workspace]:
     runtime.bootstrap_admin(ws)
     yield ws
     ws.store.close()
+
+
+def day(offset: int) -> str:
+    """The date `offset` days from the workspace's today (UTC), as YYYY-MM-DD."""
+    return (dt.date.fromisoformat(today()) + dt.timedelta(days=offset)).isoformat()
 
 
 def login(client: TestClient | httpx.Client, email: str, password: str) -> None:

@@ -12,15 +12,12 @@ once, and that DynamoDB answers the lane with Queries of `by-blocked`, never a S
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator
-from datetime import date, timedelta
 from typing import Any, cast
 
 import pytest
 from fastapi.testclient import TestClient
 
-from dataops import runtime
-from dataops.domain.clock import new_id, now_ts, today
+from dataops.domain.clock import new_id, now_ts
 from dataops.domain.enums import ProofType
 from dataops.domain.models import ProofRequirement, Task
 from dataops.services import proofs
@@ -28,7 +25,7 @@ from dataops.services.context import Workspace
 from dataops.services.people import SYSTEM
 from dataops.services.settings import SETTINGS_ID
 from dataops.store.dynamodb import DynamoStore
-from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, login
+from tests.conftest import day
 
 API = "/work/api"
 COMMENT = {"proofRequirement": {"type": "comment", "label": "Notes"}}
@@ -38,17 +35,6 @@ ARTIFACT = {"proofRequirement": {"type": "artifact", "label": "Report"}}
 @pytest.fixture
 def ws(any_workspace: Workspace) -> Workspace:
     return any_workspace
-
-
-@pytest.fixture
-def client(ws: Workspace) -> Iterator[TestClient]:
-    with TestClient(runtime.build_single_process(ws)) as test_client:
-        login(test_client, ADMIN_EMAIL, ADMIN_PASSWORD)
-        yield test_client
-
-
-def day(offset: int) -> str:
-    return (date.fromisoformat(today()) + timedelta(days=offset)).isoformat()
 
 
 def post(client: TestClient, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:

@@ -12,14 +12,11 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterator
-from datetime import date, timedelta
 from typing import Any, cast
 
 import pytest
 from fastapi.testclient import TestClient
 
-from dataops import runtime
 from dataops.domain.clock import today
 from dataops.domain.enums import ArtifactStatus
 from dataops.services.artifacts import expiring_artifacts, expiring_count
@@ -27,26 +24,10 @@ from dataops.services.context import Workspace
 from dataops.services.overview import EXPIRING_DAYS
 from dataops.store.dynamodb import DynamoStore
 from dataops.store.port import PageRequest
-from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, login
+from tests.conftest import day
 from tests.contract import records as r
 
 ART = "/work/api/artifacts"
-
-
-@pytest.fixture
-def workspace_on(any_workspace: Workspace) -> Workspace:
-    return any_workspace
-
-
-@pytest.fixture
-def client(workspace_on: Workspace) -> Iterator[TestClient]:
-    with TestClient(runtime.build_single_process(workspace_on)) as test_client:
-        login(test_client, ADMIN_EMAIL, ADMIN_PASSWORD)
-        yield test_client
-
-
-def day(offset: int) -> str:
-    return (date.fromisoformat(today()) + timedelta(days=offset)).isoformat()
 
 
 def register(client: TestClient, title: str, valid_until: str | None, status: str) -> str:

@@ -11,37 +11,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from datetime import date, timedelta
 from typing import Any, cast
 
 import pytest
 from fastapi.testclient import TestClient
 
-from dataops import runtime
-from dataops.domain.clock import today
 from dataops.services import tasks as task_service
 from dataops.services.context import Workspace
 from dataops.store.dynamodb import DynamoStore
-from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, login
+from tests.conftest import day
 
 TASKS = "/work/api/tasks"
-
-
-@pytest.fixture
-def workspace_on(any_workspace: Workspace) -> Workspace:
-    return any_workspace
-
-
-@pytest.fixture
-def client(workspace_on: Workspace) -> Iterator[TestClient]:
-    with TestClient(runtime.build_single_process(workspace_on)) as test_client:
-        login(test_client, ADMIN_EMAIL, ADMIN_PASSWORD)
-        yield test_client
-
-
-def day(offset: int) -> str:
-    return (date.fromisoformat(today()) + timedelta(days=offset)).isoformat()
 
 
 def make_task(client: TestClient, description: str, offset: int, **fields: Any) -> str:
