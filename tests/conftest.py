@@ -4,10 +4,9 @@ engine (cookie → broker → engine), and a real `dataops serve` process."""
 from __future__ import annotations
 
 import datetime as dt
+import multiprocessing
 import os
 import socket
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -23,6 +22,7 @@ from dataops.domain.clock import today
 from dataops.domain.enums import Role
 from dataops.services import people
 from dataops.services.context import Workspace
+from tests import served_child
 
 if TYPE_CHECKING:
     from tests.moto_server import MotoServer
@@ -133,8 +133,14 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+_SERVE_CONTEXT = multiprocessing.get_context("forkserver")
+_SERVE_CONTEXT.set_forkserver_preload(["__main__", "tests.served_child"])
+
+
 class ServedPortal:
-    """A `dataops serve` child process on loopback."""
+    """`dataops serve` on loopback in a child process, forked from a forkserver that
+    imported the app once (`tests/served_child.py`); stopped by SIGTERM, as a terminal's
+    Ctrl-C or a service manager would."""
 
     def __init__(self, home: Path, *args: str, env: dict[str, str] | None = None) -> None:
         self.port = free_port()
@@ -148,38 +154,41 @@ class ServedPortal:
             "DATAOPS_ADMIN_PASSWORD": ADMIN_PASSWORD,
             **(env or {}),
         }
-        self.log = (home / "serve.log").open("w")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "dataops", "serve", "--port", str(self.port), *args],
-            env=full_env,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
+        log = home / "serve.log"
+        log.write_text("")
+        self.process = _SERVE_CONTEXT.Process(
+            target=served_child.serve,
+            args=(["serve", "--port", str(self.port), *args], full_env, str(log)),
         )
-        self._wait()
+        self.process.start()
+        try:
+            self._wait()
+        except BaseException:
+            self.stop()
+            raise
 
     def _wait(self) -> None:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
-            if self.process.poll() is not None:
+            if self.process.exitcode is not None:
                 raise RuntimeError((self.home / "serve.log").read_text())
             try:
                 if httpx.get(self.base_url + "/work/health", timeout=1).status_code == 200:
                     return
             except httpx.HTTPError:
-                time.sleep(0.1)
+                time.sleep(0.05)
         raise RuntimeError("dataops serve did not become healthy within 30 s")
 
     def client(self) -> httpx.Client:
         return httpx.Client(base_url=self.base_url, timeout=30)
 
     def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
+        if self.process.exitcode is None:
+            self.process.terminate()
+            self.process.join(timeout=10)
+        if self.process.exitcode is None:
             self.process.kill()
-            self.process.wait()
-        self.log.close()
+            self.process.join()
 
 
 @pytest.fixture(scope="session")
