@@ -458,6 +458,7 @@ class _WritingStore:
     def __init__(self, ws: Workspace) -> None:
         self._ws = ws
         self.name = ws.store.name
+        self.snapshot_reads = ws.store.snapshot_reads
         self.written: str | None = None
 
     def unit_of_work(self, *, write: bool = False) -> Any:
@@ -512,6 +513,7 @@ class _FailingStore:
         self._store = store
         self._fail_on = fail_on
         self.name = store.name
+        self.snapshot_reads = store.snapshot_reads
 
     def unit_of_work(self, *, write: bool = False) -> Any:
         uow = self._store.unit_of_work(write=write)

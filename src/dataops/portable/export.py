@@ -59,7 +59,8 @@ from dataops.portable.output import (
     Written,
     block,
 )
-from dataops.store.port import MetadataStore, StoredRow, UnitOfWork
+from dataops.portable.snapshot import take_snapshot
+from dataops.store.port import MetadataStore, StoredReader, StoredRow, UnitOfWork
 
 PAGE_SIZE = 500
 """Stored rows per batch: one read, one refs lookup, one message to the worker."""
@@ -131,7 +132,7 @@ def _fsync_dir(path: Path) -> None:
 class _LiveRefs:
     """The refs of artifacts as they are in the export's snapshot (for tasks, bundles)."""
 
-    def __init__(self, uow: UnitOfWork) -> None:
+    def __init__(self, uow: StoredReader) -> None:
         self._uow = uow
         self._artifacts = EntityEncoder(SPECS["artifacts"])
 
@@ -162,7 +163,7 @@ class _Files:
             scratch=self._scratch,
         )
 
-    def send_rows(self, uow: UnitOfWork, encoder: EntityEncoder, rows: list[StoredRow]) -> bool:
+    def send_rows(self, uow: StoredReader, encoder: EntityEncoder, rows: list[StoredRow]) -> bool:
         return False
 
     def add(self, ids: list[str], lines: list[bytes]) -> None:
@@ -194,7 +195,7 @@ class _WorkerFiles:
         self._name, self._key_ordered = spec.name, key_ordered
         self._worker.open(spec.name, spec.file_name, spec.id_field, key_ordered)
 
-    def send_rows(self, uow: UnitOfWork, encoder: EntityEncoder, rows: list[StoredRow]) -> bool:
+    def send_rows(self, uow: StoredReader, encoder: EntityEncoder, rows: list[StoredRow]) -> bool:
         """Send `rows` to be encoded there, unless enough batches already wait for that
         (or an artifact ID in them cannot be found by the byte search)."""
         if not self._worker.wants_rows():
@@ -224,7 +225,7 @@ class _WorkerFiles:
 
 
 def _export_entity(
-    uow: UnitOfWork,
+    uow: StoredReader,
     spec: EntitySpec,
     files: _Files | _WorkerFiles,
     refs: _LiveRefs,
@@ -264,9 +265,19 @@ def write_entity_files(
     files = _Files(open_file, scratch) if worker is None else _WorkerFiles(worker)
     try:
         with store.unit_of_work() as uow:
-            refs = _LiveRefs(uow)
-            for name in EXPORTED:
-                _export_entity(uow, SPECS[name], files, refs, progress, page_size)
+            snapshot = None
+            if not store.snapshot_reads:  # reads are live: make one instant first
+                snapshot = take_snapshot(
+                    uow, scratch / "snapshot.sqlite3", page_size=page_size, on_page=progress.update
+                )
+            reader: StoredReader = uow if snapshot is None else snapshot
+            try:
+                refs = _LiveRefs(reader)
+                for name in EXPORTED:
+                    _export_entity(reader, SPECS[name], files, refs, progress, page_size)
+            finally:
+                if snapshot is not None:
+                    snapshot.close()
         written = dict(zip(EXPORTED, files.written(), strict=True))
     finally:
         files.close()

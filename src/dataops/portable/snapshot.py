@@ -1,0 +1,195 @@
+"""One consistent set of stored rows from a store whose reads are live (DynamoDB).
+
+SQLite exports from one read transaction. DynamoDB has no such thing across tables (or
+across the pages of one), so the export first copies every entity into a scratch SQLite
+file and makes that copy consistent; the entity files are then written from the copy
+(`SnapshotReader` offers the two reads the export uses, `stored` and `stored_many`).
+
+1. **Read pass.** `start` is taken before the first read. Every record is copied as it is
+   read. A record whose newest time stamp (`updatedAt`, `createdAt`, `readAt`) is older
+   than `start - SETTLE`, and which is not a user updated since its creation (user
+   updates carry no stamp), was committed before `start` (a write commits within
+   `SETTLE` of its stamp: a request lives at most 30 s) and was still current when read,
+   after `start`: the copy holds it as it was at `start`. Every other record was
+   written during the export or just before it: the *changed* set.
+2. **Repair pass, bounded.** The changed records and every record they refer to (the
+   relationships the validator checks, `checks.edges`), recursively, are read again by
+   key, strongly consistent, until two consecutive reads of the same set give the same
+   bytes and versions (at most `MAX_ROUNDS` reads). Each of them then held that value
+   throughout the gap between the two reads: the set is as of one instant E, its
+   references resolve, and it replaces those records in the copy. A set that never
+   settles fails the export (`StorageUnavailable`) rather than writing a torn one.
+
+So every record committed before `start` is in the export; records untouched during the
+export are as of `start`, the ones written during it (and what they point to) as of E.
+Memory: the copy is on disk; only the changed set's keys are held.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import orjson
+
+from dataops.domain.clock import now, parse_ts
+from dataops.domain.codec import snake
+from dataops.domain.errors import StorageUnavailable
+from dataops.portable.checks import edges
+from dataops.portable.format import EXPORTED, SPECS
+from dataops.store.port import StoredRecords, StoredRow, UnitOfWork
+
+SETTLE = timedelta(seconds=120)
+"""Longest time between a write's stamp and its commit (requests time out at 30 s),
+with room for clock skew between hosts."""
+MAX_ROUNDS = 10
+"""Reads of the changed set before the export gives up on it settling."""
+_STAMPS = ("updatedAt", "createdAt", "readAt")
+_UNSTAMPED_UPDATES = frozenset({"users"})
+"""Entities whose updates set no time stamp: any record past version 1 is changed."""
+
+Found = dict[tuple[str, str], tuple[bytes, int | None]]
+
+
+class SnapshotReader:
+    """The consistent copy, read as the export reads a unit of work."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=OFF")
+        self._db.execute("PRAGMA synchronous=OFF")
+        self._db.execute(
+            "CREATE TABLE rows (entity TEXT, key TEXT, data BLOB, version INTEGER, "
+            "PRIMARY KEY (entity, key)) WITHOUT ROWID"
+        )
+
+    def put(self, entity: str, rows: Iterable[StoredRow]) -> None:
+        self._db.executemany(
+            "INSERT OR REPLACE INTO rows VALUES (?, ?, ?, ?)",
+            ((entity, key, raw, version) for key, raw, version in rows),
+        )
+
+    def drop(self, entity: str, keys: Iterable[str]) -> None:
+        self._db.executemany(
+            "DELETE FROM rows WHERE entity = ? AND key = ?", ((entity, k) for k in keys)
+        )
+
+    def stored(self, entity: str, batch_size: int = 500) -> StoredRecords:
+        cursor = self._db.execute(
+            "SELECT key, data, version FROM rows WHERE entity = ? ORDER BY key", (entity,)
+        )
+        return StoredRecords(_batches(cursor, max(batch_size, 1)), key_ordered=True)
+
+    def stored_many(self, entity: str, keys: Sequence[str]) -> list[StoredRow]:
+        found: list[StoredRow] = []
+        unique = list(dict.fromkeys(keys))
+        for start in range(0, len(unique), 500):
+            part = unique[start : start + 500]
+            marks = ",".join("?" * len(part))
+            found += self._db.execute(
+                f"SELECT key, data, version FROM rows WHERE entity = ? AND key IN ({marks})",  # noqa: S608
+                (entity, *part),
+            ).fetchall()
+        return found
+
+    def close(self) -> None:
+        self._db.close()
+        self._path.unlink(missing_ok=True)
+
+
+def _batches(cursor: sqlite3.Cursor, size: int) -> Iterator[list[StoredRow]]:
+    while rows := cursor.fetchmany(size):
+        yield rows
+
+
+def take_snapshot(
+    uow: UnitOfWork,
+    path: Path,
+    *,
+    page_size: int = 500,
+    on_page: Callable[[str, int], None] | None = None,
+) -> SnapshotReader:
+    """Copy every exported entity of `uow`'s store into a new SQLite file at `path` and
+    make the copy consistent (see the module docstring). `on_page(entity, count)` is
+    called after each page read."""
+    since = now() - SETTLE
+    reader = SnapshotReader(path)
+    try:
+        changed: set[tuple[str, str]] = set()
+        for entity in EXPORTED:
+            count = 0
+            for rows in uow.stored(entity, page_size).batches:
+                reader.put(entity, rows)
+                changed.update(
+                    (entity, key)
+                    for key, raw, version in rows
+                    if _written_since(entity, raw, version, since)
+                )
+                count += len(rows)
+                if on_page is not None:
+                    on_page(entity, count)
+        members, settled = settle(uow, changed)
+        for entity in EXPORTED:
+            reader.put(entity, ((k, *row) for (e, k), row in settled.items() if e == entity))
+            reader.drop(entity, (k for e, k in members if e == entity and (e, k) not in settled))
+    except BaseException:
+        reader.close()
+        raise
+    return reader
+
+
+def settle(uow: UnitOfWork, changed: set[tuple[str, str]]) -> tuple[set[tuple[str, str]], Found]:
+    """The records of `changed` and every exported record they refer to, recursively, as
+    of one instant: read by key until two consecutive reads of the same set agree. Gives
+    the keys read (those missing from the rows are gone, or never existed) and the rows."""
+    members = set(changed)
+    last: Found | None = None
+    for _ in range(MAX_ROUNDS):
+        found = _read(uow, members)
+        wanted = members | set(_targets(found))
+        if found == last and wanted == members:
+            return members, found
+        last, members = found, wanted
+    raise StorageUnavailable(
+        f"the store kept changing during the export: {len(members)} records written "
+        f"during it did not settle in {MAX_ROUNDS} reads; try again"
+    )
+
+
+def _read(uow: UnitOfWork, keys: set[tuple[str, str]]) -> Found:
+    found: Found = {}
+    for entity in EXPORTED:
+        wanted = sorted(k for e, k in keys if e == entity)
+        if wanted:
+            for key, raw, version in uow.stored_many(entity, wanted):
+                found[(entity, key)] = (raw, version)
+    return found
+
+
+def _targets(found: Found) -> Iterator[tuple[str, str]]:
+    """(entity, key) of every exported record the rows in `found` refer to."""
+    for (entity, _), (raw, _) in found.items():
+        stored = orjson.loads(raw)
+        record = {snake(name): value for name, value in stored.items()}
+        for _, target, key, _ in edges(SPECS[entity], record):
+            if target in EXPORTED:
+                yield target, key
+
+
+def _written_since(entity: str, raw: bytes, version: int | None, since: datetime) -> bool:
+    """Whether the row may have been written at or after `since` (see the docstring)."""
+    if entity in _UNSTAMPED_UPDATES and version is not None and version > 1:
+        return True
+    stored = orjson.loads(raw)
+    for name in _STAMPS:
+        stamp = stored.get(name)
+        if isinstance(stamp, str):
+            try:
+                if parse_ts(stamp) >= since:
+                    return True
+            except ValueError:
+                return True  # cannot be dated: treat as changed
+    return False
