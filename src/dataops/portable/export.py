@@ -1,7 +1,9 @@
 """Write a portable export of a metadata store.
 
 - One read unit of work for the whole export: on SQLite one read transaction, so the
-  files are a consistent snapshot even while the API keeps writing.
+  files are a consistent snapshot even while the API keeps writing; a store whose reads
+  are live (DynamoDB) is first copied and made consistent (`snapshot.py`), and the files
+  are written from that copy.
 - Streaming: each entity's stored rows are read in batches (`UnitOfWork.stored`) and
   turned into lines by `encode.EntityEncoder` without building entities; no table is
   ever held in memory. Rows come in id order where the store can give it (SQLite: its
