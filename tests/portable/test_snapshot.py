@@ -8,7 +8,6 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -23,7 +22,7 @@ from dataops.services import artifacts, files, tasks
 from dataops.services.context import Workspace
 from dataops.services.people import SYSTEM
 from tests.portable.conftest import INFO
-from tests.portable.support import ExportDir
+from tests.portable.support import ExportDir, HookedStore
 
 
 @pytest.fixture
@@ -75,46 +74,6 @@ def _stored_ids(ws: Workspace) -> set[tuple[str, str]]:
         return {(name, key) for name, rows in batches for key, *_ in rows}
 
 
-class _Racing:
-    """The store, whose export unit writes a task with an artifact and a file pointing to
-    it as soon as the export starts reading `files` (after `tasks`), and runs `on_read`
-    before every read by key."""
-
-    def __init__(self, ws: Workspace, on_read: Any = None) -> None:
-        self._ws = ws
-        self.name = ws.store.name
-        self.snapshot_reads = ws.store.snapshot_reads
-        self.raced: tuple[str, str, str] | None = None
-        self._on_read = on_read
-
-    def unit_of_work(self, *, write: bool = False) -> Any:
-        uow = self._ws.store.unit_of_work(write=write)
-        outer = self
-
-        class Hooked:
-            def __enter__(self) -> Any:
-                opened = uow.__enter__()
-                real_stored, real_many = opened.stored, opened.stored_many
-
-                def stored(entity: str, batch_size: int = 500) -> Any:
-                    if entity == "files" and outer.raced is None:
-                        outer.raced = _task_with_children(outer._ws, SYSTEM, "raced")
-                    return real_stored(entity, batch_size)
-
-                def stored_many(entity: str, keys: Any) -> Any:
-                    if outer._on_read is not None:
-                        outer._on_read()
-                    return real_many(entity, keys)
-
-                opened.stored, opened.stored_many = stored, stored_many
-                return opened
-
-            def __exit__(self, *exc: Any) -> None:
-                uow.__exit__(*exc)
-
-        return Hooked()
-
-
 @pytest.mark.slow
 def test_writers_racing_a_dynamodb_export_leave_it_consistent(
     dynamo_ws: Workspace, tmp_path: Path
@@ -139,9 +98,14 @@ def test_writers_racing_a_dynamodb_export_leave_it_consistent(
     threads = [threading.Thread(target=writer, args=(f"w{n}",)) for n in range(2)]
     for thread in threads:
         thread.start()
-    racing = _Racing(ws)
+    raced: list[tuple[str, str, str]] = []
+
+    def race(entity: str) -> None:  # once `tasks` has been read: a task and its children
+        if entity == "files" and not raced:
+            raced.append(_task_with_children(ws, SYSTEM, "raced"))
+
     try:
-        write_export(racing, tmp_path / "export", INFO)  # type: ignore[arg-type]
+        write_export(HookedStore(ws.store, race), tmp_path / "export", INFO)  # type: ignore[arg-type]
     finally:
         stop.set()
         for thread in threads:
@@ -152,8 +116,7 @@ def test_writers_racing_a_dynamodb_export_leave_it_consistent(
     assert report.valid, report.lines()
     exported = _exported_ids(tmp_path / "export")
     assert before <= exported  # every record committed before the export started
-    assert racing.raced is not None
-    task_id, artifact_id, file_id = racing.raced
+    ((task_id, artifact_id, file_id),) = raced
     # The artifact and the file were read after they were written: their task is there.
     assert {("artifacts", artifact_id), ("files", file_id)} <= exported
     assert ("tasks", task_id) in exported
@@ -165,12 +128,12 @@ def test_records_that_never_settle_fail_the_export(dynamo_ws: Workspace, tmp_pat
     ws = dynamo_ws
     task = tasks.create_task(ws, SYSTEM, {"description": "busy", "date": "2025-01-01"})
 
-    def touch() -> None:
+    def touch(entity: str) -> None:
         current = tasks.get_task(ws, task.id)
         tasks.update_task(ws, SYSTEM, task.id, {"description": f"v{current.version}"}, None)
 
-    racing = _Racing(ws, on_read=touch)
+    busy = HookedStore(ws.store, before_many=touch)
     with pytest.raises(StorageUnavailable, match="did not settle"):
-        write_export(racing, tmp_path / "export", INFO)  # type: ignore[arg-type]
+        write_export(busy, tmp_path / "export", INFO)  # type: ignore[arg-type]
     assert not (tmp_path / "export").exists()
     assert not list(tmp_path.glob(".export.*"))

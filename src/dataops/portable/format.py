@@ -194,42 +194,6 @@ def runtime_dict(spec: EntitySpec, record: Mapping[str, Any]) -> dict[str, Any]:
 _RECORD_BUILDERS: dict[str, Callable[[Mapping[str, Any]], Any]] = {}
 
 
-def _constructor(cls: type[Any]) -> Callable[[dict[str, Any]], Any]:
-    """`cls(**kwargs)` for valid field names, faster: a plain dataclass's `__init__`
-    only stores each field's value or default (a fresh one from a default factory), so
-    the instance dict can be filled at once. Any other class is called."""
-    params = getattr(cls, "__dataclass_params__", None)
-    fields = dataclasses.fields(cls)
-    if (
-        params is None
-        or params.frozen
-        or hasattr(cls, "__slots__")
-        or hasattr(cls, "__post_init__")
-        or cls.__new__ is not object.__new__  # type: ignore[comparison-overlap]
-        or not all(f.init for f in fields)
-    ):
-        return lambda kwargs: cls(**kwargs)
-    missing = dataclasses.MISSING
-    template = {f.name: None if f.default is missing else f.default for f in fields}
-    factories = [(f.name, f.default_factory) for f in fields if f.default_factory is not missing]
-    required = frozenset(
-        f.name for f in fields if f.default is missing and f.default_factory is missing
-    )
-
-    def construct(kwargs: dict[str, Any]) -> Any:
-        if not required <= kwargs.keys():
-            return cls(**kwargs)  # the TypeError, as the constructor words it
-        values = {**template, **kwargs}  # keys in field order, as __init__ sets them
-        for name, factory in factories:
-            if name not in kwargs:
-                values[name] = factory()
-        entity = object.__new__(cls)
-        entity.__dict__.update(values)
-        return entity
-
-    return construct
-
-
 def _record_builder(spec: EntitySpec) -> Callable[[Mapping[str, Any]], Any]:
     """The codec's builder of the entity by export names, with a fast path for the usual
     record (known keys, no nulls): export names are the attribute names but for the id,
