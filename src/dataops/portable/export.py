@@ -25,14 +25,13 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
 from dataops.domain.clock import now_ts, parse_ts
 from dataops.domain.errors import Conflict, NotFound
-from dataops.domain.models import Bundle, Task
 from dataops.portable.archive import ArchiveWriter, is_archive
 from dataops.portable.encode import EntityEncoder, Ref
 from dataops.portable.export_worker import (
@@ -62,11 +61,11 @@ from dataops.portable.output import (
     block,
 )
 from dataops.portable.snapshot import take_snapshot
+from dataops.services.common import refresh_refs
 from dataops.store.port import MetadataStore, StoredReader, StoredRow, UnitOfWork
 
 PAGE_SIZE = 500
 """Stored rows per batch: one read, one refs lookup, one message to the worker."""
-_REFRESH_BATCH = 500
 
 
 @dataclass(frozen=True)
@@ -77,20 +76,6 @@ class ExportResult:
     @property
     def total(self) -> int:
         return sum(self.manifest["entity_counts"].values())
-
-
-def refresh_refs(uow: UnitOfWork, holders: Sequence[Task | Bundle]) -> None:
-    """Give each artifact ref the artifact's current type, title, URI and status (the
-    API's rule: a ref is a pointer, the artifact record is the truth)."""
-    ids = list(dict.fromkeys(ref.artifact_id for h in holders for ref in h.artifact_refs))
-    live = {}
-    for start in range(0, len(ids), _REFRESH_BATCH):
-        live.update({a.id: a for a in uow.artifacts.get_many(ids[start : start + _REFRESH_BATCH])})
-    for holder in holders:
-        holder.artifact_refs = [
-            live[ref.artifact_id].ref() if ref.artifact_id in live else ref
-            for ref in holder.artifact_refs
-        ]
 
 
 def present(uow: UnitOfWork, spec: EntitySpec, items: list[Any]) -> list[dict[str, Any]]:

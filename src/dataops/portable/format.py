@@ -46,13 +46,13 @@ from typing import Any
 
 from dataops.domain import models
 from dataops.domain.codec import builder, camel, constructor, record_plan, snake
+from dataops.domain.models import legacy_uri as legacy_uri  # (the export's rule too)
 
 SCHEMA_VERSION = "dataops.execution.v1"
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
-LEGACY_SCHEME = "local-dev://"
-SYSTEM_ACTOR = "system"
-"""Actor id of the CLI and start-up (`dataops users add`, bootstrap): no user record."""
+SYSTEM_ACTOR = models.SYSTEM_ACTOR_ID
+"""The actor id relationships may name without a user record."""
 
 
 @dataclass(frozen=True)
@@ -143,9 +143,12 @@ def required_fields(spec: EntitySpec) -> tuple[str, ...]:
     return tuple(names)
 
 
-def legacy_uri(storage_path: str) -> str:
-    """`local-dev://` URI of a legacy `storagePath`."""
-    return LEGACY_SCHEME + storage_path.replace("\\", "/").lstrip("/")
+def with_storage_uri(record: dict[str, Any]) -> None:
+    """A file's export record: `storage_uri` always (a legacy `storage_path` as its
+    `local-dev://` URI), `storage_path` never."""
+    path = record.pop("storage_path", None)
+    if "storage_uri" not in record and isinstance(path, str) and path:
+        record["storage_uri"] = legacy_uri(path)
 
 
 _FIELD_NAMES: dict[type[Any], tuple[tuple[str, str], ...]] = {}
@@ -180,9 +183,7 @@ def to_record(spec: EntitySpec, entity: Any) -> dict[str, Any]:
             continue
         record[spec.id_field if name == "id" else name] = _runtime(value)
     if spec.name == "files":
-        path = record.pop("storage_path", None)
-        if "storage_uri" not in record and isinstance(path, str) and path:
-            record["storage_uri"] = legacy_uri(path)
+        with_storage_uri(record)
     return record
 
 

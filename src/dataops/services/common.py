@@ -9,7 +9,7 @@ from dataops.domain.clock import new_id, now_ts
 from dataops.domain.codec import to_dict
 from dataops.domain.enums import EntityType, StorageProvider
 from dataops.domain.errors import NotFound, StorageUnavailable, ValidationFailed, VersionConflict
-from dataops.domain.models import Actor, ArtifactRef, AuditEvent, Bundle, Task
+from dataops.domain.models import Actor, ArtifactRef, AuditEvent, Bundle, Task, refreshed
 from dataops.services.context import Workspace
 from dataops.store.port import Repository, UnitOfWork
 
@@ -29,6 +29,9 @@ class Versioned(Protocol):
 
 
 V = TypeVar("V", bound=Versioned)
+
+REFS_PER_READ = 500
+"""Artifacts read at once to refresh refs (a bound on one query's parameters)."""
 
 
 def require(repo: Repository[T], record_id: str, entity: str, field: str | None = None) -> T:
@@ -88,16 +91,22 @@ def audit(
 
 def refresh_refs(uow: UnitOfWork, holders: Sequence[Task | Bundle]) -> None:
     """Replace each ref's snapshot with the artifact's current type, title, URI and status
-    (one batched read for all holders)."""
-    ids = list(dict.fromkeys(ref.artifact_id for h in holders for ref in h.artifact_refs))
-    if not ids:
-        return
-    live = {a.id: a for a in uow.artifacts.get_many(ids)}
-    for holder in holders:
-        holder.artifact_refs = [
-            live[ref.artifact_id].ref() if ref.artifact_id in live else ref
-            for ref in holder.artifact_refs
-        ]
+    (`models.refreshed`: one read of all the holders' artifacts, in batches)."""
+
+    def live(ids: list[str]) -> dict[str, ArtifactRef]:
+        found: dict[str, ArtifactRef] = {}
+        for start in range(0, len(ids), REFS_PER_READ):
+            part = uow.artifacts.get_many(ids[start : start + REFS_PER_READ])
+            found.update((artifact.id, artifact.ref()) for artifact in part)
+        return found
+
+    lists = refreshed([h.artifact_refs for h in holders], _artifact_id, live)
+    for holder, refs in zip(holders, lists, strict=True):
+        holder.artifact_refs = refs
+
+
+def _artifact_id(ref: ArtifactRef) -> str:
+    return ref.artifact_id
 
 
 def guard_local_storage(ws: Workspace, provider: StorageProvider | None) -> None:
