@@ -22,11 +22,14 @@ file and makes that copy consistent; the entity files are then written from the 
 
 So every record committed before `start` is in the export; records untouched during the
 export are as of `start`, the ones written during it (and what they point to) as of E.
-Memory: the copy is on disk; only the changed set's keys are held.
+(Not datable: a notification dismissed after it was read keeps its `readAt`; dismissed
+after `start` but before the read pass reaches it, it is copied dismissed.)
+Memory: the copy is on disk; only the changed set's keys and digests are held.
 """
 
 from __future__ import annotations
 
+import hashlib
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime, timedelta
@@ -50,7 +53,8 @@ _STAMPS = ("updatedAt", "createdAt", "readAt")
 _UNSTAMPED_UPDATES = frozenset({"users"})
 """Entities whose updates set no time stamp: any record past version 1 is changed."""
 
-Found = dict[tuple[str, str], tuple[bytes, int | None]]
+Seen = dict[tuple[str, str], tuple[int | None, bytes]]
+"""(entity, key) → the version and a digest of the bytes a read found."""
 
 
 class SnapshotReader:
@@ -131,52 +135,58 @@ def take_snapshot(
                 count += len(rows)
                 if on_page is not None:
                     on_page(entity, count)
-        members, settled = settle(uow, changed)
-        for entity in EXPORTED:
-            reader.put(entity, ((k, *row) for (e, k), row in settled.items() if e == entity))
-            reader.drop(entity, (k for e, k in members if e == entity and (e, k) not in settled))
+        settle(uow, changed, reader)
     except BaseException:
         reader.close()
         raise
     return reader
 
 
-def settle(uow: UnitOfWork, changed: set[tuple[str, str]]) -> tuple[set[tuple[str, str]], Found]:
-    """The records of `changed` and every exported record they refer to, recursively, as
-    of one instant: read by key until two consecutive reads of the same set agree. Gives
-    the keys read (those missing from the rows are gone, or never existed) and the rows."""
+def settle(uow: UnitOfWork, changed: set[tuple[str, str]], copy: SnapshotReader) -> None:
+    """Bring the records of `changed` and every exported record they refer to,
+    recursively, into `copy` as of one instant: read by key, each read written into the
+    copy (a record gone is dropped from it), until two consecutive reads of the same set
+    agree. Only keys and digests are held, never the rows."""
     members = set(changed)
-    last: Found | None = None
+    last: Seen | None = None
     for _ in range(MAX_ROUNDS):
-        found = _read(uow, members)
-        wanted = members | set(_targets(found))
-        if found == last and wanted == members:
-            return members, found
-        last, members = found, wanted
+        seen, targets = _read(uow, members, copy)
+        wanted = members | targets
+        if seen == last and wanted == members:
+            return
+        last, members = seen, wanted
     raise StorageUnavailable(
         f"the store kept changing during the export: {len(members)} records written "
         f"during it did not settle in {MAX_ROUNDS} reads; try again"
     )
 
 
-def _read(uow: UnitOfWork, keys: set[tuple[str, str]]) -> Found:
-    found: Found = {}
+def _read(
+    uow: UnitOfWork, keys: set[tuple[str, str]], copy: SnapshotReader
+) -> tuple[Seen, set[tuple[str, str]]]:
+    """Read `keys` into `copy`: what each held (version, digest) and what they refer to."""
+    seen: Seen = {}
+    targets: set[tuple[str, str]] = set()
     for entity in EXPORTED:
         wanted = sorted(k for e, k in keys if e == entity)
-        if wanted:
-            for key, raw, version in uow.stored_many(entity, wanted):
-                found[(entity, key)] = (raw, version)
-    return found
+        if not wanted:
+            continue
+        rows = uow.stored_many(entity, wanted)
+        copy.put(entity, rows)
+        for key, raw, version in rows:
+            seen[(entity, key)] = (version, hashlib.blake2b(raw, digest_size=16).digest())
+            targets.update(_targets(entity, raw))
+        copy.drop(entity, (k for k in wanted if (entity, k) not in seen))
+    return seen, targets
 
 
-def _targets(found: Found) -> Iterator[tuple[str, str]]:
-    """(entity, key) of every exported record the rows in `found` refer to."""
-    for (entity, _), (raw, _) in found.items():
-        stored = orjson.loads(raw)
-        record = {snake(name): value for name, value in stored.items()}
-        for _, target, key, _ in edges(SPECS[entity], record):
-            if target in EXPORTED:
-                yield target, key
+def _targets(entity: str, raw: bytes) -> Iterator[tuple[str, str]]:
+    """(entity, key) of every exported record the stored row refers to."""
+    stored = orjson.loads(raw)
+    record = {snake(name): value for name, value in stored.items()}
+    for _, target, key, _ in edges(SPECS[entity], record):
+        if target in EXPORTED:
+            yield target, key
 
 
 def _written_since(entity: str, raw: bytes, version: int | None, since: datetime) -> bool:
