@@ -122,9 +122,15 @@ def main() -> None:
         help="stamp the records now: the repair pass re-reads every one (the worst case)",
     )
     parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
+    parser.add_argument("--seed", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         print(json.dumps(child(*args.child)))
+        return
+    if args.seed:
+        endpoint, prefix, size, fresh = args.seed
+        store = DynamoStore(settings(endpoint, prefix, Path(tempfile.gettempdir())))
+        print(json.dumps(seed(store, int(size), fresh != "fresh")))
         return
     sizes = [int(s) for s in args.sizes.split(",")]
     os.environ.update(servers.AWS_TEST_ENV)  # (the children inherit it)
@@ -136,7 +142,11 @@ def main() -> None:
         for size in sizes:
             prefix = f"b{uuid.uuid4().hex[:10]}-"
             store = DynamoStore(settings(moto.base_url, prefix, Path(work)))
-            written, seeded = seed(store, size, not args.fresh)
+            # Seeded in a child: a forked child's peak RSS counts this process's pages.
+            argv = [sys.executable, __file__, "--seed", moto.base_url, prefix, str(size)]
+            argv.append("fresh" if args.fresh else "settled")
+            seeded_json = subprocess.run(argv, capture_output=True, check=True, text=True)
+            written, seeded = json.loads(seeded_json.stdout)
             print(f"seeded {written:,} records in {seeded:.1f} s")
             for mode in ("live", "snapshot"):
                 runs = [

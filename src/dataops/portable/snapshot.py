@@ -14,22 +14,22 @@ file and makes that copy consistent; the entity files are then written from the 
    written during the export or just before it: the *changed* set.
 2. **Repair pass, bounded.** The changed records and every record they refer to (the
    relationships the validator checks, `checks.edges`), recursively, are read again by
-   key, strongly consistent, until two consecutive reads of the same set give the same
-   bytes and versions (at most `MAX_ROUNDS` reads). Each of them then held that value
-   throughout the gap between the two reads: the set is as of one instant E, its
-   references resolve, and it replaces those records in the copy. A set that never
-   settles fails the export (`StorageUnavailable`) rather than writing a torn one.
+   key, strongly consistent, into the copy, until a round adds no record and reads every
+   one with the bytes and version the copy held from its previous read (the read pass or
+   the round before; at most `MAX_ROUNDS` rounds). Each of them then held that value
+   from that previous read to this one, so all of them at the round's start: the set is
+   as of one instant E, and its references resolve. A set that never settles fails
+   the export (`StorageUnavailable`) rather than writing a torn one.
 
 So every record committed before `start` is in the export; records untouched during the
 export are as of `start`, the ones written during it (and what they point to) as of E.
 (Not datable: a notification dismissed after it was read keeps its `readAt`; dismissed
 after `start` but before the read pass reaches it, it is copied dismissed.)
-Memory: the copy is on disk; only the changed set's keys and digests are held.
+Memory: the copy is on disk; only the changed set's keys are held (and one batch).
 """
 
 from __future__ import annotations
 
-import hashlib
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime, timedelta
@@ -52,9 +52,6 @@ MAX_ROUNDS = 10
 _STAMPS = ("updatedAt", "createdAt", "readAt")
 _UNSTAMPED_UPDATES = frozenset({"users"})
 """Entities whose updates set no time stamp: any record past version 1 is changed."""
-
-Seen = dict[tuple[str, str], tuple[int | None, bytes]]
-"""(entity, key) → the version and a digest of the bytes a read found."""
 
 
 class SnapshotReader:
@@ -144,17 +141,18 @@ def take_snapshot(
 
 def settle(uow: UnitOfWork, changed: set[tuple[str, str]], copy: SnapshotReader) -> None:
     """Bring the records of `changed` and every exported record they refer to,
-    recursively, into `copy` as of one instant: read by key, each read written into the
-    copy (a record gone is dropped from it), until two consecutive reads of the same set
-    agree. Only keys and digests are held, never the rows."""
+    recursively, into `copy` as of one instant. Each round reads the set by key and
+    writes what it read into the copy (a record gone is dropped); the set has settled
+    when a round adds no record and finds every one as the copy held it. The copy then
+    holds, for each record, a read before the round started (the read pass or an earlier
+    round) and one after with the same bytes and version: it held them at the round's
+    start. Only keys are held in memory, never the rows."""
     members = set(changed)
-    last: Seen | None = None
     for _ in range(MAX_ROUNDS):
-        seen, targets = _read(uow, members, copy)
-        wanted = members | targets
-        if seen == last and wanted == members:
+        same, targets = _read(uow, members, copy)
+        if same and targets <= members:
             return
-        last, members = seen, wanted
+        members |= targets
     raise StorageUnavailable(
         f"the store kept changing during the export: {len(members)} records written "
         f"during it did not settle in {MAX_ROUNDS} reads; try again"
@@ -163,21 +161,24 @@ def settle(uow: UnitOfWork, changed: set[tuple[str, str]], copy: SnapshotReader)
 
 def _read(
     uow: UnitOfWork, keys: set[tuple[str, str]], copy: SnapshotReader
-) -> tuple[Seen, set[tuple[str, str]]]:
-    """Read `keys` into `copy`: what each held (version, digest) and what they refer to."""
-    seen: Seen = {}
+) -> tuple[bool, set[tuple[str, str]]]:
+    """Read `keys` into `copy`: whether every one was as the copy held it, and the
+    records they refer to."""
+    same = True
     targets: set[tuple[str, str]] = set()
     for entity in EXPORTED:
         wanted = sorted(k for e, k in keys if e == entity)
         if not wanted:
             continue
+        held = {key: (raw, version) for key, raw, version in copy.stored_many(entity, wanted)}
         rows = uow.stored_many(entity, wanted)
+        found = {key: (raw, version) for key, raw, version in rows}
+        same = same and found == held
         copy.put(entity, rows)
-        for key, raw, version in rows:
-            seen[(entity, key)] = (version, hashlib.blake2b(raw, digest_size=16).digest())
+        copy.drop(entity, (k for k in wanted if k not in found))
+        for _, raw, _ in rows:
             targets.update(_targets(entity, raw))
-        copy.drop(entity, (k for k in wanted if (entity, k) not in seen))
-    return seen, targets
+    return same, targets
 
 
 def _targets(entity: str, raw: bytes) -> Iterator[tuple[str, str]]:
