@@ -13,7 +13,7 @@ snapshot (the store's `snapshot_reads` forced on), `snapshot` is today's export.
 records are stamped a day ago, so the repair pass has nothing to re-read (a quiet
 store); with `--fresh` they are stamped now and it re-reads every one of them, twice
 (the worst case: everything written within the two minutes before the export). Prints a
-table and writes bench/results/<YYYY-MM-DD>-<hostname>-dynamo-export.json.
+table and writes bench/results/<YYYY-MM-DD>-<hostname>-dynamo-export[-fresh].json.
 """
 
 from __future__ import annotations
@@ -175,7 +175,8 @@ def main() -> None:
         "rows": rows,
     }
     args.out.mkdir(parents=True, exist_ok=True)
-    name = f"{dt.date.today().isoformat()}-{socket.gethostname()}-dynamo-export.json"
+    kind = "dynamo-export-fresh" if args.fresh else "dynamo-export"
+    name = f"{dt.date.today().isoformat()}-{socket.gethostname()}-{kind}.json"
     (args.out / name).write_text(json.dumps(result, indent=2) + "\n")
     print(f"load average {load[0]:.2f}; wrote {args.out / name}")
 

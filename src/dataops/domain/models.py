@@ -3,7 +3,7 @@ camelCase on the wire through `codec`)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -53,6 +53,31 @@ def refreshed(
     ids = [i for i in wanted if isinstance(i, str)]
     found = live(ids) if ids else {}
     return [[found.get(artifact_id(ref), ref) for ref in refs] for refs in ref_lists]
+
+
+REFS_PER_READ = 500
+"""Artifacts read at once to refresh refs (a bound on one query's parameters)."""
+
+
+def refresh_artifact_refs(
+    holders: Sequence[Task | Bundle], read: Callable[[list[str]], Iterable[Artifact]]
+) -> None:
+    """Give the holders' refs their artifacts' current values (`refreshed`), reading the
+    artifacts with `read` (a repository's `get_many`), `REFS_PER_READ` IDs at a time."""
+
+    def live(ids: list[str]) -> dict[str, ArtifactRef]:
+        found: dict[str, ArtifactRef] = {}
+        for start in range(0, len(ids), REFS_PER_READ):
+            found.update((a.id, a.ref()) for a in read(ids[start : start + REFS_PER_READ]))
+        return found
+
+    lists = refreshed([h.artifact_refs for h in holders], _ref_artifact_id, live)
+    for holder, refs in zip(holders, lists, strict=True):
+        holder.artifact_refs = refs
+
+
+def _ref_artifact_id(ref: ArtifactRef) -> str:
+    return ref.artifact_id
 
 
 @dataclass

@@ -32,6 +32,7 @@ from typing import Any, TextIO
 
 from dataops.domain.clock import now_ts, parse_ts
 from dataops.domain.errors import Conflict, NotFound
+from dataops.domain.models import refresh_artifact_refs
 from dataops.portable.archive import ArchiveWriter, is_archive
 from dataops.portable.encode import EntityEncoder, Ref
 from dataops.portable.export_worker import (
@@ -60,8 +61,6 @@ from dataops.portable.output import (
     Written,
     block,
 )
-from dataops.portable.snapshot import take_snapshot
-from dataops.services.common import refresh_refs
 from dataops.store.port import MetadataStore, StoredReader, StoredRow, UnitOfWork
 
 PAGE_SIZE = 500
@@ -82,7 +81,7 @@ def present(uow: UnitOfWork, spec: EntitySpec, items: list[Any]) -> list[dict[st
     """Export records of entities, refs refreshed: the defining path the export's lines
     follow (`encode.py`), for readers that hold entities (the importer compares with it)."""
     if spec.name in ("tasks", "bundles"):
-        refresh_refs(uow, items)
+        refresh_artifact_refs(items, uow.artifacts.get_many)
     return [to_record(spec, item) for item in items]
 
 
@@ -254,6 +253,10 @@ def write_entity_files(
         with store.unit_of_work() as uow:
             snapshot = None
             if not store.snapshot_reads:  # reads are live: make one instant first
+                # (imported here: it brings the validator's relationship rules, which an
+                # export from SQLite never needs)
+                from dataops.portable.snapshot import take_snapshot
+
                 snapshot = take_snapshot(
                     uow, scratch / "snapshot.sqlite3", page_size=page_size, on_page=progress.update
                 )

@@ -9,7 +9,14 @@ from dataops.domain.clock import new_id, now_ts
 from dataops.domain.codec import to_dict
 from dataops.domain.enums import EntityType, StorageProvider
 from dataops.domain.errors import NotFound, StorageUnavailable, ValidationFailed, VersionConflict
-from dataops.domain.models import Actor, ArtifactRef, AuditEvent, Bundle, Task, refreshed
+from dataops.domain.models import (
+    Actor,
+    ArtifactRef,
+    AuditEvent,
+    Bundle,
+    Task,
+    refresh_artifact_refs,
+)
 from dataops.services.context import Workspace
 from dataops.store.port import Repository, UnitOfWork
 
@@ -29,9 +36,6 @@ class Versioned(Protocol):
 
 
 V = TypeVar("V", bound=Versioned)
-
-REFS_PER_READ = 500
-"""Artifacts read at once to refresh refs (a bound on one query's parameters)."""
 
 
 def require(repo: Repository[T], record_id: str, entity: str, field: str | None = None) -> T:
@@ -91,22 +95,8 @@ def audit(
 
 def refresh_refs(uow: UnitOfWork, holders: Sequence[Task | Bundle]) -> None:
     """Replace each ref's snapshot with the artifact's current type, title, URI and status
-    (`models.refreshed`: one read of all the holders' artifacts, in batches)."""
-
-    def live(ids: list[str]) -> dict[str, ArtifactRef]:
-        found: dict[str, ArtifactRef] = {}
-        for start in range(0, len(ids), REFS_PER_READ):
-            part = uow.artifacts.get_many(ids[start : start + REFS_PER_READ])
-            found.update((artifact.id, artifact.ref()) for artifact in part)
-        return found
-
-    lists = refreshed([h.artifact_refs for h in holders], _artifact_id, live)
-    for holder, refs in zip(holders, lists, strict=True):
-        holder.artifact_refs = refs
-
-
-def _artifact_id(ref: ArtifactRef) -> str:
-    return ref.artifact_id
+    (`models.refresh_artifact_refs`, read in this unit)."""
+    refresh_artifact_refs(holders, uow.artifacts.get_many)
 
 
 def guard_local_storage(ws: Workspace, provider: StorageProvider | None) -> None:
