@@ -253,7 +253,7 @@ def _refresh(
     holding: list[tuple[int, dict[str, Any], bool]], refs: RefLookup
 ) -> list[tuple[int, dict[str, Any], bool]]:
     """Give each artifact ref the artifact's current type, title, URI and status
-    (`models.refreshed`, as `services.common.refresh_refs` on entities)."""
+    (`models.refreshed`, as `models.refresh_artifact_refs` does on entities)."""
     lists = refreshed(
         [[(ref, True) for ref in record["artifact_refs"]] for _, record, _ in holding],
         _ref_artifact_id,

@@ -6,9 +6,9 @@
   are written from that copy.
 - Streaming: each entity's stored rows are read in batches (`UnitOfWork.stored`) and
   turned into lines by `encode.EntityEncoder` without building entities; no table is
-  ever held in memory. Rows come in id order where the store can give it (SQLite: its
-  primary key); otherwise (DynamoDB tasks) they are sorted through bounded run files
-  (`output.EntityOutput`, `spool.SortedSpool`).
+  ever held in memory. Rows come in id order where the reader can give it (SQLite's
+  primary key, the snapshot copy's); otherwise (a live read of DynamoDB tasks) they are
+  sorted through bounded run files (`output.EntityOutput`, `spool.SortedSpool`).
 - Two cores: where forking is safe, the export worker process (`export_worker.py`)
   encodes part of the batches and writes every file while this process reads the store
   and encodes the rest (`_WorkerFiles`); elsewhere (the API's download runs in a
