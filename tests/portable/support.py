@@ -9,6 +9,7 @@ import hashlib
 import io
 import json
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,7 +41,7 @@ from dataops.portable.format import MANIFEST, SPECS, canonical_line
 from dataops.services import artifacts, auth, files, people, recurring, tasks, workflow
 from dataops.services import settings as workspace_settings
 from dataops.services.context import Workspace
-from dataops.store.port import Filters, PageRequest
+from dataops.store.port import Filters, MetadataStore, PageRequest
 from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, PASSWORD
 
 LEGACY_PATH = "\\uploads\\legacy\\proof.txt"
@@ -364,3 +365,56 @@ class ExportDir:
         )
         manifest["entity_counts"][entity] = len(data.splitlines())
         self.write_manifest(manifest)
+
+
+class HookedStore:
+    """A store whose read units of work run `on_stored(entity)` as each `stored` read
+    has begun (on SQLite the unit's snapshot is then taken) and `before_many(entity)`
+    before each `stored_many` read: a write racing the export, a failing disk...;
+    everything else is the real store's."""
+
+    def __init__(
+        self,
+        store: MetadataStore,
+        on_stored: Callable[[str], None] | None = None,
+        before_many: Callable[[str], None] | None = None,
+    ) -> None:
+        self._store = store
+        self.name = store.name
+        self.snapshot_reads = store.snapshot_reads
+        self._on_stored = on_stored
+        self._before_many = before_many
+
+    def unit_of_work(self, *, write: bool = False) -> Any:
+        uow = self._store.unit_of_work(write=write)
+        outer = self
+
+        class Hooked:
+            def __enter__(self) -> Any:
+                opened = uow.__enter__()
+                real_stored, real_many = opened.stored, opened.stored_many
+
+                def stored(entity: str, batch_size: int = 500) -> Any:
+                    result = real_stored(entity, batch_size)
+                    if outer._on_stored is not None:
+                        outer._on_stored(entity)
+                    return result
+
+                def stored_many(entity: str, keys: Any) -> Any:
+                    if outer._before_many is not None:
+                        outer._before_many(entity)
+                    return real_many(entity, keys)
+
+                opened.stored, opened.stored_many = stored, stored_many
+                return opened
+
+            def __exit__(self, *exc: Any) -> None:
+                uow.__exit__(*exc)
+
+        return Hooked()
+
+    def is_empty(self) -> bool:
+        return self._store.is_empty()
+
+    def close(self) -> None:
+        pass

@@ -129,7 +129,7 @@ def _defined(
     entity: str, raw: bytes, version: int | None, artifacts: list[bytes] | None = None
 ) -> bytes:
     """The line of the defining path: what the store decodes, `to_record`, the refs
-    refreshed from the artifacts as `export.refresh_refs` does on entities."""
+    refreshed from the artifacts as `services.common.refresh_refs` does on entities."""
     spec = SPECS[entity]
     assert spec.model is not None
     record = from_dict(spec.model, json.loads(raw))

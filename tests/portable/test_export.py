@@ -60,10 +60,10 @@ from dataops.portable.validate import validate_export
 from dataops.services import tasks
 from dataops.services.context import Workspace
 from dataops.services.people import SYSTEM
-from dataops.store.port import Filters, MetadataStore, PageRequest
+from dataops.store.port import Filters, PageRequest
 from tests.conftest import make_settings
 from tests.portable.conftest import INFO, Golden
-from tests.portable.support import LEGACY_URI, ExportDir, password_hashes
+from tests.portable.support import LEGACY_URI, ExportDir, HookedStore, password_hashes
 
 GOLDEN_DIR = Path(__file__).parent / "golden"
 STAMP = "2025-01-02T03:04:05.000Z"
@@ -451,89 +451,24 @@ def test_export_pages_through_the_store(golden: Golden, tmp_path: Path) -> None:
 # ------------------------------------------------------------------ snapshot and atomicity
 
 
-class _WritingStore:
-    """Delegates to the real store; once the export has started reading users, another
-    connection commits a new task (an API write racing the export)."""
-
-    def __init__(self, ws: Workspace) -> None:
-        self._ws = ws
-        self.name = ws.store.name
-        self.written: str | None = None
-
-    def unit_of_work(self, *, write: bool = False) -> Any:
-        uow = self._ws.store.unit_of_work(write=write)
-        outer = self
-
-        class Hooked:
-            def __enter__(self) -> Any:
-                opened = uow.__enter__()
-                real_stored = opened.stored
-
-                def stored(entity: str, batch_size: int = 500) -> Any:
-                    result = real_stored(entity, batch_size)
-                    if outer.written is None:
-                        task = tasks.create_task(
-                            outer._ws, SYSTEM, {"description": "raced", "date": "2025-01-01"}
-                        )
-                        outer.written = task.id
-                    return result
-
-                opened.stored = stored
-                return opened
-
-            def __exit__(self, *exc: Any) -> None:
-                uow.__exit__(*exc)
-
-        return Hooked()
-
-    def is_empty(self) -> bool:
-        return self._ws.store.is_empty()
-
-    def close(self) -> None:
-        pass
-
-
 def test_export_is_one_consistent_snapshot(tmp_path: Path) -> None:
     ws = runtime.build_workspace(make_settings(tmp_path / "home"))
     tasks.create_task(ws, SYSTEM, {"description": "before", "date": "2025-01-01"})
-    racing = _WritingStore(ws)
-    write_export(racing, tmp_path / "snap", INFO)  # type: ignore[arg-type]
-    assert racing.written is not None
+    written: list[str] = []
+
+    def race(entity: str) -> None:  # once the export has started reading
+        if not written:
+            task = tasks.create_task(ws, SYSTEM, {"description": "raced", "date": "2025-01-01"})
+            written.append(task.id)
+
+    write_export(HookedStore(ws.store, race), tmp_path / "snap", INFO)  # type: ignore[arg-type]
+    assert written
     exported = ExportDir(tmp_path / "snap")
     assert [t["description"] for t in exported.records("tasks")] == ["before"]
-    assert not any(racing.written in line for line in exported.lines("audit_events"))
+    assert not any(written[0] in line for line in exported.lines("audit_events"))
     write_export(ws.store, tmp_path / "after", INFO)
     assert len(ExportDir(tmp_path / "after").records("tasks")) == 2
     ws.store.close()
-
-
-class _FailingStore:
-    def __init__(self, store: MetadataStore, fail_on: str) -> None:
-        self._store = store
-        self._fail_on = fail_on
-        self.name = store.name
-
-    def unit_of_work(self, *, write: bool = False) -> Any:
-        uow = self._store.unit_of_work(write=write)
-        fail_on = self._fail_on
-
-        class Failing:
-            def __enter__(self) -> Any:
-                opened = uow.__enter__()
-                real_stored = opened.stored
-
-                def stored(entity: str, batch_size: int = 500) -> Any:
-                    if entity == fail_on:
-                        raise OSError("disk on fire")
-                    return real_stored(entity, batch_size)
-
-                opened.stored = stored
-                return opened
-
-            def __exit__(self, *exc: Any) -> None:
-                uow.__exit__(*exc)
-
-        return Failing()
 
 
 @pytest.mark.parametrize("name", ["export", "export.tar.gz"])
@@ -542,8 +477,13 @@ def test_failed_export_leaves_nothing(
     golden: Golden, tmp_path: Path, name: str, fail_on: str
 ) -> None:
     out = tmp_path / name
+
+    def fail(entity: str) -> None:
+        if entity == fail_on:
+            raise OSError("disk on fire")
+
     with pytest.raises(OSError, match="disk on fire"):
-        write_export(_FailingStore(golden.ws.store, fail_on), out, INFO)  # type: ignore[arg-type]
+        write_export(HookedStore(golden.ws.store, fail), out, INFO)  # type: ignore[arg-type]
     assert list(tmp_path.iterdir()) == []
 
 

@@ -24,6 +24,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from dataops.domain.codec import _enum_converter, builder, constructor
 from dataops.domain.enums import ArtifactStatus
 from dataops.domain.text import UNPAIRED_SURROGATE
 from dataops.portable import index as index_module
@@ -33,9 +34,6 @@ from dataops.portable import validate as validate_module
 from dataops.portable.checks import redaction_issues
 from dataops.portable.format import (
     SPECS,
-    _builder,
-    _constructor,
-    _enum_converter,
     canonical_line,
     from_record,
     known_fields,
@@ -260,7 +258,7 @@ def test_from_record_fast_path_is_the_builder(golden: Golden, data: st.DataObjec
     optional = [k for k in record if k not in required_fields(spec)]
     for key in data.draw(st.lists(st.sampled_from(optional or ["x"]), max_size=2)):
         record[key] = None  # a null reads as the field's default, in both paths
-    general = _builder(spec.model, ("id", spec.id_field))  # type: ignore[arg-type]
+    general = builder(spec.model, ("id", spec.id_field), absent_nulls=True)  # type: ignore[arg-type]
     assert from_record(spec, record) == general(record)
 
 
@@ -268,7 +266,7 @@ def test_from_record_fast_path_is_the_builder(golden: Golden, data: st.DataObjec
 def test_constructor_is_the_dataclass_init(golden: Golden, name: str) -> None:
     spec = SPECS[name]
     model: Any = spec.model
-    construct = _constructor(model)
+    construct = constructor(model)
     for record in ExportDir(golden.directory).records(name):
         kwargs = vars(from_record(spec, record))
         made = construct(dict(kwargs))

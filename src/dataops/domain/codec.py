@@ -1,8 +1,10 @@
 """Convert entities to and from camelCase JSON-ready dicts, driven by their type hints.
 
-Each entity class gets a plan, compiled once from its type hints: the (attribute, key,
-converter) triples to read and write it. Every store read and API response goes through
-here, so the per-record work is a loop over prepared functions.
+Each entity class gets plans, compiled once from its type hints: the (attribute, key,
+converter) of every field, to write it and to read it. Every store read, API response
+and export record (`portable/format.py`, `encode.py`) goes through here, so the
+per-record work is a loop over prepared functions; an entity is filled without calling
+the dataclass `__init__` when that is all `__init__` would do (`constructor`).
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import dataclasses
 import enum
 import types
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -78,31 +80,6 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _reader(hint: Any) -> Converter:
-    """A function turning the JSON value of a field of type `hint` into its Python value."""
-    origin = typing.get_origin(hint)
-    if origin in (typing.Union, types.UnionType):
-        options = [arg for arg in typing.get_args(hint) if arg is not type(None)]
-        if len(options) != 1:
-            return _identity
-        inner = _reader(options[0])
-        return inner if inner is _identity else (lambda v: None if v is None else inner(v))
-    if origin is list:
-        (item_hint,) = typing.get_args(hint)
-        item = _reader(item_hint)
-        if item is _identity:
-            return lambda v: None if v is None else list(v)
-        return lambda v: None if v is None else [item(x) for x in v]
-    if isinstance(hint, type):
-        if dataclasses.is_dataclass(hint):
-            cls = hint
-            return lambda v: None if v is None else from_dict(cls, v)
-        if issubclass(hint, enum.Enum):
-            enum_cls = hint
-            return lambda v: None if v is None else enum_cls(v)
-    return _identity
-
-
 def _writer(hint: Any) -> Converter:
     """A function turning a field's Python value of type `hint` into JSON-ready data."""
     origin = typing.get_origin(hint)
@@ -126,16 +103,16 @@ def _writer(hint: Any) -> Converter:
     return _plain_out
 
 
-_PLANS: dict[type[Any], tuple[tuple[str, str, Converter, Converter], ...]] = {}
+_PLANS: dict[type[Any], tuple[tuple[str, str, Converter], ...]] = {}
 
 
-def _plan(cls: type[Any]) -> tuple[tuple[str, str, Converter, Converter], ...]:
+def _plan(cls: type[Any]) -> tuple[tuple[str, str, Converter], ...]:
+    """(attribute, camelCase key, writer) of every field of `cls`."""
     plan = _PLANS.get(cls)
     if plan is None:
         hints = typing.get_type_hints(cls)
         plan = tuple(
-            (f.name, camel(f.name), _reader(hints[f.name]), _writer(hints[f.name]))
-            for f in dataclasses.fields(cls)
+            (f.name, camel(f.name), _writer(hints[f.name])) for f in dataclasses.fields(cls)
         )
         _PLANS[cls] = plan
     return plan
@@ -144,17 +121,183 @@ def _plan(cls: type[Any]) -> tuple[tuple[str, str, Converter, Converter], ...]:
 def to_dict(obj: Any) -> Any:
     """Entity (or list or dict of them) → camelCase dict; enums become their values."""
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        return {key: write(getattr(obj, name)) for name, key, _, write in _plan(type(obj))}
+        return {key: write(getattr(obj, name)) for name, key, write in _plan(type(obj))}
     return _plain_out(obj)
+
+
+# --- reading: one compiled builder per (class, key names, null rule) ----------------------
+
+Builder = Callable[[Mapping[str, Any]], Any]
+Plan = dict[str, tuple[str, Converter | None]]
+"""Key in the data → (attribute, converter; None: the value is taken as it is)."""
+_CONVERTERS: dict[tuple[Any, bool], Converter] = {}
+_FIELD_PLANS: dict[tuple[type[Any], tuple[str, str] | None, bool], Plan] = {}
+_BUILDERS: dict[tuple[type[Any], tuple[str, str] | None, bool], Builder] = {}
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+def _converter(hint: Any, absent_nulls: bool) -> Converter:
+    """JSON value → field value for the type `hint`, compiled once per type: enums from
+    their values, nested entities from camelCase objects. `absent_nulls`: see `builder`."""
+    found = _CONVERTERS.get((hint, absent_nulls))
+    if found is None:
+        found = _CONVERTERS[(hint, absent_nulls)] = _compile_converter(hint, absent_nulls)
+    return found
+
+
+def _compile_converter(hint: Any, absent_nulls: bool) -> Converter:
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        options = [arg for arg in typing.get_args(hint) if arg is not type(None)]
+        inner = _converter(options[0], absent_nulls) if len(options) == 1 else _same
+        return _same if inner is _same else (lambda v: None if v is None else inner(v))
+    if origin is list:
+        item = _converter(typing.get_args(hint)[0], absent_nulls)
+        if item is _same:  # stored and API data: any iterable, copied into a list
+            return _same if absent_nulls else (lambda v: None if v is None else list(v))
+        return lambda v: None if v is None else [item(x) for x in v]
+    if isinstance(hint, type) and dataclasses.is_dataclass(hint):
+        build = builder(hint, absent_nulls=absent_nulls)
+        return lambda v: None if v is None else build(v)
+    if isinstance(hint, type) and issubclass(hint, enum.Enum):
+        return _enum_converter(hint)
+    return _same
+
+
+def _enum_converter(cls: type[enum.Enum]) -> Converter:
+    """`cls(value)`, looked up first in the value → member map, as `cls(value)` does."""
+    members = dict(cls._value2member_map_)
+
+    def convert(value: Any) -> Any:
+        if value is None:
+            return None
+        try:
+            return members[value]
+        except (KeyError, TypeError):
+            return cls(value)
+
+    return convert
+
+
+def _field_plan(cls: type[Any], rename: tuple[str, str] | None, absent_nulls: bool) -> Plan:
+    found = _FIELD_PLANS.get((cls, rename, absent_nulls))
+    if found is None:
+        hints = typing.get_type_hints(cls)
+        found = {}
+        for f in dataclasses.fields(cls):
+            key = camel(f.name)
+            if rename is not None:
+                key = rename[1] if f.name == rename[0] else f.name
+            convert = _converter(hints[f.name], absent_nulls)
+            found[key] = (f.name, None if convert is _same else convert)
+        _FIELD_PLANS[(cls, rename, absent_nulls)] = found
+    return found
+
+
+def record_plan(cls: type[Any], rename: tuple[str, str]) -> Plan:
+    """The reading plan of `cls` by attribute names (`rename`: the id's key), nulls read
+    as absent fields: what `builder(cls, rename, absent_nulls=True)` follows."""
+    return _field_plan(cls, rename, True)
+
+
+def builder(
+    cls: type[Any], rename: tuple[str, str] | None = None, *, absent_nulls: bool = False
+) -> Builder:
+    """The function building `cls` from a dict keyed by camelCase names, or (`rename`:
+    an attribute and its key, e.g. `("id", "task_id")`) by attribute names. Unknown keys
+    are ignored; a missing key gives the field's default. A null gives None
+    (`absent_nulls=False`: stored records and API data, whose lists may be any iterable,
+    copied) or reads as an absent field (`absent_nulls=True`: export records, which omit
+    nulls; their lists are taken as they are)."""
+    found = _BUILDERS.get((cls, rename, absent_nulls))
+    if found is None:
+        plan = _field_plan(cls, rename, absent_nulls)
+        construct = constructor(cls)
+
+        def build(data: Mapping[str, Any]) -> Any:
+            kwargs: dict[str, Any] = {}
+            if not absent_nulls and type(data) is not dict:  # (a bad stored value)
+                return construct(_picked(plan, data))
+            for key, value in data.items():
+                entry = plan.get(key)
+                if entry is None:
+                    continue
+                name, convert = entry
+                if value is None:
+                    if not absent_nulls:
+                        kwargs[name] = None
+                else:
+                    kwargs[name] = value if convert is None else convert(value)
+            return construct(kwargs)
+
+        found = _BUILDERS[(cls, rename, absent_nulls)] = build
+    return found
+
+
+def _picked(plan: Plan, data: Any) -> dict[str, Any]:
+    """The keyword arguments for `data` looked up key by key, as for any container: a
+    value that is not an object fails as it always has (TypeError), or gives defaults."""
+    kwargs = {}
+    for key, (name, convert) in plan.items():
+        if key in data:
+            value = data[key]
+            kwargs[name] = value if convert is None or value is None else convert(value)
+    return kwargs
+
+
+def constructor(cls: type[Any]) -> Callable[[dict[str, Any]], Any]:
+    """`cls(**kwargs)` for valid field names, faster: a plain dataclass's `__init__`
+    only stores each field's value or default (a fresh one from a default factory), so
+    the instance dict can be filled at once. Any other class is called."""
+    params = getattr(cls, "__dataclass_params__", None)
+    fields = dataclasses.fields(cls)
+    if (
+        params is None
+        or params.frozen
+        or hasattr(cls, "__slots__")
+        or hasattr(cls, "__post_init__")
+        or cls.__new__ is not object.__new__  # type: ignore[comparison-overlap]
+        or not all(f.init for f in fields)
+    ):
+        return lambda kwargs: cls(**kwargs)
+    missing = dataclasses.MISSING
+    template = {f.name: None if f.default is missing else f.default for f in fields}
+    factories = [(f.name, f.default_factory) for f in fields if f.default_factory is not missing]
+    required = frozenset(
+        f.name for f in fields if f.default is missing and f.default_factory is missing
+    )
+
+    def construct(kwargs: dict[str, Any]) -> Any:
+        if not required <= kwargs.keys():
+            return cls(**kwargs)  # the TypeError, as the constructor words it
+        values = {**template, **kwargs}  # keys in field order, as __init__ sets them
+        for name, factory in factories:
+            if name not in kwargs:
+                values[name] = factory()
+        entity = object.__new__(cls)
+        entity.__dict__.update(values)
+        return entity
+
+    return construct
 
 
 def from_dict(cls: type[T], data: dict[str, Any]) -> T:
     """camelCase dict (as written by `to_dict`) → entity. Unknown keys are ignored."""
-    kwargs = {name: read(data[key]) for name, key, read, _ in _plan(cls) if key in data}
-    return cls(**kwargs)
+    built: T = builder(cls)(data)
+    return built
 
 
 def fields_from_dict(cls: type[Any], data: dict[str, Any]) -> dict[str, Any]:
     """The camelCase keys of `data` that are fields of `cls`, converted to its types and
     keyed by snake_case name (a partial update)."""
-    return {name: read(data[key]) for name, key, read, _ in _plan(cls) if key in data}
+    plan = _field_plan(cls, None, False)
+    changes: dict[str, Any] = {}
+    for key, value in data.items():
+        entry = plan.get(key)
+        if entry is not None:
+            name, convert = entry
+            changes[name] = value if convert is None or value is None else convert(value)
+    return changes

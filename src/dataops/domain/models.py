@@ -3,8 +3,9 @@ camelCase on the wire through `codec`)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from dataops.domain.enums import (
     ArtifactStatus,
@@ -34,6 +35,49 @@ class ArtifactRef:
     title: str | None = None
     storage_uri: str | None = None
     status: ArtifactStatus | None = None
+
+
+R = TypeVar("R")
+
+
+def refreshed(
+    ref_lists: Sequence[Sequence[R]],
+    artifact_id: Callable[[R], Any],
+    live: Callable[[list[str]], Mapping[str, R]],
+) -> list[list[R]]:
+    """Each list of artifact refs (entities or stored dicts) with every ref to an artifact
+    `live` finds replaced by that artifact's current ref (type, title, URI, status): the
+    API's rule, a ref is a pointer and the artifact record is the truth. `live` is asked
+    once, for every distinct ID."""
+    wanted = dict.fromkeys(artifact_id(ref) for refs in ref_lists for ref in refs)
+    ids = [i for i in wanted if isinstance(i, str)]
+    found = live(ids) if ids else {}
+    return [[found.get(artifact_id(ref), ref) for ref in refs] for refs in ref_lists]
+
+
+REFS_PER_READ = 500
+"""Artifacts read at once to refresh refs (a bound on one query's parameters)."""
+
+
+def refresh_artifact_refs(
+    holders: Sequence[Task | Bundle], read: Callable[[list[str]], Iterable[Artifact]]
+) -> None:
+    """Give the holders' refs their artifacts' current values (`refreshed`), reading the
+    artifacts with `read` (a repository's `get_many`), `REFS_PER_READ` IDs at a time."""
+
+    def live(ids: list[str]) -> dict[str, ArtifactRef]:
+        found: dict[str, ArtifactRef] = {}
+        for start in range(0, len(ids), REFS_PER_READ):
+            found.update((a.id, a.ref()) for a in read(ids[start : start + REFS_PER_READ]))
+        return found
+
+    lists = refreshed([h.artifact_refs for h in holders], _ref_artifact_id, live)
+    for holder, refs in zip(holders, lists, strict=True):
+        holder.artifact_refs = refs
+
+
+def _ref_artifact_id(ref: ArtifactRef) -> str:
+    return ref.artifact_id
 
 
 @dataclass
@@ -287,8 +331,14 @@ class FileRecord:
         if self.storage_uri:
             return self.storage_uri
         if self.storage_path:
-            return "local-dev://" + self.storage_path.replace("\\", "/").lstrip("/")
+            return legacy_uri(self.storage_path)
         return None
+
+
+def legacy_uri(storage_path: str) -> str:
+    """The `local-dev://` URI of a legacy file record's `storagePath` (backslashes as
+    `/`, no leading `/`): the one rule for the API, the store's index and the export."""
+    return "local-dev://" + storage_path.replace("\\", "/").lstrip("/")
 
 
 @dataclass
@@ -523,6 +573,11 @@ class Actor:
     email: str
     role: Role
     name: str | None = None
+
+
+SYSTEM_ACTOR_ID = "system"
+"""Actor id of the CLI and start-up (`dataops users add`, bootstrap, scheduled work): no
+user record has it, and relationships that name an actor may name it."""
 
 
 @dataclass

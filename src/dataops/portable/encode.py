@@ -48,8 +48,8 @@ import orjson
 
 from dataops.domain.codec import camel, from_dict, to_dict
 from dataops.domain.enums import ArtifactStatus, ArtifactType
-from dataops.domain.models import Artifact
-from dataops.portable.format import EntitySpec, canonical_line, legacy_uri, to_record
+from dataops.domain.models import Artifact, refreshed
+from dataops.portable.format import EntitySpec, canonical_line, to_record, with_storage_uri
 from dataops.store.port import StoredRow
 
 Check = Callable[[Any], bool]
@@ -192,7 +192,7 @@ class EntityEncoder:
                 if version is not None:  # (None: an unversioned entity)
                     record["version"] = version
                 if legacy_paths:
-                    _legacy(record)
+                    with_storage_uri(record)
             add_id(record[id_field])
             if holds_refs and record.get("artifact_refs"):
                 holding.append((len(lines), record, exact))
@@ -252,16 +252,22 @@ class EntityEncoder:
 def _refresh(
     holding: list[tuple[int, dict[str, Any], bool]], refs: RefLookup
 ) -> list[tuple[int, dict[str, Any], bool]]:
-    """Give each artifact ref the artifact's current type, title, URI and status (what
-    `export.refresh_refs` does on entities)."""
-    wanted = [ref["artifactId"] for _, record, _ in holding for ref in record["artifact_refs"]]
-    live = refs([i for i in dict.fromkeys(wanted) if isinstance(i, str)])
-    refreshed = []
-    for index, record, exact in holding:
-        found = [live.get(ref["artifactId"], (ref, True)) for ref in record["artifact_refs"]]
+    """Give each artifact ref the artifact's current type, title, URI and status
+    (`models.refreshed`, as `models.refresh_artifact_refs` does on entities)."""
+    lists = refreshed(
+        [[(ref, True) for ref in record["artifact_refs"]] for _, record, _ in holding],
+        _ref_artifact_id,
+        refs,
+    )
+    refreshed_records = []
+    for (index, record, exact), found in zip(holding, lists, strict=True):
         record["artifact_refs"] = [ref for ref, _ in found]
-        refreshed.append((index, record, exact and all(ok for _, ok in found)))
-    return refreshed
+        refreshed_records.append((index, record, exact and all(ok for _, ok in found)))
+    return refreshed_records
+
+
+def _ref_artifact_id(ref: Ref) -> Any:
+    return ref[0]["artifactId"]
 
 
 def _kind(hint: Any) -> str:
@@ -287,13 +293,6 @@ def _picker(keys: Sequence[Any]) -> Callable[[Any], tuple[Any, ...]] | None:
         (only,) = keys
         return lambda container: (container[only],)
     return operator.itemgetter(*keys)
-
-
-def _legacy(record: dict[str, Any]) -> None:
-    """`to_record`'s rule for files: `storage_uri` always, `storage_path` never."""
-    path = record.pop("storage_path", None)
-    if "storage_uri" not in record and isinstance(path, str) and path:
-        record["storage_uri"] = legacy_uri(path)
 
 
 def _deep_safe(function: Callable[..., R], *args: Any) -> R:

@@ -1,12 +1,14 @@
 """Write a portable export of a metadata store.
 
 - One read unit of work for the whole export: on SQLite one read transaction, so the
-  files are a consistent snapshot even while the API keeps writing.
+  files are a consistent snapshot even while the API keeps writing; a store whose reads
+  are live (DynamoDB) is first copied and made consistent (`snapshot.py`), and the files
+  are written from that copy.
 - Streaming: each entity's stored rows are read in batches (`UnitOfWork.stored`) and
   turned into lines by `encode.EntityEncoder` without building entities; no table is
-  ever held in memory. Rows come in id order where the store can give it (SQLite: its
-  primary key); otherwise (DynamoDB tasks) they are sorted through bounded run files
-  (`output.EntityOutput`, `spool.SortedSpool`).
+  ever held in memory. Rows come in id order where the reader can give it (SQLite's
+  primary key, the snapshot copy's); otherwise (a live read of DynamoDB tasks) they are
+  sorted through bounded run files (`output.EntityOutput`, `spool.SortedSpool`).
 - Two cores: where forking is safe, the export worker process (`export_worker.py`)
   encodes part of the batches and writes every file while this process reads the store
   and encodes the rest (`_WorkerFiles`); elsewhere (the API's download runs in a
@@ -23,14 +25,14 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
 from dataops.domain.clock import now_ts, parse_ts
 from dataops.domain.errors import Conflict, NotFound
-from dataops.domain.models import Bundle, Task
+from dataops.domain.models import refresh_artifact_refs
 from dataops.portable.archive import ArchiveWriter, is_archive
 from dataops.portable.encode import EntityEncoder, Ref
 from dataops.portable.export_worker import (
@@ -59,11 +61,10 @@ from dataops.portable.output import (
     Written,
     block,
 )
-from dataops.store.port import MetadataStore, StoredRow, UnitOfWork
+from dataops.store.port import MetadataStore, StoredReader, StoredRow, UnitOfWork
 
 PAGE_SIZE = 500
 """Stored rows per batch: one read, one refs lookup, one message to the worker."""
-_REFRESH_BATCH = 500
 
 
 @dataclass(frozen=True)
@@ -76,25 +77,11 @@ class ExportResult:
         return sum(self.manifest["entity_counts"].values())
 
 
-def refresh_refs(uow: UnitOfWork, holders: Sequence[Task | Bundle]) -> None:
-    """Give each artifact ref the artifact's current type, title, URI and status (the
-    API's rule: a ref is a pointer, the artifact record is the truth)."""
-    ids = list(dict.fromkeys(ref.artifact_id for h in holders for ref in h.artifact_refs))
-    live = {}
-    for start in range(0, len(ids), _REFRESH_BATCH):
-        live.update({a.id: a for a in uow.artifacts.get_many(ids[start : start + _REFRESH_BATCH])})
-    for holder in holders:
-        holder.artifact_refs = [
-            live[ref.artifact_id].ref() if ref.artifact_id in live else ref
-            for ref in holder.artifact_refs
-        ]
-
-
 def present(uow: UnitOfWork, spec: EntitySpec, items: list[Any]) -> list[dict[str, Any]]:
     """Export records of entities, refs refreshed: the defining path the export's lines
     follow (`encode.py`), for readers that hold entities (the importer compares with it)."""
     if spec.name in ("tasks", "bundles"):
-        refresh_refs(uow, items)
+        refresh_artifact_refs(items, uow.artifacts.get_many)
     return [to_record(spec, item) for item in items]
 
 
@@ -136,7 +123,7 @@ def _fsync_dir(path: Path) -> None:
 class _LiveRefs:
     """The refs of artifacts as they are in the export's snapshot (for tasks, bundles)."""
 
-    def __init__(self, uow: UnitOfWork) -> None:
+    def __init__(self, uow: StoredReader) -> None:
         self._uow = uow
         self._artifacts = EntityEncoder(SPECS["artifacts"])
 
@@ -167,7 +154,7 @@ class _Files:
             scratch=self._scratch,
         )
 
-    def send_rows(self, uow: UnitOfWork, encoder: EntityEncoder, rows: list[StoredRow]) -> bool:
+    def send_rows(self, uow: StoredReader, encoder: EntityEncoder, rows: list[StoredRow]) -> bool:
         return False
 
     def add(self, ids: list[str], lines: list[bytes]) -> None:
@@ -199,7 +186,7 @@ class _WorkerFiles:
         self._name, self._key_ordered = spec.name, key_ordered
         self._worker.open(spec.name, spec.file_name, spec.id_field, key_ordered)
 
-    def send_rows(self, uow: UnitOfWork, encoder: EntityEncoder, rows: list[StoredRow]) -> bool:
+    def send_rows(self, uow: StoredReader, encoder: EntityEncoder, rows: list[StoredRow]) -> bool:
         """Send `rows` to be encoded there, unless enough batches already wait for that
         (or an artifact ID in them cannot be found by the byte search)."""
         if not self._worker.wants_rows():
@@ -229,7 +216,7 @@ class _WorkerFiles:
 
 
 def _export_entity(
-    uow: UnitOfWork,
+    uow: StoredReader,
     spec: EntitySpec,
     files: _Files | _WorkerFiles,
     refs: _LiveRefs,
@@ -269,9 +256,23 @@ def write_entity_files(
     files = _Files(open_file, scratch) if worker is None else _WorkerFiles(worker)
     try:
         with store.unit_of_work() as uow:
-            refs = _LiveRefs(uow)
-            for name in EXPORTED:
-                _export_entity(uow, SPECS[name], files, refs, progress, page_size)
+            snapshot = None
+            if not store.snapshot_reads:  # reads are live: make one instant first
+                # (imported here: it brings the validator's relationship rules, which an
+                # export from SQLite never needs)
+                from dataops.portable.snapshot import take_snapshot
+
+                snapshot = take_snapshot(
+                    uow, scratch / "snapshot.sqlite3", page_size=page_size, on_page=progress.update
+                )
+            reader: StoredReader = uow if snapshot is None else snapshot
+            try:
+                refs = _LiveRefs(reader)
+                for name in EXPORTED:
+                    _export_entity(reader, SPECS[name], files, refs, progress, page_size)
+            finally:
+                if snapshot is not None:
+                    snapshot.close()
         written = dict(zip(EXPORTED, files.written(), strict=True))
     finally:
         files.close()

@@ -48,7 +48,7 @@ from typing import Any
 from dataops.portable.encode import EntityEncoder, Ref
 from dataops.portable.format import SPECS
 from dataops.portable.output import Block, EntityOutput, OpenFile, WriterThread, Written
-from dataops.store.port import StoredRow, UnitOfWork
+from dataops.store.port import StoredReader, StoredRow
 
 Artifacts = tuple[frozenset[str], list[StoredRow]]
 """The artifact IDs looked up for a batch, and the rows of those that exist."""
@@ -73,7 +73,7 @@ def worker_possible() -> bool:
     return cores >= 2 and threading.active_count() == 1
 
 
-def artifacts_for(uow: UnitOfWork, rows: Sequence[StoredRow]) -> Artifacts | None:
+def artifacts_for(uow: StoredReader, rows: Sequence[StoredRow]) -> Artifacts | None:
     """The artifacts the refs in `rows` may point to, read in the export's unit; None if
     an ID cannot be read from the bytes (then the export encodes the batch)."""
     found_ids = []

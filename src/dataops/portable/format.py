@@ -39,22 +39,20 @@ import json
 import os
 import re
 import subprocess
-import types
-import typing
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from dataops.domain import models
-from dataops.domain.codec import camel, snake
+from dataops.domain.codec import builder, camel, constructor, record_plan, snake
+from dataops.domain.models import legacy_uri as legacy_uri  # (the export's rule too)
 
 SCHEMA_VERSION = "dataops.execution.v1"
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
-LEGACY_SCHEME = "local-dev://"
-SYSTEM_ACTOR = "system"
-"""Actor id of the CLI and start-up (`dataops users add`, bootstrap): no user record."""
+SYSTEM_ACTOR = models.SYSTEM_ACTOR_ID
+"""The actor id relationships may name without a user record."""
 
 
 @dataclass(frozen=True)
@@ -145,9 +143,12 @@ def required_fields(spec: EntitySpec) -> tuple[str, ...]:
     return tuple(names)
 
 
-def legacy_uri(storage_path: str) -> str:
-    """`local-dev://` URI of a legacy `storagePath`."""
-    return LEGACY_SCHEME + storage_path.replace("\\", "/").lstrip("/")
+def with_storage_uri(record: dict[str, Any]) -> None:
+    """A file's export record: `storage_uri` always (a legacy `storage_path` as its
+    `local-dev://` URI), `storage_path` never."""
+    path = record.pop("storage_path", None)
+    if "storage_uri" not in record and isinstance(path, str) and path:
+        record["storage_uri"] = legacy_uri(path)
 
 
 _FIELD_NAMES: dict[type[Any], tuple[tuple[str, str], ...]] = {}
@@ -182,9 +183,7 @@ def to_record(spec: EntitySpec, entity: Any) -> dict[str, Any]:
             continue
         record[spec.id_field if name == "id" else name] = _runtime(value)
     if spec.name == "files":
-        path = record.pop("storage_path", None)
-        if "storage_uri" not in record and isinstance(path, str) and path:
-            record["storage_uri"] = legacy_uri(path)
+        with_storage_uri(record)
     return record
 
 
@@ -193,139 +192,26 @@ def runtime_dict(spec: EntitySpec, record: Mapping[str, Any]) -> dict[str, Any]:
     return {("id" if key == spec.id_field else camel(key)): value for key, value in record.items()}
 
 
-Converter = Callable[[Any], Any]
-_CONVERTERS: dict[Any, Converter] = {}
-_BUILDERS: dict[tuple[type[Any], Any], Callable[[Mapping[str, Any]], Any]] = {}
-
-
-def _same(value: Any) -> Any:
-    return value
-
-
-def _converter(hint: Any) -> Converter:
-    """JSON value → field value for the type `hint` (what `codec.from_dict` does, compiled
-    once per type: enums from their values, nested entities from camelCase objects)."""
-    found = _CONVERTERS.get(hint)
-    if found is None:
-        found = _CONVERTERS[hint] = _compile_converter(hint)
-    return found
-
-
-def _compile_converter(hint: Any) -> Converter:
-    origin = typing.get_origin(hint)
-    if origin in (typing.Union, types.UnionType):
-        options = [arg for arg in typing.get_args(hint) if arg is not type(None)]
-        inner = _converter(options[0]) if len(options) == 1 else _same
-        return _same if inner is _same else (lambda v: None if v is None else inner(v))
-    if origin is list:
-        item = _converter(typing.get_args(hint)[0])
-        return _same if item is _same else (lambda v: [item(x) for x in v])
-    if isinstance(hint, type) and dataclasses.is_dataclass(hint):
-        build = _builder(hint)
-        return lambda v: build(v)
-    if isinstance(hint, type) and issubclass(hint, enum.Enum):
-        return _enum_converter(hint)
-    return _same
-
-
-def _enum_converter(cls: type[enum.Enum]) -> Converter:
-    """`cls(value)`, looked up first in the value → member map, as `cls(value)` does."""
-    members = dict(cls._value2member_map_)
-
-    def convert(value: Any) -> Any:
-        try:
-            return members[value]
-        except (KeyError, TypeError):
-            return cls(value)
-
-    return convert
-
-
-def _builder(
-    cls: type[Any], rename: tuple[str, str] | None = None
-) -> Callable[[Mapping[str, Any]], Any]:
-    """Build `cls` from a dict keyed by camelCase names, or (`rename`: the entity's id
-    key and its export name) by export record names. Unknown keys are ignored and a
-    null reads as an absent field (the field's default), as the export omits nulls."""
-    found = _BUILDERS.get((cls, rename))
-    if found is None:
-        hints = typing.get_type_hints(cls)
-        plan: dict[str, tuple[str, Converter | None]] = {}
-        for name, key in _names(cls):
-            if rename is not None:
-                key = rename[1] if name == rename[0] else name
-            convert = _converter(hints[name])
-            plan[key] = (name, None if convert is _same else convert)
-
-        def build(data: Mapping[str, Any]) -> Any:
-            kwargs = {}
-            for key, value in data.items():
-                entry = plan.get(key)
-                if entry is not None and value is not None:
-                    name, convert = entry
-                    kwargs[name] = value if convert is None else convert(value)
-            return cls(**kwargs)
-
-        found = _BUILDERS[(cls, rename)] = build
-    return found
-
-
 _RECORD_BUILDERS: dict[str, Callable[[Mapping[str, Any]], Any]] = {}
 
 
-def _constructor(cls: type[Any]) -> Callable[[dict[str, Any]], Any]:
-    """`cls(**kwargs)` for valid field names, faster: a plain dataclass's `__init__`
-    only stores each field's value or default (a fresh one from a default factory), so
-    the instance dict can be filled at once. Any other class is called."""
-    params = getattr(cls, "__dataclass_params__", None)
-    fields = dataclasses.fields(cls)
-    if (
-        params is None
-        or params.frozen
-        or hasattr(cls, "__slots__")
-        or hasattr(cls, "__post_init__")
-        or cls.__new__ is not object.__new__  # type: ignore[comparison-overlap]
-        or not all(f.init for f in fields)
-    ):
-        return lambda kwargs: cls(**kwargs)
-    missing = dataclasses.MISSING
-    template = {f.name: None if f.default is missing else f.default for f in fields}
-    factories = [(f.name, f.default_factory) for f in fields if f.default_factory is not missing]
-    required = frozenset(
-        f.name for f in fields if f.default is missing and f.default_factory is missing
-    )
-
-    def construct(kwargs: dict[str, Any]) -> Any:
-        if not required <= kwargs.keys():
-            return cls(**kwargs)  # the TypeError, as the constructor words it
-        values = {**template, **kwargs}  # keys in field order, as __init__ sets them
-        for name, factory in factories:
-            if name not in kwargs:
-                values[name] = factory()
-        entity = object.__new__(cls)
-        entity.__dict__.update(values)
-        return entity
-
-    return construct
-
-
 def _record_builder(spec: EntitySpec) -> Callable[[Mapping[str, Any]], Any]:
-    """`_builder` of the entity by export names, with a fast path for the usual record
-    (known keys, no nulls): export names are the attribute names but for the id, so the
-    record itself is the keyword arguments once the few non-JSON values are converted."""
+    """The codec's builder of the entity by export names, with a fast path for the usual
+    record (known keys, no nulls): export names are the attribute names but for the id,
+    so the record itself is the keyword arguments once the few non-JSON values are
+    converted."""
     found = _RECORD_BUILDERS.get(spec.name)
     if found is None:
         assert spec.model is not None
         cls, id_key = spec.model, spec.id_field
-        general = _builder(cls, ("id", id_key))
-        construct = _constructor(cls)
-        hints = typing.get_type_hints(cls)
-        names = _names(cls)
-        keys = frozenset(id_key if name == "id" else name for name, _ in names)
+        general = builder(cls, ("id", id_key), absent_nulls=True)
+        construct = constructor(cls)
+        plan = record_plan(cls, ("id", id_key))
+        keys = frozenset(plan)
         conversions = [
             (name, convert)
-            for name, _ in names
-            if name != "id" and (convert := _converter(hints[name])) is not _same
+            for name, convert in plan.values()
+            if name != "id" and convert is not None
         ]
 
         def build(data: Mapping[str, Any]) -> Any:

@@ -9,7 +9,14 @@ from dataops.domain.clock import new_id, now_ts
 from dataops.domain.codec import to_dict
 from dataops.domain.enums import EntityType, StorageProvider
 from dataops.domain.errors import NotFound, StorageUnavailable, ValidationFailed, VersionConflict
-from dataops.domain.models import Actor, ArtifactRef, AuditEvent, Bundle, Task
+from dataops.domain.models import (
+    Actor,
+    ArtifactRef,
+    AuditEvent,
+    Bundle,
+    Task,
+    refresh_artifact_refs,
+)
 from dataops.services.context import Workspace
 from dataops.store.port import Repository, UnitOfWork
 
@@ -88,16 +95,8 @@ def audit(
 
 def refresh_refs(uow: UnitOfWork, holders: Sequence[Task | Bundle]) -> None:
     """Replace each ref's snapshot with the artifact's current type, title, URI and status
-    (one batched read for all holders)."""
-    ids = list(dict.fromkeys(ref.artifact_id for h in holders for ref in h.artifact_refs))
-    if not ids:
-        return
-    live = {a.id: a for a in uow.artifacts.get_many(ids)}
-    for holder in holders:
-        holder.artifact_refs = [
-            live[ref.artifact_id].ref() if ref.artifact_id in live else ref
-            for ref in holder.artifact_refs
-        ]
+    (`models.refresh_artifact_refs`, read in this unit)."""
+    refresh_artifact_refs(holders, uow.artifacts.get_many)
 
 
 def guard_local_storage(ws: Workspace, provider: StorageProvider | None) -> None:

@@ -16,7 +16,7 @@ from dataops.domain.errors import (
     ValidationFailed,
     VersionConflict,
 )
-from dataops.domain.models import Actor, AuditEvent, Credential, Notification, User
+from dataops.domain.models import SYSTEM_ACTOR_ID, Actor, AuditEvent, Credential, Notification, User
 from dataops.domain.rules import user_errors
 from dataops.services import passwords
 from dataops.services.common import audit, raise_if, require
@@ -24,7 +24,7 @@ from dataops.services.context import Workspace
 from dataops.store.port import MAX_PAGE_SIZE, Filters, Page, PageRequest, UnitOfWork
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-SYSTEM = Actor(id="system", email="system@dataops.invalid", role=Role.ADMIN, name="System")
+SYSTEM = Actor(id=SYSTEM_ACTOR_ID, email="system@dataops.invalid", role=Role.ADMIN, name="System")
 
 
 def normal_email(email: str) -> str:

@@ -229,8 +229,20 @@ class UnitOfWork(Protocol):
         """Roll back unless `commit()` ran."""
 
 
+class StoredReader(Protocol):
+    """The bulk reads of a unit of work (`stored`, `stored_many`): what the export reads."""
+
+    def stored(self, entity: str, batch_size: int = MAX_PAGE_SIZE) -> StoredRecords: ...
+
+    def stored_many(self, entity: str, keys: Sequence[str]) -> list[StoredRow]: ...
+
+
 class MetadataStore(Protocol):
     name: str
+    snapshot_reads: bool
+    """True when everything one read unit of work reads is one snapshot (SQLite); False
+    when reads are live (DynamoDB), so a reader that needs one instant across records
+    must make it (the export: `portable/snapshot.py`)."""
     atomic_write_limit: int | None
     """The most writes one unit of work commits atomically (None: any number). Beyond
     it a unit is refused, or, if it only inserts, sent in parts (not atomically)."""

@@ -379,6 +379,7 @@ class DynamoStore:
 
     name = "dynamodb"
     atomic_write_limit: int | None = MAX_TRANSACTION_ITEMS
+    snapshot_reads = False
 
     def __init__(self, settings: Settings) -> None:
         missing = [e for e in SPECS if e not in settings.table_names]

@@ -310,6 +310,7 @@ class SqliteStore:
 
     name = "sqlite"
     atomic_write_limit: int | None = None
+    snapshot_reads = True
 
     def __init__(self, path: Path) -> None:
         self.path = path
