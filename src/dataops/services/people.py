@@ -21,7 +21,7 @@ from dataops.domain.rules import user_errors
 from dataops.services import passwords
 from dataops.services.common import audit, raise_if, require
 from dataops.services.context import Workspace
-from dataops.store.port import MAX_PAGE_SIZE, Filters, Page, PageRequest, UnitOfWork
+from dataops.store.port import Filters, Page, PageRequest, UnitOfWork
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 SYSTEM = Actor(id=SYSTEM_ACTOR_ID, email="system@dataops.invalid", role=Role.ADMIN, name="System")
@@ -292,18 +292,9 @@ def list_notifications(
 
 
 def unread_count(ws: Workspace, actor: Actor) -> int:
-    """How many of the actor's notifications are unread (their index, read to the end)."""
-    count, cursor = 0, None
+    """How many of the actor's notifications are unread: a count of their index."""
     with ws.store.unit_of_work() as uow:
-        while True:
-            page = uow.notifications.find(
-                Filters({"user_id": actor.id, "unread_key": "true"}),
-                PageRequest(MAX_PAGE_SIZE, cursor),
-            )
-            count += len(page.items)
-            cursor = page.next_cursor
-            if cursor is None:
-                return count
+        return uow.notifications.count(Filters({"user_id": actor.id, "unread_key": "true"}))
 
 
 def read_notification(ws: Workspace, actor: Actor, notification_id: str) -> Notification:
