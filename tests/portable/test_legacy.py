@@ -234,6 +234,42 @@ def test_template_refs_are_a_warning_job_refs_an_error(tmp_path: Path) -> None:
     ]
 
 
+def test_lenient_timestamps_and_missing_stamps_are_mapped(
+    tmp_path: Path, empty_workspace: Workspace
+) -> None:
+    """The earlier validator took any `Date.parse` text and optional stamps; today's
+    records need ISO timestamps and both stamps: each is mapped, with a warning."""
+    root = _copy(tmp_path)
+    users = _lines(root, "users")
+    users[0]["created_at"] = "June 1 2025 14:30"
+    _rewrite(root, "users", users)
+    tasks = _lines(root, "tasks")
+    tasks[1].pop("updated_at")
+    tasks[1]["created_at"] = "2026-03-13T09:00:00+01:00"
+    tasks[2].pop("created_at")
+    tasks[2].pop("updated_at")
+    _rewrite(root, "tasks", tasks)
+    report = validate_export(root)
+    assert report.valid, report.lines()
+    warned = {(w.entity, w.line, w.field): w.message for w in report.warnings}
+    assert "read as '2025-06-01T14:30:00.000Z'" in warned[("users", 1, "created_at")]
+    assert ("tasks", 2, "created_at") not in warned  # an offset is today's form too
+    assert "(its created_at)" in warned[("tasks", 2, "updated_at")]
+    assert ("tasks", 3, "created_at") in warned
+    apply_import(root, empty_workspace.store)
+    with empty_workspace.store.unit_of_work() as uow:
+        user = uow.users.get(users[0]["user_id"])
+        second = uow.tasks.get(tasks[1]["task_id"])
+        third = uow.tasks.get(tasks[2]["task_id"])
+    assert user is not None and user.created_at == "2025-06-01T14:30:00.000Z"
+    assert second is not None and second.updated_at == second.created_at
+    assert third is not None and third.created_at and third.updated_at
+    unreadable = _copy(tmp_path / "again")
+    _edit(unreadable, "users", 0, created_at="sometime soon")
+    problems = validate_export(unreadable).problems
+    assert [(p.entity, p.line, p.field) for p in problems] == [("users", 1, "created_at")]
+
+
 def test_an_unknown_field_is_an_error_not_dropped(tmp_path: Path) -> None:
     root = _copy(tmp_path)
     line = _edit(root, "tasks", 0, emoji="🎙")

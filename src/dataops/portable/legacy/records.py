@@ -34,7 +34,10 @@ The mapping:
   else an error), `lead_days` 0, UTC, starting the day the export was written (the
   earlier system made every occurrence before it);
 - a timestamp that is a date alone (the earlier validator took any date) → that day's
-  midnight UTC;
+  midnight UTC; any other the earlier validator took (JavaScript's lenient `Date.parse`:
+  `"June 1 2026"`, no zone) → read by dateutil, UTC when it names no zone;
+- a missing `created_at`/`updated_at` (optional then, required today) → the other one,
+  the completion time, or the day the export was written;
 - the shared portal identity `portal-admin` (REFERENCE.md §10.18, no user record) as
   an actor → the system actor.
 """
@@ -44,8 +47,12 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
+from dateutil import parser as dateutil_parser
+
+from dataops.domain.clock import format_ts, parse_ts
 from dataops.domain.enums import DataClass, StorageProvider
 from dataops.domain.models import RecurringConfig
 from dataops.domain.recurrence import RecurrenceError, parse_recurrence
@@ -58,6 +65,8 @@ Note = Callable[[Problem, bool], None]
 """Where a finding goes: (problem, whether it is an error; else a warning)."""
 
 _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_EPOCH = datetime(2000, 1, 1)
+"""What a lenient timestamp's missing parts default to (`"2026"` → 2026-01-01)."""
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
 _RATE = re.compile(r"^rate\(\s*(\d+)\s+days?\s*\)$")
 _AWS_DAY = re.compile(r"(?<![#\d])([1-7])(?!\d)")
@@ -71,6 +80,30 @@ _ACTOR_FIELDS = {
 _MANUAL_TRIGGERS = frozenset({"", "manual", "none"})
 DEFINITION_REF = "task"
 """`refId` of the one task definition of a template made for a legacy recurring config."""
+
+
+_STAMPED = frozenset({"tasks", "bundles", "templates", "recurring_configs", "artifacts"})
+"""Entities whose records carry `created_at` and `updated_at` today (both required)."""
+
+
+def lenient_timestamp(value: str) -> str | None:
+    """`value` as today's timestamp (ISO 8601, UTC, milliseconds, `Z`) when the earlier
+    system took it (any date or date-time JavaScript's `Date.parse` reads; one without a
+    zone is read as UTC); None when it cannot be read (today's checks then report it)."""
+    if _DAY.match(value):
+        return f"{value}T00:00:00.000Z"
+    try:
+        parse_ts(value)
+        return value
+    except ValueError:
+        pass
+    try:
+        parsed = dateutil_parser.parse(value, default=_EPOCH)
+    except (ValueError, OverflowError):
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return format_ts(parsed.astimezone(UTC))
 
 
 def config_template_id(config_id: str) -> str:
@@ -145,13 +178,35 @@ class LegacyMapper:
                 )
         for field in TIMESTAMPS:
             value = record.get(field)
-            if isinstance(value, str) and _DAY.match(value):
-                record[field] = f"{value}T00:00:00.000Z"
-                self._warn(entity, line, field, f"date {value!r} mapped to {record[field]!r}")
+            if isinstance(value, str):
+                read = lenient_timestamp(value)
+                if read is not None and read != value:
+                    record[field] = read
+                    self._warn(entity, line, field, f"timestamp {value!r} read as {read!r}")
+        self._stamps(entity, line, record)
         mapper = _MAPPERS.get(entity)
         if mapper is not None:
             mapper(self, line, record)
         return record
+
+    def _stamps(self, entity: str, line: int, record: dict[str, Any]) -> None:
+        """The earlier system's `created_at`/`updated_at` were optional; today's records
+        that carry them need both: a missing one is the other (or the completion, or
+        the export's day), said as a warning."""
+        if entity not in _STAMPED:
+            return
+        fallbacks = {
+            "created_at": ("updated_at", "completed_at"),
+            "updated_at": ("completed_at", "created_at"),
+        }
+        for field, others in fallbacks.items():
+            if record.get(field) is not None:
+                continue
+            source = next((o for o in others if isinstance(record.get(o), str)), None)
+            value = record[source] if source else f"{self._start}T00:00:00.000Z"
+            record[field] = value
+            origin = f"its {source}" if source else "the day the export was written"
+            self._warn(entity, line, field, f"missing; set to {value!r} ({origin})")
 
     # ------------------------------------------------------------------ entities
 
