@@ -261,9 +261,13 @@ def test_lenient_timestamps_and_missing_stamps_are_mapped(
         user = uow.users.get(users[0]["user_id"])
         second = uow.tasks.get(tasks[1]["task_id"])
         third = uow.tasks.get(tasks[2]["task_id"])
-    assert user is not None and user.created_at == "2025-06-01T14:30:00.000Z"
-    assert second is not None and second.updated_at == second.created_at
-    assert third is not None and third.created_at and third.updated_at
+    assert user is not None
+    assert user.created_at == "2025-06-01T14:30:00.000Z"
+    assert second is not None
+    assert second.updated_at == second.created_at
+    assert third is not None
+    assert third.created_at
+    assert third.updated_at
     unreadable = _copy(tmp_path / "again")
     _edit(unreadable, "users", 0, created_at="sometime soon")
     problems = validate_export(unreadable).problems
