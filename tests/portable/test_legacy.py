@@ -192,6 +192,7 @@ def test_todays_export_is_not_legacy(tmp_path: Path, empty_workspace: Workspace)
         ("bundles", 0, {"audit_event_refs": [{"auditEventId": "e1"}]}, "audit_event_refs", ""),
         ("notifications", 0, {"type": "task-overdue"}, "notification_type", "differs"),
         ("artifacts", 0, {"visibility": "secret"}, "visibility", "'secret'"),
+        ("tasks", 0, {"proof_requirement": "a photo"}, "proof_requirement", "proof type"),
     ],
 )
 def test_what_cannot_be_mapped_is_an_error_naming_the_record(
@@ -272,6 +273,29 @@ def test_lenient_timestamps_and_missing_stamps_are_mapped(
     _edit(unreadable, "users", 0, created_at="sometime soon")
     problems = validate_export(unreadable).problems
     assert [(p.entity, p.line, p.field) for p in problems] == [("users", 1, "created_at")]
+
+
+def test_plain_text_metadata_and_a_bare_proof_type_are_mapped(
+    tmp_path: Path, empty_workspace: Workspace
+) -> None:
+    root = _copy(tmp_path)
+    _edit(root, "artifacts", 0, metadata="checked by Ben")
+    line = _edit(root, "tasks", 0, proof_requirement="artifact")
+    report = validate_export(root)
+    assert report.valid, report.lines()
+    warned = {(w.entity, w.field) for w in report.warnings}
+    assert {("artifacts", "metadata"), ("tasks", "proof_requirement")} <= warned
+    apply_import(root, empty_workspace.store)
+    artifact_id = _lines(root, "artifacts")[0]["artifact_id"]
+    task_id = _lines(root, "tasks")[line - 1]["task_id"]
+    with empty_workspace.store.unit_of_work() as uow:
+        artifact = uow.artifacts.get(artifact_id)
+        task = uow.tasks.get(task_id)
+    assert artifact is not None
+    assert artifact.metadata == {"text": "checked by Ben"}
+    assert task is not None
+    assert task.proof_requirement is not None
+    assert task.proof_requirement.type == "artifact"
 
 
 def test_an_unknown_field_is_an_error_not_dropped(tmp_path: Path) -> None:

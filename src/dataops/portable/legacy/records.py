@@ -19,7 +19,9 @@ The mapping:
   config and not kept; `recurring_config_id` (a legacy config made tasks) → the
   `template_id` made for that config and its task definition's `template_task_ref`;
 - free-form objects kept as JSON text (task `proof_requirement`, artifact `metadata`)
-  → the object; a whole `size_bytes` written as a fraction (`10.0`) → the integer;
+  → the object; plain-text `metadata` (the earlier system took a string) →
+  `{"text": <it>}`, a `proof_requirement` that is a proof type alone → `{"type": <it>}`;
+  a whole `size_bytes` written as a fraction (`10.0`) → the integer;
 - bundles: empty `assistant_job_refs`/`audit_event_refs` dropped (bundles have none
   today; non-empty ones are an error);
 - templates: `source_doc_ids` → `references` (`{"title": "Source document <id>"}`);
@@ -53,7 +55,7 @@ from typing import Any
 from dateutil import parser as dateutil_parser
 
 from dataops.domain.clock import format_ts, parse_ts
-from dataops.domain.enums import DataClass, StorageProvider
+from dataops.domain.enums import DataClass, ProofType, StorageProvider
 from dataops.domain.models import RecurringConfig
 from dataops.domain.recurrence import RecurrenceError, parse_recurrence
 from dataops.domain.rules import MAX_TITLE, MAX_TITLE_PATTERN
@@ -72,6 +74,8 @@ _RATE = re.compile(r"^rate\(\s*(\d+)\s+days?\s*\)$")
 _AWS_DAY = re.compile(r"(?<![#\d])([1-7])(?!\d)")
 _CLASS_ORDER = [c.value for c in DataClass]  # public < internal < private < sensitive
 PORTAL_IDENTITY = "portal-admin"
+METADATA_TEXT = "text"
+"""The key under which an artifact's plain-text legacy `metadata` is kept."""
 _ACTOR_FIELDS = {
     "tasks": ("completed_by",),
     "artifacts": ("created_by", "reviewed_by"),
@@ -259,11 +263,17 @@ class LegacyMapper:
             value = json.loads(text)
         except ValueError:
             value = None
-        if not isinstance(value, dict):
-            self._error(entity, line, field, "JSON text that is not an object")
-            return
-        record[field] = value
-        self._warn(entity, line, field, "JSON text mapped to its object")
+        if isinstance(value, dict):
+            record[field] = value
+            self._warn(entity, line, field, "JSON text mapped to its object")
+        elif field == "metadata":
+            record[field] = {METADATA_TEXT: text}
+            self._warn(entity, line, field, f"text kept as metadata.{METADATA_TEXT}")
+        elif field == "proof_requirement" and text in {t.value for t in ProofType}:
+            record[field] = {"type": text}
+            self._warn(entity, line, field, f"proof type {text!r} mapped to {{'type': {text!r}}}")
+        else:
+            self._error(entity, line, field, "text that is neither a JSON object nor a proof type")
 
     def _artifacts(self, line: int, record: dict[str, Any]) -> None:
         self._size("artifacts", line, record)
