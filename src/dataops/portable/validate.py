@@ -65,12 +65,13 @@ _NEVER_EXPORTED = frozenset(OMITTED) | {"sessions", "api_tokens", "credentials"}
 
 @contextmanager
 def opened(
-    path: Path, workers: int | None = None, chunk_bytes: int | None = None
+    path: Path, workers: int | None = None, chunk_bytes: int | None = None, *, fast: bool = True
 ) -> Iterator[tuple[Path, Report, ScratchIndex]]:
     """Validate `path` and yield (the directory holding its files, the report, the
     scratch index); temporary files are removed afterwards. `workers`: processes that
     check lines (default: one per core for a large export, else only this one), given
-    ranges of lines of about `chunk_bytes`."""
+    ranges of lines of about `chunk_bytes`. `fast=False` takes the reference paths only
+    (no pre-filter, stdlib gzip): the fast ones must report exactly the same."""
     if not path.exists():
         raise NotFound("export", str(path))
     with tempfile.TemporaryDirectory(prefix="dataops-validate-") as scratch:
@@ -79,7 +80,7 @@ def opened(
         if is_archive(path) and path.is_file():
             root = Path(scratch) / "files"
             root.mkdir()
-            for problem in extract_archive(path, root):
+            for problem in extract_archive(path, root, fast=fast):
                 report.add(problem)
         elif not path.is_dir():
             report.add(Problem("export", "is neither a directory nor a .tar.gz archive"))
@@ -94,9 +95,9 @@ def opened(
 
 
 def validate_export(
-    path: Path, workers: int | None = None, chunk_bytes: int | None = None
+    path: Path, workers: int | None = None, chunk_bytes: int | None = None, *, fast: bool = True
 ) -> Report:
-    with opened(path, workers, chunk_bytes) as (_, report, _index):
+    with opened(path, workers, chunk_bytes, fast=fast) as (_, report, _index):
         return report
 
 
