@@ -27,6 +27,7 @@ from typing import Any
 
 from dataops.domain.errors import Conflict
 from dataops.domain.search import SEARCHED_ENTITIES
+from dataops.portable.bulk import encoded_batches
 from dataops.portable.export import present
 from dataops.portable.format import EXPORTED, SPECS, EntitySpec, from_record
 from dataops.portable.lines import parse_line, read_lines
@@ -132,10 +133,13 @@ def _comparable(record: dict[str, Any]) -> dict[str, Any]:
 
 
 class _Importer:
-    def __init__(self, root: Path, report: Report, store: MetadataStore) -> None:
+    def __init__(
+        self, root: Path, report: Report, store: MetadataStore, *, fast: bool = True
+    ) -> None:
         self._root = root
         self._report = report
         self._store = store
+        self._fast = fast
 
     def entities(self, manifest_listed: list[str]) -> list[EntitySpec]:
         return [SPECS[name] for name in EXPORTED if name in manifest_listed]
@@ -153,6 +157,13 @@ class _Importer:
             if not write and not invalid and all_new:
                 counts.insert = self._report.entity_counts[spec.name]
                 continue
+            if write and self._bulk(spec, all_new, invalid):
+                for encoded in encoded_batches(self._store, self._root / spec.file_name, spec):
+                    with self._store.unit_of_work(write=True) as uow:
+                        uow.add_encoded(encoded)
+                        uow.commit()
+                    counts.insert += len(encoded.rows)
+                continue
             size = _batch_size(self._store, spec, all_new)
             for batch in _records(self._root, spec, invalid, size):
                 counts.invalid += sum(1 for _, record in batch if record is None)
@@ -161,6 +172,18 @@ class _Importer:
                     self._batch(uow, spec, valid, counts, plan, write=write)
                     if write:
                         uow.commit()
+
+    def _bulk(self, spec: EntitySpec, all_new: bool, invalid: set[int]) -> bool:
+        """Whether the records of `spec` go by the bulk path (`bulk`): inserts only (the
+        target holds none), no invalid line, and a store that commits a unit of any size
+        atomically (SQLite; DynamoDB's units stay at `_batch_size`)."""
+        return (
+            self._fast
+            and all_new
+            and not invalid
+            and spec.name != "users"  # compared by email too
+            and self._store.atomic_write_limit is None
+        )
 
     def _nothing_to_compare(self, spec: EntitySpec) -> bool:
         """True when every record of `spec` would be inserted: the target holds none of
@@ -239,18 +262,21 @@ def plan_import(path: Path, store: MetadataStore) -> Plan:
         return plan
 
 
-def apply_import(path: Path, store: MetadataStore, *, allow_existing: bool = False) -> Plan:
+def apply_import(
+    path: Path, store: MetadataStore, *, allow_existing: bool = False, fast: bool = True
+) -> Plan:
     """Import `path` into `store` (see the module docstring); the returned plan holds
-    what was written."""
+    what was written. `fast=False`: the reference paths only (`validate_export`'s, and
+    every record added one by one), which must store the same rows."""
     if not allow_existing and not store.is_empty():
         raise ImportRefused(
             "the target store already holds records; import into an empty store, or pass "
             "--allow-existing to merge (identical records are skipped, others updated)"
         )
-    with opened(path) as (root, report, _index):
+    with opened(path, fast=fast) as (root, report, _index):
         plan = Plan(str(path), report)
         _refuse_stopped(plan)
-        importer = _Importer(root, report, store)
+        importer = _Importer(root, report, store, fast=fast)
         importer.run(plan, write=False)
         if not report.valid:
             raise ImportRefused(
