@@ -87,7 +87,7 @@ def opened(
         index = ScratchIndex(Path(scratch))
         try:
             if path.is_dir() or root != path:
-                validator = _Validator(root, report, index, Path(scratch))
+                validator = _Validator(root, report, index, Path(scratch), fast=fast)
                 validator.run(workers, chunk_bytes)
             yield root, report, index
         finally:
@@ -102,7 +102,10 @@ def validate_export(
 
 
 class _Validator:
-    def __init__(self, root: Path, report: Report, index: ScratchIndex, scratch: Path) -> None:
+    def __init__(
+        self, root: Path, report: Report, index: ScratchIndex, scratch: Path, *, fast: bool
+    ) -> None:
+        self._fast = fast
         self._root = root
         self._report = report
         self._index = index
@@ -266,7 +269,8 @@ class _Validator:
             if sizes[spec.name] <= small_file and budget > 0:  # smallest first: the users
                 self._index.collect_ids(spec.name)
                 digest = hashlib.sha256()
-                result = scan_chunk(Chunk(spec.name, path), self._index, None, digest, budget)
+                chunk = Chunk(spec.name, path)
+                result = scan_chunk(chunk, self._index, None, digest, budget, fast=self._fast)
                 early[spec.name] = (result, digest)
                 budget -= len(result.problems)
                 self._index.ids_complete(spec.name)
@@ -284,7 +288,9 @@ class _Validator:
                 digest = hashlib.sha256()
                 chunk = Chunk(spec.name, self._root / spec.file_name)
                 budget = MAX_PROBLEMS - self._report.problem_count
-                result = scan_chunk(chunk, self._index, self._report.add, digest, budget)
+                result = scan_chunk(
+                    chunk, self._index, self._report.add, digest, budget, fast=self._fast
+                )
             self._file_done(spec, self._take(spec, result), count, checksum, digest)
 
     def _scan_parallel(
@@ -304,7 +310,9 @@ class _Validator:
 
         if not digests:
             workers = 0  # nothing left for them
-        results = scan_parallel(chunks(), self._scratch, workers, self._index.known)
+        results = scan_parallel(
+            chunks(), self._scratch, workers, self._index.known, fast=self._fast
+        )
         try:
             ahead: tuple[Chunk, ChunkResult] | None = next(results, None)
             for spec, count, checksum in files:
