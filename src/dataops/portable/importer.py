@@ -16,6 +16,10 @@ notifications, audit events), a batch per write unit of work, keeping every ID:
 
 Records absent from the export are never deleted. Users arrive without credentials
 (exports carry no password hashes): set them with `dataops users passwd EMAIL`.
+
+On a store that commits a unit of any size (SQLite), an entity the target holds none
+of is written by the bulk path (`bulk`): encoded by worker processes, a range of lines
+per unit of work, the same rows as record by record (`fast=False`).
 """
 
 from __future__ import annotations
@@ -39,6 +43,8 @@ BATCH_SIZE = 500
 # DynamoDB commits a unit as one TransactWriteItems of at most 100 items, and a record
 # may carry a uniqueness claim (users by email): 40 records stay within it.
 DYNAMO_BATCH_SIZE = 40
+BULK_UNIT = 50_000
+"""Records per write unit of work of the bulk path (SQLite): about 50 MB of rows."""
 
 
 def _batch_size(store: MetadataStore, spec: EntitySpec, inserts_only: bool) -> int:
@@ -158,11 +164,7 @@ class _Importer:
                 counts.insert = self._report.entity_counts[spec.name]
                 continue
             if write and self._bulk(spec, all_new, invalid):
-                for encoded in encoded_batches(self._store, self._root / spec.file_name, spec):
-                    with self._store.unit_of_work(write=True) as uow:
-                        uow.add_encoded(encoded)
-                        uow.commit()
-                    counts.insert += len(encoded.rows)
+                self._write_bulk(spec, counts)
                 continue
             size = _batch_size(self._store, spec, all_new)
             for batch in _records(self._root, spec, invalid, size):
@@ -172,6 +174,21 @@ class _Importer:
                     self._batch(uow, spec, valid, counts, plan, write=write)
                     if write:
                         uow.commit()
+
+    def _write_bulk(self, spec: EntitySpec, counts: EntityPlan) -> None:
+        """Every record of `spec`, encoded by `bulk`, in units of about `BULK_UNIT`
+        records (each commit waits for the disk: few of them; each bounds the WAL)."""
+        batches = encoded_batches(self._store, self._root / spec.file_name, spec)
+        encoded = next(batches, None)
+        while encoded is not None:
+            with self._store.unit_of_work(write=True) as uow:
+                written = 0
+                while encoded is not None and written < BULK_UNIT:
+                    uow.add_encoded(encoded)
+                    written += len(encoded.rows)
+                    encoded = next(batches, None)
+                uow.commit()
+            counts.insert += written
 
     def _bulk(self, spec: EntitySpec, all_new: bool, invalid: set[int]) -> bool:
         """Whether the records of `spec` go by the bulk path (`bulk`): inserts only (the
