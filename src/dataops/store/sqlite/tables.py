@@ -66,14 +66,17 @@ def _json_ready(entity: Any) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name, key in names:
         value = getattr(entity, name)
-        if isinstance(value, enum.Enum):
-            value = value.value
-        elif isinstance(value, list):
-            value = [_json_item(item) for item in value] if value else []
-        elif dataclasses.is_dataclass(value) and not isinstance(value, type):
-            value = _json_ready(value)
-        out[key] = value
+        if type(value) in _AS_IS:
+            out[key] = value
+        elif type(value) is list:
+            out[key] = [item if type(item) in _AS_IS else _json_item(item) for item in value]
+        else:
+            out[key] = _json_item(value)
     return out
+
+
+_AS_IS = frozenset({str, int, float, bool, type(None), dict})
+"""Value types written as they stand (exact types: an enum member is not a str here)."""
 
 
 def _json_item(item: Any) -> Any:
