@@ -61,6 +61,9 @@ from dataops.domain.models import (
 from dataops.store.sqlite import SqliteStore
 
 RESULTS = Path(__file__).resolve().parent / "results"
+REFERENCE = "-ref"
+"""Suffix of a step run on the reference paths (`fast=False`: no pre-filter, stdlib gzip,
+records added one by one), the design before issue 20's item 3."""
 WRITE_BATCH = 5_000
 CHECKSUM = "sha256:" + "5e" * 32
 # Share of the records per entity (per bundle: 8 tasks, 2 files, 3 artifacts, 1 note,
@@ -306,18 +309,19 @@ def child(step: str, args: list[str]) -> dict[str, Any]:
         result = write_export(store, Path(args[1]), SourceInfo())
         store.close()
         return {"records": result.total, "seconds": time.perf_counter() - started}
-    if step == "validate":
+    fast = not step.endswith(REFERENCE)  # the reference paths: fast=False
+    if step in ("validate", "validate" + REFERENCE):
         from dataops.portable.validate import validate_export
 
-        report = validate_export(Path(args[0]))
+        report = validate_export(Path(args[0]), fast=fast)
         assert report.valid, report.lines()[:10]
         records = sum(report.entity_counts.values())
         return {"records": records, "seconds": time.perf_counter() - started}
-    if step == "import":
+    if step in ("import", "import" + REFERENCE):
         from dataops.portable.importer import apply_import
 
         store = SqliteStore(Path(args[1]))
-        plan = apply_import(Path(args[0]), store)
+        plan = apply_import(Path(args[0]), store, fast=fast)
         store.close()
         records = sum(p.insert for p in plan.entities.values())
         return {"records": records, "seconds": time.perf_counter() - started}
@@ -336,6 +340,9 @@ class Step:
     """The median of the measured runs' peak RSS."""
     runs_seconds: list[float]
     warmups: int
+    cpu_seconds: float = 0.0
+    """The median of the measured runs' CPU time (user + system, with the workers): on a
+    machine shared with other work, steadier than the seconds."""
 
 
 @dataclass(frozen=True)
@@ -369,6 +376,7 @@ def measure(runs: Runs, step: str, size: int, *args: str, output: Path | None = 
         round(statistics.median(run[2] for run in measured), 1),
         [round(run[1], 3) for run in measured],
         runs.warmups,
+        round(statistics.median(run[3] for run in measured), 2),
     )
 
 
@@ -380,9 +388,10 @@ def _remove(path: Path) -> None:
         (path.parent / name).unlink(missing_ok=True)
 
 
-def _measure_once(step: str, size: int, *args: str) -> tuple[int, float, float]:
-    """Run one step in a child process: (records, seconds, peak RSS in MB); the peak RSS
-    comes from wait4 (Linux: KiB)."""
+def _measure_once(step: str, size: int, *args: str) -> tuple[int, float, float, float]:
+    """Run one step in a child process: (records, seconds, peak RSS in MB, CPU seconds of
+    the child and the workers it forks); the peak RSS and CPU come from wait4 (Linux:
+    KiB)."""
     process = subprocess.Popen(
         [sys.executable, __file__, "_child", step, *args], stdout=subprocess.PIPE, text=True
     )
@@ -394,10 +403,12 @@ def _measure_once(step: str, size: int, *args: str) -> tuple[int, float, float]:
         raise SystemExit(f"{step} at {size} failed (exit {process.returncode})")
     result = json.loads(output)
     rss_mb = usage.ru_maxrss / 1024 if sys.platform != "darwin" else usage.ru_maxrss / 2**20
-    return result["records"], result["seconds"], rss_mb
+    return result["records"], result["seconds"], rss_mb, usage.ru_utime + usage.ru_stime
 
 
-def run_size(size: int, workdir: Path, runs: Runs) -> tuple[dict[str, Any], list[Step]]:
+def run_size(
+    size: int, workdir: Path, runs: Runs, reference: bool = True
+) -> tuple[dict[str, Any], list[Step]]:
     where = workdir / str(size)
     where.mkdir(parents=True)
     records, seconds = seed(where / "source.db", size)
@@ -408,6 +419,11 @@ def run_size(size: int, workdir: Path, runs: Runs) -> tuple[dict[str, Any], list
         measure(runs, "validate", size, str(archive)),
         measure(runs, "import", size, str(archive), str(target), output=target),
     ]
+    if reference:
+        steps += [
+            measure(runs, "validate" + REFERENCE, size, str(archive)),
+            measure(runs, "import" + REFERENCE, size, str(archive), str(target), output=target),
+        ]
     archive_mb = (where / "export.tar.gz").stat().st_size / 2**20
     seeded = {
         "size": size,
@@ -478,6 +494,11 @@ def main() -> None:
     parser.add_argument(
         "--warmups", type=int, default=Runs.warmups, help="unmeasured runs first (default 1)"
     )
+    parser.add_argument(
+        "--no-reference",
+        action="store_true",
+        help="skip validate-ref and import-ref (the reference paths, fast=False)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the stores and exports")
     parser.add_argument("--out", type=Path, default=RESULTS, help="where the JSON goes")
     args = parser.parse_args()
@@ -492,13 +513,14 @@ def main() -> None:
         if args.artifacts:
             artifacts = run_artifacts(args.artifacts, workdir, runs)
         for size in sizes:
-            info, measured = run_size(size, workdir, runs)
+            info, measured = run_size(size, workdir, runs, not args.no_reference)
             seeded.append(info)
             steps += measured
             for step in measured:
                 print(
-                    f"  {step.step:<9}{step.records:>10,} records {step.seconds:>8.1f} s "
-                    f"{step.records_per_s:>9,}/s  peak RSS {step.peak_rss_mb:>7.1f} MB",
+                    f"  {step.step:<13}{step.records:>10,} records {step.seconds:>8.1f} s "
+                    f"{step.records_per_s:>9,}/s  peak RSS {step.peak_rss_mb:>7.1f} MB  "
+                    f"CPU {step.cpu_seconds:.1f} s  load {os.getloadavg()[0]:.1f}",
                     file=sys.stderr,
                 )
     finally:
@@ -516,23 +538,36 @@ def _report(
     results: Path,
     load: dict[str, tuple[float, float, float]],
 ) -> None:
-    print(f"\n{'step':<10}{'records':>10}{'seconds':>10}{'records/s':>12}{'peak RSS MB':>13}")
+    print(
+        f"\n{'step':<13}{'records':>10}{'seconds':>10}{'records/s':>12}{'peak RSS MB':>13}"
+        f"{'CPU s':>8}"
+    )
     for s in steps:
         print(
-            f"{s.step:<10}{s.records:>10,}{s.seconds:>10.1f}{s.records_per_s:>12,}"
-            f"{s.peak_rss_mb:>13.1f}"
+            f"{s.step:<13}{s.records:>10,}{s.seconds:>10.1f}{s.records_per_s:>12,}"
+            f"{s.peak_rss_mb:>13.1f}{s.cpu_seconds:>8.1f}"
         )
     sizes = sorted({s.size for s in steps})
     ratios = {}
     if len(sizes) > 1:
         small, large = sizes[0], sizes[-1]
-        for name in ("export", "validate", "import"):
+        for name in sorted({s.step for s in steps}):
             a = next(s for s in steps if s.step == name and s.size == small)
             b = next(s for s in steps if s.step == name and s.size == large)
             ratios[name] = round(b.peak_rss_mb / a.peak_rss_mb, 2)
         print(
             f"peak RSS ratio {large:,} / {small:,}: "
             + ", ".join(f"{k} {v}x" for k, v in ratios.items())
+        )
+    speedups: dict[str, float] = {}
+    for s in steps:
+        ref = next((r for r in steps if r.step == s.step + REFERENCE and r.size == s.size), None)
+        if ref is not None:
+            speedups[f"{s.step} {s.size}"] = round(s.records_per_s / ref.records_per_s, 2)
+    if speedups:
+        print(
+            "records/s against the reference path: "
+            + ", ".join(f"{k} {v}x" for k, v in speedups.items())
         )
     if artifacts is not None:
         for form in ("directory", "archive"):
@@ -557,6 +592,7 @@ def _report(
                 "seeded": seeded,
                 "steps": [asdict(s) for s in steps],
                 "peak_rss_ratio_largest_to_smallest": ratios,
+                "speedup_over_reference": speedups,
                 "artifacts_export": artifacts,
                 "workdir": str(kept) if kept else None,
             },

@@ -205,6 +205,25 @@ def test_add_of_an_existing_key_is_a_conflict_and_keeps_the_original(
     assert read(store, "artifacts", "art_1") == original
 
 
+def test_encoded_records_are_added_as_add_adds_them(store: MetadataStore) -> None:
+    """`encode` + `add_encoded` (the import's bulk path): each record stored, listed and
+    found by search as if added one by one; an existing key is a conflict."""
+    artifacts = [r.artifact(f"art_{n}", title=f"quokka take {n}") for n in range(3)]
+    encoded = store.encode("artifacts", artifacts)
+    commit_unit(store, lambda uow: uow.add_encoded(encoded))
+    for artifact in artifacts:
+        assert read(store, "artifacts", artifact.id) == artifact
+    with store.unit_of_work() as uow:
+        listed = uow.artifacts.find(Filters(), PageRequest(limit=10)).items
+        hits = uow.search(["quokka"], ["artifact"], PageRequest(limit=10)).items
+    assert [a.id for a in listed] == ["art_0", "art_1", "art_2"]
+    assert sorted(hit.id for hit in hits) == ["art_0", "art_1", "art_2"]
+    again = store.encode("artifacts", [r.artifact("art_1", title="clobbered")])
+    with pytest.raises(Conflict):
+        commit_unit(store, lambda uow: uow.add_encoded(again))
+    assert read(store, "artifacts", "art_1") == artifacts[1]
+
+
 def test_is_empty_ignores_users(store: MetadataStore) -> None:
     assert store.is_empty()
     seed(store, "users", [r.user("usr_1")])

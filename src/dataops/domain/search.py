@@ -15,6 +15,7 @@ by ID newest first (IDs are time-sortable).
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -42,10 +43,22 @@ def _word_char(char: str) -> bool:
     return category[0] in "LN" or category == "Co"
 
 
+_ASCII_WORD = re.compile(r"[a-z0-9]+")
+"""The words of lower-cased ASCII text: NFKC leaves ASCII as it is, and its only
+letters and digits (categories L*, N*) are these."""
+
+
 def words(text: str | None) -> list[str]:
     """The words of `text`, in order (repeats kept): one linear pass."""
     if not text:
         return []
+    if text.isascii():  # the common text, in C
+        return [word[:MAX_WORD_CHARS] for word in _ASCII_WORD.findall(text.lower())]
+    return _unicode_words(text)
+
+
+def _unicode_words(text: str) -> list[str]:
+    """`words` of any text, character by character."""
     found: list[str] = []
     current: list[str] = []
     for char in unicodedata.normalize("NFKC", text).lower():

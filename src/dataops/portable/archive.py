@@ -34,7 +34,9 @@ import shutil
 import tarfile
 import zlib
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, cast
+
+from isal import igzip, isal_zlib
 
 from dataops.portable.format import MANIFEST, is_entity_file_name
 from dataops.portable.report import Problem, size_text
@@ -57,6 +59,7 @@ MAX_HEADER_BYTES = 1 << 20
 _EXTENDED = (tarfile.XHDTYPE, tarfile.XGLTYPE, tarfile.SOLARIS_XHDTYPE)
 _LONG_NAMES = (tarfile.GNUTYPE_LONGNAME, tarfile.GNUTYPE_LONGLINK)
 _NAME_SHOWN = 100
+_ISAL_ERROR = cast("type[Exception]", isal_zlib.error)  # a class (typeshed: an instance)
 
 
 def is_archive(path: Path) -> bool:
@@ -153,12 +156,14 @@ class ArchiveLimit(Exception):
 
 
 class _Decompressed(io.RawIOBase):
-    """The archive's tar stream, decompressed as read, forward only, within the limits."""
+    """The archive's tar stream, decompressed as read, forward only, within the limits
+    (`fast`: with ISA-L's gzip, about four times zlib's speed; else the stdlib's)."""
 
-    def __init__(self, raw: BinaryIO) -> None:
+    def __init__(self, raw: BinaryIO, fast: bool = False) -> None:
         super().__init__()
         self._raw = raw
-        self._gzip = gzip.GzipFile(fileobj=raw, mode="rb")
+        reader: Any = igzip.GzipFile if fast else gzip.GzipFile  # (isal: untyped calls)
+        self._gzip: BinaryIO = reader(fileobj=raw, mode="rb")
         self._position = 0
 
     def read(self, size: int = -1) -> bytes:
@@ -238,13 +243,29 @@ def _member_name(member: tarfile.TarInfo) -> str | None:
     return None
 
 
-def extract_archive(archive: Path, into: Path) -> list[Problem]:
-    """Copy the export files of `archive` into the empty directory `into`."""
+def extract_archive(archive: Path, into: Path, *, fast: bool = True) -> list[Problem]:
+    """Copy the export files of `archive` into the empty directory `into` (`fast`:
+    decompressed with ISA-L, about four times zlib's speed; an archive with any problem
+    is then read again with the stdlib's gzip, so both readings report the same words:
+    ISA-L reads ahead further and words its errors differently)."""
+    if fast:
+        try:
+            problems = _extract(archive, into, fast=True)
+        except _ISAL_ERROR:
+            problems = [Problem("archive", "corrupt")]  # worded by the stdlib's reading
+        if not problems:
+            return problems
+        for path in into.iterdir():
+            path.unlink()
+    return _extract(archive, into, fast=False)
+
+
+def _extract(archive: Path, into: Path, *, fast: bool) -> list[Problem]:
     problems: list[Problem] = []
     current: Path | None = None
     try:
         with archive.open("rb") as raw:
-            stream = _Decompressed(raw)
+            stream = _Decompressed(raw, fast)
             with tarfile.TarFile(fileobj=stream, tarinfo=_Header) as tar:
                 for count, member in enumerate(tar, 1):
                     tar.members.clear()  # type: ignore[attr-defined] # else kept, every one
@@ -291,6 +312,6 @@ def _expect_end(stream: _Decompressed, problems: list[Problem]) -> None:
                 break
         else:
             return
-    except (OSError, EOFError, zlib.error):
+    except (OSError, EOFError, zlib.error, _ISAL_ERROR):
         pass  # not gzip data: garbage after the archive's last gzip member
     problems.append(Problem("archive", "the archive holds data after its end; not read"))

@@ -20,6 +20,7 @@ from dataops.domain.policy import (
     may_hold_secret,
     scan_for_secret_values,
     secret_value_problem,
+    text_known_clean,
 )
 from dataops.domain.status import REVIEWED
 from dataops.portable.format import EntitySpec, export_field, from_record
@@ -126,9 +127,13 @@ def _proof_edges(proof: Any) -> Iterator[tuple[str, str, str, bool]]:
                 yield path, target, by[key], False
 
 
-def record_issues(spec: EntitySpec, record: dict[str, Any]) -> tuple[list[FieldIssue], Any]:
+def record_issues(
+    spec: EntitySpec, record: dict[str, Any], *, clean: bool = False
+) -> tuple[list[FieldIssue], Any]:
     """Shape, field-rule and timestamp problems, and the entity when the record has a
-    valid shape and the entity has field rules (else None)."""
+    valid shape and the entity has field rules (else None). `clean`: the record's line
+    holds no secret candidate (`may_hold_secret` is False on it), so the rules' scan of
+    its strings is known to find nothing (`policy.text_known_clean`)."""
     if spec.model is None:
         value = record.get(spec.id_field)
         if not isinstance(value, str) or not value.strip():
@@ -148,7 +153,12 @@ def record_issues(spec: EntitySpec, record: dict[str, Any]) -> tuple[list[FieldI
     if rule is None:
         return issues, None
     entity = from_record(spec, record)
-    issues += [(export_field(spec, e.field), e.message) for e in rule(entity)]
+    if clean:
+        with text_known_clean():
+            errors = rule(entity)
+    else:
+        errors = rule(entity)
+    issues += [(export_field(spec, e.field), e.message) for e in errors]
     if spec.name == "artifacts" and entity.status in REVIEWED and entity.reviewed_at is None:
         issues.append(("reviewed_at", f"is required for a {entity.status.value} artifact"))
     if spec.name == "tasks":
@@ -262,7 +272,12 @@ def _hash_like_key(key: str) -> bool:
 
 
 def _suspicious(
-    spec: EntitySpec, record: dict[str, Any], raw: bytes | None, *, rules_ran: bool
+    spec: EntitySpec,
+    record: dict[str, Any],
+    raw: bytes | None,
+    *,
+    rules_ran: bool,
+    clean: bool = False,
 ) -> bool:
     """Whether the record may hold anything `_located` finds (exactly: False only when
     `_located` finds nothing)."""
@@ -277,7 +292,7 @@ def _suspicious(
         )
     if _has_secret_key(record):
         return True
-    if rules_ran or (raw is not None and not may_hold_secret(raw)):
+    if rules_ran or clean or (raw is not None and not may_hold_secret(raw)):
         return False  # the rules scanned the strings, or the line holds no candidate
     strings = []
     _collect(record, [], strings)
@@ -285,15 +300,21 @@ def _suspicious(
 
 
 def redaction_issues(
-    spec: EntitySpec, record: dict[str, Any], *, rules_ran: bool, raw: bytes | None = None
+    spec: EntitySpec,
+    record: dict[str, Any],
+    *,
+    rules_ran: bool,
+    raw: bytes | None = None,
+    clean: bool = False,
 ) -> list[FieldIssue]:
     """What must never be in an export, with the same policy code as the API: signed or
     tokenised URLs anywhere, secret-like keys at any depth, secrets in metadata, and
     (users) anything that looks like a password or token hash. When the entity's field
     rules ran (`rules_ran`), they already scanned for signed URLs and metadata secrets.
-    `raw`, the record's line, lets records without a candidate skip the string scan."""
+    `raw`, the record's line, lets records without a candidate skip the string scan
+    (`clean`: the caller knows the line has none)."""
     issues: list[FieldIssue] = []
-    if _suspicious(spec, record, raw, rules_ran=rules_ran):
+    if _suspicious(spec, record, raw, rules_ran=rules_ran, clean=clean):
         issues += _located(spec, record, rules_ran=rules_ran)
     if spec.name == "artifacts" and not rules_ran:
         issues += [(e.field, e.message) for e in check_metadata(record.get("metadata"))]

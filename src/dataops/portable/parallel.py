@@ -43,13 +43,14 @@ def _work(
     known: dict[str, frozenset[str]],
     tasks: Any,
     results: Connection,
+    fast: bool,
 ) -> None:
     """A worker: check chunks until the `None` sentinel, then flush its index."""
     try:
         index = ScratchIndex(scratch, part_name(number), known)
         while (task := tasks.get()) is not None:
             position, chunk = task
-            results.send((position, scan_chunk(chunk, index)))  # findings: a list
+            results.send((position, scan_chunk(chunk, index, fast=fast)))  # findings: a list
         index.flush()
         index.close()
         results.send(("done", None))
@@ -68,6 +69,8 @@ def scan_parallel(
     scratch: Path,
     workers: int,
     known: dict[str, frozenset[str]] | None = None,
+    *,
+    fast: bool = True,
 ) -> Generator[tuple[Chunk, ChunkResult], None, None]:
     """Each of `chunks` with its result, in their order, checked by `workers` processes
     (their indexes know the IDs `known`); once the iterator is exhausted, worker n's
@@ -77,7 +80,7 @@ def scan_parallel(
     pipes = [context.Pipe(duplex=False) for _ in range(workers)]
     processes = [
         context.Process(
-            target=_work, args=(n, scratch, known or {}, tasks, pipes[n][1]), daemon=True
+            target=_work, args=(n, scratch, known or {}, tasks, pipes[n][1], fast), daemon=True
         )
         for n in range(workers)
     ]

@@ -8,11 +8,12 @@ be checked by several processes (`parallel`) and their findings reported in file
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from dataops.domain.policy import may_hold_secret
 from dataops.domain.text import UNPAIRED_SURROGATE, has_unpaired_surrogate
 from dataops.portable.checks import edges, needs_live_proof, record_issues, redaction_issues
 from dataops.portable.format import SPECS, EntitySpec
@@ -21,6 +22,7 @@ from dataops.portable.lines import (
     MAX_LINE_BYTES,
     MAX_LINE_VALUES,
     Digest,
+    Line,
     parse_line,
     read_lines,
     too_many_values,
@@ -82,15 +84,61 @@ _TOO_LONG = f"is longer than {size_text(MAX_LINE_BYTES)} (the limit of a line); 
 _TOO_WIDE = f"holds more than {MAX_LINE_VALUES:,} JSON values (the limit of a line); not read"
 
 
+_GROUP = 32
+"""Lines tested for secret candidates at once (`_with_candidates`)."""
+
+
+def _with_candidates(lines: Iterator[Line]) -> Iterator[tuple[Line, bool | None]]:
+    """Each line with whether it is free of secret candidates (`may_hold_secret` False
+    on it; None: not tested). A group of lines is tested at once, joined by newlines: every hint
+    the test looks for lies within one line, so False for the group is False for each
+    line. Where the group may hold one, each of its lines is tested, and when most do,
+    the next group goes line by line straight away."""
+    group: list[Line] = []
+    whole = True
+    for line in lines:
+        group.append(line)
+        if len(group) >= _GROUP:
+            whole = yield from _group_candidates(group, whole)
+            group = []
+    yield from _group_candidates(group, whole)
+
+
+def _group_candidates(
+    group: list[Line], whole: bool
+) -> Generator[tuple[Line, bool | None], None, bool]:
+    """`group`'s lines, each with whether it is proven clean; whether the next group is
+    tested whole."""
+    raws = [line[1] for line in group]
+    if None in raws:
+        for line in group:
+            yield line, None
+        return True
+    if whole and not may_hold_secret(b"\n".join(raws)):  # type: ignore[arg-type]
+        for line in group:
+            yield line, True
+        return True
+    hits = 0
+    for line in group:
+        candidate = may_hold_secret(line[1])  # type: ignore[arg-type]
+        hits += candidate
+        yield line, not candidate
+    return hits * 2 < len(group)
+
+
 def scan_chunk(
     chunk: Chunk,
     index: ScratchIndex,
     sink: Callable[[Problem], None] | None = None,
     digest: Digest | None = None,
     budget: int = MAX_PROBLEMS,
+    *,
+    fast: bool = True,
 ) -> ChunkResult:
     """Check the lines of `chunk` (its bytes go to `digest` as read, if given) until
-    `budget` problems are found (then `stopped`: the rest is not checked)."""
+    `budget` problems are found (then `stopped`: the rest is not checked). `fast`: the
+    lines proven free of secret candidates skip the secret scans, which could find
+    nothing in them (`checks.record_issues`); else every line is scanned."""
     result = ChunkResult()
     keep = sink if sink is not None else result.problems.append
     found = 0
@@ -107,7 +155,8 @@ def scan_chunk(
     with chunk.path.open("rb") as handle:
         handle.seek(chunk.start)
         lines = read_lines(handle, digest, limit=limit, first_line=chunk.first_line)
-        for number, raw, newline, long_numbers in lines:
+        flagged = _with_candidates(lines) if fast else ((line, None) for line in lines)
+        for (number, raw, newline, long_numbers), clean in flagged:
             if found >= budget:
                 result.stopped = True
                 break
@@ -135,7 +184,7 @@ def scan_chunk(
                 _record_id(spec, number, record, index)  # not checked further: no cascade
                 continue
             try:
-                _record(spec, number, record, raw, index, add, result.edges)
+                _record(spec, number, record, raw, index, add, result.edges, clean)
             except RecursionError:
                 add(Problem(name, "is nested too deeply to be checked", number))
     return result
@@ -149,10 +198,16 @@ def _record(
     index: ScratchIndex,
     add: Callable[[Problem], None],
     counts: Edges,
+    clean: bool | None = None,
 ) -> None:
+    """`clean`: the line is free of secret candidates (True), holds one (False: its
+    test is not repeated), or was not tested (None)."""
     name = spec.name
-    issues, entity = record_issues(spec, record)
-    issues += redaction_issues(spec, record, rules_ran=entity is not None, raw=raw)
+    issues, entity = record_issues(spec, record, clean=clean is True)
+    tested = raw if clean is None else None
+    issues += redaction_issues(
+        spec, record, rules_ran=entity is not None, raw=tested, clean=clean is True
+    )
     for where, message in dict.fromkeys(issues):
         add(Problem(name, message, line, where))
     _record_id(spec, line, record, index)

@@ -71,13 +71,16 @@ def opened(
     workers: int | None = None,
     chunk_bytes: int | None = None,
     progress: TextIO | None = None,
+    *,
+    fast: bool = True,
 ) -> Iterator[tuple[Path, Report, ScratchIndex]]:
     """Validate `path` and yield (the directory holding its files, the report, the
     scratch index); temporary files are removed afterwards. `workers`: processes that
     check lines (default: one per core for a large export, else only this one), given
     ranges of lines of about `chunk_bytes`. `progress`: a terminal to count records on.
     A legacy export is checked in today's layout (`legacy.convert.prepare`): the
-    directory yielded is then its mapped copy."""
+    directory yielded is then its mapped copy. `fast=False` takes the reference paths
+    only (no pre-filter, stdlib gzip): the fast ones must report exactly the same."""
     if not path.exists():
         raise NotFound("export", str(path))
     with tempfile.TemporaryDirectory(prefix="dataops-validate-") as scratch:
@@ -86,7 +89,7 @@ def opened(
         if is_archive(path) and path.is_file():
             root = Path(scratch) / "files"
             root.mkdir()
-            for problem in extract_archive(path, root):
+            for problem in extract_archive(path, root, fast=fast):
                 report.add(problem)
         elif not path.is_dir():
             report.add(Problem("export", "is neither a directory nor a .tar.gz archive"))
@@ -94,7 +97,7 @@ def opened(
         try:
             if path.is_dir() or root != path:
                 root = legacy.prepare(root, Path(scratch), report)  # today's layout
-                validator = _Validator(root, report, index, Path(scratch))
+                validator = _Validator(root, report, index, Path(scratch), fast=fast)
                 validator.run(workers, chunk_bytes, Progress(progress, "validating", "validated"))
             yield root, report, index
         finally:
@@ -106,13 +109,18 @@ def validate_export(
     workers: int | None = None,
     chunk_bytes: int | None = None,
     progress: TextIO | None = None,
+    *,
+    fast: bool = True,
 ) -> Report:
-    with opened(path, workers, chunk_bytes, progress) as (_, report, _index):
+    with opened(path, workers, chunk_bytes, progress, fast=fast) as (_, report, _index):
         return report
 
 
 class _Validator:
-    def __init__(self, root: Path, report: Report, index: ScratchIndex, scratch: Path) -> None:
+    def __init__(
+        self, root: Path, report: Report, index: ScratchIndex, scratch: Path, *, fast: bool
+    ) -> None:
+        self._fast = fast
         self._root = root
         self._report = report
         self._index = index
@@ -290,7 +298,8 @@ class _Validator:
             if sizes[spec.name] <= small_file and budget > 0:  # smallest first: the users
                 self._index.collect_ids(spec.name)
                 digest = hashlib.sha256()
-                result = scan_chunk(Chunk(spec.name, path), self._index, None, digest, budget)
+                chunk = Chunk(spec.name, path)
+                result = scan_chunk(chunk, self._index, None, digest, budget, fast=self._fast)
                 early[spec.name] = (result, digest)
                 budget -= len(result.problems)
                 self._index.ids_complete(spec.name)
@@ -308,7 +317,9 @@ class _Validator:
                 digest = hashlib.sha256()
                 chunk = Chunk(spec.name, self._root / spec.file_name)
                 budget = MAX_PROBLEMS - self._report.problem_count
-                result = scan_chunk(chunk, self._index, self._report.add, digest, budget)
+                result = scan_chunk(
+                    chunk, self._index, self._report.add, digest, budget, fast=self._fast
+                )
             self._file_done(spec, self._take(spec, result), count, checksum, digest)
 
     def _scan_parallel(
@@ -328,7 +339,9 @@ class _Validator:
 
         if not digests:
             workers = 0  # nothing left for them
-        results = scan_parallel(chunks(), self._scratch, workers, self._index.known)
+        results = scan_parallel(
+            chunks(), self._scratch, workers, self._index.known, fast=self._fast
+        )
         try:
             ahead: tuple[Chunk, ChunkResult] | None = next(results, None)
             for spec, count, checksum in files:

@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from dataops.domain.models import (
     ApiToken,
@@ -121,6 +121,14 @@ class SearchHit:
     id: str
 
 
+@dataclass(frozen=True)
+class EncodedRecords:
+    """Records of one entity as a store writes them (`MetadataStore.encode`); picklable."""
+
+    entity: str
+    rows: list[Any]
+
+
 class Repository(Protocol[T]):
     """Records of one entity, keyed by their `id` (credentials: `user_id`)."""
 
@@ -218,6 +226,11 @@ class UnitOfWork(Protocol):
         returns 0: DynamoDB, whose TTL on `expiresAtEpoch` removes them (within days of
         expiry; until then they are read and refused as expired)."""
 
+    def add_encoded(self, encoded: EncodedRecords) -> None:
+        """Insert records that `MetadataStore.encode` prepared, as `add` would insert
+        each of them, in order (on SQLite in a few statements); `Conflict` if a key
+        exists (then the unit must not commit)."""
+
     def __enter__(self) -> UnitOfWork: ...
 
     def __exit__(
@@ -252,5 +265,10 @@ class MetadataStore(Protocol):
 
     def is_empty(self) -> bool:
         """True when the store holds no workflow records (users aside)."""
+
+    def encode(self, entity: str, records: Sequence[Any]) -> EncodedRecords:
+        """`records` of `entity` in the form this store writes them, for
+        `UnitOfWork.add_encoded`: pure (no I/O), so a bulk writer (the import) may
+        encode in other processes while it writes. The rows are the backend's own."""
 
     def close(self) -> None: ...

@@ -76,6 +76,7 @@ from dataops.store.dynamodb.tables import (
 )
 from dataops.store.port import (
     MAX_PAGE_SIZE,
+    EncodedRecords,
     Filters,
     Page,
     PageRequest,
@@ -280,6 +281,11 @@ class DynamoUnitOfWork:
         elif op.version != version:
             raise VersionConflict(f"{entity} {record_id!r} changed while this request ran")
 
+    def add_encoded(self, encoded: EncodedRecords) -> None:
+        repo: Repository[Any] = getattr(self, encoded.entity)
+        for record in encoded.rows:  # the records themselves (`DynamoStore.encode`)
+            repo.add(record)
+
     def commit(self) -> None:
         self._writable()
         groups = [self._store._actions(op) for op in self._ops.values()]
@@ -403,6 +409,9 @@ class DynamoStore:
             for _ in self._stream(SPECS[entity], {}, None, 1):
                 return False
         return True
+
+    def encode(self, entity: str, records: Sequence[Any]) -> EncodedRecords:
+        return EncodedRecords(entity, list(records))  # items are built when added
 
     def close(self) -> None:
         self.client.close()

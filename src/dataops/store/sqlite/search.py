@@ -12,19 +12,55 @@ from dataops.domain.search import KIND_OF_ENTITY, KINDS, SEARCHED_ENTITIES, reco
 from dataops.store.port import PageRequest, SearchHit
 
 
+def words_text(entity: str, record: Any) -> str:
+    """What the index holds for a record: its words, joined by spaces."""
+    return " ".join(record_words(entity, record))
+
+
+def index_new(conn: sqlite3.Connection, entity: str, records: Sequence[tuple[str, str]]) -> None:
+    """`reindex` of many records just added, (id, `words_text`) each: their refs are
+    numbered as one INSERT each would number them (after the largest), in two
+    statements; records the index already names (none, for new records) go one by one."""
+    kind = KIND_OF_ENTITY[entity]
+    ids = [record_id for record_id, _ in records]
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        held = conn.execute(
+            f"SELECT 1 FROM search_refs WHERE kind = ? AND id IN ({','.join('?' * len(chunk))})"  # noqa: S608
+            " LIMIT 1",
+            [kind, *chunk],
+        ).fetchone()
+        if held is not None:
+            for record_id, text in records:
+                _reindex_text(conn, kind, record_id, text)
+            return
+    last = conn.execute("SELECT COALESCE(MAX(ref), 0) FROM search_refs").fetchone()[0]
+    refs = range(last + 1, last + 1 + len(records))
+    conn.executemany(
+        "INSERT INTO search_refs (ref, kind, id) VALUES (?, ?, ?)",
+        [(ref, kind, record_id) for ref, (record_id, _) in zip(refs, records, strict=True)],
+    )
+    conn.executemany(
+        "INSERT INTO search_words (rowid, words) VALUES (?, ?)",
+        [(ref, text) for ref, (_, text) in zip(refs, records, strict=True)],
+    )
+
+
 def reindex(conn: sqlite3.Connection, entity: str, record: Any) -> None:
     """Make the index hold the record's current words (nothing to do when they are the
     ones it holds)."""
     if entity not in SEARCHED_ENTITIES:
         return
-    kind = KIND_OF_ENTITY[entity]
-    text = " ".join(record_words(entity, record))
+    _reindex_text(conn, KIND_OF_ENTITY[entity], record.id, words_text(entity, record))
+
+
+def _reindex_text(conn: sqlite3.Connection, kind: str, record_id: str, text: str) -> None:
     row = conn.execute(
-        "SELECT ref FROM search_refs WHERE kind = ? AND id = ?", (kind, record.id)
+        "SELECT ref FROM search_refs WHERE kind = ? AND id = ?", (kind, record_id)
     ).fetchone()
     if row is None:
         ref = conn.execute(
-            "INSERT INTO search_refs (kind, id) VALUES (?, ?)", (kind, record.id)
+            "INSERT INTO search_refs (kind, id) VALUES (?, ?)", (kind, record_id)
         ).lastrowid
     else:
         ref = row[0]

@@ -15,10 +15,11 @@ from typing import Any, Generic, TypeVar
 
 from dataops.domain import models
 from dataops.domain.errors import Conflict, StorageUnavailable, ValidationFailed, VersionConflict
-from dataops.domain.search import KINDS
+from dataops.domain.search import KINDS, SEARCHED_ENTITIES
 from dataops.localfs import private_dir, private_file
 from dataops.store.port import (
     MAX_PAGE_SIZE,
+    EncodedRecords,
     Filters,
     Page,
     PageRequest,
@@ -227,6 +228,26 @@ class SqliteUnitOfWork:
         self._connection().execute("COMMIT")
         self._committed = True
 
+    def add_encoded(self, encoded: EncodedRecords) -> None:
+        """The rows (`SqliteStore.encode`) in one statement, their search words in two:
+        what `add` writes, record by record."""
+        table = TABLES[encoded.entity]
+        conn = self._connection()
+        rows = encoded.rows
+        if not rows:
+            return
+        columns = [table.key, "version", "data", *table.written]
+        marks = ",".join("?" * len(columns))
+        try:
+            conn.executemany(
+                f"INSERT INTO {table.name} ({','.join(columns)}) VALUES ({marks})",  # noqa: S608
+                [row[:-1] for row in rows],
+            )
+        except sqlite3.IntegrityError as exc:
+            raise Conflict(f"{table.entity} record already exists") from exc
+        if encoded.entity in SEARCHED_ENTITIES:
+            search_index.index_new(conn, encoded.entity, [(row[0], row[-1]) for row in rows])
+
     def search(
         self, words: Sequence[str], kinds: Sequence[str], page: PageRequest
     ) -> Page[SearchHit]:
@@ -338,6 +359,22 @@ class SqliteStore:
             return True
         finally:
             self._release(conn)
+
+    def encode(self, entity: str, records: Sequence[Any]) -> EncodedRecords:
+        """Per record (key, version, data, the table's columns, its search words)."""
+        table = TABLES[entity]
+        searched = entity in SEARCHED_ENTITIES
+        rows = [
+            (
+                getattr(record, table.key),
+                int(getattr(record, "version", 1)),
+                table.encode(record),
+                *table.column_values(record),
+                search_index.words_text(entity, record) if searched else None,
+            )
+            for record in records
+        ]
+        return EncodedRecords(entity, rows)
 
     def close(self) -> None:
         with self._lock:

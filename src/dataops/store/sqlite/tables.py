@@ -3,13 +3,14 @@ columns every list filter and lookup needs. Key formats and column names live he
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import json
 from dataclasses import dataclass
 from typing import Any
 
 from dataops.domain import models
-from dataops.domain.codec import from_dict, to_dict
+from dataops.domain.codec import camel, from_dict, to_dict
 
 
 @dataclass(frozen=True)
@@ -37,10 +38,53 @@ class Table:
         return [_column(record, column) for column in self.order]
 
     def encode(self, record: Any) -> str:
-        return json.dumps(to_dict(record), separators=(",", ":"), ensure_ascii=False)
+        """The record's JSON: `to_dict`'s, written compact. Its values are written as
+        they stand (`_json_ready`: no copy of free-form values such as audit states);
+        where that is not JSON data (an entity inside a free-form value) or nests too
+        deep, `to_dict` converts it first."""
+        try:
+            return _DUMP(_json_ready(record))
+        except (TypeError, RecursionError):
+            return _DUMP(to_dict(record))
 
     def decode(self, data: str) -> Any:
         return from_dict(self.cls, json.loads(data))
+
+
+_DUMP = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+_FIELDS: dict[type[Any], tuple[tuple[str, str], ...]] = {}
+
+
+def _json_ready(entity: Any) -> dict[str, Any]:
+    """`to_dict(entity)` as the JSON encoder writes it, without copies: nested entities
+    become dicts, enums their values, and free-form values stay as they are (JSON data;
+    an entity inside one makes the encoder raise TypeError)."""
+    cls = type(entity)
+    names = _FIELDS.get(cls)
+    if names is None:
+        names = _FIELDS[cls] = tuple((f.name, camel(f.name)) for f in dataclasses.fields(cls))
+    out: dict[str, Any] = {}
+    for name, key in names:
+        value = getattr(entity, name)
+        if type(value) in _AS_IS:
+            out[key] = value
+        elif type(value) is list:
+            out[key] = [item if type(item) in _AS_IS else _json_item(item) for item in value]
+        else:
+            out[key] = _json_item(value)
+    return out
+
+
+_AS_IS = frozenset({str, int, float, bool, type(None), dict})
+"""Value types written as they stand (exact types: an enum member is not a str here)."""
+
+
+def _json_item(item: Any) -> Any:
+    if isinstance(item, enum.Enum):
+        return item.value
+    if dataclasses.is_dataclass(item) and not isinstance(item, type):
+        return _json_ready(item)
+    return item
 
 
 def _column(record: Any, column: str) -> Any:

@@ -1,0 +1,85 @@
+"""The import's bulk path: the records of a valid entity file encoded as the target
+store writes them, in line order, by worker processes while the caller writes.
+
+Each record is read as the reference path reads it (`parse_line`, `from_record`) and
+encoded by the store itself (`MetadataStore.encode`: for SQLite the row, its columns
+and its search words), so what is stored is what `add` would store, record by record.
+A file is cut into ranges of lines (`scan.split_file`); forked workers (one per core)
+encode them, at most a few ranges ahead of the writer, so memory stays flat. A small
+file is encoded here, without workers.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+from collections import deque
+from collections.abc import Iterator
+from multiprocessing.pool import AsyncResult
+from pathlib import Path
+
+from dataops.portable.format import EntitySpec, from_record
+from dataops.portable.lines import parse_line, read_lines
+from dataops.portable.parallel import available_cores
+from dataops.portable.scan import Chunk, split_file
+from dataops.store.port import EncodedRecords, MetadataStore
+
+RANGE_BYTES = 1 << 20
+"""Bytes of lines per encoded batch (about 1,500 to 5,000 records)."""
+_SMALL = 4 << 20
+"""Files this small are encoded here, without workers."""
+_AHEAD = 2
+"""Ranges in flight per worker."""
+
+_store: MetadataStore | None = None
+"""The target store, in a forked worker (its `encode` does no I/O)."""
+
+
+class _NoDigest:
+    def update(self, data: bytes, /) -> None:
+        pass
+
+
+def _encode(chunk: Chunk, spec: EntitySpec, store: MetadataStore) -> EncodedRecords:
+    limit = None if chunk.end is None else chunk.end - chunk.start
+    records = []
+    with chunk.path.open("rb") as handle:
+        handle.seek(chunk.start)
+        for _, raw, newline, long_numbers in read_lines(handle, limit=limit):
+            if raw is None or not raw.strip():
+                continue  # (a valid export has neither)
+            record = parse_line(raw, long_numbers=long_numbers, newline=newline)
+            records.append(from_record(spec, record))
+    return store.encode(spec.name, records)
+
+
+def _work(chunk: Chunk, spec: EntitySpec) -> EncodedRecords:
+    assert _store is not None
+    return _encode(chunk, spec, _store)
+
+
+def encoded_batches(
+    store: MetadataStore, path: Path, spec: EntitySpec, workers: int | None = None
+) -> Iterator[EncodedRecords]:
+    """The records of the valid entity file `path`, encoded by `store`, batch by batch in
+    line order."""
+    global _store
+    chunks = split_file(spec.name, path, _NoDigest(), RANGE_BYTES)
+    size = path.stat().st_size
+    if workers is None:
+        workers = available_cores() if size > _SMALL else 1
+    if workers <= 1:
+        for chunk in chunks:
+            yield _encode(chunk, spec, store)
+        return
+    _store = store
+    try:
+        with multiprocessing.get_context("fork").Pool(workers) as pool:
+            pending: deque[AsyncResult[EncodedRecords]] = deque()
+            for chunk in chunks:
+                pending.append(pool.apply_async(_work, (chunk, spec)))
+                if len(pending) >= _AHEAD * workers:
+                    yield pending.popleft().get()
+            while pending:
+                yield pending.popleft().get()
+    finally:
+        _store = None

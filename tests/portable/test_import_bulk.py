@@ -1,0 +1,113 @@
+"""The import's bulk path (records encoded by worker processes, written in a few
+statements per batch) stores exactly the rows of the reference path (`fast=False`:
+every record added one by one): every table, the search index included."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from dataops.domain.codec import to_dict
+from dataops.domain.enums import ArtifactStatus, ProofType
+from dataops.domain.models import ProofRequirement
+from dataops.portable import bulk
+from dataops.portable.format import EXPORTED, SPECS, from_record
+from dataops.portable.importer import apply_import
+from dataops.store.sqlite import SqliteStore
+from dataops.store.sqlite.tables import TABLES
+from tests.portable.conftest import Golden
+from tests.portable.support import ExportDir
+
+
+def _rows(path: Path) -> dict[str, list[tuple[object, ...]]]:
+    conn = sqlite3.connect(path)
+    try:
+        tables = [
+            name
+            for (name,) in conn.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+                " AND name NOT LIKE 'search_words_%' ORDER BY name"
+            )
+        ]
+        return {
+            name: conn.execute(f"SELECT rowid, * FROM {name} ORDER BY rowid").fetchall()  # noqa: S608
+            for name in tables
+        }
+    finally:
+        conn.close()
+
+
+def _imported(export: Path, target: Path, *, fast: bool) -> dict[str, list[tuple[object, ...]]]:
+    store = SqliteStore(target)
+    try:
+        plan = apply_import(export, store, fast=fast)
+        assert plan.applied
+    finally:
+        store.close()
+    return _rows(target)
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_bulk_import_stores_the_rows_of_the_reference_path(
+    golden: Golden, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, workers: int
+) -> None:
+    monkeypatch.setattr(bulk, "RANGE_BYTES", 700)  # many batches, several per file
+    monkeypatch.setattr(bulk, "available_cores", lambda: workers)
+    monkeypatch.setattr(bulk, "_SMALL", 0)
+    expected = _imported(golden.archive, tmp_path / "reference.db", fast=False)
+    assert expected["search_refs"]
+    assert expected["search_words"]
+    assert expected["artifacts"]
+    assert _imported(golden.archive, tmp_path / "bulk.db", fast=True) == expected
+
+
+json_data = st.recursive(
+    st.one_of(
+        st.none(),
+        st.booleans(),
+        st.integers(min_value=-(2**70), max_value=2**70),
+        st.floats(),
+        st.text(max_size=5),
+        st.sampled_from(list(ArtifactStatus)),
+    ),
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=3), inner, max_size=3)
+    ),
+    max_leaves=10,
+)
+
+
+@settings(
+    max_examples=600, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(st.data())
+def test_stored_json_is_to_dict_written_compact(golden: Golden, data: st.DataObject) -> None:
+    """`Table.encode` writes what `json.dumps(to_dict(entity))` wrote (its definition
+    before the copy-free path), whatever free-form values hold: floats, NaN, big
+    integers, enums, an entity (then to_dict converts it)."""
+    name = data.draw(st.sampled_from([n for n in EXPORTED if SPECS[n].model is not None]))
+    records = ExportDir(golden.directory).records(name)
+    if not records:
+        return
+    entity = from_record(SPECS[name], data.draw(st.sampled_from(records)))
+    free = [f.name for f in dataclasses.fields(entity) if f.name in _FREE_FORM]
+    for field in free:
+        if data.draw(st.booleans()):
+            value = data.draw(json_data)
+            if data.draw(st.integers(0, 9)) == 0:
+                value = {"inside": ProofRequirement(ProofType.ARTIFACT)}
+            if field in _LISTS:  # typed list[dict[str, Any]]: free-form items
+                value = [value, data.draw(st.dictionaries(st.text(max_size=3), json_data))]
+            setattr(entity, field, value)
+    expected = json.dumps(to_dict(entity), separators=(",", ":"), ensure_ascii=False)
+    assert TABLES[name].encode(entity) == expected
+
+
+_FREE_FORM = {"metadata", "before", "after", "validation", "assistant_job_refs", "audit_event_refs"}
+_LISTS = {"assistant_job_refs", "audit_event_refs"}
