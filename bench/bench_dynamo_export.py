@@ -1,4 +1,4 @@
-"""DynamoDB export benchmark: what the consistent snapshot (`portable/snapshot.py`: every
+"""DynamoDB export benchmark: what the consistent snapshot (`portable/writing/snapshot.py`: every
 table copied into a scratch SQLite file, then the records written during the export
 re-read until they settle) costs beside reading the tables live, in time and peak memory,
 at growing store sizes, against a moto server.
@@ -86,8 +86,8 @@ def seed(store: DynamoStore, size: int, settled: bool) -> tuple[int, float]:
 
 
 def child(mode: str, endpoint: str, prefix: str, out: str) -> dict[str, Any]:
-    from dataops.portable.export import write_export
     from dataops.portable.format import SourceInfo
+    from dataops.portable.writing.export import write_export
 
     store = DynamoStore(settings(endpoint, prefix, Path(out).parent))
     if mode == "live":

@@ -303,7 +303,7 @@ def child(step: str, args: list[str]) -> dict[str, Any]:
 
     started = time.perf_counter()
     if step == "export":
-        from dataops.portable.export import write_export
+        from dataops.portable.writing.export import write_export
 
         store = SqliteStore(Path(args[0]))
         result = write_export(store, Path(args[1]), SourceInfo())
@@ -311,14 +311,14 @@ def child(step: str, args: list[str]) -> dict[str, Any]:
         return {"records": result.total, "seconds": time.perf_counter() - started}
     fast = not step.endswith(REFERENCE)  # the reference paths: fast=False
     if step in ("validate", "validate" + REFERENCE):
-        from dataops.portable.validate import validate_export
+        from dataops.portable.checking.validate import validate_export
 
         report = validate_export(Path(args[0]), fast=fast)
         assert report.valid, report.lines()[:10]
         records = sum(report.entity_counts.values())
         return {"records": records, "seconds": time.perf_counter() - started}
     if step in ("import", "import" + REFERENCE):
-        from dataops.portable.importer import apply_import
+        from dataops.portable.importing.importer import apply_import
 
         store = SqliteStore(Path(args[1]))
         plan = apply_import(Path(args[0]), store, fast=fast)

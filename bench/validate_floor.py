@@ -44,12 +44,12 @@ from typing import Any
 import orjson
 
 from dataops.portable.archive import extract_archive, is_archive
-from dataops.portable.checks import edges
+from dataops.portable.checking.checks import edges
+from dataops.portable.checking.index import ScratchIndex
+from dataops.portable.checking.parallel import available_cores
+from dataops.portable.checking.scan import Chunk, _record_id, scan_chunk
 from dataops.portable.format import SPECS
-from dataops.portable.index import ScratchIndex
 from dataops.portable.lines import parse_line, read_lines
-from dataops.portable.parallel import available_cores
-from dataops.portable.scan import Chunk, _record_id, scan_chunk
 
 RESULTS = Path(__file__).resolve().parent / "results"
 STAGES = ("orjson", "read + parse", "+ index", "check")
@@ -138,8 +138,8 @@ def measure(root: Path, repeats: int, warmups: int) -> dict[str, dict[str, Any]]
 def _seeded_export(size: int, workdir: Path) -> Path:
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from bench_portable import seed
-    from dataops.portable.export import write_export
     from dataops.portable.format import SourceInfo
+    from dataops.portable.writing.export import write_export
     from dataops.store.sqlite import SqliteStore
 
     records, seconds = seed(workdir / "source.db", size)

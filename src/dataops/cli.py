@@ -18,7 +18,7 @@ from dataops.domain.enums import ArtifactType, Role
 from dataops.domain.errors import DataOpsError
 
 if TYPE_CHECKING:
-    from dataops.portable.importer import Plan as ImportPlan
+    from dataops.portable.importing.importer import Plan as ImportPlan
     from dataops.runtime import Admin
     from dataops.services.context import Workspace
 
@@ -348,9 +348,9 @@ def _users_passwd(args: argparse.Namespace) -> int:
 def _export_to_s3(settings: Settings) -> int:
     from dataops import runtime
     from dataops.blobs.s3 import S3Blobs
-    from dataops.portable.export import temporary_archive
     from dataops.portable.format import SourceInfo
-    from dataops.portable.offsite import upload_archive
+    from dataops.portable.writing.export import temporary_archive
+    from dataops.portable.writing.offsite import upload_archive
 
     if not settings.export_archive_bucket:
         print("dataops: --to-s3 needs DATAOPS_EXPORT_ARCHIVE_BUCKET", file=sys.stderr)
@@ -382,8 +382,8 @@ def _export(args: argparse.Namespace) -> int:
         print("dataops: give OUT (a directory or OUT.tar.gz) or --to-s3", file=sys.stderr)
         return 2
     from dataops import runtime
-    from dataops.portable.export import write_export
     from dataops.portable.format import SourceInfo
+    from dataops.portable.writing.export import write_export
 
     settings = Settings.from_env()
     store = runtime.build_store(settings)
@@ -406,7 +406,7 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def _validate_export(args: argparse.Namespace) -> int:
-    from dataops.portable.validate import validate_export
+    from dataops.portable.checking.validate import validate_export
 
     report = validate_export(Path(args.path), progress=_terminal())
     if args.json:
@@ -444,7 +444,7 @@ def _import(args: argparse.Namespace) -> int:
     import tempfile
 
     from dataops import runtime
-    from dataops.portable.importer import ImportRefused, apply_import, plan_import
+    from dataops.portable.importing.importer import ImportRefused, apply_import, plan_import
 
     settings = Settings.from_env()
     with tempfile.TemporaryDirectory(prefix="dataops-import-") as scratch:

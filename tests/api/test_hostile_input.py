@@ -24,9 +24,9 @@ from dataops import runtime
 from dataops.domain.clock import new_id, now_ts
 from dataops.domain.enums import ArtifactType, EntityType, StorageProvider
 from dataops.domain.models import Artifact, AuditEvent, Task
-from dataops.portable.export import write_export
+from dataops.portable.checking.validate import validate_export
 from dataops.portable.format import SourceInfo
-from dataops.portable.validate import validate_export
+from dataops.portable.writing.export import write_export
 from dataops.services.context import Workspace
 from tests.api.test_bad_input import (
     API,

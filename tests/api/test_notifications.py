@@ -496,8 +496,8 @@ def test_two_months_of_racing_passes_make_everything_once_and_the_export_carries
     """`now` stepped a day at a time through two months, two passes racing at each step:
     every weekly occurrence exists exactly once, each notification reaches its people
     once, a repeated pass changes nothing, and the export carries it all and validates."""
-    from dataops.portable.export import write_export
-    from dataops.portable.validate import validate_export
+    from dataops.portable.checking.validate import validate_export
+    from dataops.portable.writing.export import write_export
     from tests.portable.conftest import INFO
 
     definitions = [

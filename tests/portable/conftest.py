@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from dataops import runtime
-from dataops.portable.export import write_export
 from dataops.portable.format import SourceInfo
+from dataops.portable.writing.export import write_export
 from dataops.services.context import Workspace
 from tests.conftest import make_settings
 from tests.portable.support import ExportDir, Rich, build_rich_workspace, copy_export

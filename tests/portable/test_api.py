@@ -10,7 +10,7 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 
 from dataops.domain.enums import Role
-from dataops.portable.validate import validate_export
+from dataops.portable.checking.validate import validate_export
 from dataops.services.context import Workspace
 
 

@@ -1,4 +1,4 @@
-"""The export's fast path (`portable/encode.py`) writes exactly the lines of the defining
+"""The export's fast path (`portable/writing/encode.py`) writes exactly the lines of the defining
 path (`codec.from_dict` → `format.to_record` → `format.canonical_line`): for every code
 point and integer orjson and `canonical_line` agree on, for the rich workspace, and for
 stored rows mutated at random (missing, unknown, null and wrongly typed fields, invalid
@@ -27,10 +27,10 @@ from hypothesis import strategies as st
 from dataops.domain import enums
 from dataops.domain.codec import from_dict, to_dict
 from dataops.domain.models import Artifact
-from dataops.portable import export_worker
-from dataops.portable.encode import EntityEncoder
-from dataops.portable.export import present, write_export
 from dataops.portable.format import EXPORTED, MANIFEST, SPECS, canonical_line, to_record
+from dataops.portable.writing import export_worker
+from dataops.portable.writing.encode import EntityEncoder
+from dataops.portable.writing.export import present, write_export
 from dataops.store.port import StoredRow
 from tests.portable.conftest import INFO, Golden
 from tests.portable.test_export import _fixed_records

@@ -46,8 +46,7 @@ from dataops.domain.models import (
     WorkspaceSettings,
 )
 from dataops.domain.policy import is_secret_key, scan_for_secret_values
-from dataops.portable import spool
-from dataops.portable.export import write_export
+from dataops.portable.checking.validate import validate_export
 from dataops.portable.format import (
     ENTITY_NAMES,
     EXPORTED,
@@ -55,8 +54,9 @@ from dataops.portable.format import (
     SPECS,
     canonical_line,
 )
-from dataops.portable.spool import SortedSpool
-from dataops.portable.validate import validate_export
+from dataops.portable.writing import spool
+from dataops.portable.writing.export import write_export
+from dataops.portable.writing.spool import SortedSpool
 from dataops.services import tasks
 from dataops.services.context import Workspace
 from dataops.services.people import SYSTEM
@@ -439,7 +439,7 @@ def test_spool_of_nothing_hands_on_nothing(tmp_path: Path) -> None:
 
 def test_export_pages_through_the_store(golden: Golden, tmp_path: Path) -> None:
     """A page size of 2 gives the same files as one big page."""
-    from dataops.portable.export import write_export as export
+    from dataops.portable.writing.export import write_export as export
 
     export(golden.ws.store, tmp_path / "paged", INFO, page_size=2)
     for name in EXPORTED:
@@ -493,7 +493,8 @@ def test_a_failed_file_write_leaves_nothing(
     golden: Golden, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, parallel: bool
 ) -> None:
     """On the writer thread, or in the export worker (which raises it here)."""
-    from dataops.portable import archive, output
+    from dataops.portable import archive
+    from dataops.portable.writing import output
 
     def full(self: Any, data: bytes) -> None:
         raise OSError("no space left")

@@ -14,13 +14,13 @@ from pathlib import Path
 import pytest
 
 from dataops.portable import archive as archive_module
+from dataops.portable.checking.index import ScratchIndex
+from dataops.portable.checking.scan import Chunk, scan_chunk
+from dataops.portable.checking.validate import MAX_MANIFEST_BYTES, validate_export
 from dataops.portable.format import MANIFEST
-from dataops.portable.importer import ImportRefused, apply_import, plan_import
-from dataops.portable.index import ScratchIndex
+from dataops.portable.importing.importer import ImportRefused, apply_import, plan_import
 from dataops.portable.lines import MAX_LINE_BYTES, MAX_LINE_VALUES, read_lines, too_many_values
 from dataops.portable.report import MAX_PROBLEMS, MAX_PROBLEMS_KEPT, Report
-from dataops.portable.scan import Chunk, scan_chunk
-from dataops.portable.validate import MAX_MANIFEST_BYTES, validate_export
 from dataops.services.context import Workspace
 from tests.portable.conftest import Golden
 from tests.portable.test_cli import run

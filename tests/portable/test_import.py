@@ -9,9 +9,9 @@ import pytest
 
 from dataops.domain.clock import now_ts
 from dataops.domain.models import User
-from dataops.portable.export import write_export
 from dataops.portable.format import EXPORTED, MANIFEST, SPECS
-from dataops.portable.importer import ImportRefused, apply_import, plan_import
+from dataops.portable.importing.importer import ImportRefused, apply_import, plan_import
+from dataops.portable.writing.export import write_export
 from dataops.services import auth
 from dataops.services.context import Workspace
 from dataops.store.port import Filters, PageRequest

@@ -16,9 +16,9 @@ from hypothesis import strategies as st
 from dataops.domain.codec import to_dict
 from dataops.domain.enums import ArtifactStatus, ProofType
 from dataops.domain.models import ProofRequirement
-from dataops.portable import bulk
 from dataops.portable.format import EXPORTED, SPECS, from_record
-from dataops.portable.importer import apply_import
+from dataops.portable.importing import bulk
+from dataops.portable.importing.importer import apply_import
 from dataops.store.sqlite import SqliteStore
 from dataops.store.sqlite.tables import TABLES
 from tests.portable.conftest import Golden

@@ -17,11 +17,11 @@ import pytest
 
 from dataops.cli import main
 from dataops.domain.enums import NotificationType, Role
-from dataops.portable.export import write_export
+from dataops.portable.checking.validate import validate_export
 from dataops.portable.format import MANIFEST, SYSTEM_ACTOR
-from dataops.portable.importer import ImportRefused, apply_import, plan_import
+from dataops.portable.importing.importer import ImportRefused, apply_import, plan_import
 from dataops.portable.legacy.records import map_schedule
-from dataops.portable.validate import validate_export
+from dataops.portable.writing.export import write_export
 from dataops.services.context import Workspace
 from dataops.store.port import Filters, PageRequest
 from tests.portable.conftest import INFO

@@ -17,8 +17,8 @@ import pytest
 from dataops import runtime
 from dataops.demo import load_demo
 from dataops.domain.errors import ConfigurationError
-from dataops.portable.offsite import archive_key
-from dataops.portable.validate import validate_export
+from dataops.portable.checking.validate import validate_export
+from dataops.portable.writing.offsite import archive_key
 from tests.conftest import make_settings
 from tests.moto_server import MotoServer
 

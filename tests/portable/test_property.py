@@ -16,9 +16,9 @@ from hypothesis import strategies as st
 
 from dataops.domain.enums import ArtifactStatus, ArtifactType, DataClass, ProofType, TaskStatus
 from dataops.domain.policy import check_metadata, is_secret_key, secret_value_problem
-from dataops.portable.export import write_export
+from dataops.portable.checking.validate import validate_export
 from dataops.portable.format import EXPORTED
-from dataops.portable.validate import validate_export
+from dataops.portable.writing.export import write_export
 from dataops.services.context import Workspace
 from tests.portable.conftest import INFO
 

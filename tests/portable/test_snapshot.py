@@ -1,5 +1,5 @@
 """A DynamoDB export is one consistent snapshot although its reads are live
-(`portable/snapshot.py`): writers racing the export (moto server) never leave a dangling
+(`portable/writing/snapshot.py`): writers racing the export (moto server) never leave a dangling
 reference, every record committed before the export started is in it, and a set of
 records that keeps changing fails the export instead of tearing it."""
 
@@ -16,10 +16,10 @@ from dataops import runtime
 from dataops.domain.enums import ArtifactType
 from dataops.domain.errors import StorageUnavailable
 from dataops.domain.models import Actor
-from dataops.portable import snapshot
-from dataops.portable.export import write_export
+from dataops.portable.checking.validate import validate_export
 from dataops.portable.format import EXPORTED, SPECS
-from dataops.portable.validate import validate_export
+from dataops.portable.writing import snapshot
+from dataops.portable.writing.export import write_export
 from dataops.services import artifacts, files, tasks
 from dataops.services.context import Workspace
 from dataops.services.people import SYSTEM

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from dataops.portable.checking.validate import validate_export
 from dataops.portable.format import MANIFEST, canonical_line
 from dataops.portable.report import Problem, Report
-from dataops.portable.validate import validate_export
 from tests.portable.conftest import Golden
 from tests.portable.support import ExportDir
 

@@ -21,11 +21,11 @@ from hypothesis import strategies as st
 
 from dataops.domain import enums
 from dataops.domain.policy import secret_value_problem
+from dataops.portable.checking.index import ScratchIndex
+from dataops.portable.checking.scan import Chunk, scan_chunk
+from dataops.portable.checking.validate import validate_export
 from dataops.portable.format import SPECS, canonical_line
-from dataops.portable.index import ScratchIndex
 from dataops.portable.report import Report
-from dataops.portable.scan import Chunk, scan_chunk
-from dataops.portable.validate import validate_export
 from tests.portable.conftest import Golden
 from tests.portable.support import ExportDir, copy_export
 from tests.portable.test_validate_fast import _ESCAPES, KEYS, _marked, _tamper, free

@@ -27,11 +27,13 @@ from hypothesis import strategies as st
 from dataops.domain.codec import _enum_converter, builder, constructor
 from dataops.domain.enums import ArtifactStatus
 from dataops.domain.text import UNPAIRED_SURROGATE
-from dataops.portable import index as index_module
 from dataops.portable import lines as lines_module
-from dataops.portable import parallel
-from dataops.portable import validate as validate_module
-from dataops.portable.checks import redaction_issues
+from dataops.portable.checking import index as index_module
+from dataops.portable.checking import parallel
+from dataops.portable.checking import validate as validate_module
+from dataops.portable.checking.checks import redaction_issues
+from dataops.portable.checking.scan import split_file
+from dataops.portable.checking.validate import validate_export
 from dataops.portable.format import (
     SPECS,
     canonical_line,
@@ -41,9 +43,7 @@ from dataops.portable.format import (
 )
 from dataops.portable.lines import _parse_strict, parse_line, read_lines
 from dataops.portable.report import Report
-from dataops.portable.scan import split_file
 from dataops.portable.schema import _hints, check_record, checker
-from dataops.portable.validate import validate_export
 from tests.portable.conftest import Golden
 from tests.portable.support import ExportDir
 

@@ -6,8 +6,9 @@ line is refused in a moment, and memory stays bounded, whatever the export holds
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TextIO
 
 MAX_PROBLEMS_KEPT = 1_000
 """Problems kept in a report (printed, in the JSON); beyond them, only counted."""
@@ -133,3 +134,30 @@ class Report:
             "warning_count": self.warnings_total,
             "warnings": [w.as_json() for w in self.warnings],
         }
+
+
+class Progress:
+    """A one-line counter on a terminal, redrawn at most five times a second; the
+    export's ("exporting"), and the validation's and import's (`doing`, `did`)."""
+
+    def __init__(
+        self, stream: TextIO | None, doing: str = "exporting", did: str = "exported"
+    ) -> None:
+        self._stream = stream
+        self._shown = 0.0
+        self._doing = doing
+        self._did = did
+
+    def update(self, entity: str, count: int, *, force: bool = False) -> None:
+        if self._stream is None:
+            return
+        moment = time.monotonic()
+        if force or moment - self._shown >= 0.2:
+            self._shown = moment
+            self._stream.write(f"\r\033[K{self._doing} {entity}: {count:,} records")
+            self._stream.flush()
+
+    def done(self, total: int) -> None:
+        if self._stream is not None:
+            self._stream.write(f"\r\033[K{self._did} {total:,} records\n")
+            self._stream.flush()

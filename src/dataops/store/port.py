@@ -255,7 +255,7 @@ class MetadataStore(Protocol):
     snapshot_reads: bool
     """True when everything one read unit of work reads is one snapshot (SQLite); False
     when reads are live (DynamoDB), so a reader that needs one instant across records
-    must make it (the export: `portable/snapshot.py`)."""
+    must make it (the export: `portable/writing/snapshot.py`)."""
     atomic_write_limit: int | None
     """The most writes one unit of work commits atomically (None: any number). Beyond
     it a unit is refused, or, if it only inserts, sent in parts (not atomically)."""

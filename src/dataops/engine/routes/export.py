@@ -7,8 +7,8 @@ from starlette.background import BackgroundTask
 
 from dataops.engine.deps import Admin, WorkspaceDep
 from dataops.engine.routing import api_router
-from dataops.portable.export import download_name, temporary_archive
 from dataops.portable.format import SourceInfo
+from dataops.portable.writing.export import download_name, temporary_archive
 
 router = api_router(tag="export")
 

@@ -59,7 +59,7 @@ from dataops.domain.enums import DataClass, ProofType, StorageProvider
 from dataops.domain.models import RecurringConfig
 from dataops.domain.recurrence import RecurrenceError, parse_recurrence
 from dataops.domain.rules import MAX_TITLE, MAX_TITLE_PATTERN
-from dataops.portable.checks import TIMESTAMPS
+from dataops.portable.checking.checks import TIMESTAMPS
 from dataops.portable.format import SYSTEM_ACTOR, legacy_uri
 from dataops.portable.report import Problem
 

@@ -31,12 +31,12 @@ from typing import Any, TextIO
 
 from dataops.domain.errors import Conflict
 from dataops.domain.search import SEARCHED_ENTITIES
-from dataops.portable.bulk import encoded_batches
-from dataops.portable.export import Progress, present
+from dataops.portable.checking.validate import opened
 from dataops.portable.format import EXPORTED, SPECS, EntitySpec, from_record
+from dataops.portable.importing.bulk import encoded_batches
 from dataops.portable.lines import parse_line, read_lines
-from dataops.portable.report import Problem, Report
-from dataops.portable.validate import opened
+from dataops.portable.report import Problem, Progress, Report
+from dataops.portable.writing.export import present
 from dataops.store.port import Filters, MetadataStore, PageRequest, Repository, UnitOfWork
 
 BATCH_SIZE = 500

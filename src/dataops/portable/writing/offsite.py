@@ -11,7 +11,7 @@ from typing import Any
 
 from dataops.blobs.port import BlobStore, StoredBlob, valid_key
 from dataops.domain.errors import ConfigurationError
-from dataops.portable.export import download_name
+from dataops.portable.writing.export import download_name
 
 
 def archive_key(prefix: str, environment: str, manifest: dict[str, Any]) -> str:

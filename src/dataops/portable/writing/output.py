@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from dataops.portable.spool import SortedSpool
+from dataops.portable.writing.spool import SortedSpool
 
 CHUNK_BYTES = 2 << 20
 WRITES_AHEAD = 2

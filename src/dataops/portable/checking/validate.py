@@ -29,7 +29,9 @@ from dataops.domain.clock import parse_ts
 from dataops.domain.errors import NotFound
 from dataops.domain.proof import evaluate
 from dataops.portable.archive import extract_archive, is_archive
-from dataops.portable.export import Progress
+from dataops.portable.checking.index import ExportEvidence, ScratchIndex
+from dataops.portable.checking.parallel import available_cores, part_name, scan_parallel
+from dataops.portable.checking.scan import Chunk, ChunkResult, relationships, scan_chunk, split_file
 from dataops.portable.format import (
     ENTITY_NAMES,
     FORMAT_VERSION,
@@ -42,12 +44,9 @@ from dataops.portable.format import (
     from_record,
     is_entity_file_name,
 )
-from dataops.portable.index import ExportEvidence, ScratchIndex
 from dataops.portable.legacy import convert as legacy
 from dataops.portable.lines import parse_line
-from dataops.portable.parallel import available_cores, part_name, scan_parallel
-from dataops.portable.report import MAX_PROBLEMS, Problem, Report, size_text
-from dataops.portable.scan import Chunk, ChunkResult, relationships, scan_chunk, split_file
+from dataops.portable.report import MAX_PROBLEMS, Problem, Progress, Report, size_text
 
 _CHECKSUM = re.compile(r"^sha256:[0-9a-f]{64}$")
 PARALLEL_BYTES = 16 << 20

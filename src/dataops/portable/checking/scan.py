@@ -15,9 +15,14 @@ from typing import Any
 
 from dataops.domain.policy import may_hold_secret
 from dataops.domain.text import UNPAIRED_SURROGATE, has_unpaired_surrogate
-from dataops.portable.checks import edges, needs_live_proof, record_issues, redaction_issues
+from dataops.portable.checking.checks import (
+    edges,
+    needs_live_proof,
+    record_issues,
+    redaction_issues,
+)
+from dataops.portable.checking.index import ScratchIndex
 from dataops.portable.format import SPECS, EntitySpec
-from dataops.portable.index import ScratchIndex
 from dataops.portable.lines import (
     MAX_LINE_BYTES,
     MAX_LINE_VALUES,

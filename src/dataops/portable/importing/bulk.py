@@ -17,10 +17,10 @@ from collections.abc import Iterator
 from multiprocessing.pool import AsyncResult
 from pathlib import Path
 
+from dataops.portable.checking.parallel import available_cores
+from dataops.portable.checking.scan import Chunk, split_file
 from dataops.portable.format import EntitySpec, from_record
 from dataops.portable.lines import parse_line, read_lines
-from dataops.portable.parallel import available_cores
-from dataops.portable.scan import Chunk, split_file
 from dataops.store.port import EncodedRecords, MetadataStore
 
 RANGE_BYTES = 1 << 20

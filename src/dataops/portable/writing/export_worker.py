@@ -45,9 +45,9 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-from dataops.portable.encode import EntityEncoder, Ref
 from dataops.portable.format import SPECS
-from dataops.portable.output import Block, EntityOutput, OpenFile, WriterThread, Written
+from dataops.portable.writing.encode import EntityEncoder, Ref
+from dataops.portable.writing.output import Block, EntityOutput, OpenFile, WriterThread, Written
 from dataops.store.port import StoredReader, StoredRow
 
 Artifacts = tuple[frozenset[str], list[StoredRow]]

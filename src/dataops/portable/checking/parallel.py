@@ -18,8 +18,8 @@ from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import Any
 
-from dataops.portable.index import ScratchIndex
-from dataops.portable.scan import Chunk, ChunkResult, scan_chunk
+from dataops.portable.checking.index import ScratchIndex
+from dataops.portable.checking.scan import Chunk, ChunkResult, scan_chunk
 
 _IN_FLIGHT = 3
 """Chunks queued per worker: enough to keep it busy, few enough that the queue's pipe

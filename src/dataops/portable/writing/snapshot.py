@@ -40,7 +40,7 @@ import orjson
 from dataops.domain.clock import now, parse_ts
 from dataops.domain.codec import snake
 from dataops.domain.errors import StorageUnavailable
-from dataops.portable.checks import edges
+from dataops.portable.checking.checks import edges
 from dataops.portable.format import EXPORTED, SPECS
 from dataops.store.port import StoredRecords, StoredRow, UnitOfWork
 

@@ -24,7 +24,6 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,13 +33,6 @@ from dataops.domain.clock import now_ts, parse_ts
 from dataops.domain.errors import Conflict, NotFound
 from dataops.domain.models import refresh_artifact_refs
 from dataops.portable.archive import ArchiveWriter, is_archive
-from dataops.portable.encode import EntityEncoder, Ref
-from dataops.portable.export_worker import (
-    ExportWorker,
-    artifacts_for,
-    start_worker,
-    worker_possible,
-)
 from dataops.portable.format import (
     EXPORTED,
     MANIFEST,
@@ -53,7 +45,15 @@ from dataops.portable.format import (
     manifest_text,
     to_record,
 )
-from dataops.portable.output import (
+from dataops.portable.report import Progress
+from dataops.portable.writing.encode import EntityEncoder, Ref
+from dataops.portable.writing.export_worker import (
+    ExportWorker,
+    artifacts_for,
+    start_worker,
+    worker_possible,
+)
+from dataops.portable.writing.output import (
     EntityOutput,
     FileSink,
     OpenFile,
@@ -83,33 +83,6 @@ def present(uow: UnitOfWork, spec: EntitySpec, items: list[Any]) -> list[dict[st
     if spec.name in ("tasks", "bundles"):
         refresh_artifact_refs(items, uow.artifacts.get_many)
     return [to_record(spec, item) for item in items]
-
-
-class Progress:
-    """A one-line counter on a terminal, redrawn at most five times a second; the
-    export's ("exporting"), and the validation's and import's (`doing`, `did`)."""
-
-    def __init__(
-        self, stream: TextIO | None, doing: str = "exporting", did: str = "exported"
-    ) -> None:
-        self._stream = stream
-        self._shown = 0.0
-        self._doing = doing
-        self._did = did
-
-    def update(self, entity: str, count: int, *, force: bool = False) -> None:
-        if self._stream is None:
-            return
-        moment = time.monotonic()
-        if force or moment - self._shown >= 0.2:
-            self._shown = moment
-            self._stream.write(f"\r\033[K{self._doing} {entity}: {count:,} records")
-            self._stream.flush()
-
-    def done(self, total: int) -> None:
-        if self._stream is not None:
-            self._stream.write(f"\r\033[K{self._did} {total:,} records\n")
-            self._stream.flush()
 
 
 def _fsync_dir(path: Path) -> None:
@@ -260,7 +233,7 @@ def write_entity_files(
             if not store.snapshot_reads:  # reads are live: make one instant first
                 # (imported here: it brings the validator's relationship rules, which an
                 # export from SQLite never needs)
-                from dataops.portable.snapshot import take_snapshot
+                from dataops.portable.writing.snapshot import take_snapshot
 
                 snapshot = take_snapshot(
                     uow, scratch / "snapshot.sqlite3", page_size=page_size, on_page=progress.update
