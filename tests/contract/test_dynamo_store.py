@@ -612,6 +612,7 @@ def test_an_archive_between_the_proof_check_and_the_commit_fails_the_completion(
     actor = operator(workspace)
     task, _ = gated_task(workspace, actor, on_bundle=False)
     task = tasks.get_task(workspace, task.id)  # attaching the artifact bumped it
+    seen = len([e for e in all_events(workspace) if e.entity_id == task.id])
     original = StoreEvidence.approved_artifacts
     slipped: list[Artifact] = []
 
@@ -629,12 +630,16 @@ def test_an_archive_between_the_proof_check_and_the_commit_fails_the_completion(
         tasks.update_task(workspace, actor, task.id, {"status": TaskStatus.DONE}, None)
     assert [a.status for a in slipped] == [ArtifactStatus.ARCHIVED]
     stored = tasks.get_task(workspace, task.id)
-    assert (stored.status, stored.version, stored.completion_proof) == (
+    # The archive re-judged the task (its stored verdict: blocked now), one write of its
+    # own; the refused completion wrote nothing.
+    assert (stored.status, stored.version, stored.completion_proof, stored.proof_blocked) == (
         TaskStatus.TODO,
-        task.version,
+        task.version + 1,
         None,
+        True,
     )
-    assert not [e for e in all_events(workspace) if e.entity_id == task.id and e.action != "create"]
+    actions = [e.action for e in all_events(workspace) if e.entity_id == task.id]
+    assert actions[seen:] == ["proof-rechecked"]
 
     # Without the slip, the same completion goes through, guarded by a ConditionCheck.
     monkeypatch.setattr(StoreEvidence, "approved_artifacts", original)

@@ -241,9 +241,13 @@ def test_sqlite_indexes_the_records_stored_before_search_existed(tmp_path: Path)
     store = SqliteStore(path)
     _seed(store, _searchable())
     store.close()
-    conn = sqlite3.connect(path)  # back to the schema before migration 15 (and 17 after it)
+    conn = sqlite3.connect(path)  # back to the schema before migration 15 (and 17-19)
     conn.executescript(
         "DROP TABLE search_words; DROP TABLE search_refs; DROP INDEX tasks_open;"
+        " DROP INDEX artifacts_valid_until_status;"
+        " CREATE INDEX artifacts_valid_until ON artifacts (valid_until, id)"
+        "  WHERE valid_until IS NOT NULL;"
+        " DROP INDEX tasks_blocked; ALTER TABLE tasks DROP COLUMN blocked_key;"
         " PRAGMA user_version = 14;"
     )
     conn.close()

@@ -134,7 +134,11 @@ def preview_instance(
     anchor = _anchor(anchor_date)
     with ws.store.unit_of_work() as uow:
         template = require(uow.templates, template_id, "template")
-    return build_instance(template, title, anchor)
+        bundle, tasks = build_instance(template, title, anchor)
+        evidence = PageEvidence(uow)
+        for task in tasks:  # the stored verdict too, as `add_instance` stamps it
+            proofs.stamp_open(uow, task, bundle, task_exists=False, source=evidence)
+    return bundle, tasks
 
 
 def _anchor(anchor_date: str) -> date:
