@@ -230,6 +230,7 @@ SLOW_FILES = (
     "test_webhooks.py",
     "test_recurring.py",
     "test_blocked_lane.py",
+    "test_validate_differential.py",
 )
 """Files holding a test of 30 s or more (`--durations`): started first."""
 
