@@ -50,7 +50,10 @@ def api_calls(ui: UI) -> list[str]:
 
 def load(ui: UI, path: str, ready: str) -> list[str]:
     """A fresh load of `path` (a new document: session check and all), until `ready`
-    shows and the network is idle; the API calls it made."""
+    shows and the network is idle; the API calls it made. The page before is left idle
+    and then blank first, so none of its late calls is counted as this page's."""
+    ui.page.wait_for_load_state("networkidle")
+    ui.page.goto("about:blank")
     calls = api_calls(ui)
     ui.goto(path)
     expect(ui.page.locator(ready).first).to_be_visible()
