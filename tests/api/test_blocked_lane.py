@@ -26,6 +26,7 @@ from dataops.services.people import SYSTEM
 from dataops.services.settings import SETTINGS_ID
 from dataops.store.dynamodb import DynamoStore
 from tests.conftest import day
+from tests.contract.dynamo import queries_and_scans
 
 API = "/work/api"
 COMMENT = {"proofRequirement": {"type": "comment", "label": "Notes"}}
@@ -254,23 +255,8 @@ def test_the_lane_and_its_count_query_the_blocked_index(client: TestClient, ws: 
         task(client, f"blocked {n}", **COMMENT)
     lane(client)  # (the first read judges the todo tasks once)
     store = cast(DynamoStore, ws.store)
-    queries: list[dict[str, Any]] = []
-    scans: list[dict[str, Any]] = []
-
-    def record_query(params: dict[str, Any], **_: Any) -> None:
-        queries.append(params)
-
-    def record_scan(params: dict[str, Any], **_: Any) -> None:
-        scans.append(params)
-
-    events = store.client.meta.events
-    events.register("before-parameter-build.dynamodb.Query", record_query)
-    events.register("before-parameter-build.dynamodb.Scan", record_scan)
-    try:
+    with queries_and_scans(store) as (queries, scans):
         ids, count = lane(client, limit=2)
-    finally:
-        events.unregister("before-parameter-build.dynamodb.Query", record_query)
-        events.unregister("before-parameter-build.dynamodb.Scan", record_scan)
     assert (len(ids), count) == (4, 4)
     assert scans == []
     on_tasks = [q for q in queries if q["TableName"].endswith("tasks")]

@@ -26,6 +26,7 @@ from dataops.store.dynamodb import DynamoStore
 from dataops.store.port import PageRequest
 from tests.conftest import day
 from tests.contract import records as r
+from tests.contract.dynamo import queries_and_scans
 
 ART = "/work/api/artifacts"
 
@@ -224,27 +225,12 @@ def test_expiring_on_dynamodb_queries_the_valid_until_status_index(
     register(client, "soon", day(1), "approved")
     register(client, "later", day(2), "approved")
     store = cast(DynamoStore, workspace_on.store)
-    queries: list[dict[str, Any]] = []
-    scans: list[dict[str, Any]] = []
-
-    def record_query(params: dict[str, Any], **_: Any) -> None:
-        queries.append(params)
-
-    def record_scan(params: dict[str, Any], **_: Any) -> None:
-        scans.append(params)
-
-    events = store.client.meta.events
-    events.register("before-parameter-build.dynamodb.Query", record_query)
-    events.register("before-parameter-build.dynamodb.Scan", record_scan)
-    try:
+    with queries_and_scans(store) as (queries, scans):
         body = expiring(client, expiringWithinDays="5", limit="1")
         params = {"expiringWithinDays": "5", "limit": "1", "cursor": body["nextCursor"]}
         rest = expiring(client, **params)
         lane_queries = list(queries)
         overview = client.get("/work/api/overview").json()["expiring"]
-    finally:
-        events.unregister("before-parameter-build.dynamodb.Query", record_query)
-        events.unregister("before-parameter-build.dynamodb.Scan", record_scan)
     assert [a["title"] for a in body["items"] + rest["items"]] == ["soon", "later"]
     assert rest["nextCursor"] is None
     assert overview["count"] == 2

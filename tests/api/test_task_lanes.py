@@ -20,6 +20,7 @@ from dataops.services import tasks as task_service
 from dataops.services.context import Workspace
 from dataops.store.dynamodb import DynamoStore
 from tests.conftest import day
+from tests.contract.dynamo import queries_and_scans
 
 TASKS = "/work/api/tasks"
 
@@ -228,26 +229,11 @@ def test_lanes_on_dynamodb_query_the_open_index_and_count_without_items(
 ) -> None:
     """(DynamoDB only: which index a query takes is that store's question.)"""
     store = cast(DynamoStore, workspace_on.store)
-    queries: list[dict[str, Any]] = []
-    scans: list[dict[str, Any]] = []
-
-    def record_query(params: dict[str, Any], **_: Any) -> None:
-        queries.append(params)
-
-    def record_scan(params: dict[str, Any], **_: Any) -> None:
-        scans.append(params)
-
     listed(client, blocked="true")  # (the first read judges the todo tasks once)
-    events = store.client.meta.events
-    events.register("before-parameter-build.dynamodb.Query", record_query)
-    events.register("before-parameter-build.dynamodb.Scan", record_scan)
-    try:
+    with queries_and_scans(store) as (queries, scans):
         for due in ("overdue", "today", "soon"):
             listed(client, due=due, count="true")
         listed(client, blocked="true", count="true", include="proof")
-    finally:
-        events.unregister("before-parameter-build.dynamodb.Query", record_query)
-        events.unregister("before-parameter-build.dynamodb.Scan", record_scan)
     assert scans == []
     on_tasks = [q for q in queries if q["TableName"].endswith("tasks")]
     assert {q.get("IndexName") for q in on_tasks} == {"by-open", "by-blocked"}

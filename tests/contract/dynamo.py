@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import os
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -64,3 +67,27 @@ def drop_tables(store: DynamoStore) -> None:
     """Delete the store's tables (keeps the session's moto server small)."""
     for name in store.tables.values():
         store.client.delete_table(TableName=name)
+
+
+@contextmanager
+def queries_and_scans(
+    store: DynamoStore,
+) -> Iterator[tuple[list[dict[str, Any]], list[dict[str, Any]]]]:
+    """The parameters of every Query and every Scan `store` sends inside the block."""
+    queries: list[dict[str, Any]] = []
+    scans: list[dict[str, Any]] = []
+
+    def record_query(params: dict[str, Any], **_: Any) -> None:
+        queries.append(params)
+
+    def record_scan(params: dict[str, Any], **_: Any) -> None:
+        scans.append(params)
+
+    events = store.client.meta.events
+    events.register("before-parameter-build.dynamodb.Query", record_query)
+    events.register("before-parameter-build.dynamodb.Scan", record_scan)
+    try:
+        yield queries, scans
+    finally:
+        events.unregister("before-parameter-build.dynamodb.Query", record_query)
+        events.unregister("before-parameter-build.dynamodb.Scan", record_scan)

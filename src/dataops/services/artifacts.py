@@ -498,16 +498,7 @@ def update_artifact(
             )
         if updated == current:
             return current
-        save(uow.artifacts, updated)
-        _relink(uow, updated, current.task_id, current.bundle_id)
-        later = refresh_citing(
-            uow,
-            actor,
-            current,
-            updated,
-            also_tasks=[current.task_id],
-            also_bundles=[current.bundle_id],
-        )
+        later = _save_relinked(uow, actor, current, updated)
         if reset and updated.status != current.status:
             audit(
                 uow,
@@ -678,16 +669,7 @@ def attach_artifact(
             _relink(uow, updated, current.task_id, current.bundle_id)
             uow.commit()
             return current
-        save(uow.artifacts, updated)
-        _relink(uow, updated, current.task_id, current.bundle_id)
-        later = refresh_citing(
-            uow,
-            actor,
-            current,
-            updated,
-            also_tasks=[current.task_id],
-            also_bundles=[current.bundle_id],
-        )
+        later = _save_relinked(uow, actor, current, updated)
         audit(
             uow,
             actor,
@@ -817,6 +799,24 @@ def _check_relations(uow: UnitOfWork, artifact: Artifact, fields: Any) -> None:
         require(uow.bundles, artifact.bundle_id, "bundle", "bundleId")
     if artifact.file_id and "file_id" in fields:
         require(uow.files, artifact.file_id, "file", "fileId")
+
+
+def _save_relinked(
+    uow: UnitOfWork, actor: Actor, current: Artifact, updated: Artifact
+) -> list[str]:
+    """Save `updated` (was `current`), move its refs from where it was to where it is, and
+    bring up to date the tasks whose proof can read it, here and where it was before; the
+    IDs of those left for after the commit (`refresh_citing`)."""
+    save(uow.artifacts, updated)
+    _relink(uow, updated, current.task_id, current.bundle_id)
+    return refresh_citing(
+        uow,
+        actor,
+        current,
+        updated,
+        also_tasks=[current.task_id],
+        also_bundles=[current.bundle_id],
+    )
 
 
 def _relink(
