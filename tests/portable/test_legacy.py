@@ -20,7 +20,7 @@ from dataops.domain.enums import NotificationType, Role
 from dataops.portable.checking.validate import validate_export
 from dataops.portable.format import MANIFEST, SYSTEM_ACTOR
 from dataops.portable.importing.importer import ImportRefused, apply_import, plan_import
-from dataops.portable.legacy.records import map_schedule
+from dataops.portable.legacy.values import map_schedule
 from dataops.portable.writing.export import write_export
 from dataops.services.context import Workspace
 from dataops.store.port import Filters, PageRequest

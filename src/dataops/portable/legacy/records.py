@@ -49,29 +49,25 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any
 
-from dateutil import parser as dateutil_parser
-
-from dataops.domain.clock import format_ts, parse_ts
 from dataops.domain.enums import DataClass, ProofType, StorageProvider
-from dataops.domain.models import RecurringConfig
-from dataops.domain.recurrence import RecurrenceError, parse_recurrence
 from dataops.domain.rules import MAX_TITLE, MAX_TITLE_PATTERN
 from dataops.portable.checking.checks import TIMESTAMPS
 from dataops.portable.format import SYSTEM_ACTOR, legacy_uri
+from dataops.portable.legacy.values import (
+    config_template_id,
+    lenient_timestamp,
+    map_schedule,
+    schedule_problem,
+    trigger_config_id,
+)
 from dataops.portable.report import Problem
 
 Note = Callable[[Problem, bool], None]
 """Where a finding goes: (problem, whether it is an error; else a warning)."""
 
-_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_EPOCH = datetime(2000, 1, 1)
-"""What a lenient timestamp's missing parts default to (`"2026"` → 2026-01-01)."""
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
-_RATE = re.compile(r"^rate\(\s*(\d+)\s+days?\s*\)$")
-_AWS_DAY = re.compile(r"(?<![#\d])([1-7])(?!\d)")
 _CLASS_ORDER = [c.value for c in DataClass]  # public < internal < private < sensitive
 PORTAL_IDENTITY = "portal-admin"
 METADATA_TEXT = "text"
@@ -88,61 +84,6 @@ DEFINITION_REF = "task"
 
 _STAMPED = frozenset({"tasks", "bundles", "templates", "recurring_configs", "artifacts"})
 """Entities whose records carry `created_at` and `updated_at` today (both required)."""
-
-
-def lenient_timestamp(value: str) -> str | None:
-    """`value` as today's timestamp (ISO 8601, UTC, milliseconds, `Z`) when the earlier
-    system took it (any date or date-time JavaScript's `Date.parse` reads; one without a
-    zone is read as UTC); None when it cannot be read (today's checks then report it)."""
-    if _DAY.match(value):
-        return f"{value}T00:00:00.000Z"
-    try:
-        parse_ts(value)
-        return value
-    except ValueError:
-        pass
-    try:
-        parsed = dateutil_parser.parse(value, default=_EPOCH)
-    except (ValueError, OverflowError):
-        return None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return format_ts(parsed.astimezone(UTC))
-
-
-def config_template_id(config_id: str) -> str:
-    return f"{config_id}-template"
-
-
-def trigger_config_id(template_id: str) -> str:
-    return f"{template_id}-schedule"
-
-
-def map_schedule(text: str) -> tuple[str, str] | None:
-    """A legacy schedule as today's (`cron_expression` or `rrule`, value); None when it
-    has no equivalent. Today's rule code then judges the value itself."""
-    text = text.strip()
-    if text.upper().startswith(("FREQ=", "RRULE:")):
-        return "rrule", text.split(":", 1)[1] if text.upper().startswith("RRULE:") else text
-    rate = _RATE.match(text)
-    if rate:
-        days = int(rate.group(1))
-        return ("rrule", f"FREQ=DAILY;INTERVAL={days}") if days > 0 else None
-    if text.startswith("cron(") and text.endswith(")"):
-        fields = text[5:-1].split()
-        if len(fields) != 6 or fields[5] not in ("*", "?"):
-            return None  # AWS: minute hour day month weekday year; only "every year" maps
-        day = _AWS_DAY.sub(lambda m: str(int(m.group(1)) - 1), fields[4])  # 1-7 is SUN-SAT
-        fields = [*fields[:4], day]
-    else:
-        fields = text.split()
-        if len(fields) == 6:
-            if fields[0] != "0":
-                return None  # seconds first (node-cron); a schedule is a day's, not a second's
-            fields = fields[1:]
-    if len(fields) != 5:
-        return None
-    return "cron_expression", " ".join("*" if f == "?" else f for f in fields)
 
 
 class LegacyMapper:
@@ -380,16 +321,12 @@ class LegacyMapper:
         config = {
             "recurring_config_id": trigger_config_id(template_id),
             "template_id": template_id,
-            "title": f"{name[: MAX_TITLE_PATTERN - 10]} ({{date}})",
-            mapped[0]: mapped[1],
-            "timezone": "UTC",
-            "start_date": self._start,
-            "lead_days": 7 if lead is None else lead,
+            **self._schedule_fields(name, mapped, 7 if lead is None else lead),
             "enabled": True,
             "created_at": record.get("created_at"),
             "updated_at": record.get("updated_at") or record.get("created_at"),
         }
-        reason = _schedule_problem(config)
+        reason = schedule_problem(config)
         if reason is not None:
             self._error("templates", line, "trigger_schedule", f"{schedule!r}: {reason}")
             return
@@ -399,6 +336,19 @@ class LegacyMapper:
             f"{config['recurring_config_id']!r} ({mapped[0]} {mapped[1]!r}, from {self._start})"
         )
         self._warn("templates", line, "trigger_schedule", message)
+
+    def _schedule_fields(
+        self, name: str, schedule: tuple[str, str], lead_days: int
+    ) -> dict[str, Any]:
+        """Today's schedule fields of a config made from a legacy schedule: named after
+        `name`, UTC, starting the day the export was written."""
+        return {
+            "title": f"{name[: MAX_TITLE_PATTERN - 10]} ({{date}})",
+            schedule[0]: schedule[1],
+            "timezone": "UTC",
+            "start_date": self._start,
+            "lead_days": lead_days,
+        }
 
     def _recurring_configs(self, line: int, record: dict[str, Any]) -> None:
         config_id = record.get("recurring_config_id")
@@ -431,41 +381,12 @@ class LegacyMapper:
         if isinstance(record.get("assignee_id"), str):
             definition["assigneeId"] = template["default_assignee_id"] = record["assignee_id"]
         self.made_templates.append(template)
-        record.update(
-            {
-                "template_id": template_id,
-                "title": f"{description[: MAX_TITLE_PATTERN - 10]} ({{date}})",
-                mapped[0]: mapped[1],
-                "timezone": "UTC",
-                "start_date": self._start,
-                "lead_days": 0,
-            }
-        )
+        record.update({"template_id": template_id, **self._schedule_fields(description, mapped, 0)})
         message = (
             f"task-making config mapped to template {template_id!r} (one task) and its "
             f"recurring config ({mapped[0]} {mapped[1]!r}, from {self._start})"
         )
         self._warn("recurring_configs", line, "cron_expression", message)
-
-
-def _schedule_problem(config: dict[str, Any]) -> str | None:
-    """Why today's rule refuses the schedule of a config made here, or None."""
-    try:
-        parse_recurrence(
-            RecurringConfig(
-                id="check",
-                template_id="check",
-                title="check",
-                start_date=config["start_date"],
-                created_at="",
-                updated_at="",
-                rrule=config.get("rrule"),
-                cron_expression=config.get("cron_expression"),
-            )
-        )
-    except RecurrenceError as exc:
-        return exc.message
-    return None
 
 
 _MAPPERS: dict[str, Callable[[LegacyMapper, int, dict[str, Any]], None]] = {
