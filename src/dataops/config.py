@@ -234,24 +234,8 @@ class Settings:
         auth_mode = _choice(
             get("WORK_ENGINE_AUTH_MODE") or "portal", "WORK_ENGINE_AUTH_MODE", ("portal",), problems
         )
-        max_upload = DEFAULT_MAX_UPLOAD_BYTES
-        raw_max = get("DATAOPS_MAX_UPLOAD_BYTES")
-        if raw_max is not None:
-            if raw_max.isdigit() and int(raw_max) > 0:
-                max_upload = int(raw_max)
-            else:
-                problems.append("DATAOPS_MAX_UPLOAD_BYTES must be a positive whole number")
-        interval = DEFAULT_SCHEDULER_INTERVAL
-        raw_interval = get("DATAOPS_SCHEDULER_INTERVAL_SECONDS")
-        if raw_interval is not None:
-            digits = raw_interval.isascii() and raw_interval.isdigit()
-            if digits and int(raw_interval) <= MAX_SCHEDULER_INTERVAL:
-                interval = int(raw_interval)
-            else:
-                problems.append(
-                    f"DATAOPS_SCHEDULER_INTERVAL_SECONDS must be a whole number of seconds "
-                    f"from 0 (off) to {MAX_SCHEDULER_INTERVAL} (got {raw_interval!r})"
-                )
+        max_upload = _upload_limit(get("DATAOPS_MAX_UPLOAD_BYTES"), problems)
+        interval = _scheduler_interval(get("DATAOPS_SCHEDULER_INTERVAL_SECONDS"), problems)
         outbox_interval = _seconds(
             get("DATAOPS_OUTBOX_INTERVAL_SECONDS"),
             "DATAOPS_OUTBOX_INTERVAL_SECONDS",
@@ -260,26 +244,9 @@ class Settings:
         )
         smtp = _smtp(get("DATAOPS_SMTP_URL"), env, problems)
         mail_from = get("DATAOPS_MAIL_FROM")
-        if smtp is not None and mail_from is None:
-            problems.append("DATAOPS_SMTP_URL needs DATAOPS_MAIL_FROM (the sender address)")
-        if mail_from is not None and not _ADDRESS.fullmatch(mail_from.strip()):
-            problems.append(f"DATAOPS_MAIL_FROM must be an e-mail address (got {mail_from!r})")
         portal_url = get("DATAOPS_PORTAL_URL")
-        if portal_url is not None:
-            shape = urlsplit(portal_url)
-            if shape.scheme not in ("https", "http") or not shape.netloc or shape.query:
-                problems.append(
-                    f"DATAOPS_PORTAL_URL must be the portal's http(s) address, e.g. "
-                    f"https://dataops.example.com (got {portal_url!r})"
-                )
         secret_name = get("DATAOPS_SMTP_PASSWORD_SECRET_NAME")
-        if secret_name is not None and smtp is None:
-            problems.append("DATAOPS_SMTP_PASSWORD_SECRET_NAME needs DATAOPS_SMTP_URL")
-        if secret_name is not None and smtp is not None and not smtp.username:
-            problems.append(
-                "DATAOPS_SMTP_PASSWORD_SECRET_NAME needs a user name in DATAOPS_SMTP_URL "
-                "(smtp://user@host)"
-            )
+        problems += _mail_problems(smtp, mail_from, portal_url, secret_name)
         tables = {
             entity: get(f"DATAOPS_{entity.upper()}_TABLE") or f"dataops-{entity.replace('_', '-')}"
             for entity in TABLE_ENTITIES
@@ -343,3 +310,53 @@ class Settings:
         if self.auto_create_tables and self.env not in LOCAL_ENVIRONMENTS:
             problems.append("DATAOPS_AUTO_CREATE_TABLES is honoured only in local/test")
         return problems
+
+
+def _upload_limit(raw: str | None, problems: list[str]) -> int:
+    if raw is None:
+        return DEFAULT_MAX_UPLOAD_BYTES
+    if raw.isdigit() and int(raw) > 0:
+        return int(raw)
+    problems.append("DATAOPS_MAX_UPLOAD_BYTES must be a positive whole number")
+    return DEFAULT_MAX_UPLOAD_BYTES
+
+
+def _scheduler_interval(raw: str | None, problems: list[str]) -> int:
+    if raw is None:
+        return DEFAULT_SCHEDULER_INTERVAL
+    if raw.isascii() and raw.isdigit() and int(raw) <= MAX_SCHEDULER_INTERVAL:
+        return int(raw)
+    problems.append(
+        f"DATAOPS_SCHEDULER_INTERVAL_SECONDS must be a whole number of seconds "
+        f"from 0 (off) to {MAX_SCHEDULER_INTERVAL} (got {raw!r})"
+    )
+    return DEFAULT_SCHEDULER_INTERVAL
+
+
+def _mail_problems(
+    smtp: SmtpSettings | None,
+    mail_from: str | None,
+    portal_url: str | None,
+    secret_name: str | None,
+) -> list[str]:
+    """What is wrong with the mail settings taken together."""
+    problems = []
+    if smtp is not None and mail_from is None:
+        problems.append("DATAOPS_SMTP_URL needs DATAOPS_MAIL_FROM (the sender address)")
+    if mail_from is not None and not _ADDRESS.fullmatch(mail_from.strip()):
+        problems.append(f"DATAOPS_MAIL_FROM must be an e-mail address (got {mail_from!r})")
+    if portal_url is not None:
+        shape = urlsplit(portal_url)
+        if shape.scheme not in ("https", "http") or not shape.netloc or shape.query:
+            problems.append(
+                f"DATAOPS_PORTAL_URL must be the portal's http(s) address, e.g. "
+                f"https://dataops.example.com (got {portal_url!r})"
+            )
+    if secret_name is not None and smtp is None:
+        problems.append("DATAOPS_SMTP_PASSWORD_SECRET_NAME needs DATAOPS_SMTP_URL")
+    if secret_name is not None and smtp is not None and not smtp.username:
+        problems.append(
+            "DATAOPS_SMTP_PASSWORD_SECRET_NAME needs a user name in DATAOPS_SMTP_URL "
+            "(smtp://user@host)"
+        )
+    return problems

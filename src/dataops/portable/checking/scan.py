@@ -173,16 +173,8 @@ def scan_chunk(
                 add(Problem(name, "is blank (one JSON object a line)", number))
                 continue
             result.records += 1
-            if too_many_values(raw):
-                add(Problem(name, _TOO_WIDE, number))
-                continue
-            try:
-                record = parse_line(raw, long_numbers=long_numbers, newline=newline)
-            except (ValueError, UnicodeDecodeError, RecursionError) as exc:
-                add(Problem(name, f"is not valid JSON: {exc}", number))
-                continue
-            if not isinstance(record, dict):
-                add(Problem(name, "must be a JSON object", number))
+            record = _parsed(name, number, raw, newline, long_numbers, add)
+            if record is None:
                 continue
             if has_unpaired_surrogate(raw, record):  # what the API refuses (400)
                 add(Problem(name, f"is not valid JSON text: {UNPAIRED_SURROGATE}", number))
@@ -193,6 +185,29 @@ def scan_chunk(
             except RecursionError:
                 add(Problem(name, "is nested too deeply to be checked", number))
     return result
+
+
+def _parsed(
+    name: str,
+    number: int,
+    raw: bytes,
+    newline: bytes,
+    long_numbers: bool,
+    add: Callable[[Problem], None],
+) -> dict[str, Any] | None:
+    """Line `number`'s JSON object, or None when it is not one (said to `add`)."""
+    if too_many_values(raw):
+        add(Problem(name, _TOO_WIDE, number))
+        return None
+    try:
+        record = parse_line(raw, long_numbers=long_numbers, newline=newline)
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        add(Problem(name, f"is not valid JSON: {exc}", number))
+        return None
+    if not isinstance(record, dict):
+        add(Problem(name, "must be a JSON object", number))
+        return None
+    return record
 
 
 def _record(
@@ -216,15 +231,7 @@ def _record(
     for where, message in dict.fromkeys(issues):
         add(Problem(name, message, line, where))
     _record_id(spec, line, record, index)
-    if name == "users" and isinstance(record.get("email"), str):
-        # The store keeps emails unique; two users with one email cannot be imported.
-        index.add_id("users.email", record["email"].strip().lower(), line)
-    if name == "bundles" and entity is not None and entity.occurrence_key is not None:
-        # The store makes one bundle per (recurring config, occurrence date).
-        index.add_id("bundles.occurrence_date", entity.occurrence_key, line)
-    if name == "notifications" and isinstance(record.get("dedupe_key"), str):
-        # The store keeps one notification per (type, subject, recipient, day).
-        index.add_id("notifications.dedupe_key", record["dedupe_key"], line)
+    _unique_keys(name, line, record, entity, index)
     found = list(edges(spec, record))
     if found:
         index.add_refs(name, line, found)
@@ -241,6 +248,21 @@ def _record(
         index.add_bundle(line, record["bundle_id"], raw)
     elif needs_live_proof(spec, record):
         index.add_pending_task(line, raw)
+
+
+def _unique_keys(
+    name: str, line: int, record: dict[str, Any], entity: Any, index: ScratchIndex
+) -> None:
+    """Index what the store keeps unique besides the record's ID."""
+    if name == "users" and isinstance(record.get("email"), str):
+        # The store keeps emails unique; two users with one email cannot be imported.
+        index.add_id("users.email", record["email"].strip().lower(), line)
+    if name == "bundles" and entity is not None and entity.occurrence_key is not None:
+        # The store makes one bundle per (recurring config, occurrence date).
+        index.add_id("bundles.occurrence_date", entity.occurrence_key, line)
+    if name == "notifications" and isinstance(record.get("dedupe_key"), str):
+        # The store keeps one notification per (type, subject, recipient, day).
+        index.add_id("notifications.dedupe_key", record["dedupe_key"], line)
 
 
 def _record_id(spec: EntitySpec, line: int, record: dict[str, Any], index: ScratchIndex) -> None:

@@ -300,24 +300,34 @@ def write_export(
             archive.write(packed, members, text)
             finished = packed
         else:
-            with (staging / MANIFEST).open("xb") as handle:
-                handle.write(text)
-                handle.flush()
-                os.fsync(handle.fileno())
+            _write_durably(staging / MANIFEST, text)
         if before_rename is not None:
             before_rename(finished)
-        if finished == packed:
-            os.link(packed, out)  # fails, rather than overwrites, if OUT appeared meanwhile
-            packed.unlink()
-            shutil.rmtree(staging)
-        else:
-            staging.rename(out)
-        _fsync_dir(parent)
+        _publish(finished, staging, out)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         packed.unlink(missing_ok=True)
         raise
     return ExportResult(out, manifest)
+
+
+def _write_durably(path: Path, data: bytes) -> None:
+    with path.open("xb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def _publish(finished: Path, staging: Path, out: Path) -> None:
+    """Give the finished export (the staging directory, or the archive beside it) its
+    name `out`, never replacing a file that appeared meanwhile."""
+    if finished != staging:
+        os.link(finished, out)  # fails, rather than overwrites, if OUT appeared meanwhile
+        finished.unlink()
+        shutil.rmtree(staging)
+    else:
+        staging.rename(out)
+    _fsync_dir(out.parent)
 
 
 @dataclass(frozen=True)
