@@ -53,18 +53,32 @@ def register_output(client: DataOpsClient, source: str, target: Target) -> dict[
     body: dict[str, Any] = {k: v for k, v in relations.items() if v}
     body.update({"sourceType": "assistant-output", "status": "needs-review"})
     if source.startswith(("http://", "https://")):
-        errors = check_storage_uri(source, "url")
-        if errors:
-            raise ValidationFailed(errors)
-        body.update(
-            {
-                "type": target.artifact_type or "external-link",
-                "title": target.title or source,
-                "storageUri": source,
-            }
-        )
-        _refuse_secrets(body)
-        return client.register_artifact(body, idempotency_key=_key("url", body))
+        return _register_url(client, source, target, body)
+    return _register_file(client, source, target, body)
+
+
+def _register_url(
+    client: DataOpsClient, source: str, target: Target, body: dict[str, Any]
+) -> dict[str, Any]:
+    """An http(s) URL, registered as a link."""
+    errors = check_storage_uri(source, "url")
+    if errors:
+        raise ValidationFailed(errors)
+    body.update(
+        {
+            "type": target.artifact_type or "external-link",
+            "title": target.title or source,
+            "storageUri": source,
+        }
+    )
+    _refuse_secrets(body)
+    return client.register_artifact(body, idempotency_key=_key("url", body))
+
+
+def _register_file(
+    client: DataOpsClient, source: str, target: Target, body: dict[str, Any]
+) -> dict[str, Any]:
+    """A local file, uploaded first."""
     path = Path(source)
     if not path.is_file():
         raise ValidationFailed([FieldError("path", f"{source} is not a file or an http(s) URL")])

@@ -141,6 +141,24 @@ class RequestId:
         await self._app(scope, receive, tagged)
 
 
+_ROUTE_MODULES = (
+    people,
+    settings,
+    workflow,
+    recurring,
+    tasks,
+    files,
+    uploads,
+    artifacts,
+    mywork,
+    search,
+    overview,
+    webhooks,
+    export,
+)
+"""The engine's route modules, each with its `router`, in the order they are mounted."""
+
+
 def create_engine_app(
     workspace: Workspace, portal_secret: str, *, log_requests: bool = True
 ) -> FastAPI:
@@ -161,22 +179,7 @@ def create_engine_app(
     ensure_settings(workspace)  # (the expiry sweep counts from its first day)
     proofs.index_blocked(workspace, SYSTEM)  # once: the todo tasks stored before it
     problems.install(app)
-    modules = (
-        people,
-        settings,
-        workflow,
-        recurring,
-        tasks,
-        files,
-        uploads,
-        artifacts,
-        mywork,
-        search,
-        overview,
-        webhooks,
-        export,
-    )
-    for module in modules:
+    for module in _ROUTE_MODULES:
         app.include_router(module.router)
     app.openapi = lambda: public_openapi(app)  # type: ignore[method-assign]
     app.add_middleware(BodyLimit, upload_limit=workspace.settings.max_upload_bytes)

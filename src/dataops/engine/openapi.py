@@ -66,6 +66,29 @@ def public_openapi(app: FastAPI) -> dict[str, Any]:
     return app.openapi_schema
 
 
+_PROBLEM_REF = "#/components/schemas/Problem"
+_PROBLEM_RESPONSES = {
+    status: {
+        "description": reason,
+        "content": {"application/problem+json": {"schema": {"$ref": _PROBLEM_REF}}},
+    }
+    for status, reason in _REASONS.items()
+}
+_SECURITY_SCHEMES = {
+    "bearer": {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "An API token (`dop_...`), made by an admin.",
+    },
+    "cookie": {
+        "type": "apiKey",
+        "in": "cookie",
+        "name": "dataops_session",
+        "description": "The portal session cookie set by POST /auth/login.",
+    },
+}
+
+
 def rewrite(raw: dict[str, Any]) -> dict[str, Any]:
     """`raw` (FastAPI's description of the engine) as the portal's clients see it."""
     document = copy.deepcopy(raw)
@@ -87,28 +110,8 @@ def rewrite(raw: dict[str, Any]) -> dict[str, Any]:
     for unused in ("HTTPValidationError", "ValidationError"):
         schemas.pop(unused, None)
     schemas["Problem"] = PROBLEM_SCHEMA
-    components["responses"] = {
-        status: {
-            "description": reason,
-            "content": {
-                "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}
-            },
-        }
-        for status, reason in _REASONS.items()
-    }
-    components["securitySchemes"] = {
-        "bearer": {
-            "type": "http",
-            "scheme": "bearer",
-            "description": "An API token (`dop_...`), made by an admin.",
-        },
-        "cookie": {
-            "type": "apiKey",
-            "in": "cookie",
-            "name": "dataops_session",
-            "description": "The portal session cookie set by POST /auth/login.",
-        },
-    }
+    components["responses"] = copy.deepcopy(_PROBLEM_RESPONSES)
+    components["securitySchemes"] = copy.deepcopy(_SECURITY_SCHEMES)
     document["security"] = [{"bearer": []}, {"cookie": []}]
     return document
 

@@ -194,6 +194,12 @@ class _Validator:
         if not isinstance(data, dict):
             self._add("manifest", "manifest.json must hold a JSON object")
             return None
+        self._manifest_fields(data)
+        return data
+
+    def _manifest_fields(self, data: dict[str, Any]) -> None:
+        """The manifest's own fields: versions, when and where it was written, and the
+        redaction markers."""
         if data.get("schema_version") != SCHEMA_VERSION:
             self._add("manifest", f"must be {SCHEMA_VERSION!r}", field="schema_version")
         version = data.get("export_format_version")
@@ -217,7 +223,6 @@ class _Validator:
             for marker in REQUIRED_REDACTIONS:
                 if marker not in redactions:
                     self._add("manifest", f"must declare {marker!r}", field="redactions")
-        return data
 
     def _entity_files(self, manifest: dict[str, Any] | None) -> list[tuple[EntitySpec, Any, Any]]:
         """(spec, expected count, expected checksum) of every entity file to read."""
@@ -244,6 +249,12 @@ class _Validator:
             else:
                 files.append((spec, counts.get(name), checksums.get(file_name)))
                 self._expect_count_and_checksum(spec, counts, checksums)
+        self._omitted_and_unlisted(listed, omitted)
+        return files
+
+    def _omitted_and_unlisted(self, listed: dict[str, Any], omitted: list[str]) -> None:
+        """Every entity is exported or omitted, never both; every entity file present is
+        listed."""
         for name in ENTITY_NAMES:
             if name in listed and name in omitted:
                 self._add(
@@ -260,7 +271,6 @@ class _Validator:
                 self._add(
                     "manifest", f"{path.name} is present but not listed", field="entity_files"
                 )
-        return files
 
     def _mapping(self, manifest: dict[str, Any], name: str) -> dict[str, Any]:
         value = manifest.get(name)

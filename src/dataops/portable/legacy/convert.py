@@ -107,17 +107,7 @@ class _Converter:
                 continue
             records, checksum = self._file(name, source, counts.get(name), checksums.get(file_name))
             new_counts[name], new_checksums[file_name] = records, checksum
-        made = {"templates": self._mapper.made_templates}
-        made["recurring_configs"] = self._mapper.made_configs
-        for name, extra in made.items():
-            if not extra or (name in files and name not in new_counts):
-                continue  # none made, or the file is not readable (today's checks say so)
-            file_name = SPECS[name].file_name
-            files[name] = file_name
-            before = new_counts.get(name, 0)
-            new_counts[name], new_checksums[file_name] = self._append(file_name, extra, before)
-            if isinstance(omitted, list) and name in omitted:
-                omitted.remove(name)
+        self._append_made(files, new_counts, new_checksums, omitted)
         if isinstance(omitted, list) and "settings" not in omitted:
             omitted.append("settings")  # the earlier system had no workspace settings
         for path in sorted(self._root.iterdir()):
@@ -132,6 +122,27 @@ class _Converter:
             "omitted_entities": omitted,
         }
         (self._out / MANIFEST).write_text(manifest_text(manifest), encoding="utf-8")
+
+    def _append_made(
+        self,
+        files: dict[str, str],
+        counts: dict[str, Any],
+        checksums: dict[str, Any],
+        omitted: Any,
+    ) -> None:
+        """Append the templates and recurring configs the mapping made to their files
+        (listing them in the manifest's `files`, `counts` and `checksums`)."""
+        made = {"templates": self._mapper.made_templates}
+        made["recurring_configs"] = self._mapper.made_configs
+        for name, extra in made.items():
+            if not extra or (name in files and name not in counts):
+                continue  # none made, or the file is not readable (today's checks say so)
+            file_name = SPECS[name].file_name
+            files[name] = file_name
+            before = counts.get(name, 0)
+            counts[name], checksums[file_name] = self._append(file_name, extra, before)
+            if isinstance(omitted, list) and name in omitted:
+                omitted.remove(name)
 
     def _file(self, name: str, source: Path, count: Any, checksum: Any) -> tuple[int, str]:
         """Map `source` into the copy; (records written, checksum of the copy)."""
