@@ -229,28 +229,41 @@ def write_entity_files(
     files = _Files(open_file, scratch) if worker is None else _WorkerFiles(worker)
     try:
         with store.unit_of_work() as uow:
-            snapshot = None
-            if not store.snapshot_reads:  # reads are live: make one instant first
-                # (imported here: it brings the validator's relationship rules, which an
-                # export from SQLite never needs)
-                from dataops.portable.writing.snapshot import take_snapshot
-
-                snapshot = take_snapshot(
-                    uow, scratch / "snapshot.sqlite3", page_size=page_size, on_page=progress.update
-                )
-            reader: StoredReader = uow if snapshot is None else snapshot
-            try:
-                refs = _LiveRefs(reader)
-                for name in EXPORTED:
-                    _export_entity(reader, SPECS[name], files, refs, progress, page_size)
-            finally:
-                if snapshot is not None:
-                    snapshot.close()
+            _export_unit(store, uow, files, scratch, progress, page_size)
         written = dict(zip(EXPORTED, files.written(), strict=True))
     finally:
         files.close()
     progress.done(sum(w.count for w in written.values()))
     return written
+
+
+def _export_unit(
+    store: MetadataStore,
+    uow: UnitOfWork,
+    files: _Files | _WorkerFiles,
+    scratch: Path,
+    progress: Progress,
+    page_size: int,
+) -> None:
+    """Every entity, in EXPORTED order, from the read unit `uow` (or, where the store's
+    reads are live, from one snapshot of it)."""
+    snapshot = None
+    if not store.snapshot_reads:  # reads are live: make one instant first
+        # (imported here: it brings the validator's relationship rules, which an
+        # export from SQLite never needs)
+        from dataops.portable.writing.snapshot import take_snapshot
+
+        snapshot = take_snapshot(
+            uow, scratch / "snapshot.sqlite3", page_size=page_size, on_page=progress.update
+        )
+    reader: StoredReader = uow if snapshot is None else snapshot
+    try:
+        refs = _LiveRefs(reader)
+        for name in EXPORTED:
+            _export_entity(reader, SPECS[name], files, refs, progress, page_size)
+    finally:
+        if snapshot is not None:
+            snapshot.close()
 
 
 def write_export(

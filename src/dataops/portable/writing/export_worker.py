@@ -234,21 +234,60 @@ class _Given:
         return {ref[0]["artifactId"]: ref for ref in refs}
 
 
+class _Session:
+    """What the worker holds between messages: the entity file being written and one
+    encoder per entity."""
+
+    def __init__(self, open_file: OpenFile, scratch: Path) -> None:
+        self._open_file = open_file
+        self._scratch = scratch
+        self._encoders: dict[str, EntityEncoder] = {}
+        self._writer = WriterThread(inline=True)
+        self._output: EntityOutput | None = None
+
+    def _encoder(self, entity: str) -> EntityEncoder:
+        found = self._encoders.get(entity)
+        if found is None:
+            found = self._encoders[entity] = EntityEncoder(SPECS[entity])
+        return found
+
+    def handle(self, kind: str, args: list[Any]) -> Written | None:
+        """Carry out one message; the file's result when it finished one."""
+        if kind == "open":
+            name, file_name, id_field, key_ordered = args
+            self._output = EntityOutput(
+                name,
+                file_name,
+                self._open_file(file_name),
+                self._writer,
+                key_ordered=key_ordered,
+                id_field=id_field,
+                scratch=self._scratch,
+            )
+            return None
+        output = self._output
+        if output is None:
+            raise RuntimeError(f"{kind} before a file was opened")
+        if kind == "encode":
+            entity, rows, artifacts = args
+            given = _Given(artifacts, self._encoder("artifacts"))
+            output.add(*self._encoder(entity).lines(rows, given))
+        elif kind == "add":
+            output.add(*args)
+        elif kind == "block":
+            output.add_block(*args)
+        else:
+            self._output = None
+            return output.finish()
+        return None
+
+
 def _serve(conn: Connection, slots: list[_Shared], open_file: OpenFile, scratch: Path) -> None:
     """The worker: carry out messages in order until the None sentinel or a closed pipe;
     stop at the first failure, after reporting it. Ctrl-C is the export's to handle: it
     then closes the pipe."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    encoders: dict[str, EntityEncoder] = {}
-    writer = WriterThread(inline=True)
-    output: EntityOutput | None = None
-
-    def encoder(entity: str) -> EntityEncoder:
-        found = encoders.get(entity)
-        if found is None:
-            found = encoders[entity] = EntityEncoder(SPECS[entity])
-        return found
-
+    session = _Session(open_file, scratch)
     while True:
         try:
             task = conn.recv()
@@ -258,29 +297,7 @@ def _serve(conn: Connection, slots: list[_Shared], open_file: OpenFile, scratch:
             return
         try:
             kind, *args = slots[task[0]].take(task[1])
-            result: Written | None = None
-            if kind == "open":
-                name, file_name, id_field, key_ordered = args
-                output = EntityOutput(
-                    name,
-                    file_name,
-                    open_file(file_name),
-                    writer,
-                    key_ordered=key_ordered,
-                    id_field=id_field,
-                    scratch=scratch,
-                )
-            elif output is None:
-                raise RuntimeError(f"{kind} before a file was opened")
-            elif kind == "encode":
-                entity, rows, artifacts = args
-                output.add(*encoder(entity).lines(rows, _Given(artifacts, encoder("artifacts"))))
-            elif kind == "add":
-                output.add(*args)
-            elif kind == "block":
-                output.add_block(*args)
-            else:
-                result, output = output.finish(), None
+            result = session.handle(kind, args)
         except BaseException as exc:  # reported, raised by the export
             conn.send(("failed", _picklable(exc)))
             return
