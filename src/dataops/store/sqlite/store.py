@@ -13,7 +13,6 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Generic, TypeVar
 
-from dataops.domain import models
 from dataops.domain.errors import Conflict, StorageUnavailable, ValidationFailed, VersionConflict
 from dataops.domain.search import KINDS, SEARCHED_ENTITIES
 from dataops.localfs import private_dir, private_file
@@ -23,10 +22,11 @@ from dataops.store.port import (
     Filters,
     Page,
     PageRequest,
-    Repository,
+    Repositories,
     SearchHit,
     StoredRecords,
     StoredRow,
+    open_repositories,
 )
 from dataops.store.sqlite import search as search_index
 from dataops.store.sqlite.migrations import MIGRATIONS
@@ -169,26 +169,7 @@ class SqliteRepository(Generic[T]):
         return int(getattr(record, "version", 1))
 
 
-class SqliteUnitOfWork:
-    users: Repository[models.User]
-    credentials: Repository[models.Credential]
-    sessions: Repository[models.Session]
-    api_tokens: Repository[models.ApiToken]
-    idempotency: Repository[models.IdempotencyRecord]
-    login_throttles: Repository[models.LoginThrottle]
-    settings: Repository[models.WorkspaceSettings]
-    uploads: Repository[models.Upload]
-    templates: Repository[models.Template]
-    recurring_configs: Repository[models.RecurringConfig]
-    bundles: Repository[models.Bundle]
-    tasks: Repository[models.Task]
-    files: Repository[models.FileRecord]
-    artifacts: Repository[models.Artifact]
-    audit_events: Repository[models.AuditEvent]
-    notifications: Repository[models.Notification]
-    webhooks: Repository[models.Webhook]
-    outbox: Repository[models.OutboxMessage]
-
+class SqliteUnitOfWork(Repositories):
     def __init__(self, store: SqliteStore, write: bool) -> None:
         self._store = store
         self._write = write
@@ -207,8 +188,7 @@ class SqliteUnitOfWork:
             self._store._release(conn)
             raise StorageUnavailable(f"SQLite store is unavailable: {exc}") from exc
         self._conn = conn
-        for entity, table in TABLES.items():
-            setattr(self, entity, SqliteRepository(conn, table))
+        open_repositories(self, lambda entity: SqliteRepository(conn, TABLES[entity]))
         return self
 
     def guard(self, entity: str, record_id: str, version: int) -> None:
@@ -348,7 +328,7 @@ class SqliteStore:
         self._migrate()
 
     def unit_of_work(self, *, write: bool = False) -> SqliteUnitOfWork:
-        return SqliteUnitOfWork(self, write)
+        return SqliteUnitOfWork(self, write)  # type: ignore[abstract]  # (`open_repositories`)
 
     def is_empty(self) -> bool:
         conn = self._acquire()
