@@ -1,4 +1,4 @@
-"""Committed reads of the DynamoDB store, and its cursors.
+"""Committed reads of the DynamoDB store.
 
 Reads go straight to DynamoDB: `get`/`get_many` are strongly consistent (GetItem,
 BatchGetItem with ConsistentRead); `stream` (a list) is a Query on a global secondary
@@ -8,13 +8,11 @@ from a list, or show its previous values). No request path Scans.
 
 from __future__ import annotations
 
-import base64
-import json
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from dataops.domain.codec import camel
-from dataops.domain.errors import StorageUnavailable, ValidationFailed, VersionConflict
+from dataops.domain.errors import StorageUnavailable, VersionConflict
 from dataops.store.dynamodb.client import ATTEMPTS, TableClient, backoff
 from dataops.store.dynamodb.tables import (
     ALL_INDEX,
@@ -37,28 +35,6 @@ from dataops.store.port import Filters, StoredRow
 
 BATCH_GET_KEYS = 100
 QUERY_PAGE_MAX = 1000
-
-
-def encode_cursor(values: Sequence[str]) -> str:
-    """The last returned item's order values: its index sort key, the part of its
-    LastEvaluatedKey the filters do not already fix (base64url JSON, unpadded)."""
-    raw = json.dumps(list(values), separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str, width: int) -> list[str]:
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        values = json.loads(base64.urlsafe_b64decode(padded.encode()))
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ValidationFailed.one("cursor", "is not a valid cursor") from exc
-    if (
-        not isinstance(values, list)
-        or len(values) != width
-        or not all(isinstance(v, str) and v for v in values)
-    ):
-        raise ValidationFailed.one("cursor", "is not a valid cursor")
-    return values
 
 
 class Reads(TableClient):

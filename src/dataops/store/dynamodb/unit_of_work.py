@@ -17,7 +17,8 @@ from typing import Any, Generic, Protocol, TypeVar
 
 from dataops.domain.errors import Conflict, ValidationFailed, VersionConflict
 from dataops.domain.search import ENTITY_OF_KIND, KINDS, record_words
-from dataops.store.dynamodb.reads import Reads, beyond, decode_cursor, encode_cursor
+from dataops.store.cursor import decode_cursor, encode_cursor
+from dataops.store.dynamodb.reads import Reads, beyond
 from dataops.store.dynamodb.tables import (
     KEY,
     MAX_KEY_BYTES,
@@ -90,7 +91,7 @@ class DynamoRepository(Generic[T]):
             raise ValueError(f"{spec.entity} has no index for {sorted(unknown)}")
         after = None
         if page.cursor:
-            after = decode_cursor(page.cursor, len(spec.order))
+            after = decode_cursor(page.cursor, len(spec.order), blank=False)
             if not fits(spec.sort_value(after), MAX_SORT_BYTES):
                 raise ValidationFailed.one("cursor", "is not a valid cursor")
         limit = max(page.limit, 1)
@@ -177,7 +178,7 @@ class DynamoUnitOfWork(Repositories):
     def search(
         self, words: Sequence[str], kinds: Sequence[str], page: PageRequest
     ) -> Page[SearchHit]:
-        after = decode_cursor(page.cursor, 2) if page.cursor else None
+        after = decode_cursor(page.cursor, 2, blank=False) if page.cursor else None
         if after is not None and (after[0] not in KINDS or not fits(after[1], MAX_SORT_BYTES)):
             raise ValidationFailed.one("cursor", "is not a valid cursor")
         limit = max(page.limit, 1)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import json
 import queue
 import sqlite3
 import threading
@@ -16,6 +14,7 @@ from typing import Any, Generic, TypeVar
 from dataops.domain.errors import Conflict, StorageUnavailable, ValidationFailed, VersionConflict
 from dataops.domain.search import KINDS, SEARCHED_ENTITIES
 from dataops.localfs import private_dir, private_file
+from dataops.store.cursor import decode_cursor, encode_cursor
 from dataops.store.port import (
     MAX_PAGE_SIZE,
     EncodedRecords,
@@ -36,26 +35,6 @@ T = TypeVar("T")
 _BUSY_TIMEOUT_MS = 10_000
 _KEYS_PER_QUERY = 500  # bound parameters per `IN (...)`, well under SQLite's limit
 SIDE_FILES = ("-wal", "-shm", "-journal")
-
-
-def encode_cursor(values: Sequence[Any]) -> str:
-    raw = json.dumps(list(values), separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str, width: int) -> list[Any]:
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        values = json.loads(base64.urlsafe_b64decode(padded.encode()))
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ValidationFailed.one("cursor", "is not a valid cursor") from exc
-    if (
-        not isinstance(values, list)
-        or len(values) != width
-        or not all(isinstance(v, str) for v in values)
-    ):
-        raise ValidationFailed.one("cursor", "is not a valid cursor")
-    return values
 
 
 class SqliteRepository(Generic[T]):
