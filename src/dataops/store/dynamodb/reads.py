@@ -100,12 +100,7 @@ class Reads(TableClient):
                 return
             filters = {**filters, spec.key: owner}
         if spec.key in filters:
-            record = self.get(spec, filters[spec.key])
-            if record is not None and spec.matches(record, filters):
-                order = spec.order_values(record)
-                inside = Filters({}, *bounds).in_range(order[0])
-                if inside and (after is None or beyond(order, after, descending)):
-                    yield order, record
+            yield from self._by_key(spec, filters, after, descending, bounds)
             return
         params = self._query_params(spec, filters, after, descending, bounds)
         if params is None:
@@ -124,6 +119,23 @@ class Reads(TableClient):
             params["ExclusiveStartKey"] = result["LastEvaluatedKey"]
             if rest:  # a FilterExpression drops items after Limit: read wider pages
                 page_size = min(page_size * 2, QUERY_PAGE_MAX)
+
+    def _by_key(
+        self,
+        spec: Spec,
+        filters: Mapping[str, str],
+        after: list[str] | None,
+        descending: bool,
+        bounds: tuple[str | None, str | None],
+    ) -> Iterator[tuple[list[str], Any]]:
+        """The record whose key `filters` names, if it matches them, lies within
+        `bounds` and comes after `after` (GetItem, strongly consistent)."""
+        record = self.get(spec, filters[spec.key])
+        if record is not None and spec.matches(record, filters):
+            order = spec.order_values(record)
+            inside = Filters({}, *bounds).in_range(order[0])
+            if inside and (after is None or beyond(order, after, descending)):
+                yield order, record
 
     def count(
         self, spec: Spec, filters: Mapping[str, str], bounds: tuple[str | None, str | None]
@@ -159,27 +171,16 @@ class Reads(TableClient):
         partition = spec.partition_value(index, filters)
         if partition is None or not all(fits(v, MAX_PARTITION_BYTES) for v in rest.values()):
             return None  # no stored item can hold such a value
-        names = {"#p": index.partition_attribute}
-        values: dict[str, Any] = {":p": {"S": partition}}
-        condition = "#p = :p"
-        low, high = _sort_bounds(spec, after, descending, bounds)
-        if low is not None or high is not None:
-            names["#s"] = spec.sort_attribute
-        if low is not None and high is not None:
-            if low > high:
-                return None
-            values[":lo"], values[":hi"] = {"S": low}, {"S": high}
-            condition += " AND #s BETWEEN :lo AND :hi"
-        elif low is not None:
-            values[":lo"] = {"S": low}
-            condition += " AND #s >= :lo"
-        elif high is not None:
-            values[":hi"] = {"S": high}
-            condition += " AND #s <= :hi"
+        sort = _sort_condition(spec, after, descending, bounds)
+        if sort is None:
+            return None
+        sort_condition, sort_names, sort_values = sort
+        names = {"#p": index.partition_attribute, **sort_names}
+        values: dict[str, Any] = {":p": {"S": partition}, **sort_values}
         params: dict[str, Any] = {
             "TableName": self.tables[spec.entity],
             "IndexName": index.name,
-            "KeyConditionExpression": condition,
+            "KeyConditionExpression": "#p = :p" + sort_condition,
             "ScanIndexForward": not descending,
         }
         if rest:
@@ -306,6 +307,27 @@ def _sort_bounds(
         else:
             low = at if low is None else max(low, at)
     return low, high
+
+
+def _sort_condition(
+    spec: Spec,
+    after: list[str] | None,
+    descending: bool,
+    bounds: tuple[str | None, str | None],
+) -> tuple[str, dict[str, str], dict[str, Any]] | None:
+    """The sort-key part of a Query's key condition (`_sort_bounds`), with its names
+    and values; None when the range is empty."""
+    low, high = _sort_bounds(spec, after, descending, bounds)
+    names = {"#s": spec.sort_attribute}
+    if low is not None and high is not None:
+        if low > high:
+            return None
+        return " AND #s BETWEEN :lo AND :hi", names, {":lo": {"S": low}, ":hi": {"S": high}}
+    if low is not None:
+        return " AND #s >= :lo", names, {":lo": {"S": low}}
+    if high is not None:
+        return " AND #s <= :hi", names, {":hi": {"S": high}}
+    return "", {}, {}
 
 
 def beyond(order: list[str], after: list[str], descending: bool) -> bool:

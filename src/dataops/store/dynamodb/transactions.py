@@ -108,30 +108,7 @@ class Transactions(TableClient):
                 "ExpressionAttributeNames": {"#v": VERSION},
                 "ExpressionAttributeValues": {":v": {"N": str(op.expected)}},
             }
-        actions = [_Action({"Put": put}, op.kind, what)]
-        for name in op.spec.unique:
-            new = op.item.get(camel(name), {}).get("S")
-            old = op.stored_unique.get(name)
-            if new == old:
-                continue
-            if old:
-                release = {
-                    "TableName": table,
-                    "Key": {KEY: {"S": unique_key(name, old)}},
-                    "ConditionExpression": "attribute_not_exists(#k) OR #o = :o",
-                    "ExpressionAttributeNames": {"#k": KEY, "#o": OWNER},
-                    "ExpressionAttributeValues": {":o": {"S": op.key}},
-                }
-                actions.append(_Action({"Delete": release}, "release", what))
-            if new:
-                claim = {
-                    "TableName": table,
-                    "Item": {KEY: {"S": unique_key(name, new)}, OWNER: {"S": op.key}},
-                    "ConditionExpression": "attribute_not_exists(#k)",
-                    "ExpressionAttributeNames": {"#k": KEY},
-                }
-                what_claim = f"{op.spec.entity} with {camel(name)} {new!r}"
-                actions.append(_Action({"Put": claim}, "claim", what_claim))
+        actions = [_Action({"Put": put}, op.kind, what), *_claim_actions(table, op, what)]
         if op.spec.searched:
             actions += _word_actions(table, op, what)
         return actions
@@ -237,6 +214,37 @@ class Transactions(TableClient):
 
 
 _CCF = "ConditionalCheckFailed"
+
+
+def _claim_actions(table: str, op: Op, what: str) -> list[_Action]:
+    """The uniqueness claims of the record's changed unique values: the old value's
+    claim deleted (unless another record holds it), the new value's put."""
+    assert op.item is not None
+    actions: list[_Action] = []
+    for name in op.spec.unique:
+        new = op.item.get(camel(name), {}).get("S")
+        old = op.stored_unique.get(name)
+        if new == old:
+            continue
+        if old:
+            release = {
+                "TableName": table,
+                "Key": {KEY: {"S": unique_key(name, old)}},
+                "ConditionExpression": "attribute_not_exists(#k) OR #o = :o",
+                "ExpressionAttributeNames": {"#k": KEY, "#o": OWNER},
+                "ExpressionAttributeValues": {":o": {"S": op.key}},
+            }
+            actions.append(_Action({"Delete": release}, "release", what))
+        if new:
+            claim = {
+                "TableName": table,
+                "Item": {KEY: {"S": unique_key(name, new)}, OWNER: {"S": op.key}},
+                "ConditionExpression": "attribute_not_exists(#k)",
+                "ExpressionAttributeNames": {"#k": KEY},
+            }
+            what_claim = f"{op.spec.entity} with {camel(name)} {new!r}"
+            actions.append(_Action({"Put": claim}, "claim", what_claim))
+    return actions
 
 
 def _word_actions(table: str, op: Op, what: str) -> list[_Action]:

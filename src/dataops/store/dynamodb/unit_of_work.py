@@ -47,7 +47,7 @@ T = TypeVar("T")
 
 
 class UnitStore(MetadataStore, Protocol):
-    """What a unit of work needs of its store (`UnitStore`): the committed reads, the
+    """What a unit of work needs of its store (`DynamoStore`): the committed reads, the
     transactions that send a commit, and to be the store `uow.store` names."""
 
     reads: Reads
@@ -166,7 +166,7 @@ class DynamoUnitOfWork(Repositories):
 
     def add_encoded(self, encoded: EncodedRecords) -> None:
         repo: Repository[Any] = getattr(self, encoded.entity)
-        for record in encoded.rows:  # the records themselves (`UnitStore.encode`)
+        for record in encoded.rows:  # the records themselves (`DynamoStore.encode`)
             repo.add(record)
 
     def commit(self) -> None:
