@@ -40,8 +40,8 @@ from dataops.domain.models import Actor
 from dataops.domain.status import ReviewAction
 from dataops.services import artifacts, tasks
 from dataops.services.context import Workspace
+from dataops.store.cursor import encode_cursor
 from dataops.store.port import PageRequest
-from dataops.store.sqlite.store import encode_cursor
 from workload import Counters, DynamoMeter, Seeded
 
 SQLITE_SIZES = "1000,10000,100000,1000000"

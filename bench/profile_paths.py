@@ -39,8 +39,8 @@ from dataops.domain.errors import ProofMissing
 from dataops.domain.models import Actor
 from dataops.services import artifacts, tasks
 from dataops.services.context import Workspace
+from dataops.store.cursor import encode_cursor
 from dataops.store.port import PageRequest
-from dataops.store.sqlite.store import encode_cursor
 from loadgen import Request
 
 SERVICE_OPS = ("complete-blocked", "proof-blocked", "list-by-status-page", "create-artifact")

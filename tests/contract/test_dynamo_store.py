@@ -23,6 +23,7 @@ from dataops.domain.errors import (
     Conflict,
     PayloadTooLarge,
     StorageUnavailable,
+    ValidationFailed,
     VersionConflict,
 )
 from dataops.domain.models import Actor, Artifact, ProofRequirement, Task
@@ -30,6 +31,7 @@ from dataops.domain.status import ReviewAction
 from dataops.services import artifacts, people, tasks, workflow
 from dataops.services.context import Workspace
 from dataops.services.evidence import StoreEvidence
+from dataops.store.cursor import encode_cursor
 from dataops.store.dynamodb import DynamoStore, table_definitions
 from dataops.store.dynamodb.tables import SEARCH_INDEX, SPECS
 from dataops.store.port import EXPIRING, Filters, PageRequest
@@ -426,6 +428,16 @@ def test_an_oversized_unit_that_updates_is_refused_and_writes_nothing(
     with store.unit_of_work() as uow:
         assert uow.tasks.find(Filters(), PageRequest()).items == []
         assert uow.bundles.get("bun_1").version == 1  # type: ignore[union-attr]
+
+
+def test_a_cursor_with_a_blank_value_is_refused(store: DynamoStore) -> None:
+    """No index key holds an empty string, so no cursor this store made does."""
+    with store.unit_of_work(write=True) as uow:
+        uow.tasks.add(r.task("tsk_1", date="2024-01-01"))
+        uow.commit()
+    blank = PageRequest(cursor=encode_cursor(["", "tsk_0"]))
+    with store.unit_of_work() as uow, pytest.raises(ValidationFailed):
+        uow.tasks.find(Filters(), blank)
 
 
 def test_a_large_insert_that_fails_part_way_is_undone(store: DynamoStore) -> None:

@@ -20,11 +20,12 @@ from dataops.domain.models import Actor
 from dataops.domain.search import KINDS
 from dataops.services.evidence import StoreEvidence
 from dataops.services.mywork import WorkList, work_list
+from dataops.store.cursor import encode_cursor
 from dataops.store.port import EXPIRING, Filters, PageRequest
 from dataops.store.sqlite import SqliteStore
 from dataops.store.sqlite import search as search_index
 from dataops.store.sqlite.migrations import MIGRATIONS
-from dataops.store.sqlite.store import SqliteUnitOfWork, encode_cursor
+from dataops.store.sqlite.store import SqliteUnitOfWork
 from dataops.store.sqlite.tables import TABLES
 from tests.contract import records as r
 

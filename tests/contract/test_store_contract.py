@@ -31,7 +31,9 @@ from dataops.domain.enums import (
 )
 from dataops.domain.errors import Conflict, ValidationFailed, VersionConflict
 from dataops.store.dynamodb import DynamoStore
+from dataops.store.dynamodb.tables import SPECS
 from dataops.store.port import (
+    ENTITIES,
     EXPIRING,
     Filters,
     MetadataStore,
@@ -40,6 +42,7 @@ from dataops.store.port import (
     UnitOfWork,
 )
 from dataops.store.sqlite import SqliteStore
+from dataops.store.sqlite.tables import TABLES
 from tests.contract import records as r
 from tests.contract.dynamo import drop_tables, dynamo_store
 
@@ -165,7 +168,20 @@ ROUND_TRIP: dict[str, Callable[[], Any]] = {
 
 
 def test_every_repository_of_the_port_is_covered() -> None:
-    assert set(ROUND_TRIP) == set(UnitOfWork.__annotations__)
+    assert set(ROUND_TRIP) == set(ENTITIES)
+
+
+def test_each_backend_stores_every_entity_of_the_port() -> None:
+    """The units of work open a repository per `ENTITIES`, from their backend's table of
+    that name: each backend has one, and none the port does not declare."""
+    assert set(SPECS) == set(ENTITIES)
+    assert set(TABLES) == set(ENTITIES)
+
+
+def test_a_unit_of_work_has_a_repository_of_every_entity(store: MetadataStore) -> None:
+    with store.unit_of_work() as uow:
+        for entity in ENTITIES:
+            assert repo(uow, entity).get("nothing_here") is None
 
 
 @pytest.mark.parametrize("entity", list(ROUND_TRIP))

@@ -18,7 +18,7 @@ the backend cannot be reached.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Generic, Protocol, TypeVar
@@ -162,7 +162,11 @@ class Repository(Protocol[T]):
         by the service), so the next page neither skips nor repeats a record."""
 
 
-class UnitOfWork(Protocol):
+class Repositories(Protocol):
+    """The repositories of a unit of work, one per entity, each named after its entity:
+    declared here once, for the port and for both backends, whose units of work derive
+    from this class and get every repository from `open_repositories`."""
+
     users: Repository[User]
     credentials: Repository[Credential]
     sessions: Repository[Session]
@@ -182,6 +186,20 @@ class UnitOfWork(Protocol):
     webhooks: Repository[Webhook]
     outbox: Repository[OutboxMessage]
 
+
+ENTITIES: tuple[str, ...] = tuple(Repositories.__annotations__)
+"""Every entity of the store (the names of the `Repositories`), in declaration order."""
+
+
+def open_repositories(uow: Repositories, repository: Callable[[str], Repository[Any]]) -> None:
+    """Give `uow` the repository of every entity, as `repository(entity)` makes it (the
+    backends' units of work, which mypy therefore takes for abstract: they are built
+    with `type: ignore[abstract]`)."""
+    for entity in ENTITIES:
+        setattr(uow, entity, repository(entity))
+
+
+class UnitOfWork(Repositories, Protocol):
     @property
     def store(self) -> MetadataStore:
         """The store this unit of work belongs to."""

@@ -1,7 +1,7 @@
 """The production metadata store: one DynamoDB table per entity, a global secondary
 index per list filter and proof lookup, units of work as TransactWriteItems."""
 
+from dataops.store.dynamodb.provisioning import table_definitions, ttl_specification
 from dataops.store.dynamodb.store import DynamoStore
-from dataops.store.dynamodb.tables import table_definitions, ttl_specification
 
 __all__ = ["DynamoStore", "table_definitions", "ttl_specification"]

@@ -1,7 +1,7 @@
 """Item mapping for DynamoDB: one table per entity holding the record as JSON plus the
 attributes every list filter, lookup and index needs. Key formats, attribute names and
-every global secondary index live here and nowhere else; `table_definitions` is the one
-source the local auto-create and the SAM template are checked against.
+every global secondary index live here and nowhere else (the CreateTable parameters built
+from them: `provisioning.table_definitions`).
 
 Item layout (every table):
 
@@ -31,7 +31,7 @@ Search (tables of tasks, bundles and artifacts): one word item per (word, record
 injective), `owner` = the record key, `searchWord` = the word, `searchId` = the record
 key; the `by-search-word` index (searchWord, searchId; keys only) lists the records
 holding a word, newest first when read backwards. Word items are written and deleted in
-the record's own transaction (`store._actions`); like claims they carry no `data` and no
+the record's own transaction (`transactions.py`); like claims they carry no `data` and no
 `entity`, so no other read or index sees them.
 """
 
@@ -227,17 +227,6 @@ def search_item(word: str, record_key: str) -> Item:
     }
 
 
-def _search_index() -> dict[str, Any]:
-    return {
-        "IndexName": SEARCH_INDEX,
-        "KeySchema": [
-            {"AttributeName": SEARCH_WORD, "KeyType": "HASH"},
-            {"AttributeName": SEARCH_ID, "KeyType": "RANGE"},
-        ],
-        "Projection": {"ProjectionType": "KEYS_ONLY"},
-    }
-
-
 def _text(value: Any) -> str | None:
     if value is None:
         return None
@@ -412,47 +401,3 @@ SPECS: dict[str, Spec] = {
         ),
     )
 }
-
-
-def table_definitions(table_names: Mapping[str, str]) -> list[dict[str, Any]]:
-    """CreateTable parameters for every entity table, in `SPECS` order. The property
-    names are also those of `AWS::DynamoDB::Table` in CloudFormation (TableName,
-    AttributeDefinitions, KeySchema, BillingMode, GlobalSecondaryIndexes), so the SAM
-    template's tables can be compared with this one by one, matched by TableName."""
-    definitions = []
-    for entity, spec in SPECS.items():
-        attributes = [KEY, spec.sort_attribute, *(i.partition_attribute for i in spec.all_indexes)]
-        if spec.searched:
-            attributes += [SEARCH_WORD, SEARCH_ID]
-        definitions.append(
-            {
-                "TableName": table_names[entity],
-                "AttributeDefinitions": [
-                    {"AttributeName": name, "AttributeType": "S"}
-                    for name in dict.fromkeys(attributes)
-                ],
-                "KeySchema": [{"AttributeName": KEY, "KeyType": "HASH"}],
-                "BillingMode": "PAY_PER_REQUEST",
-                "GlobalSecondaryIndexes": [
-                    {
-                        "IndexName": index.name,
-                        "KeySchema": [
-                            {"AttributeName": index.partition_attribute, "KeyType": "HASH"},
-                            {"AttributeName": spec.sort_attribute, "KeyType": "RANGE"},
-                        ],
-                        "Projection": {"ProjectionType": "ALL"},
-                    }
-                    for index in spec.all_indexes
-                ]
-                + ([_search_index()] if spec.searched else []),
-            }
-        )
-    return definitions
-
-
-def ttl_specification(entity: str) -> dict[str, Any] | None:
-    """The table's `TimeToLiveSpecification` (CloudFormation's property; the local
-    auto-create passes it to UpdateTimeToLive), None for a table without TTL."""
-    if SPECS[entity].expires is None:
-        return None
-    return {"AttributeName": TTL_ATTRIBUTE, "Enabled": True}

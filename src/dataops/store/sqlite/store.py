@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import json
 import queue
 import sqlite3
 import threading
@@ -13,20 +11,21 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Generic, TypeVar
 
-from dataops.domain import models
 from dataops.domain.errors import Conflict, StorageUnavailable, ValidationFailed, VersionConflict
 from dataops.domain.search import KINDS, SEARCHED_ENTITIES
 from dataops.localfs import private_dir, private_file
+from dataops.store.cursor import decode_cursor, encode_cursor
 from dataops.store.port import (
     MAX_PAGE_SIZE,
     EncodedRecords,
     Filters,
     Page,
     PageRequest,
-    Repository,
+    Repositories,
     SearchHit,
     StoredRecords,
     StoredRow,
+    open_repositories,
 )
 from dataops.store.sqlite import search as search_index
 from dataops.store.sqlite.migrations import MIGRATIONS
@@ -36,26 +35,6 @@ T = TypeVar("T")
 _BUSY_TIMEOUT_MS = 10_000
 _KEYS_PER_QUERY = 500  # bound parameters per `IN (...)`, well under SQLite's limit
 SIDE_FILES = ("-wal", "-shm", "-journal")
-
-
-def encode_cursor(values: Sequence[Any]) -> str:
-    raw = json.dumps(list(values), separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str, width: int) -> list[Any]:
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        values = json.loads(base64.urlsafe_b64decode(padded.encode()))
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ValidationFailed.one("cursor", "is not a valid cursor") from exc
-    if (
-        not isinstance(values, list)
-        or len(values) != width
-        or not all(isinstance(v, str) for v in values)
-    ):
-        raise ValidationFailed.one("cursor", "is not a valid cursor")
-    return values
 
 
 class SqliteRepository(Generic[T]):
@@ -169,26 +148,7 @@ class SqliteRepository(Generic[T]):
         return int(getattr(record, "version", 1))
 
 
-class SqliteUnitOfWork:
-    users: Repository[models.User]
-    credentials: Repository[models.Credential]
-    sessions: Repository[models.Session]
-    api_tokens: Repository[models.ApiToken]
-    idempotency: Repository[models.IdempotencyRecord]
-    login_throttles: Repository[models.LoginThrottle]
-    settings: Repository[models.WorkspaceSettings]
-    uploads: Repository[models.Upload]
-    templates: Repository[models.Template]
-    recurring_configs: Repository[models.RecurringConfig]
-    bundles: Repository[models.Bundle]
-    tasks: Repository[models.Task]
-    files: Repository[models.FileRecord]
-    artifacts: Repository[models.Artifact]
-    audit_events: Repository[models.AuditEvent]
-    notifications: Repository[models.Notification]
-    webhooks: Repository[models.Webhook]
-    outbox: Repository[models.OutboxMessage]
-
+class SqliteUnitOfWork(Repositories):
     def __init__(self, store: SqliteStore, write: bool) -> None:
         self._store = store
         self._write = write
@@ -207,8 +167,7 @@ class SqliteUnitOfWork:
             self._store._release(conn)
             raise StorageUnavailable(f"SQLite store is unavailable: {exc}") from exc
         self._conn = conn
-        for entity, table in TABLES.items():
-            setattr(self, entity, SqliteRepository(conn, table))
+        open_repositories(self, lambda entity: SqliteRepository(conn, TABLES[entity]))
         return self
 
     def guard(self, entity: str, record_id: str, version: int) -> None:
@@ -348,7 +307,7 @@ class SqliteStore:
         self._migrate()
 
     def unit_of_work(self, *, write: bool = False) -> SqliteUnitOfWork:
-        return SqliteUnitOfWork(self, write)
+        return SqliteUnitOfWork(self, write)  # type: ignore[abstract]  # (`open_repositories`)
 
     def is_empty(self) -> bool:
         conn = self._acquire()
