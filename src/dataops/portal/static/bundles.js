@@ -14,6 +14,7 @@ import {
   field,
   fill,
   h,
+  headedTable,
   labelCells,
   loading,
   messageArea,
@@ -63,23 +64,10 @@ export async function bundlesPage(view, ctx) {
     return;
   }
   const rows = h("tbody", {}, first.map(bundleRow));
-  const table = h(
+  const table = headedTable(
     "table",
-    { class: "table" },
-    h("caption", { class: "sr-only" }, "Bundles, in the order they were created"),
-    h(
-      "thead",
-      {},
-      h(
-        "tr",
-        {},
-        h("th", { scope: "col" }, "Bundle"),
-        h("th", { scope: "col" }, "Anchor date"),
-        h("th", { scope: "col" }, "Stage"),
-        h("th", { scope: "col" }, "Status"),
-        h("th", { scope: "col" }, "Artifacts"),
-      ),
-    ),
+    "Bundles, in the order they were created",
+    ["Bundle", "Anchor date", "Stage", "Status", "Artifacts"],
     rows,
   );
   const more = h("button", { type: "button", class: "more", hidden: !cursor }, "More bundles");
@@ -225,23 +213,10 @@ function taskRowOf(t) {
 function taskTable(bundleId, first) {
   if (!first.items.length) return empty("This bundle has no tasks.");
   const tbody = h("tbody", {}, first.items.map(taskRowOf));
-  const table = h(
-    "table",
-    { class: "table tasks-table" },
-    h("caption", { class: "sr-only" }, "Tasks of the bundle"),
-    h(
-      "thead",
-      {},
-      h(
-        "tr",
-        {},
-        h("th", { scope: "col" }, "Task"),
-        h("th", { scope: "col" }, "Date"),
-        h("th", { scope: "col" }, "Status"),
-        h("th", { scope: "col" }, "Proof"),
-        h("th", { scope: "col" }, "Artifacts"),
-      ),
-    ),
+  const table = headedTable(
+    "table tasks-table",
+    "Tasks of the bundle",
+    ["Task", "Date", "Status", "Proof", "Artifacts"],
     tbody,
   );
   let shown = first.items.length;

@@ -6,13 +6,12 @@
 // GET /api/artifacts?expiringWithinDays=). However big the workspace, the page makes the
 // same few calls.
 import { api } from "./api.js";
-import { expiryNote, selfApprovedFlag } from "./artifacts.js";
+import { expiryNote, selfApprovedFlag, taskRow } from "./cards.js";
 import {
   add,
   badge,
   busy,
   chip,
-  dueText,
   empty,
   enc,
   errorBox,
@@ -105,29 +104,6 @@ function missingList(task) {
   );
 }
 
-function taskRow(task, bundles) {
-  const reasons = task.proofWithdrawnReasons || [];
-  return h(
-    "li",
-    { class: "row" },
-    h(
-      "div",
-      { class: "row-main" },
-      routeLink(`/work/tasks/${enc(task.id)}`, task.description, { class: "row-title" }),
-      " ",
-      task.status !== "todo" ? badge(task.status) : null,
-    ),
-    h(
-      "div",
-      { class: "row-meta" },
-      h("span", { class: "due" }, dueText(task.date, task.status === "todo" || task.status === "waiting")),
-      task.bundleId ? [" · ", titleLink("bundles", task.bundleId, bundles, "its bundle")] : null,
-    ),
-    missingList(task),
-    reasons.length ? h("ul", { class: "missing-list" }, reasons.map((r) => h("li", {}, r))) : null,
-  );
-}
-
 function artifactRow(a, lane) {
   return h(
     "li",
@@ -174,7 +150,11 @@ function laneCard(lane, first) {
     items.map((item) =>
       lane.artifacts
         ? artifactRow(item, { key: lane.key, tasks: titles.tasks, bundles: titles.bundles })
-        : taskRow(item, titles.bundles),
+        : taskRow(
+            item,
+            titleLink("bundles", item.bundleId, titles.bundles, "its bundle"),
+            missingList(item),
+          ),
     );
   const card = h(
     "section",
