@@ -171,44 +171,9 @@ export function startBundleForm(ctx, templates, users, selected = null) {
       title.focus();
       return false;
     }
-    let found;
-    try {
-      found = await api(`/work/api/templates/${enc(template.value)}/preview`, {
-        method: "POST",
-        json: sent,
-      });
-    } catch (error) {
-      previewed = null;
-      previewBody.replaceChildren();
-      message.failed(error, "No preview");
-      return false;
-    }
-    previewed = JSON.stringify([template.value, sent]);
-    const headingId = uid("preview-title");
-    fill(
-      previewBody,
-      h("h3", { id: headingId }, `“${found.bundle.title}”: ${found.tasks.length} task(s)`),
-      found.tasks.length
-        ? h(
-            "ol",
-            { class: "preview-tasks" },
-            // A list, not a table: it wraps on a phone instead of scrolling sideways.
-            found.tasks.map((t) =>
-              h(
-                "li",
-                {},
-                h("strong", {}, t.description),
-                h("br"),
-                dueText(t.date),
-                ` · assigned to ${userLabel(users, t.assigneeId)}`,
-              ),
-            ),
-          )
-        : empty("The template defines no tasks: the bundle would be empty."),
-    );
-    previewBody.setAttribute("aria-labelledby", headingId);
-    previewBody.focus();
-    return true;
+    const shown = await previewBundle(template.value, sent, { previewBody, message, users });
+    previewed = shown ? JSON.stringify([template.value, sent]) : null;
+    return shown;
   };
 
   previewButton.addEventListener("click", () => busy(previewButton, runPreview));
@@ -223,19 +188,70 @@ export function startBundleForm(ctx, templates, users, selected = null) {
         }
         return;
       }
-      try {
-        const made = await api(`/work/api/templates/${enc(template.value)}/instantiate`, {
-          method: "POST",
-          json: sent,
-        });
-        ctx.navigate(`/work/bundles/${enc(made.bundle.id)}`);
-        ctx.flash(`Bundle “${made.bundle.title}” created with ${made.tasks.length} task(s).`);
-      } catch (error) {
-        message.failed(error, "Not created");
-      }
+      await createBundle(ctx, template.value, sent, message);
     });
   });
   return form;
+}
+
+/** Show the dated tasks the template would create from `sent`; false when the server
+ * refuses (the message says why). */
+async function previewBundle(templateId, sent, { previewBody, message, users }) {
+  let found;
+  try {
+    found = await api(`/work/api/templates/${enc(templateId)}/preview`, {
+      method: "POST",
+      json: sent,
+    });
+  } catch (error) {
+    previewBody.replaceChildren();
+    message.failed(error, "No preview");
+    return false;
+  }
+  showBundlePreview(previewBody, found, users);
+  return true;
+}
+
+/** The dated tasks the template would create, in the preview. */
+function showBundlePreview(previewBody, found, users) {
+  const headingId = uid("preview-title");
+  fill(
+    previewBody,
+    h("h3", { id: headingId }, `“${found.bundle.title}”: ${found.tasks.length} task(s)`),
+    found.tasks.length
+      ? h(
+          "ol",
+          { class: "preview-tasks" },
+          // A list, not a table: it wraps on a phone instead of scrolling sideways.
+          found.tasks.map((t) =>
+            h(
+              "li",
+              {},
+              h("strong", {}, t.description),
+              h("br"),
+              dueText(t.date),
+              ` · assigned to ${userLabel(users, t.assigneeId)}`,
+            ),
+          ),
+        )
+      : empty("The template defines no tasks: the bundle would be empty."),
+  );
+  previewBody.setAttribute("aria-labelledby", headingId);
+  previewBody.focus();
+}
+
+/** Create the bundle and its tasks, then open it. */
+async function createBundle(ctx, templateId, sent, message) {
+  try {
+    const made = await api(`/work/api/templates/${enc(templateId)}/instantiate`, {
+      method: "POST",
+      json: sent,
+    });
+    ctx.navigate(`/work/bundles/${enc(made.bundle.id)}`);
+    ctx.flash(`Bundle “${made.bundle.title}” created with ${made.tasks.length} task(s).`);
+  } catch (error) {
+    message.failed(error, "Not created");
+  }
 }
 
 // ---- the template editor ------------------------------------------------------------------
@@ -253,6 +269,68 @@ export function templateEditor(ctx, template, users) {
   });
   const defaultAssignee = assigneeSelect(users, template.defaultAssigneeId, "nobody");
   const list = h("ol", { class: "definition-editors" });
+  const editors = definitionEditors(list, users, () => addButton);
+  const { rows } = editors;
+  (template.taskDefinitions || []).forEach(editors.add);
+
+  const addButton = h(
+    "button",
+    { type: "button", dataset: { action: "add-definition" } },
+    "Add a task",
+  );
+  addButton.addEventListener("click", () => {
+    const row = editors.add(null);
+    row.description.focus();
+  });
+  const form = patchForm(ctx, {
+    what: "template",
+    attrs: {
+      class: "form template-form",
+      "aria-label": `Edit the template ${template.name}`,
+      novalidate: true,
+    },
+    children: [
+      h(
+        "div",
+        { class: "grid-2" },
+        field("Name", name),
+        field("Default assignee", defaultAssignee, "Tasks without their own assignee get this one."),
+      ),
+      field("Description", description),
+      h("h3", {}, "Tasks of each bundle"),
+      list,
+    ],
+    addButton,
+    saveText: "Save template",
+    problem() {
+      if (!name.value.trim()) return { text: "Give the template a name.", control: name };
+      const missing = rows.find((row) => !row.description.value.trim());
+      if (!missing) return null;
+      return {
+        text: `${missing.legend.textContent} needs a description.`,
+        control: missing.description,
+      };
+    },
+    body() {
+      const taken = new Set(rows.map((row) => row.refId).filter(Boolean));
+      return {
+        name: name.value.trim(),
+        description: description.value.trim() || null,
+        defaultAssigneeId: defaultAssignee.value || null,
+        taskDefinitions: rows.map((row) => row.value(taken)),
+      };
+    },
+    url: `/work/api/templates/${enc(template.id)}`,
+    record: template,
+    saved: () => `Template “${name.value.trim()}” saved.`,
+  });
+  return sectionDetails("Edit the template", "template-edit", form);
+}
+
+/** The template's task definitions, one editor each in `list`: add(definition) appends
+ * one; an editor moves up or down or is removed, and the focus follows (to `addButton()`
+ * when none is left). */
+function definitionEditors(list, users, addButton) {
   const rows = [];
 
   const renumber = () => {
@@ -283,80 +361,52 @@ export function templateEditor(ctx, template, users) {
         row.el.remove();
         renumber();
         const next = rows[Math.min(index, rows.length - 1)];
-        (next ? next.description : addButton).focus();
+        (next ? next.description : addButton()).focus();
       },
     });
     rows.push(row);
     renumber();
     return row;
   };
-  (template.taskDefinitions || []).forEach(addRow);
+  return { rows, add: addRow };
+}
 
-  const addButton = h(
-    "button",
-    { type: "button", dataset: { action: "add-definition" } },
-    "Add a task",
-  );
-  addButton.addEventListener("click", () => {
-    const row = addRow(null);
-    row.description.focus();
-  });
-  const message = formMessages(ctx, "template");
-  const save = h("button", { type: "submit", class: "primary" }, "Save template");
+/**
+ * A form that saves one record with PATCH (If-Match its version): `children`, then the
+ * actions (`addButton`, the submit button) and the message. On submit `problem()` names
+ * what is missing ({text, control}: the message says it, the control takes the focus);
+ * else `body()` is sent to `url` and the page reloads saying `saved()`.
+ */
+function patchForm(ctx, opts) {
+  const message = formMessages(ctx, opts.what);
+  const save = h("button", { type: "submit", class: "primary" }, opts.saveText);
   const form = h(
     "form",
-    {
-      class: "form template-form",
-      "aria-label": `Edit the template ${template.name}`,
-      novalidate: true,
-    },
-    h(
-      "div",
-      { class: "grid-2" },
-      field("Name", name),
-      field("Default assignee", defaultAssignee, "Tasks without their own assignee get this one."),
-    ),
-    field("Description", description),
-    h("h3", {}, "Tasks of each bundle"),
-    list,
-    h("div", { class: "actions" }, addButton, save),
+    opts.attrs,
+    opts.children,
+    h("div", { class: "actions" }, opts.addButton, save),
     message.el,
   );
   form.addEventListener("submit", (event) => {
     event.preventDefault();
     message.clear();
-    if (!name.value.trim()) {
-      message.failed(new Error("Give the template a name."), "Not saved");
-      name.focus();
+    const problem = opts.problem();
+    if (problem) {
+      message.failed(new Error(problem.text), "Not saved");
+      problem.control.focus();
       return;
     }
-    const missing = rows.find((row) => !row.description.value.trim());
-    if (missing) {
-      message.failed(new Error(`${missing.legend.textContent} needs a description.`), "Not saved");
-      missing.description.focus();
-      return;
-    }
-    const taken = new Set(rows.map((row) => row.refId).filter(Boolean));
-    const definitions = rows.map((row) => row.value(taken));
+    const json = opts.body();
     busy(save, async () => {
       try {
-        await api(`/work/api/templates/${enc(template.id)}`, {
-          method: "PATCH",
-          json: {
-            name: name.value.trim(),
-            description: description.value.trim() || null,
-            defaultAssigneeId: defaultAssignee.value || null,
-            taskDefinitions: definitions,
-          },
-          headers: ifMatch(template),
-        });
-        ctx.reloadAndFocus(`Template “${name.value.trim()}” saved.`);
+        await api(opts.url, { method: "PATCH", json, headers: ifMatch(opts.record) });
+        ctx.reloadAndFocus(opts.saved());
       } catch (error) {
         message.failed(error, "Not saved");
       }
     });
   });
-  return sectionDetails("Edit the template", "template-edit", form);
+  return form;
 }
 
 /** The `refId` of a new definition: a slug of its description, unique in the template. */
@@ -375,38 +425,7 @@ function newRefId(text, taken) {
 function definitionRow(definition, users, actions) {
   const original = definition || {};
   const proof = original.proofRequirement || null;
-  const inputs = {
-    description: h("textarea", {
-      name: "description",
-      rows: 2,
-      required: true,
-      value: original.description || "",
-    }),
-    offset: h("input", {
-      type: "number",
-      name: "offsetDays",
-      step: "1",
-      inputmode: "numeric",
-      value: String(original.offsetDays || 0),
-    }),
-    proofType: select("proofType", PROOF_TYPES, proof ? proof.type : ""),
-    artifactType: select(
-      "artifactType",
-      [["", "any type"], ...ARTIFACT_TYPES],
-      proof && proof.artifactType ? proof.artifactType : "",
-    ),
-    linkName: h("input", {
-      type: "text",
-      name: "requiredLinkName",
-      value: original.requiredLinkName || "",
-    }),
-    requiresFile: h("input", {
-      type: "checkbox",
-      name: "requiresFile",
-      checked: Boolean(original.requiresFile),
-    }),
-    assignee: assigneeSelect(users, original.assigneeId, "the template's default"),
-  };
+  const inputs = definitionInputs(original, proof, users);
   const artifactField = field("Artifact type", inputs.artifactType);
   const showArtifact = () => {
     artifactField.hidden = inputs.proofType.value !== "artifact";
@@ -467,35 +486,75 @@ function definitionRow(definition, users, actions) {
     up,
     down,
     description: inputs.description,
-    value(taken) {
-      const text = inputs.description.value.trim();
-      const offset = inputs.offset.value.trim();
-      const type = inputs.proofType.value;
-      let proofRequirement = null;
-      if (type) {
-        proofRequirement = proof && proof.type === type ? { ...proof } : { type };
-        if (type === "artifact") proofRequirement.artifactType = inputs.artifactType.value || null;
-        else delete proofRequirement.artifactType;
-      }
-      const refId = original.refId || newRefId(text, taken);
-      taken.add(refId);
-
-      return {
-        ...original,
-        refId,
-        description: text,
-        // A number when it is one; otherwise the text, so the server says what is wrong.
-        offsetDays: /^-?\d+$/.test(offset) ? Number(offset) : offset === "" ? 0 : offset,
-        proofRequirement,
-        requiredLinkName: inputs.linkName.value.trim() || null,
-        requiresFile: inputs.requiresFile.checked,
-        assigneeId: inputs.assignee.value || null,
-      };
-    },
+    value: (taken) => definitionValue(original, inputs, taken),
   };
   // Lines up with labelButtons once the legend is numbered.
   queueMicrotask(labelButtons);
   return row;
+}
+
+/** A task definition's controls, holding `original` (or empty). */
+function definitionInputs(original, proof, users) {
+  return {
+    description: h("textarea", {
+      name: "description",
+      rows: 2,
+      required: true,
+      value: original.description || "",
+    }),
+    offset: h("input", {
+      type: "number",
+      name: "offsetDays",
+      step: "1",
+      inputmode: "numeric",
+      value: String(original.offsetDays || 0),
+    }),
+    proofType: select("proofType", PROOF_TYPES, proof ? proof.type : ""),
+    artifactType: select(
+      "artifactType",
+      [["", "any type"], ...ARTIFACT_TYPES],
+      proof && proof.artifactType ? proof.artifactType : "",
+    ),
+    linkName: h("input", {
+      type: "text",
+      name: "requiredLinkName",
+      value: original.requiredLinkName || "",
+    }),
+    requiresFile: h("input", {
+      type: "checkbox",
+      name: "requiresFile",
+      checked: Boolean(original.requiresFile),
+    }),
+    assignee: assigneeSelect(users, original.assigneeId, "the template's default"),
+  };
+}
+
+/** The definition as the form holds it now; a new one gets a `refId` not in `taken`. */
+function definitionValue(original, inputs, taken) {
+  const proof = original.proofRequirement || null;
+  const text = inputs.description.value.trim();
+  const offset = inputs.offset.value.trim();
+  const type = inputs.proofType.value;
+  let proofRequirement = null;
+  if (type) {
+    proofRequirement = proof && proof.type === type ? { ...proof } : { type };
+    if (type === "artifact") proofRequirement.artifactType = inputs.artifactType.value || null;
+    else delete proofRequirement.artifactType;
+  }
+  const refId = original.refId || newRefId(text, taken);
+  taken.add(refId);
+
+  return {
+    ...original,
+    refId,
+    description: text,
+    // A number when it is one; otherwise the text, so the server says what is wrong.
+    offsetDays: /^-?\d+$/.test(offset) ? Number(offset) : offset === "" ? 0 : offset,
+    proofRequirement,
+    requiredLinkName: inputs.linkName.value.trim() || null,
+    requiresFile: inputs.requiresFile.checked,
+    assigneeId: inputs.assignee.value || null,
+  };
 }
 
 // ---- bundles --------------------------------------------------------------------------------
@@ -548,50 +607,32 @@ function bundleForm(ctx, bundle) {
   (bundle.bundleLinks || []).forEach(addLink);
   const addButton = h("button", { type: "button" }, "Add a link");
   addButton.addEventListener("click", () => addLink(null).name.focus());
-  const message = formMessages(ctx, "bundle");
-  const save = h("button", { type: "submit", class: "primary" }, "Save bundle");
-  const form = h(
-    "form",
-    { class: "form bundle-form", "aria-label": "Edit the bundle", novalidate: true },
-    h("div", { class: "grid-2" }, field("Title", title), field("Stage", stage)),
-    h("h3", {}, "Links"),
-    linkList,
-    h("div", { class: "actions" }, addButton, save),
-    message.el,
-  );
-  form.addEventListener("submit", (event) => {
-    event.preventDefault();
-    message.clear();
-    if (!title.value.trim()) {
-      message.failed(new Error("Give the bundle a title."), "Not saved");
-      title.focus();
-      return;
-    }
-    const unnamed = links.find((l) => !l.name.value.trim());
-    if (unnamed) {
-      message.failed(new Error("Every link needs a name."), "Not saved");
-      unnamed.name.focus();
-      return;
-    }
-    busy(save, async () => {
-      try {
-        await api(`/work/api/bundles/${enc(bundle.id)}`, {
-          method: "PATCH",
-          json: {
-            title: title.value.trim(),
-            stage: stage.value.trim() || null,
-            bundleLinks: links.map((l) => ({
-              name: l.name.value.trim(),
-              url: l.url.value.trim() || null,
-            })),
-          },
-          headers: ifMatch(bundle),
-        });
-        ctx.reloadAndFocus("Bundle saved.");
-      } catch (error) {
-        message.failed(error, "Not saved");
-      }
-    });
+  const form = patchForm(ctx, {
+    what: "bundle",
+    attrs: { class: "form bundle-form", "aria-label": "Edit the bundle", novalidate: true },
+    children: [
+      h("div", { class: "grid-2" }, field("Title", title), field("Stage", stage)),
+      h("h3", {}, "Links"),
+      linkList,
+    ],
+    addButton,
+    saveText: "Save bundle",
+    problem() {
+      if (!title.value.trim()) return { text: "Give the bundle a title.", control: title };
+      const unnamed = links.find((l) => !l.name.value.trim());
+      return unnamed ? { text: "Every link needs a name.", control: unnamed.name } : null;
+    },
+    body: () => ({
+      title: title.value.trim(),
+      stage: stage.value.trim() || null,
+      bundleLinks: links.map((l) => ({
+        name: l.name.value.trim(),
+        url: l.url.value.trim() || null,
+      })),
+    }),
+    url: `/work/api/bundles/${enc(bundle.id)}`,
+    record: bundle,
+    saved: () => "Bundle saved.",
   });
   return form;
 }

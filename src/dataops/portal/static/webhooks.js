@@ -211,27 +211,12 @@ async function refreshList(page) {
 
 function endpointCard(page, webhook) {
   const titleId = uid("webhook");
-  const message = messageArea();
-  const confirmSlot = h("div", {});
-  const log = h("div", { class: "delivery-log" });
-  const reloadWith = async (text, kind = "ok") => {
-    await page.refresh();
-    page.ctx.flash(text, kind);
-    focusResult(document.querySelector("#flash .flash"), true);
-  };
-  const patch = async (changes, done) => {
-    try {
-      await api(`${HOOKS}/${enc(webhook.id)}`, {
-        method: "PATCH",
-        json: changes,
-        headers: { "If-Match": `"${webhook.version}"` },
-      });
-    } catch (error) {
-      if (error.versionMismatch) await reloadWith("The endpoint changed; it has been reloaded.", "error");
-      else failedIn(message, "Not changed", error);
-      return;
-    }
-    await reloadWith(done);
+  const at = {
+    page,
+    webhook,
+    message: messageArea(),
+    confirmSlot: h("div", {}),
+    log: h("div", { class: "delivery-log" }),
   };
   const toggle = h(
     "button",
@@ -240,12 +225,88 @@ function endpointCard(page, webhook) {
   );
   toggle.addEventListener("click", () =>
     busy(toggle, () =>
-      patch(
+      patchEndpoint(
+        at,
         { enabled: !webhook.enabled },
         `${webhook.url} ${webhook.enabled ? "disabled" : "enabled"}.`,
       ),
     ),
   );
+  return h(
+    "li",
+    { class: ["card", "webhook"], "aria-labelledby": titleId, dataset: { webhookId: webhook.id } },
+    h(
+      "h3",
+      { id: titleId },
+      h("span", { class: "webhook-url" }, webhook.url),
+      " ",
+      badge(webhook.enabled ? "enabled" : "disabled"),
+    ),
+    webhook.description ? h("p", { class: "hint" }, webhook.description) : null,
+    endpointMeta(webhook),
+    h(
+      "div",
+      { class: "actions", role: "group", "aria-label": `Actions for ${webhook.url}` },
+      toggle,
+      testButton(at),
+      logButton(at),
+      rotateButton(at),
+      removeButton(at),
+    ),
+    at.confirmSlot,
+    at.message.el,
+    at.log,
+  );
+}
+
+function endpointMeta(webhook) {
+  return h(
+    "dl",
+    { class: "meta" },
+    h("dt", {}, "Events"),
+    h(
+      "dd",
+      {},
+      h("ul", { class: "event-list" }, webhook.events.map((e) => h("li", {}, h("code", {}, e)))),
+    ),
+    h("dt", {}, "Created"),
+    h("dd", {}, `${when(webhook.createdAt)} (${zoneName()})`),
+    webhook.secretRotatedUntil
+      ? [
+          h("dt", {}, "Old secret signs until"),
+          h("dd", {}, `${when(webhook.secretRotatedUntil)} (${zoneName()})`),
+        ]
+      : null,
+  );
+}
+
+/** Reload the list, then say `text` in the flash and move the focus there. */
+async function reloadWith(page, text, kind = "ok") {
+  await page.refresh();
+  page.ctx.flash(text, kind);
+  focusResult(document.querySelector("#flash .flash"), true);
+}
+
+/** PATCH the endpoint (If-Match its version) and reload saying `done`. `at`: the
+ * endpoint card's state {page, webhook, message, confirmSlot, log}. */
+async function patchEndpoint(at, changes, done) {
+  const { page, webhook } = at;
+  try {
+    await api(`${HOOKS}/${enc(webhook.id)}`, {
+      method: "PATCH",
+      json: changes,
+      headers: { "If-Match": `"${webhook.version}"` },
+    });
+  } catch (error) {
+    if (error.versionMismatch) await reloadWith(page, "The endpoint changed; it has been reloaded.", "error");
+    else failedIn(at.message, "Not changed", error);
+    return;
+  }
+  await reloadWith(page, done);
+}
+
+function testButton(at) {
+  const { page, webhook, message, log } = at;
   const test = h("button", { type: "button", disabled: !webhook.enabled }, "Send test event");
   test.addEventListener("click", () =>
     busy(test, async () => {
@@ -261,64 +322,78 @@ function endpointCard(page, webhook) {
       if (log.hasChildNodes()) await loadLog(webhook, log, page.ctx, false);
     }),
   );
-  const rotate = h("button", { type: "button" }, "Rotate secret");
-  rotate.addEventListener("click", () => {
+  return test;
+}
+
+/** A button that asks first: it opens confirmBox(`ask`) in the card's confirm slot; its
+ * Cancel empties the slot and gives the focus back to the button. */
+function confirmingButton(at, text, cls, ask) {
+  const { confirmSlot } = at;
+  const button = h("button", { type: "button", class: cls }, text);
+  button.addEventListener("click", () => {
     fill(
       confirmSlot,
       confirmBox({
-        label: `Confirm rotating the secret of ${webhook.url}`,
-        question: "Rotate the signing secret? ",
-        detail:
-          "A new secret is made and shown once; the old one keeps signing too for 24 hours, so your receiver can switch.",
-        yes: "Yes, rotate",
+        ...ask,
         cancel: () => {
           confirmSlot.replaceChildren();
-          rotate.focus();
-        },
-        act: async (box) => {
-          const made = await api(`${HOOKS}/${enc(webhook.id)}/rotate-secret`, {
-            method: "POST",
-            headers: { "If-Match": `"${webhook.version}"` },
-          }).catch((error) => {
-            failedIn(box.message, "Not rotated", error);
-            return null;
-          });
-          if (!made) return;
-          await page.refresh();
-          showSecret(page, made, made.secret, `New secret for ${made.url}`);
+          button.focus();
         },
       }),
     );
   });
-  const remove = h("button", { type: "button", class: "bad" }, "Delete");
-  remove.addEventListener("click", () => {
-    fill(
-      confirmSlot,
-      confirmBox({
-        label: `Confirm deleting ${webhook.url}`,
-        question: `Delete the endpoint ${webhook.url}? `,
-        detail: "Nothing more is sent to it; deliveries still waiting fail.",
-        yes: "Yes, delete",
-        danger: true,
-        cancel: () => {
-          confirmSlot.replaceChildren();
-          remove.focus();
-        },
-        act: async (box) => {
-          try {
-            await api(`${HOOKS}/${enc(webhook.id)}`, {
-              method: "DELETE",
-              headers: { "If-Match": `"${webhook.version}"` },
-            });
-          } catch (error) {
-            failedIn(box.message, "Not deleted", error);
-            return;
-          }
-          await reloadWith(`Endpoint ${webhook.url} deleted.`);
-        },
-      }),
-    );
+  return button;
+}
+
+function rotateButton(at) {
+  const { page, webhook } = at;
+  return confirmingButton(at, "Rotate secret", undefined, {
+    label: `Confirm rotating the secret of ${webhook.url}`,
+    question: "Rotate the signing secret? ",
+    detail:
+      "A new secret is made and shown once; the old one keeps signing too for 24 hours, so your receiver can switch.",
+    yes: "Yes, rotate",
+    act: async (box) => {
+      const made = await api(`${HOOKS}/${enc(webhook.id)}/rotate-secret`, {
+        method: "POST",
+        headers: { "If-Match": `"${webhook.version}"` },
+      }).catch((error) => {
+        failedIn(box.message, "Not rotated", error);
+        return null;
+      });
+      if (!made) return;
+      await page.refresh();
+      showSecret(page, made, made.secret, `New secret for ${made.url}`);
+    },
   });
+}
+
+function removeButton(at) {
+  const { page, webhook } = at;
+  return confirmingButton(at, "Delete", "bad", {
+    label: `Confirm deleting ${webhook.url}`,
+    question: `Delete the endpoint ${webhook.url}? `,
+    detail: "Nothing more is sent to it; deliveries still waiting fail.",
+    yes: "Yes, delete",
+    danger: true,
+    act: async (box) => {
+      try {
+        await api(`${HOOKS}/${enc(webhook.id)}`, {
+          method: "DELETE",
+          headers: { "If-Match": `"${webhook.version}"` },
+        });
+      } catch (error) {
+        failedIn(box.message, "Not deleted", error);
+        return;
+      }
+      await reloadWith(page, `Endpoint ${webhook.url} deleted.`);
+    },
+  });
+}
+
+/** "Delivery log": shows the endpoint's deliveries below the card, or hides them. */
+function logButton(at) {
+  const { page, webhook, log } = at;
   const showLog = h("button", { type: "button", "aria-expanded": "false" }, "Delivery log");
   showLog.addEventListener("click", () =>
     busy(showLog, async () => {
@@ -331,48 +406,7 @@ function endpointCard(page, webhook) {
       await loadLog(webhook, log, page.ctx, true);
     }),
   );
-  return h(
-    "li",
-    { class: ["card", "webhook"], "aria-labelledby": titleId, dataset: { webhookId: webhook.id } },
-    h(
-      "h3",
-      { id: titleId },
-      h("span", { class: "webhook-url" }, webhook.url),
-      " ",
-      badge(webhook.enabled ? "enabled" : "disabled"),
-    ),
-    webhook.description ? h("p", { class: "hint" }, webhook.description) : null,
-    h(
-      "dl",
-      { class: "meta" },
-      h("dt", {}, "Events"),
-      h(
-        "dd",
-        {},
-        h("ul", { class: "event-list" }, webhook.events.map((e) => h("li", {}, h("code", {}, e)))),
-      ),
-      h("dt", {}, "Created"),
-      h("dd", {}, `${when(webhook.createdAt)} (${zoneName()})`),
-      webhook.secretRotatedUntil
-        ? [
-            h("dt", {}, "Old secret signs until"),
-            h("dd", {}, `${when(webhook.secretRotatedUntil)} (${zoneName()})`),
-          ]
-        : null,
-    ),
-    h(
-      "div",
-      { class: "actions", role: "group", "aria-label": `Actions for ${webhook.url}` },
-      toggle,
-      test,
-      showLog,
-      rotate,
-      remove,
-    ),
-    confirmSlot,
-    message.el,
-    log,
-  );
+  return showLog;
 }
 
 /** "Do X? Yes / Cancel"; `act(box)` runs on yes, with the button busy. */
