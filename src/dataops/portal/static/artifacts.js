@@ -375,10 +375,7 @@ function supersedeForm(artifact, candidates, ctx, done, cancel) {
     }
     busy(submit, async () => {
       if (confirmedFor !== successor) {
-        let replacement = candidates.find((c) => c.id === successor);
-        if (!replacement) {
-          replacement = await api(`/work/api/artifacts/${enc(successor)}`).catch(() => null);
-        }
+        const replacement = await replacementOf(candidates, successor);
         if (replacement && replacement.status !== "approved") {
           confirmedFor = successor;
           message.error(
@@ -389,15 +386,7 @@ function supersedeForm(artifact, candidates, ctx, done, cancel) {
           return "warned";
         }
       }
-      try {
-        await api(`/work/api/artifacts/${enc(artifact.id)}/supersede`, {
-          method: "POST",
-          json: { supersededBy: successor, expectedVersion: artifact.version },
-        });
-        done(`“${artifact.title}” is superseded.`);
-      } catch (error) {
-        handleError(ctx, message, error, `Superseding “${artifact.title}”`);
-      }
+      await supersede(artifact, successor, { ctx, message, done });
       return null;
     }).then((outcome) => {
       if (outcome === "warned") submit.textContent = "Supersede anyway";
@@ -405,6 +394,25 @@ function supersedeForm(artifact, candidates, ctx, done, cancel) {
   });
   queueMicrotask(() => input.focus());
   return form;
+}
+
+/** The replacing artifact: one of `candidates`, else read by its ID (null when unreadable). */
+async function replacementOf(candidates, successor) {
+  const replacement = candidates.find((c) => c.id === successor);
+  if (replacement) return replacement;
+  return api(`/work/api/artifacts/${enc(successor)}`).catch(() => null);
+}
+
+async function supersede(artifact, successor, { ctx, message, done }) {
+  try {
+    await api(`/work/api/artifacts/${enc(artifact.id)}/supersede`, {
+      method: "POST",
+      json: { supersededBy: successor, expectedVersion: artifact.version },
+    });
+    done(`“${artifact.title}” is superseded.`);
+  } catch (error) {
+    handleError(ctx, message, error, `Superseding “${artifact.title}”`);
+  }
 }
 
 /**
@@ -455,37 +463,8 @@ export function artifactList(artifacts, opts) {
 export function registerForm(opts) {
   const { ctx, task, bundle } = opts;
   if (!ctx.canContribute) return null;
-  const type = select("type", ARTIFACT_TYPES, opts.defaultType || "external-link");
-  const title = h("input", { type: "text", name: "title", required: true, maxlength: 500 });
-  const url = h("input", {
-    type: "url",
-    name: "storageUri",
-    required: true,
-    placeholder: "https://…",
-    inputmode: "url",
-  });
-  const dataClass = select("dataClass", DATA_CLASSES, "internal");
-  const status = select(
-    "status",
-    [
-      ["needs-review", "Submit for review now"],
-      ["draft", "Keep as a draft"],
-    ],
-    "needs-review",
-  );
-  const targets = [];
-  if (task) targets.push(["task", `This task (${task.description})`]);
-  if (bundle) targets.push(["bundle", `The bundle (${bundle.title})`]);
-  const groupName = uid("attach-to");
-  const radios = targets.map(([value, text], index) => {
-    const id = uid("attach");
-    return h(
-      "div",
-      { class: "radio" },
-      h("input", { type: "radio", id, name: groupName, value, checked: index === 0 }),
-      h("label", { for: id }, text),
-    );
-  });
+  const { type, title, url, dataClass, status } = registerInputs(opts.defaultType);
+  const { targets, groupName, radios } = attachTargets(task, bundle);
   const message = messageArea();
   const submit = h("button", { type: "submit", class: "primary" }, "Register link");
   const formId = uid("register");
@@ -537,22 +516,66 @@ export function registerForm(opts) {
     else body.bundleId = bundle.id;
     idempotencyKey =
       idempotencyKey || (crypto.randomUUID ? crypto.randomUUID() : String(Date.now()));
-    busy(submit, async () => {
-      try {
-        await api("/work/api/artifacts", {
-          method: "POST",
-          json: body,
-          headers: { "Idempotency-Key": idempotencyKey },
-        });
-        const next =
-          body.status === "needs-review" ? "It is waiting for review." : "It is a draft.";
-        ctx.reload(`Registered “${body.title}”. ${next}`);
-      } catch (error) {
-        message.error(`Could not register the link: ${error.full}`);
-      }
-    });
+    const key = idempotencyKey;
+    busy(submit, () => registerLink(ctx, message, body, key));
   });
   return form;
+}
+
+/** The register form's controls: type, title, URL, data class and review status. */
+function registerInputs(defaultType) {
+  return {
+    type: select("type", ARTIFACT_TYPES, defaultType || "external-link"),
+    title: h("input", { type: "text", name: "title", required: true, maxlength: 500 }),
+    url: h("input", {
+      type: "url",
+      name: "storageUri",
+      required: true,
+      placeholder: "https://…",
+      inputmode: "url",
+    }),
+    dataClass: select("dataClass", DATA_CLASSES, "internal"),
+    status: select(
+      "status",
+      [
+        ["needs-review", "Submit for review now"],
+        ["draft", "Keep as a draft"],
+      ],
+      "needs-review",
+    ),
+  };
+}
+
+/** Where a registered link may go: the task and/or the bundle, as radios when both. */
+function attachTargets(task, bundle) {
+  const targets = [];
+  if (task) targets.push(["task", `This task (${task.description})`]);
+  if (bundle) targets.push(["bundle", `The bundle (${bundle.title})`]);
+  const groupName = uid("attach-to");
+  const radios = targets.map(([value, text], index) => {
+    const id = uid("attach");
+    return h(
+      "div",
+      { class: "radio" },
+      h("input", { type: "radio", id, name: groupName, value, checked: index === 0 }),
+      h("label", { for: id }, text),
+    );
+  });
+  return { targets, groupName, radios };
+}
+
+async function registerLink(ctx, message, body, idempotencyKey) {
+  try {
+    await api("/work/api/artifacts", {
+      method: "POST",
+      json: body,
+      headers: { "Idempotency-Key": idempotencyKey },
+    });
+    const next = body.status === "needs-review" ? "It is waiting for review." : "It is a draft.";
+    ctx.reload(`Registered “${body.title}”. ${next}`);
+  } catch (error) {
+    message.error(`Could not register the link: ${error.full}`);
+  }
 }
 
 /** Attach an existing artifact (by ID) to the task or the bundle. */

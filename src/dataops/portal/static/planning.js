@@ -730,26 +730,8 @@ export function taskPlanning(ctx, task, users) {
         ),
     message.el,
   );
-  const changes = () => {
-    const body = {};
-    if (description.value.trim() !== task.description) body.description = description.value.trim();
-    if (date.value !== task.date) body.date = date.value;
-    const assigneeId = assignee.value || null;
-    if (assigneeId !== (task.assigneeId || null)) body.assigneeId = assigneeId;
-    return body;
-  };
-  const send = async (body, done) => {
-    try {
-      await api(`/work/api/tasks/${enc(task.id)}`, {
-        method: "PATCH",
-        json: body,
-        headers: ifMatch(task),
-      });
-      ctx.reloadAndFocus(done);
-    } catch (error) {
-      message.failed(error, "Not saved");
-    }
-  };
+  const changes = () => taskChanges(task, { description, date, assignee });
+  const send = (body, done) => saveTask(ctx, task, message, body, done);
   form.addEventListener("submit", (event) => {
     event.preventDefault();
     message.clear();
@@ -763,12 +745,7 @@ export function taskPlanning(ctx, task, users) {
       message.ok("Nothing to save: nothing was changed.");
       return;
     }
-    const what = [
-      body.date ? `rescheduled to ${body.date}` : null,
-      "assigneeId" in body ? `assigned to ${userLabel(users, body.assigneeId)}` : null,
-      body.description ? "description changed" : null,
-    ].filter(Boolean);
-    busy(save, () => send(body, `Task saved: ${what.join(", ")}.`));
+    busy(save, () => send(body, savedText(body, users)));
   });
   archive.addEventListener("click", () => {
     message.clear();
@@ -785,6 +762,38 @@ export function taskPlanning(ctx, task, users) {
     h("h2", { id: "task-planning-title" }, "Plan"),
     sectionDetails("Edit, reschedule, reassign or archive", "task-edit", form),
   );
+}
+
+/** What the task form changes: description, date, assignee (only those that differ). */
+function taskChanges(task, { description, date, assignee }) {
+  const body = {};
+  if (description.value.trim() !== task.description) body.description = description.value.trim();
+  if (date.value !== task.date) body.date = date.value;
+  const assigneeId = assignee.value || null;
+  if (assigneeId !== (task.assigneeId || null)) body.assigneeId = assigneeId;
+  return body;
+}
+
+async function saveTask(ctx, task, message, body, done) {
+  try {
+    await api(`/work/api/tasks/${enc(task.id)}`, {
+      method: "PATCH",
+      json: body,
+      headers: ifMatch(task),
+    });
+    ctx.reloadAndFocus(done);
+  } catch (error) {
+    message.failed(error, "Not saved");
+  }
+}
+
+function savedText(body, users) {
+  const what = [
+    body.date ? `rescheduled to ${body.date}` : null,
+    "assigneeId" in body ? `assigned to ${userLabel(users, body.assigneeId)}` : null,
+    body.description ? "description changed" : null,
+  ].filter(Boolean);
+  return `Task saved: ${what.join(", ")}.`;
 }
 
 // ---- upload as artifact ---------------------------------------------------------------------
@@ -878,45 +887,9 @@ export function uploadArtifactForm(ctx, task, health, defaultType) {
           const checksum = await sha256(chosen);
           state = { checksum, key: `${checksum}-${chosen.size}-${Date.now()}` };
         }
-        if (!state.ticket) {
-          progress.textContent = "Starting the upload…";
-          state.ticket = await api("/work/api/uploads", {
-            method: "POST",
-            json: {
-              filename: chosen.name,
-              contentType: chosen.type || "application/octet-stream",
-              sizeBytes: chosen.size,
-              checksum: state.checksum,
-              taskId: task.id,
-            },
-            headers: { "Idempotency-Key": `upload-${state.key}` },
-          });
-        }
-        if (!state.record) {
-          progress.textContent = `Sending ${chosen.name}…`;
-          await putBytes(state.ticket, chosen);
-          progress.textContent = "Verifying what arrived…";
-          state.record = await api(`/work/api/uploads/${enc(state.ticket.uploadId)}/complete`, {
-            method: "POST",
-          });
-        }
+        await storeUpload(state, chosen, task.id, progress);
         progress.textContent = "Registering the artifact…";
-        const record = state.record;
-        const artifact = await api("/work/api/artifacts", {
-          method: "POST",
-          json: {
-            type: type.value,
-            title: title.value.trim() || record.filename,
-            storageUri: record.storageUri,
-            fileId: record.id,
-            filename: record.filename,
-            contentType: record.contentType,
-            taskId: task.id,
-            status: "needs-review",
-            sourceType: "manual-upload",
-          },
-          headers: { "Idempotency-Key": `upload-artifact-${state.ticket.uploadId}` },
-        });
+        const artifact = await registerUpload(state, task.id, type.value, title.value.trim());
         state = null;
         progress.textContent = "";
         ctx.reloadAndFocus(`Uploaded “${artifact.title}”: it waits for review.`);
@@ -928,4 +901,51 @@ export function uploadArtifactForm(ctx, task, health, defaultType) {
     });
   });
   return form;
+}
+
+/** The upload's steps not done yet (`state` keeps them across a retry): announce the file
+ * (size, checksum) → PUT the bytes → complete (the server checks what arrived). */
+async function storeUpload(state, chosen, taskId, progress) {
+  if (!state.ticket) {
+    progress.textContent = "Starting the upload…";
+    state.ticket = await api("/work/api/uploads", {
+      method: "POST",
+      json: {
+        filename: chosen.name,
+        contentType: chosen.type || "application/octet-stream",
+        sizeBytes: chosen.size,
+        checksum: state.checksum,
+        taskId,
+      },
+      headers: { "Idempotency-Key": `upload-${state.key}` },
+    });
+  }
+  if (!state.record) {
+    progress.textContent = `Sending ${chosen.name}…`;
+    await putBytes(state.ticket, chosen);
+    progress.textContent = "Verifying what arrived…";
+    state.record = await api(`/work/api/uploads/${enc(state.ticket.uploadId)}/complete`, {
+      method: "POST",
+    });
+  }
+}
+
+/** Register the stored file as the task's artifact, for review (once per upload). */
+function registerUpload(state, taskId, type, title) {
+  const record = state.record;
+  return api("/work/api/artifacts", {
+    method: "POST",
+    json: {
+      type,
+      title: title || record.filename,
+      storageUri: record.storageUri,
+      fileId: record.id,
+      filename: record.filename,
+      contentType: record.contentType,
+      taskId,
+      status: "needs-review",
+      sourceType: "manual-upload",
+    },
+    headers: { "Idempotency-Key": `upload-artifact-${state.ticket.uploadId}` },
+  });
 }

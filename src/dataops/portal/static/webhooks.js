@@ -100,22 +100,7 @@ function addForm(page) {
     autocapitalize: "off",
   });
   const description = h("input", { type: "text", name: "description", maxlength: "200" });
-  const boxes = EVENTS.map(([name]) =>
-    h("input", { type: "checkbox", name: "events", value: name, id: uid("event") }),
-  );
-  const events = h(
-    "fieldset",
-    { class: "events", id: uid("events") },
-    h("legend", {}, "Events"),
-    boxes.map((box, i) =>
-      h(
-        "div",
-        { class: "check" },
-        box,
-        h("label", { for: box.id }, h("code", {}, EVENTS[i][0]), " ", h("small", {}, EVENTS[i][1])),
-      ),
-    ),
-  );
+  const { boxes, events } = eventChoices();
   const fields = {
     url: field("URL", url, "https and a public address (http to loopback only in local/test)."),
     events,
@@ -133,25 +118,7 @@ function addForm(page) {
     h("div", { class: "actions" }, save),
     message.el,
   );
-  const errorEls = [];
-  const clearErrors = () => {
-    errorEls.splice(0).forEach((el) => el.remove());
-    Object.values(controls).forEach((c) => {
-      c.removeAttribute("aria-invalid");
-      const hint = document.getElementById(`${c.id}-hint`);
-      if (hint) c.setAttribute("aria-describedby", hint.id);
-      else c.removeAttribute("aria-describedby");
-    });
-  };
-  const showError = (key, text) => {
-    const control = controls[key];
-    const el = h("p", { class: "field-error", id: `${control.id}-error` }, text);
-    errorEls.push(el);
-    fields[key].append(el);
-    control.setAttribute("aria-invalid", "true");
-    const hint = document.getElementById(`${control.id}-hint`);
-    control.setAttribute("aria-describedby", [el.id, hint ? hint.id : null].filter(Boolean).join(" "));
-  };
+  const { clearErrors, showError } = markedErrors(controls, fields);
   const focusField = (key) => (key === "events" ? boxes[0] : controls[key]).focus();
 
   form.addEventListener("submit", (event) => {
@@ -189,6 +156,52 @@ function addForm(page) {
     });
   });
   return form;
+}
+
+/** One checkbox per event, in a fieldset. */
+function eventChoices() {
+  const boxes = EVENTS.map(([name]) =>
+    h("input", { type: "checkbox", name: "events", value: name, id: uid("event") }),
+  );
+  const events = h(
+    "fieldset",
+    { class: "events", id: uid("events") },
+    h("legend", {}, "Events"),
+    boxes.map((box, i) =>
+      h(
+        "div",
+        { class: "check" },
+        box,
+        h("label", { for: box.id }, h("code", {}, EVENTS[i][0]), " ", h("small", {}, EVENTS[i][1])),
+      ),
+    ),
+  );
+  return { boxes, events };
+}
+
+/** Errors shown under their field (`fields[key]`), marking its control (`controls[key]`)
+ * invalid and described by the error: showError(key, text), clearErrors(). */
+function markedErrors(controls, fields) {
+  const errorEls = [];
+  const clearErrors = () => {
+    errorEls.splice(0).forEach((el) => el.remove());
+    Object.values(controls).forEach((c) => {
+      c.removeAttribute("aria-invalid");
+      const hint = document.getElementById(`${c.id}-hint`);
+      if (hint) c.setAttribute("aria-describedby", hint.id);
+      else c.removeAttribute("aria-describedby");
+    });
+  };
+  const showError = (key, text) => {
+    const control = controls[key];
+    const el = h("p", { class: "field-error", id: `${control.id}-error` }, text);
+    errorEls.push(el);
+    fields[key].append(el);
+    control.setAttribute("aria-invalid", "true");
+    const hint = document.getElementById(`${control.id}-hint`);
+    control.setAttribute("aria-describedby", [el.id, hint ? hint.id : null].filter(Boolean).join(" "));
+  };
+  return { clearErrors, showError };
 }
 
 async function refreshList(page) {
@@ -468,35 +481,11 @@ async function loadLog(webhook, log, ctx, focus, note = null) {
       }
     }),
   );
-  const zone = zoneName();
   fill(
     log,
     h("h4", { id: headingId, tabindex: "-1" }, "Delivery log"),
     found.items.length
-      ? h(
-          "div",
-          { class: "table-wrap" },
-          h(
-            "table",
-            { class: "table deliveries", "aria-labelledby": headingId },
-            h(
-              "thead",
-              {},
-              h(
-                "tr",
-                {},
-                h("th", { scope: "col" }, "Event"),
-                h("th", { scope: "col" }, "Status"),
-                h("th", { scope: "col" }, "HTTP"),
-                h("th", { scope: "col" }, "Attempts"),
-                h("th", { scope: "col" }, "Last error"),
-                h("th", { scope: "col" }, `Time (${zone})`),
-                h("th", { scope: "col" }, h("span", { class: "sr-only" }, "Actions")),
-              ),
-            ),
-            rows,
-          ),
-        )
+      ? deliveryTable(headingId, rows)
       : empty("Nothing sent to this endpoint yet."),
     h("div", { class: "actions" }, more, refresh),
     message.el,
@@ -507,6 +496,34 @@ async function loadLog(webhook, log, ctx, focus, note = null) {
   } else if (focus) {
     focusResult(log.querySelector("h4"), true);
   }
+}
+
+function deliveryTable(headingId, rows) {
+  const zone = zoneName();
+  return h(
+    "div",
+    { class: "table-wrap" },
+    h(
+      "table",
+      { class: "table deliveries", "aria-labelledby": headingId },
+      h(
+        "thead",
+        {},
+        h(
+          "tr",
+          {},
+          h("th", { scope: "col" }, "Event"),
+          h("th", { scope: "col" }, "Status"),
+          h("th", { scope: "col" }, "HTTP"),
+          h("th", { scope: "col" }, "Attempts"),
+          h("th", { scope: "col" }, "Last error"),
+          h("th", { scope: "col" }, `Time (${zone})`),
+          h("th", { scope: "col" }, h("span", { class: "sr-only" }, "Actions")),
+        ),
+      ),
+      rows,
+    ),
+  );
 }
 
 function deliveryRow(webhook, delivery, message, reload) {
