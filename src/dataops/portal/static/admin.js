@@ -9,11 +9,11 @@ import {
   add,
   badge,
   busy,
-  empty,
   enc,
   errorBox,
   field,
   fill,
+  fillList,
   focusResult,
   h,
   loading,
@@ -23,6 +23,7 @@ import {
   select,
   uid,
   when,
+  zoneName,
 } from "./dom.js";
 
 const USERS = "/work/api/users";
@@ -41,10 +42,6 @@ const EXPIRIES = [
   ["0", "Never"],
 ];
 const STALE = "Changed by someone else — reload to see the current state (your choice is kept here).";
-
-function zoneName() {
-  return Intl.DateTimeFormat().resolvedOptions().timeZone || "local time";
-}
 
 function say(message, text, kind = "ok") {
   if (kind === "ok") message.ok(text);
@@ -178,19 +175,10 @@ function addPersonForm(page) {
 }
 
 async function refreshPeople(page) {
-  let found;
-  try {
-    found = await listAll(USERS);
-  } catch (error) {
-    fill(page.list, errorBox("The people are", error));
-    return;
-  }
-  if (!found.items.length) {
-    fill(page.list, empty("Nobody yet."));
-    return;
-  }
-  const people = found.items.slice().sort((a, b) => a.email.localeCompare(b.email));
-  fill(page.list, h("ul", { class: "people" }, people.map((user) => personCard(page, user))));
+  await fillList(page.list, () => listAll(USERS), "The people are", "Nobody yet.", (items) => {
+    const people = items.slice().sort((a, b) => a.email.localeCompare(b.email));
+    return h("ul", { class: "people" }, people.map((user) => personCard(page, user)));
+  });
 }
 
 function personCard(page, user) {
@@ -445,18 +433,9 @@ function tokenStatus(token) {
 }
 
 async function refreshTokens(page) {
-  let found;
-  try {
-    found = await listAll(TOKENS);
-  } catch (error) {
-    fill(page.list, errorBox("The tokens are", error));
-    return;
-  }
-  if (!found.items.length) {
-    fill(page.list, empty("No API token yet."));
-    return;
-  }
-  fill(page.list, h("ul", { class: "people" }, found.items.map((t) => tokenCard(page, t))));
+  await fillList(page.list, () => listAll(TOKENS), "The tokens are", "No API token yet.", (items) =>
+    h("ul", { class: "people" }, items.map((t) => tokenCard(page, t))),
+  );
 }
 
 function tokenCard(page, token) {

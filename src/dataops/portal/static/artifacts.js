@@ -338,18 +338,7 @@ function supersedeForm(artifact, candidates, ctx, done, cancel) {
   const form = h(
     "form",
     { class: "inline-form", "aria-label": `Supersede ${artifact.title}`, novalidate: true },
-    field(
-      "ID of the artifact that replaces it",
-      input,
-      options.length
-        ? "Pick one of the suggestions or paste an artifact ID."
-        : "Register the replacement first, then paste its artifact ID.",
-    ),
-    h(
-      "datalist",
-      { id: listId },
-      options.map((c) => h("option", { value: c.id }, `${c.title} (${c.status})`)),
-    ),
+    successorField(input, listId, options),
     h(
       "div",
       { class: "actions" },
@@ -394,6 +383,24 @@ function supersedeForm(artifact, candidates, ctx, done, cancel) {
   });
   queueMicrotask(() => input.focus());
   return form;
+}
+
+/** The replacement's ID, with the open candidates (`options`) as suggestions. */
+function successorField(input, listId, options) {
+  return [
+    field(
+      "ID of the artifact that replaces it",
+      input,
+      options.length
+        ? "Pick one of the suggestions or paste an artifact ID."
+        : "Register the replacement first, then paste its artifact ID.",
+    ),
+    h(
+      "datalist",
+      { id: listId },
+      options.map((c) => h("option", { value: c.id }, `${c.title} (${c.status})`)),
+    ),
+  ];
 }
 
 /** The replacing artifact: one of `candidates`, else read by its ID (null when unreadable). */

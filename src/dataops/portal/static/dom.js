@@ -307,6 +307,11 @@ export function setTimeZone(zone) {
   }
 }
 
+/** The browser's time zone ("local time" when it has none), for the admin pages' times. */
+export function zoneName() {
+  return Intl.DateTimeFormat().resolvedOptions().timeZone || "local time";
+}
+
 /** A timestamp in the user's zone, always labelled with it: "6 Dec 2026, 14:05 UTC". */
 export function when(timestamp) {
   if (!timestamp) return "—";
@@ -379,6 +384,23 @@ export function loading(text = "Loading…") {
 
 export function empty(text) {
   return h("p", { class: "empty" }, text);
+}
+
+/** Fill `el` with the list `load()` brings ({items}): an error box saying `what` could
+ * not be read, `none` when it is empty, else render(items). */
+export async function fillList(el, load, what, none, render) {
+  let found;
+  try {
+    found = await load();
+  } catch (error) {
+    fill(el, errorBox(what, error));
+    return;
+  }
+  if (!found.items.length) {
+    fill(el, empty(none));
+    return;
+  }
+  fill(el, render(found.items));
 }
 
 /** A labelled field: returns {wrap, input}. */

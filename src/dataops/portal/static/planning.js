@@ -119,18 +119,7 @@ function sectionDetails(summary, className, ...children) {
 export function startBundleForm(ctx, templates, users, selected = null) {
   if (!ctx.canWrite || !templates.length) return null;
   const formId = uid("start");
-  const template = h(
-    "select",
-    { name: "templateId" },
-    templates.map((t) => h("option", { value: t.id, selected: selected === t.id }, t.name)),
-  );
-  const title = h("input", { type: "text", name: "title", required: true, maxlength: 500 });
-  const anchor = h("input", {
-    type: "date",
-    name: "anchorDate",
-    required: true,
-    value: todayIso(),
-  });
+  const { template, title, anchor } = startInputs(templates, selected);
   const previewBody = h("div", { class: "preview", tabindex: "-1" });
   const message = formMessages(ctx, "template");
   const previewButton = h("button", { type: "button" }, "Preview the tasks");
@@ -192,6 +181,24 @@ export function startBundleForm(ctx, templates, users, selected = null) {
     });
   });
   return form;
+}
+
+/** The start form's controls: the template, the bundle's title, the anchor date. */
+function startInputs(templates, selected) {
+  return {
+    template: h(
+      "select",
+      { name: "templateId" },
+      templates.map((t) => h("option", { value: t.id, selected: selected === t.id }, t.name)),
+    ),
+    title: h("input", { type: "text", name: "title", required: true, maxlength: 500 }),
+    anchor: h("input", {
+      type: "date",
+      name: "anchorDate",
+      required: true,
+      value: todayIso(),
+    }),
+  };
 }
 
 /** Show the dated tasks the template would create from `sent`; false when the server
@@ -441,7 +448,33 @@ function definitionRow(definition, users, actions) {
   remove.addEventListener("click", () => actions.remove());
   const checkId = uid("requires-file");
   inputs.requiresFile.id = checkId;
-  const el = h(
+  const el = definitionEditor(inputs, { legend, artifactField, checkId, up, down, remove });
+  // Name the row's buttons by its task, for screen readers.
+  const labelButtons = () => {
+    const what = inputs.description.value.trim() || legend.textContent;
+    up.setAttribute("aria-label", `Move up: ${what}`);
+    down.setAttribute("aria-label", `Move down: ${what}`);
+    remove.setAttribute("aria-label", `Remove: ${what}`);
+  };
+  inputs.description.addEventListener("input", labelButtons);
+  const row = {
+    el,
+    refId: original.refId || null,
+    legend,
+    up,
+    down,
+    description: inputs.description,
+    value: (taken) => definitionValue(original, inputs, taken),
+  };
+  // Lines up with labelButtons once the legend is numbered.
+  queueMicrotask(labelButtons);
+  return row;
+}
+
+/** One definition's editor: its fieldset of controls and its Move up / Move down /
+ * Remove buttons. */
+function definitionEditor(inputs, { legend, artifactField, checkId, up, down, remove }) {
+  return h(
     "li",
     { class: "definition-editor" },
     h(
@@ -471,26 +504,6 @@ function definitionRow(definition, users, actions) {
       h("div", { class: "actions" }, up, down, remove),
     ),
   );
-  // Name the row's buttons by its task, for screen readers.
-  const labelButtons = () => {
-    const what = inputs.description.value.trim() || legend.textContent;
-    up.setAttribute("aria-label", `Move up: ${what}`);
-    down.setAttribute("aria-label", `Move down: ${what}`);
-    remove.setAttribute("aria-label", `Remove: ${what}`);
-  };
-  inputs.description.addEventListener("input", labelButtons);
-  const row = {
-    el,
-    refId: original.refId || null,
-    legend,
-    up,
-    down,
-    description: inputs.description,
-    value: (taken) => definitionValue(original, inputs, taken),
-  };
-  // Lines up with labelButtons once the legend is numbered.
-  queueMicrotask(labelButtons);
-  return row;
 }
 
 /** A task definition's controls, holding `original` (or empty). */
@@ -695,26 +708,11 @@ function addTaskForm(ctx, bundle, users) {
  * (or restore an archived task to to-do). */
 export function taskPlanning(ctx, task, users) {
   if (!ctx.canWrite) return null;
-  const description = h("textarea", {
-    name: "description",
-    rows: 2,
-    required: true,
-    value: task.description,
-  });
-  const date = h("input", { type: "date", name: "date", required: true, value: task.date });
-  const assignee = assigneeSelect(users, task.assigneeId, "nobody");
+  const { description, date, assignee } = taskInputs(task, users);
   const message = formMessages(ctx, "task");
   const save = h("button", { type: "submit", class: "primary" }, "Save task");
   const archived = task.status === "archived";
-  const archive = h(
-    "button",
-    {
-      type: "button",
-      class: archived ? null : "danger",
-      dataset: { action: archived ? "restore" : "archive" },
-    },
-    archived ? "Restore to to-do" : "Archive task",
-  );
+  const archive = archiveButton(archived);
   const form = h(
     "form",
     { class: "form task-edit-form", "aria-label": "Edit the task", novalidate: true },
@@ -761,6 +759,33 @@ export function taskPlanning(ctx, task, users) {
     { class: "card planning", "aria-labelledby": "task-planning-title" },
     h("h2", { id: "task-planning-title" }, "Plan"),
     sectionDetails("Edit, reschedule, reassign or archive", "task-edit", form),
+  );
+}
+
+/** The task form's controls: description, date, assignee. */
+function taskInputs(task, users) {
+  return {
+    description: h("textarea", {
+      name: "description",
+      rows: 2,
+      required: true,
+      value: task.description,
+    }),
+    date: h("input", { type: "date", name: "date", required: true, value: task.date }),
+    assignee: assigneeSelect(users, task.assigneeId, "nobody"),
+  };
+}
+
+/** "Archive task", or "Restore to to-do" for an archived one. */
+function archiveButton(archived) {
+  return h(
+    "button",
+    {
+      type: "button",
+      class: archived ? null : "danger",
+      dataset: { action: archived ? "restore" : "archive" },
+    },
+    archived ? "Restore to to-do" : "Archive task",
   );
 }
 

@@ -197,30 +197,53 @@ function configItem(config, template, ctx, users) {
       " ",
       badge(config.enabled ? "active" : "paused", config.enabled ? null : "badge-waiting"),
     ),
-    h(
-      "dl",
-      { class: "meta" },
-      h("dt", {}, "Schedule"),
-      h("dd", {}, ruleText(config), ` (${config.timezone})`),
-      h("dt", {}, "Next occurrence"),
-      h(
-        "dd",
-        { class: "next-anchor" },
-        config.nextAnchorDate || "none — the series has ended",
-        config.enabled ? null : " (paused)",
-      ),
-      h("dt", {}, "Runs"),
-      h("dd", {}, `from ${config.startDate}`, config.endDate ? ` to ${config.endDate}` : ""),
-      h("dt", {}, "Bundle created"),
-      h("dd", {}, `${config.leadDays} day(s) before each occurrence`),
-      h("dt", {}, "Assignee"),
-      h("dd", {}, config.assigneeId ? userName(users, config.assigneeId) : "template default"),
-      (config.skippedDates || []).length
-        ? [h("dt", {}, "Skipped"), h("dd", {}, config.skippedDates.join(", "))]
-        : null,
-    ),
+    configMeta(config, users),
   );
   if (!ctx.canWrite) return item;
+  const toggle = pauseButton(config, ctx, message);
+  add(
+    item,
+    h("div", { class: "actions" }, toggle),
+    message.el,
+    skipForm(config, ctx),
+    h(
+      "details",
+      { class: "more-forms config-edit" },
+      h("summary", {}, "Edit the schedule"),
+      configForm({ ctx, template, users, config }),
+    ),
+  );
+  return item;
+}
+
+/** A schedule's rule, next occurrence, span, lead days, assignee and skipped dates. */
+function configMeta(config, users) {
+  return h(
+    "dl",
+    { class: "meta" },
+    h("dt", {}, "Schedule"),
+    h("dd", {}, ruleText(config), ` (${config.timezone})`),
+    h("dt", {}, "Next occurrence"),
+    h(
+      "dd",
+      { class: "next-anchor" },
+      config.nextAnchorDate || "none — the series has ended",
+      config.enabled ? null : " (paused)",
+    ),
+    h("dt", {}, "Runs"),
+    h("dd", {}, `from ${config.startDate}`, config.endDate ? ` to ${config.endDate}` : ""),
+    h("dt", {}, "Bundle created"),
+    h("dd", {}, `${config.leadDays} day(s) before each occurrence`),
+    h("dt", {}, "Assignee"),
+    h("dd", {}, config.assigneeId ? userName(users, config.assigneeId) : "template default"),
+    (config.skippedDates || []).length
+      ? [h("dt", {}, "Skipped"), h("dd", {}, config.skippedDates.join(", "))]
+      : null,
+  );
+}
+
+/** "Pause" or "Resume" the schedule (If-Match its version). */
+function pauseButton(config, ctx, message) {
   const toggle = h(
     "button",
     { type: "button", class: config.enabled ? null : "good" },
@@ -244,19 +267,7 @@ function configItem(config, template, ctx, users) {
       }
     }),
   );
-  add(
-    item,
-    h("div", { class: "actions" }, toggle),
-    message.el,
-    skipForm(config, ctx),
-    h(
-      "details",
-      { class: "more-forms config-edit" },
-      h("summary", {}, "Edit the schedule"),
-      configForm({ ctx, template, users, config }),
-    ),
-  );
-  return item;
+  return toggle;
 }
 
 /** Skip one of the next occurrences: the choices come from the preview of the config as
@@ -288,42 +299,47 @@ function skipForm(config, ctx) {
       fill(body, empty("There is no occurrence left to skip."));
       return;
     }
-    const choice = h(
-      "select",
-      { name: "anchorDate" },
-      found.occurrences.map((o) => h("option", { value: o.anchorDate }, `${o.anchorDate} — ${o.title}`)),
-    );
-    const message = messageArea();
-    const submit = h("button", { type: "submit" }, "Skip this occurrence");
-    const form = h(
-      "form",
-      { class: "form inline-form", "aria-label": `Skip an occurrence of ${config.title}`, novalidate: true },
-      field("Occurrence", choice),
-      submit,
-      message.el,
-    );
-    form.addEventListener("submit", (event) => {
-      event.preventDefault();
-      busy(submit, async () => {
-        try {
-          await api(`${CONFIGS}/${enc(config.id)}/skip`, {
-            method: "POST",
-            json: { anchorDate: choice.value },
-            headers: { "If-Match": `"${config.version}"` },
-          });
-          ctx.reloadAndFocus(`The occurrence of ${choice.value} will be skipped.`);
-        } catch (error) {
-          if (error.versionMismatch) ctx.reloadAndFocus("The schedule changed; it has been reloaded.", "error");
-          else {
-            message.error(`Could not skip it: ${error.full}`);
-            choice.focus();
-          }
-        }
-      });
-    });
-    fill(body, form);
+    fill(body, skipChoice(config, ctx, found.occurrences));
   });
   return details;
+}
+
+/** The skip form: one of the next `occurrences`, skipped (If-Match the config's version). */
+function skipChoice(config, ctx, occurrences) {
+  const choice = h(
+    "select",
+    { name: "anchorDate" },
+    occurrences.map((o) => h("option", { value: o.anchorDate }, `${o.anchorDate} — ${o.title}`)),
+  );
+  const message = messageArea();
+  const submit = h("button", { type: "submit" }, "Skip this occurrence");
+  const form = h(
+    "form",
+    { class: "form inline-form", "aria-label": `Skip an occurrence of ${config.title}`, novalidate: true },
+    field("Occurrence", choice),
+    submit,
+    message.el,
+  );
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    busy(submit, async () => {
+      try {
+        await api(`${CONFIGS}/${enc(config.id)}/skip`, {
+          method: "POST",
+          json: { anchorDate: choice.value },
+          headers: { "If-Match": `"${config.version}"` },
+        });
+        ctx.reloadAndFocus(`The occurrence of ${choice.value} will be skipped.`);
+      } catch (error) {
+        if (error.versionMismatch) ctx.reloadAndFocus("The schedule changed; it has been reloaded.", "error");
+        else {
+          message.error(`Could not skip it: ${error.full}`);
+          choice.focus();
+        }
+      }
+    });
+  });
+  return form;
 }
 
 /** The create/preview body of a stored config (what an edit starts from). */

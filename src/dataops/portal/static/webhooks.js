@@ -12,6 +12,7 @@ import {
   errorBox,
   field,
   fill,
+  fillList,
   focusResult,
   h,
   loading,
@@ -19,6 +20,7 @@ import {
   shownOnce,
   uid,
   when,
+  zoneName,
 } from "./dom.js";
 
 const HOOKS = "/work/api/webhooks";
@@ -31,10 +33,6 @@ const EVENTS = [
   ["bundle.created", "A bundle is created"],
   ["notification.created", "A notification is created"],
 ];
-
-function zoneName() {
-  return Intl.DateTimeFormat().resolvedOptions().timeZone || "local time";
-}
 
 function failedIn(message, what, error) {
   message.error(`${what}: ${error.full || error.message}`);
@@ -205,20 +203,12 @@ function markedErrors(controls, fields) {
 }
 
 async function refreshList(page) {
-  let found;
-  try {
-    found = await api(HOOKS, { query: { limit: 100 } });
-  } catch (error) {
-    fill(page.listBody, errorBox("The endpoints are", error));
-    return;
-  }
-  if (!found.items.length) {
-    fill(page.listBody, empty("No webhook endpoint yet."));
-    return;
-  }
-  fill(
+  await fillList(
     page.listBody,
-    h("ul", { class: "webhooks" }, found.items.map((webhook) => endpointCard(page, webhook))),
+    () => api(HOOKS, { query: { limit: 100 } }),
+    "The endpoints are",
+    "No webhook endpoint yet.",
+    (items) => h("ul", { class: "webhooks" }, items.map((webhook) => endpointCard(page, webhook))),
   );
 }
 
