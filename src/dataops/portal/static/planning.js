@@ -309,29 +309,34 @@ export function templateEditor(ctx, template, users) {
     ],
     addButton,
     saveText: "Save template",
-    problem() {
-      if (!name.value.trim()) return { text: "Give the template a name.", control: name };
-      const missing = rows.find((row) => !row.description.value.trim());
-      if (!missing) return null;
-      return {
-        text: `${missing.legend.textContent} needs a description.`,
-        control: missing.description,
-      };
-    },
-    body() {
-      const taken = new Set(rows.map((row) => row.refId).filter(Boolean));
-      return {
-        name: name.value.trim(),
-        description: description.value.trim() || null,
-        defaultAssigneeId: defaultAssignee.value || null,
-        taskDefinitions: rows.map((row) => row.value(taken)),
-      };
-    },
+    problem: () => templateProblem(name, rows),
+    body: () => templateBody({ name, description, defaultAssignee }, rows),
     url: `/work/api/templates/${enc(template.id)}`,
     record: template,
     saved: () => `Template “${name.value.trim()}” saved.`,
   });
   return sectionDetails("Edit the template", "template-edit", form);
+}
+
+/** What keeps the template from being saved: no name, or a task without a description. */
+function templateProblem(name, rows) {
+  if (!name.value.trim()) return { text: "Give the template a name.", control: name };
+  const missing = rows.find((row) => !row.description.value.trim());
+  if (!missing) return null;
+  return {
+    text: `${missing.legend.textContent} needs a description.`,
+    control: missing.description,
+  };
+}
+
+function templateBody({ name, description, defaultAssignee }, rows) {
+  const taken = new Set(rows.map((row) => row.refId).filter(Boolean));
+  return {
+    name: name.value.trim(),
+    description: description.value.trim() || null,
+    defaultAssigneeId: defaultAssignee.value || null,
+    taskDefinitions: rows.map((row) => row.value(taken)),
+  };
 }
 
 /** The template's task definitions, one editor each in `list`: add(definition) appends

@@ -138,14 +138,7 @@ function addForm(page) {
       try {
         made = await api(HOOKS, { method: "POST", json: body });
       } catch (error) {
-        const mine = (error.errors || []).filter((e) => controls[e.field]);
-        mine.forEach((e) => showError(e.field, e.message));
-        if (mine.length && mine.length === (error.errors || []).length) {
-          message.error("Not added: check the marked field(s).");
-          focusField(mine[0].field);
-        } else {
-          failedIn(message, "Not added", error);
-        }
+        notAdded(error, { controls, message, showError, focusField });
         return;
       }
       form.reset();
@@ -154,6 +147,19 @@ function addForm(page) {
     });
   });
   return form;
+}
+
+/** A refused endpoint: the errors on its fields under them (the first takes the focus),
+ * anything else in the message. */
+function notAdded(error, { controls, message, showError, focusField }) {
+  const mine = (error.errors || []).filter((e) => controls[e.field]);
+  mine.forEach((e) => showError(e.field, e.message));
+  if (mine.length && mine.length === (error.errors || []).length) {
+    message.error("Not added: check the marked field(s).");
+    focusField(mine[0].field);
+  } else {
+    failedIn(message, "Not added", error);
+  }
 }
 
 /** One checkbox per event, in a fieldset. */
