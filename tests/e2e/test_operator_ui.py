@@ -37,6 +37,15 @@ def requirement(ui: UI, kind: str) -> object:
     return ui.page.locator(f'.proof-card .requirement[data-kind="{kind}"]')
 
 
+def card_parts(ui: UI, artifact_id: str) -> dict[str, str]:
+    """The artifact card's class and the markup of its head, meta and provenance lines."""
+    card = ui.page.locator(f'li.artifact[data-artifact-id="{artifact_id}"]')
+    parts = {"class": card.get_attribute("class") or ""}
+    for part in ("artifact-head", "artifact-meta", "provenance"):
+        parts[part] = card.locator(f".{part}").inner_html()
+    return parts
+
+
 def test_needs_review_assistant_output_is_visible_and_does_not_unblock(
     ui: UI, admin_api: httpx.Client, demo_data: DemoData
 ) -> None:
@@ -262,10 +271,16 @@ def test_viewer_sees_no_write_controls(
     expect(requirement(ui, "artifact")).to_have_attribute("data-satisfied", "false")
     no_write_controls()
     ui.screenshot("task-viewer")
+    on_task = card_parts(ui, transcript["id"])
+    assert on_task["class"] == "artifact artifact-needs-review"
 
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Review queue").click()
     expect(page.locator(".review-list .artifact")).to_have_count(1)
     no_write_controls()
+    # One card renderer: the review queue shows the task page's card (its own context).
+    in_queue = card_parts(ui, transcript["id"])
+    assert in_queue["class"] == "artifact card"
+    assert {**in_queue, "class": None} == {**on_task, "class": None}
     ui.goto(f"/work/artifacts/{transcript['id']}")
     expect(page.locator(".audit-table")).to_be_visible()
     no_write_controls()

@@ -9,11 +9,11 @@ import {
   add,
   badge,
   busy,
-  empty,
   enc,
   errorBox,
   field,
   fill,
+  fillList,
   focusResult,
   h,
   loading,
@@ -23,6 +23,7 @@ import {
   select,
   uid,
   when,
+  zoneName,
 } from "./dom.js";
 
 const USERS = "/work/api/users";
@@ -42,14 +43,32 @@ const EXPIRIES = [
 ];
 const STALE = "Changed by someone else — reload to see the current state (your choice is kept here).";
 
-function zoneName() {
-  return Intl.DateTimeFormat().resolvedOptions().timeZone || "local time";
-}
-
 function say(message, text, kind = "ok") {
   if (kind === "ok") message.ok(text);
   else message.error(text);
   focusResult(message.el.querySelector("p"), true);
+}
+
+/** A form of `fields` with one primary submit button (`saveText`) and a message area;
+ * `submit(message)` runs on submit with the message cleared and the button busy. */
+function submitForm(label, saveText, fields, submit) {
+  const message = messageArea();
+  const save = h("button", { type: "submit", class: "primary" }, saveText);
+  const form = h(
+    "form",
+    { class: "form", "aria-label": label, novalidate: true },
+    fields,
+    h("div", { class: "actions" }, save),
+    message.el,
+  );
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    busy(save, async () => {
+      message.clear();
+      await submit(message);
+    });
+  });
+  return form;
 }
 
 /** A password for a new user: 18 random bytes, URL-safe base64 (as the server makes). */
@@ -114,22 +133,16 @@ function addPersonForm(page) {
   const email = h("input", { type: "email", name: "email", required: true, autocomplete: "off" });
   const name = h("input", { type: "text", name: "name", required: true, maxlength: "200" });
   const role = select("role", ROLES, "operator");
-  const message = messageArea();
-  const save = h("button", { type: "submit", class: "primary" }, "Add person");
-  const form = h(
-    "form",
-    { class: "form", "aria-label": "Add a person", novalidate: true },
-    field("Email", email),
-    field("Name", name),
-    field("Role", role),
-    h("p", { class: "hint" }, "A first password is made for them and shown to you once."),
-    h("div", { class: "actions" }, save),
-    message.el,
-  );
-  form.addEventListener("submit", (event) => {
-    event.preventDefault();
-    busy(save, async () => {
-      message.clear();
+  const form = submitForm(
+    "Add a person",
+    "Add person",
+    [
+      field("Email", email),
+      field("Name", name),
+      field("Role", role),
+      h("p", { class: "hint" }, "A first password is made for them and shown to you once."),
+    ],
+    async (message) => {
       if (!email.value.trim() || !name.value.trim()) {
         say(message, "Not added: give an email and a name.", "error");
         return;
@@ -156,25 +169,16 @@ function addPersonForm(page) {
         password,
         () => page.list.querySelector(`[data-user-id="${CSS.escape(made.id)}"] h3`),
       );
-    });
-  });
+    },
+  );
   return form;
 }
 
 async function refreshPeople(page) {
-  let found;
-  try {
-    found = await listAll(USERS);
-  } catch (error) {
-    fill(page.list, errorBox("The people are", error));
-    return;
-  }
-  if (!found.items.length) {
-    fill(page.list, empty("Nobody yet."));
-    return;
-  }
-  const people = found.items.slice().sort((a, b) => a.email.localeCompare(b.email));
-  fill(page.list, h("ul", { class: "people" }, people.map((user) => personCard(page, user))));
+  await fillList(page.list, () => listAll(USERS), "The people are", "Nobody yet.", (items) => {
+    const people = items.slice().sort((a, b) => a.email.localeCompare(b.email));
+    return h("ul", { class: "people" }, people.map((user) => personCard(page, user)));
+  });
 }
 
 function personCard(page, user) {
@@ -187,39 +191,14 @@ function personCard(page, user) {
   const setRole = h("button", { type: "button", disabled: self }, "Change role");
   const reload = h("button", { type: "button", class: "quiet", hidden: true }, "Reload");
   reload.addEventListener("click", () => busy(reload, () => page.refresh()));
-
-  const patch = async (changes, done) => {
-    message.clear();
-    try {
-      await api(`${USERS}/${enc(user.id)}`, {
-        method: "PATCH",
-        json: changes,
-        headers: { "If-Match": `"${user.version}"` },
-      });
-    } catch (error) {
-      if (error.versionMismatch) {
-        reload.hidden = false;
-        say(message, STALE, "error");
-      } else {
-        say(message, `Not changed: ${error.full || error.message}`, "error");
-      }
-      return;
-    }
-    await page.refresh();
-    const card = page.list.querySelector(`[data-user-id="${CSS.escape(user.id)}"]`);
-    const area = card && card.querySelector(".form-message");
-    if (area) {
-      fill(area, h("p", { class: "ok", role: "status" }, done));
-      focusResult(area.querySelector("p"), true);
-    }
-  };
+  const at = { page, user, message, reload };
   setRole.addEventListener("click", () =>
     busy(setRole, async () => {
       if (role.value === user.role) {
         say(message, `${user.name} already has the role ${user.role}.`);
         return;
       }
-      await patch({ role: role.value }, `${user.name} is now ${role.value}.`);
+      await patchPerson(at, { role: role.value }, `${user.name} is now ${role.value}.`);
     }),
   );
   const toggle = h(
@@ -229,61 +208,37 @@ function personCard(page, user) {
   );
   toggle.addEventListener("click", () =>
     busy(toggle, () =>
-      patch(
+      patchPerson(
+        at,
         { disabled: !user.disabled },
         user.disabled ? `${user.name} is enabled again.` : `${user.name} is disabled: logged out, tokens refused.`,
       ),
     ),
   );
   const reset = h("button", { type: "button", disabled: self }, "Reset password");
-  reset.addEventListener("click", () => {
-    const yes = h("button", { type: "button", class: "primary" }, "Yes, reset");
-    const no = h("button", { type: "button", class: "quiet" }, "Cancel");
-    const box = messageArea();
-    fill(
-      confirmSlot,
-      h(
-        "div",
-        { class: "inline-form confirm", role: "group", "aria-label": `Confirm resetting the password of ${user.name}` },
-        h(
-          "p",
-          {},
-          h("strong", {}, `Reset the password of ${user.name}? `),
-          "A new password is made and shown to you once; they are logged out everywhere.",
-        ),
-        h("div", { class: "actions" }, yes, no),
-        box.el,
-      ),
-    );
-    no.addEventListener("click", () => {
-      confirmSlot.replaceChildren();
-      reset.focus();
-    });
-    yes.addEventListener("click", () =>
-      busy(yes, async () => {
-        let made;
-        try {
-          made = await api(`${USERS}/${enc(user.id)}/password-reset`, { method: "POST" });
-        } catch (error) {
-          say(box, `Not reset: ${error.full || error.message}`, "error");
-          return;
-        }
-        confirmSlot.replaceChildren();
-        shownOnce(
-          page.secretSlot,
-          `New password for ${user.name}`,
-          `Give it to ${user.email}; they can change it on their Account page.`,
-          "New password",
-          made.password,
-          () => reset,
-        );
-      }),
-    );
-    queueMicrotask(() => yes.focus());
-  });
+  reset.addEventListener("click", () => confirmReset(page, user, confirmSlot, reset));
   return h(
     "li",
     { class: ["card", "person"], "aria-labelledby": titleId, dataset: { userId: user.id } },
+    personHead(user, titleId, self),
+    h(
+      "div",
+      { class: "actions", role: "group", "aria-label": `Actions for ${user.name}` },
+      field(`Role of ${user.name}`, role),
+      setRole,
+      toggle,
+      reset,
+      reload,
+    ),
+    self ? h("p", { class: "hint" }, "You cannot change your own role or disable yourself.") : null,
+    confirmSlot,
+    message.el,
+  );
+}
+
+/** The person's name, state, email, role and when they were added. */
+function personHead(user, titleId, self) {
+  return [
     h(
       "h3",
       { id: titleId },
@@ -302,19 +257,85 @@ function personCard(page, user) {
       h("dt", {}, "Added"),
       h("dd", {}, `${when(user.createdAt)} (${zoneName()})`),
     ),
+  ];
+}
+
+/** PATCH the person (If-Match their version); then the list reloads and their card says
+ * `done`. A stale version shows the card's Reload button. `at`: {page, user, message,
+ * reload}. */
+async function patchPerson(at, changes, done) {
+  const { page, user, message, reload } = at;
+  message.clear();
+  try {
+    await api(`${USERS}/${enc(user.id)}`, {
+      method: "PATCH",
+      json: changes,
+      headers: { "If-Match": `"${user.version}"` },
+    });
+  } catch (error) {
+    if (error.versionMismatch) {
+      reload.hidden = false;
+      say(message, STALE, "error");
+    } else {
+      say(message, `Not changed: ${error.full || error.message}`, "error");
+    }
+    return;
+  }
+  await page.refresh();
+  const card = page.list.querySelector(`[data-user-id="${CSS.escape(user.id)}"]`);
+  const area = card && card.querySelector(".form-message");
+  if (area) {
+    fill(area, h("p", { class: "ok", role: "status" }, done));
+    focusResult(area.querySelector("p"), true);
+  }
+}
+
+/** "Reset the password of X? Yes, reset / Cancel" in the card; yes shows the new
+ * password once. */
+function confirmReset(page, user, confirmSlot, reset) {
+  const yes = h("button", { type: "button", class: "primary" }, "Yes, reset");
+  const no = h("button", { type: "button", class: "quiet" }, "Cancel");
+  const box = messageArea();
+  fill(
+    confirmSlot,
     h(
       "div",
-      { class: "actions", role: "group", "aria-label": `Actions for ${user.name}` },
-      field(`Role of ${user.name}`, role),
-      setRole,
-      toggle,
-      reset,
-      reload,
+      { class: "inline-form confirm", role: "group", "aria-label": `Confirm resetting the password of ${user.name}` },
+      h(
+        "p",
+        {},
+        h("strong", {}, `Reset the password of ${user.name}? `),
+        "A new password is made and shown to you once; they are logged out everywhere.",
+      ),
+      h("div", { class: "actions" }, yes, no),
+      box.el,
     ),
-    self ? h("p", { class: "hint" }, "You cannot change your own role or disable yourself.") : null,
-    confirmSlot,
-    message.el,
   );
+  no.addEventListener("click", () => {
+    confirmSlot.replaceChildren();
+    reset.focus();
+  });
+  yes.addEventListener("click", () =>
+    busy(yes, async () => {
+      let made;
+      try {
+        made = await api(`${USERS}/${enc(user.id)}/password-reset`, { method: "POST" });
+      } catch (error) {
+        say(box, `Not reset: ${error.full || error.message}`, "error");
+        return;
+      }
+      confirmSlot.replaceChildren();
+      shownOnce(
+        page.secretSlot,
+        `New password for ${user.name}`,
+        `Give it to ${user.email}; they can change it on their Account page.`,
+        "New password",
+        made.password,
+        () => reset,
+      );
+    }),
+  );
+  queueMicrotask(() => yes.focus());
 }
 
 // ---- API tokens -----------------------------------------------------------------------
@@ -365,21 +386,15 @@ function tokenForm(page) {
     placeholder: "podcast-assistant",
   });
   const expires = select("expiresIn", EXPIRIES, "90");
-  const message = messageArea();
-  const save = h("button", { type: "submit", class: "primary" }, "Create token");
-  const form = h(
-    "form",
-    { class: "form", "aria-label": "Create an API token", novalidate: true },
-    field("For", user),
-    field("Label", name, "What uses it, e.g. the podcast assistant."),
-    field("Expires in", expires),
-    h("div", { class: "actions" }, save),
-    message.el,
-  );
-  form.addEventListener("submit", (event) => {
-    event.preventDefault();
-    busy(save, async () => {
-      message.clear();
+  const form = submitForm(
+    "Create an API token",
+    "Create token",
+    [
+      field("For", user),
+      field("Label", name, "What uses it, e.g. the podcast assistant."),
+      field("Expires in", expires),
+    ],
+    async (message) => {
       if (!name.value.trim()) {
         say(message, "Not created: give the token a label.", "error");
         name.focus();
@@ -406,8 +421,8 @@ function tokenForm(page) {
         made.secret,
         () => page.list.querySelector(`[data-token-id="${CSS.escape(made.id)}"] h3`),
       );
-    });
-  });
+    },
+  );
   return form;
 }
 
@@ -418,18 +433,9 @@ function tokenStatus(token) {
 }
 
 async function refreshTokens(page) {
-  let found;
-  try {
-    found = await listAll(TOKENS);
-  } catch (error) {
-    fill(page.list, errorBox("The tokens are", error));
-    return;
-  }
-  if (!found.items.length) {
-    fill(page.list, empty("No API token yet."));
-    return;
-  }
-  fill(page.list, h("ul", { class: "people" }, found.items.map((t) => tokenCard(page, t))));
+  await fillList(page.list, () => listAll(TOKENS), "The tokens are", "No API token yet.", (items) =>
+    h("ul", { class: "people" }, items.map((t) => tokenCard(page, t))),
+  );
 }
 
 function tokenCard(page, token) {
@@ -513,21 +519,15 @@ function passwordForm() {
   const current = h("input", { type: "password", name: "currentPassword", autocomplete: "current-password", required: true });
   const next = h("input", { type: "password", name: "newPassword", autocomplete: "new-password", required: true, minlength: "8" });
   const again = h("input", { type: "password", name: "repeatPassword", autocomplete: "new-password", required: true });
-  const message = messageArea();
-  const save = h("button", { type: "submit", class: "primary" }, "Change password");
-  const form = h(
-    "form",
-    { class: "form", "aria-label": "Change your password", novalidate: true },
-    field("Current password", current),
-    field("New password", next, "At least 8 characters. You stay logged in here; your other sessions end."),
-    field("Repeat the new password", again),
-    h("div", { class: "actions" }, save),
-    message.el,
-  );
-  form.addEventListener("submit", (event) => {
-    event.preventDefault();
-    busy(save, async () => {
-      message.clear();
+  const form = submitForm(
+    "Change your password",
+    "Change password",
+    [
+      field("Current password", current),
+      field("New password", next, "At least 8 characters. You stay logged in here; your other sessions end."),
+      field("Repeat the new password", again),
+    ],
+    async (message) => {
       if (next.value !== again.value) {
         say(message, "Not changed: the new passwords differ.", "error");
         return;
@@ -547,8 +547,8 @@ function passwordForm() {
       }
       form.reset();
       say(message, "Password changed. Your other sessions have been logged out.");
-    });
-  });
+    },
+  );
   return form;
 }
 
@@ -564,20 +564,14 @@ function emailForm(me) {
     me.emailNotifications,
   );
   const zone = h("input", { type: "text", name: "timezone", value: me.timezone || "UTC", spellcheck: "false" });
-  const message = messageArea();
-  const save = h("button", { type: "submit", class: "primary" }, "Save");
-  const form = h(
-    "form",
-    { class: "form", "aria-label": "E-mail notifications", novalidate: true },
-    field("Send me notifications by e-mail", choice),
-    field("Time zone", zone, "An IANA name, e.g. Europe/Berlin."),
-    h("div", { class: "actions" }, save),
-    message.el,
-  );
-  form.addEventListener("submit", (event) => {
-    event.preventDefault();
-    busy(save, async () => {
-      message.clear();
+  const form = submitForm(
+    "E-mail notifications",
+    "Save",
+    [
+      field("Send me notifications by e-mail", choice),
+      field("Time zone", zone, "An IANA name, e.g. Europe/Berlin."),
+    ],
+    async (message) => {
       let saved;
       try {
         saved = await api("/work/api/me", {
@@ -591,7 +585,7 @@ function emailForm(me) {
       }
       version = saved.version;
       say(message, "Saved.");
-    });
-  });
+    },
+  );
   return form;
 }

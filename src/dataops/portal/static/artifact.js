@@ -1,8 +1,8 @@
 // Artifact page: metadata, relationships, supersede chain and audit history.
 import { api } from "./api.js";
+import { artifactActions } from "./artifacts.js";
 import {
   approvalsOf,
-  artifactActions,
   capitalized,
   dataClassChip,
   expiryNote,
@@ -11,7 +11,7 @@ import {
   providerText,
   selfApprovedFlag,
   withdrawnApproval,
-} from "./artifacts.js";
+} from "./cards.js";
 import {
   add,
   badge,
@@ -180,17 +180,49 @@ export async function artifactPage(view, ctx, artifactId) {
   document.title = `${artifact.title} · DataOps`;
   const users = await ctx.users();
   const { included } = artifact;
-  const related = (id, record, what) =>
-    !id
-      ? null
-      : record
-        ? Promise.resolve(record)
-        : Promise.reject(new Error(`${what} ${id} could not be read (deleted?)`));
-  const taskP = related(artifact.taskId, included.task, "task");
-  const bundleP = related(artifact.bundleId, included.bundle, "bundle");
+  add(view, pageHead(artifact, users));
+  add(view, reviewCard(artifact, ctx));
 
+  const relTask = h("span", {}, artifact.taskId ? loading("…") : "—");
+  const relBundle = h("span", {}, artifact.bundleId ? loading("…") : "—");
   add(
     view,
+    h(
+      "div",
+      { class: "two-col" },
+      detailsCard(artifact, users),
+      relationsCard(artifact, ctx, relTask, relBundle),
+    ),
+  );
+
+  const chainBody = h("div", {}, loading());
+  const auditBody = h("div", {}, loading());
+  add(
+    view,
+    h(
+      "section",
+      { class: "card", "aria-labelledby": "chain-title" },
+      h("h2", { id: "chain-title" }, "Supersede chain"),
+      chainBody,
+    ),
+    h(
+      "section",
+      { class: "card", "aria-labelledby": "audit-title" },
+      h("h2", { id: "audit-title" }, "History"),
+      auditBody,
+    ),
+  );
+
+  const relations = fillRelations(artifact, relTask, relBundle);
+  const chainDone = fillChain(chainBody, artifact);
+  const auditDone = fillAudit(auditBody, included.audit, users);
+  await Promise.all([relations, chainDone, auditDone]);
+}
+
+/** The breadcrumb, the title, the status line and the notices (waiting for review,
+ * self-approved, rejected). */
+function pageHead(artifact, users) {
+  return [
     h(
       "nav",
       { class: "breadcrumb", "aria-label": "Breadcrumb" },
@@ -231,8 +263,12 @@ export async function artifactPage(view, ctx, artifactId) {
     artifact.status === "rejected" && artifact.reviewReason
       ? h("p", { class: "review-reason" }, "Rejected: ", artifact.reviewReason)
       : null,
-  );
+  ];
+}
 
+/** The Review card: the actions the actor may take, or why none applies (null for a
+ * viewer). */
+function reviewCard(artifact, ctx) {
   const actions =
     artifactActions(artifact, { ctx, candidates: [] }) ||
     (ctx.canContribute
@@ -242,123 +278,108 @@ export async function artifactPage(view, ctx, artifactId) {
           `No review action applies to an artifact that is ${artifact.status}.`,
         )
       : null);
-  if (actions) {
-    add(
-      view,
-      h(
-        "section",
-        { class: "card", "aria-labelledby": "review-title" },
-        h("h2", { id: "review-title" }, "Review"),
-        actions,
-      ),
-    );
-  }
+  if (!actions) return null;
+  return h(
+    "section",
+    { class: "card", "aria-labelledby": "review-title" },
+    h("h2", { id: "review-title" }, "Review"),
+    actions,
+  );
+}
 
-  const relTask = h("span", {}, artifact.taskId ? loading("…") : "—");
-  const relBundle = h("span", {}, artifact.bundleId ? loading("…") : "—");
-  add(
-    view,
+function detailsCard(artifact, users) {
+  return h(
+    "section",
+    { class: "card", "aria-labelledby": "meta-title" },
+    h("h2", { id: "meta-title" }, "Details"),
     h(
-      "div",
-      { class: "two-col" },
-      h(
-        "section",
-        { class: "card", "aria-labelledby": "meta-title" },
-        h("h2", { id: "meta-title" }, "Details"),
-        h(
-          "dl",
-          { class: "meta" },
-          row("Status", badge(artifact.status)),
-          row("Type", artifact.type),
-          row("Provider", providerText(artifact.storageProvider)),
-          row("Data class", dataClassChip(artifact.dataClass)),
-          row("Stored at", h("span", { class: "uri" }, artifact.storageUri)),
-          row("Source", artifact.sourceType || "—"),
-          artifact.description ? row("Description", artifact.description) : null,
-          artifact.filename ? row("File name", artifact.filename) : null,
-          artifact.contentType ? row("Content type", artifact.contentType) : null,
-          artifact.sizeBytes !== null && artifact.sizeBytes !== undefined
-            ? row("Size", bytes(artifact.sizeBytes))
-            : null,
-          artifact.checksum ? row("Checksum", h("code", {}, artifact.checksum)) : null,
-          (artifact.tags || []).length ? row("Tags", artifact.tags.join(", ")) : null,
-          row(
-            "Created",
-            `${when(artifact.createdAt)} by ${userName(users, artifact.createdBy)}`,
-          ),
-          row("Approvals", approvalList(artifact, users)),
-          artifact.reviewedAt
-            ? row(
-                "Last decision",
-                `${when(artifact.reviewedAt)} by ${userName(users, artifact.reviewedBy)}`,
-              )
-            : null,
-          row(
-            "Valid until",
-            artifact.validUntil ? expiryNote(artifact) : "no end date (it does not expire)",
-          ),
-          row("Updated", when(artifact.updatedAt)),
-          row("Version", String(artifact.version)),
-          row("ID", h("code", {}, artifact.id)),
-        ),
+      "dl",
+      { class: "meta" },
+      row("Status", badge(artifact.status)),
+      row("Type", artifact.type),
+      row("Provider", providerText(artifact.storageProvider)),
+      row("Data class", dataClassChip(artifact.dataClass)),
+      row("Stored at", h("span", { class: "uri" }, artifact.storageUri)),
+      row("Source", artifact.sourceType || "—"),
+      artifact.description ? row("Description", artifact.description) : null,
+      artifact.filename ? row("File name", artifact.filename) : null,
+      artifact.contentType ? row("Content type", artifact.contentType) : null,
+      artifact.sizeBytes !== null && artifact.sizeBytes !== undefined
+        ? row("Size", bytes(artifact.sizeBytes))
+        : null,
+      artifact.checksum ? row("Checksum", h("code", {}, artifact.checksum)) : null,
+      (artifact.tags || []).length ? row("Tags", artifact.tags.join(", ")) : null,
+      row("Created", `${when(artifact.createdAt)} by ${userName(users, artifact.createdBy)}`),
+      row("Approvals", approvalList(artifact, users)),
+      artifact.reviewedAt
+        ? row(
+            "Last decision",
+            `${when(artifact.reviewedAt)} by ${userName(users, artifact.reviewedBy)}`,
+          )
+        : null,
+      row(
+        "Valid until",
+        artifact.validUntil ? expiryNote(artifact) : "no end date (it does not expire)",
       ),
-      h(
-        "section",
-        { class: "card", "aria-labelledby": "rel-title" },
-        h("h2", { id: "rel-title" }, "Relationships"),
-        h(
-          "dl",
-          { class: "meta" },
-          row("Task", relTask),
-          row("Bundle", relBundle),
-          row(
-            "File",
-            artifact.fileId
-              ? h(
-                  "a",
-                  { href: `/work/api/files/${enc(artifact.fileId)}/content`, class: "download" },
-                  `Download file ${artifact.fileId}`,
-                )
-              : "—",
-          ),
-          row("Assistant job", artifact.assistantJobId || "—"),
-          row(
-            "Supersedes",
-            artifact.supersedes
-              ? routeLink(`/work/artifacts/${enc(artifact.supersedes)}`, artifact.supersedes)
-              : "—",
-          ),
-          row(
-            "Superseded by",
-            artifact.supersededBy
-              ? routeLink(`/work/artifacts/${enc(artifact.supersededBy)}`, artifact.supersededBy)
-              : "—",
-          ),
-        ),
-        attachTargetForm(artifact, ctx),
-      ),
+      row("Updated", when(artifact.updatedAt)),
+      row("Version", String(artifact.version)),
+      row("ID", h("code", {}, artifact.id)),
     ),
   );
+}
 
-  const chainBody = h("div", {}, loading());
-  const auditBody = h("div", {}, loading());
-  add(
-    view,
+/** Task and bundle (`relTask`, `relBundle`: filled by fillRelations), file, assistant
+ * job, what it supersedes and what supersedes it; and the attach form. */
+function relationsCard(artifact, ctx, relTask, relBundle) {
+  return h(
+    "section",
+    { class: "card", "aria-labelledby": "rel-title" },
+    h("h2", { id: "rel-title" }, "Relationships"),
     h(
-      "section",
-      { class: "card", "aria-labelledby": "chain-title" },
-      h("h2", { id: "chain-title" }, "Supersede chain"),
-      chainBody,
+      "dl",
+      { class: "meta" },
+      row("Task", relTask),
+      row("Bundle", relBundle),
+      row(
+        "File",
+        artifact.fileId
+          ? h(
+              "a",
+              { href: `/work/api/files/${enc(artifact.fileId)}/content`, class: "download" },
+              `Download file ${artifact.fileId}`,
+            )
+          : "—",
+      ),
+      row("Assistant job", artifact.assistantJobId || "—"),
+      row(
+        "Supersedes",
+        artifact.supersedes
+          ? routeLink(`/work/artifacts/${enc(artifact.supersedes)}`, artifact.supersedes)
+          : "—",
+      ),
+      row(
+        "Superseded by",
+        artifact.supersededBy
+          ? routeLink(`/work/artifacts/${enc(artifact.supersededBy)}`, artifact.supersededBy)
+          : "—",
+      ),
     ),
-    h(
-      "section",
-      { class: "card", "aria-labelledby": "audit-title" },
-      h("h2", { id: "audit-title" }, "History"),
-      auditBody,
-    ),
+    attachTargetForm(artifact, ctx),
   );
+}
 
-  const relations = Promise.all([
+/** The artifact's task and bundle, as its page's one call brought them (include=). */
+function fillRelations(artifact, relTask, relBundle) {
+  const { included } = artifact;
+  const related = (id, record, what) =>
+    !id
+      ? null
+      : record
+        ? Promise.resolve(record)
+        : Promise.reject(new Error(`${what} ${id} could not be read (deleted?)`));
+  const taskP = related(artifact.taskId, included.task, "task");
+  const bundleP = related(artifact.bundleId, included.bundle, "bundle");
+  return Promise.all([
     taskP
       ? taskP.then(
           (t) =>
@@ -378,56 +399,53 @@ export async function artifactPage(view, ctx, artifactId) {
         )
       : null,
   ]);
+}
 
-  const chainDone = (async () => {
-    if (!artifact.supersedes && !artifact.supersededBy) {
-      fill(chainBody, empty("This artifact neither replaces nor is replaced by another."));
-      return;
-    }
-    // The server reads the chain with the artifact, at most 10 links each way; beyond
-    // that, the page of the last link shown reads on.
-    const { items, earlier, later, missing } = included.chain;
-    const unreadable = missing.length
-      ? new Error(`artifact ${missing.join(", ")} could not be read (deleted?)`)
-      : null;
-    fill(
-      chainBody,
-      earlier ? continueLink(items[0], "earlier") : null,
-      h(
-        "ol",
-        { class: "chain" },
-        items.map((a) =>
-          h(
-            "li",
-            {
-              "aria-current": a.id === artifact.id ? "true" : undefined,
-              class: a.id === artifact.id ? "current" : null,
-            },
-            a.id === artifact.id
-              ? h("strong", {}, a.title)
-              : routeLink(`/work/artifacts/${enc(a.id)}`, a.title),
-            " ",
-            badge(a.status),
-            a.id === artifact.id ? " (this artifact)" : null,
-          ),
+async function fillChain(chainBody, artifact) {
+  if (!artifact.supersedes && !artifact.supersededBy) {
+    fill(chainBody, empty("This artifact neither replaces nor is replaced by another."));
+    return;
+  }
+  // The server reads the chain with the artifact, at most 10 links each way; beyond
+  // that, the page of the last link shown reads on.
+  const { items, earlier, later, missing } = artifact.included.chain;
+  const unreadable = missing.length
+    ? new Error(`artifact ${missing.join(", ")} could not be read (deleted?)`)
+    : null;
+  fill(
+    chainBody,
+    earlier ? continueLink(items[0], "earlier") : null,
+    h(
+      "ol",
+      { class: "chain" },
+      items.map((a) =>
+        h(
+          "li",
+          {
+            "aria-current": a.id === artifact.id ? "true" : undefined,
+            class: a.id === artifact.id ? "current" : null,
+          },
+          a.id === artifact.id
+            ? h("strong", {}, a.title)
+            : routeLink(`/work/artifacts/${enc(a.id)}`, a.title),
+          " ",
+          badge(a.status),
+          a.id === artifact.id ? " (this artifact)" : null,
         ),
       ),
-      later ? continueLink(items[items.length - 1], "later") : null,
-      unreadable ? errorBox("Part of the chain is", unreadable) : null,
-    );
-  })();
+    ),
+    later ? continueLink(items[items.length - 1], "later") : null,
+    unreadable ? errorBox("Part of the chain is", unreadable) : null,
+  );
+}
 
-  const auditDone = (async () => {
-    const page = included.audit;
-    const events = [...page.items].sort((a, b) => (a.createdAt < b.createdAt ? -1 : 1));
-    fill(
-      auditBody,
-      auditTable(events, users),
-      page.nextCursor
-        ? h("p", { class: "hint" }, `Showing the first ${events.length} events; there are more.`)
-        : null,
-    );
-  })();
-
-  await Promise.all([relations, chainDone, auditDone]);
+async function fillAudit(auditBody, page, users) {
+  const events = [...page.items].sort((a, b) => (a.createdAt < b.createdAt ? -1 : 1));
+  fill(
+    auditBody,
+    auditTable(events, users),
+    page.nextCursor
+      ? h("p", { class: "hint" }, `Showing the first ${events.length} events; there are more.`)
+      : null,
+  );
 }

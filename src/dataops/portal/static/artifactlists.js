@@ -39,20 +39,7 @@ export function filtersFromAddress() {
  * opts: {ctx, users (Map), values, withStatus}
  */
 export function filterForm(opts) {
-  const { ctx, users, values, withStatus = true } = opts;
-  const choice = (name, options, label) => {
-    const control = select(name, [["", "Any"], ...options], values[name] || "");
-    control.id = `filter-${name}`;
-    return field(label, control);
-  };
-  const people = [...users.values()]
-    .map((u) => [u.id, u.name || u.email || u.id])
-    .sort((a, b) => a[1].localeCompare(b[1]));
-  const date = (name, label) =>
-    field(
-      label,
-      h("input", { type: "date", name, id: `filter-${name}`, value: values[name] || "" }),
-    );
+  const { ctx, values, withStatus = true } = opts;
   const form = h(
     "form",
     {
@@ -74,17 +61,7 @@ export function filterForm(opts) {
         },
       },
     },
-    h(
-      "div",
-      { class: "grid-filters" },
-      withStatus ? choice("status", STATUSES.map((s) => [s, s.replace("-", " ")]), "Status") : null,
-      choice("type", ARTIFACT_TYPES.map((t) => [t, t]), "Type"),
-      choice("dataClass", DATA_CLASSES.map((c) => [c, c]), "Data class"),
-      choice("provider", Object.entries(PROVIDER_TEXT), "Provider"),
-      choice("createdBy", people, "Created by"),
-      date("createdFrom", "Created from"),
-      date("createdTo", "Created to"),
-    ),
+    filterFields(opts.users, values, withStatus),
     h(
       "div",
       { class: "actions" },
@@ -103,6 +80,34 @@ export function filterForm(opts) {
     ),
   );
   return form;
+}
+
+/** One control per filter, holding its value from the address (`values`). */
+function filterFields(users, values, withStatus) {
+  const choice = (name, options, label) => {
+    const control = select(name, [["", "Any"], ...options], values[name] || "");
+    control.id = `filter-${name}`;
+    return field(label, control);
+  };
+  const people = [...users.values()]
+    .map((u) => [u.id, u.name || u.email || u.id])
+    .sort((a, b) => a[1].localeCompare(b[1]));
+  const date = (name, label) =>
+    field(
+      label,
+      h("input", { type: "date", name, id: `filter-${name}`, value: values[name] || "" }),
+    );
+  return h(
+    "div",
+    { class: "grid-filters" },
+    withStatus ? choice("status", STATUSES.map((s) => [s, s.replace("-", " ")]), "Status") : null,
+    choice("type", ARTIFACT_TYPES.map((t) => [t, t]), "Type"),
+    choice("dataClass", DATA_CLASSES.map((c) => [c, c]), "Data class"),
+    choice("provider", Object.entries(PROVIDER_TEXT), "Provider"),
+    choice("createdBy", people, "Created by"),
+    date("createdFrom", "Created from"),
+    date("createdTo", "Created to"),
+  );
 }
 
 /**

@@ -8,27 +8,25 @@ import {
   ARTIFACT_TYPES,
   badge,
   busy,
-  chip,
   DATA_CLASSES,
   empty,
   enc,
   expiry,
-  externalLink,
   field,
   fill,
-  flag,
   h,
-  httpUrl,
   messageArea,
-  PROVIDER_TEXT,
+  namedUrlGiven,
   routeLink,
   select,
   uid,
-  userName,
-  when,
 } from "./dom.js";
-
-const OWNED = new Set(["s3", "local-dev"]);
+import {
+  approvalsOf,
+  artifactCard,
+  capitalized,
+  withdrawnApproval,
+} from "./cards.js";
 
 /** Which review moves the server allows from each status (CONTRACT §5, §7: approving an
  * approved artifact adds the actor's approval). */
@@ -39,103 +37,6 @@ export const MOVES = {
   archive: new Set(["draft", "needs-review", "approved", "rejected"]),
   supersede: new Set(["approved"]),
 };
-
-export function isAssistant(artifact) {
-  return artifact.sourceType === "assistant-output" || Boolean(artifact.assistantJobId);
-}
-
-/** How to open the artifact: http(s) → new tab; DataOps-owned bytes → the content
- * route; anything else is shown as text and is not clickable. */
-export function openControl(artifact) {
-  if (httpUrl(artifact.storageUri)) {
-    return externalLink(artifact.storageUri, "Open link ↗", `Open ${artifact.title} in a new tab`);
-  }
-  if (OWNED.has(artifact.storageProvider)) {
-    return h(
-      "a",
-      {
-        href: `/work/api/artifacts/${enc(artifact.id)}/content`,
-        class: "download",
-        "aria-label": `Download ${artifact.title}`,
-      },
-      "Download",
-    );
-  }
-  return h("span", { class: "uri", title: artifact.storageUri }, "Stored at ", artifact.storageUri);
-}
-
-/** Who approved an approved artifact, and when (an artifact approved before approvals
- * were recorded counts its reviewer, as the server does). */
-export function approvalsOf(artifact) {
-  if (artifact.status !== "approved") return [];
-  const approvals = artifact.approvals || [];
-  if (approvals.length) return approvals;
-  return artifact.reviewedBy ? [{ userId: artifact.reviewedBy, at: artifact.reviewedAt }] : [];
-}
-
-export function selfApprovedFlag() {
-  return flag("self-approved", "self", "Approved by the person who created it");
-}
-
-/** The expiry of an artifact's evidence ("expires in 3 days", "expired on …"), or null. */
-export function expiryNote(artifact) {
-  const found = expiry(artifact.validUntil);
-  if (!found) return null;
-  return h("span", { class: ["expiry", `expiry-${found.state}`] }, found.text);
-}
-
-/** Who created the artifact, who decided about it (every approval: who, when), a
- * "self-approved" flag, and when its evidence expires: one line for the lists. */
-export function provenance(artifact, users) {
-  const approvals = approvalsOf(artifact);
-  const creator = h("strong", {}, userName(users, artifact.createdBy));
-  const parts = [h("span", {}, "Created by ", creator)];
-  if (approvals.length) {
-    parts.push(
-      h(
-        "span",
-        { class: "approvals" },
-        "Approved by ",
-        approvals.map((a, i) => [
-          i ? ", " : "",
-          h("strong", {}, userName(users, a.userId)),
-          a.at ? ` (${when(a.at)})` : null,
-        ]),
-      ),
-    );
-  } else if (artifact.reviewedBy) {
-    const verb = artifact.status === "rejected" ? "Rejected by " : "Last reviewed by ";
-    parts.push(
-      h(
-        "span",
-        {},
-        verb,
-        h("strong", {}, userName(users, artifact.reviewedBy)),
-        artifact.reviewedAt ? ` (${when(artifact.reviewedAt)})` : null,
-      ),
-    );
-  } else {
-    parts.push(h("span", {}, "Not reviewed yet"));
-  }
-  if (artifact.selfReviewed) parts.push(selfApprovedFlag());
-  const expires = expiryNote(artifact);
-  if (expires) parts.push(expires);
-  return h("div", { class: "provenance" }, parts);
-}
-
-/** A needs-review artifact whose approval a content change took away (its reason says
- * so; an older rejection reason is not repeated as if it were news). */
-export function withdrawnApproval(artifact) {
-  return (
-    artifact.status === "needs-review" &&
-    typeof artifact.reviewReason === "string" &&
-    artifact.reviewReason.startsWith("approval withdrawn")
-  );
-}
-
-export function capitalized(text) {
-  return text ? text[0].toUpperCase() + text.slice(1) : text;
-}
 
 /** Which decisions the actor may take on this artifact, and why the others are hidden. */
 export function reviewLimits(artifact, ctx) {
@@ -157,14 +58,6 @@ export function reviewLimits(artifact, ctx) {
     reject: MOVES.reject.has(artifact.status),
     why: approved ? "You have approved it." : null,
   };
-}
-
-export function dataClassChip(dataClass) {
-  return chip(dataClass || "internal", `dc dc-${dataClass || "internal"}`);
-}
-
-export function providerText(provider) {
-  return PROVIDER_TEXT[provider] || provider || "unknown";
 }
 
 async function review(artifact, action, body) {
@@ -199,146 +92,44 @@ export function artifactActions(artifact, opts) {
   if (!ctx.canContribute) return null;
   const decides = ctx.canWrite;
   const limits = reviewLimits(artifact, ctx);
-  const message = messageArea();
-  const formSlot = h("div", { class: "inline-form-slot" });
-  const buttons = [];
-  const done = opts.onDone || ((text) => ctx.reload(text));
   const title = artifact.title;
-
-  const simple = (action, text, success, cls) => {
-    const button = h(
-      "button",
-      { type: "button", class: cls, "aria-label": `${text} ${title}`, dataset: { action } },
-      text,
-    );
-    button.addEventListener("click", () =>
-      busy(button, async () => {
-        message.clear();
-        try {
-          await review(artifact, action, {});
-          done(success);
-        } catch (error) {
-          handleError(ctx, message, error, `${text} “${title}”`);
-        }
-      }),
-    );
-    return button;
+  const at = {
+    artifact,
+    ctx,
+    title,
+    message: messageArea(),
+    formSlot: h("div", { class: "inline-form-slot" }),
+    done: opts.onDone || ((text) => ctx.reload(text)),
   };
-
-  if (limits.approve && artifact.status === "approved") {
-    // A further approval: a requirement may ask for N reviewers or an independent one.
-    const success = `Added your approval to “${title}”.`;
-    const button = simple("approve", "Approve as well", success, "good");
-    button.setAttribute("aria-label", `Approve ${title} as well`);
-    buttons.push(button);
-  } else if (limits.approve) {
-    buttons.push(
-      simple("approve", "Approve", `Approved “${title}”. It now counts as proof.`, "good"),
-    );
-  }
+  const { done } = at;
+  const buttons = [];
+  if (limits.approve) buttons.push(approveButton(at));
   if (MOVES.submit.has(artifact.status)) {
-    buttons.push(simple("submit", "Submit for review", `Submitted “${title}” for review.`));
+    buttons.push(moveButton(at, "submit", "Submit for review", `Submitted “${title}” for review.`));
   }
   if (limits.reject) {
-    const button = h(
-      "button",
-      {
-        type: "button",
-        class: "bad",
-        "aria-label": `Reject ${title}…`,
-        "aria-expanded": "false",
-        dataset: { action: "reject" },
-      },
-      "Reject…",
+    buttons.push(
+      formButton(at, "reject", "Reject", "bad", (close) => rejectForm(artifact, ctx, done, close)),
     );
-    button.addEventListener("click", () => {
-      button.setAttribute("aria-expanded", "true");
-      fill(
-        formSlot,
-        rejectForm(artifact, ctx, done, () => {
-          formSlot.replaceChildren();
-          button.setAttribute("aria-expanded", "false");
-          button.focus();
-        }),
-      );
-    });
-    buttons.push(button);
   }
   if (decides && MOVES.supersede.has(artifact.status)) {
-    const button = h(
-      "button",
-      {
-        type: "button",
-        "aria-label": `Supersede ${title}…`,
-        "aria-expanded": "false",
-        dataset: { action: "supersede" },
-      },
-      "Supersede…",
+    const candidates = opts.candidates || [];
+    buttons.push(
+      formButton(at, "supersede", "Supersede", undefined, (close) =>
+        supersedeForm(artifact, candidates, ctx, done, close),
+      ),
     );
-    button.addEventListener("click", () => {
-      button.setAttribute("aria-expanded", "true");
-      fill(
-        formSlot,
-        supersedeForm(artifact, opts.candidates || [], ctx, done, () => {
-          formSlot.replaceChildren();
-          button.setAttribute("aria-expanded", "false");
-          button.focus();
-        }),
-      );
-    });
-    buttons.push(button);
   }
   if (decides && MOVES.archive.has(artifact.status)) {
     // Archive sits next to Approve: it asks first, in the page.
-    const button = h(
-      "button",
-      {
-        type: "button",
-        class: "quiet",
-        "aria-label": `Archive ${title}…`,
-        "aria-expanded": "false",
-        dataset: { action: "archive" },
-      },
-      "Archive…",
+    buttons.push(
+      formButton(at, "archive", "Archive", "quiet", (close) =>
+        archiveConfirm(artifact, ctx, done, close),
+      ),
     );
-    button.addEventListener("click", () => {
-      button.setAttribute("aria-expanded", "true");
-      fill(
-        formSlot,
-        archiveConfirm(artifact, ctx, done, () => {
-          formSlot.replaceChildren();
-          button.setAttribute("aria-expanded", "false");
-          button.focus();
-        }),
-      );
-    });
-    buttons.push(button);
   }
   if (opts.attachTaskId && artifact.taskId !== opts.attachTaskId) {
-    const button = h(
-      "button",
-      {
-        type: "button",
-        "aria-label": `Attach ${title} to this task`,
-        dataset: { action: "attach" },
-      },
-      "Attach to this task",
-    );
-    button.addEventListener("click", () =>
-      busy(button, async () => {
-        message.clear();
-        try {
-          await api(`/work/api/artifacts/${enc(artifact.id)}/attach`, {
-            method: "POST",
-            json: { taskId: opts.attachTaskId, expectedVersion: artifact.version },
-          });
-          done(`Attached “${title}” to this task.`);
-        } catch (error) {
-          handleError(ctx, message, error, `Attaching “${title}”`);
-        }
-      }),
-    );
-    buttons.push(button);
+    buttons.push(attachButton(at, opts.attachTaskId));
   }
   const why = limits.why ? h("p", { class: "hint review-limit" }, limits.why) : null;
   if (!buttons.length) return why;
@@ -347,9 +138,101 @@ export function artifactActions(artifact, opts) {
     { class: "actions-block" },
     h("div", { class: "actions", role: "group", "aria-label": `Actions for ${title}` }, buttons),
     why,
-    formSlot,
-    message.el,
+    at.formSlot,
+    at.message.el,
   );
+}
+
+function approveButton(at) {
+  const { title } = at;
+  if (at.artifact.status === "approved") {
+    // A further approval: a requirement may ask for N reviewers or an independent one.
+    const success = `Added your approval to “${title}”.`;
+    const button = moveButton(at, "approve", "Approve as well", success, "good");
+    button.setAttribute("aria-label", `Approve ${title} as well`);
+    return button;
+  }
+  return moveButton(at, "approve", "Approve", `Approved “${title}”. It now counts as proof.`, "good");
+}
+
+/** A review move in one click (approve, submit). `at`: the artifact's action state
+ * {artifact, ctx, title, message, formSlot, done}. */
+function moveButton(at, action, text, success, cls) {
+  const { artifact, ctx, message, title } = at;
+  const button = h(
+    "button",
+    { type: "button", class: cls, "aria-label": `${text} ${title}`, dataset: { action } },
+    text,
+  );
+  button.addEventListener("click", () =>
+    busy(button, async () => {
+      message.clear();
+      try {
+        await review(artifact, action, {});
+        at.done(success);
+      } catch (error) {
+        handleError(ctx, message, error, `${text} “${title}”`);
+      }
+    }),
+  );
+  return button;
+}
+
+/** "Reject…", "Supersede…", "Archive…": opens `form(close)` in the form slot; the form's
+ * close empties the slot and gives the focus back to the button. */
+function formButton(at, action, text, cls, form) {
+  const { formSlot } = at;
+  const button = h(
+    "button",
+    {
+      type: "button",
+      class: cls,
+      "aria-label": `${text} ${at.title}…`,
+      "aria-expanded": "false",
+      dataset: { action },
+    },
+    `${text}…`,
+  );
+  button.addEventListener("click", () => {
+    button.setAttribute("aria-expanded", "true");
+    fill(
+      formSlot,
+      form(() => {
+        formSlot.replaceChildren();
+        button.setAttribute("aria-expanded", "false");
+        button.focus();
+      }),
+    );
+  });
+  return button;
+}
+
+function attachButton(at, taskId) {
+  const { artifact, ctx, message, title } = at;
+  const button = h(
+    "button",
+    {
+      type: "button",
+      "aria-label": `Attach ${title} to this task`,
+      dataset: { action: "attach" },
+    },
+    "Attach to this task",
+  );
+  button.addEventListener("click", () =>
+    busy(button, async () => {
+      message.clear();
+      try {
+        await api(`/work/api/artifacts/${enc(artifact.id)}/attach`, {
+          method: "POST",
+          json: { taskId, expectedVersion: artifact.version },
+        });
+        at.done(`Attached “${title}” to this task.`);
+      } catch (error) {
+        handleError(ctx, message, error, `Attaching “${title}”`);
+      }
+    }),
+  );
+  return button;
 }
 
 /** "Archive “X”? Yes, archive / Cancel": archiving takes the artifact out of proof. */
@@ -455,18 +338,7 @@ function supersedeForm(artifact, candidates, ctx, done, cancel) {
   const form = h(
     "form",
     { class: "inline-form", "aria-label": `Supersede ${artifact.title}`, novalidate: true },
-    field(
-      "ID of the artifact that replaces it",
-      input,
-      options.length
-        ? "Pick one of the suggestions or paste an artifact ID."
-        : "Register the replacement first, then paste its artifact ID.",
-    ),
-    h(
-      "datalist",
-      { id: listId },
-      options.map((c) => h("option", { value: c.id }, `${c.title} (${c.status})`)),
-    ),
+    successorField(input, listId, options),
     h(
       "div",
       { class: "actions" },
@@ -492,10 +364,7 @@ function supersedeForm(artifact, candidates, ctx, done, cancel) {
     }
     busy(submit, async () => {
       if (confirmedFor !== successor) {
-        let replacement = candidates.find((c) => c.id === successor);
-        if (!replacement) {
-          replacement = await api(`/work/api/artifacts/${enc(successor)}`).catch(() => null);
-        }
+        const replacement = await replacementOf(candidates, successor);
         if (replacement && replacement.status !== "approved") {
           confirmedFor = successor;
           message.error(
@@ -506,15 +375,7 @@ function supersedeForm(artifact, candidates, ctx, done, cancel) {
           return "warned";
         }
       }
-      try {
-        await api(`/work/api/artifacts/${enc(artifact.id)}/supersede`, {
-          method: "POST",
-          json: { supersededBy: successor, expectedVersion: artifact.version },
-        });
-        done(`“${artifact.title}” is superseded.`);
-      } catch (error) {
-        handleError(ctx, message, error, `Superseding “${artifact.title}”`);
-      }
+      await supersede(artifact, successor, { ctx, message, done });
       return null;
     }).then((outcome) => {
       if (outcome === "warned") submit.textContent = "Supersede anyway";
@@ -522,6 +383,43 @@ function supersedeForm(artifact, candidates, ctx, done, cancel) {
   });
   queueMicrotask(() => input.focus());
   return form;
+}
+
+/** The replacement's ID, with the open candidates (`options`) as suggestions. */
+function successorField(input, listId, options) {
+  return [
+    field(
+      "ID of the artifact that replaces it",
+      input,
+      options.length
+        ? "Pick one of the suggestions or paste an artifact ID."
+        : "Register the replacement first, then paste its artifact ID.",
+    ),
+    h(
+      "datalist",
+      { id: listId },
+      options.map((c) => h("option", { value: c.id }, `${c.title} (${c.status})`)),
+    ),
+  ];
+}
+
+/** The replacing artifact: one of `candidates`, else read by its ID (null when unreadable). */
+async function replacementOf(candidates, successor) {
+  const replacement = candidates.find((c) => c.id === successor);
+  if (replacement) return replacement;
+  return api(`/work/api/artifacts/${enc(successor)}`).catch(() => null);
+}
+
+async function supersede(artifact, successor, { ctx, message, done }) {
+  try {
+    await api(`/work/api/artifacts/${enc(artifact.id)}/supersede`, {
+      method: "POST",
+      json: { supersededBy: successor, expectedVersion: artifact.version },
+    });
+    done(`“${artifact.title}” is superseded.`);
+  } catch (error) {
+    handleError(ctx, message, error, `Superseding “${artifact.title}”`);
+  }
 }
 
 /**
@@ -535,60 +433,32 @@ export function artifactList(artifacts, opts) {
     "ul",
     { class: "artifacts", "aria-label": opts.label || "Artifacts" },
     artifacts.map((a) =>
-      h(
-        "li",
-        {
-          class: ["artifact", `artifact-${a.status}`],
-          dataset: { artifactId: a.id, status: a.status },
-        },
-        h(
-          "div",
-          { class: "artifact-head" },
-          routeLink(`/work/artifacts/${enc(a.id)}`, a.title, { class: "artifact-title" }),
-          " ",
-          badge(a.status),
-          isAssistant(a) ? [" ", chip("assistant output", "assistant")] : null,
-        ),
-        h(
-          "div",
-          { class: "artifact-meta" },
-          h("span", {}, h("span", { class: "meta-label" }, "Type "), a.type),
-          h(
-            "span",
-            {},
-            h("span", { class: "meta-label" }, "Provider "),
-            providerText(a.storageProvider),
-          ),
-          h(
-            "span",
-            {},
-            h("span", { class: "meta-label" }, "Data class "),
-            dataClassChip(a.dataClass),
-          ),
-          h("span", { class: "open" }, openControl(a)),
-        ),
-        provenance(a, opts.users),
-        a.status === "rejected" && a.reviewReason
-          ? h("p", { class: "review-reason" }, "Rejected: ", a.reviewReason)
-          : null,
-        a.status === "needs-review"
-          ? h(
-              "p",
-              { class: "review-note" },
-              withdrawnApproval(a) ? [capitalized(a.reviewReason), ". "] : null,
-              "Waiting for review — does not count as proof until approved.",
-            )
-          : null,
-        a.status === "superseded" && a.supersededBy
-          ? h(
-              "p",
-              { class: "review-note" },
-              "Replaced by ",
-              routeLink(`/work/artifacts/${enc(a.supersededBy)}`, a.supersededBy),
-            )
-          : null,
-        artifactActions(a, opts),
-      ),
+      artifactCard(a, {
+        variant: `artifact-${a.status}`,
+        users: opts.users,
+        notes: [
+          a.status === "rejected" && a.reviewReason
+            ? h("p", { class: "review-reason" }, "Rejected: ", a.reviewReason)
+            : null,
+          a.status === "needs-review"
+            ? h(
+                "p",
+                { class: "review-note" },
+                withdrawnApproval(a) ? [capitalized(a.reviewReason), ". "] : null,
+                "Waiting for review — does not count as proof until approved.",
+              )
+            : null,
+          a.status === "superseded" && a.supersededBy
+            ? h(
+                "p",
+                { class: "review-note" },
+                "Replaced by ",
+                routeLink(`/work/artifacts/${enc(a.supersededBy)}`, a.supersededBy),
+              )
+            : null,
+        ],
+        actions: artifactActions(a, opts),
+      }),
     ),
   );
 }
@@ -600,37 +470,8 @@ export function artifactList(artifacts, opts) {
 export function registerForm(opts) {
   const { ctx, task, bundle } = opts;
   if (!ctx.canContribute) return null;
-  const type = select("type", ARTIFACT_TYPES, opts.defaultType || "external-link");
-  const title = h("input", { type: "text", name: "title", required: true, maxlength: 500 });
-  const url = h("input", {
-    type: "url",
-    name: "storageUri",
-    required: true,
-    placeholder: "https://…",
-    inputmode: "url",
-  });
-  const dataClass = select("dataClass", DATA_CLASSES, "internal");
-  const status = select(
-    "status",
-    [
-      ["needs-review", "Submit for review now"],
-      ["draft", "Keep as a draft"],
-    ],
-    "needs-review",
-  );
-  const targets = [];
-  if (task) targets.push(["task", `This task (${task.description})`]);
-  if (bundle) targets.push(["bundle", `The bundle (${bundle.title})`]);
-  const groupName = uid("attach-to");
-  const radios = targets.map(([value, text], index) => {
-    const id = uid("attach");
-    return h(
-      "div",
-      { class: "radio" },
-      h("input", { type: "radio", id, name: groupName, value, checked: index === 0 }),
-      h("label", { for: id }, text),
-    );
-  });
+  const { type, title, url, dataClass, status } = registerInputs(opts.defaultType);
+  const { targets, groupName, radios } = attachTargets(task, bundle);
   const message = messageArea();
   const submit = h("button", { type: "submit", class: "primary" }, "Register link");
   const formId = uid("register");
@@ -665,16 +506,7 @@ export function registerForm(opts) {
   form.addEventListener("submit", (event) => {
     event.preventDefault();
     message.clear();
-    if (!title.value.trim()) {
-      message.error("Give the artifact a title.");
-      title.focus();
-      return;
-    }
-    if (!httpUrl(url.value.trim())) {
-      message.error("Enter a full http:// or https:// address.");
-      url.focus();
-      return;
-    }
+    if (!namedUrlGiven(message, title, "Give the artifact a title.", url)) return;
     const target =
       targets.length > 1
         ? form.querySelector(`input[name="${groupName}"]:checked`).value
@@ -691,22 +523,66 @@ export function registerForm(opts) {
     else body.bundleId = bundle.id;
     idempotencyKey =
       idempotencyKey || (crypto.randomUUID ? crypto.randomUUID() : String(Date.now()));
-    busy(submit, async () => {
-      try {
-        await api("/work/api/artifacts", {
-          method: "POST",
-          json: body,
-          headers: { "Idempotency-Key": idempotencyKey },
-        });
-        const next =
-          body.status === "needs-review" ? "It is waiting for review." : "It is a draft.";
-        ctx.reload(`Registered “${body.title}”. ${next}`);
-      } catch (error) {
-        message.error(`Could not register the link: ${error.full}`);
-      }
-    });
+    const key = idempotencyKey;
+    busy(submit, () => registerLink(ctx, message, body, key));
   });
   return form;
+}
+
+/** The register form's controls: type, title, URL, data class and review status. */
+function registerInputs(defaultType) {
+  return {
+    type: select("type", ARTIFACT_TYPES, defaultType || "external-link"),
+    title: h("input", { type: "text", name: "title", required: true, maxlength: 500 }),
+    url: h("input", {
+      type: "url",
+      name: "storageUri",
+      required: true,
+      placeholder: "https://…",
+      inputmode: "url",
+    }),
+    dataClass: select("dataClass", DATA_CLASSES, "internal"),
+    status: select(
+      "status",
+      [
+        ["needs-review", "Submit for review now"],
+        ["draft", "Keep as a draft"],
+      ],
+      "needs-review",
+    ),
+  };
+}
+
+/** Where a registered link may go: the task and/or the bundle, as radios when both. */
+function attachTargets(task, bundle) {
+  const targets = [];
+  if (task) targets.push(["task", `This task (${task.description})`]);
+  if (bundle) targets.push(["bundle", `The bundle (${bundle.title})`]);
+  const groupName = uid("attach-to");
+  const radios = targets.map(([value, text], index) => {
+    const id = uid("attach");
+    return h(
+      "div",
+      { class: "radio" },
+      h("input", { type: "radio", id, name: groupName, value, checked: index === 0 }),
+      h("label", { for: id }, text),
+    );
+  });
+  return { targets, groupName, radios };
+}
+
+async function registerLink(ctx, message, body, idempotencyKey) {
+  try {
+    await api("/work/api/artifacts", {
+      method: "POST",
+      json: body,
+      headers: { "Idempotency-Key": idempotencyKey },
+    });
+    const next = body.status === "needs-review" ? "It is waiting for review." : "It is a draft.";
+    ctx.reload(`Registered “${body.title}”. ${next}`);
+  } catch (error) {
+    message.error(`Could not register the link: ${error.full}`);
+  }
 }
 
 /** Attach an existing artifact (by ID) to the task or the bundle. */

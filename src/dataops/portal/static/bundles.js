@@ -14,6 +14,7 @@ import {
   field,
   fill,
   h,
+  headedTable,
   labelCells,
   loading,
   messageArea,
@@ -63,23 +64,10 @@ export async function bundlesPage(view, ctx) {
     return;
   }
   const rows = h("tbody", {}, first.map(bundleRow));
-  const table = h(
+  const table = headedTable(
     "table",
-    { class: "table" },
-    h("caption", { class: "sr-only" }, "Bundles, in the order they were created"),
-    h(
-      "thead",
-      {},
-      h(
-        "tr",
-        {},
-        h("th", { scope: "col" }, "Bundle"),
-        h("th", { scope: "col" }, "Anchor date"),
-        h("th", { scope: "col" }, "Stage"),
-        h("th", { scope: "col" }, "Status"),
-        h("th", { scope: "col" }, "Artifacts"),
-      ),
-    ),
+    "Bundles, in the order they were created",
+    ["Bundle", "Anchor date", "Stage", "Status", "Artifacts"],
     rows,
   );
   const more = h("button", { type: "button", class: "more", hidden: !cursor }, "More bundles");
@@ -147,45 +135,52 @@ function linksSection(bundle, ctx) {
     );
   }
   if (ctx.canWrite && links.length) {
-    const inputs = links.map((link) =>
-      h("input", { type: "url", name: link.name, value: link.url || "", placeholder: "https://…" }),
-    );
-    const message = messageArea();
-    const save = h("button", { type: "submit" }, "Save links");
-    const form = h(
-      "form",
-      { class: "form links-form", "aria-label": "Edit bundle links", novalidate: true },
-      h(
-        "div",
-        { class: "grid-2" },
-        links.map((link, i) => field(link.name, inputs[i])),
-      ),
-      save,
-      message.el,
-    );
-    form.addEventListener("submit", (event) => {
-      event.preventDefault();
-      const bundleLinks = links.map((link, i) => ({
-        name: link.name,
-        url: inputs[i].value.trim() || null,
-      }));
-      busy(save, async () => {
-        try {
-          await api(`/work/api/bundles/${enc(bundle.id)}`, {
-            method: "PATCH",
-            json: { bundleLinks, expectedVersion: bundle.version },
-          });
-          ctx.reload("Bundle links saved.");
-        } catch (error) {
-          if (error.versionMismatch)
-            ctx.reload("The bundle changed; it has been reloaded.", "error");
-          else message.error(`Could not save the links: ${error.full}`);
-        }
-      });
-    });
+    const form = linksForm(bundle, ctx);
     add(section, h("details", { class: "edit-links" }, h("summary", {}, "Edit links"), form));
   }
   return section;
+}
+
+/** Set or change the URL of each of the bundle's links. */
+function linksForm(bundle, ctx) {
+  const links = bundle.bundleLinks || [];
+  const inputs = links.map((link) =>
+    h("input", { type: "url", name: link.name, value: link.url || "", placeholder: "https://…" }),
+  );
+  const message = messageArea();
+  const save = h("button", { type: "submit" }, "Save links");
+  const form = h(
+    "form",
+    { class: "form links-form", "aria-label": "Edit bundle links", novalidate: true },
+    h(
+      "div",
+      { class: "grid-2" },
+      links.map((link, i) => field(link.name, inputs[i])),
+    ),
+    save,
+    message.el,
+  );
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const bundleLinks = links.map((link, i) => ({
+      name: link.name,
+      url: inputs[i].value.trim() || null,
+    }));
+    busy(save, async () => {
+      try {
+        await api(`/work/api/bundles/${enc(bundle.id)}`, {
+          method: "PATCH",
+          json: { bundleLinks, expectedVersion: bundle.version },
+        });
+        ctx.reload("Bundle links saved.");
+      } catch (error) {
+        if (error.versionMismatch)
+          ctx.reload("The bundle changed; it has been reloaded.", "error");
+        else message.error(`Could not save the links: ${error.full}`);
+      }
+    });
+  });
+  return form;
 }
 
 const TASK_PAGE = 100;
@@ -225,23 +220,10 @@ function taskRowOf(t) {
 function taskTable(bundleId, first) {
   if (!first.items.length) return empty("This bundle has no tasks.");
   const tbody = h("tbody", {}, first.items.map(taskRowOf));
-  const table = h(
-    "table",
-    { class: "table tasks-table" },
-    h("caption", { class: "sr-only" }, "Tasks of the bundle"),
-    h(
-      "thead",
-      {},
-      h(
-        "tr",
-        {},
-        h("th", { scope: "col" }, "Task"),
-        h("th", { scope: "col" }, "Date"),
-        h("th", { scope: "col" }, "Status"),
-        h("th", { scope: "col" }, "Proof"),
-        h("th", { scope: "col" }, "Artifacts"),
-      ),
-    ),
+  const table = headedTable(
+    "table tasks-table",
+    "Tasks of the bundle",
+    ["Task", "Date", "Status", "Proof", "Artifacts"],
     tbody,
   );
   let shown = first.items.length;
@@ -326,43 +308,46 @@ export async function bundlePage(view, ctx, bundleId) {
   );
   add(view, artifactsCard);
 
-  const tasksDone = (async () => {
-    try {
-      const first = await api("/work/api/tasks", {
-        query: { bundleId: bundle.id, include: "proof", count: "true", limit: TASK_PAGE },
-      });
-      fill(tasksBody, taskTable(bundle.id, first));
-    } catch (error) {
-      fill(tasksBody, errorBox("Tasks are", error));
-    }
-  })();
-
-  const artifactsDone = (async () => {
-    try {
-      const [page, users] = await Promise.all([
-        listAll("/work/api/artifacts", { bundleId: bundle.id }),
-        ctx.users(),
-      ]);
-      fill(
-        artifactsBody,
-        artifactList(page.items, {
-          ctx,
-          users,
-          candidates: page.items,
-          emptyText: "No artifacts are attached to the bundle.",
-          label: "Artifacts of the bundle",
-        }),
-      );
-    } catch (error) {
-      fill(artifactsBody, errorBox("The bundle's artifacts are", error));
-    }
-    if (ctx.canContribute) {
-      add(
-        artifactsCard,
-        h("div", { class: "forms" }, registerForm({ ctx, bundle }), attachForm({ ctx, bundle })),
-      );
-    }
-  })();
-
+  const tasksDone = loadTasks(tasksBody, bundle);
+  const artifactsDone = loadArtifacts(artifactsCard, artifactsBody, bundle, ctx);
   await Promise.all([tasksDone, artifactsDone]);
+}
+
+async function loadTasks(tasksBody, bundle) {
+  try {
+    const first = await api("/work/api/tasks", {
+      query: { bundleId: bundle.id, include: "proof", count: "true", limit: TASK_PAGE },
+    });
+    fill(tasksBody, taskTable(bundle.id, first));
+  } catch (error) {
+    fill(tasksBody, errorBox("Tasks are", error));
+  }
+}
+
+/** The bundle's artifacts, then (for contributors) the register and attach forms. */
+async function loadArtifacts(artifactsCard, artifactsBody, bundle, ctx) {
+  try {
+    const [page, users] = await Promise.all([
+      listAll("/work/api/artifacts", { bundleId: bundle.id }),
+      ctx.users(),
+    ]);
+    fill(
+      artifactsBody,
+      artifactList(page.items, {
+        ctx,
+        users,
+        candidates: page.items,
+        emptyText: "No artifacts are attached to the bundle.",
+        label: "Artifacts of the bundle",
+      }),
+    );
+  } catch (error) {
+    fill(artifactsBody, errorBox("The bundle's artifacts are", error));
+  }
+  if (ctx.canContribute) {
+    add(
+      artifactsCard,
+      h("div", { class: "forms" }, registerForm({ ctx, bundle }), attachForm({ ctx, bundle })),
+    );
+  }
 }

@@ -87,6 +87,22 @@ export function httpUrl(value) {
   return url.protocol === "http:" || url.protocol === "https:" ? url : null;
 }
 
+/** Whether a form's `name` field is filled in and its `url` field holds an http(s) URL;
+ * if not, `message` says what is missing and that field takes the focus. */
+export function namedUrlGiven(message, name, missingName, url) {
+  if (!name.value.trim()) {
+    message.error(missingName);
+    name.focus();
+    return false;
+  }
+  if (!httpUrl(url.value.trim())) {
+    message.error("Enter a full http:// or https:// address.");
+    url.focus();
+    return false;
+  }
+  return true;
+}
+
 /** An external link (new tab, no opener, no referrer) — only for http(s) URLs;
  * anything else is shown as plain text, never made clickable. */
 export function externalLink(value, text, label) {
@@ -151,6 +167,18 @@ export function scrollRegion(label, child) {
     {},
     h("p", { class: "scroll-x-cue", "aria-hidden": "true" }, "Scroll sideways for more →"),
     h("div", { class: "scroll-x", tabindex: "0", role: "region", "aria-label": label }, child),
+  );
+}
+
+/** A table: `className`, a caption for screen readers, one header row of `headings`
+ * (column headers) and `body` (its tbody). */
+export function headedTable(className, caption, headings, body) {
+  return h(
+    "table",
+    { class: className },
+    h("caption", { class: "sr-only" }, caption),
+    h("thead", {}, h("tr", {}, headings.map((text) => h("th", { scope: "col" }, text)))),
+    body,
   );
 }
 
@@ -279,6 +307,11 @@ export function setTimeZone(zone) {
   }
 }
 
+/** The browser's time zone ("local time" when it has none), for the admin pages' times. */
+export function zoneName() {
+  return Intl.DateTimeFormat().resolvedOptions().timeZone || "local time";
+}
+
 /** A timestamp in the user's zone, always labelled with it: "6 Dec 2026, 14:05 UTC". */
 export function when(timestamp) {
   if (!timestamp) return "—";
@@ -351,6 +384,23 @@ export function loading(text = "Loading…") {
 
 export function empty(text) {
   return h("p", { class: "empty" }, text);
+}
+
+/** Fill `el` with the list `load()` brings ({items}): an error box saying `what` could
+ * not be read, `none` when it is empty, else render(items). */
+export async function fillList(el, load, what, none, render) {
+  let found;
+  try {
+    found = await load();
+  } catch (error) {
+    fill(el, errorBox(what, error));
+    return;
+  }
+  if (!found.items.length) {
+    fill(el, empty(none));
+    return;
+  }
+  fill(el, render(found.items));
 }
 
 /** A labelled field: returns {wrap, input}. */

@@ -6,13 +6,12 @@
 // GET /api/artifacts?expiringWithinDays=). However big the workspace, the page makes the
 // same few calls.
 import { api } from "./api.js";
-import { expiryNote, selfApprovedFlag } from "./artifacts.js";
+import { expiryNote, selfApprovedFlag, taskRow } from "./cards.js";
 import {
   add,
   badge,
   busy,
   chip,
-  dueText,
   empty,
   enc,
   errorBox,
@@ -105,29 +104,6 @@ function missingList(task) {
   );
 }
 
-function taskRow(task, bundles) {
-  const reasons = task.proofWithdrawnReasons || [];
-  return h(
-    "li",
-    { class: "row" },
-    h(
-      "div",
-      { class: "row-main" },
-      routeLink(`/work/tasks/${enc(task.id)}`, task.description, { class: "row-title" }),
-      " ",
-      task.status !== "todo" ? badge(task.status) : null,
-    ),
-    h(
-      "div",
-      { class: "row-meta" },
-      h("span", { class: "due" }, dueText(task.date, task.status === "todo" || task.status === "waiting")),
-      task.bundleId ? [" · ", titleLink("bundles", task.bundleId, bundles, "its bundle")] : null,
-    ),
-    missingList(task),
-    reasons.length ? h("ul", { class: "missing-list" }, reasons.map((r) => h("li", {}, r))) : null,
-  );
-}
-
 function artifactRow(a, lane) {
   return h(
     "li",
@@ -166,16 +142,10 @@ function laneCard(lane, first) {
   const body = h("div", { class: "lane-body" });
   const status = h("p", { class: "sr-only", role: "status" });
   const counter = h("span", { class: "lane-count" });
-  let shown = 0;
-  const setCount = () => {
-    counter.textContent = ` · ${countText(first.count, shown)}`;
+  const at = { lane, rows, body, status, cursor: first.nextCursor, shown: 0 };
+  at.setCount = () => {
+    counter.textContent = ` · ${countText(first.count, at.shown)}`;
   };
-  const render = (items, titles) =>
-    items.map((item) =>
-      lane.artifacts
-        ? artifactRow(item, { key: lane.key, tasks: titles.tasks, bundles: titles.bundles })
-        : taskRow(item, titles.bundles),
-    );
   const card = h(
     "section",
     { class: "card lane", id, "aria-labelledby": `${id}-title`, dataset: { lane: lane.key } },
@@ -184,13 +154,13 @@ function laneCard(lane, first) {
     body,
     status,
   );
-  shown = first.items.length;
-  setCount();
+  at.shown = first.items.length;
+  at.setCount();
   if (!first.items.length && !first.nextCursor) {
     add(body, empty(lane.none));
     return card;
   }
-  add(rows, render(first.items, first));
+  add(rows, laneRows(lane, first.items, first));
   add(body, rows);
   if (lane.key === "review") {
     add(
@@ -203,33 +173,50 @@ function laneCard(lane, first) {
     );
     return card;
   }
-  let cursor = first.nextCursor;
-  if (!cursor) return card;
+  if (!at.cursor) return card;
   const more = h("button", { type: "button", class: "more" }, "Show more");
   add(body, more);
-  more.addEventListener("click", async () => {
-    more.disabled = true;
-    try {
-      const page = await api(lane.route || "/work/api/tasks", {
-        query: { ...lane.more, cursor, limit: LANE_LIMIT },
-      });
-      const added = render(page.items, page);
-      add(rows, added);
-      shown += added.length;
-      setCount();
-      cursor = page.nextCursor;
-      more.hidden = !cursor;
-      status.textContent = added.length
-        ? `${added.length} more shown.`
-        : "None in this stretch; show more to look further.";
-      if (added.length) added[0].querySelector("a").focus();
-    } catch (error) {
-      add(body, errorBox(lane.artifacts ? "More artifacts are" : "More tasks are", error));
-    } finally {
-      more.disabled = false;
-    }
-  });
+  more.addEventListener("click", () => showMore(at, more));
   return card;
+}
+
+/** A lane's rows: its tasks or artifacts (`titles`: the titles of their tasks and bundles). */
+function laneRows(lane, items, titles) {
+  return items.map((item) =>
+    lane.artifacts
+      ? artifactRow(item, { key: lane.key, tasks: titles.tasks, bundles: titles.bundles })
+      : taskRow(
+          item,
+          titleLink("bundles", item.bundleId, titles.bundles, "its bundle"),
+          missingList(item),
+        ),
+  );
+}
+
+/** The lane's next page, through its own route. `at`: {lane, rows, body, status, cursor,
+ * shown, setCount}. */
+async function showMore(at, more) {
+  const { lane, rows, body, status } = at;
+  more.disabled = true;
+  try {
+    const page = await api(lane.route || "/work/api/tasks", {
+      query: { ...lane.more, cursor: at.cursor, limit: LANE_LIMIT },
+    });
+    const added = laneRows(lane, page.items, page);
+    add(rows, added);
+    at.shown += added.length;
+    at.setCount();
+    at.cursor = page.nextCursor;
+    more.hidden = !at.cursor;
+    status.textContent = added.length
+      ? `${added.length} more shown.`
+      : "None in this stretch; show more to look further.";
+    if (added.length) added[0].querySelector("a").focus();
+  } catch (error) {
+    add(body, errorBox(lane.artifacts ? "More artifacts are" : "More tasks are", error));
+  } finally {
+    more.disabled = false;
+  }
 }
 
 export async function homePage(view, ctx) {
@@ -289,6 +276,12 @@ function policyCard(ctx) {
     settings.updatedBy ? lastChanged(ctx, settings) : null,
   );
   if (!ctx.isAdmin) return card;
+  return add(card, policyForm(ctx, settings));
+}
+
+/** The admins' form: one radio per policy, saved with the settings' version. */
+function policyForm(ctx, settings) {
+  const current = settings.reviewPolicy;
   const message = messageArea();
   const name = "reviewPolicy";
   const radios = Object.keys(POLICY_TEXT).map((value) => {
@@ -331,5 +324,5 @@ function policyCard(ctx) {
       }
     });
   });
-  return add(card, form);
+  return form;
 }

@@ -77,6 +77,7 @@ export async function inboxPage(view, ctx) {
   const more = h("button", { type: "button", class: "more", hidden: true }, "Show more");
   const body = h("div", { class: "card" }, loading());
   add(view, status, body);
+  const inbox = { ctx, unreadOnly, status, list, body };
 
   let cursor = null;
   const load = async () => {
@@ -99,14 +100,14 @@ export async function inboxPage(view, ctx) {
     fill(body, empty(unreadOnly ? "Nothing unread." : "No notifications."));
     return;
   }
-  add(list, first.map((n) => row(n)));
+  add(list, first.map((n) => notificationRow(inbox, n)));
   fill(body, list, more);
 
   more.addEventListener("click", async () => {
     more.disabled = true;
     try {
       const items = await load();
-      const rows = items.map((n) => row(n));
+      const rows = items.map((n) => notificationRow(inbox, n));
       add(list, rows);
       status.textContent = `${items.length} more shown.`;
       const link = rows.length ? rows[0].querySelector("a, button") : null;
@@ -117,71 +118,79 @@ export async function inboxPage(view, ctx) {
       more.disabled = false;
     }
   });
+}
 
-  function row(n) {
-    const item = h("li", { class: ["row", "notification"], dataset: { notificationId: n.id } });
-    const draw = (current) => {
-      item.classList.toggle("is-unread", isUnread(current));
-      const actions = h("div", { class: "actions" }, subjectLink(current));
-      if (!current.readAt && !current.dismissed) {
-        actions.append(action("Mark read", "read", current));
-      }
-      if (!current.dismissed) actions.append(action("Dismiss", "dismiss", current));
-      fill(
-        item,
-        h(
-          "div",
-          { class: "row-main" },
-          isUnread(current) ? h("span", { class: "chip unread" }, "unread") : null,
-          " ",
-          h("span", { class: "chip" }, TYPE_TEXT[current.type] || current.type),
-          " ",
-          h("span", { class: "notification-message" }, current.message),
-        ),
-        h(
-          "div",
-          { class: "row-meta" },
-          when(current.createdAt),
-          current.dueAt ? ` · due ${current.dueAt}` : null,
-          current.dismissed ? " · dismissed" : current.readAt ? " · read" : null,
-        ),
-        actions,
-      );
-    };
-    const action = (text, verb, current) => {
-      const button = h(
-        "button",
-        { type: "button", class: verb === "dismiss" ? "quiet" : null },
-        text,
-      );
-      button.addEventListener("click", async () => {
-        button.disabled = true;
-        try {
-          const updated = await api(`${NOTIFICATIONS}/${enc(current.id)}/${verb}`, {
-            method: "POST",
-          });
-          if (unreadOnly) {
-            item.remove();
-            status.textContent = `Notification ${verb === "read" ? "marked read" : "dismissed"}.`;
-            const next = list.querySelector("a, button");
-            if (next) next.focus();
-            else fill(body, empty("Nothing unread."));
-          } else {
-            draw(updated);
-            status.textContent = `Notification ${verb === "read" ? "marked read" : "dismissed"}.`;
-            const focus = item.querySelector(".actions a, .actions button");
-            if (focus) focus.focus();
-          }
-          ctx.refreshBell();
-        } catch (error) {
-          button.disabled = false;
-          add(item, errorBox("That change is", error));
-          button.focus();
-        }
+/** One notification with its link and its Mark read / Dismiss buttons; it redraws itself
+ * after a change (or leaves the unread list). `inbox`: {ctx, unreadOnly, status, list,
+ * body}. */
+function notificationRow(inbox, n) {
+  const item = h("li", { class: ["row", "notification"], dataset: { notificationId: n.id } });
+  const draw = (current) => {
+    item.classList.toggle("is-unread", isUnread(current));
+    const actions = h("div", { class: "actions" }, subjectLink(current));
+    const action = (text, verb) => notificationAction(inbox, item, draw, current, text, verb);
+    if (!current.readAt && !current.dismissed) {
+      actions.append(action("Mark read", "read"));
+    }
+    if (!current.dismissed) actions.append(action("Dismiss", "dismiss"));
+    fill(
+      item,
+      h(
+        "div",
+        { class: "row-main" },
+        isUnread(current) ? h("span", { class: "chip unread" }, "unread") : null,
+        " ",
+        h("span", { class: "chip" }, TYPE_TEXT[current.type] || current.type),
+        " ",
+        h("span", { class: "notification-message" }, current.message),
+      ),
+      h(
+        "div",
+        { class: "row-meta" },
+        when(current.createdAt),
+        current.dueAt ? ` · due ${current.dueAt}` : null,
+        current.dismissed ? " · dismissed" : current.readAt ? " · read" : null,
+      ),
+      actions,
+    );
+  };
+  draw(n);
+  return item;
+}
+
+/** "Mark read" (verb read) or "Dismiss" (verb dismiss) for the notification `current`
+ * shown in `item`; `draw` shows it again as the server answers. */
+function notificationAction(inbox, item, draw, current, text, verb) {
+  const { ctx, unreadOnly, status, list, body } = inbox;
+  const button = h(
+    "button",
+    { type: "button", class: verb === "dismiss" ? "quiet" : null },
+    text,
+  );
+  button.addEventListener("click", async () => {
+    button.disabled = true;
+    try {
+      const updated = await api(`${NOTIFICATIONS}/${enc(current.id)}/${verb}`, {
+        method: "POST",
       });
-      return button;
-    };
-    draw(n);
-    return item;
-  }
+      if (unreadOnly) {
+        item.remove();
+        status.textContent = `Notification ${verb === "read" ? "marked read" : "dismissed"}.`;
+        const next = list.querySelector("a, button");
+        if (next) next.focus();
+        else fill(body, empty("Nothing unread."));
+      } else {
+        draw(updated);
+        status.textContent = `Notification ${verb === "read" ? "marked read" : "dismissed"}.`;
+        const focus = item.querySelector(".actions a, .actions button");
+        if (focus) focus.focus();
+      }
+      ctx.refreshBell();
+    } catch (error) {
+      button.disabled = false;
+      add(item, errorBox("That change is", error));
+      button.focus();
+    }
+  });
+  return button;
 }

@@ -2,7 +2,8 @@
 // rejected artifacts and my withdrawn proofs — four lists, each paged with "Show more"
 // (GET /api/my-work?list=…&cursor=…). The operators' landing page.
 import { api } from "./api.js";
-import { add, badge, dueText, empty, enc, errorBox, h, routeLink } from "./dom.js";
+import { taskRow } from "./cards.js";
+import { add, badge, empty, enc, errorBox, h, routeLink } from "./dom.js";
 
 const MY_WORK = "/work/api/my-work";
 const PAGE = 20;
@@ -37,35 +38,6 @@ const LISTS = [
     kind: "task",
   },
 ];
-
-function taskRow(task) {
-  return h(
-    "li",
-    { class: "row" },
-    h(
-      "div",
-      { class: "row-main" },
-      routeLink(`/work/tasks/${enc(task.id)}`, task.description, { class: "row-title" }),
-      " ",
-      task.status !== "todo" ? badge(task.status) : null,
-    ),
-    h(
-      "div",
-      { class: "row-meta" },
-      h("span", { class: "due" }, dueText(task.date, task.status === "todo" || task.status === "waiting")),
-      task.bundleId
-        ? [" · ", routeLink(`/work/bundles/${enc(task.bundleId)}`, "its bundle", { class: "context" })]
-        : null,
-    ),
-    (task.proofWithdrawnReasons || []).length
-      ? h(
-          "ul",
-          { class: "missing-list" },
-          task.proofWithdrawnReasons.map((reason) => h("li", {}, reason)),
-        )
-      : null,
-  );
-}
 
 function artifactRow(artifact) {
   return h(
@@ -110,7 +82,12 @@ function lane(list, first) {
   const status = h("p", { class: "sr-only", role: "status" });
   const more = h("button", { type: "button", class: "more" }, "Show more");
   const body = h("div", { class: "lane-body" });
-  const render = (item) => (list.kind === "task" ? taskRow(item) : artifactRow(item));
+  const bundleLink = (task) =>
+    task.bundleId
+      ? routeLink(`/work/bundles/${enc(task.bundleId)}`, "its bundle", { class: "context" })
+      : null;
+  const render = (item) =>
+    list.kind === "task" ? taskRow(item, bundleLink(item), null) : artifactRow(item);
   let cursor = first.nextCursor;
   more.hidden = !cursor;
   if (first.items.length) {

@@ -119,18 +119,7 @@ function sectionDetails(summary, className, ...children) {
 export function startBundleForm(ctx, templates, users, selected = null) {
   if (!ctx.canWrite || !templates.length) return null;
   const formId = uid("start");
-  const template = h(
-    "select",
-    { name: "templateId" },
-    templates.map((t) => h("option", { value: t.id, selected: selected === t.id }, t.name)),
-  );
-  const title = h("input", { type: "text", name: "title", required: true, maxlength: 500 });
-  const anchor = h("input", {
-    type: "date",
-    name: "anchorDate",
-    required: true,
-    value: todayIso(),
-  });
+  const { template, title, anchor } = startInputs(templates, selected);
   const previewBody = h("div", { class: "preview", tabindex: "-1" });
   const message = formMessages(ctx, "template");
   const previewButton = h("button", { type: "button" }, "Preview the tasks");
@@ -171,44 +160,9 @@ export function startBundleForm(ctx, templates, users, selected = null) {
       title.focus();
       return false;
     }
-    let found;
-    try {
-      found = await api(`/work/api/templates/${enc(template.value)}/preview`, {
-        method: "POST",
-        json: sent,
-      });
-    } catch (error) {
-      previewed = null;
-      previewBody.replaceChildren();
-      message.failed(error, "No preview");
-      return false;
-    }
-    previewed = JSON.stringify([template.value, sent]);
-    const headingId = uid("preview-title");
-    fill(
-      previewBody,
-      h("h3", { id: headingId }, `“${found.bundle.title}”: ${found.tasks.length} task(s)`),
-      found.tasks.length
-        ? h(
-            "ol",
-            { class: "preview-tasks" },
-            // A list, not a table: it wraps on a phone instead of scrolling sideways.
-            found.tasks.map((t) =>
-              h(
-                "li",
-                {},
-                h("strong", {}, t.description),
-                h("br"),
-                dueText(t.date),
-                ` · assigned to ${userLabel(users, t.assigneeId)}`,
-              ),
-            ),
-          )
-        : empty("The template defines no tasks: the bundle would be empty."),
-    );
-    previewBody.setAttribute("aria-labelledby", headingId);
-    previewBody.focus();
-    return true;
+    const shown = await previewBundle(template.value, sent, { previewBody, message, users });
+    previewed = shown ? JSON.stringify([template.value, sent]) : null;
+    return shown;
   };
 
   previewButton.addEventListener("click", () => busy(previewButton, runPreview));
@@ -223,19 +177,88 @@ export function startBundleForm(ctx, templates, users, selected = null) {
         }
         return;
       }
-      try {
-        const made = await api(`/work/api/templates/${enc(template.value)}/instantiate`, {
-          method: "POST",
-          json: sent,
-        });
-        ctx.navigate(`/work/bundles/${enc(made.bundle.id)}`);
-        ctx.flash(`Bundle “${made.bundle.title}” created with ${made.tasks.length} task(s).`);
-      } catch (error) {
-        message.failed(error, "Not created");
-      }
+      await createBundle(ctx, template.value, sent, message);
     });
   });
   return form;
+}
+
+/** The start form's controls: the template, the bundle's title, the anchor date. */
+function startInputs(templates, selected) {
+  return {
+    template: h(
+      "select",
+      { name: "templateId" },
+      templates.map((t) => h("option", { value: t.id, selected: selected === t.id }, t.name)),
+    ),
+    title: h("input", { type: "text", name: "title", required: true, maxlength: 500 }),
+    anchor: h("input", {
+      type: "date",
+      name: "anchorDate",
+      required: true,
+      value: todayIso(),
+    }),
+  };
+}
+
+/** Show the dated tasks the template would create from `sent`; false when the server
+ * refuses (the message says why). */
+async function previewBundle(templateId, sent, { previewBody, message, users }) {
+  let found;
+  try {
+    found = await api(`/work/api/templates/${enc(templateId)}/preview`, {
+      method: "POST",
+      json: sent,
+    });
+  } catch (error) {
+    previewBody.replaceChildren();
+    message.failed(error, "No preview");
+    return false;
+  }
+  showBundlePreview(previewBody, found, users);
+  return true;
+}
+
+/** The dated tasks the template would create, in the preview. */
+function showBundlePreview(previewBody, found, users) {
+  const headingId = uid("preview-title");
+  fill(
+    previewBody,
+    h("h3", { id: headingId }, `“${found.bundle.title}”: ${found.tasks.length} task(s)`),
+    found.tasks.length
+      ? h(
+          "ol",
+          { class: "preview-tasks" },
+          // A list, not a table: it wraps on a phone instead of scrolling sideways.
+          found.tasks.map((t) =>
+            h(
+              "li",
+              {},
+              h("strong", {}, t.description),
+              h("br"),
+              dueText(t.date),
+              ` · assigned to ${userLabel(users, t.assigneeId)}`,
+            ),
+          ),
+        )
+      : empty("The template defines no tasks: the bundle would be empty."),
+  );
+  previewBody.setAttribute("aria-labelledby", headingId);
+  previewBody.focus();
+}
+
+/** Create the bundle and its tasks, then open it. */
+async function createBundle(ctx, templateId, sent, message) {
+  try {
+    const made = await api(`/work/api/templates/${enc(templateId)}/instantiate`, {
+      method: "POST",
+      json: sent,
+    });
+    ctx.navigate(`/work/bundles/${enc(made.bundle.id)}`);
+    ctx.flash(`Bundle “${made.bundle.title}” created with ${made.tasks.length} task(s).`);
+  } catch (error) {
+    message.failed(error, "Not created");
+  }
 }
 
 // ---- the template editor ------------------------------------------------------------------
@@ -253,6 +276,73 @@ export function templateEditor(ctx, template, users) {
   });
   const defaultAssignee = assigneeSelect(users, template.defaultAssigneeId, "nobody");
   const list = h("ol", { class: "definition-editors" });
+  const editors = definitionEditors(list, users, () => addButton);
+  const { rows } = editors;
+  (template.taskDefinitions || []).forEach(editors.add);
+
+  const addButton = h(
+    "button",
+    { type: "button", dataset: { action: "add-definition" } },
+    "Add a task",
+  );
+  addButton.addEventListener("click", () => {
+    const row = editors.add(null);
+    row.description.focus();
+  });
+  const form = patchForm(ctx, {
+    what: "template",
+    attrs: {
+      class: "form template-form",
+      "aria-label": `Edit the template ${template.name}`,
+      novalidate: true,
+    },
+    children: [
+      h(
+        "div",
+        { class: "grid-2" },
+        field("Name", name),
+        field("Default assignee", defaultAssignee, "Tasks without their own assignee get this one."),
+      ),
+      field("Description", description),
+      h("h3", {}, "Tasks of each bundle"),
+      list,
+    ],
+    addButton,
+    saveText: "Save template",
+    problem: () => templateProblem(name, rows),
+    body: () => templateBody({ name, description, defaultAssignee }, rows),
+    url: `/work/api/templates/${enc(template.id)}`,
+    record: template,
+    saved: () => `Template “${name.value.trim()}” saved.`,
+  });
+  return sectionDetails("Edit the template", "template-edit", form);
+}
+
+/** What keeps the template from being saved: no name, or a task without a description. */
+function templateProblem(name, rows) {
+  if (!name.value.trim()) return { text: "Give the template a name.", control: name };
+  const missing = rows.find((row) => !row.description.value.trim());
+  if (!missing) return null;
+  return {
+    text: `${missing.legend.textContent} needs a description.`,
+    control: missing.description,
+  };
+}
+
+function templateBody({ name, description, defaultAssignee }, rows) {
+  const taken = new Set(rows.map((row) => row.refId).filter(Boolean));
+  return {
+    name: name.value.trim(),
+    description: description.value.trim() || null,
+    defaultAssigneeId: defaultAssignee.value || null,
+    taskDefinitions: rows.map((row) => row.value(taken)),
+  };
+}
+
+/** The template's task definitions, one editor each in `list`: add(definition) appends
+ * one; an editor moves up or down or is removed, and the focus follows (to `addButton()`
+ * when none is left). */
+function definitionEditors(list, users, addButton) {
   const rows = [];
 
   const renumber = () => {
@@ -283,80 +373,52 @@ export function templateEditor(ctx, template, users) {
         row.el.remove();
         renumber();
         const next = rows[Math.min(index, rows.length - 1)];
-        (next ? next.description : addButton).focus();
+        (next ? next.description : addButton()).focus();
       },
     });
     rows.push(row);
     renumber();
     return row;
   };
-  (template.taskDefinitions || []).forEach(addRow);
+  return { rows, add: addRow };
+}
 
-  const addButton = h(
-    "button",
-    { type: "button", dataset: { action: "add-definition" } },
-    "Add a task",
-  );
-  addButton.addEventListener("click", () => {
-    const row = addRow(null);
-    row.description.focus();
-  });
-  const message = formMessages(ctx, "template");
-  const save = h("button", { type: "submit", class: "primary" }, "Save template");
+/**
+ * A form that saves one record with PATCH (If-Match its version): `children`, then the
+ * actions (`addButton`, the submit button) and the message. On submit `problem()` names
+ * what is missing ({text, control}: the message says it, the control takes the focus);
+ * else `body()` is sent to `url` and the page reloads saying `saved()`.
+ */
+function patchForm(ctx, opts) {
+  const message = formMessages(ctx, opts.what);
+  const save = h("button", { type: "submit", class: "primary" }, opts.saveText);
   const form = h(
     "form",
-    {
-      class: "form template-form",
-      "aria-label": `Edit the template ${template.name}`,
-      novalidate: true,
-    },
-    h(
-      "div",
-      { class: "grid-2" },
-      field("Name", name),
-      field("Default assignee", defaultAssignee, "Tasks without their own assignee get this one."),
-    ),
-    field("Description", description),
-    h("h3", {}, "Tasks of each bundle"),
-    list,
-    h("div", { class: "actions" }, addButton, save),
+    opts.attrs,
+    opts.children,
+    h("div", { class: "actions" }, opts.addButton, save),
     message.el,
   );
   form.addEventListener("submit", (event) => {
     event.preventDefault();
     message.clear();
-    if (!name.value.trim()) {
-      message.failed(new Error("Give the template a name."), "Not saved");
-      name.focus();
+    const problem = opts.problem();
+    if (problem) {
+      message.failed(new Error(problem.text), "Not saved");
+      problem.control.focus();
       return;
     }
-    const missing = rows.find((row) => !row.description.value.trim());
-    if (missing) {
-      message.failed(new Error(`${missing.legend.textContent} needs a description.`), "Not saved");
-      missing.description.focus();
-      return;
-    }
-    const taken = new Set(rows.map((row) => row.refId).filter(Boolean));
-    const definitions = rows.map((row) => row.value(taken));
+    const json = opts.body();
     busy(save, async () => {
       try {
-        await api(`/work/api/templates/${enc(template.id)}`, {
-          method: "PATCH",
-          json: {
-            name: name.value.trim(),
-            description: description.value.trim() || null,
-            defaultAssigneeId: defaultAssignee.value || null,
-            taskDefinitions: definitions,
-          },
-          headers: ifMatch(template),
-        });
-        ctx.reloadAndFocus(`Template “${name.value.trim()}” saved.`);
+        await api(opts.url, { method: "PATCH", json, headers: ifMatch(opts.record) });
+        ctx.reloadAndFocus(opts.saved());
       } catch (error) {
         message.failed(error, "Not saved");
       }
     });
   });
-  return sectionDetails("Edit the template", "template-edit", form);
+  return form;
 }
 
 /** The `refId` of a new definition: a slug of its description, unique in the template. */
@@ -375,7 +437,83 @@ function newRefId(text, taken) {
 function definitionRow(definition, users, actions) {
   const original = definition || {};
   const proof = original.proofRequirement || null;
-  const inputs = {
+  const inputs = definitionInputs(original, proof, users);
+  const artifactField = field("Artifact type", inputs.artifactType);
+  const showArtifact = () => {
+    artifactField.hidden = inputs.proofType.value !== "artifact";
+  };
+  inputs.proofType.addEventListener("change", showArtifact);
+  showArtifact();
+  const legend = h("legend", {}, "Task");
+  const up = h("button", { type: "button", class: "link-button" }, "Move up");
+  const down = h("button", { type: "button", class: "link-button" }, "Move down");
+  const remove = h("button", { type: "button", class: "link-button danger" }, "Remove");
+  up.addEventListener("click", () => actions.move(-1));
+  down.addEventListener("click", () => actions.move(1));
+  remove.addEventListener("click", () => actions.remove());
+  const checkId = uid("requires-file");
+  inputs.requiresFile.id = checkId;
+  const el = definitionEditor(inputs, { legend, artifactField, checkId, up, down, remove });
+  // Name the row's buttons by its task, for screen readers.
+  const labelButtons = () => {
+    const what = inputs.description.value.trim() || legend.textContent;
+    up.setAttribute("aria-label", `Move up: ${what}`);
+    down.setAttribute("aria-label", `Move down: ${what}`);
+    remove.setAttribute("aria-label", `Remove: ${what}`);
+  };
+  inputs.description.addEventListener("input", labelButtons);
+  const row = {
+    el,
+    refId: original.refId || null,
+    legend,
+    up,
+    down,
+    description: inputs.description,
+    value: (taken) => definitionValue(original, inputs, taken),
+  };
+  // Lines up with labelButtons once the legend is numbered.
+  queueMicrotask(labelButtons);
+  return row;
+}
+
+/** One definition's editor: its fieldset of controls and its Move up / Move down /
+ * Remove buttons. */
+function definitionEditor(inputs, { legend, artifactField, checkId, up, down, remove }) {
+  return h(
+    "li",
+    { class: "definition-editor" },
+    h(
+      "fieldset",
+      { class: "card" },
+      legend,
+      field("Description", inputs.description),
+      h(
+        "div",
+        { class: "grid-2" },
+        field(
+          "Offset (days from the anchor date)",
+          inputs.offset,
+          "Negative: before the anchor date.",
+        ),
+        field("Assignee", inputs.assignee),
+        field("Proof needed", inputs.proofType),
+        artifactField,
+        field("Required link name (optional)", inputs.linkName),
+        h(
+          "div",
+          { class: "radio" },
+          inputs.requiresFile,
+          h("label", { for: checkId }, "Requires a file"),
+        ),
+      ),
+      h("div", { class: "actions" }, up, down, remove),
+    ),
+  );
+}
+
+/** A task definition's controls, holding `original` (or empty). */
+function definitionInputs(original, proof, users) {
+  return {
     description: h("textarea", {
       name: "description",
       rows: 2,
@@ -407,95 +545,34 @@ function definitionRow(definition, users, actions) {
     }),
     assignee: assigneeSelect(users, original.assigneeId, "the template's default"),
   };
-  const artifactField = field("Artifact type", inputs.artifactType);
-  const showArtifact = () => {
-    artifactField.hidden = inputs.proofType.value !== "artifact";
-  };
-  inputs.proofType.addEventListener("change", showArtifact);
-  showArtifact();
-  const legend = h("legend", {}, "Task");
-  const up = h("button", { type: "button", class: "link-button" }, "Move up");
-  const down = h("button", { type: "button", class: "link-button" }, "Move down");
-  const remove = h("button", { type: "button", class: "link-button danger" }, "Remove");
-  up.addEventListener("click", () => actions.move(-1));
-  down.addEventListener("click", () => actions.move(1));
-  remove.addEventListener("click", () => actions.remove());
-  const checkId = uid("requires-file");
-  inputs.requiresFile.id = checkId;
-  const el = h(
-    "li",
-    { class: "definition-editor" },
-    h(
-      "fieldset",
-      { class: "card" },
-      legend,
-      field("Description", inputs.description),
-      h(
-        "div",
-        { class: "grid-2" },
-        field(
-          "Offset (days from the anchor date)",
-          inputs.offset,
-          "Negative: before the anchor date.",
-        ),
-        field("Assignee", inputs.assignee),
-        field("Proof needed", inputs.proofType),
-        artifactField,
-        field("Required link name (optional)", inputs.linkName),
-        h(
-          "div",
-          { class: "radio" },
-          inputs.requiresFile,
-          h("label", { for: checkId }, "Requires a file"),
-        ),
-      ),
-      h("div", { class: "actions" }, up, down, remove),
-    ),
-  );
-  // Name the row's buttons by its task, for screen readers.
-  const labelButtons = () => {
-    const what = inputs.description.value.trim() || legend.textContent;
-    up.setAttribute("aria-label", `Move up: ${what}`);
-    down.setAttribute("aria-label", `Move down: ${what}`);
-    remove.setAttribute("aria-label", `Remove: ${what}`);
-  };
-  inputs.description.addEventListener("input", labelButtons);
-  const row = {
-    el,
-    refId: original.refId || null,
-    legend,
-    up,
-    down,
-    description: inputs.description,
-    value(taken) {
-      const text = inputs.description.value.trim();
-      const offset = inputs.offset.value.trim();
-      const type = inputs.proofType.value;
-      let proofRequirement = null;
-      if (type) {
-        proofRequirement = proof && proof.type === type ? { ...proof } : { type };
-        if (type === "artifact") proofRequirement.artifactType = inputs.artifactType.value || null;
-        else delete proofRequirement.artifactType;
-      }
-      const refId = original.refId || newRefId(text, taken);
-      taken.add(refId);
+}
 
-      return {
-        ...original,
-        refId,
-        description: text,
-        // A number when it is one; otherwise the text, so the server says what is wrong.
-        offsetDays: /^-?\d+$/.test(offset) ? Number(offset) : offset === "" ? 0 : offset,
-        proofRequirement,
-        requiredLinkName: inputs.linkName.value.trim() || null,
-        requiresFile: inputs.requiresFile.checked,
-        assigneeId: inputs.assignee.value || null,
-      };
-    },
+/** The definition as the form holds it now; a new one gets a `refId` not in `taken`. */
+function definitionValue(original, inputs, taken) {
+  const proof = original.proofRequirement || null;
+  const text = inputs.description.value.trim();
+  const offset = inputs.offset.value.trim();
+  const type = inputs.proofType.value;
+  let proofRequirement = null;
+  if (type) {
+    proofRequirement = proof && proof.type === type ? { ...proof } : { type };
+    if (type === "artifact") proofRequirement.artifactType = inputs.artifactType.value || null;
+    else delete proofRequirement.artifactType;
+  }
+  const refId = original.refId || newRefId(text, taken);
+  taken.add(refId);
+
+  return {
+    ...original,
+    refId,
+    description: text,
+    // A number when it is one; otherwise the text, so the server says what is wrong.
+    offsetDays: /^-?\d+$/.test(offset) ? Number(offset) : offset === "" ? 0 : offset,
+    proofRequirement,
+    requiredLinkName: inputs.linkName.value.trim() || null,
+    requiresFile: inputs.requiresFile.checked,
+    assigneeId: inputs.assignee.value || null,
   };
-  // Lines up with labelButtons once the legend is numbered.
-  queueMicrotask(labelButtons);
-  return row;
 }
 
 // ---- bundles --------------------------------------------------------------------------------
@@ -548,50 +625,32 @@ function bundleForm(ctx, bundle) {
   (bundle.bundleLinks || []).forEach(addLink);
   const addButton = h("button", { type: "button" }, "Add a link");
   addButton.addEventListener("click", () => addLink(null).name.focus());
-  const message = formMessages(ctx, "bundle");
-  const save = h("button", { type: "submit", class: "primary" }, "Save bundle");
-  const form = h(
-    "form",
-    { class: "form bundle-form", "aria-label": "Edit the bundle", novalidate: true },
-    h("div", { class: "grid-2" }, field("Title", title), field("Stage", stage)),
-    h("h3", {}, "Links"),
-    linkList,
-    h("div", { class: "actions" }, addButton, save),
-    message.el,
-  );
-  form.addEventListener("submit", (event) => {
-    event.preventDefault();
-    message.clear();
-    if (!title.value.trim()) {
-      message.failed(new Error("Give the bundle a title."), "Not saved");
-      title.focus();
-      return;
-    }
-    const unnamed = links.find((l) => !l.name.value.trim());
-    if (unnamed) {
-      message.failed(new Error("Every link needs a name."), "Not saved");
-      unnamed.name.focus();
-      return;
-    }
-    busy(save, async () => {
-      try {
-        await api(`/work/api/bundles/${enc(bundle.id)}`, {
-          method: "PATCH",
-          json: {
-            title: title.value.trim(),
-            stage: stage.value.trim() || null,
-            bundleLinks: links.map((l) => ({
-              name: l.name.value.trim(),
-              url: l.url.value.trim() || null,
-            })),
-          },
-          headers: ifMatch(bundle),
-        });
-        ctx.reloadAndFocus("Bundle saved.");
-      } catch (error) {
-        message.failed(error, "Not saved");
-      }
-    });
+  const form = patchForm(ctx, {
+    what: "bundle",
+    attrs: { class: "form bundle-form", "aria-label": "Edit the bundle", novalidate: true },
+    children: [
+      h("div", { class: "grid-2" }, field("Title", title), field("Stage", stage)),
+      h("h3", {}, "Links"),
+      linkList,
+    ],
+    addButton,
+    saveText: "Save bundle",
+    problem() {
+      if (!title.value.trim()) return { text: "Give the bundle a title.", control: title };
+      const unnamed = links.find((l) => !l.name.value.trim());
+      return unnamed ? { text: "Every link needs a name.", control: unnamed.name } : null;
+    },
+    body: () => ({
+      title: title.value.trim(),
+      stage: stage.value.trim() || null,
+      bundleLinks: links.map((l) => ({
+        name: l.name.value.trim(),
+        url: l.url.value.trim() || null,
+      })),
+    }),
+    url: `/work/api/bundles/${enc(bundle.id)}`,
+    record: bundle,
+    saved: () => "Bundle saved.",
   });
   return form;
 }
@@ -654,26 +713,11 @@ function addTaskForm(ctx, bundle, users) {
  * (or restore an archived task to to-do). */
 export function taskPlanning(ctx, task, users) {
   if (!ctx.canWrite) return null;
-  const description = h("textarea", {
-    name: "description",
-    rows: 2,
-    required: true,
-    value: task.description,
-  });
-  const date = h("input", { type: "date", name: "date", required: true, value: task.date });
-  const assignee = assigneeSelect(users, task.assigneeId, "nobody");
+  const { description, date, assignee } = taskInputs(task, users);
   const message = formMessages(ctx, "task");
   const save = h("button", { type: "submit", class: "primary" }, "Save task");
   const archived = task.status === "archived";
-  const archive = h(
-    "button",
-    {
-      type: "button",
-      class: archived ? null : "danger",
-      dataset: { action: archived ? "restore" : "archive" },
-    },
-    archived ? "Restore to to-do" : "Archive task",
-  );
+  const archive = archiveButton(archived);
   const form = h(
     "form",
     { class: "form task-edit-form", "aria-label": "Edit the task", novalidate: true },
@@ -689,26 +733,8 @@ export function taskPlanning(ctx, task, users) {
         ),
     message.el,
   );
-  const changes = () => {
-    const body = {};
-    if (description.value.trim() !== task.description) body.description = description.value.trim();
-    if (date.value !== task.date) body.date = date.value;
-    const assigneeId = assignee.value || null;
-    if (assigneeId !== (task.assigneeId || null)) body.assigneeId = assigneeId;
-    return body;
-  };
-  const send = async (body, done) => {
-    try {
-      await api(`/work/api/tasks/${enc(task.id)}`, {
-        method: "PATCH",
-        json: body,
-        headers: ifMatch(task),
-      });
-      ctx.reloadAndFocus(done);
-    } catch (error) {
-      message.failed(error, "Not saved");
-    }
-  };
+  const changes = () => taskChanges(task, { description, date, assignee });
+  const send = (body, done) => saveTask(ctx, task, message, body, done);
   form.addEventListener("submit", (event) => {
     event.preventDefault();
     message.clear();
@@ -722,12 +748,7 @@ export function taskPlanning(ctx, task, users) {
       message.ok("Nothing to save: nothing was changed.");
       return;
     }
-    const what = [
-      body.date ? `rescheduled to ${body.date}` : null,
-      "assigneeId" in body ? `assigned to ${userLabel(users, body.assigneeId)}` : null,
-      body.description ? "description changed" : null,
-    ].filter(Boolean);
-    busy(save, () => send(body, `Task saved: ${what.join(", ")}.`));
+    busy(save, () => send(body, savedText(body, users)));
   });
   archive.addEventListener("click", () => {
     message.clear();
@@ -744,6 +765,65 @@ export function taskPlanning(ctx, task, users) {
     h("h2", { id: "task-planning-title" }, "Plan"),
     sectionDetails("Edit, reschedule, reassign or archive", "task-edit", form),
   );
+}
+
+/** The task form's controls: description, date, assignee. */
+function taskInputs(task, users) {
+  return {
+    description: h("textarea", {
+      name: "description",
+      rows: 2,
+      required: true,
+      value: task.description,
+    }),
+    date: h("input", { type: "date", name: "date", required: true, value: task.date }),
+    assignee: assigneeSelect(users, task.assigneeId, "nobody"),
+  };
+}
+
+/** "Archive task", or "Restore to to-do" for an archived one. */
+function archiveButton(archived) {
+  return h(
+    "button",
+    {
+      type: "button",
+      class: archived ? null : "danger",
+      dataset: { action: archived ? "restore" : "archive" },
+    },
+    archived ? "Restore to to-do" : "Archive task",
+  );
+}
+
+/** What the task form changes: description, date, assignee (only those that differ). */
+function taskChanges(task, { description, date, assignee }) {
+  const body = {};
+  if (description.value.trim() !== task.description) body.description = description.value.trim();
+  if (date.value !== task.date) body.date = date.value;
+  const assigneeId = assignee.value || null;
+  if (assigneeId !== (task.assigneeId || null)) body.assigneeId = assigneeId;
+  return body;
+}
+
+async function saveTask(ctx, task, message, body, done) {
+  try {
+    await api(`/work/api/tasks/${enc(task.id)}`, {
+      method: "PATCH",
+      json: body,
+      headers: ifMatch(task),
+    });
+    ctx.reloadAndFocus(done);
+  } catch (error) {
+    message.failed(error, "Not saved");
+  }
+}
+
+function savedText(body, users) {
+  const what = [
+    body.date ? `rescheduled to ${body.date}` : null,
+    "assigneeId" in body ? `assigned to ${userLabel(users, body.assigneeId)}` : null,
+    body.description ? "description changed" : null,
+  ].filter(Boolean);
+  return `Task saved: ${what.join(", ")}.`;
 }
 
 // ---- upload as artifact ---------------------------------------------------------------------
@@ -837,45 +917,9 @@ export function uploadArtifactForm(ctx, task, health, defaultType) {
           const checksum = await sha256(chosen);
           state = { checksum, key: `${checksum}-${chosen.size}-${Date.now()}` };
         }
-        if (!state.ticket) {
-          progress.textContent = "Starting the upload…";
-          state.ticket = await api("/work/api/uploads", {
-            method: "POST",
-            json: {
-              filename: chosen.name,
-              contentType: chosen.type || "application/octet-stream",
-              sizeBytes: chosen.size,
-              checksum: state.checksum,
-              taskId: task.id,
-            },
-            headers: { "Idempotency-Key": `upload-${state.key}` },
-          });
-        }
-        if (!state.record) {
-          progress.textContent = `Sending ${chosen.name}…`;
-          await putBytes(state.ticket, chosen);
-          progress.textContent = "Verifying what arrived…";
-          state.record = await api(`/work/api/uploads/${enc(state.ticket.uploadId)}/complete`, {
-            method: "POST",
-          });
-        }
+        await storeUpload(state, chosen, task.id, progress);
         progress.textContent = "Registering the artifact…";
-        const record = state.record;
-        const artifact = await api("/work/api/artifacts", {
-          method: "POST",
-          json: {
-            type: type.value,
-            title: title.value.trim() || record.filename,
-            storageUri: record.storageUri,
-            fileId: record.id,
-            filename: record.filename,
-            contentType: record.contentType,
-            taskId: task.id,
-            status: "needs-review",
-            sourceType: "manual-upload",
-          },
-          headers: { "Idempotency-Key": `upload-artifact-${state.ticket.uploadId}` },
-        });
+        const artifact = await registerUpload(state, task.id, type.value, title.value.trim());
         state = null;
         progress.textContent = "";
         ctx.reloadAndFocus(`Uploaded “${artifact.title}”: it waits for review.`);
@@ -887,4 +931,51 @@ export function uploadArtifactForm(ctx, task, health, defaultType) {
     });
   });
   return form;
+}
+
+/** The upload's steps not done yet (`state` keeps them across a retry): announce the file
+ * (size, checksum) → PUT the bytes → complete (the server checks what arrived). */
+async function storeUpload(state, chosen, taskId, progress) {
+  if (!state.ticket) {
+    progress.textContent = "Starting the upload…";
+    state.ticket = await api("/work/api/uploads", {
+      method: "POST",
+      json: {
+        filename: chosen.name,
+        contentType: chosen.type || "application/octet-stream",
+        sizeBytes: chosen.size,
+        checksum: state.checksum,
+        taskId,
+      },
+      headers: { "Idempotency-Key": `upload-${state.key}` },
+    });
+  }
+  if (!state.record) {
+    progress.textContent = `Sending ${chosen.name}…`;
+    await putBytes(state.ticket, chosen);
+    progress.textContent = "Verifying what arrived…";
+    state.record = await api(`/work/api/uploads/${enc(state.ticket.uploadId)}/complete`, {
+      method: "POST",
+    });
+  }
+}
+
+/** Register the stored file as the task's artifact, for review (once per upload). */
+function registerUpload(state, taskId, type, title) {
+  const record = state.record;
+  return api("/work/api/artifacts", {
+    method: "POST",
+    json: {
+      type,
+      title: title || record.filename,
+      storageUri: record.storageUri,
+      fileId: record.id,
+      filename: record.filename,
+      contentType: record.contentType,
+      taskId,
+      status: "needs-review",
+      sourceType: "manual-upload",
+    },
+    headers: { "Idempotency-Key": `upload-artifact-${state.ticket.uploadId}` },
+  });
 }

@@ -1,24 +1,8 @@
 // Review queue: every needs-review artifact with its task and bundle.
 import { filterForm, filtersFromAddress, pagedArtifacts } from "./artifactlists.js";
-import {
-  artifactActions,
-  capitalized,
-  dataClassChip,
-  isAssistant,
-  openControl,
-  provenance,
-  providerText,
-  withdrawnApproval,
-} from "./artifacts.js";
-import {
-  add,
-  badge,
-  chip,
-  enc,
-  h,
-  routeLink,
-  when,
-} from "./dom.js";
+import { artifactActions } from "./artifacts.js";
+import { artifactCard, capitalized, withdrawnApproval } from "./cards.js";
+import { add, enc, h, routeLink, when } from "./dom.js";
 
 export async function reviewPage(view, ctx) {
   document.title = "Review queue · DataOps";
@@ -44,67 +28,30 @@ export async function reviewPage(view, ctx) {
     h(
       "ul",
       { class: "artifacts review-list", "aria-label": "Artifacts waiting for review" },
-      items.map((a) => {
-        return h(
-          "li",
-          { class: ["artifact", "card"], dataset: { artifactId: a.id, status: a.status } },
-          h(
-            "div",
-            { class: "artifact-head" },
-            routeLink(`/work/artifacts/${enc(a.id)}`, a.title, { class: "artifact-title" }),
-            " ",
-            badge(a.status),
-            isAssistant(a) ? [" ", chip("assistant output", "assistant")] : null,
-          ),
-          h(
-            "div",
-            { class: "artifact-meta" },
-            h("span", {}, h("span", { class: "meta-label" }, "Type "), a.type),
-            h(
-              "span",
-              {},
-              h("span", { class: "meta-label" }, "Provider "),
-              providerText(a.storageProvider),
-            ),
-            h(
-              "span",
-              {},
-              h("span", { class: "meta-label" }, "Data class "),
-              dataClassChip(a.dataClass),
-            ),
-            h("span", { class: "open" }, openControl(a)),
-          ),
-          h(
+      items.map((a) =>
+        artifactCard(a, {
+          variant: "card",
+          users,
+          context: h(
             "div",
             { class: "artifact-context" },
-            a.taskId
-              ? h(
-                  "span",
-                  {},
-                  "Task: ",
-                  contextLink("tasks", a.taskId, page.tasks),
-                )
-              : null,
+            a.taskId ? h("span", {}, "Task: ", contextLink("tasks", a.taskId, page.tasks)) : null,
             a.bundleId
-              ? h(
-                  "span",
-                  {},
-                  "Bundle: ",
-                  contextLink("bundles", a.bundleId, page.bundles),
-                )
+              ? h("span", {}, "Bundle: ", contextLink("bundles", a.bundleId, page.bundles))
               : null,
             !a.taskId && !a.bundleId ? h("span", {}, "Not attached to a task or bundle") : null,
             h("span", {}, `Registered ${when(a.createdAt)}`),
             a.assistantJobId ? h("span", {}, `Assistant job ${a.assistantJobId}`) : null,
           ),
-          provenance(a, users),
-          withdrawnApproval(a)
-            ? h("p", { class: "review-note" }, capitalized(a.reviewReason), ".")
-            : null,
-          a.description ? h("p", {}, a.description) : null,
-          artifactActions(a, { ctx, candidates: [] }),
-        );
-      }),
+          notes: [
+            withdrawnApproval(a)
+              ? h("p", { class: "review-note" }, capitalized(a.reviewReason), ".")
+              : null,
+            a.description ? h("p", {}, a.description) : null,
+          ],
+          actions: artifactActions(a, { ctx, candidates: [] }),
+        }),
+      ),
     );
   await pagedArtifacts(
     body,

@@ -57,6 +57,28 @@ export async function searchPage(view, ctx) {
   const q = (params.get("q") || "").trim();
   const kind = PATHS[params.get("kind")] ? params.get("kind") : "";
   document.title = q ? `Search: ${q} · DataOps` : "Search · DataOps";
+  add(
+    view,
+    h("h1", {}, "Search"),
+    h(
+      "p",
+      { class: "subtitle" },
+      "Finds tasks, bundles and artifacts holding every word you type: in titles, " +
+        "descriptions, tags and link hosts (whole words, any case).",
+    ),
+    searchForm(ctx, q, kind),
+  );
+  const results = h("div", { class: "search-results" });
+  add(view, results);
+  if (!q) {
+    fill(results, empty("Type at least two characters to search."));
+    return;
+  }
+  await showResults(results, q, kind);
+}
+
+/** The results page's form: the words and which kind of record to show. */
+function searchForm(ctx, q, kind) {
   const input = h("input", {
     type: "search",
     name: "q",
@@ -67,7 +89,7 @@ export async function searchPage(view, ctx) {
   });
   const kindSelect = select("kind", KINDS, kind);
   kindSelect.id = "search-kind";
-  const form = h(
+  return h(
     "form",
     {
       role: "search",
@@ -91,23 +113,10 @@ export async function searchPage(view, ctx) {
       h("button", { type: "submit" }, "Search"),
     ),
   );
-  add(
-    view,
-    h("h1", {}, "Search"),
-    h(
-      "p",
-      { class: "subtitle" },
-      "Finds tasks, bundles and artifacts holding every word you type: in titles, " +
-        "descriptions, tags and link hosts (whole words, any case).",
-    ),
-    form,
-  );
-  const results = h("div", { class: "search-results" });
-  add(view, results);
-  if (!q) {
-    fill(results, empty("Type at least two characters to search."));
-    return;
-  }
+}
+
+/** The hits for `q` in `results`, a page at a time ("More results"). */
+async function showResults(results, q, kind) {
   const list = h("ul", { class: "search-hits", "aria-label": `Results for ${q}` });
   const status = h("p", { class: "search-count", role: "status" });
   const more = h("button", { type: "button", class: "more" }, "More results");

@@ -23,6 +23,7 @@ import {
   h,
   httpUrl,
   messageArea,
+  namedUrlGiven,
   routeLink,
   select,
   userName,
@@ -172,10 +173,50 @@ function completeCard(task, proof, ctx) {
     task.proofRequirement && task.proofRequirement.required !== false
       ? task.proofRequirement
       : null;
+  const { inputs, fields } = completionFields(task, requirement);
+  const blockedId = `complete-blocked-${task.id}`;
+  const blocked = blockedNote(proof, blockedId);
+  const complete = h(
+    "button",
+    {
+      type: "submit",
+      class: ["primary", proof && !proof.canComplete ? "is-blocked" : null],
+      "aria-describedby": blockedId,
+      dataset: { action: "complete" },
+    },
+    proof && !proof.canComplete ? "Mark done (blocked)" : "Mark done",
+  );
+  const save = h(
+    "button",
+    { type: "button", dataset: { action: "save" } },
+    "Save without completing",
+  );
+  const serverBox = h("div", { class: "server-refusal", "aria-live": "assertive" });
+  const message = messageArea();
+  const form = h(
+    "form",
+    { class: "card form complete-form", "aria-labelledby": "complete-title", novalidate: true },
+    h("h2", { id: "complete-title" }, "Complete the task"),
+    h("div", { class: "grid-2" }, fields),
+    blocked,
+    h("div", { class: "actions" }, complete, save),
+    serverBox,
+    message.el,
+  );
+  const at = { task, ctx, inputs, serverBox, message };
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    markDone(at, complete);
+  });
+  save.addEventListener("click", () => saveWithoutCompleting(at, save));
+  return form;
+}
+
+/** The fields Mark done sends: the required link, the external status, the comment. */
+function completionFields(task, requirement) {
   const needsLink = Boolean(task.requiredLinkName) || (requirement && requirement.type === "url");
   const needsStatus = requirement && requirement.type === "external-status";
   const needsComment = requirement && requirement.type === "comment";
-
   const inputs = {};
   const fields = [];
   if (needsLink) {
@@ -205,151 +246,123 @@ function completeCard(task, proof, ctx) {
       inputs.comment,
     ),
   );
+  return { inputs, fields };
+}
 
+/** What blocks Mark done (each missing proof and where to add it), that nothing does, or
+ * that the proof state is unknown. */
+function blockedNote(proof, blockedId) {
   const missing = proof ? proof.requirements.filter((r) => !r.satisfied) : [];
-  const blockedId = `complete-blocked-${task.id}`;
-  const blocked =
-    proof && !proof.canComplete
-      ? h(
-          "div",
-          { class: "blocked-note", id: blockedId },
-          h("strong", {}, "Mark done is blocked until:"),
+  if (proof && !proof.canComplete) {
+    return h(
+      "div",
+      { class: "blocked-note", id: blockedId },
+      h("strong", {}, "Mark done is blocked until:"),
+      h(
+        "ul",
+        {},
+        missing.map((r) =>
           h(
-            "ul",
+            "li",
             {},
-            missing.map((r) =>
-              h(
-                "li",
-                {},
-                kindChip(r.kind),
-                " ",
-                h("strong", {}, r.label),
-                " — ",
-                r.reason || "missing",
-                FIELD_KINDS.has(r.kind)
-                  ? " (fill in the field above; it is sent with Mark done)"
-                  : null,
-                r.kind === "artifact"
-                  ? [
-                      " (",
-                      h("a", { href: "#artifacts-title" }, "approve or register one below"),
-                      ")",
-                    ]
-                  : null,
-                r.kind === "file"
-                  ? [" (", h("a", { href: "#files-title" }, "upload or register a file below"), ")"]
-                  : null,
-              ),
-            ),
+            kindChip(r.kind),
+            " ",
+            h("strong", {}, r.label),
+            " — ",
+            r.reason || "missing",
+            FIELD_KINDS.has(r.kind) ? " (fill in the field above; it is sent with Mark done)" : null,
+            r.kind === "artifact"
+              ? [" (", h("a", { href: "#artifacts-title" }, "approve or register one below"), ")"]
+              : null,
+            r.kind === "file"
+              ? [" (", h("a", { href: "#files-title" }, "upload or register a file below"), ")"]
+              : null,
           ),
-        )
-      : proof
-        ? h(
-            "p",
-            { class: "ready-note", id: blockedId },
-            "✓ All proof is in place. The task can be marked done.",
-          )
-        : h(
-            "p",
-            { class: "notice", id: blockedId },
-            "The proof state could not be loaded; the server still checks it when you mark the task done.",
-          );
+        ),
+      ),
+    );
+  }
+  return proof
+    ? h(
+        "p",
+        { class: "ready-note", id: blockedId },
+        "✓ All proof is in place. The task can be marked done.",
+      )
+    : h(
+        "p",
+        { class: "notice", id: blockedId },
+        "The proof state could not be loaded; the server still checks it when you mark the task done.",
+      );
+}
 
-  const complete = h(
-    "button",
-    {
-      type: "submit",
-      class: ["primary", proof && !proof.canComplete ? "is-blocked" : null],
-      "aria-describedby": blockedId,
-      dataset: { action: "complete" },
-    },
-    proof && !proof.canComplete ? "Mark done (blocked)" : "Mark done",
-  );
-  const save = h(
-    "button",
-    { type: "button", dataset: { action: "save" } },
-    "Save without completing",
-  );
-  const serverBox = h("div", { class: "server-refusal", "aria-live": "assertive" });
-  const message = messageArea();
+/** The completion fields whose value differs from the task's (empty → null). `at`:
+ * {task, ctx, inputs, serverBox, message}. */
+function completionChanges(at) {
+  const body = {};
+  for (const [name, input] of Object.entries(at.inputs)) {
+    const value = input.value.trim();
+    const before = at.task[name] || "";
+    if (value !== before) body[name] = value === "" ? null : value;
+  }
+  return body;
+}
 
-  const changes = () => {
-    const body = {};
-    for (const [name, input] of Object.entries(inputs)) {
-      const value = input.value.trim();
-      const before = task[name] || "";
-      if (value !== before) body[name] = value === "" ? null : value;
-    }
-    return body;
-  };
-
-  const form = h(
-    "form",
-    { class: "card form complete-form", "aria-labelledby": "complete-title", novalidate: true },
-    h("h2", { id: "complete-title" }, "Complete the task"),
-    h("div", { class: "grid-2" }, fields),
-    blocked,
-    h("div", { class: "actions" }, complete, save),
-    serverBox,
-    message.el,
-  );
-
-  form.addEventListener("submit", (event) => {
-    event.preventDefault();
-    serverBox.replaceChildren();
-    message.clear();
-    busy(complete, async () => {
-      try {
-        await api(`/work/api/tasks/${enc(task.id)}`, {
-          method: "PATCH",
-          json: { ...changes(), status: "done", expectedVersion: task.version },
-        });
-        ctx.reload("Task marked done. Its proof is recorded.");
-      } catch (error) {
-        if (error.versionMismatch) {
-          ctx.reload("The task changed since this page was loaded; it has been reloaded.", "error");
-          return;
-        }
-        if (error.status === 409) {
-          const refusal = h(
-            "div",
-            { class: "error-state", role: "alert" },
-            h("strong", {}, "The server refused to mark the task done. "),
-            h("span", { class: "server-detail" }, error.detail || error.message),
-          );
-          fill(serverBox, refusal);
-          focusResult(refusal);
-        } else {
-          message.error(`Could not complete the task: ${error.full}`);
-        }
+function markDone(at, complete) {
+  const { task, ctx, serverBox, message } = at;
+  serverBox.replaceChildren();
+  message.clear();
+  busy(complete, async () => {
+    try {
+      await api(`/work/api/tasks/${enc(task.id)}`, {
+        method: "PATCH",
+        json: { ...completionChanges(at), status: "done", expectedVersion: task.version },
+      });
+      ctx.reload("Task marked done. Its proof is recorded.");
+    } catch (error) {
+      if (error.versionMismatch) {
+        ctx.reload("The task changed since this page was loaded; it has been reloaded.", "error");
+        return;
       }
-    });
-  });
-  save.addEventListener("click", () => {
-    serverBox.replaceChildren();
-    message.clear();
-    const body = changes();
-    if (!Object.keys(body).length) {
-      message.ok("Nothing to save.");
-      return;
-    }
-    busy(save, async () => {
-      try {
-        await api(`/work/api/tasks/${enc(task.id)}`, {
-          method: "PATCH",
-          json: { ...body, expectedVersion: task.version },
-        });
-        ctx.reload("Saved.");
-      } catch (error) {
-        if (error.versionMismatch) {
-          ctx.reload("The task changed since this page was loaded; it has been reloaded.", "error");
-        } else {
-          message.error(`Could not save: ${error.full}`);
-        }
+      if (error.status === 409) {
+        const refusal = h(
+          "div",
+          { class: "error-state", role: "alert" },
+          h("strong", {}, "The server refused to mark the task done. "),
+          h("span", { class: "server-detail" }, error.detail || error.message),
+        );
+        fill(serverBox, refusal);
+        focusResult(refusal);
+      } else {
+        message.error(`Could not complete the task: ${error.full}`);
       }
-    });
+    }
   });
-  return form;
+}
+
+function saveWithoutCompleting(at, save) {
+  const { task, ctx, serverBox, message } = at;
+  serverBox.replaceChildren();
+  message.clear();
+  const body = completionChanges(at);
+  if (!Object.keys(body).length) {
+    message.ok("Nothing to save.");
+    return;
+  }
+  busy(save, async () => {
+    try {
+      await api(`/work/api/tasks/${enc(task.id)}`, {
+        method: "PATCH",
+        json: { ...body, expectedVersion: task.version },
+      });
+      ctx.reload("Saved.");
+    } catch (error) {
+      if (error.versionMismatch) {
+        ctx.reload("The task changed since this page was loaded; it has been reloaded.", "error");
+      } else {
+        message.error(`Could not save: ${error.full}`);
+      }
+    }
+  });
 }
 
 /** "Completed with proof that was later withdrawn: <reason>", each reason the server
@@ -533,16 +546,7 @@ function registerFileForm(task, ctx) {
   form.addEventListener("submit", (event) => {
     event.preventDefault();
     message.clear();
-    if (!filename.value.trim()) {
-      message.error("Give the file a name.");
-      filename.focus();
-      return;
-    }
-    if (!httpUrl(url.value.trim())) {
-      message.error("Enter a full http:// or https:// address.");
-      url.focus();
-      return;
-    }
+    if (!namedUrlGiven(message, filename, "Give the file a name.", url)) return;
     busy(submit, async () => {
       try {
         const body = {
@@ -602,6 +606,30 @@ export async function taskPage(view, ctx, taskId) {
     query: { include: "proof,bundle,files,artifacts" },
   });
   document.title = `${task.description} · DataOps`;
+  const page = await taskParts(task, ctx);
+  const { bundle, proof, userMap, fileItems, byId } = page;
+  add(view, taskHead(task, bundle, userMap));
+  if (!bundle.ok) add(view, errorBox("The bundle is", bundle.error));
+
+  const proofCard = proofCardOf(task, page);
+  if (task.status !== "done") add(view, proofCard);
+
+  // ---- completion (a done task: what was recorded, then what the server says now)
+  if (isOpen(task) && ctx.canWrite) {
+    add(view, completeCard(task, proof.ok ? proof.value : null, ctx));
+  } else if (task.status === "done") {
+    add(view, doneCard(task, ctx, fileItems, userMap, byId));
+    if (task.proofWithdrawn) add(view, proofCard);
+  }
+  add(view, artifactsCardOf(task, ctx, page));
+  add(view, filesCardOf(task, ctx, page));
+  add(view, taskPlanning(ctx, task, userMap));
+}
+
+/** What the task page shows besides the task, each as {ok, value} or {ok: false, error}:
+ * the bundle, the proof verdict, the artifacts of the task and of its bundle, its files,
+ * the users and the server's health; and the artifacts by id. */
+async function taskParts(task, ctx) {
   const included = task.included;
   const gone = (what) => ({ ok: false, error: new Error(`${what} could not be read`) });
   const bundle = !task.bundleId
@@ -620,21 +648,32 @@ export async function taskPage(view, ctx, taskId) {
   const [users, health] = await Promise.all([ctx.users(), ctx.health()]).then((values) =>
     values.map((value) => ({ ok: true, value })),
   );
-  const userMap = users.value;
-  const fileItems = files.ok ? files.value.items : [];
   const candidates = [
     ...(taskArtifacts.ok ? taskArtifacts.value.items : []),
     ...(bundleArtifacts.ok && bundleArtifacts.value ? bundleArtifacts.value.items : []),
   ];
-  const byId = new Map(candidates.map((a) => [a.id, a]));
-
-  // ---- heading
   const requirement =
     task.proofRequirement && task.proofRequirement.required !== false
       ? task.proofRequirement
       : null;
-  add(
-    view,
+  return {
+    bundle,
+    proof,
+    taskArtifacts,
+    bundleArtifacts,
+    files,
+    health,
+    userMap: users.value,
+    fileItems: files.ok ? files.value.items : [],
+    candidates,
+    byId: new Map(candidates.map((a) => [a.id, a])),
+    requirement,
+  };
+}
+
+/** The breadcrumb, the task's description, its status line and a waiting notice. */
+function taskHead(task, bundle, userMap) {
+  return [
     h(
       "nav",
       { class: "breadcrumb", "aria-label": "Breadcrumb" },
@@ -672,64 +711,51 @@ export async function taskPage(view, ctx, taskId) {
           `Waiting for ${task.waitingFor || "—"}; follow up ${task.followUpAt || "—"}.`,
         )
       : null,
-  );
-  if (!bundle.ok) add(view, errorBox("The bundle is", bundle.error));
+  ];
+}
 
-  // ---- proof (a done task shows the proof recorded at completion instead, and, when it
-  // was withdrawn, the proof as the server checks it now)
+/** The proof card (a done task shows the proof recorded at completion instead, and, when
+ * it was withdrawn, the proof as the server checks it now). */
+function proofCardOf(task, page) {
+  const { proof, fileItems, userMap, byId, requirement } = page;
   const proofCard = h(
     "section",
     { class: "card proof-card", "aria-labelledby": "proof-title" },
     h("h2", { id: "proof-title" }, task.status === "done" ? "Proof now" : "Proof"),
   );
+  const verdict = (ok, blocked) => {
+    if (!proof.ok) return errorBox("The proof state is", proof.error);
+    return [
+      h(
+        "p",
+        { class: ["proof-verdict", proof.value.canComplete ? "ok" : "blocked"] },
+        proof.value.canComplete ? ok : blocked(missingText(proof.value.requirements)),
+      ),
+      requirementList(proof.value.requirements, fileItems, userMap, { artifacts: byId }),
+    ];
+  };
   if (isOpen(task)) {
-    if (proof.ok) {
-      add(
-        proofCard,
-        h(
-          "p",
-          { class: ["proof-verdict", proof.value.canComplete ? "ok" : "blocked"] },
-          proof.value.canComplete
-            ? "All required proof is in place."
-            : missingText(proof.value.requirements),
-        ),
-        requirementList(proof.value.requirements, fileItems, userMap, { artifacts: byId }),
-      );
-    } else {
-      add(proofCard, errorBox("The proof state is", proof.error));
-    }
+    add(proofCard, verdict("All required proof is in place.", (missing) => missing));
     if (task.link && !task.requiredLinkName && !(requirement && requirement.type === "url")) {
       add(proofCard, h("p", {}, "Link on the task: ", externalLink(task.link, task.link)));
     }
   } else if (task.status === "done" && task.proofWithdrawn) {
-    if (proof.ok) {
-      add(
-        proofCard,
-        h(
-          "p",
-          { class: ["proof-verdict", proof.value.canComplete ? "ok" : "blocked"] },
-          proof.value.canComplete
-            ? "Other evidence satisfies the requirements now: the task could be completed again."
-            : `As the server checks it now: ${missingText(proof.value.requirements)}`,
-        ),
-        requirementList(proof.value.requirements, fileItems, userMap, { artifacts: byId }),
-      );
-    } else {
-      add(proofCard, errorBox("The proof state is", proof.error));
-    }
+    add(
+      proofCard,
+      verdict(
+        "Other evidence satisfies the requirements now: the task could be completed again.",
+        (missing) => `As the server checks it now: ${missing}`,
+      ),
+    );
   } else if (task.status !== "done") {
     add(proofCard, h("p", {}, `This task is ${task.status}; it is not waiting for proof.`));
   }
+  return proofCard;
+}
 
-  if (task.status !== "done") add(view, proofCard);
-
-  // ---- completion (a done task: what was recorded, then what the server says now)
-  if (isOpen(task) && ctx.canWrite) {
-    add(view, completeCard(task, proof.ok ? proof.value : null, ctx));
-  } else if (task.status === "done") {
-    add(view, doneCard(task, ctx, fileItems, userMap, byId));
-    if (task.proofWithdrawn) add(view, proofCard);
-  }
+/** The artifacts of the task and of its bundle, and the forms that add one. */
+function artifactsCardOf(task, ctx, page) {
+  const { taskArtifacts, bundleArtifacts, userMap, candidates, requirement } = page;
   const artifactsCard = h(
     "section",
     { class: "card", "aria-labelledby": "artifacts-title" },
@@ -777,36 +803,38 @@ export async function taskPage(view, ctx, taskId) {
         : errorBox("The bundle's artifacts are", bundleArtifacts.error),
     );
   }
-  if (ctx.canContribute) {
-    add(
-      artifactsCard,
-      formsBlock(
-        isOpen(task),
-        "Upload, register or attach an artifact",
-        uploadArtifactForm(ctx, task, health.value, requirement && requirement.artifactType),
-        registerForm({
-          ctx,
-          task,
-          bundle: bundle.ok ? bundle.value : null,
-          defaultType:
-            requirement && requirement.type === "artifact"
-              ? requirement.artifactType || undefined
-              : undefined,
-        }),
-        attachForm({
-          ctx,
-          task,
-          suggestions:
-            bundleArtifacts.ok && bundleArtifacts.value
-              ? bundleArtifacts.value.items.filter((a) => a.taskId !== task.id)
-              : [],
-        }),
-      ),
-    );
-  }
-  add(view, artifactsCard);
+  if (ctx.canContribute) add(artifactsCard, artifactForms(task, ctx, page));
+  return artifactsCard;
+}
 
-  // ---- files
+function artifactForms(task, ctx, page) {
+  const { bundle, bundleArtifacts, health, requirement } = page;
+  return formsBlock(
+    isOpen(task),
+    "Upload, register or attach an artifact",
+    uploadArtifactForm(ctx, task, health.value, requirement && requirement.artifactType),
+    registerForm({
+      ctx,
+      task,
+      bundle: bundle.ok ? bundle.value : null,
+      defaultType:
+        requirement && requirement.type === "artifact"
+          ? requirement.artifactType || undefined
+          : undefined,
+    }),
+    attachForm({
+      ctx,
+      task,
+      suggestions:
+        bundleArtifacts.ok && bundleArtifacts.value
+          ? bundleArtifacts.value.items.filter((a) => a.taskId !== task.id)
+          : [],
+    }),
+  );
+}
+
+function filesCardOf(task, ctx, page) {
+  const { files, fileItems, health } = page;
   const filesCard = h(
     "section",
     { class: "card", "aria-labelledby": "files-title" },
@@ -824,6 +852,5 @@ export async function taskPage(view, ctx, taskId) {
       ),
     );
   }
-  add(view, filesCard);
-  add(view, taskPlanning(ctx, task, userMap));
+  return filesCard;
 }

@@ -197,30 +197,53 @@ function configItem(config, template, ctx, users) {
       " ",
       badge(config.enabled ? "active" : "paused", config.enabled ? null : "badge-waiting"),
     ),
-    h(
-      "dl",
-      { class: "meta" },
-      h("dt", {}, "Schedule"),
-      h("dd", {}, ruleText(config), ` (${config.timezone})`),
-      h("dt", {}, "Next occurrence"),
-      h(
-        "dd",
-        { class: "next-anchor" },
-        config.nextAnchorDate || "none — the series has ended",
-        config.enabled ? null : " (paused)",
-      ),
-      h("dt", {}, "Runs"),
-      h("dd", {}, `from ${config.startDate}`, config.endDate ? ` to ${config.endDate}` : ""),
-      h("dt", {}, "Bundle created"),
-      h("dd", {}, `${config.leadDays} day(s) before each occurrence`),
-      h("dt", {}, "Assignee"),
-      h("dd", {}, config.assigneeId ? userName(users, config.assigneeId) : "template default"),
-      (config.skippedDates || []).length
-        ? [h("dt", {}, "Skipped"), h("dd", {}, config.skippedDates.join(", "))]
-        : null,
-    ),
+    configMeta(config, users),
   );
   if (!ctx.canWrite) return item;
+  const toggle = pauseButton(config, ctx, message);
+  add(
+    item,
+    h("div", { class: "actions" }, toggle),
+    message.el,
+    skipForm(config, ctx),
+    h(
+      "details",
+      { class: "more-forms config-edit" },
+      h("summary", {}, "Edit the schedule"),
+      configForm({ ctx, template, users, config }),
+    ),
+  );
+  return item;
+}
+
+/** A schedule's rule, next occurrence, span, lead days, assignee and skipped dates. */
+function configMeta(config, users) {
+  return h(
+    "dl",
+    { class: "meta" },
+    h("dt", {}, "Schedule"),
+    h("dd", {}, ruleText(config), ` (${config.timezone})`),
+    h("dt", {}, "Next occurrence"),
+    h(
+      "dd",
+      { class: "next-anchor" },
+      config.nextAnchorDate || "none — the series has ended",
+      config.enabled ? null : " (paused)",
+    ),
+    h("dt", {}, "Runs"),
+    h("dd", {}, `from ${config.startDate}`, config.endDate ? ` to ${config.endDate}` : ""),
+    h("dt", {}, "Bundle created"),
+    h("dd", {}, `${config.leadDays} day(s) before each occurrence`),
+    h("dt", {}, "Assignee"),
+    h("dd", {}, config.assigneeId ? userName(users, config.assigneeId) : "template default"),
+    (config.skippedDates || []).length
+      ? [h("dt", {}, "Skipped"), h("dd", {}, config.skippedDates.join(", "))]
+      : null,
+  );
+}
+
+/** "Pause" or "Resume" the schedule (If-Match its version). */
+function pauseButton(config, ctx, message) {
   const toggle = h(
     "button",
     { type: "button", class: config.enabled ? null : "good" },
@@ -244,19 +267,7 @@ function configItem(config, template, ctx, users) {
       }
     }),
   );
-  add(
-    item,
-    h("div", { class: "actions" }, toggle),
-    message.el,
-    skipForm(config, ctx),
-    h(
-      "details",
-      { class: "more-forms config-edit" },
-      h("summary", {}, "Edit the schedule"),
-      configForm({ ctx, template, users, config }),
-    ),
-  );
-  return item;
+  return toggle;
 }
 
 /** Skip one of the next occurrences: the choices come from the preview of the config as
@@ -288,42 +299,47 @@ function skipForm(config, ctx) {
       fill(body, empty("There is no occurrence left to skip."));
       return;
     }
-    const choice = h(
-      "select",
-      { name: "anchorDate" },
-      found.occurrences.map((o) => h("option", { value: o.anchorDate }, `${o.anchorDate} — ${o.title}`)),
-    );
-    const message = messageArea();
-    const submit = h("button", { type: "submit" }, "Skip this occurrence");
-    const form = h(
-      "form",
-      { class: "form inline-form", "aria-label": `Skip an occurrence of ${config.title}`, novalidate: true },
-      field("Occurrence", choice),
-      submit,
-      message.el,
-    );
-    form.addEventListener("submit", (event) => {
-      event.preventDefault();
-      busy(submit, async () => {
-        try {
-          await api(`${CONFIGS}/${enc(config.id)}/skip`, {
-            method: "POST",
-            json: { anchorDate: choice.value },
-            headers: { "If-Match": `"${config.version}"` },
-          });
-          ctx.reloadAndFocus(`The occurrence of ${choice.value} will be skipped.`);
-        } catch (error) {
-          if (error.versionMismatch) ctx.reloadAndFocus("The schedule changed; it has been reloaded.", "error");
-          else {
-            message.error(`Could not skip it: ${error.full}`);
-            choice.focus();
-          }
-        }
-      });
-    });
-    fill(body, form);
+    fill(body, skipChoice(config, ctx, found.occurrences));
   });
   return details;
+}
+
+/** The skip form: one of the next `occurrences`, skipped (If-Match the config's version). */
+function skipChoice(config, ctx, occurrences) {
+  const choice = h(
+    "select",
+    { name: "anchorDate" },
+    occurrences.map((o) => h("option", { value: o.anchorDate }, `${o.anchorDate} — ${o.title}`)),
+  );
+  const message = messageArea();
+  const submit = h("button", { type: "submit" }, "Skip this occurrence");
+  const form = h(
+    "form",
+    { class: "form inline-form", "aria-label": `Skip an occurrence of ${config.title}`, novalidate: true },
+    field("Occurrence", choice),
+    submit,
+    message.el,
+  );
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    busy(submit, async () => {
+      try {
+        await api(`${CONFIGS}/${enc(config.id)}/skip`, {
+          method: "POST",
+          json: { anchorDate: choice.value },
+          headers: { "If-Match": `"${config.version}"` },
+        });
+        ctx.reloadAndFocus(`The occurrence of ${choice.value} will be skipped.`);
+      } catch (error) {
+        if (error.versionMismatch) ctx.reloadAndFocus("The schedule changed; it has been reloaded.", "error");
+        else {
+          message.error(`Could not skip it: ${error.full}`);
+          choice.focus();
+        }
+      }
+    });
+  });
+  return form;
 }
 
 /** The create/preview body of a stored config (what an edit starts from). */
@@ -357,8 +373,100 @@ function zoneList(id) {
  * their field, and focus moves to the preview or to the first error. */
 function configForm({ ctx, template, users, config }) {
   const editing = Boolean(config);
-  const initial = config ? bodyOf(config) : null;
-  const inputs = {
+  const inputs = configInputs(template, users, config ? bodyOf(config) : null);
+  const zones = zoneList(inputs.timezone.getAttribute("list"));
+  const fields = configFields(inputs);
+  const errors = fieldErrors(inputs, fields);
+
+  const previewBody = h("div", { class: "preview", tabindex: "-1" });
+  const message = messageArea();
+  const previewButton = h("button", { type: "button" }, "Preview the next five");
+  const save = h("button", { type: "submit", class: "primary" }, editing ? "Save changes" : "Save schedule");
+  const form = h(
+    "form",
+    {
+      class: "form config-form",
+      "aria-label": editing ? `Edit the schedule ${config.title}` : "Add a recurring schedule",
+      novalidate: true,
+    },
+    fields.title,
+    h("div", { class: "grid-2" }, fields.kind, fields.rule, fields.timezone, fields.leadDays),
+    h("div", { class: "grid-2" }, fields.startDate, fields.endDate),
+    fields.assignee,
+    zones,
+    h("div", { class: "actions" }, previewButton, save),
+    message.el,
+    previewBody,
+  );
+
+  const at = { config, errors, message, previewBody };
+  const current = () => configBody(template, inputs, editing);
+  let previewed = null; // the body (JSON) whose occurrences are on show
+  const runPreview = async () => {
+    const body = current();
+    const shown = await previewConfig(at, body);
+    previewed = shown ? JSON.stringify(body) : null;
+    return shown;
+  };
+
+  previewButton.addEventListener("click", () => busy(previewButton, runPreview));
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    busy(save, async () => {
+      const body = current();
+      if (previewed !== JSON.stringify(body)) {
+        // Nothing is saved unseen: show what this would do first.
+        if (await runPreview()) {
+          message.ok("Check the next occurrences below, then select Save again.");
+        }
+        return;
+      }
+      errors.clear();
+      try {
+        await saveConfig(ctx, config, body);
+      } catch (error) {
+        if (error.versionMismatch) ctx.reloadAndFocus("The schedule changed; it has been reloaded.", "error");
+        else configFailed(at, error, "Not saved");
+      }
+    });
+  });
+  return form;
+}
+
+/** Show the next occurrences of `body` (a schedule not yet saved) in the preview; false
+ * when the server refuses it. `at`: {config, errors, message, previewBody}. */
+async function previewConfig(at, body) {
+  const { config, errors, message, previewBody } = at;
+  errors.clear();
+  message.clear();
+  let found;
+  try {
+    found = await api(`${CONFIGS}/preview`, {
+      method: "POST",
+      json: config ? { ...body, configId: config.id } : body,
+    });
+  } catch (error) {
+    previewBody.replaceChildren();
+    configFailed(at, error, "No preview");
+    return false;
+  }
+  showOccurrences(previewBody, found.occurrences);
+  return true;
+}
+
+/** A refused preview or save: next to the fields it names, or in the message. */
+function configFailed(at, error, what) {
+  const { errors, message, previewBody } = at;
+  if (errors.show(error, what, message)) return;
+  message.error(`${what}: ${error.full}`);
+  previewBody.replaceChildren();
+  message.el.querySelector("p").tabIndex = -1;
+  message.el.querySelector("p").focus();
+}
+
+/** The schedule form's controls, holding `initial` (a schedule's body) or the defaults. */
+function configInputs(template, users, initial) {
+  return {
     title: h("input", {
       type: "text",
       name: "title",
@@ -401,23 +509,29 @@ function configForm({ ctx, template, users, config }) {
       inputmode: "numeric",
       value: String(initial ? initial.leadDays : 7),
     }),
-    assignee: h(
-      "select",
-      { name: "assigneeId" },
-      h("option", { value: "" }, "the template's default"),
-      [...users.values()]
-        .sort((a, b) => (a.name || a.email || "").localeCompare(b.name || b.email || ""))
-        .map((u) =>
-          h(
-            "option",
-            { value: u.id, selected: Boolean(initial && initial.assigneeId === u.id) },
-            u.name || u.email || u.id,
-          ),
-        ),
-    ),
+    assignee: assigneeChoice(users, initial),
   };
-  const zones = zoneList(inputs.timezone.getAttribute("list"));
-  const fields = {
+}
+
+function assigneeChoice(users, initial) {
+  return h(
+    "select",
+    { name: "assigneeId" },
+    h("option", { value: "" }, "the template's default"),
+    [...users.values()]
+      .sort((a, b) => (a.name || a.email || "").localeCompare(b.name || b.email || ""))
+      .map((u) =>
+        h(
+          "option",
+          { value: u.id, selected: Boolean(initial && initial.assigneeId === u.id) },
+          u.name || u.email || u.id,
+        ),
+      ),
+  );
+}
+
+function configFields(inputs) {
+  return {
     title: field("Bundle title", inputs.title, "{date} becomes the occurrence's date, {n} its number."),
     kind: field("Rule syntax", inputs.kind),
     rule: field("Rule", inputs.rule, "e.g. FREQ=WEEKLY;BYDAY=TU, or cron 0 9 * * 1-5"),
@@ -427,19 +541,26 @@ function configForm({ ctx, template, users, config }) {
     leadDays: field("Lead days", inputs.leadDays, "How many days before each occurrence its bundle is created (0–365)."),
     assignee: field("Assignee", inputs.assignee),
   };
-  // The server's error fields → the control that shows them.
-  const errorTarget = {
-    title: "title",
-    rrule: "rule",
-    cronExpression: "rule",
-    timezone: "timezone",
-    startDate: "startDate",
-    endDate: "endDate",
-    leadDays: "leadDays",
-    assigneeId: "assignee",
-  };
+}
+
+// The server's error fields → the control that shows them.
+const ERROR_TARGET = {
+  title: "title",
+  rrule: "rule",
+  cronExpression: "rule",
+  timezone: "timezone",
+  startDate: "startDate",
+  endDate: "endDate",
+  leadDays: "leadDays",
+  assigneeId: "assignee",
+};
+
+/** The server's field errors shown next to their field: clear() takes them away;
+ * show(error, what, message) marks them and focuses the first, and is false when the
+ * error is not (only) about fields. */
+function fieldErrors(inputs, fields) {
   const errorEls = new Map();
-  const clearErrors = () => {
+  const clear = () => {
     for (const [key, el] of errorEls) {
       el.remove();
       const control = inputs[key];
@@ -450,7 +571,7 @@ function configForm({ ctx, template, users, config }) {
     }
     errorEls.clear();
   };
-  const showError = (key, text) => {
+  const showOne = (key, text) => {
     const control = inputs[key];
     let el = errorEls.get(key);
     if (!el) {
@@ -463,140 +584,78 @@ function configForm({ ctx, template, users, config }) {
     const hint = document.getElementById(`${control.id}-hint`);
     control.setAttribute("aria-describedby", [el.id, hint ? hint.id : null].filter(Boolean).join(" "));
   };
-
-  const previewBody = h("div", { class: "preview", tabindex: "-1" });
-  const message = messageArea();
-  const previewButton = h("button", { type: "button" }, "Preview the next five");
-  const save = h("button", { type: "submit", class: "primary" }, editing ? "Save changes" : "Save schedule");
-  const form = h(
-    "form",
-    {
-      class: "form config-form",
-      "aria-label": editing ? `Edit the schedule ${config.title}` : "Add a recurring schedule",
-      novalidate: true,
-    },
-    fields.title,
-    h("div", { class: "grid-2" }, fields.kind, fields.rule, fields.timezone, fields.leadDays),
-    h("div", { class: "grid-2" }, fields.startDate, fields.endDate),
-    fields.assignee,
-    zones,
-    h("div", { class: "actions" }, previewButton, save),
-    message.el,
-    previewBody,
-  );
-
-  const current = () => {
-    const body = {
-      templateId: template.id,
-      title: inputs.title.value.trim(),
-      timezone: inputs.timezone.value.trim() || "UTC",
-      startDate: inputs.startDate.value || null,
-      endDate: inputs.endDate.value || null,
-      assigneeId: inputs.assignee.value || null,
-    };
-    const rule = inputs.rule.value.trim();
-    if (inputs.kind.value === "cron") {
-      body.cronExpression = rule;
-      if (editing) body.rrule = null;
-    } else {
-      body.rrule = rule;
-      if (editing) body.cronExpression = null;
-    }
-    const lead = inputs.leadDays.value.trim();
-    // A number when it is one; otherwise the text, so the server says what is wrong.
-    body.leadDays = /^-?\d+$/.test(lead) ? Number(lead) : lead === "" ? null : lead;
-    return body;
-  };
-
-  let previewed = null; // the body (JSON) whose occurrences are on show
-
-  const failed = (error, what) => {
-    const fieldErrors = (error.errors || []).filter((e) => errorTarget[e.field]);
-    fieldErrors.forEach((e) => showError(errorTarget[e.field], e.message));
-    const others = (error.errors || []).filter((e) => !errorTarget[e.field]);
-    if (fieldErrors.length && !others.length) {
-      message.error(`${what}: check the marked field(s).`);
-      inputs[errorTarget[fieldErrors[0].field]].focus();
-    } else {
-      message.error(`${what}: ${error.full}`);
-      previewBody.replaceChildren();
-      message.el.querySelector("p").tabIndex = -1;
-      message.el.querySelector("p").focus();
-    }
-  };
-
-  const runPreview = async () => {
-    clearErrors();
-    message.clear();
-    const body = current();
-    let found;
-    try {
-      found = await api(`${CONFIGS}/preview`, {
-        method: "POST",
-        json: editing ? { ...body, configId: config.id } : body,
-      });
-    } catch (error) {
-      previewed = null;
-      previewBody.replaceChildren();
-      failed(error, "No preview");
-      return false;
-    }
-    previewed = JSON.stringify(body);
-    const today = todayIso();
-    fill(
-      previewBody,
-      h("h4", { id: uid("preview-title") }, "Next occurrences"),
-      found.occurrences.length
-        ? h(
-            "ol",
-            { class: "occurrences" },
-            found.occurrences.map((o) =>
-              h(
-                "li",
-                {},
-                h("strong", {}, o.anchorDate),
-                ` — “${o.title}”, bundle created `,
-                o.createsOn <= today ? "at the next pass" : `on ${o.createsOn}`,
-              ),
-            ),
-          )
-        : empty("No occurrence from today on: the series has ended."),
-    );
-    previewBody.setAttribute("aria-labelledby", previewBody.firstChild.id);
-    previewBody.focus();
+  const show = (error, what, message) => {
+    const onFields = (error.errors || []).filter((e) => ERROR_TARGET[e.field]);
+    onFields.forEach((e) => showOne(ERROR_TARGET[e.field], e.message));
+    const others = (error.errors || []).filter((e) => !ERROR_TARGET[e.field]);
+    if (!onFields.length || others.length) return false;
+    message.error(`${what}: check the marked field(s).`);
+    inputs[ERROR_TARGET[onFields[0].field]].focus();
     return true;
   };
+  return { clear, show };
+}
 
-  previewButton.addEventListener("click", () => busy(previewButton, runPreview));
-  form.addEventListener("submit", (event) => {
-    event.preventDefault();
-    busy(save, async () => {
-      const body = current();
-      if (previewed !== JSON.stringify(body)) {
-        // Nothing is saved unseen: show what this would do first.
-        if (await runPreview()) {
-          message.ok("Check the next occurrences below, then select Save again.");
-        }
-        return;
-      }
-      clearErrors();
-      try {
-        if (editing) {
-          await api(`${CONFIGS}/${enc(config.id)}`, {
-            method: "PATCH",
-            json: body,
-            headers: { "If-Match": `"${config.version}"` },
-          });
-          ctx.reloadAndFocus(`Schedule “${body.title}” saved.`);
-        } else {
-          await api(CONFIGS, { method: "POST", json: body });
-          ctx.reloadAndFocus(`Schedule “${body.title}” created.`);
-        }
-      } catch (error) {
-        if (error.versionMismatch) ctx.reloadAndFocus("The schedule changed; it has been reloaded.", "error");
-        else failed(error, "Not saved");
-      }
+/** What the form would save now (an edit sends the rule kind it drops as null). */
+function configBody(template, inputs, editing) {
+  const body = {
+    templateId: template.id,
+    title: inputs.title.value.trim(),
+    timezone: inputs.timezone.value.trim() || "UTC",
+    startDate: inputs.startDate.value || null,
+    endDate: inputs.endDate.value || null,
+    assigneeId: inputs.assignee.value || null,
+  };
+  const rule = inputs.rule.value.trim();
+  if (inputs.kind.value === "cron") {
+    body.cronExpression = rule;
+    if (editing) body.rrule = null;
+  } else {
+    body.rrule = rule;
+    if (editing) body.cronExpression = null;
+  }
+  const lead = inputs.leadDays.value.trim();
+  // A number when it is one; otherwise the text, so the server says what is wrong.
+  body.leadDays = /^-?\d+$/.test(lead) ? Number(lead) : lead === "" ? null : lead;
+  return body;
+}
+
+function showOccurrences(previewBody, occurrences) {
+  const today = todayIso();
+  fill(
+    previewBody,
+    h("h4", { id: uid("preview-title") }, "Next occurrences"),
+    occurrences.length
+      ? h(
+          "ol",
+          { class: "occurrences" },
+          occurrences.map((o) =>
+            h(
+              "li",
+              {},
+              h("strong", {}, o.anchorDate),
+              ` — “${o.title}”, bundle created `,
+              o.createsOn <= today ? "at the next pass" : `on ${o.createsOn}`,
+            ),
+          ),
+        )
+      : empty("No occurrence from today on: the series has ended."),
+  );
+  previewBody.setAttribute("aria-labelledby", previewBody.firstChild.id);
+  previewBody.focus();
+}
+
+/** Store the schedule: PATCH (If-Match) an edited one, POST a new one; the page reloads. */
+async function saveConfig(ctx, config, body) {
+  if (config) {
+    await api(`${CONFIGS}/${enc(config.id)}`, {
+      method: "PATCH",
+      json: body,
+      headers: { "If-Match": `"${config.version}"` },
     });
-  });
-  return form;
+    ctx.reloadAndFocus(`Schedule “${body.title}” saved.`);
+  } else {
+    await api(CONFIGS, { method: "POST", json: body });
+    ctx.reloadAndFocus(`Schedule “${body.title}” created.`);
+  }
 }

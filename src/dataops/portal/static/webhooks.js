@@ -12,6 +12,7 @@ import {
   errorBox,
   field,
   fill,
+  fillList,
   focusResult,
   h,
   loading,
@@ -19,6 +20,7 @@ import {
   shownOnce,
   uid,
   when,
+  zoneName,
 } from "./dom.js";
 
 const HOOKS = "/work/api/webhooks";
@@ -31,10 +33,6 @@ const EVENTS = [
   ["bundle.created", "A bundle is created"],
   ["notification.created", "A notification is created"],
 ];
-
-function zoneName() {
-  return Intl.DateTimeFormat().resolvedOptions().timeZone || "local time";
-}
 
 function failedIn(message, what, error) {
   message.error(`${what}: ${error.full || error.message}`);
@@ -100,22 +98,7 @@ function addForm(page) {
     autocapitalize: "off",
   });
   const description = h("input", { type: "text", name: "description", maxlength: "200" });
-  const boxes = EVENTS.map(([name]) =>
-    h("input", { type: "checkbox", name: "events", value: name, id: uid("event") }),
-  );
-  const events = h(
-    "fieldset",
-    { class: "events", id: uid("events") },
-    h("legend", {}, "Events"),
-    boxes.map((box, i) =>
-      h(
-        "div",
-        { class: "check" },
-        box,
-        h("label", { for: box.id }, h("code", {}, EVENTS[i][0]), " ", h("small", {}, EVENTS[i][1])),
-      ),
-    ),
-  );
+  const { boxes, events } = eventChoices();
   const fields = {
     url: field("URL", url, "https and a public address (http to loopback only in local/test)."),
     events,
@@ -133,25 +116,7 @@ function addForm(page) {
     h("div", { class: "actions" }, save),
     message.el,
   );
-  const errorEls = [];
-  const clearErrors = () => {
-    errorEls.splice(0).forEach((el) => el.remove());
-    Object.values(controls).forEach((c) => {
-      c.removeAttribute("aria-invalid");
-      const hint = document.getElementById(`${c.id}-hint`);
-      if (hint) c.setAttribute("aria-describedby", hint.id);
-      else c.removeAttribute("aria-describedby");
-    });
-  };
-  const showError = (key, text) => {
-    const control = controls[key];
-    const el = h("p", { class: "field-error", id: `${control.id}-error` }, text);
-    errorEls.push(el);
-    fields[key].append(el);
-    control.setAttribute("aria-invalid", "true");
-    const hint = document.getElementById(`${control.id}-hint`);
-    control.setAttribute("aria-describedby", [el.id, hint ? hint.id : null].filter(Boolean).join(" "));
-  };
+  const { clearErrors, showError } = markedErrors(controls, fields);
   const focusField = (key) => (key === "events" ? boxes[0] : controls[key]).focus();
 
   form.addEventListener("submit", (event) => {
@@ -173,14 +138,7 @@ function addForm(page) {
       try {
         made = await api(HOOKS, { method: "POST", json: body });
       } catch (error) {
-        const mine = (error.errors || []).filter((e) => controls[e.field]);
-        mine.forEach((e) => showError(e.field, e.message));
-        if (mine.length && mine.length === (error.errors || []).length) {
-          message.error("Not added: check the marked field(s).");
-          focusField(mine[0].field);
-        } else {
-          failedIn(message, "Not added", error);
-        }
+        notAdded(error, { controls, message, showError, focusField });
         return;
       }
       form.reset();
@@ -191,47 +149,83 @@ function addForm(page) {
   return form;
 }
 
+/** A refused endpoint: the errors on its fields under them (the first takes the focus),
+ * anything else in the message. */
+function notAdded(error, { controls, message, showError, focusField }) {
+  const mine = (error.errors || []).filter((e) => controls[e.field]);
+  mine.forEach((e) => showError(e.field, e.message));
+  if (mine.length && mine.length === (error.errors || []).length) {
+    message.error("Not added: check the marked field(s).");
+    focusField(mine[0].field);
+  } else {
+    failedIn(message, "Not added", error);
+  }
+}
+
+/** One checkbox per event, in a fieldset. */
+function eventChoices() {
+  const boxes = EVENTS.map(([name]) =>
+    h("input", { type: "checkbox", name: "events", value: name, id: uid("event") }),
+  );
+  const events = h(
+    "fieldset",
+    { class: "events", id: uid("events") },
+    h("legend", {}, "Events"),
+    boxes.map((box, i) =>
+      h(
+        "div",
+        { class: "check" },
+        box,
+        h("label", { for: box.id }, h("code", {}, EVENTS[i][0]), " ", h("small", {}, EVENTS[i][1])),
+      ),
+    ),
+  );
+  return { boxes, events };
+}
+
+/** Errors shown under their field (`fields[key]`), marking its control (`controls[key]`)
+ * invalid and described by the error: showError(key, text), clearErrors(). */
+function markedErrors(controls, fields) {
+  const errorEls = [];
+  const clearErrors = () => {
+    errorEls.splice(0).forEach((el) => el.remove());
+    Object.values(controls).forEach((c) => {
+      c.removeAttribute("aria-invalid");
+      const hint = document.getElementById(`${c.id}-hint`);
+      if (hint) c.setAttribute("aria-describedby", hint.id);
+      else c.removeAttribute("aria-describedby");
+    });
+  };
+  const showError = (key, text) => {
+    const control = controls[key];
+    const el = h("p", { class: "field-error", id: `${control.id}-error` }, text);
+    errorEls.push(el);
+    fields[key].append(el);
+    control.setAttribute("aria-invalid", "true");
+    const hint = document.getElementById(`${control.id}-hint`);
+    control.setAttribute("aria-describedby", [el.id, hint ? hint.id : null].filter(Boolean).join(" "));
+  };
+  return { clearErrors, showError };
+}
+
 async function refreshList(page) {
-  let found;
-  try {
-    found = await api(HOOKS, { query: { limit: 100 } });
-  } catch (error) {
-    fill(page.listBody, errorBox("The endpoints are", error));
-    return;
-  }
-  if (!found.items.length) {
-    fill(page.listBody, empty("No webhook endpoint yet."));
-    return;
-  }
-  fill(
+  await fillList(
     page.listBody,
-    h("ul", { class: "webhooks" }, found.items.map((webhook) => endpointCard(page, webhook))),
+    () => api(HOOKS, { query: { limit: 100 } }),
+    "The endpoints are",
+    "No webhook endpoint yet.",
+    (items) => h("ul", { class: "webhooks" }, items.map((webhook) => endpointCard(page, webhook))),
   );
 }
 
 function endpointCard(page, webhook) {
   const titleId = uid("webhook");
-  const message = messageArea();
-  const confirmSlot = h("div", {});
-  const log = h("div", { class: "delivery-log" });
-  const reloadWith = async (text, kind = "ok") => {
-    await page.refresh();
-    page.ctx.flash(text, kind);
-    focusResult(document.querySelector("#flash .flash"), true);
-  };
-  const patch = async (changes, done) => {
-    try {
-      await api(`${HOOKS}/${enc(webhook.id)}`, {
-        method: "PATCH",
-        json: changes,
-        headers: { "If-Match": `"${webhook.version}"` },
-      });
-    } catch (error) {
-      if (error.versionMismatch) await reloadWith("The endpoint changed; it has been reloaded.", "error");
-      else failedIn(message, "Not changed", error);
-      return;
-    }
-    await reloadWith(done);
+  const at = {
+    page,
+    webhook,
+    message: messageArea(),
+    confirmSlot: h("div", {}),
+    log: h("div", { class: "delivery-log" }),
   };
   const toggle = h(
     "button",
@@ -240,12 +234,88 @@ function endpointCard(page, webhook) {
   );
   toggle.addEventListener("click", () =>
     busy(toggle, () =>
-      patch(
+      patchEndpoint(
+        at,
         { enabled: !webhook.enabled },
         `${webhook.url} ${webhook.enabled ? "disabled" : "enabled"}.`,
       ),
     ),
   );
+  return h(
+    "li",
+    { class: ["card", "webhook"], "aria-labelledby": titleId, dataset: { webhookId: webhook.id } },
+    h(
+      "h3",
+      { id: titleId },
+      h("span", { class: "webhook-url" }, webhook.url),
+      " ",
+      badge(webhook.enabled ? "enabled" : "disabled"),
+    ),
+    webhook.description ? h("p", { class: "hint" }, webhook.description) : null,
+    endpointMeta(webhook),
+    h(
+      "div",
+      { class: "actions", role: "group", "aria-label": `Actions for ${webhook.url}` },
+      toggle,
+      testButton(at),
+      logButton(at),
+      rotateButton(at),
+      removeButton(at),
+    ),
+    at.confirmSlot,
+    at.message.el,
+    at.log,
+  );
+}
+
+function endpointMeta(webhook) {
+  return h(
+    "dl",
+    { class: "meta" },
+    h("dt", {}, "Events"),
+    h(
+      "dd",
+      {},
+      h("ul", { class: "event-list" }, webhook.events.map((e) => h("li", {}, h("code", {}, e)))),
+    ),
+    h("dt", {}, "Created"),
+    h("dd", {}, `${when(webhook.createdAt)} (${zoneName()})`),
+    webhook.secretRotatedUntil
+      ? [
+          h("dt", {}, "Old secret signs until"),
+          h("dd", {}, `${when(webhook.secretRotatedUntil)} (${zoneName()})`),
+        ]
+      : null,
+  );
+}
+
+/** Reload the list, then say `text` in the flash and move the focus there. */
+async function reloadWith(page, text, kind = "ok") {
+  await page.refresh();
+  page.ctx.flash(text, kind);
+  focusResult(document.querySelector("#flash .flash"), true);
+}
+
+/** PATCH the endpoint (If-Match its version) and reload saying `done`. `at`: the
+ * endpoint card's state {page, webhook, message, confirmSlot, log}. */
+async function patchEndpoint(at, changes, done) {
+  const { page, webhook } = at;
+  try {
+    await api(`${HOOKS}/${enc(webhook.id)}`, {
+      method: "PATCH",
+      json: changes,
+      headers: { "If-Match": `"${webhook.version}"` },
+    });
+  } catch (error) {
+    if (error.versionMismatch) await reloadWith(page, "The endpoint changed; it has been reloaded.", "error");
+    else failedIn(at.message, "Not changed", error);
+    return;
+  }
+  await reloadWith(page, done);
+}
+
+function testButton(at) {
+  const { page, webhook, message, log } = at;
   const test = h("button", { type: "button", disabled: !webhook.enabled }, "Send test event");
   test.addEventListener("click", () =>
     busy(test, async () => {
@@ -261,64 +331,78 @@ function endpointCard(page, webhook) {
       if (log.hasChildNodes()) await loadLog(webhook, log, page.ctx, false);
     }),
   );
-  const rotate = h("button", { type: "button" }, "Rotate secret");
-  rotate.addEventListener("click", () => {
+  return test;
+}
+
+/** A button that asks first: it opens confirmBox(`ask`) in the card's confirm slot; its
+ * Cancel empties the slot and gives the focus back to the button. */
+function confirmingButton(at, text, cls, ask) {
+  const { confirmSlot } = at;
+  const button = h("button", { type: "button", class: cls }, text);
+  button.addEventListener("click", () => {
     fill(
       confirmSlot,
       confirmBox({
-        label: `Confirm rotating the secret of ${webhook.url}`,
-        question: "Rotate the signing secret? ",
-        detail:
-          "A new secret is made and shown once; the old one keeps signing too for 24 hours, so your receiver can switch.",
-        yes: "Yes, rotate",
+        ...ask,
         cancel: () => {
           confirmSlot.replaceChildren();
-          rotate.focus();
-        },
-        act: async (box) => {
-          const made = await api(`${HOOKS}/${enc(webhook.id)}/rotate-secret`, {
-            method: "POST",
-            headers: { "If-Match": `"${webhook.version}"` },
-          }).catch((error) => {
-            failedIn(box.message, "Not rotated", error);
-            return null;
-          });
-          if (!made) return;
-          await page.refresh();
-          showSecret(page, made, made.secret, `New secret for ${made.url}`);
+          button.focus();
         },
       }),
     );
   });
-  const remove = h("button", { type: "button", class: "bad" }, "Delete");
-  remove.addEventListener("click", () => {
-    fill(
-      confirmSlot,
-      confirmBox({
-        label: `Confirm deleting ${webhook.url}`,
-        question: `Delete the endpoint ${webhook.url}? `,
-        detail: "Nothing more is sent to it; deliveries still waiting fail.",
-        yes: "Yes, delete",
-        danger: true,
-        cancel: () => {
-          confirmSlot.replaceChildren();
-          remove.focus();
-        },
-        act: async (box) => {
-          try {
-            await api(`${HOOKS}/${enc(webhook.id)}`, {
-              method: "DELETE",
-              headers: { "If-Match": `"${webhook.version}"` },
-            });
-          } catch (error) {
-            failedIn(box.message, "Not deleted", error);
-            return;
-          }
-          await reloadWith(`Endpoint ${webhook.url} deleted.`);
-        },
-      }),
-    );
+  return button;
+}
+
+function rotateButton(at) {
+  const { page, webhook } = at;
+  return confirmingButton(at, "Rotate secret", undefined, {
+    label: `Confirm rotating the secret of ${webhook.url}`,
+    question: "Rotate the signing secret? ",
+    detail:
+      "A new secret is made and shown once; the old one keeps signing too for 24 hours, so your receiver can switch.",
+    yes: "Yes, rotate",
+    act: async (box) => {
+      const made = await api(`${HOOKS}/${enc(webhook.id)}/rotate-secret`, {
+        method: "POST",
+        headers: { "If-Match": `"${webhook.version}"` },
+      }).catch((error) => {
+        failedIn(box.message, "Not rotated", error);
+        return null;
+      });
+      if (!made) return;
+      await page.refresh();
+      showSecret(page, made, made.secret, `New secret for ${made.url}`);
+    },
   });
+}
+
+function removeButton(at) {
+  const { page, webhook } = at;
+  return confirmingButton(at, "Delete", "bad", {
+    label: `Confirm deleting ${webhook.url}`,
+    question: `Delete the endpoint ${webhook.url}? `,
+    detail: "Nothing more is sent to it; deliveries still waiting fail.",
+    yes: "Yes, delete",
+    danger: true,
+    act: async (box) => {
+      try {
+        await api(`${HOOKS}/${enc(webhook.id)}`, {
+          method: "DELETE",
+          headers: { "If-Match": `"${webhook.version}"` },
+        });
+      } catch (error) {
+        failedIn(box.message, "Not deleted", error);
+        return;
+      }
+      await reloadWith(page, `Endpoint ${webhook.url} deleted.`);
+    },
+  });
+}
+
+/** "Delivery log": shows the endpoint's deliveries below the card, or hides them. */
+function logButton(at) {
+  const { page, webhook, log } = at;
   const showLog = h("button", { type: "button", "aria-expanded": "false" }, "Delivery log");
   showLog.addEventListener("click", () =>
     busy(showLog, async () => {
@@ -331,48 +415,7 @@ function endpointCard(page, webhook) {
       await loadLog(webhook, log, page.ctx, true);
     }),
   );
-  return h(
-    "li",
-    { class: ["card", "webhook"], "aria-labelledby": titleId, dataset: { webhookId: webhook.id } },
-    h(
-      "h3",
-      { id: titleId },
-      h("span", { class: "webhook-url" }, webhook.url),
-      " ",
-      badge(webhook.enabled ? "enabled" : "disabled"),
-    ),
-    webhook.description ? h("p", { class: "hint" }, webhook.description) : null,
-    h(
-      "dl",
-      { class: "meta" },
-      h("dt", {}, "Events"),
-      h(
-        "dd",
-        {},
-        h("ul", { class: "event-list" }, webhook.events.map((e) => h("li", {}, h("code", {}, e)))),
-      ),
-      h("dt", {}, "Created"),
-      h("dd", {}, `${when(webhook.createdAt)} (${zoneName()})`),
-      webhook.secretRotatedUntil
-        ? [
-            h("dt", {}, "Old secret signs until"),
-            h("dd", {}, `${when(webhook.secretRotatedUntil)} (${zoneName()})`),
-          ]
-        : null,
-    ),
-    h(
-      "div",
-      { class: "actions", role: "group", "aria-label": `Actions for ${webhook.url}` },
-      toggle,
-      test,
-      showLog,
-      rotate,
-      remove,
-    ),
-    confirmSlot,
-    message.el,
-    log,
-  );
+  return showLog;
 }
 
 /** "Do X? Yes / Cancel"; `act(box)` runs on yes, with the button busy. */
@@ -434,35 +477,11 @@ async function loadLog(webhook, log, ctx, focus, note = null) {
       }
     }),
   );
-  const zone = zoneName();
   fill(
     log,
     h("h4", { id: headingId, tabindex: "-1" }, "Delivery log"),
     found.items.length
-      ? h(
-          "div",
-          { class: "table-wrap" },
-          h(
-            "table",
-            { class: "table deliveries", "aria-labelledby": headingId },
-            h(
-              "thead",
-              {},
-              h(
-                "tr",
-                {},
-                h("th", { scope: "col" }, "Event"),
-                h("th", { scope: "col" }, "Status"),
-                h("th", { scope: "col" }, "HTTP"),
-                h("th", { scope: "col" }, "Attempts"),
-                h("th", { scope: "col" }, "Last error"),
-                h("th", { scope: "col" }, `Time (${zone})`),
-                h("th", { scope: "col" }, h("span", { class: "sr-only" }, "Actions")),
-              ),
-            ),
-            rows,
-          ),
-        )
+      ? deliveryTable(headingId, rows)
       : empty("Nothing sent to this endpoint yet."),
     h("div", { class: "actions" }, more, refresh),
     message.el,
@@ -473,6 +492,34 @@ async function loadLog(webhook, log, ctx, focus, note = null) {
   } else if (focus) {
     focusResult(log.querySelector("h4"), true);
   }
+}
+
+function deliveryTable(headingId, rows) {
+  const zone = zoneName();
+  return h(
+    "div",
+    { class: "table-wrap" },
+    h(
+      "table",
+      { class: "table deliveries", "aria-labelledby": headingId },
+      h(
+        "thead",
+        {},
+        h(
+          "tr",
+          {},
+          h("th", { scope: "col" }, "Event"),
+          h("th", { scope: "col" }, "Status"),
+          h("th", { scope: "col" }, "HTTP"),
+          h("th", { scope: "col" }, "Attempts"),
+          h("th", { scope: "col" }, "Last error"),
+          h("th", { scope: "col" }, `Time (${zone})`),
+          h("th", { scope: "col" }, h("span", { class: "sr-only" }, "Actions")),
+        ),
+      ),
+      rows,
+    ),
+  );
 }
 
 function deliveryRow(webhook, delivery, message, reload) {
