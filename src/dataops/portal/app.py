@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib import resources
@@ -11,9 +12,9 @@ from fastapi import Body, FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from dataops import http_problems as problems
 from dataops.config import Settings
 from dataops.domain.models import User
-from dataops.engine import problems
 from dataops.portal.broker import EngineBroker, EngineConnector
 from dataops.portal.gateway import (
     API_DOCS,
@@ -26,6 +27,8 @@ from dataops.portal.logins import HashPool, LoginRefused, Logins, client_address
 from dataops.portal.ratelimit import LoginLimiter
 from dataops.services import auth
 from dataops.services.context import Workspace
+
+log = logging.getLogger("dataops.portal")
 
 
 def content_security_policy(settings: Settings) -> str:
@@ -80,7 +83,7 @@ def create_portal_app(
         lifespan=lifespan,
         redirect_slashes=False,  # `/auth/login/` is a 404, never a redirect
     )
-    problems.install(app)
+    problems.install(app, log)
     secure = workspace.settings.secure_cookies
     csp = content_security_policy(workspace.settings)
     page_headers = _page_headers(csp)
