@@ -33,9 +33,9 @@ from dataops.config import Settings
 from dataops.domain import clock
 from dataops.domain.errors import ConfigurationError, Conflict
 from dataops.engine.app import create_engine_app
-from dataops.lambda_invoke import LambdaInvokeTransport
 from dataops.portal.app import create_portal_app
 from dataops.portal.connectors import HttpEngine
+from dataops.portal.lambda_invoke import LambdaInvokeTransport
 from dataops.services import people
 from dataops.services.context import Workspace
 

@@ -15,11 +15,12 @@ import pytest
 from botocore.stub import Stubber
 from fastapi.testclient import TestClient
 
-from dataops import lambda_handlers, lambda_invoke, runtime
+from dataops import lambda_handlers, runtime
 from dataops.domain.errors import ConfigurationError
-from dataops.lambda_invoke import LambdaInvokeTransport
+from dataops.portal import lambda_invoke
 from dataops.portal.app import create_portal_app
 from dataops.portal.connectors import HttpEngine
+from dataops.portal.lambda_invoke import LambdaInvokeTransport
 from dataops.services.context import Workspace
 from tests.aws.support import HandlerLambdaClient, body_of, function_url_event, streaming
 from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, login, make_settings

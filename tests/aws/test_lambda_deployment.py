@@ -17,7 +17,8 @@ import boto3
 import httpx
 import pytest
 
-from dataops import lambda_handlers, lambda_invoke
+from dataops import lambda_handlers
+from dataops.portal import lambda_invoke
 from tests.aws.support import HandlerLambdaClient, body_of, function_url_event
 from tests.aws.test_upload_round_trip import new_bucket
 from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD

@@ -25,10 +25,10 @@ from dataops.domain.models import ApiToken, User
 from dataops.engine.app import create_engine_app
 from dataops.portal.gateway import AUTH_BODY_LIMIT, Authenticator
 from dataops.portal.logins import HashPool, LoginRefused, Logins, client_address
-from dataops.portal.ratelimit import LoginLimiter
 from dataops.services import auth, passwords, people
 from dataops.services.context import Workspace
 from dataops.services.people import SYSTEM
+from dataops.services.ratelimit import LoginLimiter
 from dataops.store.dynamodb import DynamoStore
 from dataops.store.port import Filters, PageRequest
 from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, PASSWORD, login, make_settings

@@ -28,10 +28,10 @@ from dataops.domain.enums import Role
 from dataops.domain.errors import Forbidden, ValidationFailed
 from dataops.domain.models import Actor
 from dataops.engine.app import JSON_BODY_LIMIT, create_engine_app
-from dataops.portal.ratelimit import LoginLimiter
 from dataops.services import auth, idempotency
 from dataops.services.context import Workspace
 from dataops.services.people import SYSTEM
+from dataops.services.ratelimit import LoginLimiter
 from dataops.store.dynamodb import DynamoStore
 from dataops.store.port import MetadataStore, PageRequest
 from dataops.store.sqlite import SqliteStore

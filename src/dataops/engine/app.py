@@ -10,10 +10,9 @@ import orjson
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from dataops import http_problems as problems
 from dataops.domain.errors import PayloadTooLarge
-from dataops.engine import problems
 from dataops.engine.openapi import public_openapi
-from dataops.engine.perimeter import Nosniff, counted_body
 from dataops.engine.routes import (
     artifacts,
     export,
@@ -29,6 +28,7 @@ from dataops.engine.routes import (
     webhooks,
     workflow,
 )
+from dataops.http_perimeter import Nosniff, counted_body
 from dataops.services import proofs
 from dataops.services.context import Workspace
 from dataops.services.people import SYSTEM
@@ -178,7 +178,7 @@ def create_engine_app(
     app.state.workspace = workspace
     ensure_settings(workspace)  # (the expiry sweep counts from its first day)
     proofs.index_blocked(workspace, SYSTEM)  # once: the todo tasks stored before it
-    problems.install(app)
+    problems.install(app, log)
     for module in _ROUTE_MODULES:
         app.include_router(module.router)
     app.openapi = lambda: public_openapi(app)  # type: ignore[method-assign]

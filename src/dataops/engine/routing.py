@@ -13,10 +13,10 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from fastapi.routing import APIRoute
 
+from dataops import http_problems as problems
 from dataops.domain.errors import FieldError, ValidationFailed
 from dataops.domain.policy import MAX_DEPTH, nesting_depth
 from dataops.domain.text import UNPAIRED_SURROGATE, has_unpaired_surrogate
-from dataops.engine import problems
 
 MAX_BODY_DEPTH = 2 * MAX_DEPTH
 """How deeply a JSON body may nest: a free-form value at its limit, in any field."""

@@ -2,30 +2,25 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib import resources
-from typing import Annotated, Any
 
-from fastapi import Body, FastAPI, Request
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
-from starlette.concurrency import run_in_threadpool
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from dataops import http_problems as problems
 from dataops.config import Settings
-from dataops.domain.models import User
-from dataops.engine import problems
+from dataops.portal import auth_routes
+from dataops.portal.auth_routes import AuthContext
 from dataops.portal.broker import EngineBroker, EngineConnector
-from dataops.portal.gateway import (
-    API_DOCS,
-    SESSION_COOKIE,
-    ApiGateway,
-    Authenticator,
-    cross_site,
-)
-from dataops.portal.logins import HashPool, LoginRefused, Logins, client_address
-from dataops.portal.ratelimit import LoginLimiter
-from dataops.services import auth
+from dataops.portal.gateway import API_DOCS, ApiGateway, Authenticator
+from dataops.portal.logins import HashPool, Logins
 from dataops.services.context import Workspace
+from dataops.services.ratelimit import LoginLimiter
+
+log = logging.getLogger("dataops.portal")
 
 
 def content_security_policy(settings: Settings) -> str:
@@ -46,25 +41,14 @@ def _page_headers(csp: str) -> dict[str, str]:
     }
 
 
-def _user_json(user: User) -> dict[str, Any]:
-    return {
-        "id": user.id,
-        "email": user.email,
-        "name": user.name,
-        "role": user.role.value,
-        # The UI shows every timestamp in the user's own zone, labelled.
-        "timezone": user.timezone,
-    }
-
-
 def create_portal_app(
     workspace: Workspace, engine: EngineConnector, portal_secret: str
 ) -> ApiGateway:
     """The portal: `/work/api/*` and `/work/health` through `ApiGateway` to the broker,
-    which reaches the engine through `engine`; `/auth/*` and the UI as FastAPI routes
-    behind it."""
+    which reaches the engine through `engine`; `/auth/*` (`auth_routes`) and the UI as
+    FastAPI routes behind it."""
     broker = EngineBroker(engine, portal_secret)
-    authenticator = Authenticator(workspace)
+    hashes = HashPool()
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -80,114 +64,45 @@ def create_portal_app(
         lifespan=lifespan,
         redirect_slashes=False,  # `/auth/login/` is a 404, never a redirect
     )
-    problems.install(app)
-    secure = workspace.settings.secure_cookies
-    csp = content_security_policy(workspace.settings)
-    page_headers = _page_headers(csp)
-
-    hashes = HashPool()
+    problems.install(app, log)
+    authenticator = Authenticator(workspace)
     logins = Logins(workspace, LoginLimiter(workspace.store), hashes)
+    app.state.auth = AuthContext(workspace, authenticator, logins, hashes)
+    app.state.csp = content_security_policy(workspace.settings)
+    app.include_router(auth_routes.router)
+    app.include_router(pages)
     body_limit = workspace.settings.max_upload_bytes + 1024 * 1024
-
-    async def current_user(request: Request) -> tuple[User, str]:
-        """The caller and how they proved it: a bearer token or the session cookie."""
-        headers = request.headers
-        return await authenticator.user(headers.get("authorization"), headers.get("cookie"))
-
-    @app.post("/auth/login")
-    async def login(
-        request: Request,
-        email: Annotated[str, Body(max_length=254, strict=True)],
-        password: Annotated[str, Body(max_length=1024, strict=True)],
-    ) -> JSONResponse:
-        address = client_address(request.scope, workspace.settings.trusted_proxies)
-        try:
-            session = await logins.login(email, password, address)
-        except LoginRefused as refused:
-            return problems.problem(
-                refused.status,
-                refused.slug,
-                refused.title,
-                refused.detail,
-                headers={"Retry-After": str(refused.retry_after)},
-            )
-        response = JSONResponse({"user": _user_json(session.user), "expiresAt": session.expires_at})
-        response.set_cookie(
-            SESSION_COOKIE,
-            session.token,
-            httponly=True,
-            samesite="lax",
-            secure=secure,
-            path="/",
-            max_age=int(auth.SESSION_LIFETIME.total_seconds()),
-        )
-        return response
-
-    @app.post("/auth/logout")
-    async def logout(request: Request) -> JSONResponse:
-        token = request.cookies.get(SESSION_COOKIE)
-        if token:
-            await run_in_threadpool(auth.logout, workspace, token)
-        response = JSONResponse({"loggedOut": True})
-        response.delete_cookie(
-            SESSION_COOKIE, path="/", secure=secure, httponly=True, samesite="lax"
-        )
-        return response
-
-    @app.post("/auth/password")
-    async def change_password(
-        request: Request,
-        current_password: Annotated[
-            str, Body(alias="currentPassword", max_length=1024, strict=True)
-        ],
-        new_password: Annotated[str, Body(alias="newPassword", max_length=1024, strict=True)],
-    ) -> JSONResponse:
-        """The caller changes their own password (current one required); their other
-        sessions are revoked, the one they are using stays. Both hashes run on the login
-        hash pool (no lock held, a full pool is 503 at once)."""
-        user, via = await current_user(request)
-        if via == "cookie" and cross_site(request.scope):
-            detail = "cross-site requests with a session cookie are refused"
-            return problems.problem(403, "cross-site", "Forbidden", detail)
-        cookie = request.cookies.get(SESSION_COOKIE) if via == "cookie" else None
-        keep = auth.secret_hash(cookie) if cookie else None
-        if not hashes.reserve():
-            return problems.problem(
-                503,
-                "login-busy",
-                "Too many logins at once",
-                "too many passwords are being checked at once; try again in 1 s",
-                headers={"Retry-After": "1"},
-            )
-        await hashes.run(
-            auth.change_own_password, workspace, user, current_password, new_password, keep
-        )
-        return JSONResponse({"changed": True})
-
-    @app.get("/auth/session")
-    async def session(request: Request) -> JSONResponse:
-        user, via = await current_user(request)
-        return JSONResponse({"authenticated": True, "via": via, "user": _user_json(user)})
-
-    @app.get(API_DOCS, response_class=HTMLResponse)
-    async def api_docs() -> Response:
-        """The API reference page: `apidocs.js` renders `/work/api/openapi.json`."""
-        html = resources.files("dataops.portal").joinpath("static/apidocs.html").read_text()
-        return HTMLResponse(html, headers=page_headers)
-
-    @app.get("/")
-    async def root() -> RedirectResponse:
-        return RedirectResponse("/work", status_code=302)
-
-    @app.get("/work", response_class=HTMLResponse)
-    @app.get("/work/{path:path}", response_class=HTMLResponse)
-    async def shell(path: str = "") -> Response:
-        if path.startswith("static/"):
-            return _static(path.removeprefix("static/"), csp)
-        html = resources.files("dataops.portal").joinpath("static/index.html").read_text()
-        return HTMLResponse(html, headers=page_headers)
-
     return ApiGateway(app, authenticator=authenticator, broker=broker, body_limit=body_limit)
+
+
+pages = APIRouter()
+"""The UI: its shell page for every `/work` address, its static files, the API reference."""
+
+
+def _csp(request: Request) -> str:
+    csp: str = request.app.state.csp
+    return csp
+
+
+@pages.get(API_DOCS, response_class=HTMLResponse)
+async def api_docs(request: Request) -> Response:
+    """The API reference page: `apidocs.js` renders `/work/api/openapi.json`."""
+    html = resources.files("dataops.portal").joinpath("static/apidocs.html").read_text()
+    return HTMLResponse(html, headers=_page_headers(_csp(request)))
+
+
+@pages.get("/")
+async def root() -> RedirectResponse:
+    return RedirectResponse("/work", status_code=302)
+
+
+@pages.get("/work", response_class=HTMLResponse)
+@pages.get("/work/{path:path}", response_class=HTMLResponse)
+async def shell(request: Request, path: str = "") -> Response:
+    if path.startswith("static/"):
+        return _static(path.removeprefix("static/"), _csp(request))
+    html = resources.files("dataops.portal").joinpath("static/index.html").read_text()
+    return HTMLResponse(html, headers=_page_headers(_csp(request)))
 
 
 _STATIC_TYPES = {".js": "text/javascript", ".css": "text/css", ".svg": "image/svg+xml"}

@@ -24,7 +24,7 @@ from starlette.responses import JSONResponse
 from starlette.types import Message, Receive, Scope, Send
 
 from dataops.domain.models import User
-from dataops.engine.problems import internal_error, problem
+from dataops.http_problems import internal_error, problem
 
 FORWARD_REQUEST = ("content-type", "accept", "if-match", "idempotency-key")
 FORWARD_RESPONSE = (

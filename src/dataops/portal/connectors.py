@@ -49,23 +49,7 @@ class AsgiEngine:
         self._host = (b"host", ENGINE_HOST.encode())
 
     async def call(self, request: EngineRequest, receive: Receive, send: Send) -> None:
-        headers = [self._host, *request.headers]
-        if request.content_length is not None:
-            headers.append((b"content-length", request.content_length))
-        scope: dict[str, Any] = {
-            "type": "http",
-            "asgi": {"version": "3.0", "spec_version": "2.3"},
-            "http_version": "1.1",
-            "method": request.method,
-            "scheme": "http",
-            "path": request.path,
-            "raw_path": request.raw_path,
-            "query_string": request.query,
-            "root_path": "",
-            "headers": headers,
-            "server": (ENGINE_HOST, 80),
-            "client": None,
-        }
+        scope = self._scope(request)
         deadline = asyncio.timeout(request.timeout)
         started = finished = False
 
@@ -103,6 +87,26 @@ class AsgiEngine:
             raise EngineUnavailable(request.request_id) from exc
         if not started:
             raise EngineUnavailable(f"the engine returned no answer ({request.request_id})")
+
+    def _scope(self, request: EngineRequest) -> dict[str, Any]:
+        """The engine's scope for `request`, as an ASGI server would build it."""
+        headers = [self._host, *request.headers]
+        if request.content_length is not None:
+            headers.append((b"content-length", request.content_length))
+        return {
+            "type": "http",
+            "asgi": {"version": "3.0", "spec_version": "2.3"},
+            "http_version": "1.1",
+            "method": request.method,
+            "scheme": "http",
+            "path": request.path,
+            "raw_path": request.raw_path,
+            "query_string": request.query,
+            "root_path": "",
+            "headers": headers,
+            "server": (ENGINE_HOST, 80),
+            "client": None,
+        }
 
     async def aclose(self) -> None:
         return None

@@ -25,10 +25,10 @@ from starlette.requests import cookie_parser
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from dataops import http_problems as problems
 from dataops.domain.errors import DataOpsError, Unauthorized
 from dataops.domain.models import ApiToken, User
-from dataops.engine import problems
-from dataops.engine.perimeter import counted_body, nosniff
+from dataops.http_perimeter import counted_body, nosniff
 from dataops.portal.broker import EngineBroker, log_request
 from dataops.services import auth
 from dataops.services.context import Workspace

@@ -198,6 +198,29 @@ class _ReusedConnectionClosed(Exception):
     """A pooled connection the engine had closed: nothing was answered on it."""
 
 
+async def _read_head(
+    connection: _Connection, out: _Outgoing
+) -> tuple[_Answer, httptools.HttpResponseParser]:
+    """Read the answer on `connection` up to the end of its headers (by `out.deadline`):
+    the answer so far and the parser that goes on reading it."""
+    answer = _Answer()
+    parser = answer.parser = httptools.HttpResponseParser(answer)
+    try:
+        async with asyncio.timeout_at(out.deadline):
+            while not answer.headers_done:
+                data = await connection.read()
+                if not data:
+                    if connection.reused:
+                        raise _ReusedConnectionClosed()
+                    raise EngineUnavailable(out.request.request_id)
+                parser.feed_data(data)
+    except TimeoutError:
+        raise EngineTimeout(out.request.request_id) from None
+    except httptools.HttpParserError as exc:
+        raise EngineUnavailable(out.request.request_id) from exc
+    return answer, parser
+
+
 class Http1Engine:
     def __init__(
         self,
@@ -315,21 +338,7 @@ class Http1Engine:
     async def _send_and_answer(self, connection: _Connection, out: _Outgoing, send: Send) -> bool:
         request = out.request
         body_sent = await self._send_request(connection, out)
-        answer = _Answer()
-        parser = answer.parser = httptools.HttpResponseParser(answer)
-        try:
-            async with asyncio.timeout_at(out.deadline):
-                while not answer.headers_done:
-                    data = await connection.read()
-                    if not data:
-                        if connection.reused:
-                            raise _ReusedConnectionClosed()
-                        raise EngineUnavailable(request.request_id)
-                    parser.feed_data(data)
-        except TimeoutError:
-            raise EngineTimeout(request.request_id) from None
-        except httptools.HttpParserError as exc:
-            raise EngineUnavailable(request.request_id) from exc
+        answer, parser = await _read_head(connection, out)
         status = parser.get_status_code()
         await send({"type": "http.response.start", "status": status, "headers": answer.headers})
         if request.method in _NO_BODY_METHODS:

@@ -27,9 +27,9 @@ from starlette.concurrency import run_in_threadpool
 from starlette.types import Scope
 
 from dataops.config import ProxyNetwork
-from dataops.portal.ratelimit import LoginLimiter
 from dataops.services import auth
 from dataops.services.context import Workspace
+from dataops.services.ratelimit import LoginLimiter
 
 _T = TypeVar("_T")
 QUEUED_PER_WORKER = 8

@@ -1,4 +1,5 @@
-"""RFC 9457 problem responses: one table maps the exception tree to HTTP statuses."""
+"""RFC 9457 problem responses, for the engine and the portal alike: one table maps the
+exception tree to HTTP statuses."""
 
 from __future__ import annotations
 
@@ -13,8 +14,6 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from dataops.domain import errors as e
 from dataops.domain.wording import field_detail
-
-log = logging.getLogger("dataops.engine")
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -142,7 +141,9 @@ def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
     return problem(422, "validation", "Invalid field values", detail, errors=fields)
 
 
-def install(app: FastAPI) -> None:
+def install(app: FastAPI, log: logging.Logger) -> None:
+    """Answer every error of `app` as a problem; `log` records the unexpected ones."""
+
     async def on_dataops(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, e.DataOpsError)
         return problem_for(exc)

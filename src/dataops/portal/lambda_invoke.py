@@ -27,7 +27,7 @@ from typing import Any
 
 import httpx
 
-from dataops.engine.problems import problem
+from dataops.http_problems import problem
 
 log = logging.getLogger("dataops.portal")
 

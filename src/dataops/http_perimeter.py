@@ -1,5 +1,5 @@
-"""ASGI pieces the engine's and the portal's outer layers share: a body limit counted as
-the bytes arrive, and the header every response carries."""
+"""ASGI pieces the engine's and the portal's outer layers share (neither app owns them):
+a body limit counted as the bytes arrive, and the header every response carries."""
 
 from __future__ import annotations
 
