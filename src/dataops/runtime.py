@@ -75,6 +75,15 @@ def build_blobs(settings: Settings) -> BlobStore:
     )
 
 
+def build_archive_blobs(settings: Settings) -> BlobStore:
+    """The S3 bucket `dataops export --to-s3` uploads to (DATAOPS_EXPORT_ARCHIVE_BUCKET)."""
+    from dataops.blobs.s3 import S3Blobs
+
+    if not settings.export_archive_bucket:
+        raise ConfigurationError("--to-s3 needs DATAOPS_EXPORT_ARCHIVE_BUCKET")
+    return S3Blobs(settings.export_archive_bucket, endpoint_url=settings.s3_endpoint)
+
+
 def build_workspace(settings: Settings) -> Workspace:
     return Workspace(store=build_store(settings), blobs=build_blobs(settings), settings=settings)
 
