@@ -29,7 +29,7 @@ from dataops.domain.models import (
     TaskDefinition,
 )
 from dataops.domain.status import ReviewAction
-from dataops.services import artifacts, files, tasks, workflow
+from dataops.services import artifact_review, artifacts, files, tasks, workflow
 from dataops.services.context import Workspace
 from dataops.store.port import PageRequest
 
@@ -140,7 +140,7 @@ def load_demo(ws: Workspace) -> bool:
             "data_class": DataClass.INTERNAL,
         },
     )
-    artifacts.review_artifact(ws, actor, prep.id, ReviewAction.APPROVE)
+    artifact_review.review_artifact(ws, actor, prep.id, ReviewAction.APPROVE)
     artifacts.register_artifact(
         ws,
         assistant,
@@ -180,7 +180,7 @@ def load_demo(ws: Workspace) -> bool:
             "data_class": DataClass.PUBLIC,
         },
     )
-    artifacts.review_artifact(
+    artifact_review.review_artifact(
         ws, actor, rejected.id, ReviewAction.REJECT, reason="Guest name misspelled in the headline."
     )
     invoice = b"Invoice EP42: 1 guest appearance, 0.00 EUR (demo)\n"

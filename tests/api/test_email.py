@@ -39,7 +39,7 @@ from dataops.domain.mail import digest_id
 from dataops.domain.models import Actor
 from dataops.domain.status import ReviewAction
 from dataops.scheduler import dispatch_until_idle, run_pass
-from dataops.services import artifacts, mail, notifications, people
+from dataops.services import artifact_review, artifacts, mail, notifications, people
 from dataops.services.context import Workspace
 from dataops.smtp import SmtpMailer, build_mailer
 from dataops.store.port import Filters, PageRequest
@@ -176,7 +176,9 @@ def test_an_immediate_user_gets_the_email_and_an_off_user_none(
             "metadata": {"owner": "finance-internal-marker"},
         },
     )
-    artifacts.review_artifact(ws, _admin(ws), made.id, ReviewAction.REJECT, reason="wrong <month>")
+    artifact_review.review_artifact(
+        ws, _admin(ws), made.id, ReviewAction.REJECT, reason="wrong <month>"
+    )
     now = datetime.now(UTC)
     _notify(ws, ada, "Quarterly access review: due today", "tsk_1", now)
     _notify(ws, bob, "Quarterly access review: due today", "tsk_1", now)

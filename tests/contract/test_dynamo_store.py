@@ -27,7 +27,7 @@ from dataops.domain.errors import (
 )
 from dataops.domain.models import Actor, Artifact, ProofRequirement, Task
 from dataops.domain.status import ReviewAction
-from dataops.services import artifacts, people, tasks, workflow
+from dataops.services import artifact_review, artifacts, people, tasks, workflow
 from dataops.services.context import Workspace
 from dataops.services.evidence import StoreEvidence
 from dataops.store.dynamodb import DynamoStore, table_definitions
@@ -619,7 +619,7 @@ def test_an_archive_between_the_proof_check_and_the_commit_fails_the_completion(
     def check_then_archive(self: StoreEvidence, **kwargs: Any) -> list[Artifact]:
         found = original(self, **kwargs)
         if found and not slipped:  # another request archives it meanwhile
-            archived = artifacts.review_artifact(
+            archived = artifact_review.review_artifact(
                 workspace, actor, found[0].id, ReviewAction.ARCHIVE
             )
             slipped.append(archived)
@@ -678,16 +678,16 @@ def test_concurrent_reviews_never_let_a_completion_through_without_approved_proo
         "reopen": lambda t, a: tasks.update_task(
             workspace, actor, t.id, {"status": TaskStatus.TODO}, None
         ),
-        "approve": lambda t, a: artifacts.review_artifact(
+        "approve": lambda t, a: artifact_review.review_artifact(
             workspace, actor, a.id, ReviewAction.APPROVE
         ),
-        "reject": lambda t, a: artifacts.review_artifact(
+        "reject": lambda t, a: artifact_review.review_artifact(
             workspace, actor, a.id, ReviewAction.REJECT, reason="not yet"
         ),
-        "submit": lambda t, a: artifacts.review_artifact(
+        "submit": lambda t, a: artifact_review.review_artifact(
             workspace, actor, a.id, ReviewAction.SUBMIT
         ),
-        "archive": lambda t, a: artifacts.review_artifact(
+        "archive": lambda t, a: artifact_review.review_artifact(
             workspace, actor, a.id, ReviewAction.ARCHIVE
         ),
     }

@@ -12,7 +12,7 @@ notification both try, one commits and the other gets `Conflict` and reads again
 Producers in the same unit of work as the change that causes them: `stage-change`
 (`tasks._advance_stage`), `review-requested` and `artifact-rejected`
 (`services/artifacts.py`), `proof-withdrawn` (`proofs._refresh`, wherever it marks a
-task), `recurring-due` (the occurrence's own transaction, `recurring._make`). The
+task), `recurring-due` (the occurrence's own transaction, `recurring_pass._make`). The
 runner's pass (`notify_due`) makes `task-due`, `task-overdue`, `follow-up-due` and
 `missing-evidence`, only for open tasks dated today or earlier, reading them through
 the tasks' (status, date) index up to today: its cost grows with the due tasks, not the
