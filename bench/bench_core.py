@@ -39,7 +39,8 @@ from dataops.domain.enums import (
     ProofType,
     StorageProvider,
 )
-from dataops.domain.models import Artifact, AuditEvent, Bundle, ProofRequirement, Task
+from dataops.domain.messages import AuditEvent
+from dataops.domain.models import Artifact, Bundle, ProofRequirement, Task
 from dataops.services import artifact_reads, tasks
 from dataops.services.context import Workspace
 from dataops.store.port import PageRequest, UnitOfWork

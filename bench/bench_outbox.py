@@ -37,8 +37,9 @@ from typing import Any
 from dataops import runtime
 from dataops.config import Settings
 from dataops.delivery import HttpSender
+from dataops.domain.accounts import Actor
 from dataops.domain.enums import ArtifactType, Role
-from dataops.domain.models import Actor, OutboxMessage
+from dataops.domain.messages import OutboxMessage
 from dataops.domain.webhooks import EVENTS
 from dataops.scheduler import dispatch_until_idle
 from dataops.services import artifact_review, artifacts, people, webhooks, workflow

@@ -34,9 +34,9 @@ import httpx
 
 import servers
 import workload
+from dataops.domain.accounts import Actor
 from dataops.domain.enums import ArtifactStatus, ArtifactType, TaskStatus
 from dataops.domain.errors import ProofMissing
-from dataops.domain.models import Actor
 from dataops.domain.status import ReviewAction
 from dataops.services import artifact_reads, artifact_review, artifacts, tasks
 from dataops.services.context import Workspace

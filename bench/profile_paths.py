@@ -34,9 +34,9 @@ from typing import Any
 import loadgen
 import servers
 import workload
+from dataops.domain.accounts import Actor
 from dataops.domain.enums import ArtifactStatus, ArtifactType, TaskStatus
 from dataops.domain.errors import ProofMissing
-from dataops.domain.models import Actor
 from dataops.services import artifact_reads, artifacts, tasks
 from dataops.services.context import Workspace
 from dataops.store.port import PageRequest

@@ -26,6 +26,7 @@ from fastapi.testclient import TestClient
 
 from dataops import runtime
 from dataops.config import Settings
+from dataops.domain.accounts import Actor
 from dataops.domain.enums import (
     ArtifactStatus,
     ArtifactType,
@@ -36,7 +37,6 @@ from dataops.domain.enums import (
 )
 from dataops.domain.errors import ConfigurationError
 from dataops.domain.mail import digest_id
-from dataops.domain.models import Actor
 from dataops.domain.status import ReviewAction
 from dataops.scheduler import dispatch_until_idle, run_pass
 from dataops.services import artifact_review, artifacts, mail, notifications, people
@@ -416,7 +416,7 @@ def test_patch_me(portal: TestClient) -> None:
 
 
 def test_an_import_refuses_a_bad_user_timezone_or_choice() -> None:
-    from dataops.domain.models import User
+    from dataops.domain.accounts import User
     from dataops.domain.rules import user_errors
 
     user = User("usr_1", "a@example.com", "A", Role.VIEWER, "2025-01-01T00:00:00.000Z")

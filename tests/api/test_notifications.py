@@ -16,6 +16,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from dataops import runtime, scheduler
+from dataops.domain.accounts import Actor
 from dataops.domain.clock import parse_ts, today
 from dataops.domain.codec import fields_from_dict
 from dataops.domain.enums import (
@@ -27,7 +28,8 @@ from dataops.domain.enums import (
     TaskStatus,
 )
 from dataops.domain.errors import Forbidden, NotFound
-from dataops.domain.models import Actor, Notification, ProofRequirement, Task, Template
+from dataops.domain.messages import Notification
+from dataops.domain.models import ProofRequirement, Task, Template
 from dataops.domain.status import ReviewAction
 from dataops.services import (
     artifact_review,

@@ -30,6 +30,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from dataops.domain.accounts import Actor
 from dataops.domain.codec import to_dict
 from dataops.domain.enums import (
     ArtifactStatus,
@@ -40,7 +41,7 @@ from dataops.domain.enums import (
     TaskStatus,
 )
 from dataops.domain.errors import Conflict
-from dataops.domain.models import Actor, Artifact, ProofRequirement, Task
+from dataops.domain.models import Artifact, ProofRequirement, Task
 from dataops.domain.status import ReviewAction
 from dataops.services import artifact_reads, artifact_review, artifacts, people, tasks, workflow
 from dataops.services.context import Workspace

@@ -27,10 +27,10 @@ from standardwebhooks.webhooks import WebhookVerificationError
 
 from dataops import runtime
 from dataops.delivery import HttpSender, RefusedAddress, _GuardedBackend
+from dataops.domain.accounts import Actor
 from dataops.domain.clock import now as clock_now
 from dataops.domain.enums import ArtifactStatus, ArtifactType, DataClass, Role
 from dataops.domain.errors import ValidationFailed
-from dataops.domain.models import Actor
 from dataops.domain.webhooks import EVENTS, address_problem, url_problem
 from dataops.scheduler import dispatch_until_idle
 from dataops.services import artifact_review, artifacts, events, outbox, people, webhooks, workflow

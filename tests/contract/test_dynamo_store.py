@@ -17,6 +17,7 @@ import pytest
 
 from dataops import runtime
 from dataops.config import Settings
+from dataops.domain.accounts import Actor
 from dataops.domain.enums import ArtifactStatus, ArtifactType, ProofType, Role, TaskStatus
 from dataops.domain.errors import (
     ConfigurationError,
@@ -25,7 +26,7 @@ from dataops.domain.errors import (
     StorageUnavailable,
     VersionConflict,
 )
-from dataops.domain.models import Actor, Artifact, ProofRequirement, Task
+from dataops.domain.models import Artifact, ProofRequirement, Task
 from dataops.domain.status import ReviewAction
 from dataops.services import artifact_review, artifacts, people, tasks, workflow
 from dataops.services.context import Workspace

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from dataops.demo import load_demo
+from dataops.domain.accounts import Actor
 from dataops.domain.clock import new_id, now_ts, parse_ts
 from dataops.domain.enums import (
     ArtifactStatus,
@@ -28,7 +29,6 @@ from dataops.domain.enums import (
 )
 from dataops.domain.errors import ProofMissing
 from dataops.domain.models import (
-    Actor,
     BundleLink,
     FileRecord,
     Phase,

@@ -13,15 +13,16 @@ from typing import Any
 
 import pytest
 
-from dataops.domain import models
+from dataops.domain import accounts, messages, models
 from dataops.domain.codec import camel, fields_from_dict, from_dict, snake, to_dict
 from dataops.domain.enums import ArtifactStatus, ArtifactType, DataClass, ProofType, StorageProvider
 
 ENTITIES: list[type[Any]] = sorted(
     (
         cls
-        for _, cls in inspect.getmembers(models, inspect.isclass)
-        if dataclasses.is_dataclass(cls) and cls.__module__ == models.__name__
+        for module in (models, accounts, messages)
+        for _, cls in inspect.getmembers(module, inspect.isclass)
+        if dataclasses.is_dataclass(cls) and cls.__module__ == module.__name__
     ),
     key=lambda cls: cls.__name__,
 )

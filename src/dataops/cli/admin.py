@@ -186,6 +186,13 @@ def _seconds(value: str) -> int:
 
 def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """tokens, users, blobs."""
+    _add_tokens(sub)
+    _add_users(sub)
+    _add_blobs(sub)
+
+
+def _add_tokens(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """tokens create, list, revoke."""
     tokens = sub.add_parser("tokens", help="API tokens").add_subparsers(
         dest="action", required=True
     )
@@ -207,6 +214,9 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     revoke.add_argument("token_id")
     revoke.set_defaults(handler=_tokens_revoke)
 
+
+def _add_users(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """users add, passwd, list, disable, enable."""
     users = sub.add_parser("users", help="portal users").add_subparsers(
         dest="action", required=True
     )
@@ -233,6 +243,10 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
         toggle = users.add_parser(action, help=what)
         toggle.add_argument("email")
         toggle.set_defaults(handler=_users_disable)
+
+
+def _add_blobs(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """blobs sweep."""
     blobs = sub.add_parser("blobs", help="local-dev blob store").add_subparsers(
         dest="action", required=True
     )

@@ -10,6 +10,7 @@ from dataops.config import Settings
 
 if TYPE_CHECKING:
     from dataops.runtime import Admin
+    from dataops.scheduler import BackgroundRunner
     from dataops.services.context import Workspace
 
 
@@ -39,35 +40,37 @@ def _serve(args: argparse.Namespace) -> int:
     )
     _announce_admin(admin)
     _sweep_at_start(workspace)
-    runner = None
-    if settings.scheduler_interval_seconds > 0:
-        from dataops.scheduler import BackgroundRunner
+    runners = _start_background(workspace)
+    try:
+        uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    finally:
+        for runner in runners:
+            runner.stop()
+    workspace.store.close()
+    return 0
 
-        runner = BackgroundRunner(workspace, settings.scheduler_interval_seconds).start()
+
+def _start_background(workspace: Workspace) -> list[BackgroundRunner]:
+    """The recurring-work runner and the outbox dispatcher, each unless its interval is 0."""
+    from dataops.scheduler import BackgroundRunner, OutboxRunner
+
+    settings = workspace.settings
+    runners: list[BackgroundRunner] = []
+    if settings.scheduler_interval_seconds > 0:
+        runners.append(BackgroundRunner(workspace, settings.scheduler_interval_seconds).start())
         print(
             f"  recurring work: a pass every {settings.scheduler_interval_seconds} s "
             f"(DATAOPS_SCHEDULER_INTERVAL_SECONDS; 0 turns it off)",
             file=sys.stderr,
         )
-    dispatcher = None
     if settings.outbox_interval_seconds > 0:
-        from dataops.scheduler import OutboxRunner
-
-        dispatcher = OutboxRunner(workspace, settings.outbox_interval_seconds).start()
+        runners.append(OutboxRunner(workspace, settings.outbox_interval_seconds).start())
         print(
             f"  outbox: a dispatcher pass every {settings.outbox_interval_seconds} s "
             f"(DATAOPS_OUTBOX_INTERVAL_SECONDS; 0 turns it off)",
             file=sys.stderr,
         )
-    try:
-        uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
-    finally:
-        if runner is not None:
-            runner.stop()
-        if dispatcher is not None:
-            dispatcher.stop()
-    workspace.store.close()
-    return 0
+    return runners
 
 
 def _sweep_at_start(workspace: Workspace) -> None:

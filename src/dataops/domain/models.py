@@ -7,23 +7,48 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from dataops.domain.accounts import (
+    SYSTEM_ACTOR_ID,
+    Actor,
+    ApiToken,
+    Credential,
+    IdempotencyRecord,
+    LoginThrottle,
+    Session,
+    User,
+    WorkspaceSettings,
+)
 from dataops.domain.enums import (
     ArtifactStatus,
     ArtifactType,
     BundleStatus,
     DataClass,
-    EmailNotifications,
-    EntityType,
     FileCategory,
-    NotificationType,
     ProofType,
-    ReviewPolicy,
-    Role,
     SourceType,
     StorageProvider,
     TaskStatus,
     UploadStatus,
 )
+from dataops.domain.messages import AuditEvent, Notification, OutboxMessage, Webhook
+
+# Accounts and messages have modules of their own; the store backends, the portal and the
+# portable format still name every record through this one.
+__all__ = [
+    "SYSTEM_ACTOR_ID",
+    "Actor",
+    "ApiToken",
+    "AuditEvent",
+    "Credential",
+    "IdempotencyRecord",
+    "LoginThrottle",
+    "Notification",
+    "OutboxMessage",
+    "Session",
+    "User",
+    "Webhook",
+    "WorkspaceSettings",
+]
 
 
 @dataclass
@@ -417,241 +442,3 @@ class Artifact:
             storage_uri=self.storage_uri,
             status=self.status,
         )
-
-
-@dataclass
-class AuditEvent:
-    """Append-only history of one change."""
-
-    id: str
-    entity_type: EntityType
-    entity_id: str
-    action: str
-    created_at: str
-    actor_id: str | None = None
-    before: dict[str, Any] | None = None
-    after: dict[str, Any] | None = None
-    summary: str | None = None
-
-
-@dataclass
-class Notification:
-    id: str
-    type: NotificationType
-    message: str
-    created_at: str
-    user_id: str | None = None
-    task_id: str | None = None
-    bundle_id: str | None = None
-    template_id: str | None = None
-    artifact_id: str | None = None
-    due_at: str | None = None
-    dismissed: bool = False
-    read_at: str | None = None
-    dedupe_key: str | None = None
-    """Unique in the store: a digest of (type, subject, recipient, UTC day), so there is
-    at most one such notification per day (`services/notifications.py`); None on
-    notifications made before deduplication."""
-    version: int = 1
-
-    @property
-    def unread_key(self) -> str | None:
-        """The index value of a notification not yet read or dismissed ("true"), else
-        None (a sparse index: `?unread=true` reads only unread ones)."""
-        return "true" if self.read_at is None and not self.dismissed else None
-
-
-@dataclass
-class User:
-    id: str
-    email: str
-    name: str
-    role: Role
-    created_at: str
-    email_notifications: EmailNotifications = EmailNotifications.OFF
-    timezone: str = "UTC"
-    """IANA time zone: when the user's daily e-mail digest is due (08:00 there)."""
-    disabled: bool = False
-    """A disabled user cannot log in; their sessions and API tokens are refused (401)."""
-    version: int = 1
-
-    @property
-    def digest_key(self) -> str | None:
-        """The sparse index value of a user who chose the daily digest ("daily"), else
-        None: the scheduler's digest pass reads only those users."""
-        return "daily" if self.email_notifications == EmailNotifications.DAILY else None
-
-
-@dataclass
-class Credential:
-    """A user's password hash, kept apart from the user record so it can never leak with it."""
-
-    user_id: str
-    password_hash: str
-    updated_at: str
-
-
-@dataclass
-class Session:
-    """A portal login; `id` is the SHA-256 of the cookie value, never the value itself."""
-
-    id: str
-    user_id: str
-    created_at: str
-    expires_at: str
-    revoked: bool = False
-    version: int = 1
-
-
-@dataclass
-class WorkspaceSettings:
-    """Workspace-wide settings, one record (`id` is always "workspace")."""
-
-    id: str
-    updated_at: str
-    review_policy: ReviewPolicy = ReviewPolicy.SELF_ALLOWED
-    expiry_swept_through: str | None = None
-    """The last date whose expiring proofs were marked withdrawn (the expiry sweep)."""
-    blocked_indexed: bool = False
-    """Every todo task's `proof_blocked` has been judged once (the pass that fills the
-    Blocked lane's index for the tasks stored before it existed: `proofs.index_blocked`)."""
-    updated_by: str | None = None
-    version: int = 1
-
-
-@dataclass
-class ApiToken:
-    """A bearer token for scripts and assistants; `token_hash` is the SHA-256 of the secret,
-    which is shown once at creation and never stored."""
-
-    id: str
-    user_id: str
-    name: str
-    token_hash: str
-    created_at: str
-    last_used_at: str | None = None
-    revoked_at: str | None = None
-    expires_at: str | None = None
-    """None: the token never expires (`--expires-in 0`, and every token made before
-    tokens expired)."""
-    version: int = 1
-
-
-@dataclass
-class LoginThrottle:
-    """Recent login attempts of one account or one client address (`portal/ratelimit.py`):
-    counted before the password is checked, taken back when it was right.
-    `id` is `thr_` + the SHA-256 of the kind and the key, so no email or address is kept."""
-
-    id: str
-    failures: list[str]
-    """Timestamps of the latest attempts still in the window, oldest first."""
-    expires_at: str
-    """When the newest attempt leaves the window; from then the record says nothing."""
-    version: int = 1
-
-
-@dataclass
-class IdempotencyRecord:
-    """The first result of a request sent with an Idempotency-Key. `id` is a hash of the
-    caller, the operation and the key; `request_hash` identifies the body."""
-
-    id: str
-    request_hash: str
-    result_id: str
-    result: dict[str, Any]
-    created_at: str
-    expires_at: str
-    version: int = 1
-
-
-@dataclass(frozen=True)
-class Actor:
-    """The authenticated caller as the engine sees it."""
-
-    id: str
-    email: str
-    role: Role
-    name: str | None = None
-
-
-SYSTEM_ACTOR_ID = "system"
-"""Actor id of the CLI and start-up (`dataops users add`, bootstrap, scheduled work): no
-user record has it, and relationships that name an actor may name it."""
-
-
-@dataclass
-class Webhook:
-    """An endpoint that receives signed event deliveries (CONTRACT §8, Standard Webhooks).
-
-    `secret` (`whsec_` + base64) signs every delivery; it is shown once when made or
-    rotated and never again (not in the API, not in the export). After a rotation the
-    `previous_secret` signs too until `previous_secret_until` (24 h), so a receiver can
-    switch over without losing a delivery."""
-
-    id: str
-    url: str
-    events: list[str]
-    secret: str
-    created_at: str
-    updated_at: str
-    enabled: bool = True
-    description: str | None = None
-    previous_secret: str | None = None
-    previous_secret_until: str | None = None
-    created_by: str | None = None
-    deleted_at: str | None = None
-    """Set by DELETE: the endpoint is gone (404), its secret erased, its log kept."""
-    version: int = 1
-
-    @property
-    def enabled_key(self) -> str | None:
-        """The sparse index value of an enabled endpoint ("true"), else None: the event
-        producers read only the enabled endpoints."""
-        return "true" if self.enabled and self.deleted_at is None else None
-
-    @property
-    def listed_key(self) -> str | None:
-        """The sparse index value of an endpoint not deleted ("true"): the list."""
-        return "true" if self.deleted_at is None else None
-
-
-@dataclass
-class OutboxMessage:
-    """One delivery of one event to one consumer, written in the unit of work of the change
-    that caused the event (the outbox). `channel` names the consumer kind (`webhook`; an
-    e-mail channel is another kind with its own `target_id`), `target_id` the consumer.
-
-    `body` is the exact JSON text that is signed and sent, so every attempt and every
-    redelivery sends the same bytes under the same `id` (the `webhook-id` header).
-
-    Dispatch state: `status` is `pending` until it is `delivered` or `failed` (given up at
-    `give_up_at`). A pending message is due once `next_attempt_at` has passed; a dispatcher
-    claims it by moving `next_attempt_at` to its lease's end (`lease_until`) in a write
-    conditional on `version`, so no other dispatcher takes it while the lease runs, and a
-    dispatcher that dies mid-way leaves it due again when the lease ends. A finished
-    message keeps the time of its last attempt in `next_attempt_at` (the log's order)."""
-
-    id: str
-    channel: str
-    target_id: str
-    event_type: str
-    body: str
-    created_at: str
-    next_attempt_at: str
-    give_up_at: str
-    status: str = "pending"
-    attempts: int = 0
-    lease_until: str | None = None
-    last_attempt_at: str | None = None
-    last_status_code: int | None = None
-    last_error: str | None = None
-    last_response: str | None = None
-    delivered_at: str | None = None
-    version: int = 1
-
-    @property
-    def due_key(self) -> str | None:
-        """The sparse index value of a message still to deliver ("pending"), else None:
-        dispatchers read due messages through it in `next_attempt_at` order."""
-        return "pending" if self.status == "pending" else None

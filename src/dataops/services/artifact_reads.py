@@ -12,7 +12,8 @@ from datetime import date, timedelta
 from dataops.domain.clock import today
 from dataops.domain.enums import ArtifactStatus, EntityType
 from dataops.domain.errors import ValidationFailed
-from dataops.domain.models import Artifact, AuditEvent, Bundle, Task
+from dataops.domain.messages import AuditEvent
+from dataops.domain.models import Artifact, Bundle, Task
 from dataops.services.common import refresh_refs, require
 from dataops.services.context import Workspace
 from dataops.services.proofs import live

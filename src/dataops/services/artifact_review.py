@@ -6,15 +6,16 @@ from __future__ import annotations
 
 import copy
 
+from dataops.domain.accounts import Actor
 from dataops.domain.clock import now_ts
 from dataops.domain.codec import camel
 from dataops.domain.enums import ArtifactStatus, EntityType
 from dataops.domain.errors import Conflict, Forbidden, IllegalTransition, ValidationFailed
-from dataops.domain.models import Actor, Approval, Artifact
+from dataops.domain.models import Approval, Artifact
 from dataops.domain.permissions import barred_as_creator, check_review
 from dataops.domain.status import ReviewAction, check_move
 from dataops.services import events, settings
-from dataops.services.common import audit, check_version, require, save
+from dataops.services.common import audit, check_version, require, save, save_audited
 from dataops.services.context import Workspace
 from dataops.services.notifications import notify_review_change, notify_reviewers
 from dataops.services.proofs import refresh_citing, refresh_tasks
@@ -99,32 +100,31 @@ def apply_review(
         artifact.reviewed_at = stamp
         artifact.review_reason = reason.strip() if reason else None
     if action == ReviewAction.SUPERSEDE and superseded_by:
-        successor = require(uow.artifacts, superseded_by, "artifact", "supersededBy")
-        if successor.status in (
-            ArtifactStatus.ARCHIVED,
-            ArtifactStatus.SUPERSEDED,
-            ArtifactStatus.REJECTED,
-        ):
-            raise Conflict(f"the successor {successor.id!r} is {successor.status.value}")
-        if successor.supersedes not in (None, artifact.id):
-            raise Conflict(
-                f"the successor {successor.id!r} already supersedes {successor.supersedes!r}"
-            )
-        artifact.superseded_by = successor.id
-        if successor.supersedes != artifact.id:
-            before = copy.deepcopy(successor)
-            successor.supersedes = artifact.id
-            save(uow.artifacts, successor)
-            audit(
-                uow,
-                actor,
-                EntityType.ARTIFACT,
-                successor.id,
-                "update",
-                before=before,
-                after=successor,
-                summary=f"supersedes {artifact.id}",
-            )
+        _link_successor(uow, actor, artifact, superseded_by)
+
+
+def _link_successor(uow: UnitOfWork, actor: Actor, artifact: Artifact, superseded_by: str) -> None:
+    """Point `artifact` at its successor and the successor back at it (audited), when the
+    successor is live and supersedes nothing else."""
+    successor = require(uow.artifacts, superseded_by, "artifact", "supersededBy")
+    if successor.status in (
+        ArtifactStatus.ARCHIVED,
+        ArtifactStatus.SUPERSEDED,
+        ArtifactStatus.REJECTED,
+    ):
+        raise Conflict(f"the successor {successor.id!r} is {successor.status.value}")
+    if successor.supersedes not in (None, artifact.id):
+        raise Conflict(
+            f"the successor {successor.id!r} already supersedes {successor.supersedes!r}"
+        )
+    artifact.superseded_by = successor.id
+    if successor.supersedes != artifact.id:
+        before = copy.deepcopy(successor)
+        successor.supersedes = artifact.id
+        summary = f"supersedes {artifact.id}"
+        save_audited(
+            uow, actor, uow.artifacts, EntityType.ARTIFACT, "update", before, successor, summary
+        )
 
 
 def check_policy(uow: UnitOfWork, actor: Actor, artifact: Artifact, action: ReviewAction) -> None:

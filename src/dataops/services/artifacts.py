@@ -7,6 +7,7 @@ import copy
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from dataops.domain.accounts import Actor
 from dataops.domain.clock import new_id, now_ts
 from dataops.domain.codec import camel, from_dict
 from dataops.domain.enums import OWNED_PROVIDERS, ArtifactStatus, EntityType
@@ -17,7 +18,7 @@ from dataops.domain.errors import (
     ValidationFailed,
     VersionConflict,
 )
-from dataops.domain.models import Actor, Approval, Artifact, Bundle, Task
+from dataops.domain.models import Approval, Artifact, Bundle, Task
 from dataops.domain.permissions import check_create_status, check_status_field
 from dataops.domain.policy import infer_provider
 from dataops.domain.rules import artifact_errors
@@ -94,6 +95,40 @@ def register_artifact(
 def _register(
     ws: Workspace, actor: Actor, data: dict[str, Any], claim: tuple[str, str] | None
 ) -> Artifact:
+    artifact = _new_artifact(ws, actor, data)
+    with ws.store.unit_of_work(write=True) as uow:
+        if artifact.status == ArtifactStatus.APPROVED:
+            check_policy(uow, actor, artifact, ReviewAction.APPROVE)
+        if claim is not None:
+            first = idempotency.replayed(uow, *claim)
+            if first is not None:
+                replay: Artifact = from_dict(Artifact, first)
+                return replay
+            idempotency.remember(uow, *claim, artifact.id, artifact)
+        _check_relations(uow, artifact, data.keys())
+        uow.artifacts.add(artifact)
+        _relink(uow, artifact, None, None)
+        later = refresh_citing(uow, actor, None, artifact)
+        audit(
+            uow,
+            actor,
+            EntityType.ARTIFACT,
+            artifact.id,
+            "create",
+            after=artifact,
+            summary=f"registered {artifact.type.value} artifact as {artifact.status.value}",
+        )
+        reviewers = notify_review_change(uow, actor.id, None, artifact)
+        events.artifact_changed(uow, None, artifact)
+        uow.commit()
+    refresh_tasks(ws, actor, later)
+    notify_reviewers(ws, artifact, reviewers)
+    return artifact
+
+
+def _new_artifact(ws: Workspace, actor: Actor, data: dict[str, Any]) -> Artifact:
+    """The artifact a register body describes, checked (fields, status, storage, the
+    object's facts when DataOps owns it), not stored yet."""
     stamp = now_ts()
     uri = data["storage_uri"]
     artifact = Artifact(
@@ -125,33 +160,6 @@ def _register(
         artifact.reviewed_by, artifact.reviewed_at = actor.id, stamp
         artifact.approvals = [Approval(actor.id, stamp)]
         artifact.self_reviewed = True
-    with ws.store.unit_of_work(write=True) as uow:
-        if artifact.status == ArtifactStatus.APPROVED:
-            check_policy(uow, actor, artifact, ReviewAction.APPROVE)
-        if claim is not None:
-            first = idempotency.replayed(uow, *claim)
-            if first is not None:
-                replay: Artifact = from_dict(Artifact, first)
-                return replay
-            idempotency.remember(uow, *claim, artifact.id, artifact)
-        _check_relations(uow, artifact, data.keys())
-        uow.artifacts.add(artifact)
-        _relink(uow, artifact, None, None)
-        later = refresh_citing(uow, actor, None, artifact)
-        audit(
-            uow,
-            actor,
-            EntityType.ARTIFACT,
-            artifact.id,
-            "create",
-            after=artifact,
-            summary=f"registered {artifact.type.value} artifact as {artifact.status.value}",
-        )
-        reviewers = notify_review_change(uow, actor.id, None, artifact)
-        events.artifact_changed(uow, None, artifact)
-        uow.commit()
-    refresh_tasks(ws, actor, later)
-    notify_reviewers(ws, artifact, reviewers)
     return artifact
 
 
@@ -183,13 +191,7 @@ def update_artifact(
         check_version(current, expected_version)
         updated, uri_changed = _changed(current, changes)
         if _OBJECT_FIELDS & changes.keys():
-            owned = updated.storage_provider in OWNED_PROVIDERS
-            if (facts is not None and facts.location != _location(updated)) or (
-                facts is None and owned
-            ):
-                raise VersionConflict(f"artifact {current.id!r} changed while this request ran")
-            if facts is not None:
-                updated.checksum, updated.size_bytes = facts.checksum, facts.size_bytes
+            _take_facts(updated, facts)
         raise_if(artifact_errors(updated, uri_changed=uri_changed))
         if uri_changed:
             guard_local_storage(ws, updated.storage_provider)
@@ -197,55 +199,60 @@ def update_artifact(
         for name, value in relation_changes.items():
             setattr(updated, name, value)
         _check_relations(uow, updated, changes.keys())
-        reset = content_changed(current, updated)
-        status = changes.get("status")
-        if reset and (status is None or status == current.status):
-            reset_review(updated, reset)
-        elif status is not None and status != current.status:
-            apply_review(
-                uow,
-                actor,
-                updated,
-                action_for_status(status),
-                reason=changes.get("review_reason"),
-                superseded_by=changes.get("superseded_by"),
-                reason_field="reviewReason",
-            )
+        action, summary = _patch_review(uow, actor, current, updated, changes)
         if updated == current:
             return current
         later = _save_relinked(uow, actor, current, updated)
-        if reset and updated.status != current.status:
-            audit(
-                uow,
-                actor,
-                EntityType.ARTIFACT,
-                updated.id,
-                "review-reset",
-                before=current,
-                after=updated,
-                summary=updated.review_reason,
-            )
-        elif status is not None and status != current.status:
-            audit(
-                uow,
-                actor,
-                EntityType.ARTIFACT,
-                updated.id,
-                action_for_status(status).value,
-                before=current,
-                after=updated,
-                summary=f"status set to {status.value}",
-            )
-        else:
-            audit(
-                uow, actor, EntityType.ARTIFACT, updated.id, "update", before=current, after=updated
-            )
+        audit(
+            uow,
+            actor,
+            EntityType.ARTIFACT,
+            updated.id,
+            action,
+            before=current,
+            after=updated,
+            summary=summary,
+        )
         reviewers = notify_review_change(uow, actor.id, current.status, updated)
         events.artifact_changed(uow, current.status, updated)
         uow.commit()
     refresh_tasks(ws, actor, later)
     notify_reviewers(ws, updated, reviewers)
     return updated
+
+
+def _patch_review(
+    uow: UnitOfWork, actor: Actor, current: Artifact, updated: Artifact, changes: dict[str, Any]
+) -> tuple[str, str | None]:
+    """A PATCH's effect on review, on `updated`: a content change withdraws an approval,
+    a new status is a review move. The audit action and summary of the PATCH."""
+    reset = content_changed(current, updated)
+    status = changes.get("status")
+    if reset and (status is None or status == current.status):
+        reset_review(updated, reset)
+    elif status is not None and status != current.status:
+        apply_review(
+            uow,
+            actor,
+            updated,
+            action_for_status(status),
+            reason=changes.get("review_reason"),
+            superseded_by=changes.get("superseded_by"),
+            reason_field="reviewReason",
+        )
+    return _update_audit(current, updated, status, bool(reset))
+
+
+def _update_audit(
+    current: Artifact, updated: Artifact, status: ArtifactStatus | None, reset: bool
+) -> tuple[str, str | None]:
+    """The audit action and summary of a PATCH: an approval withdrawn by a content change,
+    a review move, or a plain update."""
+    if reset and updated.status != current.status:
+        return "review-reset", updated.review_reason
+    if status is not None and status != current.status:
+        return action_for_status(status).value, f"status set to {status.value}"
+    return "update", None
 
 
 def _changed(current: Artifact, changes: dict[str, Any]) -> tuple[Artifact, bool]:
@@ -263,6 +270,16 @@ def _changed(current: Artifact, changes: dict[str, Any]) -> tuple[Artifact, bool
         if required in changes and changes[required] is None:
             raise ValidationFailed.one(camel(required), "cannot be cleared")
     return updated, uri_changed
+
+
+def _take_facts(updated: Artifact, facts: _Facts | None) -> None:
+    """Put the object facts checked before the write on `updated`; VersionConflict when
+    the artifact read in the write no longer agrees with them."""
+    owned = updated.storage_provider in OWNED_PROVIDERS
+    if (facts is not None and facts.location != _location(updated)) or (facts is None and owned):
+        raise VersionConflict(f"artifact {updated.id!r} changed while this request ran")
+    if facts is not None:
+        updated.checksum, updated.size_bytes = facts.checksum, facts.size_bytes
 
 
 def _checked_facts(ws: Workspace, current: Artifact, changes: dict[str, Any]) -> _Facts | None:

@@ -7,16 +7,17 @@ from dataclasses import dataclass
 from typing import Any, BinaryIO
 
 from dataops.blobs.port import MAX_PRESIGN_SECONDS
+from dataops.domain.accounts import Actor
 from dataops.domain.clock import new_id, now_ts
 from dataops.domain.enums import OWNED_PROVIDERS, EntityType, FileCategory, StorageProvider
 from dataops.domain.errors import Conflict, StorageUnavailable
-from dataops.domain.models import Actor, FileRecord
+from dataops.domain.models import FileRecord
 from dataops.domain.policy import infer_provider
 from dataops.domain.rules import file_errors
 from dataops.services import owned, proofs
 from dataops.services.common import audit, guard_local_storage, raise_if, require
 from dataops.services.context import Workspace
-from dataops.store.port import Filters, Page, PageRequest
+from dataops.store.port import Filters, Page, PageRequest, UnitOfWork
 
 
 @dataclass(frozen=True)
@@ -82,17 +83,7 @@ def upload_file(ws: Workspace, actor: Actor, upload: Upload) -> FileRecord:
     try:
         with ws.store.unit_of_work(write=True) as uow:
             require(uow.tasks, task.id, "task", "taskId")
-            uow.files.add(record)
-            proofs.recheck_task(uow, actor, record.task_id)
-            audit(
-                uow,
-                actor,
-                EntityType.FILE,
-                record.id,
-                "upload",
-                after=record,
-                summary=f"{record.size_bytes} bytes for task {task.id}",
-            )
+            add_file(uow, actor, record, "upload", f"{record.size_bytes} bytes for task {task.id}")
             uow.commit()
     except BaseException:
         ws.blobs.delete(stored.uri)  # no metadata, so no bytes either
@@ -130,11 +121,18 @@ def register_file(ws: Workspace, actor: Actor, data: dict[str, Any]) -> FileReco
             require(uow.bundles, record.bundle_id, "bundle", "bundleId")
         else:
             record.bundle_id = task.bundle_id
-        uow.files.add(record)
-        proofs.recheck_task(uow, actor, record.task_id)
-        audit(uow, actor, EntityType.FILE, record.id, "register", after=record)
+        add_file(uow, actor, record, "register")
         uow.commit()
     return record
+
+
+def add_file(
+    uow: UnitOfWork, actor: Actor, record: FileRecord, action: str, summary: str | None = None
+) -> None:
+    """Add a file record in `uow`, bring its task's proof up to date, and audit it."""
+    uow.files.add(record)
+    proofs.recheck_task(uow, actor, record.task_id)
+    audit(uow, actor, EntityType.FILE, record.id, action, after=record, summary=summary)
 
 
 def get_file(ws: Workspace, file_id: str) -> FileRecord:

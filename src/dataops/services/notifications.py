@@ -31,7 +31,8 @@ from dataops.domain.clock import format_ts, new_id, parse_ts
 from dataops.domain.clock import now as clock_now
 from dataops.domain.enums import ArtifactStatus, NotificationType, Role, TaskStatus
 from dataops.domain.errors import Conflict
-from dataops.domain.models import Artifact, Bundle, Notification, Task, Template
+from dataops.domain.messages import Notification
+from dataops.domain.models import Artifact, Bundle, Task, Template
 from dataops.domain.proof import describe_missing, evaluate
 from dataops.services import events, mail
 from dataops.services.context import Workspace

@@ -6,6 +6,7 @@ import copy
 import re
 from typing import Any
 
+from dataops.domain.accounts import SYSTEM_ACTOR_ID, Actor, Credential, User
 from dataops.domain.clock import new_id, now_ts
 from dataops.domain.codec import camel, to_dict
 from dataops.domain.enums import EmailNotifications, EntityType, Role
@@ -16,7 +17,7 @@ from dataops.domain.errors import (
     ValidationFailed,
     VersionConflict,
 )
-from dataops.domain.models import SYSTEM_ACTOR_ID, Actor, AuditEvent, Credential, Notification, User
+from dataops.domain.messages import AuditEvent, Notification
 from dataops.domain.rules import user_errors
 from dataops.services import passwords
 from dataops.services.common import audit, raise_if, require

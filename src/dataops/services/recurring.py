@@ -8,12 +8,14 @@ import copy
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from operator import attrgetter
 from typing import Any
 
+from dataops.domain.accounts import Actor
 from dataops.domain.clock import new_id, now_ts
 from dataops.domain.enums import EntityType
 from dataops.domain.errors import Conflict, NotFound, ValidationFailed
-from dataops.domain.models import Actor, RecurringConfig
+from dataops.domain.models import RecurringConfig
 from dataops.domain.recurrence import (
     RecurrenceError,
     local_today,
@@ -22,7 +24,7 @@ from dataops.domain.recurrence import (
     upcoming,
 )
 from dataops.domain.rules import recurring_config_errors
-from dataops.services.common import audit, check_version, raise_if, require, save
+from dataops.services.common import audit, check_version, create_audited, raise_if, require, save
 from dataops.services.context import Workspace
 from dataops.store.port import Filters, Page, PageRequest, UnitOfWork
 
@@ -87,12 +89,8 @@ def _new_config(data: dict[str, Any]) -> RecurringConfig:
 
 def create_config(ws: Workspace, actor: Actor, data: dict[str, Any]) -> RecurringConfig:
     config = _new_config(data)
-    with ws.store.unit_of_work(write=True) as uow:
-        _check_links(uow, config)
-        uow.recurring_configs.add(config)
-        audit(uow, actor, EntityType.RECURRING_CONFIG, config.id, "create", after=config)
-        uow.commit()
-    return config
+    configs = attrgetter("recurring_configs")
+    return create_audited(ws, actor, EntityType.RECURRING_CONFIG, config, _check_links, configs)
 
 
 def update_config(

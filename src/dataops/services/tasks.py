@@ -9,15 +9,24 @@ from datetime import date, timedelta
 from enum import StrEnum
 from typing import Any
 
+from dataops.domain.accounts import Actor
 from dataops.domain.clock import new_id, now_ts, today
 from dataops.domain.codec import camel
 from dataops.domain.enums import EntityType, NotificationType, TaskStatus
 from dataops.domain.errors import Conflict, ProofMissing, ValidationFailed
-from dataops.domain.models import Actor, Artifact, Bundle, FileRecord, Task
+from dataops.domain.models import Artifact, Bundle, FileRecord, Task
 from dataops.domain.proof import ProofVerdict, describe_missing, evaluate
 from dataops.domain.rules import task_errors
 from dataops.services import events, proofs
-from dataops.services.common import audit, check_version, raise_if, refresh_refs, require, save
+from dataops.services.common import (
+    audit,
+    check_version,
+    raise_if,
+    refresh_refs,
+    require,
+    save,
+    save_audited,
+)
 from dataops.services.context import Workspace
 from dataops.services.evidence import PageEvidence, StoreEvidence
 from dataops.services.notifications import notify
@@ -384,16 +393,9 @@ def _advance_stage(uow: UnitOfWork, actor: Actor, bundle: Bundle, task: Task) ->
         return
     before = copy.deepcopy(bundle)
     bundle.stage = task.stage_on_complete
-    save(uow.bundles, bundle)
-    audit(
-        uow,
-        actor,
-        EntityType.BUNDLE,
-        bundle.id,
-        "stage-change",
-        before=before,
-        after=bundle,
-        summary=f"stage set to {bundle.stage} by completing task {task.id}",
+    summary = f"stage set to {bundle.stage} by completing task {task.id}"
+    save_audited(
+        uow, actor, uow.bundles, EntityType.BUNDLE, "stage-change", before, bundle, summary
     )
     notify(
         uow,
