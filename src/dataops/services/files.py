@@ -11,7 +11,7 @@ from dataops.domain.accounts import Actor
 from dataops.domain.clock import new_id, now_ts
 from dataops.domain.enums import OWNED_PROVIDERS, EntityType, FileCategory, StorageProvider
 from dataops.domain.errors import Conflict, StorageUnavailable
-from dataops.domain.models import FileRecord
+from dataops.domain.models import FileRecord, Task
 from dataops.domain.policy import infer_provider
 from dataops.domain.rules import file_errors
 from dataops.services import owned, proofs
@@ -44,20 +44,7 @@ class Content:
 def upload_file(ws: Workspace, actor: Actor, upload: Upload) -> FileRecord:
     """Store the bytes (checksum and size computed by the server), then the metadata."""
     file_id = new_id("fil")
-    probe = FileRecord(
-        id=file_id,
-        filename=upload.filename,
-        created_at=now_ts(),
-        task_id=upload.task_id,
-        content_type=upload.content_type,
-        tags=list(upload.tags),
-        category=upload.category,
-    )
-    raise_if(file_errors(probe))
-    with ws.store.unit_of_work() as uow:
-        task = require(uow.tasks, upload.task_id, "task", "taskId")
-        if upload.bundle_id:
-            require(uow.bundles, upload.bundle_id, "bundle", "bundleId")
+    task = _upload_task(ws, upload, file_id)
     stored = ws.blobs.put(
         f"files/{file_id}",
         upload.stream,
@@ -89,6 +76,26 @@ def upload_file(ws: Workspace, actor: Actor, upload: Upload) -> FileRecord:
         ws.blobs.delete(stored.uri)  # no metadata, so no bytes either
         raise
     return record
+
+
+def _upload_task(ws: Workspace, upload: Upload, file_id: str) -> Task:
+    """The task an upload is for, after checking its metadata and that its task and bundle
+    exist (before any byte is stored)."""
+    probe = FileRecord(
+        id=file_id,
+        filename=upload.filename,
+        created_at=now_ts(),
+        task_id=upload.task_id,
+        content_type=upload.content_type,
+        tags=list(upload.tags),
+        category=upload.category,
+    )
+    raise_if(file_errors(probe))
+    with ws.store.unit_of_work() as uow:
+        task = require(uow.tasks, upload.task_id, "task", "taskId")
+        if upload.bundle_id:
+            require(uow.bundles, upload.bundle_id, "bundle", "bundleId")
+    return task
 
 
 def register_file(ws: Workspace, actor: Actor, data: dict[str, Any]) -> FileRecord:
