@@ -336,6 +336,20 @@ def _due_notes(
         if not verdict.can_complete:
             message = f"{task.description}: {describe_missing(verdict)}"
             notes.append((NotificationType.MISSING_EVIDENCE, message, lacking))
+    return _task_notes(uow, task, notes, now, write=write)
+
+
+def _task_notes(
+    uow: UnitOfWork,
+    task: Task,
+    notes: list[tuple[NotificationType, str, list[str]]],
+    now: datetime,
+    *,
+    write: bool,
+) -> Counter[NotificationType]:
+    """Each (type, message, people) of `notes` about `task`, for each person: made in
+    `uow` when `write` (counted when made), else only counted."""
+    missing: Counter[NotificationType] = Counter()
     for kind, message, persons in notes:
         for person in persons:
             if not write:
