@@ -88,7 +88,7 @@ class ApiToken:
 
 @dataclass
 class LoginThrottle:
-    """Recent login attempts of one account or one client address (`portal/ratelimit.py`):
+    """Recent login attempts of one account or one client address (`services/ratelimit.py`):
     counted before the password is checked, taken back when it was right.
     `id` is `thr_` + the SHA-256 of the kind and the key, so no email or address is kept."""
 
