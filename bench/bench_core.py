@@ -39,8 +39,9 @@ from dataops.domain.enums import (
     ProofType,
     StorageProvider,
 )
-from dataops.domain.models import Artifact, AuditEvent, Bundle, ProofRequirement, Task
-from dataops.services import artifacts, tasks
+from dataops.domain.messages import AuditEvent
+from dataops.domain.models import Artifact, Bundle, ProofRequirement, Task
+from dataops.services import artifact_reads, tasks
 from dataops.services.context import Workspace
 from dataops.store.port import PageRequest, UnitOfWork
 
@@ -203,7 +204,7 @@ class Subject:
             assert response.status_code == 200, response.text
 
         def service_list(i: int) -> None:
-            artifacts.list_artifacts(self.ws, {"task_id": self.pick(i)}, PageRequest())
+            artifact_reads.list_artifacts(self.ws, {"task_id": self.pick(i)}, PageRequest())
 
         def service_proof(i: int) -> None:
             tasks.proof_state(self.ws, self.pick(i))
@@ -232,7 +233,7 @@ def check(subject: Subject) -> list[str]:
     for task_id in subject.chosen:
         expected = subject.seeded.artifacts_by_task[task_id]
         via_portal = client.get("/work/api/artifacts", params={"taskId": task_id}).json()
-        direct = artifacts.list_artifacts(ws, {"task_id": task_id}, PageRequest())
+        direct = artifact_reads.list_artifacts(ws, {"task_id": task_id}, PageRequest())
         if [a["id"] for a in via_portal["items"]] != expected:
             problems.append(f"portal list for {task_id} != its {len(expected)} artifacts")
         if [a.id for a in direct.items] != expected:

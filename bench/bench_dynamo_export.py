@@ -37,9 +37,10 @@ from typing import Any
 import servers
 from bench_portable import _bundle_group
 from dataops.config import TABLE_ENTITIES, Settings
+from dataops.domain.accounts import User
 from dataops.domain.clock import format_ts, new_id, now, now_ts
 from dataops.domain.enums import Role
-from dataops.domain.models import Template, User
+from dataops.domain.models import Template
 from dataops.store.dynamodb import DynamoStore
 from dataops.store.dynamodb.tables import SPECS
 

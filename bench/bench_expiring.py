@@ -8,7 +8,7 @@ For each size, a fresh SQLite store in a temp dir holds that many artifacts whos
 five approved and the rest rejected or superseded (in the window, not in the lane).
 Timed (`time.perf_counter`, median and p95 of `--reps` calls):
 
-- `count`: `services/artifacts.expiring_count` over Home's window (15 index counts);
+- `count`: `services/artifact_reads.expiring_count` over Home's window (15 index counts);
 - `first-page`: `expiring_artifacts`, the first page of 20 (what Home shows);
 - `page-at-middle`: a page of 20 from a cursor in the middle of the window;
 - `overview`: `services/overview.overview` (all six lanes, 20 each), for scale.
@@ -36,7 +36,7 @@ from dataops.config import Settings
 from dataops.domain.clock import now_ts, today
 from dataops.domain.enums import ArtifactStatus, ArtifactType, StorageProvider
 from dataops.domain.models import Artifact
-from dataops.services import artifacts, overview
+from dataops.services import artifact_reads, overview
 from dataops.services.context import Workspace
 from dataops.store.port import PageRequest
 
@@ -100,24 +100,26 @@ def _checked(page: list[Artifact]) -> None:
 
 def _measure(ws: Workspace, approved: int, reps: int) -> dict[str, object]:
     with ws.store.unit_of_work() as uow:
-        counted = artifacts.expiring_count(uow, DAYS)
+        counted = artifact_reads.expiring_count(uow, DAYS)
     if counted != approved:
         raise SystemExit(f"count {counted} != {approved} approved")
-    _checked(artifacts.expiring_artifacts(ws, DAYS, PageRequest(20)).items)
+    _checked(artifact_reads.expiring_artifacts(ws, DAYS, PageRequest(20)).items)
     # A cursor halfway through the lane (set up by one long read, not timed).
-    cursor = artifacts.expiring_artifacts(ws, DAYS, PageRequest(approved // 2)).next_cursor
-    _checked(artifacts.expiring_artifacts(ws, DAYS, PageRequest(20, cursor)).items)
+    cursor = artifact_reads.expiring_artifacts(ws, DAYS, PageRequest(approved // 2)).next_cursor
+    _checked(artifact_reads.expiring_artifacts(ws, DAYS, PageRequest(20, cursor)).items)
 
     def count() -> int:
         with ws.store.unit_of_work() as uow:
-            return artifacts.expiring_count(uow, DAYS)
+            return artifact_reads.expiring_count(uow, DAYS)
 
     return {
         "approved_in_window": approved,
         "count": _time(count, reps),
-        "first-page": _time(lambda: artifacts.expiring_artifacts(ws, DAYS, PageRequest(20)), reps),
+        "first-page": _time(
+            lambda: artifact_reads.expiring_artifacts(ws, DAYS, PageRequest(20)), reps
+        ),
         "page-at-middle": _time(
-            lambda: artifacts.expiring_artifacts(ws, DAYS, PageRequest(20, cursor)), reps
+            lambda: artifact_reads.expiring_artifacts(ws, DAYS, PageRequest(20, cursor)), reps
         ),
         "overview": _time(lambda: overview.overview(ws, PageRequest(20)), reps),
     }

@@ -12,7 +12,7 @@ and what writing an event adds to the change that causes it.
 - `approval`: two fresh SQLite stores, one with no endpoint and one with one enabled
   endpoint subscribed to `artifact.status-changed` (no dispatcher running: the event is
   only written, in the approval's transaction). `--approvals` artifacts registered in
-  each, then approved through the service (`artifacts.review_artifact`), alternating
+  each, then approved through the service (`artifact_review.review_artifact`), alternating
   between the two stores, each approval timed: p50 and p95 per store, and the ratio of
   the p50s (issue 18's goal: at most 1.2x).
 
@@ -37,11 +37,12 @@ from typing import Any
 from dataops import runtime
 from dataops.config import Settings
 from dataops.delivery import HttpSender
+from dataops.domain.accounts import Actor
 from dataops.domain.enums import ArtifactType, Role
-from dataops.domain.models import Actor, OutboxMessage
+from dataops.domain.messages import OutboxMessage
 from dataops.domain.webhooks import EVENTS
 from dataops.scheduler import dispatch_until_idle
-from dataops.services import artifacts, people, webhooks, workflow
+from dataops.services import artifact_review, artifacts, people, webhooks, workflow
 from dataops.services.context import Workspace
 from dataops.store.port import Filters, PageRequest
 
@@ -171,7 +172,7 @@ def approval(approvals: int, receiver: _Receiver) -> dict[str, Any]:
             for name in order:
                 ws, admin, ids = stores[name]
                 start = time.perf_counter()
-                artifacts.review_artifact(ws, admin, ids[n], artifacts.ReviewAction.APPROVE)
+                artifact_review.review_artifact(ws, admin, ids[n], artifacts.ReviewAction.APPROVE)
                 if n >= 20:  # the first 20 warm up
                     timings[name].append(time.perf_counter() - start)
         ws_with = stores["with"][0]

@@ -27,7 +27,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from dataops.domain.policy import check_free_form, secret_value_problem
+from dataops.domain.policy import check_free_form
+from dataops.domain.secret_scan import secret_value_problem
 
 RESULTS = Path(__file__).resolve().parent / "results"
 KB = 1024

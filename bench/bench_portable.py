@@ -34,6 +34,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from dataops.domain.accounts import User
 from dataops.domain.clock import new_id, now_ts
 from dataops.domain.codec import to_dict
 from dataops.domain.enums import (
@@ -46,17 +47,15 @@ from dataops.domain.enums import (
     StorageProvider,
     TaskStatus,
 )
+from dataops.domain.messages import AuditEvent, Notification
 from dataops.domain.models import (
     Artifact,
-    AuditEvent,
     Bundle,
     FileRecord,
-    Notification,
     ProofRequirement,
     RequirementVerdict,
     Task,
     Template,
-    User,
 )
 from dataops.store.sqlite import SqliteStore
 

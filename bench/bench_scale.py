@@ -34,11 +34,11 @@ import httpx
 
 import servers
 import workload
+from dataops.domain.accounts import Actor
 from dataops.domain.enums import ArtifactStatus, ArtifactType, TaskStatus
 from dataops.domain.errors import ProofMissing
-from dataops.domain.models import Actor
 from dataops.domain.status import ReviewAction
-from dataops.services import artifacts, tasks
+from dataops.services import artifact_reads, artifact_review, artifacts, tasks
 from dataops.services.context import Workspace
 from dataops.store.cursor import encode_cursor
 from dataops.store.port import PageRequest
@@ -133,7 +133,7 @@ class Subject:
 
     def list_task_service(self, i: int) -> bool:
         task_id = self._pick(self.read_tasks, i)
-        page = artifacts.list_artifacts(self.ws, {"task_id": task_id}, PageRequest())
+        page = artifact_reads.list_artifacts(self.ws, {"task_id": task_id}, PageRequest())
         got = [a.id for a in page.items]
         expected = self.seeded.task_artifacts[task_id]
         return self._same(f"service list of task {task_id}", got, expected)
@@ -146,7 +146,7 @@ class Subject:
 
     def list_bundle_service(self, i: int) -> bool:
         bundle_id = self._pick(self.read_bundles, i)
-        page = artifacts.list_artifacts(self.ws, {"bundle_id": bundle_id}, PageRequest(PAGE))
+        page = artifact_reads.list_artifacts(self.ws, {"bundle_id": bundle_id}, PageRequest(PAGE))
         got = [a.id for a in page.items]
         expected = self.seeded.bundle_artifacts[bundle_id]
         return self._same(f"service list of bundle {bundle_id}", got, expected)
@@ -169,7 +169,7 @@ class Subject:
         start, cursor = self._walk_start(i)
         got: list[str] = []
         for _ in range(WALK_PAGES):
-            page = artifacts.list_artifacts(
+            page = artifact_reads.list_artifacts(
                 self.ws, {"status": ArtifactStatus.DRAFT.value}, PageRequest(PAGE, cursor)
             )
             got += [a.id for a in page.items]
@@ -299,7 +299,9 @@ class Subject:
 
     def approve_service(self, i: int) -> bool:
         artifact_id = self._to_approve("service", i)
-        done = artifacts.review_artifact(self.ws, self.actor, artifact_id, ReviewAction.APPROVE)
+        done = artifact_review.review_artifact(
+            self.ws, self.actor, artifact_id, ReviewAction.APPROVE
+        )
         return done.status == ArtifactStatus.APPROVED or self.problem(f"approve {artifact_id}")
 
     def approve_http(self, i: int) -> bool:

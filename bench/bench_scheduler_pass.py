@@ -31,7 +31,7 @@ from dataops.config import Settings
 from dataops.domain.clock import parse_ts
 from dataops.domain.codec import fields_from_dict
 from dataops.domain.models import Template
-from dataops.services import people, recurring, workflow
+from dataops.services import people, recurring, recurring_pass, workflow
 from dataops.services.context import Workspace
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -75,7 +75,7 @@ def _seed(home: Path, configs: int, tasks: int) -> Workspace:
 
 def _timed(ws: Workspace, moment: str) -> tuple[float, int]:
     start = time.perf_counter()
-    result = recurring.run_due(ws, parse_ts(moment))
+    result = recurring_pass.run_due(ws, parse_ts(moment))
     return time.perf_counter() - start, len(result.created)
 
 

@@ -34,10 +34,10 @@ from typing import Any
 import loadgen
 import servers
 import workload
+from dataops.domain.accounts import Actor
 from dataops.domain.enums import ArtifactStatus, ArtifactType, TaskStatus
 from dataops.domain.errors import ProofMissing
-from dataops.domain.models import Actor
-from dataops.services import artifacts, tasks
+from dataops.services import artifact_reads, artifacts, tasks
 from dataops.services.context import Workspace
 from dataops.store.cursor import encode_cursor
 from dataops.store.port import PageRequest
@@ -64,7 +64,7 @@ def service_call(
         elif op == "list-by-status-page":
             start = (i * 997) % max(1, len(drafts) - 100)
             cursor = encode_cursor([drafts[start]])
-            artifacts.list_artifacts(ws, {"status": "draft"}, PageRequest(100, cursor))
+            artifact_reads.list_artifacts(ws, {"status": "draft"}, PageRequest(100, cursor))
         elif op == "create-artifact":
             data = {
                 "type": ArtifactType.REPORT,

@@ -36,9 +36,10 @@ import bench_core
 from bench_core import ARTIFACTS_PER_BUNDLE, ARTIFACTS_PER_TASK, Timing
 from dataops import runtime
 from dataops.config import TABLE_ENTITIES, Settings
+from dataops.domain.accounts import Actor
 from dataops.domain.clock import new_id, now_ts
 from dataops.domain.enums import ArtifactStatus, ArtifactType, ProofType, Role
-from dataops.domain.models import Actor, Artifact, Bundle, ProofRequirement, Task
+from dataops.domain.models import Artifact, Bundle, ProofRequirement, Task
 from dataops.services import auth
 from dataops.services.context import Workspace
 from servers import AWS_TEST_ENV

@@ -14,7 +14,7 @@ scripts/dev sync
 out="$root/build/lambda"
 rm -rf "$out"
 mkdir -p "$out"
-.tools/uv/bin/uv export --frozen --no-dev --no-emit-project --no-hashes --quiet \
+.tools/uv/bin/uv export --frozen --no-dev --extra aws --no-emit-project --no-hashes --quiet \
   -o "$out/requirements.txt"
 .tools/uv/bin/pip install --quiet --disable-pip-version-check --target "$out" \
   --platform manylinux_2_26_x86_64 --platform manylinux2014_x86_64 \

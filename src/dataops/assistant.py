@@ -19,7 +19,8 @@ from typing import Any
 
 from dataops.client import DataOpsClient, file_digest
 from dataops.domain.errors import FieldError, ValidationFailed
-from dataops.domain.policy import check_storage_uri, scan_for_secrets
+from dataops.domain.policy import check_storage_uri
+from dataops.domain.secret_scan import scan_for_secrets
 
 
 @dataclass(frozen=True)

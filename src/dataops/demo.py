@@ -10,6 +10,7 @@ import secrets
 from datetime import date, timedelta
 from typing import Any
 
+from dataops.domain.accounts import Actor
 from dataops.domain.clock import new_id
 from dataops.domain.enums import (
     ArtifactStatus,
@@ -22,14 +23,15 @@ from dataops.domain.enums import (
     TaskStatus,
 )
 from dataops.domain.models import (
-    Actor,
     BundleLink,
     Phase,
     ProofRequirement,
+    Task,
     TaskDefinition,
+    Template,
 )
 from dataops.domain.status import ReviewAction
-from dataops.services import artifacts, files, tasks, workflow
+from dataops.services import artifact_review, artifacts, files, tasks, workflow
 from dataops.services.context import Workspace
 from dataops.store.port import PageRequest
 
@@ -99,7 +101,27 @@ def load_demo(ws: Workspace) -> bool:
     actor = _demo_actor(ws)
     assistant = _demo_assistant(ws)
     owned = ws.blobs.name != "disabled"
-    template = workflow.create_template(
+    template = _demo_template(ws, actor)
+    anchor = (date.today() + timedelta(days=3)).isoformat()
+    bundle, created = workflow.instantiate_template(
+        ws, actor, template.id, "Episode 42 — Ada Lovelace", anchor
+    )
+    by_ref = {t.template_task_ref: t for t in created}
+    tasks.update_task(
+        ws,
+        actor,
+        by_ref["book-guest"].id,
+        {"status": TaskStatus.DONE, "comment": "Ada confirmed for Thursday 10:00."},
+        None,
+    )
+    _demo_assistant_outputs(ws, actor, assistant, by_ref, owned)
+    _demo_operator_artifacts(ws, actor, bundle.id, by_ref)
+    _demo_invoice(ws, actor, by_ref["invoice"].id, owned)
+    return True
+
+
+def _demo_template(ws: Workspace, actor: Actor) -> Template:
+    return workflow.create_template(
         ws,
         actor,
         {
@@ -115,18 +137,12 @@ def load_demo(ws: Workspace) -> bool:
             "task_definitions": _definitions(),
         },
     )
-    anchor = (date.today() + timedelta(days=3)).isoformat()
-    bundle, created = workflow.instantiate_template(
-        ws, actor, template.id, "Episode 42 — Ada Lovelace", anchor
-    )
-    by_ref = {t.template_task_ref: t for t in created}
-    tasks.update_task(
-        ws,
-        actor,
-        by_ref["book-guest"].id,
-        {"status": TaskStatus.DONE, "comment": "Ada confirmed for Thursday 10:00."},
-        None,
-    )
+
+
+def _demo_assistant_outputs(
+    ws: Workspace, actor: Actor, assistant: Actor, by_ref: dict[str | None, Task], owned: bool
+) -> None:
+    """The assistant's prep doc, approved, and its transcript, waiting for review."""
     prep = artifacts.register_artifact(
         ws,
         assistant,
@@ -140,7 +156,7 @@ def load_demo(ws: Workspace) -> bool:
             "data_class": DataClass.INTERNAL,
         },
     )
-    artifacts.review_artifact(ws, actor, prep.id, ReviewAction.APPROVE)
+    artifact_review.review_artifact(ws, actor, prep.id, ReviewAction.APPROVE)
     artifacts.register_artifact(
         ws,
         assistant,
@@ -157,6 +173,12 @@ def load_demo(ws: Workspace) -> bool:
             "data_class": DataClass.PRIVATE,
         },
     )
+
+
+def _demo_operator_artifacts(
+    ws: Workspace, actor: Actor, bundle_id: str, by_ref: dict[str | None, Task]
+) -> None:
+    """The raw recording (a draft) and the first episode page, rejected."""
     artifacts.register_artifact(
         ws,
         actor,
@@ -164,7 +186,7 @@ def load_demo(ws: Workspace) -> bool:
             "type": ArtifactType.RECORDING,
             "title": "Raw recording",
             "storage_uri": "https://www.dropbox.com/scl/fi/demo42/ep42.wav?rlkey=demo&dl=0",
-            "bundle_id": bundle.id,
+            "bundle_id": bundle_id,
             "data_class": DataClass.PRIVATE,
         },
     )
@@ -180,9 +202,13 @@ def load_demo(ws: Workspace) -> bool:
             "data_class": DataClass.PUBLIC,
         },
     )
-    artifacts.review_artifact(
+    artifact_review.review_artifact(
         ws, actor, rejected.id, ReviewAction.REJECT, reason="Guest name misspelled in the headline."
     )
+
+
+def _demo_invoice(ws: Workspace, actor: Actor, task_id: str, owned: bool) -> None:
+    """The guest invoice: uploaded when binary storage is on, else a Drive link."""
     invoice = b"Invoice EP42: 1 guest appearance, 0.00 EUR (demo)\n"
     if owned:
         files.upload_file(
@@ -192,7 +218,7 @@ def load_demo(ws: Workspace) -> bool:
                 filename="invoice-ep42.txt",
                 content_type="text/plain",
                 stream=io.BytesIO(invoice),
-                task_id=by_ref["invoice"].id,
+                task_id=task_id,
                 category=FileCategory.INVOICE,
             ),
         )
@@ -201,13 +227,12 @@ def load_demo(ws: Workspace) -> bool:
             ws,
             actor,
             {
-                "task_id": by_ref["invoice"].id,
+                "task_id": task_id,
                 "filename": "invoice-ep42.pdf",
                 "storage_uri": "https://drive.google.com/file/d/1demoInvoice/view",
                 "category": FileCategory.INVOICE,
             },
         )
-    return True
 
 
 def _transcript_location(ws: Workspace, owned: bool) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from typing import NoReturn
 
 from starlette.types import ASGIApp
 
+from dataops.aws_extra import require_aws
 from dataops.blobs.local import DisabledBlobs, LocalDevBlobs
 from dataops.blobs.port import BlobStore
 from dataops.config import Settings
@@ -34,6 +35,7 @@ def build_store(settings: Settings) -> MetadataStore:
     if settings.store == "dynamodb":
         from dataops.store.dynamodb import DynamoStore
 
+        require_aws("DATAOPS_STORE=dynamodb")
         return DynamoStore(settings)
     raise ConfigurationError(
         f"DATAOPS_STORE={settings.store} is not available in this build "
@@ -71,6 +73,15 @@ def build_blobs(settings: Settings) -> BlobStore:
         f"DATAOPS_BLOB_STORE={settings.blob_store} is not available in this build "
         f"(known: {', '.join(BLOB_STORES)})"
     )
+
+
+def build_archive_blobs(settings: Settings) -> BlobStore:
+    """The S3 bucket `dataops export --to-s3` uploads to (DATAOPS_EXPORT_ARCHIVE_BUCKET)."""
+    from dataops.blobs.s3 import S3Blobs
+
+    if not settings.export_archive_bucket:
+        raise ConfigurationError("--to-s3 needs DATAOPS_EXPORT_ARCHIVE_BUCKET")
+    return S3Blobs(settings.export_archive_bucket, endpoint_url=settings.s3_endpoint)
 
 
 def build_workspace(settings: Settings) -> Workspace:
@@ -115,6 +126,7 @@ def secret_from_secrets_manager(
     """The SecretString of a Secrets Manager secret (endpoint override: botocore's
     AWS_ENDPOINT_URL_SECRETS_MANAGER). Failures are a ConfigurationError naming `setting`;
     the value never appears in a message."""
+    require_aws(setting)
     import boto3  # type: ignore[import-untyped,unused-ignore]
     from botocore.exceptions import (  # type: ignore[import-untyped,unused-ignore]
         BotoCoreError,

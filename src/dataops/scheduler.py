@@ -2,7 +2,7 @@
 it (`run_pass`), and the background loop inside `dataops serve` (`BackgroundRunner`).
 
 Passes are safe in parallel (each occurrence is claimed in its bundle's own transaction:
-`services/recurring.py`), so a `dataops serve`, a cron `dataops scheduler run-due` and the
+`services/recurring_pass.py`), so a `dataops serve`, a cron `dataops scheduler run-due` and the
 EventBridge schedule may all run against one store at once.
 """
 
@@ -21,7 +21,7 @@ from dataops.services.context import Workspace
 from dataops.services.notifications import notify_due
 from dataops.services.outbox import DispatchResult, Mailer, Sender, dispatch, public_only
 from dataops.services.people import SYSTEM
-from dataops.services.recurring import PassResult, run_due
+from dataops.services.recurring_pass import PassResult, run_due
 from dataops.smtp import build_mailer
 
 log = logging.getLogger("dataops.scheduler")

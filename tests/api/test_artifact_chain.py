@@ -12,7 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from dataops import runtime
-from dataops.services.artifacts import CHAIN_LIMIT
+from dataops.services.artifact_reads import CHAIN_LIMIT
 from dataops.services.context import Workspace
 from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, login
 

@@ -26,6 +26,7 @@ from fastapi.testclient import TestClient
 
 from dataops import runtime
 from dataops.config import Settings
+from dataops.domain.accounts import Actor
 from dataops.domain.enums import (
     ArtifactStatus,
     ArtifactType,
@@ -36,10 +37,9 @@ from dataops.domain.enums import (
 )
 from dataops.domain.errors import ConfigurationError
 from dataops.domain.mail import digest_id
-from dataops.domain.models import Actor
 from dataops.domain.status import ReviewAction
 from dataops.scheduler import dispatch_until_idle, run_pass
-from dataops.services import artifacts, mail, notifications, people
+from dataops.services import artifact_review, artifacts, mail, notifications, people
 from dataops.services.context import Workspace
 from dataops.smtp import SmtpMailer, build_mailer
 from dataops.store.port import Filters, PageRequest
@@ -176,7 +176,9 @@ def test_an_immediate_user_gets_the_email_and_an_off_user_none(
             "metadata": {"owner": "finance-internal-marker"},
         },
     )
-    artifacts.review_artifact(ws, _admin(ws), made.id, ReviewAction.REJECT, reason="wrong <month>")
+    artifact_review.review_artifact(
+        ws, _admin(ws), made.id, ReviewAction.REJECT, reason="wrong <month>"
+    )
     now = datetime.now(UTC)
     _notify(ws, ada, "Quarterly access review: due today", "tsk_1", now)
     _notify(ws, bob, "Quarterly access review: due today", "tsk_1", now)
@@ -414,7 +416,7 @@ def test_patch_me(portal: TestClient) -> None:
 
 
 def test_an_import_refuses_a_bad_user_timezone_or_choice() -> None:
-    from dataops.domain.models import User
+    from dataops.domain.accounts import User
     from dataops.domain.rules import user_errors
 
     user = User("usr_1", "a@example.com", "A", Role.VIEWER, "2025-01-01T00:00:00.000Z")

@@ -19,7 +19,7 @@ from fastapi.testclient import TestClient
 
 from dataops.domain.clock import today
 from dataops.domain.enums import ArtifactStatus
-from dataops.services.artifacts import expiring_artifacts, expiring_count
+from dataops.services.artifact_reads import expiring_artifacts, expiring_count
 from dataops.services.context import Workspace
 from dataops.services.overview import EXPIRING_DAYS
 from dataops.store.dynamodb import DynamoStore

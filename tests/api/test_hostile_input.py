@@ -23,7 +23,8 @@ from fastapi.testclient import TestClient
 from dataops import runtime
 from dataops.domain.clock import new_id, now_ts
 from dataops.domain.enums import ArtifactType, EntityType, StorageProvider
-from dataops.domain.models import Artifact, AuditEvent, Task
+from dataops.domain.messages import AuditEvent
+from dataops.domain.models import Artifact, Task
 from dataops.portable.checking.validate import validate_export
 from dataops.portable.format import SourceInfo
 from dataops.portable.writing.export import write_export

@@ -16,6 +16,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from dataops import runtime, scheduler
+from dataops.domain.accounts import Actor
 from dataops.domain.clock import parse_ts, today
 from dataops.domain.codec import fields_from_dict
 from dataops.domain.enums import (
@@ -27,9 +28,19 @@ from dataops.domain.enums import (
     TaskStatus,
 )
 from dataops.domain.errors import Forbidden, NotFound
-from dataops.domain.models import Actor, Notification, ProofRequirement, Task, Template
+from dataops.domain.messages import Notification
+from dataops.domain.models import ProofRequirement, Task, Template
 from dataops.domain.status import ReviewAction
-from dataops.services import artifacts, notifications, people, proofs, recurring, tasks, workflow
+from dataops.services import (
+    artifact_review,
+    artifacts,
+    notifications,
+    people,
+    proofs,
+    recurring,
+    tasks,
+    workflow,
+)
 from dataops.services.context import Workspace
 from dataops.store.port import Filters, PageRequest
 from tests.conftest import ADMIN_EMAIL, PASSWORD, SettingsFor, login
@@ -307,7 +318,7 @@ def test_review_requested_goes_to_operators_and_admins_but_its_creator(world: Wo
 
     draft = _artifact(world, world.assistant, title="Draft by the assistant")
     assert world.kinds(world.op1, draft.id) == Counter()
-    artifacts.review_artifact(world.ws, world.assistant, draft.id, ReviewAction.SUBMIT)
+    artifact_review.review_artifact(world.ws, world.assistant, draft.id, ReviewAction.SUBMIT)
     for reviewer in (world.op1, world.op2, world.admin):
         assert world.kinds(reviewer, draft.id) == Counter({T.REVIEW_REQUESTED: 1})
     assert world.kinds(world.assistant) == Counter()
@@ -315,15 +326,15 @@ def test_review_requested_goes_to_operators_and_admins_but_its_creator(world: Wo
 
 def test_artifact_rejected_goes_to_its_creator_with_the_reason_once_a_day(world: World) -> None:
     made = _artifact(world, world.op1, status=ArtifactStatus.NEEDS_REVIEW)
-    artifacts.review_artifact(
+    artifact_review.review_artifact(
         world.ws, world.admin, made.id, ReviewAction.REJECT, reason="the chart is blurry"
     )
     assert world.kinds(world.op1, made.id) == Counter({T.ARTIFACT_REJECTED: 1})
     [note] = world.inbox(world.op1)
     assert "the chart is blurry" in note.message
     # sent back to review and rejected again the same day: the change is made, no repeat
-    artifacts.review_artifact(world.ws, world.op1, made.id, ReviewAction.SUBMIT)
-    again = artifacts.review_artifact(
+    artifact_review.review_artifact(world.ws, world.op1, made.id, ReviewAction.SUBMIT)
+    again = artifact_review.review_artifact(
         world.ws, world.op2, made.id, ReviewAction.REJECT, reason="still blurry"
     )
     assert again.status == ArtifactStatus.REJECTED
@@ -334,7 +345,9 @@ def test_artifact_rejected_goes_to_its_creator_with_the_reason_once_a_day(world:
 
 def test_a_self_rejection_notifies_nobody(world: World) -> None:
     made = _artifact(world, world.admin, status=ArtifactStatus.NEEDS_REVIEW)
-    artifacts.review_artifact(world.ws, world.admin, made.id, ReviewAction.REJECT, reason="no")
+    artifact_review.review_artifact(
+        world.ws, world.admin, made.id, ReviewAction.REJECT, reason="no"
+    )
     assert world.kinds(world.admin) == Counter()
 
 
@@ -351,7 +364,7 @@ def test_proof_withdrawn_goes_to_who_completed_it_once(
     proof = _artifact(world, world.admin, status=ArtifactStatus.APPROVED, task_id=done.id)
     tasks.update_task(world.ws, world.op2, done.id, {"status": TaskStatus.DONE}, None)
     assert world.kinds(world.op2) == Counter()
-    artifacts.review_artifact(world.ws, world.admin, proof.id, ReviewAction.ARCHIVE)
+    artifact_review.review_artifact(world.ws, world.admin, proof.id, ReviewAction.ARCHIVE)
     assert world.kinds(world.op2, done.id) == Counter({T.PROOF_WITHDRAWN: 1})
     [note] = world.inbox(world.op2)
     assert note.task_id == done.id

@@ -30,6 +30,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from dataops.domain.accounts import Actor
 from dataops.domain.codec import to_dict
 from dataops.domain.enums import (
     ArtifactStatus,
@@ -40,9 +41,9 @@ from dataops.domain.enums import (
     TaskStatus,
 )
 from dataops.domain.errors import Conflict
-from dataops.domain.models import Actor, Artifact, ProofRequirement, Task
+from dataops.domain.models import Artifact, ProofRequirement, Task
 from dataops.domain.status import ReviewAction
-from dataops.services import artifacts, people, tasks, workflow
+from dataops.services import artifact_reads, artifact_review, artifacts, people, tasks, workflow
 from dataops.services.context import Workspace
 from dataops.store.port import PageRequest
 
@@ -158,15 +159,15 @@ def worker(ws: Workspace, fx: Fixture, seed: int, barrier: threading.Barrier, lo
                     ws, fx.actor, mine, task_id=target.id, bundle_id=None
                 )
             elif op == "supersede":
-                result = artifacts.review_artifact(
+                result = artifact_review.review_artifact(
                     ws, fx.actor, mine, ReviewAction.SUPERSEDE, superseded_by=other
                 )
             elif op == "reject":
-                result = artifacts.review_artifact(
+                result = artifact_review.review_artifact(
                     ws, fx.actor, mine, ReviewAction.REJECT, reason="race says no"
                 )
             else:
-                result = artifacts.review_artifact(ws, fx.actor, mine, ReviewAction(op))
+                result = artifact_review.review_artifact(ws, fx.actor, mine, ReviewAction(op))
             log.successes.append((op, result.id, result.version))
         except Conflict as exc:  # ProofMissing, VersionConflict, IllegalTransition, ...
             log.conflicts[f"{op}:{type(exc).__name__}"] += 1
@@ -228,7 +229,7 @@ def all_artifacts(ws: Workspace) -> list[Artifact]:
     found: list[Artifact] = []
     cursor = None
     while True:
-        page = artifacts.list_artifacts(ws, {}, PageRequest(limit=500, cursor=cursor))
+        page = artifact_reads.list_artifacts(ws, {}, PageRequest(limit=500, cursor=cursor))
         found += page.items
         if page.next_cursor is None:
             return found
@@ -411,7 +412,7 @@ def test_approval_and_rejection_race_a_completion(workspace: Workspace) -> None:
                 "complete": lambda t=task: tasks.update_task(
                     workspace, actor, t.id, {"status": TaskStatus.DONE}, None
                 ),
-                "reject": lambda a=artifact_id: artifacts.review_artifact(
+                "reject": lambda a=artifact_id: artifact_review.review_artifact(
                     workspace, actor, a, ReviewAction.REJECT, reason="late veto"
                 ),
             }
@@ -478,9 +479,11 @@ def test_audit_history_lists_events_in_write_order(workspace: Workspace) -> None
         {"type": ArtifactType.REPORT, "title": "Flip-flop", "storage_uri": "https://e.com/f"},
     )
     for _ in range(60):
-        artifacts.review_artifact(workspace, actor, artifact.id, ReviewAction.APPROVE)
-        artifacts.review_artifact(workspace, actor, artifact.id, ReviewAction.REJECT, reason="no")
-        artifacts.review_artifact(workspace, actor, artifact.id, ReviewAction.SUBMIT)
+        artifact_review.review_artifact(workspace, actor, artifact.id, ReviewAction.APPROVE)
+        artifact_review.review_artifact(
+            workspace, actor, artifact.id, ReviewAction.REJECT, reason="no"
+        )
+        artifact_review.review_artifact(workspace, actor, artifact.id, ReviewAction.SUBMIT)
     listed = people.list_audit_events(
         workspace, EntityType.ARTIFACT, artifact.id, PageRequest(limit=500)
     ).items

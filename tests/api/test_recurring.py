@@ -26,7 +26,7 @@ from dataops.domain.enums import Role
 from dataops.domain.errors import ConfigurationError, Conflict, NotFound, ValidationFailed
 from dataops.domain.models import Bundle, RecurringConfig, Task, Template
 from dataops.domain.recurrence import next_anchor
-from dataops.services import people, recurring, workflow
+from dataops.services import people, recurring, recurring_pass, workflow
 from dataops.services.context import Workspace
 from dataops.store.port import Filters, PageRequest
 from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, PASSWORD, login, make_settings
@@ -70,8 +70,8 @@ def config(ws: Workspace, template_id: str, **fields: Any) -> RecurringConfig:
     return recurring.create_config(ws, SYSTEM, data)
 
 
-def run(ws: Workspace, moment: str) -> list[recurring.Occurrence]:
-    result = recurring.run_due(ws, parse_ts(moment))
+def run(ws: Workspace, moment: str) -> list[recurring_pass.Occurrence]:
+    result = recurring_pass.run_due(ws, parse_ts(moment))
     assert result.failed == []
     return result.created
 
@@ -160,7 +160,7 @@ def test_stepping_now_day_by_day_for_two_months_makes_each_occurrence_once(
     seen: list[str] = []
     moment = datetime.fromisoformat("2025-03-01T06:00:00+00:00")
     while moment < datetime.fromisoformat("2025-05-01T00:00:00+00:00"):
-        for occurrence in recurring.run_due(ws, moment).created:
+        for occurrence in recurring_pass.run_due(ws, moment).created:
             anchor = date.fromisoformat(occurrence.occurrence_date)
             assert anchor - timedelta(days=2) <= moment.date()  # never early
             seen.append(occurrence.occurrence_date)
@@ -178,13 +178,13 @@ def test_stepping_now_day_by_day_for_two_months_makes_each_occurrence_once(
 def test_runners_racing_make_each_occurrence_once(ws: Workspace) -> None:
     made = config(ws, template(ws))
     barrier = threading.Barrier(4)
-    created: list[recurring.Occurrence] = []
+    created: list[recurring_pass.Occurrence] = []
     errors: list[BaseException] = []
 
     def runner() -> None:
         try:
             barrier.wait()
-            created.extend(recurring.run_due(ws, parse_ts("2025-02-11T12:00:00Z")).created)
+            created.extend(recurring_pass.run_due(ws, parse_ts("2025-02-11T12:00:00Z")).created)
         except BaseException as exc:
             errors.append(exc)
 
@@ -205,22 +205,22 @@ def test_a_pass_killed_before_its_commit_leaves_nothing_and_the_next_completes_i
     ws: Workspace, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     made = config(ws, template(ws))
-    original = recurring.add_instance
+    original = recurring_pass.add_instance
 
     def killed(*args: Any, **kwargs: Any) -> Any:
         original(*args, **kwargs)  # the bundle, its claim, tasks and audit are in the unit
         raise RuntimeError("killed between the claim and the commit")
 
-    monkeypatch.setattr(recurring, "add_instance", killed)
+    monkeypatch.setattr(recurring_pass, "add_instance", killed)
     with pytest.raises(RuntimeError, match="killed"):
-        recurring.run_due(ws, parse_ts("2025-01-07T12:00:00Z"))
+        recurring_pass.run_due(ws, parse_ts("2025-01-07T12:00:00Z"))
     assert bundles_of(ws, made.id) == []
     with ws.store.unit_of_work() as uow:
         assert uow.tasks.find(Filters(), PageRequest(10)).items == []
         assert uow.bundles.find(Filters(), PageRequest(10)).items == []
     assert stored(ws, made.id).last_occurrence_date is None
 
-    monkeypatch.setattr(recurring, "add_instance", original)
+    monkeypatch.setattr(recurring_pass, "add_instance", original)
     created = run(ws, "2025-01-07T12:00:00Z")
     assert [o.occurrence_date for o in created] == ["2025-01-07"]
     assert [len(tasks_of(ws, b.id)) for b in bundles_of(ws, made.id)] == [2]
@@ -232,7 +232,7 @@ def test_a_lost_cursor_update_is_repaired_by_the_next_pass(
     """The bundle committed but the pass died before recording it on the config: the
     next pass finds the occurrence claimed, makes no second bundle, and records it."""
     made = config(ws, template(ws))
-    monkeypatch.setattr(recurring, "_advance", lambda *args: None)
+    monkeypatch.setattr(recurring_pass, "_advance", lambda *args: None)
     assert len(run(ws, "2025-01-14T12:00:00Z")) == 2
     assert stored(ws, made.id).last_occurrence_date is None
     monkeypatch.undo()
@@ -251,7 +251,7 @@ def test_cursors_of_a_page_are_recorded_together_and_edits_meanwhile_stay(
     stored then: an edit made while the pass served the others stays."""
     first, second = config(ws, template(ws)), config(ws, template(ws))
     units = {"batched": 0, "alone": 0}
-    batched, alone = recurring._advance, recurring._advance_one
+    batched, alone = recurring_pass._advance, recurring_pass._advance_one
 
     def count_batched(*args: Any) -> None:
         units["batched"] += 1
@@ -261,8 +261,8 @@ def test_cursors_of_a_page_are_recorded_together_and_edits_meanwhile_stay(
         units["alone"] += 1
         alone(*args)
 
-    monkeypatch.setattr(recurring, "_advance", count_batched)
-    monkeypatch.setattr(recurring, "_advance_one", count_alone)
+    monkeypatch.setattr(recurring_pass, "_advance", count_batched)
+    monkeypatch.setattr(recurring_pass, "_advance_one", count_alone)
     assert len(run(ws, "2025-01-14T12:00:00Z")) == 4
 
     def edit_the_first_meanwhile(*args: Any) -> None:
@@ -270,7 +270,7 @@ def test_cursors_of_a_page_are_recorded_together_and_edits_meanwhile_stay(
         recurring.update_config(ws, SYSTEM, first.id, {"title": "Renamed {n}"}, version)
         count_batched(*args)
 
-    monkeypatch.setattr(recurring, "_advance", edit_the_first_meanwhile)
+    monkeypatch.setattr(recurring_pass, "_advance", edit_the_first_meanwhile)
     assert len(run(ws, "2025-01-21T12:00:00Z")) == 2
     assert units == {"batched": 2, "alone": 0}
     for made in (first, second):
@@ -287,7 +287,7 @@ def test_a_cursor_unit_that_loses_a_race_records_each_cursor_alone(
     unit's reads and its commit: it then fails on the version and each cursor is
     recorded alone (on SQLite the write unit holds the lock: no edit can land there)."""
     first, second = config(ws, template(ws)), config(ws, template(ws))
-    moved = recurring._move
+    moved = recurring_pass._move
     edited: list[str] = []
 
     def edit_during_the_unit(uow: Any, current: Any, move: Any) -> None:
@@ -297,7 +297,7 @@ def test_a_cursor_unit_that_loses_a_race_records_each_cursor_alone(
             edited.append(first.id)
         moved(uow, current, move)
 
-    monkeypatch.setattr(recurring, "_move", edit_during_the_unit)
+    monkeypatch.setattr(recurring_pass, "_move", edit_during_the_unit)
     assert len(run(ws, "2025-01-14T12:00:00Z")) == 4
     assert edited == [first.id]
     for made in (first, second):
@@ -312,16 +312,16 @@ def test_occurrences_share_a_unit_of_work_where_the_store_allows(
     """On SQLite (units of any size are atomic) a pass makes its occurrences in groups of
     `_GROUP`, one commit each; on DynamoDB (100 writes per transaction) one at a time.
     Either way each is made once, with its tasks."""
-    monkeypatch.setattr(recurring, "_GROUP", 3)
+    monkeypatch.setattr(recurring_pass, "_GROUP", 3)
     made = [config(ws, template(ws)) for _ in range(2)]
     groups: list[int] = []
-    original = recurring._make_group
+    original = recurring_pass._make_group
 
     def counted(ws: Workspace, group: list[Any], now: datetime) -> Any:
         groups.append(len(group))
         return original(ws, group, now)
 
-    monkeypatch.setattr(recurring, "_make_group", counted)
+    monkeypatch.setattr(recurring_pass, "_make_group", counted)
     assert len(run(ws, "2025-01-21T12:00:00Z")) == 6
     assert groups == ([3, 3] if ws.store.atomic_write_limit is None else [])
     for each in made:
@@ -334,7 +334,7 @@ def test_a_pass_makes_at_most_max_per_config_and_the_next_continues(
     ws: Workspace, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     made = config(ws, template(ws, tasks=1))
-    monkeypatch.setattr(recurring, "MAX_PER_CONFIG", 4)
+    monkeypatch.setattr(recurring_pass, "MAX_PER_CONFIG", 4)
     assert len(run(ws, "2025-02-25T12:00:00Z")) == 4  # eight are due
     assert len(run(ws, "2025-02-25T12:00:00Z")) == 4
     assert run(ws, "2025-02-25T12:00:00Z") == []
@@ -349,19 +349,19 @@ def test_occurrences_found_made_count_towards_the_bound(
     """After lost cursor updates, a pass walks at most MAX_PER_CONFIG occurrences even
     when it makes none of them (each costs a unit of work)."""
     made = config(ws, template(ws, tasks=1))
-    monkeypatch.setattr(recurring, "_advance", lambda *args: None)
+    monkeypatch.setattr(recurring_pass, "_advance", lambda *args: None)
     assert len(run(ws, "2025-02-25T12:00:00Z")) == 8
     monkeypatch.undo()
-    monkeypatch.setattr(recurring, "MAX_PER_CONFIG", 3)
+    monkeypatch.setattr(recurring_pass, "MAX_PER_CONFIG", 3)
     attempts: list[str] = []
-    original = recurring._due
+    original = recurring_pass._due
 
     def counted(config: RecurringConfig, now: datetime) -> Any:
         due, move = original(config, now)
         attempts.extend(item.anchor.isoformat() for item in due)
         return due, move
 
-    monkeypatch.setattr(recurring, "_due", counted)
+    monkeypatch.setattr(recurring_pass, "_due", counted)
     assert run(ws, "2025-02-25T12:00:00Z") == []
     assert attempts == weekly("2025-01-07", 3)
     assert stored(ws, made.id).last_occurrence_date == "2025-01-21"
@@ -444,7 +444,7 @@ def test_a_config_that_cannot_be_served_fails_alone(
         current.version += 1
         uow.recurring_configs.update(current, current.version - 1)
         uow.commit()
-    result = recurring.run_due(ws, parse_ts("2025-01-07T12:00:00Z"))
+    result = recurring_pass.run_due(ws, parse_ts("2025-01-07T12:00:00Z"))
     assert [o.config_id for o in result.created] == [healthy.id]
     assert [config_id for config_id, _ in result.failed] == [broken.id]
     assert reason in result.failed[0][1]
@@ -456,11 +456,11 @@ def test_a_template_beyond_one_dynamodb_transaction_is_still_made_once(ws: Works
     claim in the first, so racing passes still make one bundle."""
     made = config(ws, template(ws, tasks=60))
     barrier = threading.Barrier(2)
-    created: list[recurring.Occurrence] = []
+    created: list[recurring_pass.Occurrence] = []
 
     def runner() -> None:
         barrier.wait()
-        created.extend(recurring.run_due(ws, parse_ts("2025-01-07T12:00:00Z")).created)
+        created.extend(recurring_pass.run_due(ws, parse_ts("2025-01-07T12:00:00Z")).created)
 
     threads = [threading.Thread(target=runner) for _ in range(2)]
     for thread in threads:

@@ -14,8 +14,7 @@ from fastapi.testclient import TestClient
 
 from dataops import runtime
 from dataops.domain.enums import Role
-from dataops.services import artifacts as artifact_service
-from dataops.services import people
+from dataops.services import artifact_reads, people
 from dataops.services.context import Workspace
 from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, PASSWORD, login
 
@@ -263,7 +262,7 @@ def test_artifact_list_filters_by_class_provider_creator_and_created_dates(
 def test_a_sparse_filter_pages_on_with_short_pages_and_misses_nothing(
     client: TestClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(artifact_service, "NARROWING_BOUND", 3)
+    monkeypatch.setattr(artifact_reads, "NARROWING_BOUND", 3)
     plain = [register(client) for _ in range(7)]
     wanted = register(client, dataClass="private")
     found = pages(client, "/work/api/artifacts", 2, dataClass="private")

@@ -27,13 +27,13 @@ from standardwebhooks.webhooks import WebhookVerificationError
 
 from dataops import runtime
 from dataops.delivery import HttpSender, RefusedAddress, _GuardedBackend
+from dataops.domain.accounts import Actor
 from dataops.domain.clock import now as clock_now
 from dataops.domain.enums import ArtifactStatus, ArtifactType, DataClass, Role
 from dataops.domain.errors import ValidationFailed
-from dataops.domain.models import Actor
 from dataops.domain.webhooks import EVENTS, address_problem, url_problem
 from dataops.scheduler import dispatch_until_idle
-from dataops.services import artifacts, events, outbox, people, webhooks, workflow
+from dataops.services import artifact_review, artifacts, events, outbox, people, webhooks, workflow
 from dataops.services.context import Workspace
 from dataops.store.port import Filters, PageRequest
 from tests.api.webhook_receiver import Receiver, start_receiver
@@ -125,7 +125,7 @@ def test_an_internal_artifact_shows_its_uri_and_status_changes_are_events(
     ws = any_workspace
     _hook(ws, receiver.url, ["artifact.created", "artifact.status-changed"])
     art = _artifact(ws, status=ArtifactStatus.NEEDS_REVIEW)
-    artifacts.review_artifact(ws, _admin(ws), art.id, artifacts.ReviewAction.APPROVE)
+    artifact_review.review_artifact(ws, _admin(ws), art.id, artifacts.ReviewAction.APPROVE)
     dispatch_until_idle(ws, sender=_sender(ws))
     bodies = [json.loads(r.body) for r in receiver.received]
     assert [b["type"] for b in bodies] == ["artifact.created", "artifact.status-changed"]

@@ -3,6 +3,15 @@ tests can reason about the stable order (by `id`; tasks by `date`, then `id`).""
 
 from __future__ import annotations
 
+from dataops.domain.accounts import (
+    ApiToken,
+    Credential,
+    IdempotencyRecord,
+    LoginThrottle,
+    Session,
+    User,
+    WorkspaceSettings,
+)
 from dataops.domain.enums import (
     ArtifactStatus,
     ArtifactType,
@@ -16,30 +25,20 @@ from dataops.domain.enums import (
     TaskStatus,
     UploadStatus,
 )
+from dataops.domain.messages import AuditEvent, Notification, OutboxMessage, Webhook
 from dataops.domain.models import (
-    ApiToken,
     Artifact,
     ArtifactRef,
-    AuditEvent,
     Bundle,
     BundleLink,
-    Credential,
     FileRecord,
-    IdempotencyRecord,
-    LoginThrottle,
-    Notification,
-    OutboxMessage,
     Phase,
     ProofRequirement,
     RecurringConfig,
-    Session,
     Task,
     TaskDefinition,
     Template,
     Upload,
-    User,
-    Webhook,
-    WorkspaceSettings,
 )
 
 STAMP = "2025-01-02T03:04:05.000Z"

@@ -19,8 +19,9 @@ import httpx
 import pytest
 
 from dataops import cli, runtime
+from dataops.domain.accounts import Actor
 from dataops.domain.enums import ArtifactType
-from dataops.domain.models import Actor, FileRecord
+from dataops.domain.models import FileRecord
 from dataops.services import artifacts, blobsweep, files, people, tasks, uploads
 from dataops.services.context import Workspace
 from dataops.store.dynamodb import DynamoStore

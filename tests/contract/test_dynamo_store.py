@@ -17,6 +17,7 @@ import pytest
 
 from dataops import runtime
 from dataops.config import Settings
+from dataops.domain.accounts import Actor
 from dataops.domain.enums import ArtifactStatus, ArtifactType, ProofType, Role, TaskStatus
 from dataops.domain.errors import (
     ConfigurationError,
@@ -26,9 +27,9 @@ from dataops.domain.errors import (
     ValidationFailed,
     VersionConflict,
 )
-from dataops.domain.models import Actor, Artifact, ProofRequirement, Task
+from dataops.domain.models import Artifact, ProofRequirement, Task
 from dataops.domain.status import ReviewAction
-from dataops.services import artifacts, people, tasks, workflow
+from dataops.services import artifact_review, artifacts, people, tasks, workflow
 from dataops.services.context import Workspace
 from dataops.services.evidence import StoreEvidence
 from dataops.store.cursor import encode_cursor
@@ -631,7 +632,7 @@ def test_an_archive_between_the_proof_check_and_the_commit_fails_the_completion(
     def check_then_archive(self: StoreEvidence, **kwargs: Any) -> list[Artifact]:
         found = original(self, **kwargs)
         if found and not slipped:  # another request archives it meanwhile
-            archived = artifacts.review_artifact(
+            archived = artifact_review.review_artifact(
                 workspace, actor, found[0].id, ReviewAction.ARCHIVE
             )
             slipped.append(archived)
@@ -690,16 +691,16 @@ def test_concurrent_reviews_never_let_a_completion_through_without_approved_proo
         "reopen": lambda t, a: tasks.update_task(
             workspace, actor, t.id, {"status": TaskStatus.TODO}, None
         ),
-        "approve": lambda t, a: artifacts.review_artifact(
+        "approve": lambda t, a: artifact_review.review_artifact(
             workspace, actor, a.id, ReviewAction.APPROVE
         ),
-        "reject": lambda t, a: artifacts.review_artifact(
+        "reject": lambda t, a: artifact_review.review_artifact(
             workspace, actor, a.id, ReviewAction.REJECT, reason="not yet"
         ),
-        "submit": lambda t, a: artifacts.review_artifact(
+        "submit": lambda t, a: artifact_review.review_artifact(
             workspace, actor, a.id, ReviewAction.SUBMIT
         ),
-        "archive": lambda t, a: artifacts.review_artifact(
+        "archive": lambda t, a: artifact_review.review_artifact(
             workspace, actor, a.id, ReviewAction.ARCHIVE
         ),
     }

@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
+from dataops.domain.accounts import Actor
 from dataops.domain.enums import ArtifactStatus, ArtifactType, Role, TaskStatus
 from dataops.domain.errors import VersionConflict
-from dataops.domain.models import Actor
 from dataops.domain.search import KINDS
 from dataops.services.evidence import StoreEvidence
 from dataops.services.mywork import WorkList, work_list

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from dataops.demo import load_demo
+from dataops.domain.accounts import Actor
 from dataops.domain.clock import new_id, now_ts, parse_ts
 from dataops.domain.enums import (
     ArtifactStatus,
@@ -28,7 +29,6 @@ from dataops.domain.enums import (
 )
 from dataops.domain.errors import ProofMissing
 from dataops.domain.models import (
-    Actor,
     BundleLink,
     FileRecord,
     Phase,
@@ -38,7 +38,18 @@ from dataops.domain.models import (
 )
 from dataops.domain.status import ReviewAction
 from dataops.portable.format import MANIFEST, SPECS, canonical_line
-from dataops.services import artifacts, auth, files, people, recurring, tasks, workflow
+from dataops.services import (
+    artifact_reads,
+    artifact_review,
+    artifacts,
+    auth,
+    files,
+    people,
+    recurring,
+    recurring_pass,
+    tasks,
+    workflow,
+)
 from dataops.services import settings as workspace_settings
 from dataops.services.context import Workspace
 from dataops.store.port import Filters, MetadataStore, PageRequest
@@ -206,11 +217,11 @@ def build_rich_workspace(ws: Workspace) -> Rich:
             "bundle_id": bundle.id,
         },
     )
-    artifacts.review_artifact(
+    artifact_review.review_artifact(
         ws, admin, proof.id, ReviewAction.SUPERSEDE, superseded_by=successor.id
     )  # the artifact task's completion proof is withdrawn: valid history all the same
     second = Actor(operator.id, operator.email, operator.role)
-    artifacts.review_artifact(ws, second, successor.id, ReviewAction.APPROVE)  # 2 approvals
+    artifact_review.review_artifact(ws, second, successor.id, ReviewAction.APPROVE)  # 2 approvals
     artifacts.update_artifact(ws, admin, successor.id, {"valid_until": "2099-12-31"}, None)
 
     archived = artifacts.register_artifact(
@@ -218,7 +229,7 @@ def build_rich_workspace(ws: Workspace) -> Rich:
         admin,
         {"type": ArtifactType.OTHER, "title": "Old notes", "storage_uri": "https://example.com/n"},
     )
-    artifacts.review_artifact(ws, admin, archived.id, ReviewAction.ARCHIVE)
+    artifact_review.review_artifact(ws, admin, archived.id, ReviewAction.ARCHIVE)
     blocked = tasks.create_task(
         ws,
         admin,
@@ -240,10 +251,12 @@ def build_rich_workspace(ws: Workspace) -> Rich:
     inbox = people.list_notifications(ws, reader, PageRequest())
     people.dismiss_notification(ws, reader, inbox.items[0].id)  # one's own only
     transcript_task = next(t for t in demo_tasks if t.template_task_ref == "transcript")
-    transcript = artifacts.list_artifacts(
+    transcript = artifact_reads.list_artifacts(
         ws, {"task_id": transcript_task.id}, PageRequest(limit=10)
     ).items[0]
-    artifacts.review_artifact(ws, admin, transcript.id, ReviewAction.APPROVE)  # ref goes stale
+    artifact_review.review_artifact(
+        ws, admin, transcript.id, ReviewAction.APPROVE
+    )  # ref goes stale
     legacy = FileRecord(
         id=new_id("fil"),
         filename="legacy-proof.txt",
@@ -270,7 +283,7 @@ def build_rich_workspace(ws: Workspace) -> Rich:
         },
     )
     recurring.skip_occurrence(ws, admin, monthly.id, "2025-02-28", None)
-    recurring.run_due(ws, parse_ts("2025-03-20T09:00:00Z"))  # January and March
+    recurring_pass.run_due(ws, parse_ts("2025-03-20T09:00:00Z"))  # January and March
     return Rich(
         admin=admin.id,
         operator=operator.id,

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from dataops import runtime
+from dataops.domain.accounts import Credential, Session, User, WorkspaceSettings
 from dataops.domain.enums import (
     ArtifactStatus,
     ArtifactType,
@@ -26,26 +27,21 @@ from dataops.domain.enums import (
     StorageProvider,
     TaskStatus,
 )
+from dataops.domain.messages import AuditEvent, Notification
 from dataops.domain.models import (
     Artifact,
     ArtifactRef,
-    AuditEvent,
     Bundle,
     BundleLink,
-    Credential,
     FileRecord,
-    Notification,
     ProofRequirement,
     RecurringConfig,
     RequirementVerdict,
-    Session,
     Task,
     TaskDefinition,
     Template,
-    User,
-    WorkspaceSettings,
 )
-from dataops.domain.policy import is_secret_key, scan_for_secret_values
+from dataops.domain.secret_scan import is_secret_key, scan_for_secret_values
 from dataops.portable.checking.validate import validate_export
 from dataops.portable.format import (
     ENTITY_NAMES,

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from dataops.domain.accounts import User
 from dataops.domain.clock import now_ts
-from dataops.domain.models import User
 from dataops.portable.format import EXPORTED, MANIFEST, SPECS
 from dataops.portable.importing.importer import ImportRefused, apply_import, plan_import
 from dataops.portable.writing.export import write_export

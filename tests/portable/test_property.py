@@ -15,7 +15,8 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from dataops.domain.enums import ArtifactStatus, ArtifactType, DataClass, ProofType, TaskStatus
-from dataops.domain.policy import check_metadata, is_secret_key, secret_value_problem
+from dataops.domain.policy import check_metadata
+from dataops.domain.secret_scan import is_secret_key, secret_value_problem
 from dataops.portable.checking.validate import validate_export
 from dataops.portable.format import EXPORTED
 from dataops.portable.writing.export import write_export

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from dataops import runtime
+from dataops.domain.accounts import Actor
 from dataops.domain.enums import ArtifactType
 from dataops.domain.errors import StorageUnavailable
-from dataops.domain.models import Actor
 from dataops.portable.checking.validate import validate_export
 from dataops.portable.format import EXPORTED, SPECS
 from dataops.portable.writing import snapshot

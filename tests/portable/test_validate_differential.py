@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from dataops.domain import enums
-from dataops.domain.policy import secret_value_problem
+from dataops.domain.secret_scan import secret_value_problem
 from dataops.portable.checking.index import ScratchIndex
 from dataops.portable.checking.scan import Chunk, scan_chunk
 from dataops.portable.checking.validate import validate_export
@@ -91,7 +91,7 @@ def test_damaged_archives(golden: Golden, tmp_path: Path, damage: str) -> None:
 
 
 def test_strings_an_entity_adds_are_never_flagged() -> None:
-    """What `policy.text_known_clean` relies on: an entity read from a line holds the
+    """What `secret_scan.text_known_clean` relies on: an entity read from a line holds the
     line's strings, plus enum values and field defaults, none of which is flagged."""
     for name in dir(enums):
         cls = getattr(enums, name)

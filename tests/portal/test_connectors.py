@@ -17,9 +17,9 @@ from urllib.parse import unquote
 import pytest
 
 from dataops import runtime
+from dataops.domain.accounts import User
 from dataops.domain.clock import now_ts
 from dataops.domain.enums import Role
-from dataops.domain.models import User
 from dataops.engine import deps
 from dataops.engine.app import JSON_BODY_LIMIT
 from dataops.portal.app import create_portal_app

@@ -19,9 +19,9 @@ from fastapi.testclient import TestClient
 
 from dataops import runtime
 from dataops.config import Settings
+from dataops.domain.accounts import ApiToken, User
 from dataops.domain.enums import Role
 from dataops.domain.errors import ConfigurationError, StorageUnavailable, Unauthorized
-from dataops.domain.models import ApiToken, User
 from dataops.engine.app import create_engine_app
 from dataops.portal.gateway import AUTH_BODY_LIMIT, Authenticator
 from dataops.portal.logins import HashPool, LoginRefused, Logins, client_address

@@ -23,10 +23,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from dataops import runtime
+from dataops.domain.accounts import Actor
 from dataops.domain.clock import format_ts, now, parse_ts
 from dataops.domain.enums import Role
 from dataops.domain.errors import Forbidden, ValidationFailed
-from dataops.domain.models import Actor
 from dataops.engine.app import JSON_BODY_LIMIT, create_engine_app
 from dataops.services import auth, idempotency
 from dataops.services.context import Workspace

@@ -13,15 +13,16 @@ from typing import Any
 
 import pytest
 
-from dataops.domain import models
+from dataops.domain import accounts, messages, models
 from dataops.domain.codec import camel, fields_from_dict, from_dict, snake, to_dict
 from dataops.domain.enums import ArtifactStatus, ArtifactType, DataClass, ProofType, StorageProvider
 
 ENTITIES: list[type[Any]] = sorted(
     (
         cls
-        for _, cls in inspect.getmembers(models, inspect.isclass)
-        if dataclasses.is_dataclass(cls) and cls.__module__ == models.__name__
+        for module in (models, accounts, messages)
+        for _, cls in inspect.getmembers(module, inspect.isclass)
+        if dataclasses.is_dataclass(cls) and cls.__module__ == module.__name__
     ),
     key=lambda cls: cls.__name__,
 )
@@ -309,11 +310,11 @@ REF_FIELDS = {"artifactId", "type", "title", "storageUri", "status"}
         (models.Artifact, ARTIFACT_FIELDS, True),
         (models.Task, TASK_FIELDS, True),
         (models.Bundle, BUNDLE_FIELDS, True),
-        (models.AuditEvent, AUDIT_FIELDS, True),
+        (messages.AuditEvent, AUDIT_FIELDS, True),
         (models.ArtifactRef, REF_FIELDS, True),
         (models.FileRecord, FILE_FIELDS, False),
-        (models.Notification, NOTIFICATION_FIELDS, False),
-        (models.User, USER_FIELDS, False),
+        (messages.Notification, NOTIFICATION_FIELDS, False),
+        (accounts.User, USER_FIELDS, False),
     ],
     ids=lambda value: value.__name__ if isinstance(value, type) else None,
 )
@@ -326,5 +327,5 @@ def test_wire_names_are_the_contracts(cls: type[Any], contract: set[str], exact:
 
 
 def test_user_record_never_carries_hashes() -> None:
-    wire = to_dict(build(models.User))
+    wire = to_dict(build(accounts.User))
     assert not [key for key in wire if "hash" in key.lower() or "password" in key.lower()]

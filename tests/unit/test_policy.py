@@ -17,12 +17,10 @@ from dataops.domain.policy import (
     check_metadata,
     check_storage_uri,
     infer_provider,
-    is_secret_key,
     nesting_depth,
     provider_conflict,
-    secret_value_problem,
-    signed_url_problem,
 )
+from dataops.domain.secret_scan import is_secret_key, secret_value_problem, signed_url_problem
 
 HEX64 = "0123456789abcdef" * 4
 

@@ -19,12 +19,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dataops.domain import policy
+from dataops.domain import policy, secret_scan
 from dataops.domain.codec import to_dict
 from dataops.domain.enums import ArtifactType, StorageProvider, TaskStatus
 from dataops.domain.models import Artifact, ArtifactRef, BundleLink, Task
-from dataops.domain.policy import (
-    check_storage_uri,
+from dataops.domain.policy import check_storage_uri
+from dataops.domain.secret_scan import (
     may_hold_secret,
     scan_entity_for_secret_values,
     scan_for_secret_values,
@@ -60,8 +60,8 @@ PIECES = [
     "\u212a",
     "é",
     "\ud800",
-    *sorted(policy._SIGNED_PARAMS),
-    *[p.upper() for p in sorted(policy._SIGNED_PARAMS)],
+    *sorted(secret_scan._SIGNED_PARAMS),
+    *[p.upper() for p in sorted(secret_scan._SIGNED_PARAMS)],
     # pieces of the secret-value patterns, and percent-encoded forms
     "%",
     "%2D",
@@ -171,7 +171,7 @@ json_values = st.recursive(
 @settings(max_examples=800, deadline=None)
 @given(json_values)
 def test_scan_for_secret_values_is_the_full_scan(value: Any) -> None:
-    assert scan_for_secret_values(value, "p") == policy._located_secret_values(value, "p")
+    assert scan_for_secret_values(value, "p") == secret_scan._located_secret_values(value, "p")
 
 
 @dataclass
@@ -185,9 +185,11 @@ class _Hidden:
 @given(texts, texts)
 def test_prefilter_sees_private_dataclass_fields(visible: str, hidden: str) -> None:
     value = _Hidden(visible, hidden, [_Hidden(hidden)])
-    assert scan_for_secret_values({"v": value}) == policy._located_secret_values({"v": value}, "")
+    assert scan_for_secret_values({"v": value}) == secret_scan._located_secret_values(
+        {"v": value}, ""
+    )
     if secret_value_problem(hidden) is not None:
-        assert policy._may_hold_secret_value(value)
+        assert secret_scan._may_hold_secret_value(value)
 
 
 @settings(max_examples=400, deadline=None)
@@ -219,7 +221,7 @@ def test_task_scan_is_the_scan_of_its_dict(
         validation=validation,
         artifact_refs=[ArtifactRef(r, title=r) for r in refs],
     )
-    expected = policy._located_secret_values(to_dict(task), "")
+    expected = secret_scan._located_secret_values(to_dict(task), "")
     assert scan_entity_for_secret_values(task) == expected
 
 
@@ -242,7 +244,7 @@ def test_artifact_scan_skips_exactly_its_skipped_fields(
     record = to_dict(artifact)
     record.pop("metadata")
     record.pop("storageUri")
-    expected = policy._located_secret_values(record, "")
+    expected = secret_scan._located_secret_values(record, "")
     assert scan_entity_for_secret_values(artifact, skip=("metadata", "storage_uri")) == expected
 
 

@@ -28,6 +28,7 @@ import tempfile
 from collections.abc import Iterator
 from typing import Any, BinaryIO, NoReturn
 
+from dataops.aws_extra import require_aws
 from dataops.blobs.port import MAX_PRESIGN_SECONDS, StoredBlob, UploadTarget, valid_key
 from dataops.domain.errors import (
     Conflict,
@@ -314,6 +315,7 @@ class S3Blobs:
 
 
 def _client(endpoint_url: str | None, region: str | None) -> Any:
+    require_aws("S3 storage")
     import boto3  # type: ignore[import-untyped,unused-ignore]
     from botocore.config import Config  # type: ignore[import-untyped,unused-ignore]
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from dataops.domain.models import Notification
+from dataops.domain.messages import Notification
 
 NOTIFICATION_EVENT = "email.notification"
 DIGEST_EVENT = "email.digest"

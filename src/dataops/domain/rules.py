@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 
+from dataops.domain.accounts import User
 from dataops.domain.clock import parse_date, parse_ts
 from dataops.domain.enums import OWNED_PROVIDERS, ProofType, TaskStatus
 from dataops.domain.errors import FieldError
@@ -19,7 +20,6 @@ from dataops.domain.models import (
     Task,
     TaskDefinition,
     Template,
-    User,
 )
 from dataops.domain.policy import (
     check_checksum,
@@ -28,9 +28,9 @@ from dataops.domain.policy import (
     check_metadata,
     check_storage_uri,
     provider_conflict,
-    scan_entity_for_secret_values,
 )
 from dataops.domain.recurrence import MAX_LEAD_DAYS, RecurrenceError, parse_recurrence, zone
+from dataops.domain.secret_scan import scan_entity_for_secret_values
 
 MAX_TITLE = 500
 MAX_TEXT = 20_000

@@ -14,7 +14,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from dataops.domain.enums import DataClass
-from dataops.domain.models import Artifact, Bundle, Notification, Task
+from dataops.domain.messages import Notification
+from dataops.domain.models import Artifact, Bundle, Task
 
 EVENTS = (
     "artifact.created",

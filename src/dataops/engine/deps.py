@@ -12,9 +12,9 @@ from typing import Annotated, ParamSpec, TypeVar
 from fastapi import Depends, Header, Query, Request
 from starlette.concurrency import run_in_threadpool
 
+from dataops.domain.accounts import Actor
 from dataops.domain.enums import Role
 from dataops.domain.errors import BadRequest, Unauthorized
-from dataops.domain.models import Actor
 from dataops.domain.permissions import Permission, require_permission
 from dataops.services.context import Workspace
 from dataops.store.port import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, PageRequest

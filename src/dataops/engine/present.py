@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from dataops.domain.codec import to_dict
 from dataops.domain.errors import ValidationFailed
 from dataops.domain.proof import ProofVerdict
-from dataops.services.artifacts import ArtifactView
+from dataops.services.artifact_reads import ArtifactView
 from dataops.services.tasks import TaskList, TaskQuery, TaskView
 from dataops.store.port import Page
 

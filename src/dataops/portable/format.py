@@ -44,14 +44,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from dataops.domain import models
+from dataops.domain import accounts, messages, models
 from dataops.domain.codec import builder, camel, constructor, record_plan, snake
 from dataops.domain.models import legacy_uri as legacy_uri  # (the export's rule too)
 
 SCHEMA_VERSION = "dataops.execution.v1"
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
-SYSTEM_ACTOR = models.SYSTEM_ACTOR_ID
+SYSTEM_ACTOR = accounts.SYSTEM_ACTOR_ID
 """The actor id relationships may name without a user record."""
 
 
@@ -74,17 +74,17 @@ class EntitySpec:
 SPECS: dict[str, EntitySpec] = {
     spec.name: spec
     for spec in (
-        EntitySpec("users", "user_id", models.User),
+        EntitySpec("users", "user_id", accounts.User),
         EntitySpec("tasks", "task_id", models.Task),
         EntitySpec("bundles", "bundle_id", models.Bundle),
         EntitySpec("templates", "template_id", models.Template),
         EntitySpec("recurring_configs", "recurring_config_id", models.RecurringConfig),
         EntitySpec("files", "file_id", models.FileRecord),
-        EntitySpec("notifications", "notification_id", models.Notification),
+        EntitySpec("notifications", "notification_id", messages.Notification),
         EntitySpec("artifacts", "artifact_id", models.Artifact),
         EntitySpec("assistant_jobs", "assistant_job_id"),
-        EntitySpec("audit_events", "audit_event_id", models.AuditEvent),
-        EntitySpec("settings", "settings_id", models.WorkspaceSettings),
+        EntitySpec("audit_events", "audit_event_id", messages.AuditEvent),
+        EntitySpec("settings", "settings_id", accounts.WorkspaceSettings),
     )
 }
 ENTITY_NAMES = tuple(SPECS)

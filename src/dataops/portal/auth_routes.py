@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from dataops import http_problems as problems
-from dataops.domain.models import User
+from dataops.domain.accounts import User
 from dataops.portal.gateway import SESSION_COOKIE, Authenticator, cross_site
 from dataops.portal.logins import HashPool, LoginRefused, Logins, client_address
 from dataops.services import auth

@@ -23,7 +23,7 @@ import orjson
 from starlette.responses import JSONResponse
 from starlette.types import Message, Receive, Scope, Send
 
-from dataops.domain.models import User
+from dataops.domain.accounts import User
 from dataops.http_problems import internal_error, problem
 
 FORWARD_REQUEST = ("content-type", "accept", "if-match", "idempotency-key")

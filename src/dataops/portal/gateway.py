@@ -26,8 +26,8 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from dataops import http_problems as problems
+from dataops.domain.accounts import ApiToken, User
 from dataops.domain.errors import DataOpsError, Unauthorized
-from dataops.domain.models import ApiToken, User
 from dataops.http_perimeter import counted_body, nosniff
 from dataops.portal.broker import EngineBroker, log_request
 from dataops.services import auth

@@ -27,6 +27,7 @@ from typing import Any
 
 import httpx
 
+from dataops.aws_extra import require_aws
 from dataops.http_problems import problem
 
 log = logging.getLogger("dataops.portal")
@@ -218,6 +219,7 @@ def _problem(
 
 
 def _lambda_client() -> Any:
+    require_aws("the engine invoke (WORK_ENGINE_FUNCTION_NAME)")
     import boto3  # type: ignore[import-untyped,unused-ignore]
     from botocore.config import Config  # type: ignore[import-untyped,unused-ignore]
 

@@ -9,10 +9,10 @@ import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 
+from dataops.domain.accounts import Actor, ApiToken, Session, User
 from dataops.domain.clock import format_ts, new_id, now, now_ts, parse_ts
 from dataops.domain.enums import EntityType
 from dataops.domain.errors import Conflict, NotFound, Unauthorized, ValidationFailed
-from dataops.domain.models import Actor, ApiToken, Session, User
 from dataops.domain.permissions import Permission, require_permission
 from dataops.services import passwords
 from dataops.services.common import EXPIRED_PER_WRITE, audit, require

@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol, TypeVar
 
+from dataops.domain.accounts import Actor
 from dataops.domain.clock import new_id, now_ts
 from dataops.domain.codec import to_dict
 from dataops.domain.enums import EntityType, StorageProvider
 from dataops.domain.errors import NotFound, StorageUnavailable, ValidationFailed, VersionConflict
-from dataops.domain.models import (
-    Actor,
-    ArtifactRef,
-    AuditEvent,
-    Bundle,
-    Task,
-    refresh_artifact_refs,
-)
+from dataops.domain.messages import AuditEvent
+from dataops.domain.models import ArtifactRef, Bundle, Task, refresh_artifact_refs
 from dataops.services.context import Workspace
 from dataops.store.port import Repository, UnitOfWork
 
@@ -91,6 +86,39 @@ def audit(
     )
     uow.audit_events.add(event)
     return event
+
+
+def save_audited(
+    uow: UnitOfWork,
+    actor: Actor,
+    repo: Repository[V],
+    entity_type: EntityType,
+    action: str,
+    before: V,
+    after: V,
+    summary: str | None = None,
+) -> None:
+    """Save `after` (a changed copy of `before`) and audit the change as `action`."""
+    save(repo, after)
+    audit(uow, actor, entity_type, after.id, action, before=before, after=after, summary=summary)
+
+
+def create_audited(
+    ws: Workspace,
+    actor: Actor,
+    entity_type: EntityType,
+    record: V,
+    check: Callable[[UnitOfWork, V], None],
+    repo: Callable[[UnitOfWork], Repository[V]],
+) -> V:
+    """Add the new `record` to `repo` and audit its creation, in one unit of work, after
+    `check` (what it names must exist)."""
+    with ws.store.unit_of_work(write=True) as uow:
+        check(uow, record)
+        repo(uow).add(record)
+        audit(uow, actor, entity_type, record.id, "create", after=record)
+        uow.commit()
+    return record
 
 
 def refresh_refs(uow: UnitOfWork, holders: Sequence[Task | Bundle]) -> None:

@@ -23,7 +23,8 @@ from typing import Any
 from dataops.domain.clock import format_ts, new_id
 from dataops.domain.clock import now as clock_now
 from dataops.domain.enums import ArtifactStatus
-from dataops.domain.models import Artifact, Bundle, Notification, OutboxMessage, Task, Webhook
+from dataops.domain.messages import Notification, OutboxMessage, Webhook
+from dataops.domain.models import Artifact, Bundle, Task
 from dataops.domain.webhooks import (
     EVENTS,
     GIVE_UP_AFTER,

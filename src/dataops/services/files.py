@@ -7,16 +7,17 @@ from dataclasses import dataclass
 from typing import Any, BinaryIO
 
 from dataops.blobs.port import MAX_PRESIGN_SECONDS
+from dataops.domain.accounts import Actor
 from dataops.domain.clock import new_id, now_ts
 from dataops.domain.enums import OWNED_PROVIDERS, EntityType, FileCategory, StorageProvider
 from dataops.domain.errors import Conflict, StorageUnavailable
-from dataops.domain.models import Actor, FileRecord
+from dataops.domain.models import FileRecord, Task
 from dataops.domain.policy import infer_provider
 from dataops.domain.rules import file_errors
 from dataops.services import owned, proofs
 from dataops.services.common import audit, guard_local_storage, raise_if, require
 from dataops.services.context import Workspace
-from dataops.store.port import Filters, Page, PageRequest
+from dataops.store.port import Filters, Page, PageRequest, UnitOfWork
 
 
 @dataclass(frozen=True)
@@ -43,20 +44,7 @@ class Content:
 def upload_file(ws: Workspace, actor: Actor, upload: Upload) -> FileRecord:
     """Store the bytes (checksum and size computed by the server), then the metadata."""
     file_id = new_id("fil")
-    probe = FileRecord(
-        id=file_id,
-        filename=upload.filename,
-        created_at=now_ts(),
-        task_id=upload.task_id,
-        content_type=upload.content_type,
-        tags=list(upload.tags),
-        category=upload.category,
-    )
-    raise_if(file_errors(probe))
-    with ws.store.unit_of_work() as uow:
-        task = require(uow.tasks, upload.task_id, "task", "taskId")
-        if upload.bundle_id:
-            require(uow.bundles, upload.bundle_id, "bundle", "bundleId")
+    task = _upload_task(ws, upload, file_id)
     stored = ws.blobs.put(
         f"files/{file_id}",
         upload.stream,
@@ -82,22 +70,32 @@ def upload_file(ws: Workspace, actor: Actor, upload: Upload) -> FileRecord:
     try:
         with ws.store.unit_of_work(write=True) as uow:
             require(uow.tasks, task.id, "task", "taskId")
-            uow.files.add(record)
-            proofs.recheck_task(uow, actor, record.task_id)
-            audit(
-                uow,
-                actor,
-                EntityType.FILE,
-                record.id,
-                "upload",
-                after=record,
-                summary=f"{record.size_bytes} bytes for task {task.id}",
-            )
+            add_file(uow, actor, record, "upload", f"{record.size_bytes} bytes for task {task.id}")
             uow.commit()
     except BaseException:
         ws.blobs.delete(stored.uri)  # no metadata, so no bytes either
         raise
     return record
+
+
+def _upload_task(ws: Workspace, upload: Upload, file_id: str) -> Task:
+    """The task an upload is for, after checking its metadata and that its task and bundle
+    exist (before any byte is stored)."""
+    probe = FileRecord(
+        id=file_id,
+        filename=upload.filename,
+        created_at=now_ts(),
+        task_id=upload.task_id,
+        content_type=upload.content_type,
+        tags=list(upload.tags),
+        category=upload.category,
+    )
+    raise_if(file_errors(probe))
+    with ws.store.unit_of_work() as uow:
+        task = require(uow.tasks, upload.task_id, "task", "taskId")
+        if upload.bundle_id:
+            require(uow.bundles, upload.bundle_id, "bundle", "bundleId")
+    return task
 
 
 def register_file(ws: Workspace, actor: Actor, data: dict[str, Any]) -> FileRecord:
@@ -130,11 +128,18 @@ def register_file(ws: Workspace, actor: Actor, data: dict[str, Any]) -> FileReco
             require(uow.bundles, record.bundle_id, "bundle", "bundleId")
         else:
             record.bundle_id = task.bundle_id
-        uow.files.add(record)
-        proofs.recheck_task(uow, actor, record.task_id)
-        audit(uow, actor, EntityType.FILE, record.id, "register", after=record)
+        add_file(uow, actor, record, "register")
         uow.commit()
     return record
+
+
+def add_file(
+    uow: UnitOfWork, actor: Actor, record: FileRecord, action: str, summary: str | None = None
+) -> None:
+    """Add a file record in `uow`, bring its task's proof up to date, and audit it."""
+    uow.files.add(record)
+    proofs.recheck_task(uow, actor, record.task_id)
+    audit(uow, actor, EntityType.FILE, record.id, action, after=record, summary=summary)
 
 
 def get_file(ws: Workspace, file_id: str) -> FileRecord:

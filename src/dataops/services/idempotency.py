@@ -11,10 +11,10 @@ import json
 from datetime import timedelta
 from typing import Any
 
+from dataops.domain.accounts import Actor, IdempotencyRecord
 from dataops.domain.clock import format_ts, now, now_ts, parse_ts
 from dataops.domain.codec import to_dict
 from dataops.domain.errors import Conflict, ValidationFailed
-from dataops.domain.models import Actor, IdempotencyRecord
 from dataops.services.common import EXPIRED_PER_WRITE
 from dataops.store.port import UnitOfWork
 

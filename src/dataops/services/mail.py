@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from dataops.domain.accounts import User
 from dataops.domain.clock import format_ts, new_id, parse_ts
 from dataops.domain.clock import now as clock_now
 from dataops.domain.enums import EmailNotifications
@@ -37,7 +38,7 @@ from dataops.domain.mail import (
     earlier_days,
     notification_mail,
 )
-from dataops.domain.models import Notification, OutboxMessage, User
+from dataops.domain.messages import Notification, OutboxMessage
 from dataops.domain.recurrence import RecurrenceError, zone
 from dataops.domain.webhooks import GIVE_UP_AFTER
 from dataops.store.port import Filters, MetadataStore, PageRequest, UnitOfWork

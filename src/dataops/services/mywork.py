@@ -20,10 +20,11 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any
 
+from dataops.domain.accounts import Actor
 from dataops.domain.clock import today
 from dataops.domain.enums import ArtifactStatus
 from dataops.domain.errors import ValidationFailed
-from dataops.domain.models import Actor, Artifact, Task
+from dataops.domain.models import Artifact, Task
 from dataops.domain.permissions import Permission, awaits_decision_by, may
 from dataops.services import proofs, settings
 from dataops.services.common import refresh_refs

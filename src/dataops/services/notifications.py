@@ -12,7 +12,7 @@ notification both try, one commits and the other gets `Conflict` and reads again
 Producers in the same unit of work as the change that causes them: `stage-change`
 (`tasks._advance_stage`), `review-requested` and `artifact-rejected`
 (`services/artifacts.py`), `proof-withdrawn` (`proofs._refresh`, wherever it marks a
-task), `recurring-due` (the occurrence's own transaction, `recurring._make`). The
+task), `recurring-due` (the occurrence's own transaction, `recurring_pass._make`). The
 runner's pass (`notify_due`) makes `task-due`, `task-overdue`, `follow-up-due` and
 `missing-evidence`, only for open tasks dated today or earlier, reading them through
 the tasks' (status, date) index up to today: its cost grows with the due tasks, not the
@@ -31,7 +31,8 @@ from dataops.domain.clock import format_ts, new_id, parse_ts
 from dataops.domain.clock import now as clock_now
 from dataops.domain.enums import ArtifactStatus, NotificationType, Role, TaskStatus
 from dataops.domain.errors import Conflict
-from dataops.domain.models import Artifact, Bundle, Notification, Task, Template
+from dataops.domain.messages import Notification
+from dataops.domain.models import Artifact, Bundle, Task, Template
 from dataops.domain.proof import describe_missing, evaluate
 from dataops.services import events, mail
 from dataops.services.context import Workspace
@@ -335,6 +336,20 @@ def _due_notes(
         if not verdict.can_complete:
             message = f"{task.description}: {describe_missing(verdict)}"
             notes.append((NotificationType.MISSING_EVIDENCE, message, lacking))
+    return _task_notes(uow, task, notes, now, write=write)
+
+
+def _task_notes(
+    uow: UnitOfWork,
+    task: Task,
+    notes: list[tuple[NotificationType, str, list[str]]],
+    now: datetime,
+    *,
+    write: bool,
+) -> Counter[NotificationType]:
+    """Each (type, message, people) of `notes` about `task`, for each person: made in
+    `uow` when `write` (counted when made), else only counted."""
+    missing: Counter[NotificationType] = Counter()
     for kind, message, persons in notes:
         for person in persons:
             if not write:

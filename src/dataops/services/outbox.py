@@ -41,7 +41,7 @@ from dataops.domain.clock import now as clock_now
 from dataops.domain.enums import EmailNotifications
 from dataops.domain.errors import Conflict
 from dataops.domain.mail import Mail
-from dataops.domain.models import OutboxMessage, Webhook
+from dataops.domain.messages import OutboxMessage, Webhook
 from dataops.domain.webhooks import LEASE, retry_delay, signing_secrets, url_problem
 from dataops.services.context import Workspace
 from dataops.services.mail import EMAIL

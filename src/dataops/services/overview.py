@@ -20,7 +20,7 @@ from enum import StrEnum
 
 from dataops.domain.enums import ArtifactStatus
 from dataops.domain.models import Artifact
-from dataops.services import artifacts as artifact_service
+from dataops.services import artifact_reads
 from dataops.services.context import Workspace
 from dataops.services.tasks import Due, TaskList, TaskQuery, task_list
 from dataops.store.port import Filters, Page, PageRequest, UnitOfWork
@@ -68,8 +68,8 @@ def overview(ws: Workspace, page: PageRequest) -> Overview:
         review_filters = Filters({"status": ArtifactStatus.NEEDS_REVIEW.value})
         review = uow.artifacts.find(review_filters, PageRequest(page.limit))
         review_count = uow.artifacts.count(review_filters)
-        expiring = artifact_service.expiring_artifacts(ws, EXPIRING_DAYS, PageRequest(page.limit))
-        expiring_count = artifact_service.expiring_count(uow, EXPIRING_DAYS)
+        expiring = artifact_reads.expiring_artifacts(ws, EXPIRING_DAYS, PageRequest(page.limit))
+        expiring_count = artifact_reads.expiring_count(uow, EXPIRING_DAYS)
         artifacts = {
             Lane.REVIEW: _named(uow, ArtifactLane(review, review_count)),
             Lane.EXPIRING: _named(uow, ArtifactLane(expiring, expiring_count)),

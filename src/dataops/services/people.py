@@ -6,6 +6,7 @@ import copy
 import re
 from typing import Any
 
+from dataops.domain.accounts import SYSTEM_ACTOR_ID, Actor, Credential, User
 from dataops.domain.clock import new_id, now_ts
 from dataops.domain.codec import camel, to_dict
 from dataops.domain.enums import EmailNotifications, EntityType, Role
@@ -16,7 +17,7 @@ from dataops.domain.errors import (
     ValidationFailed,
     VersionConflict,
 )
-from dataops.domain.models import SYSTEM_ACTOR_ID, Actor, AuditEvent, Credential, Notification, User
+from dataops.domain.messages import AuditEvent, Notification
 from dataops.domain.rules import user_errors
 from dataops.services import passwords
 from dataops.services.common import audit, raise_if, require
@@ -127,16 +128,7 @@ def update_user(
         current = require(uow.users, user_id, "user")
         if expected is not None and expected != current.version:
             raise VersionConflict(f"user {user_id!r} is at version {current.version}")
-        updated = copy.deepcopy(current)
-        if "role" in changes:
-            updated.role = Role(changes["role"])
-        if "name" in changes:
-            updated.name = changes["name"].strip()
-        if "disabled" in changes:
-            updated.disabled = changes["disabled"]
-        if user_id == actor.id and (updated.role != current.role or updated.disabled):
-            raise Conflict("you cannot change your own role or disable yourself")
-        raise_if(user_errors(updated))
+        updated = _changed_user(actor, current, changes)
         if updated == current:
             return current
         updated.version = current.version + 1
@@ -158,6 +150,22 @@ def update_user(
         )
         uow.commit()
         return updated
+
+
+def _changed_user(actor: Actor, current: User, changes: dict[str, Any]) -> User:
+    """`current` with the PATCH's changes, checked; Conflict when an admin would change
+    their own role or disable themselves."""
+    updated = copy.deepcopy(current)
+    if "role" in changes:
+        updated.role = Role(changes["role"])
+    if "name" in changes:
+        updated.name = changes["name"].strip()
+    if "disabled" in changes:
+        updated.disabled = changes["disabled"]
+    if current.id == actor.id and (updated.role != current.role or updated.disabled):
+        raise Conflict("you cannot change your own role or disable yourself")
+    raise_if(user_errors(updated))
+    return updated
 
 
 def set_disabled(ws: Workspace, actor: Actor, email: str, disabled: bool) -> User:

@@ -25,17 +25,11 @@ import copy
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import date, timedelta
 
+from dataops.domain.accounts import Actor, WorkspaceSettings
 from dataops.domain.clock import today
 from dataops.domain.enums import ArtifactStatus, EntityType, NotificationType, TaskStatus
 from dataops.domain.errors import Conflict
-from dataops.domain.models import (
-    Actor,
-    Artifact,
-    Bundle,
-    RequirementVerdict,
-    Task,
-    WorkspaceSettings,
-)
+from dataops.domain.models import Artifact, Bundle, RequirementVerdict, Task
 from dataops.domain.proof import EvidenceSource, cited_artifact_ids, evaluate, withdrawal_reasons
 from dataops.services import events
 from dataops.services import settings as workspace_settings

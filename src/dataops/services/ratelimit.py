@@ -31,9 +31,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from dataops.domain.accounts import LoginThrottle
 from dataops.domain.clock import format_ts, now, parse_ts
 from dataops.domain.errors import Conflict, VersionConflict
-from dataops.domain.models import LoginThrottle
 from dataops.services.common import EXPIRED_PER_WRITE
 from dataops.store.port import MetadataStore, UnitOfWork
 

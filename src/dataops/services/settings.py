@@ -8,11 +8,11 @@ import copy
 from datetime import date, timedelta
 from typing import Any
 
+from dataops.domain.accounts import Actor, WorkspaceSettings
 from dataops.domain.clock import now_ts, today
 from dataops.domain.enums import EntityType, ReviewPolicy, Role
 from dataops.domain.errors import Conflict, Forbidden
-from dataops.domain.models import Actor, WorkspaceSettings
-from dataops.services.common import audit, check_version, save
+from dataops.services.common import check_version, save_audited
 from dataops.services.context import Workspace
 from dataops.store.port import UnitOfWork
 
@@ -71,16 +71,9 @@ def update_settings(
         if after == before:
             return before
         after.updated_by = actor.id
-        save(uow.settings, after)
-        audit(
-            uow,
-            actor,
-            EntityType.SETTINGS,
-            after.id,
-            "update",
-            before=before,
-            after=after,
-            summary=f"review policy {before.review_policy.value} -> {after.review_policy.value}",
+        summary = f"review policy {before.review_policy.value} -> {after.review_policy.value}"
+        save_audited(
+            uow, actor, uow.settings, EntityType.SETTINGS, "update", before, after, summary
         )
         uow.commit()
         return after

@@ -9,15 +9,24 @@ from datetime import date, timedelta
 from enum import StrEnum
 from typing import Any
 
+from dataops.domain.accounts import Actor
 from dataops.domain.clock import new_id, now_ts, today
 from dataops.domain.codec import camel
 from dataops.domain.enums import EntityType, NotificationType, TaskStatus
 from dataops.domain.errors import Conflict, ProofMissing, ValidationFailed
-from dataops.domain.models import Actor, Artifact, Bundle, FileRecord, Task
+from dataops.domain.models import Artifact, Bundle, FileRecord, Task
 from dataops.domain.proof import ProofVerdict, describe_missing, evaluate
 from dataops.domain.rules import task_errors
 from dataops.services import events, proofs
-from dataops.services.common import audit, check_version, raise_if, refresh_refs, require, save
+from dataops.services.common import (
+    audit,
+    check_version,
+    raise_if,
+    refresh_refs,
+    require,
+    save,
+    save_audited,
+)
 from dataops.services.context import Workspace
 from dataops.services.evidence import PageEvidence, StoreEvidence
 from dataops.services.notifications import notify
@@ -293,7 +302,6 @@ def update_task(
     for name in _NOT_CLEARABLE:
         if name in changes and changes[name] is None:
             raise ValidationFailed.one(camel(name), "cannot be cleared")
-    blocked: ProofMissing | None = None
     with ws.store.unit_of_work(write=True) as uow:
         current = require(uow.tasks, task_id, "task")
         check_version(current, expected_version)
@@ -301,19 +309,7 @@ def update_task(
         _apply(updated, changes)
         raise_if(task_errors(updated))
         bundle = _check_relations(uow, updated, changes.keys())
-        completing = updated.status == TaskStatus.DONE and current.status != TaskStatus.DONE
-        if completing:
-            verdict = evaluate(updated, bundle, StoreEvidence(uow), today=today())
-            if verdict.can_complete:
-                _stamp_completion(uow, updated, actor, verdict)
-                _guard_evidence(uow, verdict)
-            else:
-                blocked = _blocked(verdict)
-        elif updated.status != TaskStatus.DONE:  # (reopened, or never done)
-            updated.completed_at = updated.completed_by = None
-            updated.completion_proof = None
-            updated.proof_withdrawn, updated.proof_withdrawn_reasons = False, []
-            updated.proof_expires_on = None
+        completing, blocked = _completion(uow, actor, current, updated, bundle)
         if blocked is None:
             proofs.stamp_open(uow, updated, bundle)
             if updated == current:
@@ -379,21 +375,37 @@ def _audit_change(uow: UnitOfWork, actor: Actor, before: Task, after: Task) -> N
     audit(uow, actor, EntityType.TASK, after.id, action, before=before, after=after)
 
 
+def _completion(
+    uow: UnitOfWork, actor: Actor, current: Task, updated: Task, bundle: Bundle | None
+) -> tuple[bool, ProofMissing | None]:
+    """Whether `updated` completes the task, and the ProofMissing to raise when the proof
+    gate refuses it; a passed gate stamps the completion on `updated`, and a task that is
+    not done carries no completion."""
+    blocked: ProofMissing | None = None
+    completing = updated.status == TaskStatus.DONE and current.status != TaskStatus.DONE
+    if completing:
+        verdict = evaluate(updated, bundle, StoreEvidence(uow), today=today())
+        if verdict.can_complete:
+            _stamp_completion(uow, updated, actor, verdict)
+            _guard_evidence(uow, verdict)
+        else:
+            blocked = _blocked(verdict)
+    elif updated.status != TaskStatus.DONE:  # (reopened, or never done)
+        updated.completed_at = updated.completed_by = None
+        updated.completion_proof = None
+        updated.proof_withdrawn, updated.proof_withdrawn_reasons = False, []
+        updated.proof_expires_on = None
+    return completing, blocked
+
+
 def _advance_stage(uow: UnitOfWork, actor: Actor, bundle: Bundle, task: Task) -> None:
     if bundle.stage == task.stage_on_complete:
         return
     before = copy.deepcopy(bundle)
     bundle.stage = task.stage_on_complete
-    save(uow.bundles, bundle)
-    audit(
-        uow,
-        actor,
-        EntityType.BUNDLE,
-        bundle.id,
-        "stage-change",
-        before=before,
-        after=bundle,
-        summary=f"stage set to {bundle.stage} by completing task {task.id}",
+    summary = f"stage set to {bundle.stage} by completing task {task.id}"
+    save_audited(
+        uow, actor, uow.bundles, EntityType.BUNDLE, "stage-change", before, bundle, summary
     )
     notify(
         uow,

@@ -9,9 +9,10 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, BinaryIO
 
-from dataops.blobs.port import UploadTarget
+from dataops.blobs.port import StoredBlob, UploadTarget
+from dataops.domain.accounts import Actor
 from dataops.domain.clock import format_ts, new_id, now, now_ts, parse_ts
-from dataops.domain.enums import EntityType, FileCategory, UploadStatus
+from dataops.domain.enums import FileCategory, UploadStatus
 from dataops.domain.errors import (
     Conflict,
     FieldError,
@@ -19,12 +20,13 @@ from dataops.domain.errors import (
     PayloadTooLarge,
     ValidationFailed,
 )
-from dataops.domain.models import Actor, FileRecord, Upload
+from dataops.domain.models import FileRecord, Upload
 from dataops.domain.policy import check_checksum, infer_provider
 from dataops.domain.rules import file_errors
-from dataops.services import idempotency, proofs
-from dataops.services.common import audit, raise_if, require
+from dataops.services import idempotency
+from dataops.services.common import raise_if, require
 from dataops.services.context import Workspace
+from dataops.services.files import add_file
 from dataops.store.port import Filters, PageRequest, UnitOfWork
 
 UPLOAD_LIFETIME = timedelta(hours=1)
@@ -64,6 +66,36 @@ def create_upload(
 def _create_upload(
     ws: Workspace, actor: Actor, data: dict[str, Any], idempotency_key: str | None
 ) -> UploadTicket:
+    upload = _new_upload(ws, actor, data)
+    claim = None
+    if idempotency_key is not None:
+        claim = (
+            idempotency.record_id(actor, "create-upload", idempotency_key),
+            idempotency.request_hash(data),
+        )
+    _sweep(ws)
+    with ws.store.unit_of_work(write=True) as uow:
+        if claim is not None:
+            first = idempotency.replayed(uow, *claim)
+            if first is not None:
+                upload = require(uow.uploads, first["id"], "upload")
+                return UploadTicket(upload, _target(ws, upload))
+        if upload.task_id:
+            task = require(uow.tasks, upload.task_id, "task", "taskId")
+            upload.bundle_id = upload.bundle_id or task.bundle_id
+        if upload.bundle_id:
+            require(uow.bundles, upload.bundle_id, "bundle", "bundleId")
+        target = _target(ws, upload)  # refuses (503) when binary storage is disabled
+        uow.uploads.add(upload)
+        if claim is not None:
+            idempotency.remember(uow, *claim, upload.id, {"id": upload.id})
+        uow.commit()
+    return UploadTicket(upload, target)
+
+
+def _new_upload(ws: Workspace, actor: Actor, data: dict[str, Any]) -> Upload:
+    """The upload a create body describes, checked (size limit, checksum, file name and
+    type), not stored yet."""
     size = data["size_bytes"]
     if size > ws.settings.max_upload_bytes:
         raise PayloadTooLarge(
@@ -96,30 +128,7 @@ def _create_upload(
             )
         )
     )
-    claim = None
-    if idempotency_key is not None:
-        claim = (
-            idempotency.record_id(actor, "create-upload", idempotency_key),
-            idempotency.request_hash(data),
-        )
-    _sweep(ws)
-    with ws.store.unit_of_work(write=True) as uow:
-        if claim is not None:
-            first = idempotency.replayed(uow, *claim)
-            if first is not None:
-                upload = require(uow.uploads, first["id"], "upload")
-                return UploadTicket(upload, _target(ws, upload))
-        if upload.task_id:
-            task = require(uow.tasks, upload.task_id, "task", "taskId")
-            upload.bundle_id = upload.bundle_id or task.bundle_id
-        if upload.bundle_id:
-            require(uow.bundles, upload.bundle_id, "bundle", "bundleId")
-        target = _target(ws, upload)  # refuses (503) when binary storage is disabled
-        uow.uploads.add(upload)
-        if claim is not None:
-            idempotency.remember(uow, *claim, upload.id, {"id": upload.id})
-        uow.commit()
-    return UploadTicket(upload, target)
+    return upload
 
 
 def _target(ws: Workspace, upload: Upload) -> UploadTarget:
@@ -150,24 +159,7 @@ def complete_upload(ws: Workspace, actor: Actor, upload_id: str) -> tuple[FileRe
         if upload.status == UploadStatus.COMPLETED and upload.file_id:
             return require(uow.files, upload.file_id, "file"), False
         upload = _pending(uow, actor, upload_id)
-    stored = ws.blobs.inspect(upload.key)
-    if stored is None:
-        raise Conflict("nothing has been uploaded for this upload yet; PUT the bytes first")
-    problems = []
-    if stored.size_bytes != upload.size_bytes:
-        problems.append(
-            FieldError(
-                "sizeBytes", f"announced {upload.size_bytes} bytes, received {stored.size_bytes}"
-            )
-        )
-    if stored.checksum != upload.checksum:
-        problems.append(
-            FieldError("checksum", f"announced {upload.checksum}, received {stored.checksum}")
-        )
-    if problems:
-        ws.blobs.delete(stored.uri)
-        _finish(ws, upload, UploadStatus.FAILED)
-        raise ValidationFailed(problems)
+    stored = _arrived(ws, upload)
     record = FileRecord(
         id=new_id("fil"),
         filename=upload.filename,
@@ -194,19 +186,35 @@ def complete_upload(ws: Workspace, actor: Actor, upload_id: str) -> tuple[FileRe
             current.version + 1,
         )
         uow.uploads.update(done, current.version)
-        uow.files.add(record)
-        proofs.recheck_task(uow, actor, record.task_id)
-        audit(
-            uow,
-            actor,
-            EntityType.FILE,
-            record.id,
-            "upload",
-            after=record,
-            summary=f"{record.size_bytes} bytes verified (upload {upload.id})",
+        add_file(
+            uow, actor, record, "upload", f"{record.size_bytes} bytes verified (upload {upload.id})"
         )
         uow.commit()
     return record, True
+
+
+def _arrived(ws: Workspace, upload: Upload) -> StoredBlob:
+    """The object the upload announced, as it arrived; when its size or checksum is not
+    what was announced, the object is deleted, the upload failed and ValidationFailed."""
+    stored = ws.blobs.inspect(upload.key)
+    if stored is None:
+        raise Conflict("nothing has been uploaded for this upload yet; PUT the bytes first")
+    problems = []
+    if stored.size_bytes != upload.size_bytes:
+        problems.append(
+            FieldError(
+                "sizeBytes", f"announced {upload.size_bytes} bytes, received {stored.size_bytes}"
+            )
+        )
+    if stored.checksum != upload.checksum:
+        problems.append(
+            FieldError("checksum", f"announced {upload.checksum}, received {stored.checksum}")
+        )
+    if problems:
+        ws.blobs.delete(stored.uri)
+        _finish(ws, upload, UploadStatus.FAILED)
+        raise ValidationFailed(problems)
+    return stored
 
 
 def _pending(uow: UnitOfWork, actor: Actor, upload_id: str) -> Upload:

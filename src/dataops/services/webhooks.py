@@ -10,11 +10,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from dataops.domain.accounts import Actor
 from dataops.domain.clock import format_ts, new_id
 from dataops.domain.clock import now as clock_now
 from dataops.domain.enums import EntityType, Role
 from dataops.domain.errors import Conflict, Forbidden, NotFound, ValidationFailed
-from dataops.domain.models import Actor, OutboxMessage, Webhook
+from dataops.domain.messages import OutboxMessage, Webhook
 from dataops.domain.webhooks import (
     EVENTS,
     GIVE_UP_AFTER,

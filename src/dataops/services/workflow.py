@@ -4,16 +4,26 @@ from __future__ import annotations
 
 import copy
 from datetime import date, timedelta
+from operator import attrgetter
 from typing import Any
 
+from dataops.domain.accounts import Actor
 from dataops.domain.clock import new_id, now_ts, parse_date
 from dataops.domain.codec import camel
 from dataops.domain.enums import EntityType
 from dataops.domain.errors import ValidationFailed
-from dataops.domain.models import Actor, Bundle, BundleLink, Task, Template
+from dataops.domain.models import Bundle, BundleLink, Task, TaskDefinition, Template
 from dataops.domain.rules import bundle_errors, template_errors
 from dataops.services import events, proofs
-from dataops.services.common import audit, check_version, raise_if, refresh_refs, require, save
+from dataops.services.common import (
+    audit,
+    check_version,
+    create_audited,
+    raise_if,
+    refresh_refs,
+    require,
+    save,
+)
 from dataops.services.context import Workspace
 from dataops.services.evidence import PageEvidence
 from dataops.store.port import Filters, Page, PageRequest, UnitOfWork
@@ -73,12 +83,8 @@ def create_template(ws: Workspace, actor: Actor, data: dict[str, Any]) -> Templa
     template = Template(id=new_id("tpl"), name=data["name"], created_at=stamp, updated_at=stamp)
     _assign(template, data, _TEMPLATE_FIELDS, ("name",))
     raise_if(template_errors(template))
-    with ws.store.unit_of_work(write=True) as uow:
-        _check_assignees(uow, template)
-        uow.templates.add(template)
-        audit(uow, actor, EntityType.TEMPLATE, template.id, "create", after=template)
-        uow.commit()
-    return template
+    templates = attrgetter("templates")
+    return create_audited(ws, actor, EntityType.TEMPLATE, template, _check_assignees, templates)
 
 
 def update_template(
@@ -220,35 +226,41 @@ def build_instance(
         occurrence_date=anchor_date if recurring_config_id else None,
     )
     raise_if(bundle_errors(bundle))
-    tasks = []
-    for definition in template.task_definitions:
-        tasks.append(
-            Task(
-                id=new_id("tsk"),
-                description=definition.description,
-                date=(anchor + timedelta(days=definition.offset_days)).isoformat(),
-                created_at=stamp,
-                updated_at=stamp,
-                required_link_name=definition.required_link_name,
-                requires_file=definition.requires_file,
-                proof_requirement=copy.deepcopy(definition.proof_requirement),
-                bundle_id=bundle.id,
-                template_id=template.id,
-                template_task_ref=definition.ref_id,
-                assignee_id=(
-                    definition.assignee_id or default_assignee_id or template.default_assignee_id
-                ),
-                stage_on_complete=definition.stage_on_complete,
-                instructions_url=definition.instructions_url,
-                instruction_doc_id=definition.instruction_doc_id,
-                instruction_step_id=definition.instruction_step_id,
-                phase=definition.phase,
-                systems=list(definition.systems),
-                validation=copy.deepcopy(definition.validation),
-                tags=list(definition.tags),
-            )
-        )
+    assignee = default_assignee_id or template.default_assignee_id
+    tasks = [
+        _task_of(definition, bundle, anchor, stamp, assignee)
+        for definition in template.task_definitions
+    ]
     return bundle, tasks
+
+
+def _task_of(
+    definition: TaskDefinition, bundle: Bundle, anchor: date, stamp: str, assignee: str | None
+) -> Task:
+    """The task `definition` makes in `bundle`, dated anchor + offsetDays; `assignee` when
+    the definition names none."""
+    return Task(
+        id=new_id("tsk"),
+        description=definition.description,
+        date=(anchor + timedelta(days=definition.offset_days)).isoformat(),
+        created_at=stamp,
+        updated_at=stamp,
+        required_link_name=definition.required_link_name,
+        requires_file=definition.requires_file,
+        proof_requirement=copy.deepcopy(definition.proof_requirement),
+        bundle_id=bundle.id,
+        template_id=bundle.template_id,
+        template_task_ref=definition.ref_id,
+        assignee_id=definition.assignee_id or assignee,
+        stage_on_complete=definition.stage_on_complete,
+        instructions_url=definition.instructions_url,
+        instruction_doc_id=definition.instruction_doc_id,
+        instruction_step_id=definition.instruction_step_id,
+        phase=definition.phase,
+        systems=list(definition.systems),
+        validation=copy.deepcopy(definition.validation),
+        tags=list(definition.tags),
+    )
 
 
 def create_bundle(ws: Workspace, actor: Actor, data: dict[str, Any]) -> Bundle:

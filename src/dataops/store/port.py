@@ -23,25 +23,24 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Generic, Protocol, TypeVar
 
-from dataops.domain.models import (
+from dataops.domain.accounts import (
     ApiToken,
-    Artifact,
-    AuditEvent,
-    Bundle,
     Credential,
-    FileRecord,
     IdempotencyRecord,
     LoginThrottle,
-    Notification,
-    OutboxMessage,
-    RecurringConfig,
     Session,
+    User,
+    WorkspaceSettings,
+)
+from dataops.domain.messages import AuditEvent, Notification, OutboxMessage, Webhook
+from dataops.domain.models import (
+    Artifact,
+    Bundle,
+    FileRecord,
+    RecurringConfig,
     Task,
     Template,
     Upload,
-    User,
-    Webhook,
-    WorkspaceSettings,
 )
 
 T = TypeVar("T")

@@ -5,8 +5,9 @@ from typing import Annotated
 from fastapi import Header, Query
 from fastapi.responses import JSONResponse, StreamingResponse
 
+from dataops.domain.accounts import Actor
 from dataops.domain.enums import ArtifactStatus, ArtifactType, DataClass, StorageProvider
-from dataops.domain.models import Actor, Artifact
+from dataops.domain.models import Artifact
 from dataops.domain.status import ReviewAction
 from dataops.engine import present
 from dataops.engine.deps import (
@@ -29,6 +30,7 @@ from dataops.engine.schemas import (
     ReviewIn,
     SupersedeIn,
 )
+from dataops.services import artifact_reads, artifact_review
 from dataops.services import artifacts as svc
 from dataops.services.context import Workspace
 from dataops.services.files import artifact_content
@@ -82,17 +84,19 @@ async def list_artifacts(
         "status": status.value if status else None,
         "type": type.value if type else None,
     }
-    narrowing = svc.Narrowing(
+    narrowing = artifact_reads.Narrowing(
         data_class=data_class.value if data_class else None,
         storage_provider=provider.value if provider else None,
         created_by=created_by,
         created_from=created_from,
         created_to=created_to,
     )
-    page = await read(ws, svc.list_artifacts, ws, filters, paging, expiring_within_days, narrowing)
+    page = await read(
+        ws, artifact_reads.list_artifacts, ws, filters, paging, expiring_within_days, narrowing
+    )
     if "context" not in wanted:
         return present.page(page)
-    titles = await read(ws, svc.context_titles, ws, page.items)
+    titles = await read(ws, artifact_reads.context_titles, ws, page.items)
     body = present.collection(page)
     return present.Json({**body, "tasks": titles.tasks, "bundles": titles.bundles})
 
@@ -114,7 +118,7 @@ async def get(
     wanted = present.includes(include, ARTIFACT_INCLUDES)
     if not wanted:
         return present.one(await read(ws, svc.get_artifact, ws, artifact_id))
-    view = await read(ws, svc.artifact_view, ws, artifact_id, wanted)
+    view = await read(ws, artifact_reads.artifact_view, ws, artifact_id, wanted)
     return present.Json(present.artifact_view(view))
 
 
@@ -150,7 +154,7 @@ def _decide(
     body: ReviewIn | None,
 ) -> JSONResponse:
     body = body or ReviewIn()
-    artifact = svc.review_artifact(
+    artifact = artifact_review.review_artifact(
         ws,
         actor,
         artifact_id,
@@ -200,7 +204,7 @@ for _action in (ReviewAction.APPROVE, ReviewAction.REJECT, ReviewAction.ARCHIVE)
 def supersede(
     artifact_id: str, body: SupersedeIn, ws: WorkspaceDep, actor: Reviewer, if_match: IfMatch
 ) -> JSONResponse:
-    artifact = svc.review_artifact(
+    artifact = artifact_review.review_artifact(
         ws,
         actor,
         artifact_id,

@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi.responses import JSONResponse
 
-from dataops.domain.models import WorkspaceSettings
+from dataops.domain.accounts import WorkspaceSettings
 from dataops.engine.deps import Admin, IfMatch, Reader, WorkspaceDep, expected_version, read
 from dataops.engine.present import Json
 from dataops.engine.routing import api_router

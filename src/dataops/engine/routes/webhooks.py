@@ -7,7 +7,7 @@ from typing import Any
 
 from fastapi.responses import JSONResponse
 
-from dataops.domain.models import OutboxMessage, Webhook
+from dataops.domain.messages import OutboxMessage, Webhook
 from dataops.engine.deps import Admin, IfMatch, PageDep, WorkspaceDep, expected_version
 from dataops.engine.present import Json
 from dataops.engine.routing import api_router

@@ -13,8 +13,8 @@ from dataops.domain import rules
 from dataops.domain.clock import parse_ts
 from dataops.domain.enums import TaskStatus
 from dataops.domain.errors import FieldError
-from dataops.domain.policy import (
-    check_metadata,
+from dataops.domain.policy import check_metadata
+from dataops.domain.secret_scan import (
     is_secret_key,
     key_words,
     may_hold_secret,

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dataops.domain.policy import may_hold_secret
+from dataops.domain.secret_scan import may_hold_secret
 from dataops.domain.text import UNPAIRED_SURROGATE, has_unpaired_surrogate
 from dataops.portable.checking.checks import (
     edges,

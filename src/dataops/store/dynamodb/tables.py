@@ -44,7 +44,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, TypeGuard
 
-from dataops.domain import models
+from dataops.domain import accounts, messages, models
 from dataops.domain.clock import parse_ts
 from dataops.domain.codec import camel, from_dict, to_dict
 from dataops.domain.errors import ValidationFailed
@@ -238,7 +238,7 @@ SPECS: dict[str, Spec] = {
     for spec in (
         Spec(
             "users",
-            models.User,
+            accounts.User,
             filters=("email", "role", "digest_key"),
             indexes=(
                 Index("by-email", ("email",)),
@@ -247,24 +247,26 @@ SPECS: dict[str, Spec] = {
             ),
             unique=("email",),
         ),
-        Spec("credentials", models.Credential, key="user_id", order=("user_id",), versioned=False),
+        Spec(
+            "credentials", accounts.Credential, key="user_id", order=("user_id",), versioned=False
+        ),
         Spec(
             "sessions",
-            models.Session,
+            accounts.Session,
             filters=("user_id",),
             indexes=(Index("by-user", ("user_id",)),),
             expires="expires_at",
         ),
         Spec(
             "api_tokens",
-            models.ApiToken,
+            accounts.ApiToken,
             filters=("user_id", "token_hash"),
             indexes=(Index("by-token-hash", ("token_hash",)), Index("by-user", ("user_id",))),
             unique=("token_hash",),
         ),
-        Spec("idempotency", models.IdempotencyRecord, expires="expires_at"),
-        Spec("login_throttles", models.LoginThrottle, expires="expires_at"),
-        Spec("settings", models.WorkspaceSettings),
+        Spec("idempotency", accounts.IdempotencyRecord, expires="expires_at"),
+        Spec("login_throttles", accounts.LoginThrottle, expires="expires_at"),
+        Spec("settings", accounts.WorkspaceSettings),
         Spec(
             "uploads",
             models.Upload,
@@ -367,7 +369,7 @@ SPECS: dict[str, Spec] = {
         ),
         Spec(
             "audit_events",
-            models.AuditEvent,
+            messages.AuditEvent,
             filters=("entity_type", "entity_id"),
             versioned=False,
             indexes=(
@@ -377,7 +379,7 @@ SPECS: dict[str, Spec] = {
         ),
         Spec(
             "notifications",
-            models.Notification,
+            messages.Notification,
             filters=("user_id", "task_id", "unread_key", "dedupe_key"),
             indexes=(
                 Index("by-user", ("user_id",)),
@@ -388,13 +390,13 @@ SPECS: dict[str, Spec] = {
         ),
         Spec(
             "webhooks",
-            models.Webhook,
+            messages.Webhook,
             filters=("enabled_key", "listed_key"),
             indexes=(Index("by-enabled", ("enabled_key",)), Index("by-listed", ("listed_key",))),
         ),
         Spec(
             "outbox",
-            models.OutboxMessage,
+            messages.OutboxMessage,
             filters=("target_id", "due_key", "next_attempt_at"),
             order=("next_attempt_at", "id"),
             indexes=(Index("by-target", ("target_id",)), Index("by-due", ("due_key",))),

@@ -9,7 +9,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from dataops.domain import models
+from dataops.domain import accounts, messages, models
 from dataops.domain.codec import camel, from_dict, to_dict
 
 
@@ -95,19 +95,19 @@ def _column(record: Any, column: str) -> Any:
 TABLES = {
     table.entity: table
     for table in (
-        Table("users", "users", models.User, columns=("email", "role", "digest_key")),
+        Table("users", "users", accounts.User, columns=("email", "role", "digest_key")),
         Table(
             "credentials",
             "credentials",
-            models.Credential,
+            accounts.Credential,
             key="user_id",
             order=("user_id",),
             versioned=False,
         ),
-        Table("sessions", "sessions", models.Session, columns=("user_id",), expires="expires_at"),
-        Table("api_tokens", "api_tokens", models.ApiToken, columns=("user_id", "token_hash")),
-        Table("idempotency", "idempotency", models.IdempotencyRecord, expires="expires_at"),
-        Table("login_throttles", "login_throttles", models.LoginThrottle, expires="expires_at"),
+        Table("sessions", "sessions", accounts.Session, columns=("user_id",), expires="expires_at"),
+        Table("api_tokens", "api_tokens", accounts.ApiToken, columns=("user_id", "token_hash")),
+        Table("idempotency", "idempotency", accounts.IdempotencyRecord, expires="expires_at"),
+        Table("login_throttles", "login_throttles", accounts.LoginThrottle, expires="expires_at"),
         Table(
             "uploads",
             "uploads",
@@ -116,7 +116,7 @@ TABLES = {
             order=("expires_at", "id"),
         ),
         Table("templates", "templates", models.Template),
-        Table("settings", "settings", models.WorkspaceSettings),
+        Table("settings", "settings", accounts.WorkspaceSettings),
         Table(
             "recurring_configs",
             "recurring_configs",
@@ -172,21 +172,21 @@ TABLES = {
         Table(
             "audit_events",
             "audit_events",
-            models.AuditEvent,
+            messages.AuditEvent,
             columns=("entity_type", "entity_id"),
             versioned=False,
         ),
         Table(
             "notifications",
             "notifications",
-            models.Notification,
+            messages.Notification,
             columns=("user_id", "task_id", "unread_key", "dedupe_key"),
         ),
-        Table("webhooks", "webhooks", models.Webhook, columns=("enabled_key", "listed_key")),
+        Table("webhooks", "webhooks", messages.Webhook, columns=("enabled_key", "listed_key")),
         Table(
             "outbox",
             "outbox",
-            models.OutboxMessage,
+            messages.OutboxMessage,
             columns=("target_id", "due_key", "next_attempt_at"),
             order=("next_attempt_at", "id"),
         ),
