@@ -119,11 +119,13 @@ class TaskDefinition:
     ref_id: str
     description: str
     offset_days: int = 0
+    """The made task's date: this many days after the bundle's anchor date."""
     required_link_name: str | None = None
     requires_file: bool = False
     proof_requirement: ProofRequirement | None = None
     phase: str | None = None
     stage_on_complete: str | None = None
+    """The bundle's stage once the made task is done."""
     assignee_id: str | None = None
     instructions_url: str | None = None
     instruction_doc_id: str | None = None
@@ -242,6 +244,7 @@ class Task:
     comment: str | None = None
     waiting_for: str | None = None
     follow_up_at: str | None = None
+    """When to chase a waiting task: a date or a timestamp."""
     link: str | None = None
     required_link_name: str | None = None
     requires_file: bool = False
@@ -372,6 +375,7 @@ class Artifact:
     filename: str | None = None
     content_type: str | None = None
     checksum: str | None = None
+    """`sha256:<hex>` of the bytes: required where DataOps owns them (s3, local-dev)."""
     size_bytes: int | None = None
     data_class: DataClass = DataClass.INTERNAL
     task_id: str | None = None
