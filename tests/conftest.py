@@ -7,8 +7,11 @@ import datetime as dt
 import multiprocessing
 import os
 import socket
+import subprocess
+import sys
+import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -20,12 +23,18 @@ from dataops import runtime
 from dataops.config import Settings
 from dataops.domain.clock import today
 from dataops.domain.enums import Role
-from dataops.services import people
+from dataops.services import passwords, people
 from dataops.services.context import Workspace
 from tests import served_child
 
 if TYPE_CHECKING:
     from tests.moto_server import MotoServer
+
+# argon2 at minimal cost for the hashes made in this process and in the children that
+# inherit its environment (`dataops serve`, the CLI): the test suite makes thousands of
+# logins and users, and at argon2-cffi's defaults their hashes were a large part of its CPU.
+# `DATAOPS_TEST_ONLY_CHEAP_PASSWORD_HASHING=0 pytest ...` runs with the defaults.
+os.environ.setdefault(passwords.TEST_HASHING_VARIABLE, "1")
 
 ADMIN_EMAIL = "admin@example.com"
 ADMIN_PASSWORD = "admin-password-1"
@@ -189,6 +198,33 @@ class ServedPortal:
         if self.process.exitcode is None:
             self.process.kill()
             self.process.join()
+
+
+def run_dataops(
+    args: Sequence[str], env: dict[str, str], stdin: str = "", timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """`python -m dataops ARGS` in a child process with exactly `env`, as `subprocess.run`
+    with `input=stdin`, `capture_output` and `text` runs it, but forked from the forkserver
+    that imported the app once (`tests/served_child.py`): a command costs its own work, not
+    a new interpreter's start and the app's imports (about 2 s of CPU each)."""
+    command = [sys.executable, "-m", "dataops", *args]
+    with tempfile.TemporaryDirectory() as folder:
+        files = [Path(folder, name) for name in ("stdin", "stdout", "stderr")]
+        files[0].write_text(stdin)
+        for file in files[1:]:
+            file.write_text("")
+        process = _SERVE_CONTEXT.Process(
+            target=served_child.run, args=(list(args), env, *map(str, files))
+        )
+        process.start()
+        process.join(timeout)
+        if process.exitcode is None:
+            process.kill()
+            process.join()
+            raise subprocess.TimeoutExpired(command, timeout)
+        return subprocess.CompletedProcess(
+            command, process.exitcode, files[1].read_text(), files[2].read_text()
+        )
 
 
 @pytest.fixture(scope="session")

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import threading
 import uuid
 from collections.abc import Iterator
@@ -18,7 +17,7 @@ from dataops.assistant import Target, register_output
 from dataops.client import ApiError, DataOpsClient, file_digest
 from dataops.domain.errors import ValidationFailed
 from tests.aws.test_upload_round_trip import new_bucket, s3_settings
-from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, ServedPortal, login
+from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, ServedPortal, login, run_dataops
 from tests.moto_server import MotoServer
 
 REPO = Path(__file__).resolve().parents[2]
@@ -37,28 +36,18 @@ def _cli(
     }
     if token:
         env["DATAOPS_TOKEN"] = token
-    return subprocess.run(
-        [sys.executable, "-m", "dataops", *args],
-        env=env,
-        text=True,
-        capture_output=True,
-        timeout=120,
-        check=False,
-    )
+    return run_dataops(args, env)
 
 
 def _assistant_token(served: ServedPortal, email: str, **extra: str) -> str:
     """`dataops users add EMAIL --role assistant`, then `dataops tokens create`: the token."""
-    added = subprocess.run(
+    added = run_dataops(
         [
-            *(sys.executable, "-m", "dataops", "users", "add", email),
+            *("users", "add", email),
             *("--name", "Podcast assistant", "--role", "assistant", "--password-stdin"),
         ],
-        input="assistant-password-1\n",
-        text=True,
-        capture_output=True,
-        check=False,
-        env={**os.environ, **extra, "DATAOPS_ENV": "test", "DATAOPS_HOME": str(served.home)},
+        {**os.environ, **extra, "DATAOPS_ENV": "test", "DATAOPS_HOME": str(served.home)},
+        "assistant-password-1\n",
     )
     assert added.returncode == 0, added.stderr
     created = _cli(

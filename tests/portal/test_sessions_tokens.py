@@ -35,7 +35,14 @@ from dataops.services.ratelimit import LoginLimiter
 from dataops.store.dynamodb import DynamoStore
 from dataops.store.port import MetadataStore, PageRequest
 from dataops.store.sqlite import SqliteStore
-from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, PASSWORD, login, make_settings
+from tests.conftest import (
+    ADMIN_EMAIL,
+    ADMIN_PASSWORD,
+    PASSWORD,
+    login,
+    make_settings,
+    run_dataops,
+)
 from tests.contract.dynamo import drop_tables, dynamo_env, dynamo_store, endpoint_for
 from tests.portal.support import (
     ENGINE_SECRET,
@@ -535,15 +542,7 @@ def cli_home(tmp_path: Path) -> Iterator[tuple[Path, dict[str, str], Workspace]]
 
 
 def dataops(env: dict[str, str], *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "dataops", *args],
-        env=env,
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    return run_dataops(args, env, stdin)
 
 
 def test_cli_token_lifecycle(cli_home: tuple[Path, dict[str, str], Workspace]) -> None:

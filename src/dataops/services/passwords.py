@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 
 from argon2 import PasswordHasher
@@ -12,6 +13,17 @@ from dataops.domain.errors import ValidationFailed
 _hasher = PasswordHasher()
 MIN_LENGTH = 8
 
+TEST_HASHING_VARIABLE = "DATAOPS_TEST_ONLY_CHEAP_PASSWORD_HASHING"
+"""Test-suite knob, never for a deployment: "1" in the environment makes new hashes argon2id
+at minimal cost (1 pass over 1 MiB, 1 lane) instead of argon2-cffi's defaults, so the test
+suite's thousands of logins and new users do not spend most of its CPU in argon2. Unset, the
+defaults hold. A hash keeps its own parameters, so either kind verifies either way."""
+_test_hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+
+
+def _current() -> PasswordHasher:
+    return _test_hasher if os.environ.get(TEST_HASHING_VARIABLE) == "1" else _hasher
+
 
 def check_strength(password: str) -> None:
     if len(password) < MIN_LENGTH:
@@ -19,19 +31,19 @@ def check_strength(password: str) -> None:
 
 
 def hash_password(password: str) -> str:
-    return _hasher.hash(password)
+    return _current().hash(password)
 
 
 def verify(password_hash: str, password: str) -> bool:
     try:
-        return _hasher.verify(password_hash, password)
+        return _current().verify(password_hash, password)
     except (VerificationError, InvalidHashError):
         return False
 
 
 def waste_time(password: str) -> None:
     """Do a hash's worth of work so an unknown email costs as much as a wrong password."""
-    _hasher.hash(password)
+    _current().hash(password)
 
 
 def generate() -> str:
