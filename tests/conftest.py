@@ -20,10 +20,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from dataops import runtime
-from dataops.config import Settings
+from dataops.config import TEST_HASHING_VARIABLE, Settings
 from dataops.domain.clock import today
 from dataops.domain.enums import Role
-from dataops.services import passwords, people
+from dataops.services import people
 from dataops.services.context import Workspace
 from tests import served_child
 
@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 # inherit its environment (`dataops serve`, the CLI): the test suite makes thousands of
 # logins and users, and at argon2-cffi's defaults their hashes were a large part of its CPU.
 # `DATAOPS_TEST_ONLY_CHEAP_PASSWORD_HASHING=0 pytest ...` runs with the defaults.
-os.environ.setdefault(passwords.TEST_HASHING_VARIABLE, "1")
+os.environ.setdefault(TEST_HASHING_VARIABLE, "1")
 
 ADMIN_EMAIL = "admin@example.com"
 ADMIN_PASSWORD = "admin-password-1"

@@ -8,6 +8,7 @@ import pytest
 from argon2 import PasswordHasher
 from argon2.profiles import RFC_9106_LOW_MEMORY
 
+from dataops.config import TEST_HASHING_VARIABLE, ConfigurationError, Settings
 from dataops.services import passwords
 
 
@@ -20,18 +21,40 @@ def test_the_default_cost_holds_unless_the_test_knob_is_set(
         RFC_9106_LOW_MEMORY.memory_cost,
         RFC_9106_LOW_MEMORY.parallelism,
     )
-    monkeypatch.delenv(passwords.TEST_HASHING_VARIABLE, raising=False)
+    monkeypatch.delenv(TEST_HASHING_VARIABLE, raising=False)
     full = passwords.hash_password("a-password-1")
     assert full.startswith("$argon2id$v=19$m=65536,t=3,p=4$")
-    monkeypatch.setenv(passwords.TEST_HASHING_VARIABLE, "0")
+    monkeypatch.setenv(TEST_HASHING_VARIABLE, "0")
     assert passwords.hash_password("a-password-1").startswith("$argon2id$v=19$m=65536,t=3,p=4$")
 
-    monkeypatch.setenv(passwords.TEST_HASHING_VARIABLE, "1")
+    monkeypatch.setenv(TEST_HASHING_VARIABLE, "1")
     cheap = passwords.hash_password("a-password-1")
     assert cheap.startswith("$argon2id$v=19$m=1024,t=1,p=1$")
     for knob in ("1", "0"):
-        monkeypatch.setenv(passwords.TEST_HASHING_VARIABLE, knob)
+        monkeypatch.setenv(TEST_HASHING_VARIABLE, knob)
         assert passwords.verify(full, "a-password-1")
         assert passwords.verify(cheap, "a-password-1")
         assert not passwords.verify(full, "a-password-2")
         assert not passwords.verify(cheap, "a-password-2")
+
+
+@pytest.mark.parametrize(
+    "environment",
+    [
+        {"DATAOPS_ENV": "production", "DATAOPS_STORE": "dynamodb", "DATAOPS_BLOB_STORE": "disabled"},
+        {
+            "DATAOPS_ENV": "test",
+            "AWS_LAMBDA_FUNCTION_NAME": "engine",
+            "DATAOPS_STORE": "dynamodb",
+            "DATAOPS_BLOB_STORE": "disabled",
+        },
+    ],
+)
+def test_the_settings_refuse_the_knob_outside_local_and_test(environment: dict[str, str]) -> None:
+    with pytest.raises(ConfigurationError, match=TEST_HASHING_VARIABLE):
+        Settings.from_env({**environment, TEST_HASHING_VARIABLE: "1"})
+    Settings.from_env(environment)  # the same settings without it are taken
+
+
+def test_the_settings_take_the_knob_in_local_and_test() -> None:
+    Settings.from_env({"DATAOPS_ENV": "test", TEST_HASHING_VARIABLE: "1"})

@@ -8,16 +8,17 @@ import secrets
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from dataops.config import TEST_HASHING_VARIABLE
 from dataops.domain.errors import ValidationFailed
 
 _hasher = PasswordHasher()
 MIN_LENGTH = 8
 
-TEST_HASHING_VARIABLE = "DATAOPS_TEST_ONLY_CHEAP_PASSWORD_HASHING"
-"""Test-suite knob, never for a deployment: "1" in the environment makes new hashes argon2id
-at minimal cost (1 pass over 1 MiB, 1 lane) instead of argon2-cffi's defaults, so the test
-suite's thousands of logins and new users do not spend most of its CPU in argon2. Unset, the
-defaults hold. A hash keeps its own parameters, so either kind verifies either way."""
+# The test suite's knob (`config.TEST_HASHING_VARIABLE`, refused by the settings outside
+# local/test): "1" in the environment makes new hashes argon2id at minimal cost (1 pass over
+# 1 MiB, 1 lane) instead of argon2-cffi's defaults, so the suite's thousands of logins and
+# new users do not spend most of its CPU in argon2. Unset, the defaults hold. A hash keeps
+# its own parameters, so either kind verifies either way.
 _test_hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
 
 
