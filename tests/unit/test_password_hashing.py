@@ -41,7 +41,11 @@ def test_the_default_cost_holds_unless_the_test_knob_is_set(
 @pytest.mark.parametrize(
     "environment",
     [
-        {"DATAOPS_ENV": "production", "DATAOPS_STORE": "dynamodb", "DATAOPS_BLOB_STORE": "disabled"},
+        {
+            "DATAOPS_ENV": "production",
+            "DATAOPS_STORE": "dynamodb",
+            "DATAOPS_BLOB_STORE": "disabled",
+        },
         {
             "DATAOPS_ENV": "test",
             "AWS_LAMBDA_FUNCTION_NAME": "engine",
