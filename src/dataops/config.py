@@ -15,8 +15,8 @@ from dataops.domain.errors import ConfigurationError
 ENVIRONMENTS = ("local", "test", "staging", "production")
 LOCAL_ENVIRONMENTS = ("local", "test")
 TEST_HASHING_VARIABLE = "DATAOPS_TEST_ONLY_CHEAP_PASSWORD_HASHING"
-"""The test suite's knob (`services/passwords.py`): honoured, and allowed, only in
-local/test off Lambda; set anywhere else, the settings are refused."""
+"""The test suite's knob (`services/passwords.py`): allowed only when DATAOPS_ENV is
+local or test; set in any other environment, the settings are refused."""
 STORES = ("sqlite", "dynamodb")
 BLOB_STORES = ("local-dev", "s3", "disabled")
 TABLE_ENTITIES = (
@@ -288,7 +288,7 @@ class Settings:
             aws_region=get("AWS_REGION") or get("AWS_DEFAULT_REGION"),
         )
         problems += settings.durability_problems()
-        if get(TEST_HASHING_VARIABLE) is not None and not settings.local_storage_allowed:
+        if get(TEST_HASHING_VARIABLE) is not None and env not in LOCAL_ENVIRONMENTS:
             problems.append(
                 f"{TEST_HASHING_VARIABLE} is for the test suite only (cheap password hashes); "
                 "unset it"

@@ -9,11 +9,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from dataops.lambda_invoke import LambdaInvokeTransport
 
 from dataops import cli, runtime
 from dataops.config import Settings
 from dataops.domain.errors import ConfigurationError
+from dataops.portal.lambda_invoke import LambdaInvokeTransport
 
 EXTRA = r"needs the aws extra: pip install 'dataops\[aws\]'"
 
