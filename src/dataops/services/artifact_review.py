@@ -47,22 +47,37 @@ def review_artifact(
         apply_review(uow, actor, updated, action, reason=reason, superseded_by=superseded_by)
         save(uow.artifacts, updated)
         later = refresh_citing(uow, actor, current, updated)
-        audit(
-            uow,
-            actor,
-            EntityType.ARTIFACT,
-            updated.id,
-            action.value,
-            before=current,
-            after=updated,
-            summary=reason,
-        )
-        reviewers = notify_review_change(uow, actor.id, current.status, updated)
-        events.artifact_changed(uow, current.status, updated)
+        reviewers = record_change(uow, actor, current, updated, action.value, reason)
         uow.commit()
     refresh_tasks(ws, actor, later)
     notify_reviewers(ws, updated, reviewers)
     return updated
+
+
+def record_change(
+    uow: UnitOfWork,
+    actor: Actor,
+    current: Artifact,
+    updated: Artifact,
+    action: str,
+    summary: str | None,
+) -> list[str]:
+    """In the unit that changes `current` into `updated`: its audit event, its
+    notifications and its webhook events; the reviewers still to notify after the
+    commit (`notify_reviewers`)."""
+    audit(
+        uow,
+        actor,
+        EntityType.ARTIFACT,
+        updated.id,
+        action,
+        before=current,
+        after=updated,
+        summary=summary,
+    )
+    reviewers = notify_review_change(uow, actor.id, current.status, updated)
+    events.artifact_changed(uow, current.status, updated)
+    return reviewers
 
 
 def apply_review(

@@ -28,6 +28,7 @@ from dataops.services.artifact_review import (
     apply_review,
     check_policy,
     content_changed,
+    record_change,
     reset_review,
 )
 from dataops.services.common import (
@@ -203,18 +204,7 @@ def update_artifact(
         if updated == current:
             return current
         later = _save_relinked(uow, actor, current, updated)
-        audit(
-            uow,
-            actor,
-            EntityType.ARTIFACT,
-            updated.id,
-            action,
-            before=current,
-            after=updated,
-            summary=summary,
-        )
-        reviewers = notify_review_change(uow, actor.id, current.status, updated)
-        events.artifact_changed(uow, current.status, updated)
+        reviewers = record_change(uow, actor, current, updated, action, summary)
         uow.commit()
     refresh_tasks(ws, actor, later)
     notify_reviewers(ws, updated, reviewers)

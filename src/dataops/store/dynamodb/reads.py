@@ -41,15 +41,21 @@ class Reads(TableClient):
     """What the store reads as committed: by key, through an index, by search word."""
 
     def get(self, spec: Spec, record_id: str) -> Any:
-        if not fits(record_id, MAX_KEY_BYTES):
+        item = self._item(spec, record_id)
+        return spec.from_item(item) if item and DATA in item else None
+
+    def _item(self, spec: Spec, key: str) -> Item | None:
+        """The item of `spec`'s table under `key`, read strongly consistent (None: none,
+        or a key longer than DynamoDB takes, which no item can have)."""
+        if not fits(key, MAX_KEY_BYTES):
             return None
-        item = self.call(
+        item: Item | None = self.call(
             "get_item",
             TableName=self.tables[spec.entity],
-            Key={KEY: {"S": record_id}},
+            Key={KEY: {"S": key}},
             ConsistentRead=True,
         ).get("Item")
-        return spec.from_item(item) if item and DATA in item else None
+        return item
 
     def get_many(self, spec: Spec, record_ids: Sequence[str]) -> dict[str, Any]:
         items = self.get_items(spec, record_ids)
@@ -245,15 +251,7 @@ class Reads(TableClient):
     def _claim_owner(self, spec: Spec, name: str, value: str) -> str | None:
         """The key of the record holding the unique `value` of `name` (its claim item,
         read strongly consistent), or None."""
-        claim = unique_key(name, value)
-        if not fits(claim, MAX_KEY_BYTES):
-            return None
-        item = self.call(
-            "get_item",
-            TableName=self.tables[spec.entity],
-            Key={KEY: {"S": claim}},
-            ConsistentRead=True,
-        ).get("Item")
+        item = self._item(spec, unique_key(name, value))
         return item[OWNER]["S"] if item and OWNER in item else None
 
     def stored_pages(self, spec: Spec, batch_size: int) -> Iterator[list[StoredRow]]:
