@@ -47,6 +47,11 @@ def too_many_values(raw: bytes) -> bool:
     return _openers(_STRING.sub(b'""', raw)) > MAX_LINE_VALUES
 
 
+def has_long_number(raw: bytes) -> bool:
+    """Whether `raw` holds a run of 19 digits (an integer orjson may not read exactly)."""
+    return _LONG_NUMBER in raw.translate(_DIGITS)
+
+
 def _no_constants(name: str) -> None:
     raise ValueError(f"{name} is not valid JSON")
 
@@ -60,7 +65,7 @@ def parse_line(raw: bytes, *, long_numbers: bool = True, newline: bytes = b"") -
     """One JSONL line (strict: no NaN/Infinity) as `_parse_strict` reads `raw + newline`,
     with the same errors; orjson reads the common line (`long_numbers=False`: the caller
     knows the line has no run of 19 digits)."""
-    if not long_numbers or _LONG_NUMBER not in raw.translate(_DIGITS):
+    if not long_numbers or not has_long_number(raw):
         try:
             return orjson.loads(raw)
         except orjson.JSONDecodeError:

@@ -186,7 +186,7 @@ def needs_live_proof(spec: EntitySpec, record: dict[str, Any]) -> bool:
     )
 
 
-_secret_value = functools.lru_cache(maxsize=4096)(secret_value_problem)  # enum values, ids...
+secret_value = functools.lru_cache(maxsize=4096)(secret_value_problem)  # enum values, ids...
 _CLEAN_KEYS: set[str] = set()
 """Keys already found not secret-like (a bounded cache: keys repeat, record after record)."""
 _CLEAN_KEYS_MAX = 1 << 16
@@ -207,6 +207,11 @@ def _collect(value: Any, keys: list[str], strings: list[str]) -> None:
             stack.extend(node)
 
 
+def collect_strings(value: Any, strings: list[str]) -> None:
+    """Every string value below `value` (any depth), into `strings`."""
+    _collect(value, [], strings)
+
+
 def _gather_keys(record: dict[str, Any], keys: set[str]) -> None:
     """Every object key below `record` (parsed JSON: plain dicts and lists), arrays
     included."""
@@ -225,7 +230,8 @@ def _gather_keys(record: dict[str, Any], keys: set[str]) -> None:
                 push(item)
 
 
-def _has_secret_key(record: dict[str, Any]) -> bool:
+def has_secret_key(record: dict[str, Any]) -> bool:
+    """Whether any object key at any depth of `record` is secret-like."""
     keys: set[str] = set()
     _gather_keys(record, keys)
     for key in keys.difference(_CLEAN_KEYS):
@@ -287,16 +293,16 @@ def _suspicious(
         _collect(record, keys, strings)
         return (
             any(_hash_like_key(k) for k in keys)
-            or (not rules_ran and any(_secret_value(s) for s in strings))
+            or (not rules_ran and any(secret_value(s) for s in strings))
             or any(_HASH_VALUES.search(s) for s in strings)
         )
-    if _has_secret_key(record):
+    if has_secret_key(record):
         return True
     if rules_ran or clean or (raw is not None and not may_hold_secret(raw)):
         return False  # the rules scanned the strings, or the line holds no candidate
     strings = []
     _collect(record, [], strings)
-    return any(_secret_value(s) for s in strings)
+    return any(secret_value(s) for s in strings)
 
 
 def redaction_issues(

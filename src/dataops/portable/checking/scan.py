@@ -231,7 +231,8 @@ def _record(
     for where, message in dict.fromkeys(issues):
         add(Problem(name, message, line, where))
     _record_id(spec, line, record, index)
-    _unique_keys(name, line, record, entity, index)
+    for key, value in unique_keys(name, record, entity):
+        index.add_id(key, value, line)
     found = list(edges(spec, record))
     if found:
         index.add_refs(name, line, found)
@@ -250,19 +251,17 @@ def _record(
         index.add_pending_task(line, raw)
 
 
-def _unique_keys(
-    name: str, line: int, record: dict[str, Any], entity: Any, index: ScratchIndex
-) -> None:
-    """Index what the store keeps unique besides the record's ID."""
+def unique_keys(name: str, record: dict[str, Any], entity: Any) -> Iterator[tuple[str, str]]:
+    """(key, value) of what the store keeps unique besides the record's ID."""
     if name == "users" and isinstance(record.get("email"), str):
         # The store keeps emails unique; two users with one email cannot be imported.
-        index.add_id("users.email", record["email"].strip().lower(), line)
+        yield "users.email", record["email"].strip().lower()
     if name == "bundles" and entity is not None and entity.occurrence_key is not None:
         # The store makes one bundle per (recurring config, occurrence date).
-        index.add_id("bundles.occurrence_date", entity.occurrence_key, line)
+        yield "bundles.occurrence_date", entity.occurrence_key
     if name == "notifications" and isinstance(record.get("dedupe_key"), str):
         # The store keeps one notification per (type, subject, recipient, day).
-        index.add_id("notifications.dedupe_key", record["dedupe_key"], line)
+        yield "notifications.dedupe_key", record["dedupe_key"]
 
 
 def _record_id(spec: EntitySpec, line: int, record: dict[str, Any], index: ScratchIndex) -> None:

@@ -29,6 +29,7 @@ from dataops.domain.clock import parse_ts
 from dataops.domain.errors import NotFound
 from dataops.domain.proof import evaluate
 from dataops.portable.archive import extract_archive, is_archive
+from dataops.portable.checking.fast import prove_export
 from dataops.portable.checking.index import ExportEvidence, ScratchIndex
 from dataops.portable.checking.parallel import available_cores, part_name, scan_parallel
 from dataops.portable.checking.scan import Chunk, ChunkResult, relationships, scan_chunk, split_file
@@ -53,6 +54,8 @@ PARALLEL_BYTES = 16 << 20
 """Entity files this large (in all) are checked by one process per core."""
 _CHUNKS_PER_WORKER = 8
 _MIN_CHUNK = 1 << 20
+_FAST_CHUNK = 4 << 20
+"""The fast pass's chunks at most (it stops at the first line it cannot prove)."""
 _SMALL_FILE = 2 << 20
 """Files this small are checked first, in one piece, and their IDs kept in memory while
 the others are checked (`ScratchIndex.collect_ids`)."""
@@ -152,8 +155,10 @@ class _Validator:
         size = sum((self._root / spec.file_name).stat().st_size for spec, _, _ in files)
         if workers is None:
             workers = available_cores() if size >= PARALLEL_BYTES else 1
+        target = chunk_bytes or max(_MIN_CHUNK, size // (workers * _CHUNKS_PER_WORKER))
+        if self._fast and self._report.valid and self._proven(files, workers, target):
+            return  # a valid export, proven so by the fast pass
         if workers > 1:
-            target = chunk_bytes or max(_MIN_CHUNK, size // (workers * _CHUNKS_PER_WORKER))
             self._scan_parallel(files, workers, target)
         else:
             self._scan(files)
@@ -293,6 +298,21 @@ class _Validator:
             self._add("manifest", message, field=f"checksums.{spec.file_name}")
 
     # ------------------------------------------------------------------ records
+
+    def _proven(self, files: list[tuple[EntitySpec, Any, Any]], workers: int, target: int) -> bool:
+        """Whether the fast pass (`fast`) proves every line and relationship free of
+        problems; then the report is complete but for the counts and checksums, checked
+        here. Else nothing was reported, and the reference checks follow."""
+        specs = [spec for spec, _, _ in files]
+        proven = prove_export(self._root, specs, workers, min(target, _FAST_CHUNK), self._progress)
+        if proven is None:
+            return False
+        for spec, count, checksum in files:
+            self._records[spec.name] = proven.records[spec.name]
+            digest = proven.digests[spec.name]
+            self._file_done(spec, proven.records[spec.name], count, checksum, digest)
+        self._report.relationships = proven.relationships
+        return True
 
     def _scan_small(
         self, files: list[tuple[EntitySpec, Any, Any]], small_file: int

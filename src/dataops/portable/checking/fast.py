@@ -1,0 +1,316 @@
+"""The validator's fast pass: it proves a valid export valid, or gives up.
+
+Every line is proven free of problems by the typed pre-filter (`typed`: msgspec and the
+rule functions that need Python) or, where that cannot say, by the rule code of `checks`
+itself (small entity files, lines that may hold a secret, rare shapes). The
+cross-record checks need no scratch index on disk: each ID, unique key and relationship
+target is kept as its 64-bit hash (`hash`, keyed per process; the workers are forked, so
+they share the key) in numpy arrays. Files are read in dependency order (users before
+the tasks that name them), so an edge is checked once its target entity is complete:
+only edges to entities read later (a task's artifact refs) wait, and a complete entity's
+IDs are one sorted array. An ID or unique key seen twice, or an edge whose target hash
+is missing, means the export is not proven (two different IDs sharing a hash only cost
+the slower path).
+
+Anything not proven stops the pass at once, and the validator checks the export again
+with the reference code, which then gives every message: the report of an invalid
+export is the reference's, word for word. Equal hashes of different target IDs (about
+one chance in 10^7 for a million records) could let a dangling edge pass unseen; that is
+the one place the pass relies on a hash rather than on the values.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import multiprocessing
+from array import array
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from dataops.domain.text import has_unpaired_surrogate
+from dataops.portable.checking.checks import (
+    NESTED_RELATIONS,
+    RELATIONS,
+    edges,
+    needs_live_proof,
+    record_issues,
+    redaction_issues,
+)
+from dataops.portable.checking.scan import Chunk, _parsed, _with_candidates, split_file, unique_keys
+from dataops.portable.checking.typed import TYPED, Prover
+from dataops.portable.format import SPECS, SYSTEM_ACTOR, EntitySpec
+from dataops.portable.lines import Digest, has_long_number, read_lines, too_many_values
+from dataops.portable.report import Progress
+
+ORDER = (
+    "users",
+    "templates",
+    "recurring_configs",
+    "settings",
+    "bundles",
+    "tasks",
+    "files",
+    "artifacts",
+    "notifications",
+    "audit_events",
+)
+"""Entities in the order their files are read: each after the entities it names, but
+for a task's artifact refs and an artifact's supersession (checked at the end)."""
+
+
+@dataclass
+class Facts:
+    """What a chunk's lines add to the cross-record checks (hashes), when all are
+    proven (`proven`)."""
+
+    entity: str
+    records: int = 0
+    proven: bool = True
+    ids: array[int] = field(default_factory=lambda: array("q"))
+    keys: dict[str, array[int]] = field(default_factory=dict)
+    """Unique-key name (`users.email`) → hashes."""
+    edges: dict[str, array[int]] = field(default_factory=dict)
+    """Target entity → hashes of the IDs named."""
+    counts: dict[str, int] = field(default_factory=dict)
+    """`"<entity>.<field> -> <target>"` → edges (the relationship graph)."""
+
+    def edge(self, field_name: str, target: str, value: str, actor: bool, checked: bool) -> None:
+        key = f"{self.entity}.{field_name} -> {target}"
+        self.counts[key] = self.counts.get(key, 0) + 1
+        if checked and not (actor and value == SYSTEM_ACTOR):
+            found = self.edges.get(target)
+            if found is None:
+                found = self.edges[target] = array("q")
+            found.append(hash(value))
+
+    def key(self, name: str, value: str) -> None:
+        found = self.keys.get(name)
+        if found is None:
+            found = self.keys[name] = array("q")
+        found.append(hash(value))
+
+
+def _typed_facts(spec: EntitySpec, record: Any, facts: Facts, exported: frozenset[str]) -> None:
+    """IDs, unique keys and edges of a record decoded by the pre-filter."""
+    name = spec.name
+    facts.ids.append(hash(getattr(record, spec.id_field)))
+    for field_name, target, actor in RELATIONS.get(name, ()):
+        value = getattr(record, field_name)
+        if value is not None:
+            facts.edge(field_name, target, value, actor, target in exported)
+    for field_name, key, target in NESTED_RELATIONS.get(name, ()):
+        for item in getattr(record, field_name):
+            value = getattr(item, key)
+            if isinstance(value, str):
+                facts.edge(field_name, target, value, False, target in exported)
+    if name == "tasks" and record.completion_proof:
+        for verdict in record.completion_proof:
+            by = verdict.satisfiedBy
+            if by:
+                for key, target in (("artifactId", "artifacts"), ("fileId", "files")):
+                    value = by.get(key)
+                    if isinstance(value, str):
+                        facts.edge("completion_proof", target, value, False, target in exported)
+    elif name == "bundles":
+        if record.recurring_config_id is not None and record.occurrence_date is not None:
+            occurrence = f"{record.recurring_config_id}#{record.occurrence_date}"
+            facts.key("bundles.occurrence_date", occurrence)
+    elif name == "notifications" and record.dedupe_key is not None:
+        facts.key("notifications.dedupe_key", record.dedupe_key)
+
+
+def _checked_facts(
+    spec: EntitySpec, line: tuple[int, bytes, bytes, bool], clean: bool | None, facts: Facts
+) -> bool:
+    """Prove one line with the rule code of `checks` (as `scan` checks it), adding its
+    facts; False when it has any problem."""
+    number, raw, newline, long_numbers = line
+    name = spec.name
+    problems: list[Any] = []
+    record = _parsed(name, number, raw, newline, long_numbers, problems.append)
+    if record is None or has_unpaired_surrogate(raw, record):
+        return False
+    try:
+        issues, entity = record_issues(spec, record, clean=clean is True)
+        issues += redaction_issues(
+            spec,
+            record,
+            rules_ran=entity is not None,
+            raw=raw if clean is None else None,
+            clean=clean is True,
+        )
+    except RecursionError:
+        return False
+    if issues or needs_live_proof(spec, record):
+        return False
+    record_id = record.get(spec.id_field)
+    if isinstance(record_id, str) and record_id:
+        facts.ids.append(hash(record_id))
+    for key, value in unique_keys(name, record, entity):
+        facts.key(key, value)
+    exported = _EXPORTED
+    for where, target, value, actor in edges(spec, record):
+        facts.edge(where.split("[")[0], target, value, actor, target in exported)
+    return True
+
+
+_EXPORTED: frozenset[str] = frozenset()
+"""The entities of the export being checked (set before the workers fork)."""
+
+
+def prove_chunk(chunk: Chunk, exported: frozenset[str] | None = None) -> Facts:
+    """Prove the lines of `chunk`; stops at the first it cannot prove."""
+    global _EXPORTED
+    if exported is not None:
+        _EXPORTED = exported
+    spec = SPECS[chunk.entity]
+    facts = Facts(spec.name)
+    prover = Prover(spec.name) if spec.name in TYPED else None
+    limit = None if chunk.end is None else chunk.end - chunk.start
+    with chunk.path.open("rb") as handle:
+        handle.seek(chunk.start)
+        lines = read_lines(handle, limit=limit, first_line=chunk.first_line)
+        for line, clean in _with_candidates(lines):
+            raw = line[1]
+            if raw is None or not raw.strip() or too_many_values(raw):
+                facts.proven = False
+                return facts
+            facts.records += 1
+            record = None
+            if prover is not None and not (line[3] and has_long_number(raw)):
+                record = prover(raw, clean is True)
+            if record is not None:
+                _typed_facts(spec, record, facts, _EXPORTED)
+            elif not _checked_facts(spec, line, clean, facts):  # type: ignore[arg-type]
+                facts.proven = False
+                return facts
+    return facts
+
+
+@dataclass
+class Proven:
+    """A proven export: records and digest per entity file, and the relationship graph."""
+
+    records: dict[str, int]
+    digests: dict[str, Any]
+    relationships: dict[str, int]
+
+
+class _Merge:
+    """The cross-record checks over the chunks' facts, in dependency order."""
+
+    def __init__(self, exported: list[str], progress: Progress) -> None:
+        self.progress = progress
+        self.pending = [name for name in ORDER if name in exported]
+        self.pending += [name for name in exported if name not in ORDER]
+        self.ids: dict[str, array[int]] = {name: array("q") for name in self.pending}
+        self.keys: dict[str, array[int]] = {}
+        self.complete: dict[str, np.ndarray[Any, np.dtype[np.int64]]] = {}
+        self.waiting: dict[str, list[array[int]]] = {}
+        self.records: dict[str, int] = dict.fromkeys(exported, 0)
+        self.counts: dict[str, int] = {}
+        self.proven = True
+
+    def add(self, facts: Facts) -> None:
+        self.reach(facts.entity)
+        self.records[facts.entity] += facts.records
+        self.progress.update(facts.entity, self.records[facts.entity])
+        self.ids[facts.entity].extend(facts.ids)
+        for name, hashes in facts.keys.items():
+            self.keys.setdefault(name, array("q")).extend(hashes)
+        for target, hashes in facts.edges.items():
+            if target in self.complete:
+                self._resolve(target, hashes)
+            else:
+                self.waiting.setdefault(target, []).append(hashes)
+        for key, count in facts.counts.items():
+            self.counts[key] = self.counts.get(key, 0) + count
+
+    def reach(self, entity: str | None) -> None:
+        """Complete every entity read before `entity` (None: every entity)."""
+        while self.pending and self.pending[0] != entity:
+            self._complete(self.pending.pop(0))
+
+    def _complete(self, entity: str) -> None:
+        ids = _sorted(self.ids.pop(entity))
+        if _repeats(ids):
+            self.proven = False
+        for name in [name for name in self.keys if name.startswith(f"{entity}.")]:
+            if _repeats(_sorted(self.keys.pop(name))):
+                self.proven = False
+        self.complete[entity] = ids
+        for hashes in self.waiting.pop(entity, []):
+            self._resolve(entity, hashes)
+
+    def _resolve(self, target: str, hashes: array[int]) -> None:
+        ids = self.complete[target]
+        wanted = np.frombuffer(hashes, dtype=np.int64)
+        if not len(wanted):
+            return
+        if not len(ids):
+            self.proven = False
+            return
+        where = np.minimum(np.searchsorted(ids, wanted), len(ids) - 1)
+        if not bool(np.all(ids[where] == wanted)):
+            self.proven = False
+
+
+def _sorted(hashes: array[int]) -> np.ndarray[Any, np.dtype[np.int64]]:
+    found = np.frombuffer(hashes, dtype=np.int64).copy()
+    found.sort()
+    return found
+
+
+def _repeats(ids: np.ndarray[Any, np.dtype[np.int64]]) -> bool:
+    return len(ids) > 1 and bool(np.any(ids[1:] == ids[:-1]))
+
+
+def prove_export(
+    root: Path, entities: list[EntitySpec], workers: int, target: int, progress: Progress
+) -> Proven | None:
+    """Prove the entity files of `entities` (the export's, in any order) free of problems
+    with `workers` processes (1: here), in chunks of about `target` bytes; None when
+    anything is not proven."""
+    global _EXPORTED
+    exported = [spec.name for spec in entities]
+    merge = _Merge(exported, progress)
+    digests: dict[str, Any] = {name: hashlib.sha256() for name in exported}
+    _EXPORTED = frozenset(exported)
+    order = list(merge.pending)
+
+    def chunks() -> Iterator[Chunk]:
+        for name in order:
+            path = root / SPECS[name].file_name
+            digest: Digest = digests[name]
+            yield from split_file(name, path, digest, target if workers > 1 else 1 << 62)
+
+    results: Iterable[Facts]
+    if workers <= 1:
+        results = map(prove_chunk, chunks())
+        proven = _merged(results, merge)
+    else:
+        context = multiprocessing.get_context("fork")
+        with context.Pool(workers) as pool:
+            work = partial(prove_chunk, exported=_EXPORTED)
+            proven = _merged(pool.imap(work, chunks()), merge)
+            if not proven:
+                pool.terminate()
+    if not proven:
+        return None
+    return Proven(merge.records, digests, dict(sorted(merge.counts.items())))
+
+
+def _merged(results: Iterable[Facts], merge: _Merge) -> bool:
+    for facts in results:
+        if not facts.proven:
+            return False
+        merge.add(facts)
+        if not merge.proven:
+            return False
+    merge.reach(None)
+    return merge.proven
