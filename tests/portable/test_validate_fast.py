@@ -29,6 +29,7 @@ from dataops.domain.enums import ArtifactStatus
 from dataops.domain.text import UNPAIRED_SURROGATE
 from dataops.portable import lines as lines_module
 from dataops.portable.checking import index as index_module
+from dataops.portable.checking import fast as fast_pass
 from dataops.portable.checking import parallel
 from dataops.portable.checking import validate as validate_module
 from dataops.portable.checking.checks import redaction_issues
@@ -417,15 +418,17 @@ def test_workers_on_a_valid_archive(golden: Golden) -> None:
     assert _full(validate_export(golden.archive, workers=2, chunk_bytes=100)) == _full(alone)
 
 
+@pytest.mark.parametrize("fast", [True, False])
 def test_a_failing_worker_stops_the_validation(
-    golden: Golden, monkeypatch: pytest.MonkeyPatch
+    golden: Golden, monkeypatch: pytest.MonkeyPatch, fast: bool
 ) -> None:
     def broken(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("disk on fire")
 
     monkeypatch.setattr(parallel, "scan_chunk", broken)
+    monkeypatch.setattr(fast_pass, "prove_chunk", broken)
     with pytest.raises(parallel.WorkerFailed, match="disk on fire"):
-        validate_export(golden.directory, workers=2, chunk_bytes=100)
+        validate_export(golden.directory, workers=2, chunk_bytes=100, fast=fast)
 
 
 # --- what used to crash the validator -------------------------------------------------------

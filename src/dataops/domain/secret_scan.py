@@ -15,6 +15,7 @@ from contextvars import ContextVar
 from typing import Any
 
 import orjson
+import re2  # type: ignore[import-untyped]
 
 from dataops.domain.codec import camel, to_dict
 from dataops.domain.errors import FieldError
@@ -87,7 +88,6 @@ _SECRET_PATTERNS = tuple(
 )
 _B64_CHARS = string.ascii_letters + string.digits + "/+"
 _B64_RUN = str.maketrans({c: "b" for c in _B64_CHARS})
-_B64_RUN_BYTES = bytes.maketrans(_B64_CHARS.encode(), b"b" * len(_B64_CHARS))
 _FORTY = "b" * 40
 _AWS_SECRET_KEY = re.compile(r"(?<![A-Za-z0-9/+=._%\-])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=._%\-])")
 """A bare AWS secret access key: exactly 40 base64 characters standing alone (not part of
@@ -95,13 +95,24 @@ a longer run, a host name or a path segment joined by dots or dashes), mixing up
 lower case and digits (a hex digest or a git SHA has no upper-case letter)."""
 _HINTS: tuple[bytes, ...] = (b"-amz-", b"-goog-", b"private key", b"akia", b"asia", b"xox")
 _HINTS += (b"github_pat_", b"sk-", b"eyj", b"bearer", b"dop_")
-_GH_HINT = re.compile(rb"gh[pousr]_")
-_FORTY_BYTES = b"b" * 40
+_GH_HINT = rb"gh[pousr]_"
+_CANDIDATE = re2.compile(
+    b"(?i)[@=%\\\\]|" + b"|".join([*(re.escape(hint) for hint in _HINTS), _GH_HINT])
+)
+"""Every hint of `may_hold_secret` in one pattern, matched in one pass (RE2: a DFA,
+linear in the text; case-insensitive, so a superset of the ASCII-lowercased hints)."""
 _B64_RUNS = re.compile(rb"(?<![A-Za-z0-9/+])[A-Za-z0-9/+]{40,}")
 """In JSON text, each run of 40 or more base64 characters: a key the scan flags is a
 whole run of the string, so it is the last 40 characters of a run of the text too,
 whatever an escape put before it; it has an upper-case letter, a hex digest has none."""
 _UPPER = re.compile(rb"[A-Z]")
+_B64 = rb"[A-Za-z0-9/+]"
+_UPPER_WINDOW = re2.compile(
+    b"|".join(_B64 + b"{%d}[A-Z]" % k + _B64 + b"{%d}" % (39 - k) for k in range(40))
+)
+"""40 base64 characters in a row, one of them upper case (RE2, one pass): a superset of
+what `_B64_RUNS` and `_UPPER` then look for exactly (an upper-case letter among the last
+40 characters of a run)."""
 
 
 def _has_aws_secret_key(text: str) -> bool:
@@ -244,15 +255,11 @@ def may_hold_secret(data: bytes) -> bool:
     them, though a writer may write `/` as `\\/`). A JSON `\\u` escape may spell any
     of them, so it counts as a hit, and so does `\\/`.
     """
-    if b"@" in data or b"=" in data or b"%" in data or b"\\" in data:
+    if _CANDIDATE.search(data) is not None:
         return True  # ("\\": a `\\u` or `\\/` escape, or an escaped backslash)
-    lower = data.lower()  # (ASCII only, for bytes)
-    for hint in _HINTS:
-        if hint in lower:
-            return True
-    if b"_" in lower and _GH_HINT.search(lower) is not None:
-        return True
-    return _FORTY_BYTES in data.translate(_B64_RUN_BYTES) and any(
+    if _UPPER_WINDOW.search(data) is None:
+        return False  # no run of 40 with an upper-case letter: the common case
+    return any(
         _UPPER.search(run.group(), len(run.group()) - 40) for run in _B64_RUNS.finditer(data)
     )
 
@@ -323,7 +330,8 @@ _TEXT_CLEAN: ContextVar[bool] = ContextVar("text_clean", default=False)
 
 @contextmanager
 def text_known_clean() -> Iterator[None]:
-    """Within it, `scan_entity_for_secret_values` finds nothing without looking: for a
+    """Within it, `scan_entity_for_secret_values` finds nothing without looking, and
+    `scan_for_secrets` looks at keys only: for a
     bulk reader (the export validator) that has proven the entities it checks hold no
     string the scan could flag — `may_hold_secret` was False on the JSON text each was
     read from, and their other strings (enum values, field defaults) are never flagged
@@ -355,10 +363,11 @@ def scan_entity_for_secret_values(entity: Any, skip: tuple[str, ...] = ()) -> li
 def scan_for_secrets(value: Any, path: str) -> list[FieldError]:
     """Secret-like keys and values at any depth, arrays included."""
     errors = []
+    values = not _TEXT_CLEAN.get()  # (within `text_known_clean`, no value can be flagged)
     for where, node, is_key in _walk(value, path):
         if is_key and isinstance(node, str) and is_secret_key(node):
             errors.append(FieldError(where, "secret-like keys are not allowed"))
-        elif not is_key and isinstance(node, str):
+        elif values and not is_key and isinstance(node, str):
             problem = secret_value_problem(node)
             if problem:
                 errors.append(FieldError(where, problem))

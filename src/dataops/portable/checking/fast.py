@@ -22,11 +22,10 @@ the one place the pass relies on a hash rather than on the values.
 from __future__ import annotations
 
 import hashlib
-import multiprocessing
 from array import array
+from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +40,7 @@ from dataops.portable.checking.checks import (
     record_issues,
     redaction_issues,
 )
+from dataops.portable.checking.parallel import run_parallel
 from dataops.portable.checking.scan import Chunk, _parsed, _with_candidates, split_file, unique_keys
 from dataops.portable.checking.typed import TYPED, Prover
 from dataops.portable.format import SPECS, SYSTEM_ACTOR, EntitySpec
@@ -63,6 +63,10 @@ ORDER = (
 for a task's artifact refs and an artifact's supersession (checked at the end)."""
 
 
+def _hashes() -> array[int]:
+    return array("q")
+
+
 @dataclass
 class Facts:
     """What a chunk's lines add to the cross-record checks (hashes), when all are
@@ -74,7 +78,7 @@ class Facts:
     ids: array[int] = field(default_factory=lambda: array("q"))
     keys: dict[str, array[int]] = field(default_factory=dict)
     """Unique-key name (`users.email`) → hashes."""
-    edges: dict[str, array[int]] = field(default_factory=dict)
+    edges: defaultdict[str, array[int]] = field(default_factory=lambda: defaultdict(_hashes))
     """Target entity → hashes of the IDs named."""
     counts: dict[str, int] = field(default_factory=dict)
     """`"<entity>.<field> -> <target>"` → edges (the relationship graph)."""
@@ -83,10 +87,7 @@ class Facts:
         key = f"{self.entity}.{field_name} -> {target}"
         self.counts[key] = self.counts.get(key, 0) + 1
         if checked and not (actor and value == SYSTEM_ACTOR):
-            found = self.edges.get(target)
-            if found is None:
-                found = self.edges[target] = array("q")
-            found.append(hash(value))
+            self.edges[target].append(hash(value))
 
     def key(self, name: str, value: str) -> None:
         found = self.keys.get(name)
@@ -95,33 +96,65 @@ class Facts:
         found.append(hash(value))
 
 
-def _typed_facts(spec: EntitySpec, record: Any, facts: Facts, exported: frozenset[str]) -> None:
+class _Plan:
+    """Where a decoded record of one entity holds its ID and edges, with each edge's
+    relationship key and whether it is checked (its target is exported)."""
+
+    def __init__(self, spec: EntitySpec, exported: frozenset[str]) -> None:
+        name = spec.name
+        self.id_field = spec.id_field
+        self.direct = [
+            (field_name, f"{name}.{field_name} -> {target}", target in exported, target, actor)
+            for field_name, target, actor in RELATIONS.get(name, ())
+        ]
+        self.nested = [
+            (field_name, key, f"{name}.{field_name} -> {target}", target in exported, target)
+            for field_name, key, target in NESTED_RELATIONS.get(name, ())
+        ]
+        self.proof = [
+            (key, f"{name}.completion_proof -> {target}", target in exported, target)
+            for key, target in (("artifactId", "artifacts"), ("fileId", "files"))
+        ]
+
+
+def _typed_facts(plan: _Plan, record: Any, facts: Facts) -> None:
     """IDs, unique keys and edges of a record decoded by the pre-filter."""
-    name = spec.name
-    facts.ids.append(hash(getattr(record, spec.id_field)))
-    for field_name, target, actor in RELATIONS.get(name, ()):
+    facts.ids.append(hash(getattr(record, plan.id_field)))
+    counts = facts.counts
+    edges = facts.edges
+    for field_name, key, checked, target, actor in plan.direct:
         value = getattr(record, field_name)
         if value is not None:
-            facts.edge(field_name, target, value, actor, target in exported)
-    for field_name, key, target in NESTED_RELATIONS.get(name, ()):
+            counts[key] = counts.get(key, 0) + 1
+            if checked and not (actor and value == SYSTEM_ACTOR):
+                edges[target].append(hash(value))
+    for field_name, item_key, key, checked, target in plan.nested:
         for item in getattr(record, field_name):
-            value = getattr(item, key)
-            if isinstance(value, str):
-                facts.edge(field_name, target, value, False, target in exported)
-    if name == "tasks" and record.completion_proof:
-        for verdict in record.completion_proof:
-            by = verdict.satisfiedBy
-            if by:
-                for key, target in (("artifactId", "artifacts"), ("fileId", "files")):
-                    value = by.get(key)
-                    if isinstance(value, str):
-                        facts.edge("completion_proof", target, value, False, target in exported)
+            value = getattr(item, item_key)
+            counts[key] = counts.get(key, 0) + 1
+            if checked:
+                edges[target].append(hash(value))
+    name = facts.entity
+    if name == "tasks":
+        if record.completion_proof:
+            for verdict in record.completion_proof:
+                if verdict.satisfiedBy:
+                    _proof_facts(plan, verdict.satisfiedBy, facts)
     elif name == "bundles":
         if record.recurring_config_id is not None and record.occurrence_date is not None:
             occurrence = f"{record.recurring_config_id}#{record.occurrence_date}"
             facts.key("bundles.occurrence_date", occurrence)
     elif name == "notifications" and record.dedupe_key is not None:
         facts.key("notifications.dedupe_key", record.dedupe_key)
+
+
+def _proof_facts(plan: _Plan, by: dict[str, Any], facts: Facts) -> None:
+    for item_key, key, checked, target in plan.proof:
+        value = by.get(item_key)
+        if isinstance(value, str):
+            facts.counts[key] = facts.counts.get(key, 0) + 1
+            if checked:
+                facts.edges[target].append(hash(value))
 
 
 def _checked_facts(
@@ -171,6 +204,7 @@ def prove_chunk(chunk: Chunk, exported: frozenset[str] | None = None) -> Facts:
     spec = SPECS[chunk.entity]
     facts = Facts(spec.name)
     prover = Prover(spec.name) if spec.name in TYPED else None
+    plan = _Plan(spec, _EXPORTED)
     limit = None if chunk.end is None else chunk.end - chunk.start
     with chunk.path.open("rb") as handle:
         handle.seek(chunk.start)
@@ -185,7 +219,7 @@ def prove_chunk(chunk: Chunk, exported: frozenset[str] | None = None) -> Facts:
             if prover is not None and not (line[3] and has_long_number(raw)):
                 record = prover(raw, clean is True)
             if record is not None:
-                _typed_facts(spec, record, facts, _EXPORTED)
+                _typed_facts(plan, record, facts)
             elif not _checked_facts(spec, line, clean, facts):  # type: ignore[arg-type]
                 facts.proven = False
                 return facts
@@ -289,20 +323,30 @@ def prove_export(
             digest: Digest = digests[name]
             yield from split_file(name, path, digest, target if workers > 1 else 1 << 62)
 
-    results: Iterable[Facts]
     if workers <= 1:
-        results = map(prove_chunk, chunks())
-        proven = _merged(results, merge)
+        proven = _merged(map(prove_chunk, chunks()), merge)
     else:
-        context = multiprocessing.get_context("fork")
-        with context.Pool(workers) as pool:
-            work = partial(prove_chunk, exported=_EXPORTED)
-            proven = _merged(pool.imap(work, chunks()), merge)
-            if not proven:
-                pool.terminate()
+        results = run_parallel(chunks(), workers, _Prove())
+        try:
+            proven = _merged((facts for _, facts in results), merge)
+        finally:
+            results.close()  # (stops the workers when the pass stopped early)
     if not proven:
         return None
     return Proven(merge.records, digests, dict(sorted(merge.counts.items())))
+
+
+class _Prove:
+    """The fast pass's job in a worker process (`parallel.run_parallel`)."""
+
+    def start(self, number: int) -> None:
+        pass
+
+    def __call__(self, chunk: Chunk) -> Facts:
+        return prove_chunk(chunk)
+
+    def finish(self) -> None:
+        pass
 
 
 def _merged(results: Iterable[Facts], merge: _Merge) -> bool:

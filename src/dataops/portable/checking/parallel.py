@@ -16,7 +16,7 @@ import traceback
 from collections.abc import Generator, Iterable, Iterator, Sequence
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from dataops.portable.checking.index import ScratchIndex
 from dataops.portable.checking.scan import Chunk, ChunkResult, scan_chunk
@@ -37,22 +37,46 @@ def part_name(number: int) -> str:
     return f"part-{number}.sqlite"
 
 
-def _work(
-    number: int,
-    scratch: Path,
-    known: dict[str, frozenset[str]],
-    tasks: Any,
-    results: Connection,
-    fast: bool,
-) -> None:
-    """A worker: check chunks until the `None` sentinel, then flush its index."""
+class Job(Protocol):
+    """What a worker does: `start` once (in the worker), then each chunk, then `finish`."""
+
+    def start(self, number: int) -> None: ...
+
+    def __call__(self, chunk: Chunk) -> Any: ...
+
+    def finish(self) -> None: ...
+
+
+class _Scan:
+    """The reference check of chunks into the worker's own scratch index."""
+
+    def __init__(self, scratch: Path, known: dict[str, frozenset[str]], fast: bool) -> None:
+        self._scratch = scratch
+        self._known = known
+        self._fast = fast
+        self._index: ScratchIndex | None = None
+
+    def start(self, number: int) -> None:
+        self._index = ScratchIndex(self._scratch, part_name(number), self._known)
+
+    def __call__(self, chunk: Chunk) -> ChunkResult:
+        assert self._index is not None
+        return scan_chunk(chunk, self._index, fast=self._fast)  # findings: a list
+
+    def finish(self) -> None:
+        assert self._index is not None
+        self._index.flush()
+        self._index.close()
+
+
+def _work(number: int, job: Job, tasks: Any, results: Connection) -> None:
+    """A worker: run `job` on chunks until the `None` sentinel, then finish it."""
     try:
-        index = ScratchIndex(scratch, part_name(number), known)
+        job.start(number)
         while (task := tasks.get()) is not None:
             position, chunk = task
-            results.send((position, scan_chunk(chunk, index, fast=fast)))  # findings: a list
-        index.flush()
-        index.close()
+            results.send((position, job(chunk)))
+        job.finish()
         results.send(("done", None))
     except BaseException:  # every failure goes to the parent, as text
         results.send(("error", traceback.format_exc()))
@@ -75,13 +99,19 @@ def scan_parallel(
     """Each of `chunks` with its result, in their order, checked by `workers` processes
     (their indexes know the IDs `known`); once the iterator is exhausted, worker n's
     index is `scratch / part_name(n)`. Closed early, it stops the workers."""
+    return run_parallel(chunks, workers, _Scan(scratch, known or {}, fast))
+
+
+def run_parallel(
+    chunks: Iterable[Chunk], workers: int, job: Job
+) -> Generator[tuple[Chunk, Any], None, None]:
+    """Each of `chunks` with `job`'s result on it, in their order, from `workers`
+    forked processes. Closed early, it stops the workers."""
     context = multiprocessing.get_context("fork")
     tasks = context.SimpleQueue()
     pipes = [context.Pipe(duplex=False) for _ in range(workers)]
     processes = [
-        context.Process(
-            target=_work, args=(n, scratch, known or {}, tasks, pipes[n][1], fast), daemon=True
-        )
+        context.Process(target=_work, args=(n, job, tasks, pipes[n][1]), daemon=True)
         for n in range(workers)
     ]
     for process in processes:

@@ -15,6 +15,8 @@ golden and generated exports, demanding identical reports.
 
 from __future__ import annotations
 
+import functools
+import re
 from collections.abc import Callable, Iterator
 from enum import Enum
 from typing import Annotated, Any, Literal
@@ -31,26 +33,31 @@ from dataops.domain.enums import (
     EntityType,
     FileCategory,
     NotificationType,
+    ProofType,
     SourceType,
     StorageProvider,
     TaskStatus,
 )
 from dataops.domain.policy import (
+    MAX_DEPTH,
+    MAX_METADATA_BYTES,
+    MAX_URI_LENGTH,
     check_checksum,
     check_link,
     check_metadata,
     check_storage_uri,
+    json_size,
     provider_conflict,
 )
 from dataops.domain.rules import MAX_TAG, MAX_TAGS, MAX_TEXT, MAX_TITLE, content_type_errors
-from dataops.domain.secret_scan import is_secret_key
+from dataops.domain.secret_scan import is_secret_key, may_hold_secret, text_known_clean
 from dataops.domain.status import REVIEWED
 from dataops.portable.checking.checks import collect_strings, has_secret_key, secret_value
 from dataops.portable.format import SPECS, known_fields, required_fields
 
 
 def _literal(enum: type[Enum]) -> Any:
-    return Literal[tuple(member.value for member in enum)]  # type: ignore[valid-type]
+    return Literal[tuple(member.value for member in enum)]
 
 
 # Calendar dates without a leap day (29 February takes the rule code), as `parse_date`
@@ -96,6 +103,15 @@ class Verdict(_Shape):
     satisfiedBy: dict[str, Any] | None = None
 
 
+class ProofRequirement(_Shape):
+    type: _literal(ProofType)  # type: ignore[valid-type]
+    label: ShortText | None = None
+    required: bool = True
+    artifactType: _literal(ArtifactType) | None = None  # type: ignore[valid-type]
+    independentReview: bool = False
+    approvals: Annotated[int, Meta(ge=1, le=5)] = 1
+
+
 class Task(_Shape):
     task_id: str
     description: Text
@@ -131,7 +147,7 @@ class Task(_Shape):
     artifact_refs: list[ArtifactRef] = []
     assistant_job_refs: Empty = []
     audit_event_refs: Empty = []
-    proof_requirement: None = None
+    proof_requirement: ProofRequirement | None = None
     validation: None = None
     version: int = 1
 
@@ -236,11 +252,34 @@ class AuditEvent(_Shape):
     before: dict[str, Any] | None = None
 
 
+_SEGMENT = r"(?!\.\.(?:/|\Z))[A-Za-z0-9._~-]+"
+_COMMON_URI = re.compile(
+    rf"(?P<scheme>https?)://(?P<host>[a-z0-9][a-z0-9.-]*)(?:/[A-Za-z0-9._~/-]*)?"
+    rf"|(?P<s3>s3)://[a-z0-9][a-z0-9.-]*/[A-Za-z0-9._~/-]+"
+    rf"|(?P<local>local-dev)://{_SEGMENT}(?:/{_SEGMENT})*"
+)
+"""URIs in their common form, which `check_storage_uri` accepts on a line free of secret
+candidates (no signed-URL marker, user information or parameter can be in it): an
+allowed lower-case scheme, a lower-case host (its `hostname`), a path of plain characters
+(no space, query, fragment or escape); local-dev keys relative, without `..`."""
+
+
+@functools.lru_cache(maxsize=1024)
+def _conflict(scheme: str, host: str, provider: str) -> bool:
+    """`provider_conflict` depends on the URI's scheme and host only (`infer_provider`)."""
+    return provider_conflict(f"{scheme}://{host}/", StorageProvider(provider)) is not None
+
+
 def _ok_uri(uri: str, provider: str | None) -> bool:
-    """The storage URI passes the storage policy and does not contradict its provider."""
-    if check_storage_uri(uri):
-        return False
-    return provider is None or provider_conflict(uri, StorageProvider(provider)) is None
+    """The storage URI passes the storage policy and does not contradict its provider
+    (on a line free of secret candidates)."""
+    common = _COMMON_URI.fullmatch(uri) if len(uri) <= MAX_URI_LENGTH else None
+    if common is None:
+        if check_storage_uri(uri):
+            return False
+        return provider is None or provider_conflict(uri, StorageProvider(provider)) is None
+    scheme = common["scheme"] or common["s3"] or common["local"]
+    return provider is None or not _conflict(scheme, common["host"] or "", provider)
 
 
 def _ok_checksum(checksum: str | None, provider: str | None, owned_needs_it: bool) -> bool:
@@ -258,6 +297,12 @@ def _ok_task(task: Task, clean: bool) -> bool:
         return False
     if task.instructions_url is not None and check_link(task.instructions_url, "url"):
         return False
+    requirement = task.proof_requirement
+    if requirement is not None and requirement.type != ProofType.ARTIFACT.value:
+        if requirement.artifactType is not None or requirement.approvals != 1:
+            return False
+        if requirement.independentReview:
+            return False
     if task.completion_proof is not None:
         for verdict in task.completion_proof:
             by = verdict.satisfiedBy
@@ -269,14 +314,24 @@ def _ok_task(task: Task, clean: bool) -> bool:
     return task.status != TaskStatus.DONE.value or bool(task.completion_proof)
 
 
-def _ok_artifact(artifact: Artifact, clean: bool) -> bool:
+def _ok_metadata(metadata: dict[str, Any], raw: bytes) -> bool:
+    """`check_metadata` finds nothing, on a line free of secret candidates: it nests at
+    most `MAX_DEPTH` levels (at most as many as the line opens objects and arrays), is
+    small enough, and no key is secret-like; else `check_metadata` itself decides."""
+    if raw.count(b"{") + raw.count(b"[") <= MAX_DEPTH:
+        return json_size(metadata) <= MAX_METADATA_BYTES and not has_secret_key(metadata)
+    with text_known_clean():  # (the line holds no secret candidate)
+        return not check_metadata(metadata)
+
+
+def _ok_artifact(artifact: Artifact, clean: bool, raw: bytes) -> bool:
     if not clean or not artifact.artifact_id.strip():
         return False
     if artifact.content_type is not None and content_type_errors(artifact.content_type):
         return False
     if artifact.status in _REVIEWED and artifact.reviewed_at is None:
         return False
-    if artifact.metadata is not None and check_metadata(artifact.metadata):
+    if artifact.metadata and not _ok_metadata(artifact.metadata, raw):
         return False
     return _ok_uri(artifact.storage_uri, artifact.storage_provider) and _ok_checksum(
         artifact.checksum, artifact.storage_provider, owned_needs_it=True
@@ -305,7 +360,12 @@ def _strings_clean(record: Struct, raw: bytes) -> bool:
     strings: list[str] = []
     for name in record.__struct_fields__:
         collect_strings(getattr(record, name), strings)
-    return not any(secret_value(text) for text in strings)
+    # A string `may_hold_secret` clears cannot be flagged: only the others are scanned.
+    return not any(
+        secret_value(text)
+        for text in strings
+        if may_hold_secret(text.encode("utf-8", "surrogatepass"))
+    )
 
 
 def _ok_notification(notification: Notification, clean: bool, raw: bytes) -> bool:
@@ -338,7 +398,7 @@ _STRUCTS: dict[str, type[Struct]] = {
 }
 _PROVERS: dict[str, Callable[[Any, bool, bytes], bool]] = {
     "tasks": lambda record, clean, raw: _ok_task(record, clean),
-    "artifacts": lambda record, clean, raw: _ok_artifact(record, clean),
+    "artifacts": _ok_artifact,
     "files": lambda record, clean, raw: _ok_file(record, clean),
     "bundles": lambda record, clean, raw: _ok_bundle(record, clean),
     "notifications": _ok_notification,

@@ -1,0 +1,272 @@
+"""The validator's fast pass never proves what the reference checks refuse.
+
+Line by line: the typed pre-filter (`typed.Prover`) says "clean" only for lines the rule
+code of `checks` (shape, field rules, timestamps, storage policy, redaction) finds no
+problem in; checked on thousands of lines made from the golden export's records with
+one or more fields replaced by tricky values. Export by export: the fast pass proves the
+golden export, and declines (leaving the report to the reference checks) on an export
+with a duplicate ID, a dangling edge or a line it cannot prove; the reports of the two
+paths are compared in test_validate_differential.py.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from dataops.domain.rules import MAX_TAG, MAX_TEXT, MAX_TITLE
+from dataops.domain.text import has_unpaired_surrogate
+from dataops.portable.checking.checks import needs_live_proof, record_issues, redaction_issues
+from dataops.portable.checking.fast import prove_export
+from dataops.portable.checking.scan import _may_hold_secret
+from dataops.portable.checking.typed import TYPED, Prover
+from dataops.portable.checking.validate import validate_export
+from dataops.portable.format import SPECS
+from dataops.portable.lines import parse_line
+from dataops.portable.report import Progress
+from tests.portable.conftest import Golden
+from tests.portable.support import ExportDir
+
+STRINGS = [
+    "",
+    " ",
+    "\t\n",
+    "x",
+    "x" * MAX_TAG,
+    "x" * (MAX_TAG + 1),
+    "x" * MAX_TITLE,
+    "x" * (MAX_TITLE + 1),
+    "x" * (MAX_TEXT + 1),
+    "\u00a0",
+    "\u2028",
+    "é",
+    "task-due",
+    "AKIAIOSFODNN7EXAMPLE",
+    "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEYab",
+    "sk-abcdefghijklmnopqrstuvwxyz012345",
+    "ghp_abcdefghijklmnopqrstuvwxyz0123456789",
+    "Bearer abc.def.ghi",
+    "password=hunter2",
+    "2026-12-07",
+    "2024-02-29",
+    "2023-02-29",
+    "2026-02-30",
+    "2026-13-01",
+    "0000-01-01",
+    "2026-12-07T05:47:36.798Z",
+    "2026-12-07T05:47:36Z",
+    "2026-12-07T05:47:36.798+01:00",
+    "2026-12-07T05:47:36.798z",
+    "2026-12-07 05:47:36.798Z",
+    "2026-12-07T05:47:36.798Z\n",
+    "2026-12-07T24:00:00Z",
+    "2026-12-07T05:47:36.7Z",
+    "https://example.com/a/b",
+    "https://EXAMPLE.com/a",
+    "https://example.com/a?X-Amz-Signature=abc",
+    "https://user:pw@example.com/a",
+    "https://example.com/a%2Fb",
+    "https://github.com/org/repo",
+    "https://docs.google.com/document/d/1",
+    "http://example.com",
+    "https:///a",
+    "ftp://example.com/a",
+    "s3://bucket/key.wav",
+    "s3://bucket",
+    "s3://bucket/",
+    "local-dev://a/b.txt",
+    "local-dev://a/../b",
+    "local-dev:///a",
+    "local-dev://a\\b",
+    "sha256:" + "0" * 64,
+    "sha256:" + "A" * 64,
+    "sha256:abc",
+    "text/plain; charset=utf-8",
+    "text/plain\r\n",
+    "usr_00000000000000000000000000",
+    "system",
+]
+ENUM_VALUES = [
+    "todo",
+    "waiting",
+    "done",
+    "archived",
+    "approved",
+    "rejected",
+    "draft",
+    "needs-review",
+    "s3",
+    "external-url",
+    "local-dev",
+    "github",
+    "google-drive",
+    "unknown",
+    "transcript",
+    "report",
+    "artifact",
+    "file",
+    "url",
+    "task-due",
+    "task",
+    "artifact",
+    "document",
+    "active",
+    "public",
+    "manual-link",
+]
+SCALARS: Any = st.one_of(
+    st.sampled_from(STRINGS),
+    st.sampled_from(ENUM_VALUES),
+    st.none(),
+    st.booleans(),
+    st.integers(-3, 6),
+    st.sampled_from([2**63, 10**30, 1.0, 1.5, -0.0]),
+    st.text(max_size=12),
+)
+VALUES: Any = st.recursive(
+    SCALARS,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3),
+        st.dictionaries(
+            st.sampled_from(["a", "token", "apiKey", "artifactId", "fileId", "metadata", "x"]),
+            inner,
+            max_size=3,
+        ),
+    ),
+    max_leaves=6,
+)
+
+
+def _records(golden: Golden, entity: str) -> list[dict[str, Any]]:
+    path = golden.directory / SPECS[entity].file_name
+    return [json.loads(line) for line in path.read_bytes().splitlines() if line.strip()]
+
+
+def _reference_clean(entity: str, raw: bytes) -> bool:
+    """The rule code of `checks` finds nothing in the line (every line scanned)."""
+    spec = SPECS[entity]
+    try:
+        record = parse_line(raw)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        return False
+    if not isinstance(record, dict) or has_unpaired_surrogate(raw, record):
+        return False
+    issues, built = record_issues(spec, record)
+    issues += redaction_issues(spec, record, rules_ran=built is not None, raw=raw)
+    return not issues and not needs_live_proof(spec, record)
+
+
+def _line(record: dict[str, Any], ascii_only: bool) -> bytes:
+    return json.dumps(record, ensure_ascii=ascii_only, separators=(",", ":")).encode(
+        "utf-8", "surrogatepass"
+    )
+
+
+@settings(max_examples=3000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_a_line_proven_clean_is_clean_for_the_rule_code(
+    golden: Golden, data: st.DataObject
+) -> None:
+    entity = data.draw(st.sampled_from(sorted(TYPED)))
+    records = _records(golden, entity)
+    record = dict(data.draw(st.sampled_from(records)))
+    nested = [k for k, v in record.items() if isinstance(v, (list, dict)) and v]
+    for _ in range(data.draw(st.integers(1, 3))):
+        action = data.draw(st.sampled_from(["set", "set", "set", "drop", "nested"]))
+        if action == "drop" and record:
+            record.pop(data.draw(st.sampled_from(sorted(record))))
+        elif action == "nested" and any(name in record for name in nested):
+            present = [name for name in nested if name in record]
+            _mutate_nested(record, data.draw(st.sampled_from(present)), data)
+        else:
+            names = sorted({*record, "unknown_field", *_known(entity)})
+            record[data.draw(st.sampled_from(names))] = data.draw(VALUES)
+    raw = _line(record, data.draw(st.booleans()))
+    clean = not _may_hold_secret(raw)
+    if Prover(entity)(raw, clean) is not None:
+        assert _reference_clean(entity, raw), raw
+
+
+def _known(entity: str) -> list[str]:
+    from dataops.portable.format import known_fields
+
+    return sorted(known_fields(SPECS[entity]))
+
+
+def _mutate_nested(record: dict[str, Any], name: str, data: st.DataObject) -> None:
+    """Replace one value inside a nested list or object (a ref, a verdict, metadata)."""
+    value = json.loads(json.dumps(record[name]))
+    target = value
+    if isinstance(target, list):
+        target = target[data.draw(st.integers(0, len(target) - 1))]
+    if isinstance(target, dict) and target:
+        keys = sorted(target) + ["extra", "satisfiedBy", "apiKey"]
+        target[data.draw(st.sampled_from(keys))] = data.draw(VALUES)
+    record[name] = value
+
+
+def test_golden_lines_are_proven_by_the_pre_filter(golden: Golden) -> None:
+    """The pre-filter proves most golden lines itself (else it would prove nothing)."""
+    proven = total = 0
+    for entity in TYPED:
+        prover = Prover(entity)
+        for raw in (golden.directory / SPECS[entity].file_name).read_bytes().splitlines():
+            total += 1
+            proven += prover(raw, not _may_hold_secret(raw)) is not None
+    assert total and proven * 2 > total
+
+
+def _prove(directory: Path, workers: int = 1) -> Any:
+    specs = [spec for spec in SPECS.values() if (directory / spec.file_name).is_file()]
+    return prove_export(directory, specs, workers, 300, Progress(None))
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_the_golden_export_is_proven(golden: Golden, workers: int) -> None:
+    proven = _prove(golden.directory, workers)
+    assert proven is not None
+    report = validate_export(golden.directory, fast=False)
+    assert proven.records == report.entity_counts
+    assert proven.relationships == report.relationships
+
+
+def _edit(export: ExportDir, entity: str, change: Any) -> None:
+    path = export.root / SPECS[entity].file_name
+    lines = [json.loads(line) for line in path.read_bytes().splitlines()]
+    change(lines)
+    path.write_bytes(b"".join(orjson.dumps(line) + b"\n" for line in lines))
+
+
+@pytest.mark.parametrize(
+    "damage",
+    ["duplicate-task", "dangling-bundle", "dangling-artifact-ref", "duplicate-user", "bad-date"],
+)
+def test_the_fast_pass_declines_what_it_cannot_prove(tampered: ExportDir, damage: str) -> None:
+    def run(entity: str, change: Any) -> None:
+        _edit(tampered, entity, change)
+
+    if damage == "duplicate-task":
+        run("tasks", lambda lines: lines.append(dict(lines[0])))
+    elif damage == "dangling-bundle":
+        run("tasks", lambda lines: lines[0].update(bundle_id="bdl_missing"))
+    elif damage == "dangling-artifact-ref":
+        run("tasks", lambda lines: lines[-1].update(artifact_refs=[{"artifactId": "art_x"}]))
+    elif damage == "duplicate-user":
+        run("users", lambda lines: lines.append({**lines[0], "user_id": "usr_other"}))
+    else:
+        run("bundles", lambda lines: lines[0].update(created_at="2026-02-30T00:00:00Z"))
+    assert _prove(tampered.root) is None
+    fast = validate_export(tampered.root).as_json()
+    assert not fast["valid"]
+    assert fast == validate_export(tampered.root, fast=False).as_json()
+
+
+def test_an_empty_target_entity_leaves_its_edges_dangling(tampered: ExportDir) -> None:
+    (tampered.root / SPECS["bundles"].file_name).write_bytes(b"")
+    assert _prove(tampered.root) is None
