@@ -28,8 +28,8 @@ from dataops.domain.codec import _enum_converter, builder, constructor
 from dataops.domain.enums import ArtifactStatus
 from dataops.domain.text import UNPAIRED_SURROGATE
 from dataops.portable import lines as lines_module
-from dataops.portable.checking import index as index_module
 from dataops.portable.checking import fast as fast_pass
+from dataops.portable.checking import index as index_module
 from dataops.portable.checking import parallel
 from dataops.portable.checking import validate as validate_module
 from dataops.portable.checking.checks import redaction_issues

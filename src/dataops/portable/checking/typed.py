@@ -95,6 +95,11 @@ class ArtifactRef(_Shape):
     status: _literal(ArtifactStatus) | None = None  # type: ignore[valid-type]
 
 
+class Approval(_Shape):
+    userId: str
+    at: str
+
+
 class Verdict(_Shape):
     kind: str
     label: str
@@ -182,7 +187,7 @@ class Artifact(_Shape):
     supersedes: str | None = None
     superseded_by: str | None = None
     tags: Tags = []
-    approvals: Empty = []
+    approvals: list[Approval] = []
     version: int = 1
 
 
