@@ -12,19 +12,20 @@ paths are compared in test_validate_differential.py.
 from __future__ import annotations
 
 import json
+import tempfile
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from dataops.domain.rules import MAX_TAG, MAX_TEXT, MAX_TITLE
 from dataops.domain.text import has_unpaired_surrogate
 from dataops.portable.checking.checks import needs_live_proof, record_issues, redaction_issues
-from dataops.portable.checking.fast import prove_export
-from dataops.portable.checking.scan import _may_hold_secret
+from dataops.portable.checking.fast import prove_chunk, prove_export
+from dataops.portable.checking.scan import Chunk, _may_hold_secret
 from dataops.portable.checking.typed import TYPED, Prover
 from dataops.portable.checking.validate import validate_export
 from dataops.portable.format import SPECS
@@ -67,6 +68,19 @@ STRINGS = [
     "2026-12-07T05:47:36.798Z\n",
     "2026-12-07T24:00:00Z",
     "2026-12-07T05:47:36.7Z",
+    "2026-12-07t05:47:36Z",
+    "2026-12-07T05:47:36.1234567Z",
+    "2026-12-07T05:47:36.798-23:59",
+    "2026-12-07T05:47Z",
+    "2026-12-07T05:47:60Z",
+    "2026-12-07T05:47:36,798Z",
+    "20261207T054736Z",
+    "2026-W49-1",
+    "2026-341",
+    "+2026-12-07",
+    "2026-12-7",
+    "0001-01-01T00:00:00+00:00",
+    "9999-12-31T23:59:59.999999-12:00",
     "https://example.com/a/b",
     "https://EXAMPLE.com/a",
     "https://example.com/a?X-Amz-Signature=abc",
@@ -178,8 +192,11 @@ def test_a_line_proven_clean_is_clean_for_the_rule_code(
     record = dict(data.draw(st.sampled_from(records)))
     nested = [k for k, v in record.items() if isinstance(v, (list, dict)) and v]
     for _ in range(data.draw(st.integers(1, 3))):
-        action = data.draw(st.sampled_from(["set", "set", "set", "drop", "nested"]))
-        if action == "drop" and record:
+        action = data.draw(st.sampled_from(["text", "text", "text", "set", "drop", "nested"]))
+        texts = sorted(name for name, value in record.items() if isinstance(value, str))
+        if action == "text" and texts:  # the same JSON type: the rules decide
+            record[data.draw(st.sampled_from(texts))] = data.draw(st.sampled_from(STRINGS))
+        elif action == "drop" and record:
             record.pop(data.draw(st.sampled_from(sorted(record))))
         elif action == "nested" and any(name in record for name in nested):
             present = [name for name in nested if name in record]
@@ -188,8 +205,13 @@ def test_a_line_proven_clean_is_clean_for_the_rule_code(
             names = sorted({*record, "unknown_field", *_known(entity)})
             record[data.draw(st.sampled_from(names))] = data.draw(VALUES)
     raw = _line(record, data.draw(st.booleans()))
-    clean = not _may_hold_secret(raw)
-    if Prover(entity)(raw, clean) is not None:
+    typed = Prover(entity)(raw, not _may_hold_secret(raw)) is not None
+    with tempfile.TemporaryDirectory() as scratch:
+        path = Path(scratch) / "lines.jsonl"
+        path.write_bytes(raw + b"\n")
+        proven = prove_chunk(Chunk(entity, path)).proven
+    event(f"decoded and proven by the pre-filter: {typed}; proven by the fast pass: {proven}")
+    if proven:
         assert _reference_clean(entity, raw), raw
 
 

@@ -37,7 +37,10 @@ def parse_ts(value: str) -> datetime:
     parsed = datetime.fromisoformat(text)
     if parsed.tzinfo is None:
         raise ValueError("timestamp needs a zone (Z or an offset)")
-    return parsed.astimezone(UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:  # (9999-12-31T23:00:00-12:00 is past the last UTC day)
+        raise ValueError("timestamp is out of range") from None
 
 
 def parse_date(value: str) -> date:

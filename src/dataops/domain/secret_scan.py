@@ -96,9 +96,9 @@ lower case and digits (a hex digest or a git SHA has no upper-case letter)."""
 _HINTS: tuple[bytes, ...] = (b"-amz-", b"-goog-", b"private key", b"akia", b"asia", b"xox")
 _HINTS += (b"github_pat_", b"sk-", b"eyj", b"bearer", b"dop_")
 _GH_HINT = rb"gh[pousr]_"
-_CANDIDATE = re2.compile(
-    b"(?i)[@=%\\\\]|" + b"|".join([*(re.escape(hint) for hint in _HINTS), _GH_HINT])
-)
+HINT_PATTERN = b"[@=%\\\\]|" + b"|".join([*(re.escape(hint) for hint in _HINTS), _GH_HINT])
+"""Every hint of `may_hold_secret` (to be matched case-insensitively)."""
+_CANDIDATE = re2.compile(b"(?i)" + HINT_PATTERN)
 """Every hint of `may_hold_secret` in one pattern, matched in one pass (RE2: a DFA,
 linear in the text; case-insensitive, so a superset of the ASCII-lowercased hints)."""
 _B64_RUNS = re.compile(rb"(?<![A-Za-z0-9/+])[A-Za-z0-9/+]{40,}")
@@ -107,6 +107,10 @@ whole run of the string, so it is the last 40 characters of a run of the text to
 whatever an escape put before it; it has an upper-case letter, a hex digest has none."""
 _UPPER = re.compile(rb"[A-Z]")
 _B64 = rb"[A-Za-z0-9/+]"
+FORTY_PATTERN = _B64 + b"{40}"
+_HINT_OR_FORTY = re2.compile(b"(?i:" + HINT_PATTERN + b")|" + FORTY_PATTERN)
+"""A hint or a run of 40 base64 characters: the common text has neither, and one pass
+(one DFA) tells."""
 _UPPER_WINDOW = re2.compile(
     b"|".join(_B64 + b"{%d}[A-Z]" % k + _B64 + b"{%d}" % (39 - k) for k in range(40))
 )
@@ -255,6 +259,8 @@ def may_hold_secret(data: bytes) -> bool:
     them, though a writer may write `/` as `\\/`). A JSON `\\u` escape may spell any
     of them, so it counts as a hit, and so does `\\/`.
     """
+    if _HINT_OR_FORTY.search(data) is None:
+        return False
     if _CANDIDATE.search(data) is not None:
         return True  # ("\\": a `\\u` or `\\/` escape, or an escaped backslash)
     if _UPPER_WINDOW.search(data) is None:

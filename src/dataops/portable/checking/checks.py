@@ -212,29 +212,28 @@ def collect_strings(value: Any, strings: list[str]) -> None:
     _collect(value, [], strings)
 
 
-def _gather_keys(record: dict[str, Any], keys: set[str]) -> None:
-    """Every object key below `record` (parsed JSON: plain dicts and lists), arrays
-    included."""
+def has_secret_key(record: dict[str, Any]) -> bool:
+    """Whether any object key at any depth of `record` is secret-like."""
     stack: list[Any] = [record]
-    push = stack.append
+    clean = _CLEAN_KEYS
     while stack:
         value = stack.pop()
         if type(value) is dict:
-            keys.update(value)
+            if not value.keys() <= clean and _new_secret_key(value.keys() - clean):
+                return True
             items = value.values()
         else:
             items = value
         for item in items:
             kind = type(item)
             if kind is dict or kind is list:
-                push(item)
+                stack.append(item)
+    return False
 
 
-def has_secret_key(record: dict[str, Any]) -> bool:
-    """Whether any object key at any depth of `record` is secret-like."""
-    keys: set[str] = set()
-    _gather_keys(record, keys)
-    for key in keys.difference(_CLEAN_KEYS):
+def _new_secret_key(keys: set[str]) -> bool:
+    """Whether one of `keys` (not known clean) is secret-like; the others become known."""
+    for key in keys:
         if is_secret_key(key):
             return True
         if len(_CLEAN_KEYS) < _CLEAN_KEYS_MAX:

@@ -22,6 +22,7 @@ the one place the pass relies on a hash rather than on the values.
 from __future__ import annotations
 
 import hashlib
+import re
 from array import array
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
@@ -30,7 +31,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import re2  # type: ignore[import-untyped]
 
+from dataops.domain.secret_scan import FORTY_PATTERN, HINT_PATTERN
 from dataops.domain.text import has_unpaired_surrogate
 from dataops.portable.checking.checks import (
     NESTED_RELATIONS,
@@ -41,10 +44,10 @@ from dataops.portable.checking.checks import (
     redaction_issues,
 )
 from dataops.portable.checking.parallel import run_parallel
-from dataops.portable.checking.scan import Chunk, _parsed, _with_candidates, split_file, unique_keys
+from dataops.portable.checking.scan import Chunk, _may_hold_secret, _parsed, split_file, unique_keys
 from dataops.portable.checking.typed import TYPED, Prover
 from dataops.portable.format import SPECS, SYSTEM_ACTOR, EntitySpec
-from dataops.portable.lines import Digest, has_long_number, read_lines, too_many_values
+from dataops.portable.lines import Digest, Line, has_long_number, read_lines, too_many_values
 from dataops.portable.report import Progress
 
 ORDER = (
@@ -196,6 +199,46 @@ _EXPORTED: frozenset[str] = frozenset()
 """The entities of the export being checked (set before the workers fork)."""
 
 
+_ODD_TIME = rb"[0-9]-[0-9]{2}[t ][0-9]{2}:"
+"""A date and time joined by a lower-case `t` or a space, which msgspec reads as a
+timestamp and `parse_ts` refuses: such a line is left to the rule code."""
+_DOUBT = re2.compile(b"(?i:" + HINT_PATTERN + b")|" + FORTY_PATTERN + b"|" + _ODD_TIME)
+"""In one pass over a group of lines: a secret hint, a run of 40 base64 characters (the
+start of `may_hold_secret`), or an odd timestamp."""
+_ODD = re.compile(_ODD_TIME)
+_GROUP = 32
+
+
+def _flagged(lines: Iterator[Line]) -> Iterator[tuple[Line, bool, bool]]:
+    """Each line with whether it is free of secret candidates (`may_hold_secret` False,
+    looking past `scan._NEUTRAL`) and free of odd timestamps; a group of lines tested at
+    once, each line of a group where the test finds anything tested alone."""
+    group: list[Line] = []
+    for line in lines:
+        group.append(line)
+        if len(group) >= _GROUP:
+            yield from _group_flags(group)
+            group = []
+    yield from _group_flags(group)
+
+
+def _group_flags(group: list[Line]) -> Iterator[tuple[Line, bool, bool]]:
+    raws = [line[1] for line in group]
+    known = [raw for raw in raws if raw is not None]
+    joined = b"\n".join(known)
+    if len(known) == len(raws) and _DOUBT.search(joined) is None:
+        for line in group:
+            yield line, True, True
+        return
+    clean = not _may_hold_secret(joined)  # (the exact tests, on the group, then per line)
+    plain = _ODD.search(joined) is None
+    for line, raw in zip(group, raws, strict=True):
+        if raw is None:
+            yield line, False, False
+        else:
+            yield line, clean or not _may_hold_secret(raw), plain or _ODD.search(raw) is None
+
+
 def prove_chunk(chunk: Chunk, exported: frozenset[str] | None = None) -> Facts:
     """Prove the lines of `chunk`; stops at the first it cannot prove."""
     global _EXPORTED
@@ -209,15 +252,15 @@ def prove_chunk(chunk: Chunk, exported: frozenset[str] | None = None) -> Facts:
     with chunk.path.open("rb") as handle:
         handle.seek(chunk.start)
         lines = read_lines(handle, limit=limit, first_line=chunk.first_line)
-        for line, clean in _with_candidates(lines):
+        for line, clean, plain in _flagged(lines):
             raw = line[1]
-            if raw is None or not raw.strip() or too_many_values(raw):
+            if not raw or raw.isspace() or too_many_values(raw):
                 facts.proven = False
                 return facts
             facts.records += 1
             record = None
-            if prover is not None and not (line[3] and has_long_number(raw)):
-                record = prover(raw, clean is True)
+            if prover is not None and plain and not (line[3] and has_long_number(raw)):
+                record = prover(raw, clean)
             if record is not None:
                 _typed_facts(plan, record, facts)
             elif not _checked_facts(spec, line, clean, facts):  # type: ignore[arg-type]

@@ -15,6 +15,7 @@ golden and generated exports, demanding identical reports.
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import re
 from collections.abc import Callable, Iterator
@@ -52,7 +53,12 @@ from dataops.domain.policy import (
 from dataops.domain.rules import MAX_TAG, MAX_TAGS, MAX_TEXT, MAX_TITLE, content_type_errors
 from dataops.domain.secret_scan import is_secret_key, may_hold_secret, text_known_clean
 from dataops.domain.status import REVIEWED
-from dataops.portable.checking.checks import collect_strings, has_secret_key, secret_value
+from dataops.portable.checking.checks import (
+    TIMESTAMPS,
+    collect_strings,
+    has_secret_key,
+    secret_value,
+)
 from dataops.portable.format import SPECS, known_fields, required_fields
 
 
@@ -60,30 +66,34 @@ def _literal(enum: type[Enum]) -> Any:
     return Literal[tuple(member.value for member in enum)]
 
 
-# Calendar dates without a leap day (29 February takes the rule code), as `parse_date`
-# and `datetime.fromisoformat` read them; timestamps in UTC, written with `Z`, as the
-# store writes them (an offset takes the rule code). `\Z`: no newline after the end.
-_DATE = (
-    r"[12]\d{3}-(?:(?:0[13578]|1[02])-(?:0[1-9]|[12]\d|3[01])"
-    r"|(?:0[469]|11)-(?:0[1-9]|[12]\d|30)|02-(?:0[1-9]|1\d|2[0-8]))"
-)
-_TIME = r"T(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d(?:\.\d{3}|\.\d{6})?Z"
-Date = Annotated[str, Meta(pattern=rf"^{_DATE}\Z")]
-Ts = Annotated[str, Meta(pattern=rf"^{_DATE}{_TIME}\Z")]
-DateOrTs = Annotated[str, Meta(pattern=rf"^{_DATE}(?:{_TIME})?\Z")]
-Title = Annotated[str, Meta(max_length=MAX_TITLE, pattern=r"\S")]
-"""Required text: not blank (`\\S` is what `str.strip` keeps), at most `MAX_TITLE`."""
-Text = Annotated[str, Meta(max_length=MAX_TEXT, pattern=r"\S")]
+# Dates and timestamps as msgspec reads them in C: a calendar date YYYY-MM-DD, and an
+# RFC 3339 timestamp with a zone. `parse_ts` also takes these, but not a lower-case `t`
+# or a space between date and time, which msgspec takes: a line holding such a time is
+# not decoded here (`fast._ODD_TIME`).
+Date = dt.date
+Ts = Annotated[dt.datetime, Meta(tz=True)]
+DateOrTs = Annotated[
+    str,
+    Meta(
+        pattern=r"^[12]\d{3}-(?:(?:0[13578]|1[02])-(?:0[1-9]|[12]\d|3[01])"
+        r"|(?:0[469]|11)-(?:0[1-9]|[12]\d|30)|02-(?:0[1-9]|1\d|2[0-8]))"
+        r"(?:T(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d(?:\.\d{3}|\.\d{6})?Z)?\Z"
+    ),
+]
+"""A follow-up: a date, or a timestamp in UTC written with `Z` (no leap day)."""
+Title = Annotated[str, Meta(min_length=1, max_length=MAX_TITLE)]
+"""Required text, at most `MAX_TITLE` (and not blank: `_blank`)."""
+Text = Annotated[str, Meta(min_length=1, max_length=MAX_TEXT)]
 ShortText = Annotated[str, Meta(max_length=MAX_TITLE)]
 LongText = Annotated[str, Meta(max_length=MAX_TEXT)]
 Tags = Annotated[
-    list[Annotated[str, Meta(max_length=MAX_TAG, pattern=r"\S")]], Meta(max_length=MAX_TAGS)
+    list[Annotated[str, Meta(min_length=1, max_length=MAX_TAG)]], Meta(max_length=MAX_TAGS)
 ]
 Empty = Annotated[list[Any], Meta(max_length=0)]
 """A nested list the pre-filter leaves to the rule code when it holds anything."""
 
 
-class _Shape(Struct, forbid_unknown_fields=True):
+class _Shape(Struct, forbid_unknown_fields=True, gc=False):
     pass
 
 
@@ -295,15 +305,27 @@ def _ok_checksum(checksum: str | None, provider: str | None, owned_needs_it: boo
     )
 
 
+def _blank(tags: list[str]) -> bool:
+    """Whether a tag is blank (each is at least one character)."""
+    return any(map(str.isspace, tags))
+
+
+_WAITING = TaskStatus.WAITING.value
+_DONE = TaskStatus.DONE.value
+_ARTIFACT = ProofType.ARTIFACT.value
+
+
 def _ok_task(task: Task, clean: bool) -> bool:
-    if not clean or not task.task_id.strip() or task.status == TaskStatus.WAITING.value:
+    if not clean or not task.task_id.strip() or task.status == _WAITING:
+        return False
+    if task.description.isspace() or (task.tags and _blank(task.tags)):
         return False
     if task.link is not None and task.link.strip() and check_link(task.link, "link"):
         return False
     if task.instructions_url is not None and check_link(task.instructions_url, "url"):
         return False
     requirement = task.proof_requirement
-    if requirement is not None and requirement.type != ProofType.ARTIFACT.value:
+    if requirement is not None and requirement.type != _ARTIFACT:
         if requirement.artifactType is not None or requirement.approvals != 1:
             return False
         if requirement.independentReview:
@@ -313,10 +335,10 @@ def _ok_task(task: Task, clean: bool) -> bool:
             by = verdict.satisfiedBy
             if by and has_secret_key(by):
                 return False
-            if not verdict.satisfied and task.status == TaskStatus.DONE.value:
+            if not verdict.satisfied and task.status == _DONE:
                 return False
     # A done task without a recorded proof needs the live proof rule: the rule code.
-    return task.status != TaskStatus.DONE.value or bool(task.completion_proof)
+    return task.status != _DONE or bool(task.completion_proof)
 
 
 def _ok_metadata(metadata: dict[str, Any], raw: bytes) -> bool:
@@ -330,7 +352,9 @@ def _ok_metadata(metadata: dict[str, Any], raw: bytes) -> bool:
 
 
 def _ok_artifact(artifact: Artifact, clean: bool, raw: bytes) -> bool:
-    if not clean or not artifact.artifact_id.strip():
+    if not clean or not artifact.artifact_id.strip() or artifact.title.isspace():
+        return False
+    if artifact.tags and _blank(artifact.tags):
         return False
     if artifact.content_type is not None and content_type_errors(artifact.content_type):
         return False
@@ -344,7 +368,9 @@ def _ok_artifact(artifact: Artifact, clean: bool, raw: bytes) -> bool:
 
 
 def _ok_file(record: File, clean: bool) -> bool:
-    if not clean or not record.file_id.strip():
+    if not clean or not record.file_id.strip() or record.filename.isspace():
+        return False
+    if record.tags and _blank(record.tags):
         return False
     if record.content_type is not None and content_type_errors(record.content_type):
         return False
@@ -354,7 +380,9 @@ def _ok_file(record: File, clean: bool) -> bool:
 
 
 def _ok_bundle(bundle: Bundle, clean: bool) -> bool:
-    return clean and bool(bundle.bundle_id.strip())
+    if not clean or not bundle.bundle_id.strip() or bundle.title.isspace():
+        return False
+    return not (bundle.tags and _blank(bundle.tags))
 
 
 def _strings_clean(record: Struct, raw: bytes) -> bool:
@@ -410,6 +438,7 @@ _PROVERS: dict[str, Callable[[Any, bool, bytes], bool]] = {
     "audit_events": _ok_audit_event,
 }
 TYPED = frozenset(_STRUCTS)
+_TIMESTAMPS = frozenset(TIMESTAMPS)
 """The entities whose lines the pre-filter reads (the large ones)."""
 
 
@@ -417,18 +446,22 @@ class Prover:
     """Decode and prove one entity's lines."""
 
     def __init__(self, entity: str) -> None:
-        self._decode = msgspec.json.Decoder(_STRUCTS[entity]).decode
+        cls = _STRUCTS[entity]
+        self._decode = msgspec.json.Decoder(cls).decode
         self._prove = _PROVERS[entity]
+        self._times = [name for name in cls.__struct_fields__ if name in _TIMESTAMPS]
 
     def __call__(self, raw: bytes, clean: bool) -> Any:
         """The decoded record when the line is proven free of problems, else None.
         `clean`: the line holds no secret candidate (`may_hold_secret` False)."""
         try:
             record = self._decode(raw)
-        except msgspec.ValidationError:
-            return None
-        except msgspec.DecodeError:
-            return None
+        except Exception:
+            return None  # (ValidationError, DecodeError, OverflowError of a far date...)
+        for name in self._times:
+            value = getattr(record, name)
+            if value is not None and not 1 < value.year < 9999:
+                return None  # (an offset may take it past the first or last UTC day)
         return record if self._prove(record, clean, raw) else None
 
 
