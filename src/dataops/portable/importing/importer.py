@@ -18,8 +18,9 @@ Records absent from the export are never deleted. Users arrive without credentia
 (exports carry no password hashes): set them with `dataops users passwd EMAIL`.
 
 On a store that commits a unit of any size (SQLite), an entity the target holds none
-of is written by the bulk path (`bulk`): encoded by worker processes, a range of lines
-per unit of work, the same rows as record by record (`fast=False`).
+of is written by the bulk path (`bulk`): encoded by worker processes, the same rows as
+record by record (`fast=False`), all of them in one unit of work through the store's
+`bulk_insert` (SQLite builds the entity's indexes once, after the rows).
 """
 
 from __future__ import annotations
@@ -43,8 +44,6 @@ BATCH_SIZE = 500
 # DynamoDB commits a unit as one TransactWriteItems of at most 100 items, and a record
 # may carry a uniqueness claim (users by email): 40 records stay within it.
 DYNAMO_BATCH_SIZE = 40
-BULK_UNIT = 50_000
-"""Records per write unit of work of the bulk path (SQLite): about 50 MB of rows."""
 
 
 def _batch_size(store: MetadataStore, spec: EntitySpec, inserts_only: bool) -> int:
@@ -188,20 +187,16 @@ class _Importer:
         shown.done(total)
 
     def _write_bulk(self, spec: EntitySpec, counts: EntityPlan, shown: Progress) -> None:
-        """Every record of `spec`, encoded by `bulk`, in units of about `BULK_UNIT`
-        records (each commit waits for the disk: few of them; each bounds the WAL)."""
+        """Every record of `spec`, encoded by `bulk`, in one write unit (one transaction:
+        all of the entity or none of it), through the store's `bulk_insert`."""
         batches = encoded_batches(self._store, self._root / spec.file_name, spec)
-        encoded = next(batches, None)
-        while encoded is not None:
-            with self._store.unit_of_work(write=True) as uow:
-                written = 0
-                while encoded is not None and written < BULK_UNIT:
+        with self._store.unit_of_work(write=True) as uow:
+            with uow.bulk_insert(spec.name):
+                for encoded in batches:
                     uow.add_encoded(encoded)
-                    written += len(encoded.rows)
-                    encoded = next(batches, None)
-                uow.commit()
-            counts.insert += written
-            shown.update(spec.name, counts.insert)
+                    counts.insert += len(encoded.rows)
+                    shown.update(spec.name, counts.insert)
+            uow.commit()
 
     def _bulk(self, spec: EntitySpec, all_new: bool, invalid: set[int]) -> bool:
         """Whether the records of `spec` go by the bulk path (`bulk`): inserts only (the
