@@ -9,6 +9,7 @@ import json
 import sqlite3
 from pathlib import Path
 
+import orjson
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -74,6 +75,7 @@ json_data = st.recursive(
         st.integers(min_value=-(2**70), max_value=2**70),
         st.floats(),
         st.text(max_size=5),
+        st.text(st.characters(min_codepoint=0, max_codepoint=0x10FFFF), max_size=3),
         st.sampled_from(list(ArtifactStatus)),
     ),
     lambda inner: st.one_of(
@@ -107,6 +109,52 @@ def test_stored_json_is_to_dict_written_compact(golden: Golden, data: st.DataObj
             setattr(entity, field, value)
     expected = json.dumps(to_dict(entity), separators=(",", ":"), ensure_ascii=False)
     assert TABLES[name].encode(entity) == expected
+
+
+def test_orjson_writes_a_plain_record_and_json_any_other(
+    golden: Golden, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`Table.encode`'s two writers: orjson for JSON data without floats (every golden
+    record), `json` once a value is a float (or NaN, or a big integer orjson refuses,
+    or a lone surrogate, or an entity) anywhere, even deep in a free-form value; both
+    write what `json.dumps(to_dict(entity))` writes."""
+    written: list[bytes] = []
+
+    def dumps(value: object, option: int | None = None) -> bytes:
+        data = real(value, option=option)
+        written.append(data)
+        return data
+
+    real = orjson.dumps
+    monkeypatch.setattr(orjson, "dumps", dumps)
+    plain = [
+        (name, from_record(SPECS[name], record))
+        for name in EXPORTED
+        if SPECS[name].model is not None
+        for record in ExportDir(golden.directory).records(name)
+    ]
+    assert {"tasks", "artifacts", "audit_events"} <= {name for name, _ in plain}
+    for name, entity in plain:
+        expected = json.dumps(to_dict(entity), separators=(",", ":"), ensure_ascii=False)
+        assert TABLES[name].encode(entity) == expected
+    assert len(written) == len(plain)
+    odd_values: list[object] = [
+        1.5,
+        1e-05,
+        float("nan"),
+        2**64,
+        "\ud800",
+        {"inside": ProofRequirement(ProofType.ARTIFACT)},
+        {"deep": [{"er": [0.1]}]},
+        [1, 2, {3: "a key that is not a string"}],
+    ]
+    entity = next(entity for name, entity in plain if name == "artifacts")
+    for value in odd_values:
+        written.clear()
+        entity.metadata = {"value": value}
+        expected = json.dumps(to_dict(entity), separators=(",", ":"), ensure_ascii=False)
+        assert TABLES["artifacts"].encode(entity) == expected
+        assert not written, value  # (orjson refused the big integer, surrogate, key)
 
 
 _FREE_FORM = {"metadata", "before", "after", "validation", "assistant_job_refs", "audit_event_refs"}
