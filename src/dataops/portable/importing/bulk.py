@@ -11,6 +11,7 @@ file is encoded here, without workers.
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 from collections import deque
 from collections.abc import Iterator
@@ -53,8 +54,15 @@ def _encode(chunk: Chunk, spec: EntitySpec, store: MetadataStore) -> EncodedReco
 
 
 def _work(chunk: Chunk, spec: EntitySpec) -> EncodedRecords:
+    """`_encode` in a worker, the cycle collector paused: a range's records hold no
+    cycles (reference counting frees them), and each collection would walk every
+    object the worker inherited from its parent."""
     assert _store is not None
-    return _encode(chunk, spec, _store)
+    gc.disable()
+    try:
+        return _encode(chunk, spec, _store)
+    finally:
+        gc.enable()
 
 
 def encoded_batches(
