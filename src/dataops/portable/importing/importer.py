@@ -34,7 +34,7 @@ from dataops.domain.errors import Conflict
 from dataops.domain.search import SEARCHED_ENTITIES
 from dataops.portable.checking.validate import opened
 from dataops.portable.format import EXPORTED, SPECS, EntitySpec, from_record
-from dataops.portable.importing.bulk import encoded_batches
+from dataops.portable.importing.bulk import Encoded, encoded_batches
 from dataops.portable.lines import parse_line, read_lines
 from dataops.portable.report import Problem, Progress, Report
 from dataops.portable.writing.export import present
@@ -159,55 +159,72 @@ class _Importer:
             if SPECS[name].model is None:
                 message = f"{name} cannot be imported by this version (no such entity yet)"
                 plan.conflicts.append(Problem(name, message))
-        for spec in self.entities(listed):
-            counts = plan.entities[spec.name] = EntityPlan()
-            invalid = self._report.invalid_lines.get(spec.name, set())
-            all_new = self._nothing_to_compare(spec)
-            if not write and not invalid and all_new:
-                counts.insert = self._report.entity_counts[spec.name]
-                total += counts.insert
-                continue
-            if write and self._bulk(spec, all_new, invalid):
-                self._write_bulk(spec, counts, shown)
-                shown.update(spec.name, counts.insert, force=True)
-                total += counts.insert
-                continue
-            size, done = _batch_size(self._store, spec, all_new), 0
-            for batch in _records(self._root, spec, invalid, size):
-                counts.invalid += sum(1 for _, record in batch if record is None)
-                valid = [(line, record) for line, record in batch if record is not None]
-                with self._store.unit_of_work(write=write) as uow:
-                    self._batch(uow, spec, valid, counts, plan, write=write)
-                    if write:
-                        uow.commit()
-                done += len(batch)
-                shown.update(spec.name, done)
-            shown.update(spec.name, done, force=True)
-            total += done
+        specs = self.entities(listed)
+        bulk = [spec for spec in specs if write and self._bulk(spec)]
+        encoded = encoded_batches(self._store, [(self._root / s.file_name, s) for s in bulk])
+        try:
+            for spec in specs:
+                if spec in bulk:
+                    counts = plan.entities[spec.name] = EntityPlan()
+                    self._write_bulk(spec, encoded, counts, shown)
+                    shown.update(spec.name, counts.insert, force=True)
+                    total += counts.insert
+                else:
+                    total += self._run_entity(spec, plan, shown, write=write)
+        finally:
+            encoded.close()  # (its workers, if it stopped early)
         shown.done(total)
 
-    def _write_bulk(self, spec: EntitySpec, counts: EntityPlan, shown: Progress) -> None:
-        """Every record of `spec`, encoded by `bulk`, in one write unit (one transaction:
-        all of the entity or none of it), through the store's `bulk_insert`."""
-        batches = encoded_batches(self._store, self._root / spec.file_name, spec)
+    def _run_entity(self, spec: EntitySpec, plan: Plan, shown: Progress, *, write: bool) -> int:
+        """Compare (and with `write`, write) the records of `spec` batch by batch; the
+        count of its lines."""
+        counts = plan.entities[spec.name] = EntityPlan()
+        invalid = self._report.invalid_lines.get(spec.name, set())
+        all_new = self._nothing_to_compare(spec)
+        if not write and not invalid and all_new:
+            counts.insert = self._report.entity_counts[spec.name]
+            return counts.insert
+        size, done = _batch_size(self._store, spec, all_new), 0
+        for batch in _records(self._root, spec, invalid, size):
+            counts.invalid += sum(1 for _, record in batch if record is None)
+            valid = [(line, record) for line, record in batch if record is not None]
+            with self._store.unit_of_work(write=write) as uow:
+                self._batch(uow, spec, valid, counts, plan, write=write)
+                if write:
+                    uow.commit()
+            done += len(batch)
+            shown.update(spec.name, done)
+        shown.update(spec.name, done, force=True)
+        return done
+
+    def _write_bulk(
+        self, spec: EntitySpec, encoded: Iterator[Encoded], counts: EntityPlan, shown: Progress
+    ) -> None:
+        """Every record of `spec`, the next batches of `encoded` (`bulk`), in one write
+        unit (one transaction: all of the entity or none of it), through the store's
+        `bulk_insert`."""
         with self._store.unit_of_work(write=True) as uow:
             with uow.bulk_insert(spec.name):
-                for encoded in batches:
-                    uow.add_encoded(encoded)
-                    counts.insert += len(encoded.rows)
+                for name, batch in encoded:
+                    assert name == spec.name
+                    if batch is None:
+                        break
+                    uow.add_encoded(batch)
+                    counts.insert += len(batch.rows)
                     shown.update(spec.name, counts.insert)
             uow.commit()
 
-    def _bulk(self, spec: EntitySpec, all_new: bool, invalid: set[int]) -> bool:
+    def _bulk(self, spec: EntitySpec) -> bool:
         """Whether the records of `spec` go by the bulk path (`bulk`): inserts only (the
         target holds none), no invalid line, and a store that commits a unit of any size
-        atomically (SQLite; DynamoDB's units stay at `_batch_size`)."""
+        atomically (SQLite; DynamoDB's units stay at `_batch_size`). (Writing the other
+        entities changes none of this: each has its own records.)"""
         return (
             self._fast
-            and all_new
-            and not invalid
             and spec.name != "users"  # compared by email too
             and self._store.atomic_write_limit is None
+            and not self._report.invalid_lines.get(spec.name)
+            and self._nothing_to_compare(spec)
         )
 
     def _nothing_to_compare(self, spec: EntitySpec) -> bool:
