@@ -37,7 +37,7 @@ class Table:
 
     def column_values(self, record: Any) -> list[Any]:
         return [
-            value.value if isinstance(value, enum.Enum) else value
+            value._value_ if isinstance(value, enum.Enum) else value
             for value in _getter(self.written)(record)
         ]
 
@@ -141,11 +141,11 @@ def _json_item(item: Any, seen: list[bool]) -> Any:
             seen[0] = True
         return item
     if isinstance(item, enum.Enum):
-        value = item.value
+        value = item._value_  # (what `.value` reads, without the descriptor)
         if type(value) not in _SCALARS:
             seen[0] = True
         return value
-    if dataclasses.is_dataclass(item) and not isinstance(item, type):
+    if kind in _PLANS or (dataclasses.is_dataclass(item) and not isinstance(item, type)):
         return _json_ready(item, seen)
     seen[0] = True  # a float, or anything else
     return item
