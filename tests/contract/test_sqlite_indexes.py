@@ -532,7 +532,7 @@ def test_a_bulk_insert_leaves_the_schema_of_a_new_store(tmp_path: Path, fail: bo
     with contextlib.suppress(RuntimeError), store.unit_of_work(write=True) as uow:
         conn = uow._connection()
         default_cache = conn.execute("PRAGMA cache_size").fetchone()[0]
-        with uow.bulk_insert("tasks"):
+        with uow.bulk_insert("tasks", rebuild_indexes=True):
             uow.add_encoded(store.encode("tasks", tasks))
             assert conn.execute("PRAGMA cache_size").fetchone()[0] != default_cache
             assert not {n for (n,) in conn.execute(_TASK_INDEXES)}, "indexes dropped"

@@ -252,7 +252,7 @@ def test_a_bulk_insert_stores_what_add_encoded_stores(store: MetadataStore) -> N
     encoded = store.encode("artifacts", artifacts)
 
     def failing(uow: UnitOfWork) -> None:
-        with uow.bulk_insert("artifacts"):
+        with uow.bulk_insert("artifacts", rebuild_indexes=True):
             uow.add_encoded(encoded)
             raise RuntimeError("the disk is full")
 
@@ -261,7 +261,7 @@ def test_a_bulk_insert_stores_what_add_encoded_stores(store: MetadataStore) -> N
     assert find_ids(store, "artifacts", {}) == []
 
     def bulk(uow: UnitOfWork) -> None:
-        with uow.bulk_insert("artifacts"):
+        with uow.bulk_insert("artifacts", rebuild_indexes=True):
             uow.add_encoded(store.encode("artifacts", artifacts[:2]))
             uow.add_encoded(store.encode("artifacts", artifacts[2:]))
 
@@ -276,13 +276,24 @@ def test_a_bulk_insert_stores_what_add_encoded_stores(store: MetadataStore) -> N
     assert sorted(hit.id for hit in hits) == ids
 
     def again(uow: UnitOfWork) -> None:
-        with uow.bulk_insert("artifacts"):
+        with uow.bulk_insert("artifacts", rebuild_indexes=True):
             uow.add_encoded(store.encode("artifacts", [r.artifact("art_9")]))
 
     if store.name == "sqlite":  # (DynamoDB puts each item as `add` does: no check)
         with pytest.raises(Conflict):
             commit_unit(store, again)
     assert find_ids(store, "artifacts", {"task_id": "tsk_1"}) == ids
+
+    def more(uow: UnitOfWork) -> None:  # (the import's later units of a large entity)
+        with uow.bulk_insert("artifacts", rebuild_indexes=False):
+            more = [r.artifact("art_4", title="quokka more", task_id="tsk_1")]
+            uow.add_encoded(store.encode("artifacts", more))
+
+    commit_unit(store, more)
+    assert find_ids(store, "artifacts", {"task_id": "tsk_1"}) == [*ids, "art_4"]
+    with store.unit_of_work() as uow:
+        hits = uow.search(["quokka"], ["artifact"], PageRequest(limit=10)).items
+    assert sorted(hit.id for hit in hits) == [*ids, "art_4"]
 
 
 def test_is_empty_ignores_users(store: MetadataStore) -> None:

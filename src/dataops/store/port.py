@@ -249,12 +249,14 @@ class UnitOfWork(Repositories, Protocol):
         each of them, in order (on SQLite in a few statements); `Conflict` if a key
         exists (then the unit must not commit)."""
 
-    def bulk_insert(self, entity: str) -> AbstractContextManager[None]:
-        """A context in which this write unit only inserts records of `entity`, whose
-        store held none (`add_encoded`; `Conflict` on entry otherwise), so that a backend
-        may write them faster: SQLite drops the table's secondary indexes on entry and
-        builds each once on exit, in the unit's transaction (a rollback restores the empty
-        table with its indexes; the schema after is the same). DynamoDB: no change."""
+    def bulk_insert(self, entity: str, *, rebuild_indexes: bool) -> AbstractContextManager[None]:
+        """A context in which this write unit only inserts records of `entity`
+        (`add_encoded`), so that a backend may write them faster: SQLite takes a bigger
+        page cache and, with `rebuild_indexes` (the store must hold no record of
+        `entity`: `Conflict` on entry otherwise), drops the table's secondary indexes on
+        entry and builds each once on exit, in the unit's transaction (a rollback
+        restores the empty table with its indexes; the schema after is the same).
+        DynamoDB: no change."""
 
     def __enter__(self) -> UnitOfWork: ...
 

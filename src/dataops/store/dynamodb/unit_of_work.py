@@ -170,7 +170,7 @@ class DynamoUnitOfWork(Repositories):
         for record in encoded.rows:  # the records themselves (`DynamoStore.encode`)
             repo.add(record)
 
-    def bulk_insert(self, entity: str) -> AbstractContextManager[None]:
+    def bulk_insert(self, entity: str, *, rebuild_indexes: bool) -> AbstractContextManager[None]:
         return nullcontext()  # the items are put as `add` puts them
 
     def commit(self) -> None:
