@@ -509,3 +509,49 @@ def test_task_lanes_seek_the_open_tasks_index(store: SqliteStore, lane: str, cal
         assert any(row.startswith("SEARCH tasks USING") and index in row for row in plan), (
             f"{lane} does not seek {index}: {sql} -> {plan}"
         )
+
+
+def _schema(path: Path) -> list[tuple[str, str, str, str | None]]:
+    conn = sqlite3.connect(path)
+    try:
+        rows = conn.execute("SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY name")
+        return rows.fetchall()
+    finally:
+        conn.close()
+
+
+@pytest.mark.parametrize("fail", [False, True])
+def test_a_bulk_insert_leaves_the_schema_of_a_new_store(tmp_path: Path, fail: bool) -> None:
+    """`bulk_insert` drops a table's secondary indexes and creates them again: after it
+    (committed or rolled back) every index is there, its `CREATE` text unchanged, and the
+    connection's page cache is back to SQLite's default."""
+    schema_of_new = _schema(_new_store(tmp_path / "new.db"))
+    assert any(name == "tasks_order" for _, name, _, _ in schema_of_new)
+    store = SqliteStore(tmp_path / "bulk.db")
+    tasks = [r.task(f"tsk_{n}", date=f"2025-01-{n + 1:02d}") for n in range(5)]
+    with contextlib.suppress(RuntimeError), store.unit_of_work(write=True) as uow:
+        conn = uow._connection()
+        default_cache = conn.execute("PRAGMA cache_size").fetchone()[0]
+        with uow.bulk_insert("tasks", rebuild_indexes=True):
+            uow.add_encoded(store.encode("tasks", tasks))
+            assert conn.execute("PRAGMA cache_size").fetchone()[0] != default_cache
+            assert not {n for (n,) in conn.execute(_TASK_INDEXES)}, "indexes dropped"
+            if fail:
+                raise RuntimeError("stop")
+        assert conn.execute("PRAGMA cache_size").fetchone()[0] == default_cache
+        uow.commit()
+    assert _schema(tmp_path / "bulk.db") == schema_of_new
+    with store.unit_of_work() as uow:
+        found = uow.tasks.find(Filters({"status": "todo"}), PageRequest(limit=10)).items
+    assert [t.id for t in found] == ([] if fail else [t.id for t in tasks])
+    store.close()
+
+
+_TASK_INDEXES = (
+    "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'tasks' AND sql IS NOT NULL"
+)
+
+
+def _new_store(path: Path) -> Path:
+    SqliteStore(path).close()
+    return path

@@ -240,6 +240,62 @@ def test_encoded_records_are_added_as_add_adds_them(store: MetadataStore) -> Non
     assert read(store, "artifacts", "art_1") == artifacts[1]
 
 
+def test_a_bulk_insert_stores_what_add_encoded_stores(store: MetadataStore) -> None:
+    """`bulk_insert` (the import of an entity the store holds none of): the records are
+    stored, listed through the entity's indexes and found by search as if added one by
+    one; a unit that fails inside it leaves the entity empty and every index working; on
+    an entity that holds records it is a conflict."""
+    artifacts = [
+        r.artifact(f"art_{n}", title=f"quokka take {n}", task_id="tsk_1", bundle_id="bdl_1")
+        for n in range(4)
+    ]
+    encoded = store.encode("artifacts", artifacts)
+
+    def failing(uow: UnitOfWork) -> None:
+        with uow.bulk_insert("artifacts", rebuild_indexes=True):
+            uow.add_encoded(encoded)
+            raise RuntimeError("the disk is full")
+
+    with pytest.raises(RuntimeError):
+        commit_unit(store, failing)
+    assert find_ids(store, "artifacts", {}) == []
+
+    def bulk(uow: UnitOfWork) -> None:
+        with uow.bulk_insert("artifacts", rebuild_indexes=True):
+            uow.add_encoded(store.encode("artifacts", artifacts[:2]))
+            uow.add_encoded(store.encode("artifacts", artifacts[2:]))
+
+    commit_unit(store, bulk)
+    for artifact in artifacts:
+        assert read(store, "artifacts", artifact.id) == artifact
+    ids = ["art_0", "art_1", "art_2", "art_3"]
+    assert find_ids(store, "artifacts", {"task_id": "tsk_1"}) == ids
+    assert find_ids(store, "artifacts", {"bundle_id": "bdl_1", "status": "draft"}) == ids
+    with store.unit_of_work() as uow:
+        hits = uow.search(["quokka"], ["artifact"], PageRequest(limit=10)).items
+    assert sorted(hit.id for hit in hits) == ids
+
+    def again(uow: UnitOfWork) -> None:
+        with uow.bulk_insert("artifacts", rebuild_indexes=True):
+            uow.add_encoded(store.encode("artifacts", [r.artifact("art_9")]))
+
+    if store.name == "sqlite":  # (DynamoDB puts each item as `add` does: no check)
+        with pytest.raises(Conflict):
+            commit_unit(store, again)
+    assert find_ids(store, "artifacts", {"task_id": "tsk_1"}) == ids
+
+    def more(uow: UnitOfWork) -> None:  # (the import's later units of a large entity)
+        with uow.bulk_insert("artifacts", rebuild_indexes=False):
+            more = [r.artifact("art_4", title="quokka more", task_id="tsk_1")]
+            uow.add_encoded(store.encode("artifacts", more))
+
+    commit_unit(store, more)
+    assert find_ids(store, "artifacts", {"task_id": "tsk_1"}) == [*ids, "art_4"]
+    with store.unit_of_work() as uow:
+        hits = uow.search(["quokka"], ["artifact"], PageRequest(limit=10)).items
+    assert sorted(hit.id for hit in hits) == [*ids, "art_4"]
+
+
 def test_is_empty_ignores_users(store: MetadataStore) -> None:
     assert store.is_empty()
     seed(store, "users", [r.user("usr_1")])

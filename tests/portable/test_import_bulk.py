@@ -1,6 +1,7 @@
 """The import's bulk path (records encoded by worker processes, written in a few
-statements per batch) stores exactly the rows of the reference path (`fast=False`:
-every record added one by one): every table, the search index included."""
+statements per batch, in one unit per entity or in units of `BULK_UNIT`) stores exactly
+the rows of the reference path (`fast=False`: every record added one by one): every
+table, the search index included."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import json
 import sqlite3
 from pathlib import Path
 
+import orjson
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -17,8 +19,8 @@ from dataops.domain.codec import to_dict
 from dataops.domain.enums import ArtifactStatus, ProofType
 from dataops.domain.models import ProofRequirement
 from dataops.portable.format import EXPORTED, SPECS, from_record
-from dataops.portable.importing import bulk
-from dataops.portable.importing.importer import apply_import
+from dataops.portable.importing import bulk, importer
+from dataops.portable.importing.importer import BULK_UNIT, apply_import
 from dataops.store.sqlite import SqliteStore
 from dataops.store.sqlite.tables import TABLES
 from tests.portable.conftest import Golden
@@ -53,11 +55,14 @@ def _imported(export: Path, target: Path, *, fast: bool) -> dict[str, list[tuple
     return _rows(target)
 
 
-@pytest.mark.parametrize("workers", [1, 2])
+@pytest.mark.parametrize(("workers", "unit"), [(1, BULK_UNIT), (2, BULK_UNIT), (2, 1)])
 def test_bulk_import_stores_the_rows_of_the_reference_path(
-    golden: Golden, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, workers: int
+    golden: Golden, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, workers: int, unit: int
 ) -> None:
+    """Each entity in one unit, its indexes built after its rows; or (`unit` 1) the
+    entities of 2 records in units of 1, their indexes kept."""
     monkeypatch.setattr(bulk, "RANGE_BYTES", 700)  # many batches, several per file
+    monkeypatch.setattr(importer, "BULK_UNIT", unit)
     monkeypatch.setattr(bulk, "available_cores", lambda: workers)
     monkeypatch.setattr(bulk, "_SMALL", 0)
     expected = _imported(golden.archive, tmp_path / "reference.db", fast=False)
@@ -74,6 +79,7 @@ json_data = st.recursive(
         st.integers(min_value=-(2**70), max_value=2**70),
         st.floats(),
         st.text(max_size=5),
+        st.text(st.characters(min_codepoint=0, max_codepoint=0x10FFFF), max_size=3),
         st.sampled_from(list(ArtifactStatus)),
     ),
     lambda inner: st.one_of(
@@ -107,6 +113,52 @@ def test_stored_json_is_to_dict_written_compact(golden: Golden, data: st.DataObj
             setattr(entity, field, value)
     expected = json.dumps(to_dict(entity), separators=(",", ":"), ensure_ascii=False)
     assert TABLES[name].encode(entity) == expected
+
+
+def test_orjson_writes_a_plain_record_and_json_any_other(
+    golden: Golden, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`Table.encode`'s two writers: orjson for JSON data without floats (every golden
+    record), `json` once a value is a float (or NaN, or a big integer orjson refuses,
+    or a lone surrogate, or an entity) anywhere, even deep in a free-form value; both
+    write what `json.dumps(to_dict(entity))` writes."""
+    written: list[bytes] = []
+
+    def dumps(value: object, option: int | None = None) -> bytes:
+        data = real(value, option=option)
+        written.append(data)
+        return data
+
+    real = orjson.dumps
+    monkeypatch.setattr(orjson, "dumps", dumps)
+    plain = [
+        (name, from_record(SPECS[name], record))
+        for name in EXPORTED
+        if SPECS[name].model is not None
+        for record in ExportDir(golden.directory).records(name)
+    ]
+    assert {"tasks", "artifacts", "audit_events"} <= {name for name, _ in plain}
+    for name, entity in plain:
+        expected = json.dumps(to_dict(entity), separators=(",", ":"), ensure_ascii=False)
+        assert TABLES[name].encode(entity) == expected
+    assert len(written) == len(plain)
+    odd_values: list[object] = [
+        1.5,
+        1e-05,
+        float("nan"),
+        2**64,
+        "\ud800",
+        {"inside": ProofRequirement(ProofType.ARTIFACT)},
+        {"deep": [{"er": [0.1]}]},
+        [1, 2, {3: "a key that is not a string"}],
+    ]
+    entity = next(entity for name, entity in plain if name == "artifacts")
+    for value in odd_values:
+        written.clear()
+        entity.metadata = {"value": value}
+        expected = json.dumps(to_dict(entity), separators=(",", ":"), ensure_ascii=False)
+        assert TABLES["artifacts"].encode(entity) == expected
+        assert not written, value  # (orjson refused the big integer, surrogate, key)
 
 
 _FREE_FORM = {"metadata", "before", "after", "validation", "assistant_job_refs", "audit_event_refs"}

@@ -5,15 +5,17 @@ Each record is read as the reference path reads it (`parse_line`, `from_record`)
 encoded by the store itself (`MetadataStore.encode`: for SQLite the row, its columns
 and its search words), so what is stored is what `add` would store, record by record.
 A file is cut into ranges of lines (`scan.split_file`); forked workers (one per core)
-encode them, at most a few ranges ahead of the writer, so memory stays flat. A small
-file is encoded here, without workers.
+encode them, at most a few ranges ahead of the writer, so memory stays flat; one pool
+serves every file, so the next entity is encoded while the writer ends the last one.
+Small files are encoded here, without workers.
 """
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Generator, Sequence
 from multiprocessing.pool import AsyncResult
 from pathlib import Path
 
@@ -53,33 +55,58 @@ def _encode(chunk: Chunk, spec: EntitySpec, store: MetadataStore) -> EncodedReco
 
 
 def _work(chunk: Chunk, spec: EntitySpec) -> EncodedRecords:
+    """`_encode` in a worker, the cycle collector paused: a range's records hold no
+    cycles (reference counting frees them), and each collection would walk every
+    object the worker inherited from its parent."""
     assert _store is not None
-    return _encode(chunk, spec, _store)
+    gc.disable()
+    try:
+        return _encode(chunk, spec, _store)
+    finally:
+        gc.enable()
+
+
+Encoded = tuple[str, EncodedRecords | None]
+"""(entity, a batch of its records), or (entity, None) after its last batch."""
 
 
 def encoded_batches(
-    store: MetadataStore, path: Path, spec: EntitySpec, workers: int | None = None
-) -> Iterator[EncodedRecords]:
-    """The records of the valid entity file `path`, encoded by `store`, batch by batch in
-    line order."""
+    store: MetadataStore, files: Sequence[tuple[Path, EntitySpec]], workers: int | None = None
+) -> Generator[Encoded, None, None]:
+    """The records of the valid entity files `files` (path, spec), encoded by `store`,
+    batch by batch in line order, file after file, each file's last batch followed by
+    (entity, None). One pool of workers serves every file: while the caller finishes an
+    entity (its indexes, its commit), the workers already encode the next one."""
     global _store
-    chunks = split_file(spec.name, path, _NoDigest(), RANGE_BYTES)
-    size = path.stat().st_size
+    chunks = (
+        (spec, chunk)
+        for path, spec in files
+        for chunk in [*split_file(spec.name, path, _NoDigest(), RANGE_BYTES), None]
+    )
+    size = sum(path.stat().st_size for path, _ in files)
     if workers is None:
         workers = available_cores() if size > _SMALL else 1
     if workers <= 1:
-        for chunk in chunks:
-            yield _encode(chunk, spec, store)
+        for spec, chunk in chunks:
+            yield spec.name, None if chunk is None else _encode(chunk, spec, store)
         return
     _store = store
     try:
         with multiprocessing.get_context("fork").Pool(workers) as pool:
-            pending: deque[AsyncResult[EncodedRecords]] = deque()
-            for chunk in chunks:
-                pending.append(pool.apply_async(_work, (chunk, spec)))
-                if len(pending) >= _AHEAD * workers:
-                    yield pending.popleft().get()
+            pending: deque[tuple[str, AsyncResult[EncodedRecords] | None]] = deque()
+            for spec, chunk in chunks:
+                if chunk is None:
+                    pending.append((spec.name, None))
+                    continue
+                pending.append((spec.name, pool.apply_async(_work, (chunk, spec))))
+                while sum(1 for _, job in pending if job is not None) >= _AHEAD * workers:
+                    yield _done(pending.popleft())
             while pending:
-                yield pending.popleft().get()
+                yield _done(pending.popleft())
     finally:
         _store = None
+
+
+def _done(item: tuple[str, AsyncResult[EncodedRecords] | None]) -> Encoded:
+    name, job = item
+    return name, None if job is None else job.get()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Sequence
+from contextlib import AbstractContextManager, nullcontext
 from itertools import islice
 from types import TracebackType
 from typing import Any, Generic, Protocol, TypeVar
@@ -168,6 +169,9 @@ class DynamoUnitOfWork(Repositories):
         repo: Repository[Any] = getattr(self, encoded.entity)
         for record in encoded.rows:  # the records themselves (`DynamoStore.encode`)
             repo.add(record)
+
+    def bulk_insert(self, entity: str, *, rebuild_indexes: bool) -> AbstractContextManager[None]:
+        return nullcontext()  # the items are put as `add` puts them
 
     def commit(self) -> None:
         self._writable()

@@ -7,6 +7,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Generic, TypeVar
@@ -35,6 +36,9 @@ T = TypeVar("T")
 _BUSY_TIMEOUT_MS = 10_000
 _KEYS_PER_QUERY = 500  # bound parameters per `IN (...)`, well under SQLite's limit
 SIDE_FILES = ("-wal", "-shm", "-journal")
+_BULK_CACHE_KIB = 64 << 10
+"""The page cache of a bulk insert (`SqliteUnitOfWork.bulk_insert`), in KiB (SQLite's
+default is 2 MiB); a fixed bound, so memory does not grow with the table."""
 
 
 class SqliteRepository(Generic[T]):
@@ -206,6 +210,39 @@ class SqliteUnitOfWork(Repositories):
             raise Conflict(f"{table.entity} record already exists") from exc
         if encoded.entity in SEARCHED_ENTITIES:
             search_index.index_new(conn, encoded.entity, [(row[0], row[-1]) for row in rows])
+
+    @contextmanager
+    def bulk_insert(self, entity: str, *, rebuild_indexes: bool) -> Iterator[None]:
+        """A bigger page cache while the block inserts (`_BULK_CACHE_KIB`: the pages of
+        the table and of its indexes being appended to stay in memory). With
+        `rebuild_indexes`, the table of `entity` must be empty; its secondary indexes
+        are dropped (each insert then only appends to the table, in key order for an
+        export) and, on a normal exit, created again from their own `CREATE INDEX`
+        text, one sort of the table each. All in this unit's transaction: a rollback
+        restores the indexes."""
+        table = TABLES[entity]
+        conn = self._connection()
+        if not self._write:
+            raise RuntimeError("bulk_insert needs a write unit of work")
+        indexes = []
+        if rebuild_indexes:
+            if conn.execute(f"SELECT 1 FROM {table.name} LIMIT 1").fetchone():  # noqa: S608
+                raise Conflict(f"{entity} records exist: its indexes cannot be rebuilt")
+            indexes = conn.execute(
+                "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ? "
+                "AND sql IS NOT NULL ORDER BY rowid",  # (NULL: the primary key's own index)
+                (table.name,),
+            ).fetchall()
+        cache = conn.execute("PRAGMA cache_size").fetchone()[0]
+        conn.execute(f"PRAGMA cache_size = -{_BULK_CACHE_KIB}")
+        try:
+            for name, _ in indexes:
+                conn.execute(f"DROP INDEX {name}")
+            yield
+            for _, sql in indexes:
+                conn.execute(sql)
+        finally:
+            conn.execute(f"PRAGMA cache_size = {int(cache)}")
 
     def search(
         self, words: Sequence[str], kinds: Sequence[str], page: PageRequest

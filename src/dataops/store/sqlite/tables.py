@@ -6,8 +6,13 @@ from __future__ import annotations
 import dataclasses
 import enum
 import json
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from itertools import compress
+from operator import attrgetter, not_
 from typing import Any
+
+import orjson
 
 from dataops.domain import accounts, messages, models
 from dataops.domain.codec import camel, from_dict, to_dict
@@ -31,7 +36,10 @@ class Table:
         return self.columns if self.expires is None else (*self.columns, self.expires)
 
     def column_values(self, record: Any) -> list[Any]:
-        return [_column(record, column) for column in self.written]
+        return [
+            value._value_ if isinstance(value, enum.Enum) else value
+            for value in _getter(self.written)(record)
+        ]
 
     def order_values(self, record: Any) -> list[Any]:
         """The record's values of the list order (what a cursor after it holds)."""
@@ -41,9 +49,22 @@ class Table:
         """The record's JSON: `to_dict`'s, written compact. Its values are written as
         they stand (`_json_ready`: no copy of free-form values such as audit states);
         where that is not JSON data (an entity inside a free-form value) or nests too
-        deep, `to_dict` converts it first."""
+        deep, `to_dict` converts it first.
+
+        orjson writes it when its bytes are provably those of `json`: no float anywhere
+        (the two write some differently: `1e-05` and `0.00001`, NaN and null), no other
+        type than str, int, bool, None, list and dict (enums and entities converted), and
+        orjson refusing (TypeError) the rest: integers beyond 64 bits, lone surrogates,
+        keys that are not strings, subclasses, nesting deeper than 254."""
         try:
-            return _DUMP(_json_ready(record))
+            seen = [False]
+            ready = _json_ready(record, seen)
+            if not seen[0]:
+                try:
+                    return orjson.dumps(ready, option=_ORJSON_SAFE).decode()
+                except TypeError:
+                    pass  # (orjson.JSONEncodeError) what orjson refuses, `json` writes
+            return _DUMP(ready)
         except (TypeError, RecursionError):
             return _DUMP(to_dict(record))
 
@@ -52,39 +73,100 @@ class Table:
 
 
 _DUMP = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
-_FIELDS: dict[type[Any], tuple[tuple[str, str], ...]] = {}
+_ORJSON_SAFE = (
+    orjson.OPT_PASSTHROUGH_DATACLASS
+    | orjson.OPT_PASSTHROUGH_DATETIME
+    | orjson.OPT_PASSTHROUGH_SUBCLASS
+)
+"""orjson refuses (TypeError) what `json` would write otherwise, or refuse."""
+_SCALARS = frozenset({str, int, bool, type(None)})
+_IS_SCALAR = _SCALARS.__contains__
+_PLANS: dict[type[Any], tuple[tuple[str, ...], Callable[[Any], tuple[Any, ...]]]] = {}
+_GETTERS: dict[tuple[str, ...], Callable[[Any], tuple[Any, ...]]] = {}
 
 
-def _json_ready(entity: Any) -> dict[str, Any]:
+def _getter(names: tuple[str, ...]) -> Callable[[Any], tuple[Any, ...]]:
+    """The function reading the attributes `names` of an object, as a tuple."""
+    found = _GETTERS.get(names)
+    if found is None:
+        if not names:
+            found = _GETTERS[names] = lambda record: ()
+        elif len(names) == 1:
+            name = names[0]
+            found = _GETTERS[names] = lambda record: (getattr(record, name),)
+        else:
+            found = _GETTERS[names] = attrgetter(*names)
+    return found
+
+
+def _plan(cls: type[Any]) -> tuple[tuple[str, ...], Callable[[Any], tuple[Any, ...]]]:
+    """The camelCase keys of the fields of `cls` and the reader of their values."""
+    found = _PLANS.get(cls)
+    if found is None:
+        names = tuple(f.name for f in dataclasses.fields(cls))
+        found = _PLANS[cls] = (tuple(camel(name) for name in names), _getter(names))
+    return found
+
+
+def _json_ready(entity: Any, seen: list[bool]) -> dict[str, Any]:
     """`to_dict(entity)` as the JSON encoder writes it, without copies: nested entities
     become dicts, enums their values, and free-form values stay as they are (JSON data;
-    an entity inside one makes the encoder raise TypeError)."""
-    cls = type(entity)
-    names = _FIELDS.get(cls)
-    if names is None:
-        names = _FIELDS[cls] = tuple((f.name, camel(f.name)) for f in dataclasses.fields(cls))
-    out: dict[str, Any] = {}
-    for name, key in names:
-        value = getattr(entity, name)
-        if type(value) in _AS_IS:
-            out[key] = value
-        elif type(value) is list:
-            out[key] = [item if type(item) in _AS_IS else _json_item(item) for item in value]
+    an entity inside one makes the encoder raise TypeError). `seen[0]` becomes True if a
+    value is not plain JSON data (`_plain`)."""
+    keys, values_of = _plan(type(entity))
+    values = values_of(entity)
+    out = dict(zip(keys, values, strict=True))
+    scalar = list(map(_IS_SCALAR, map(type, values)))
+    if all(scalar):
+        return out
+    for key, value in compress(zip(keys, values, strict=True), map(not_, scalar)):
+        kind = type(value)
+        if kind is list:
+            if value and not _SCALARS.issuperset(map(type, value)):
+                out[key] = [_json_item(item, seen) for item in value]
+        elif kind is dict:
+            if value and not seen[0] and not _plain(value):
+                seen[0] = True
         else:
-            out[key] = _json_item(value)
+            out[key] = _json_item(value, seen)
     return out
 
 
-_AS_IS = frozenset({str, int, float, bool, type(None), dict})
-"""Value types written as they stand (exact types: an enum member is not a str here)."""
-
-
-def _json_item(item: Any) -> Any:
+def _json_item(item: Any, seen: list[bool]) -> Any:
+    kind = type(item)
+    if kind in _SCALARS:
+        return item
+    if kind is dict or kind is list:
+        if item and not seen[0] and not _plain(item):
+            seen[0] = True
+        return item
     if isinstance(item, enum.Enum):
-        return item.value
-    if dataclasses.is_dataclass(item) and not isinstance(item, type):
-        return _json_ready(item)
+        value = item._value_  # (what `.value` reads, without the descriptor)
+        if type(value) not in _SCALARS:
+            seen[0] = True
+        return value
+    if kind in _PLANS or (dataclasses.is_dataclass(item) and not isinstance(item, type)):
+        return _json_ready(item, seen)
+    seen[0] = True  # a float, or anything else
     return item
+
+
+def _plain(value: dict[Any, Any] | list[Any]) -> bool:
+    """Whether `value` is JSON data without a float: str, int, bool and None values in
+    dicts and lists (orjson refuses what else `json` would write differently)."""
+    stack = [value]
+    while stack:
+        container = stack.pop()
+        items: Iterable[Any] = container.values() if type(container) is dict else container
+        if _SCALARS.issuperset(map(type, items)):
+            continue
+        for item in items:
+            kind = type(item)
+            if kind is dict or kind is list:
+                stack.append(item)
+            elif kind not in _SCALARS:
+                return False
+    return True
 
 
 def _column(record: Any, column: str) -> Any:
