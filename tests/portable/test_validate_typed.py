@@ -22,9 +22,10 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from dataops.domain.rules import MAX_TAG, MAX_TEXT, MAX_TITLE
+from dataops.domain.secret_scan import is_secret_key
 from dataops.domain.text import has_unpaired_surrogate
 from dataops.portable.checking.checks import needs_live_proof, record_issues, redaction_issues
-from dataops.portable.checking.fast import prove_chunk, prove_export
+from dataops.portable.checking.fast import _KEY_WORDS, prove_chunk, prove_export
 from dataops.portable.checking.scan import Chunk, _may_hold_secret
 from dataops.portable.checking.typed import TYPED, Prover
 from dataops.portable.checking.validate import validate_export
@@ -295,3 +296,52 @@ def test_the_fast_pass_declines_what_it_cannot_prove(tampered: ExportDir, damage
 def test_an_empty_target_entity_leaves_its_edges_dangling(tampered: ExportDir) -> None:
     (tampered.root / SPECS["bundles"].file_name).write_bytes(b"")
     assert _prove(tampered.root) is None
+
+
+KEY_PARTS = [
+    "api",
+    "key",
+    "Api",
+    "KEY",
+    "token",
+    "Token",
+    "count",
+    "secret",
+    "Secret",
+    "pass",
+    "word",
+    "pwd",
+    "session",
+    "id",
+    "Id",
+    "signed",
+    "url",
+    "URL",
+    "private",
+    "access",
+    "client",
+    "cookie",
+    "auth",
+    "authorization",
+    "credential",
+    "signature",
+    "phrase",
+    "_",
+    "-",
+    ".",
+    " ",
+    "é",
+    "\u017f",
+    "1",
+    "x",
+]
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.lists(st.sampled_from(KEY_PARTS), min_size=1, max_size=5) | st.text(max_size=12))
+def test_every_secret_like_key_holds_a_secret_key_word(parts: Any) -> None:
+    """`fast.SECRET_KEY_WORDS` is a superset of `is_secret_key`: where it finds nothing
+    in a key's JSON text, the key is not secret-like."""
+    key = parts if isinstance(parts, str) else "".join(parts)
+    if is_secret_key(key):
+        assert _KEY_WORDS.search(orjson.dumps(key)) is not None, key

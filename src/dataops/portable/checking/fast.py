@@ -22,7 +22,6 @@ the one place the pass relies on a hash rather than on the values.
 from __future__ import annotations
 
 import hashlib
-import re
 from array import array
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
@@ -202,41 +201,64 @@ _EXPORTED: frozenset[str] = frozenset()
 _ODD_TIME = rb"[0-9]-[0-9]{2}[t ][0-9]{2}:"
 """A date and time joined by a lower-case `t` or a space, which msgspec reads as a
 timestamp and `parse_ts` refuses: such a line is left to the rule code."""
+_SECRET_KEY_WORDS = (
+    *("secret", "passw", "pwd", "passphrase", "token", "credential", "cookie"),
+    *("authorization", "apikey", "signature", "privatekey", "accesskey", "signedurl"),
+    "sessionid",
+)
+SECRET_KEY_WORDS = b"|".join(
+    b"[^a-zA-Z0-9]*".join(letter.encode() for letter in word) for word in _SECRET_KEY_WORDS
+)
+"""What every secret-like key holds (`secret_scan.is_secret_key` looks at the ASCII
+letters and digits of a key, lower-cased: each word it flags, and each pair or joined
+form, holds one of these), letters apart by anything else: on a line without escapes,
+no key is secret-like unless this matches (case-insensitively)."""
 _DOUBT = re2.compile(b"(?i:" + HINT_PATTERN + b")|" + FORTY_PATTERN + b"|" + _ODD_TIME)
 """In one pass over a group of lines: a secret hint, a run of 40 base64 characters (the
 start of `may_hold_secret`), or an odd timestamp."""
-_ODD = re.compile(_ODD_TIME)
+_DOUBT_OR_KEY = re2.compile(
+    b"(?i:" + HINT_PATTERN + b"|" + SECRET_KEY_WORDS + b")|" + FORTY_PATTERN + b"|" + _ODD_TIME
+)
+"""The same, or a secret-key word: for the entities whose free-form values are large
+(audit states), where the key walk costs more than the pass."""
+_ODD = re2.compile(_ODD_TIME)
+_KEY_WORDS = re2.compile(b"(?i)" + SECRET_KEY_WORDS)
 _GROUP = 32
+_LARGE_STATES = frozenset({"audit_events"})
+Flags = tuple[Line, bool, bool, bool]
+"""A line; free of secret candidates; of odd timestamps; of secret-key words (only
+looked for with `keys`, else False)."""
 
 
-def _flagged(lines: Iterator[Line]) -> Iterator[tuple[Line, bool, bool]]:
-    """Each line with whether it is free of secret candidates (`may_hold_secret` False,
-    looking past `scan._NEUTRAL`) and free of odd timestamps; a group of lines tested at
-    once, each line of a group where the test finds anything tested alone."""
+def _flagged(lines: Iterator[Line], keys: bool) -> Iterator[Flags]:
+    """Each line with its flags; a group of lines tested at once, each line of a group
+    where a test finds anything tested alone (secret-key words: by group only)."""
     group: list[Line] = []
     for line in lines:
         group.append(line)
         if len(group) >= _GROUP:
-            yield from _group_flags(group)
+            yield from _group_flags(group, keys)
             group = []
-    yield from _group_flags(group)
+    yield from _group_flags(group, keys)
 
 
-def _group_flags(group: list[Line]) -> Iterator[tuple[Line, bool, bool]]:
+def _group_flags(group: list[Line], keys: bool) -> Iterator[Flags]:
     raws = [line[1] for line in group]
     known = [raw for raw in raws if raw is not None]
     joined = b"\n".join(known)
-    if len(known) == len(raws) and _DOUBT.search(joined) is None:
+    if len(known) == len(raws) and (_DOUBT_OR_KEY if keys else _DOUBT).search(joined) is None:
         for line in group:
-            yield line, True, True
+            yield line, True, True, keys
         return
     clean = not _may_hold_secret(joined)  # (the exact tests, on the group, then per line)
     plain = _ODD.search(joined) is None
+    keys = keys and clean and _KEY_WORDS.search(joined) is None  # (no escape in a key)
     for line, raw in zip(group, raws, strict=True):
         if raw is None:
-            yield line, False, False
+            yield line, False, False, False
         else:
-            yield line, clean or not _may_hold_secret(raw), plain or _ODD.search(raw) is None
+            free = clean or not _may_hold_secret(raw)
+            yield line, free, plain or _ODD.search(raw) is None, keys
 
 
 def prove_chunk(chunk: Chunk, exported: frozenset[str] | None = None) -> Facts:
@@ -252,7 +274,8 @@ def prove_chunk(chunk: Chunk, exported: frozenset[str] | None = None) -> Facts:
     with chunk.path.open("rb") as handle:
         handle.seek(chunk.start)
         lines = read_lines(handle, limit=limit, first_line=chunk.first_line)
-        for line, clean, plain in _flagged(lines):
+        flagged = _flagged(lines, keys=spec.name in _LARGE_STATES)
+        for line, clean, plain, keys in flagged:
             raw = line[1]
             if not raw or raw.isspace() or too_many_values(raw):
                 facts.proven = False
@@ -260,7 +283,7 @@ def prove_chunk(chunk: Chunk, exported: frozenset[str] | None = None) -> Facts:
             facts.records += 1
             record = None
             if prover is not None and plain and not (line[3] and has_long_number(raw)):
-                record = prover(raw, clean)
+                record = prover(raw, clean, keys)
             if record is not None:
                 _typed_facts(plan, record, facts)
             elif not _checked_facts(spec, line, clean, facts):  # type: ignore[arg-type]
@@ -364,7 +387,8 @@ def prove_export(
         for name in order:
             path = root / SPECS[name].file_name
             digest: Digest = digests[name]
-            yield from split_file(name, path, digest, target if workers > 1 else 1 << 62)
+            size = target if workers > 1 else 1 << 62
+            yield from split_file(name, path, digest, size, numbered=False)
 
     if workers <= 1:
         proven = _merged(map(prove_chunk, chunks()), merge)

@@ -66,10 +66,18 @@ class ChunkResult:
 
 
 def split_file(
-    entity: str, path: Path, digest: Digest, target: int, block: int = 1 << 20
+    entity: str,
+    path: Path,
+    digest: Digest,
+    target: int,
+    block: int = 1 << 20,
+    *,
+    numbered: bool = True,
 ) -> Iterator[Chunk]:
     """Chunks of about `target` bytes (cut after a newline) covering the whole file, as
-    the file is read once, block by block, into `digest`."""
+    the file is read once, block by block, into `digest` (`numbered` False: each chunk's
+    `first_line` is left at 1, the newlines not counted)."""
+    count = bytes.count if numbered else _no_count
     start, line, offset, counted = 0, 1, 0, 0  # counted: newlines in [start, read so far)
     with path.open("rb") as handle:
         while data := handle.read(block):
@@ -79,14 +87,18 @@ def split_file(
                 cut = data.find(b"\n", max(want, pos))
                 if cut < 0:
                     break
-                counted += data.count(b"\n", pos, cut + 1)
+                counted += count(data, b"\n", pos, cut + 1)
                 end = offset + cut + 1
                 yield Chunk(entity, path, start, end, line)
                 start, line, counted, pos = end, line + counted, 0, cut + 1
-            counted += data.count(b"\n", pos)
+            counted += count(data, b"\n", pos)
             offset += len(data)
     if offset > start:
         yield Chunk(entity, path, start, None, line)
+
+
+def _no_count(data: bytes, sub: bytes, start: int, end: int | None = None) -> int:
+    return 0
 
 
 _TOO_LONG = f"is longer than {size_text(MAX_LINE_BYTES)} (the limit of a line); not read"

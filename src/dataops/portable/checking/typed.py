@@ -315,7 +315,7 @@ _DONE = TaskStatus.DONE.value
 _ARTIFACT = ProofType.ARTIFACT.value
 
 
-def _ok_task(task: Task, clean: bool) -> bool:
+def _ok_task(task: Task, clean: bool, keys: bool) -> bool:
     if not clean or not task.task_id.strip() or task.status == _WAITING:
         return False
     if task.description.isspace() or (task.tags and _blank(task.tags)):
@@ -333,7 +333,7 @@ def _ok_task(task: Task, clean: bool) -> bool:
     if task.completion_proof is not None:
         for verdict in task.completion_proof:
             by = verdict.satisfiedBy
-            if by and has_secret_key(by):
+            if by and not keys and has_secret_key(by):
                 return False
             if not verdict.satisfied and task.status == _DONE:
                 return False
@@ -341,17 +341,19 @@ def _ok_task(task: Task, clean: bool) -> bool:
     return task.status != _DONE or bool(task.completion_proof)
 
 
-def _ok_metadata(metadata: dict[str, Any], raw: bytes) -> bool:
+def _ok_metadata(metadata: dict[str, Any], raw: bytes, keys: bool) -> bool:
     """`check_metadata` finds nothing, on a line free of secret candidates: it nests at
     most `MAX_DEPTH` levels (at most as many as the line opens objects and arrays), is
     small enough, and no key is secret-like; else `check_metadata` itself decides."""
     if raw.count(b"{") + raw.count(b"[") <= MAX_DEPTH:
-        return json_size(metadata) <= MAX_METADATA_BYTES and not has_secret_key(metadata)
+        if json_size(metadata) > MAX_METADATA_BYTES:
+            return False
+        return keys or not has_secret_key(metadata)
     with text_known_clean():  # (the line holds no secret candidate)
         return not check_metadata(metadata)
 
 
-def _ok_artifact(artifact: Artifact, clean: bool, raw: bytes) -> bool:
+def _ok_artifact(artifact: Artifact, clean: bool, raw: bytes, keys: bool) -> bool:
     if not clean or not artifact.artifact_id.strip() or artifact.title.isspace():
         return False
     if artifact.tags and _blank(artifact.tags):
@@ -360,7 +362,7 @@ def _ok_artifact(artifact: Artifact, clean: bool, raw: bytes) -> bool:
         return False
     if artifact.status in _REVIEWED and artifact.reviewed_at is None:
         return False
-    if artifact.metadata and not _ok_metadata(artifact.metadata, raw):
+    if artifact.metadata and not _ok_metadata(artifact.metadata, raw, keys):
         return False
     return _ok_uri(artifact.storage_uri, artifact.storage_provider) and _ok_checksum(
         artifact.checksum, artifact.storage_provider, owned_needs_it=True
@@ -401,19 +403,19 @@ def _strings_clean(record: Struct, raw: bytes) -> bool:
     )
 
 
-def _ok_notification(notification: Notification, clean: bool, raw: bytes) -> bool:
+def _ok_notification(notification: Notification, clean: bool, raw: bytes, keys: bool) -> bool:
     if not notification.notification_id.strip():
         return False
     return clean or _strings_clean(notification, raw)
 
 
-def _ok_audit_event(event: AuditEvent, clean: bool, raw: bytes) -> bool:
+def _ok_audit_event(event: AuditEvent, clean: bool, raw: bytes, keys: bool) -> bool:
     if not event.audit_event_id.strip():
         return False
     for side, state in (("after", event.after), ("before", event.before)):
         if state is None:
             continue
-        if has_secret_key(state):
+        if not keys and has_secret_key(state):
             return False
         if "metadata" in state and check_metadata(state["metadata"], f"{side}.metadata"):
             return False
@@ -429,11 +431,11 @@ _STRUCTS: dict[str, type[Struct]] = {
     "notifications": Notification,
     "audit_events": AuditEvent,
 }
-_PROVERS: dict[str, Callable[[Any, bool, bytes], bool]] = {
-    "tasks": lambda record, clean, raw: _ok_task(record, clean),
+_PROVERS: dict[str, Callable[[Any, bool, bytes, bool], bool]] = {
+    "tasks": lambda record, clean, raw, keys: _ok_task(record, clean, keys),
     "artifacts": _ok_artifact,
-    "files": lambda record, clean, raw: _ok_file(record, clean),
-    "bundles": lambda record, clean, raw: _ok_bundle(record, clean),
+    "files": lambda record, clean, raw, keys: _ok_file(record, clean),
+    "bundles": lambda record, clean, raw, keys: _ok_bundle(record, clean),
     "notifications": _ok_notification,
     "audit_events": _ok_audit_event,
 }
@@ -451,9 +453,10 @@ class Prover:
         self._prove = _PROVERS[entity]
         self._times = [name for name in cls.__struct_fields__ if name in _TIMESTAMPS]
 
-    def __call__(self, raw: bytes, clean: bool) -> Any:
+    def __call__(self, raw: bytes, clean: bool, keys: bool = False) -> Any:
         """The decoded record when the line is proven free of problems, else None.
-        `clean`: the line holds no secret candidate (`may_hold_secret` False)."""
+        `clean`: the line holds no secret candidate (`may_hold_secret` False); `keys`:
+        no key of it can be secret-like (`fast.SECRET_KEY_WORDS` finds nothing)."""
         try:
             record = self._decode(raw)
         except Exception:
@@ -462,7 +465,7 @@ class Prover:
             value = getattr(record, name)
             if value is not None and not 1 < value.year < 9999:
                 return None  # (an offset may take it past the first or last UTC day)
-        return record if self._prove(record, clean, raw) else None
+        return record if self._prove(record, clean, raw, keys) else None
 
 
 def _fields(cls: type[Struct]) -> Iterator[tuple[str, bool]]:
