@@ -25,7 +25,7 @@ import gc
 import hashlib
 from array import array
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from operator import attrgetter
 from pathlib import Path
@@ -73,6 +73,8 @@ def _hashes() -> array[int]:
     return array("q")
 
 
+FAST_CHUNK = 4 << 20
+"""The fast pass's chunks at most (it stops at the first line it cannot prove)."""
 _BATCH = 32
 """Decoded records whose facts are taken at once."""
 
@@ -412,12 +414,23 @@ def _numpy() -> Any:
     return numpy
 
 
+class NotReady(Exception):
+    """An entity file the pass waited for never arrived whole (`prove_export`'s `ready`)."""
+
+
 def prove_export(
-    root: Path, entities: list[EntitySpec], workers: int, target: int, progress: Progress
+    root: Path,
+    entities: list[EntitySpec],
+    workers: int,
+    target: int,
+    progress: Progress,
+    ready: Callable[[str], bool] | None = None,
 ) -> Proven | None:
     """Prove the entity files of `entities` (the export's, in any order) free of problems
     with `workers` processes (1: here), in chunks of about `target` bytes; None when
-    anything is not proven."""
+    anything is not proven. `ready(file name)`, when given, is called (once the workers
+    run) before a file is read: it waits until the file is whole, False if it never
+    will be (then None)."""
     global _EXPORTED
     exported = [spec.name for spec in entities]
     merge = _Merge(exported, progress)
@@ -428,18 +441,23 @@ def prove_export(
     def chunks() -> Iterator[Chunk]:
         for name in order:
             path = root / SPECS[name].file_name
+            if ready is not None and not ready(path.name):
+                raise NotReady(path.name)
             digest: Digest = digests[name]
             size = target if workers > 1 else 1 << 62
             yield from split_file(name, path, digest, size, numbered=False)
 
-    if workers <= 1:
-        proven = _merged(map(prove_chunk, chunks()), merge)
-    else:
-        results = run_parallel(chunks(), workers, _Prove())
-        try:
-            proven = _merged((facts for _, facts in results), merge)
-        finally:
-            results.close()  # (stops the workers when the pass stopped early)
+    try:
+        if workers <= 1:
+            proven = _merged(map(prove_chunk, chunks()), merge)
+        else:
+            results = run_parallel(chunks(), workers, _Prove())
+            try:
+                proven = _merged((facts for _, facts in results), merge)
+            finally:
+                results.close()  # (stops the workers when the pass stopped early)
+    except NotReady:
+        return None
     if not proven:
         return None
     return Proven(merge.records, digests, dict(sorted(merge.counts.items())))

@@ -29,10 +29,11 @@ from dataops.domain.clock import parse_ts
 from dataops.domain.errors import NotFound
 from dataops.domain.proof import evaluate
 from dataops.portable.archive import extract_archive, is_archive
-from dataops.portable.checking.fast import prove_export
+from dataops.portable.checking.fast import FAST_CHUNK, prove_export
 from dataops.portable.checking.index import ExportEvidence, ScratchIndex
 from dataops.portable.checking.parallel import available_cores, part_name, scan_parallel
 from dataops.portable.checking.scan import Chunk, ChunkResult, relationships, scan_chunk, split_file
+from dataops.portable.checking.speculate import Speculation, speculate
 from dataops.portable.format import (
     ENTITY_NAMES,
     FORMAT_VERSION,
@@ -54,8 +55,7 @@ PARALLEL_BYTES = 16 << 20
 """Entity files this large (in all) are checked by one process per core."""
 _CHUNKS_PER_WORKER = 8
 _MIN_CHUNK = 1 << 20
-_FAST_CHUNK = 4 << 20
-"""The fast pass's chunks at most (it stops at the first line it cannot prove)."""
+
 _SMALL_FILE = 2 << 20
 """Files this small are checked first, in one piece, and their IDs kept in memory while
 the others are checked (`ScratchIndex.collect_ids`)."""
@@ -87,20 +87,28 @@ def opened(
         raise NotFound("export", str(path))
     with tempfile.TemporaryDirectory(prefix="dataops-validate-") as scratch:
         report = Report(str(path))
+        shown = Progress(progress, "validating", "validated")
         root = path
+        speculation = None
         if is_archive(path) and path.is_file():
             root = Path(scratch) / "files"
             root.mkdir()
-            for problem in extract_archive(path, root, fast=fast):
+            if fast:
+                speculation = speculate(path, root, workers, chunk_bytes, shown)
+            problems = extract_archive(path, root, fast=fast) if speculation is None else []
+            for problem in problems:
                 report.add(problem)
         elif not path.is_dir():
             report.add(Problem("export", "is neither a directory nor a .tar.gz archive"))
         index = ScratchIndex(Path(scratch))
         try:
             if path.is_dir() or root != path:
+                extracted = root
                 root = legacy.prepare(root, Path(scratch), report)  # today's layout
                 validator = _Validator(root, report, index, Path(scratch), fast=fast)
-                validator.run(workers, chunk_bytes, Progress(progress, "validating", "validated"))
+                if root == extracted:
+                    validator.speculation = speculation
+                validator.run(workers, chunk_bytes, shown)
             yield root, report, index
         finally:
             index.close()
@@ -130,6 +138,8 @@ class _Validator:
         self._relationships: dict[str, int] = {}
         self._progress = Progress(None)
         self._records: dict[str, int] = {}
+        self.speculation: Speculation | None = None
+        """The fast pass run while the archive was extracted, if it was."""
 
     def _add(
         self, entity: str, message: str, line: int | None = None, field: str | None = None
@@ -304,7 +314,12 @@ class _Validator:
         problems; then the report is complete but for the counts and checksums, checked
         here. Else nothing was reported, and the reference checks follow."""
         specs = [spec for spec, _, _ in files]
-        proven = prove_export(self._root, specs, workers, min(target, _FAST_CHUNK), self._progress)
+        speculation = self.speculation
+        if speculation is not None and speculation.covers([spec.name for spec in specs]):
+            proven = speculation.proven  # (checked while the archive was extracted)
+        else:
+            chunk = min(target, FAST_CHUNK)
+            proven = prove_export(self._root, specs, workers, chunk, self._progress)
         if proven is None:
             return False
         for spec, count, checksum in files:
