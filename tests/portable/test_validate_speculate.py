@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from dataops.portable.checking import speculate as speculate_module
-from dataops.portable.checking.fast import ORDER
+from dataops.portable.checking.hashes import ORDER
 from dataops.portable.checking.validate import validate_export
 from dataops.portable.format import MANIFEST, SPECS
 from dataops.portable.report import Progress

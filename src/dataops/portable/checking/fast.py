@@ -2,15 +2,17 @@
 
 Every line is proven free of problems by the typed pre-filter (`typed`: msgspec and the
 rule functions that need Python) or, where that cannot say, by the rule code of `checks`
-itself (small entity files, lines that may hold a secret, rare shapes). The
-cross-record checks need no scratch index on disk: each ID, unique key and relationship
-target is kept as its 64-bit hash (`hash`, keyed per process; the workers are forked, so
-they share the key) in numpy arrays. Files are read in dependency order (users before
-the tasks that name them), so an edge is checked once its target entity is complete:
-only edges to entities read later (a task's artifact refs) wait, and a complete entity's
-IDs are one sorted array. An ID or unique key seen twice, or an edge whose target hash
-is missing, means the export is not proven (two different IDs sharing a hash only cost
-the slower path).
+itself (small entity files, lines that may hold a secret, rare shapes); `flags` tells
+which lines may be decoded as they are. The cross-record checks need no scratch index on
+disk (`hashes`): each ID, unique key and relationship target is kept as its 64-bit hash
+(`hash`, keyed per process; the workers are forked, so they share the key) in numpy
+arrays. Files are read in dependency order (users before the tasks that name them), so
+an edge is checked once its target entity is complete: only edges to entities read later
+(a task's artifact refs) wait, and a complete entity's IDs are one sorted array. An ID
+or unique key seen twice, or an edge whose target hash is missing, means the export is
+not proven (two different IDs sharing a hash only cost the slower path). A done task
+without a recorded proof takes the proof rule at the end, with the export's evidence
+(`live_proof`).
 
 Anything not proven stops the pass at once, and the validator checks the export again
 with the reference code, which then gives every message: the report of an invalid
@@ -23,18 +25,14 @@ from __future__ import annotations
 
 import gc
 import hashlib
-from array import array
-from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from operator import attrgetter
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, BinaryIO
 
-import re2  # type: ignore[import-untyped]
-
-from dataops.domain.secret_scan import FORTY_PATTERN, HINT_PATTERN
 from dataops.domain.text import has_unpaired_surrogate
+from dataops.portable.checking import flags
 from dataops.portable.checking.checks import (
     NESTED_RELATIONS,
     RELATIONS,
@@ -43,69 +41,19 @@ from dataops.portable.checking.checks import (
     record_issues,
     redaction_issues,
 )
+from dataops.portable.checking.hashes import Facts, Merge
+from dataops.portable.checking.live_proof import proofs_hold
 from dataops.portable.checking.parallel import run_parallel
-from dataops.portable.checking.scan import Chunk, _may_hold_secret, _parsed, split_file, unique_keys
+from dataops.portable.checking.scan import Chunk, _parsed, split_file, unique_keys
 from dataops.portable.checking.typed import TYPED, Prover
 from dataops.portable.format import SPECS, SYSTEM_ACTOR, EntitySpec
-from dataops.portable.lines import Digest, Line, has_long_number, read_lines, too_many_values
+from dataops.portable.lines import Digest, has_long_number, read_lines, too_many_values
 from dataops.portable.report import Progress
-
-if TYPE_CHECKING:
-    import numpy as np
-
-ORDER = (
-    "users",
-    "templates",
-    "recurring_configs",
-    "settings",
-    "bundles",
-    "tasks",
-    "files",
-    "artifacts",
-    "notifications",
-    "audit_events",
-)
-"""Entities in the order their files are read: each after the entities it names, but
-for a task's artifact refs and an artifact's supersession (checked at the end)."""
-
-
-def _hashes() -> array[int]:
-    return array("q")
-
 
 FAST_CHUNK = 4 << 20
 """The fast pass's chunks at most (it stops at the first line it cannot prove)."""
 _BATCH = 32
 """Decoded records whose facts are taken at once."""
-
-
-@dataclass
-class Facts:
-    """What a chunk's lines add to the cross-record checks (hashes), when all are
-    proven (`proven`)."""
-
-    entity: str
-    records: int = 0
-    proven: bool = True
-    ids: array[int] = field(default_factory=lambda: array("q"))
-    keys: dict[str, array[int]] = field(default_factory=dict)
-    """Unique-key name (`users.email`) → hashes."""
-    edges: defaultdict[str, array[int]] = field(default_factory=lambda: defaultdict(_hashes))
-    """Target entity → hashes of the IDs named."""
-    counts: dict[str, int] = field(default_factory=dict)
-    """`"<entity>.<field> -> <target>"` → edges (the relationship graph)."""
-
-    def edge(self, field_name: str, target: str, value: str, actor: bool, checked: bool) -> None:
-        key = f"{self.entity}.{field_name} -> {target}"
-        self.counts[key] = self.counts.get(key, 0) + 1
-        if checked and not (actor and value == SYSTEM_ACTOR):
-            self.edges[target].append(hash(value))
-
-    def key(self, name: str, value: str) -> None:
-        found = self.keys.get(name)
-        if found is None:
-            found = self.keys[name] = array("q")
-        found.append(hash(value))
 
 
 class _Plan:
@@ -201,8 +149,10 @@ def _checked_facts(
         )
     except RecursionError:
         return False
-    if issues or needs_live_proof(spec, record):
+    if issues:
         return False
+    if needs_live_proof(spec, record):
+        facts.unproven_tasks.append(raw)  # (the proof rule decides, at the end)
     record_id = record.get(spec.id_field)
     if isinstance(record_id, str) and record_id:
         facts.ids.append(hash(record_id))
@@ -216,69 +166,6 @@ def _checked_facts(
 
 _EXPORTED: frozenset[str] = frozenset()
 """The entities of the export being checked (set before the workers fork)."""
-
-
-_ODD_TIME = rb"[0-9]-[0-9]{2}[t ][0-9]{2}:"
-"""A date and time joined by a lower-case `t` or a space, which msgspec reads as a
-timestamp and `parse_ts` refuses: such a line is left to the rule code."""
-_SECRET_KEY_WORDS = (
-    *("secret", "passw", "pwd", "passphrase", "token", "credential", "cookie"),
-    *("authorization", "apikey", "signature", "privatekey", "accesskey", "signedurl"),
-    "sessionid",
-)
-SECRET_KEY_WORDS = b"|".join(
-    b"[^a-zA-Z0-9]*".join(letter.encode() for letter in word) for word in _SECRET_KEY_WORDS
-)
-"""What every secret-like key holds (`secret_scan.is_secret_key` looks at the ASCII
-letters and digits of a key, lower-cased: each word it flags, and each pair or joined
-form, holds one of these), letters apart by anything else: on a line without escapes,
-no key is secret-like unless this matches (case-insensitively)."""
-_DOUBT = re2.compile(b"(?i:" + HINT_PATTERN + b")|" + FORTY_PATTERN + b"|" + _ODD_TIME)
-"""In one pass over a group of lines: a secret hint, a run of 40 base64 characters (the
-start of `may_hold_secret`), or an odd timestamp."""
-_DOUBT_OR_KEY = re2.compile(
-    b"(?i:" + HINT_PATTERN + b"|" + SECRET_KEY_WORDS + b")|" + FORTY_PATTERN + b"|" + _ODD_TIME
-)
-"""The same, or a secret-key word: for the entities whose free-form values are large
-(audit states), where the key walk costs more than the pass."""
-_ODD = re2.compile(_ODD_TIME)
-_KEY_WORDS = re2.compile(b"(?i)" + SECRET_KEY_WORDS)
-_GROUP = 32
-_LARGE_STATES = frozenset({"audit_events"})
-Flags = tuple[Line, bool, bool, bool]
-"""A line; free of secret candidates; of odd timestamps; of secret-key words (only
-looked for with `keys`, else False)."""
-
-
-def _flagged(lines: Iterator[Line], keys: bool) -> Iterator[Flags]:
-    """Each line with its flags; a group of lines tested at once, each line of a group
-    where a test finds anything tested alone (secret-key words: by group only)."""
-    group: list[Line] = []
-    for line in lines:
-        group.append(line)
-        if len(group) >= _GROUP:
-            yield from _group_flags(group, keys)
-            group = []
-    yield from _group_flags(group, keys)
-
-
-def _group_flags(group: list[Line], keys: bool) -> Iterator[Flags]:
-    raws = [line[1] for line in group]
-    known = [raw for raw in raws if raw is not None]
-    joined = b"\n".join(known)
-    if len(known) == len(raws) and (_DOUBT_OR_KEY if keys else _DOUBT).search(joined) is None:
-        for line in group:
-            yield line, True, True, keys
-        return
-    clean = not _may_hold_secret(joined)  # (the exact tests, on the group, then per line)
-    plain = _ODD.search(joined) is None
-    keys = keys and clean and _KEY_WORDS.search(joined) is None  # (no escape in a key)
-    for line, raw in zip(group, raws, strict=True):
-        if raw is None:
-            yield line, False, False, False
-        else:
-            free = clean or not _may_hold_secret(raw)
-            yield line, free, plain or _ODD.search(raw) is None, keys
 
 
 def prove_chunk(chunk: Chunk, exported: frozenset[str] | None = None) -> Facts:
@@ -305,7 +192,7 @@ def _prove_chunk(chunk: Chunk, exported: frozenset[str] | None) -> Facts:
     with chunk.path.open("rb") as handle:
         handle.seek(chunk.start)
         lines = read_lines(handle, limit=limit, first_line=chunk.first_line)
-        flagged = _flagged(lines, keys=spec.name in _LARGE_STATES)
+        flagged = flags.flagged(lines, keys=spec.name in flags.LARGE_STATES)
         for line, clean, plain, keys in flagged:
             raw = line[1]
             if not raw or raw.isspace() or too_many_values(raw):
@@ -336,84 +223,6 @@ class Proven:
     relationships: dict[str, int]
 
 
-class _Merge:
-    """The cross-record checks over the chunks' facts, in dependency order."""
-
-    def __init__(self, exported: list[str], progress: Progress) -> None:
-        self.progress = progress
-        self.pending = [name for name in ORDER if name in exported]
-        self.pending += [name for name in exported if name not in ORDER]
-        self.ids: dict[str, array[int]] = {name: array("q") for name in self.pending}
-        self.keys: dict[str, array[int]] = {}
-        self.complete: dict[str, np.ndarray[Any, np.dtype[np.int64]]] = {}
-        self.waiting: dict[str, list[array[int]]] = {}
-        self.records: dict[str, int] = dict.fromkeys(exported, 0)
-        self.counts: dict[str, int] = {}
-        self.proven = True
-
-    def add(self, facts: Facts) -> None:
-        self.reach(facts.entity)
-        self.records[facts.entity] += facts.records
-        self.progress.update(facts.entity, self.records[facts.entity])
-        self.ids[facts.entity].extend(facts.ids)
-        for name, hashes in facts.keys.items():
-            self.keys.setdefault(name, array("q")).extend(hashes)
-        for target, hashes in facts.edges.items():
-            if target in self.complete:
-                self._resolve(target, hashes)
-            else:
-                self.waiting.setdefault(target, []).append(hashes)
-        for key, count in facts.counts.items():
-            self.counts[key] = self.counts.get(key, 0) + count
-
-    def reach(self, entity: str | None) -> None:
-        """Complete every entity read before `entity` (None: every entity)."""
-        while self.pending and self.pending[0] != entity:
-            self._complete(self.pending.pop(0))
-
-    def _complete(self, entity: str) -> None:
-        ids = _sorted(self.ids.pop(entity))
-        if _repeats(ids):
-            self.proven = False
-        for name in [name for name in self.keys if name.startswith(f"{entity}.")]:
-            if _repeats(_sorted(self.keys.pop(name))):
-                self.proven = False
-        self.complete[entity] = ids
-        for hashes in self.waiting.pop(entity, []):
-            self._resolve(entity, hashes)
-
-    def _resolve(self, target: str, hashes: array[int]) -> None:
-        ids = self.complete[target]
-        numpy = _numpy()
-        wanted = numpy.frombuffer(hashes, dtype=numpy.int64)
-        if not len(wanted):
-            return
-        if not len(ids):
-            self.proven = False
-            return
-        where = numpy.minimum(numpy.searchsorted(ids, wanted), len(ids) - 1)
-        if not bool(numpy.all(ids[where] == wanted)):
-            self.proven = False
-
-
-def _sorted(hashes: array[int]) -> np.ndarray[Any, np.dtype[np.int64]]:
-    numpy = _numpy()
-    found: np.ndarray[Any, np.dtype[np.int64]] = numpy.frombuffer(hashes, numpy.int64).copy()
-    found.sort()
-    return found
-
-
-def _repeats(ids: np.ndarray[Any, np.dtype[np.int64]]) -> bool:
-    return len(ids) > 1 and bool((ids[1:] == ids[:-1]).any())
-
-
-def _numpy() -> Any:
-    """numpy, imported once the merge needs it (0.2 s: by then the workers run)."""
-    import numpy
-
-    return numpy
-
-
 class NotReady(Exception):
     """An entity file the pass waited for never arrived whole (`prove_export`'s `ready`)."""
 
@@ -425,15 +234,32 @@ def prove_export(
     target: int,
     progress: Progress,
     ready: Callable[[str], bool] | None = None,
+    scratch: Path | None = None,
 ) -> Proven | None:
     """Prove the entity files of `entities` (the export's, in any order) free of problems
     with `workers` processes (1: here), in chunks of about `target` bytes; None when
     anything is not proven. `ready(file name)`, when given, is called (once the workers
     run) before a file is read: it waits until the file is whole, False if it never
-    will be (then None)."""
+    will be (then None). `scratch`: a directory for the done tasks without a recorded
+    proof (without it, such a task is not proven)."""
+    if scratch is None:
+        return _prove_export(root, entities, workers, target, progress, ready, None)
+    with (scratch / "unproven-tasks.jsonl").open("w+b") as unproven:
+        return _prove_export(root, entities, workers, target, progress, ready, unproven)
+
+
+def _prove_export(
+    root: Path,
+    entities: list[EntitySpec],
+    workers: int,
+    target: int,
+    progress: Progress,
+    ready: Callable[[str], bool] | None,
+    unproven: BinaryIO | None,
+) -> Proven | None:
     global _EXPORTED
     exported = [spec.name for spec in entities]
-    merge = _Merge(exported, progress)
+    merge = Merge(exported, progress, unproven)
     digests: dict[str, Any] = {name: hashlib.sha256() for name in exported}
     _EXPORTED = frozenset(exported)
     order = list(merge.pending)
@@ -460,6 +286,11 @@ def prove_export(
         return None
     if not proven:
         return None
+    if merge.unproven_count:
+        assert unproven is not None
+        unproven.seek(0)
+        if not proofs_hold(root, exported, unproven, Path(unproven.name).parent):
+            return None
     return Proven(merge.records, digests, dict(sorted(merge.counts.items())))
 
 
@@ -476,7 +307,7 @@ class _Prove:
         pass
 
 
-def _merged(results: Iterable[Facts], merge: _Merge) -> bool:
+def _merged(results: Iterable[Facts], merge: Merge) -> bool:
     for facts in results:
         if not facts.proven:
             return False

@@ -19,7 +19,8 @@ import threading
 from pathlib import Path
 
 from dataops.portable.archive import extract_archive_fast
-from dataops.portable.checking.fast import FAST_CHUNK, ORDER, Proven, prove_export
+from dataops.portable.checking.fast import FAST_CHUNK, Proven, prove_export
+from dataops.portable.checking.hashes import ORDER
 from dataops.portable.checking.parallel import available_cores
 from dataops.portable.format import SPECS, EntitySpec
 from dataops.portable.report import Problem, Progress
@@ -68,7 +69,13 @@ class Speculation:
         extracts again, with `extract_archive`), `proven` the pass's result."""
         try:
             self.proven = prove_export(
-                self._root, self._specs, self._workers, self._target, progress, self._ready
+                self._root,
+                self._specs,
+                self._workers,
+                self._target,
+                progress,
+                self._ready,
+                scratch=self._root.parent,
             )
         finally:
             self._start()  # (when the pass stopped before its first file)

@@ -69,7 +69,7 @@ def _literal(enum: type[Enum]) -> Any:
 # Dates and timestamps as msgspec reads them in C: a calendar date YYYY-MM-DD, and an
 # RFC 3339 timestamp with a zone. `parse_ts` also takes these, but not a lower-case `t`
 # or a space between date and time, which msgspec takes: a line holding such a time is
-# not decoded here (`fast._ODD_TIME`).
+# not decoded here (`flags._ODD_TIME`).
 Date = dt.date
 Ts = Annotated[dt.datetime, Meta(tz=True)]
 DateOrTs = Annotated[
@@ -456,7 +456,7 @@ class Prover:
     def __call__(self, raw: bytes, clean: bool, keys: bool = False) -> Any:
         """The decoded record when the line is proven free of problems, else None.
         `clean`: the line holds no secret candidate (`may_hold_secret` False); `keys`:
-        no key of it can be secret-like (`fast.SECRET_KEY_WORDS` finds nothing)."""
+        no key of it can be secret-like (`flags.SECRET_KEY_WORDS` finds nothing)."""
         try:
             record = self._decode(raw)
         except Exception:

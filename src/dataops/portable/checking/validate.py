@@ -319,7 +319,9 @@ class _Validator:
             proven = speculation.proven  # (checked while the archive was extracted)
         else:
             chunk = min(target, FAST_CHUNK)
-            proven = prove_export(self._root, specs, workers, chunk, self._progress)
+            proven = prove_export(
+                self._root, specs, workers, chunk, self._progress, scratch=self._scratch
+            )
         if proven is None:
             return False
         for spec, count, checksum in files:
