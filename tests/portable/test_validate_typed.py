@@ -27,8 +27,9 @@ from dataops.domain.text import has_unpaired_surrogate
 from dataops.portable.checking.checks import needs_live_proof, record_issues, redaction_issues
 from dataops.portable.checking.fast import prove_chunk, prove_export
 from dataops.portable.checking.flags import _KEY_WORDS
+from dataops.portable.checking.provers import Prover
 from dataops.portable.checking.scan import Chunk, _may_hold_secret
-from dataops.portable.checking.typed import TYPED, Prover
+from dataops.portable.checking.typed import TYPED
 from dataops.portable.checking.validate import validate_export
 from dataops.portable.format import SPECS
 from dataops.portable.lines import parse_line

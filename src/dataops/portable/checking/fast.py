@@ -44,8 +44,9 @@ from dataops.portable.checking.checks import (
 from dataops.portable.checking.hashes import Facts, Merge
 from dataops.portable.checking.live_proof import proofs_hold
 from dataops.portable.checking.parallel import run_parallel
+from dataops.portable.checking.provers import Prover
 from dataops.portable.checking.scan import Chunk, _parsed, split_file, unique_keys
-from dataops.portable.checking.typed import TYPED, Prover
+from dataops.portable.checking.typed import TYPED
 from dataops.portable.format import SPECS, SYSTEM_ACTOR, EntitySpec
 from dataops.portable.lines import Digest, has_long_number, read_lines, too_many_values
 from dataops.portable.report import Progress

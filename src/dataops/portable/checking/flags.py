@@ -6,6 +6,7 @@ tested exactly, as a whole and then line by line."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import re2  # type: ignore[import-untyped]
 
@@ -28,16 +29,27 @@ SECRET_KEY_WORDS = b"|".join(
 letters and digits of a key, lower-cased: each word it flags, and each pair or joined
 form, holds one of these), letters apart by anything else: on a line without escapes,
 no key is secret-like unless this matches (case-insensitively)."""
-_DOUBT = re2.compile(b"(?i:" + HINT_PATTERN + b")|" + FORTY_PATTERN + b"|" + _ODD_TIME)
+
+
+def _bytes_pattern(pattern: bytes) -> Any:
+    """`pattern` matched byte by byte (RE2's Latin-1 mode): case-insensitivity folds
+    ASCII letters only, as `bytes.lower` and `secret_scan.key_words` do (in UTF-8 mode
+    the long s, U+017F, would fold to `s`, and no longer separate the words of a key)."""
+    options = re2.Options()
+    options.encoding = re2.Options.Encoding.LATIN1
+    return re2.compile(pattern, options)
+
+
+_DOUBT = _bytes_pattern(b"(?i:" + HINT_PATTERN + b")|" + FORTY_PATTERN + b"|" + _ODD_TIME)
 """In one pass over a group of lines: a secret hint, a run of 40 base64 characters (the
 start of `may_hold_secret`), or an odd timestamp."""
-_DOUBT_OR_KEY = re2.compile(
+_DOUBT_OR_KEY = _bytes_pattern(
     b"(?i:" + HINT_PATTERN + b"|" + SECRET_KEY_WORDS + b")|" + FORTY_PATTERN + b"|" + _ODD_TIME
 )
 """The same, or a secret-key word: for the entities whose free-form values are large
 (audit states), where the key walk costs more than the pass."""
-_ODD = re2.compile(_ODD_TIME)
-_KEY_WORDS = re2.compile(b"(?i)" + SECRET_KEY_WORDS)
+_ODD: Any = _bytes_pattern(_ODD_TIME)
+_KEY_WORDS: Any = _bytes_pattern(b"(?i)" + SECRET_KEY_WORDS)
 _GROUP = 32
 LARGE_STATES = frozenset({"audit_events"})
 Flags = tuple[Line, bool, bool, bool]

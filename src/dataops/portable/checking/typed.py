@@ -1,32 +1,29 @@
 """The validator's typed pre-filter: msgspec decodes a line of a large entity file into a
 `Struct` that holds the entity's export shape (types, enum values, required fields, no
-unknown field) and the field rules a schema can say (lengths, blank text, calendar
-dates, strict timestamps); `prove` then runs the rule functions that need Python (storage
-URIs, links, checksums, metadata, secret-like keys) on the decoded values.
+unknown field) and the field rules a schema can say (lengths, calendar dates, RFC 3339
+timestamps read in C); `provers` then runs the rule functions that need Python (storage
+URIs, links, checksums, blank text, metadata, secret-like keys) on the decoded values.
 
 It only ever says "clean": a line it cannot prove (any decode error, a rare shape such as
 a waiting task, a string that may hold a secret) goes to the rule code of `checks`,
-which gives every message. Where a `Struct` is stricter than the rules (timestamps in
-their common form, no leap day, empty lists for rarely used nested parts), a valid line
-only takes the slower path. The Structs are held to `schema.py`'s fields and enums at
-import (`_held_to_schema`), and tests/portable/test_validate_fast.py runs both paths over
-golden and generated exports, demanding identical reports.
+which gives every message. Where a `Struct` is stricter than the rules (empty lists for
+rarely used nested parts, a follow-up date's leap day), a valid line only takes the
+slower path. The Structs are held to `schema.py`'s fields at import
+(`_held_to_schema`); tests/portable/test_validate_typed.py holds the pre-filter to the
+rule code line by line and test_validate_differential.py compares the two paths' reports
+on golden and generated exports.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import functools
-import re
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from enum import Enum
 from typing import Annotated, Any, Literal
 
-import msgspec
 from msgspec import Meta, Struct
 
 from dataops.domain.enums import (
-    OWNED_PROVIDERS,
     ArtifactStatus,
     ArtifactType,
     BundleStatus,
@@ -39,26 +36,8 @@ from dataops.domain.enums import (
     StorageProvider,
     TaskStatus,
 )
-from dataops.domain.policy import (
-    MAX_DEPTH,
-    MAX_METADATA_BYTES,
-    MAX_URI_LENGTH,
-    check_checksum,
-    check_link,
-    check_metadata,
-    check_storage_uri,
-    json_size,
-    provider_conflict,
-)
-from dataops.domain.rules import MAX_TAG, MAX_TAGS, MAX_TEXT, MAX_TITLE, content_type_errors
-from dataops.domain.secret_scan import is_secret_key, may_hold_secret, text_known_clean
-from dataops.domain.status import REVIEWED
-from dataops.portable.checking.checks import (
-    TIMESTAMPS,
-    collect_strings,
-    has_secret_key,
-    secret_value,
-)
+from dataops.domain.rules import MAX_TAG, MAX_TAGS, MAX_TEXT, MAX_TITLE
+from dataops.domain.secret_scan import is_secret_key
 from dataops.portable.format import SPECS, known_fields, required_fields
 
 
@@ -267,163 +246,7 @@ class AuditEvent(_Shape):
     before: dict[str, Any] | None = None
 
 
-_SEGMENT = r"(?!\.\.(?:/|\Z))[A-Za-z0-9._~-]+"
-_COMMON_URI = re.compile(
-    rf"(?P<scheme>https?)://(?P<host>[a-z0-9][a-z0-9.-]*)(?:/[A-Za-z0-9._~/-]*)?"
-    rf"|(?P<s3>s3)://[a-z0-9][a-z0-9.-]*/[A-Za-z0-9._~/-]+"
-    rf"|(?P<local>local-dev)://{_SEGMENT}(?:/{_SEGMENT})*"
-)
-"""URIs in their common form, which `check_storage_uri` accepts on a line free of secret
-candidates (no signed-URL marker, user information or parameter can be in it): an
-allowed lower-case scheme, a lower-case host (its `hostname`), a path of plain characters
-(no space, query, fragment or escape); local-dev keys relative, without `..`."""
-
-
-@functools.lru_cache(maxsize=1024)
-def _conflict(scheme: str, host: str, provider: str) -> bool:
-    """`provider_conflict` depends on the URI's scheme and host only (`infer_provider`)."""
-    return provider_conflict(f"{scheme}://{host}/", StorageProvider(provider)) is not None
-
-
-def _ok_uri(uri: str, provider: str | None) -> bool:
-    """The storage URI passes the storage policy and does not contradict its provider
-    (on a line free of secret candidates)."""
-    common = _COMMON_URI.fullmatch(uri) if len(uri) <= MAX_URI_LENGTH else None
-    if common is None:
-        if check_storage_uri(uri):
-            return False
-        return provider is None or provider_conflict(uri, StorageProvider(provider)) is None
-    scheme = common["scheme"] or common["s3"] or common["local"]
-    return provider is None or not _conflict(scheme, common["host"] or "", provider)
-
-
-def _ok_checksum(checksum: str | None, provider: str | None, owned_needs_it: bool) -> bool:
-    if checksum is not None:
-        return not check_checksum(checksum)
-    return not (
-        owned_needs_it and provider is not None and StorageProvider(provider) in OWNED_PROVIDERS
-    )
-
-
-def _blank(tags: list[str]) -> bool:
-    """Whether a tag is blank (each is at least one character)."""
-    return any(map(str.isspace, tags))
-
-
-_WAITING = TaskStatus.WAITING.value
-_DONE = TaskStatus.DONE.value
-_ARTIFACT = ProofType.ARTIFACT.value
-
-
-def _ok_task(task: Task, clean: bool, keys: bool) -> bool:
-    if not clean or not task.task_id.strip() or task.status == _WAITING:
-        return False
-    if task.description.isspace() or (task.tags and _blank(task.tags)):
-        return False
-    if task.link is not None and task.link.strip() and check_link(task.link, "link"):
-        return False
-    if task.instructions_url is not None and check_link(task.instructions_url, "url"):
-        return False
-    requirement = task.proof_requirement
-    if requirement is not None and requirement.type != _ARTIFACT:
-        if requirement.artifactType is not None or requirement.approvals != 1:
-            return False
-        if requirement.independentReview:
-            return False
-    if task.completion_proof is not None:
-        for verdict in task.completion_proof:
-            by = verdict.satisfiedBy
-            if by and not keys and has_secret_key(by):
-                return False
-            if not verdict.satisfied and task.status == _DONE:
-                return False
-    # A done task without a recorded proof needs the live proof rule: the rule code.
-    return task.status != _DONE or bool(task.completion_proof)
-
-
-def _ok_metadata(metadata: dict[str, Any], raw: bytes, keys: bool) -> bool:
-    """`check_metadata` finds nothing, on a line free of secret candidates: it nests at
-    most `MAX_DEPTH` levels (at most as many as the line opens objects and arrays), is
-    small enough, and no key is secret-like; else `check_metadata` itself decides."""
-    if raw.count(b"{") + raw.count(b"[") <= MAX_DEPTH:
-        if json_size(metadata) > MAX_METADATA_BYTES:
-            return False
-        return keys or not has_secret_key(metadata)
-    with text_known_clean():  # (the line holds no secret candidate)
-        return not check_metadata(metadata)
-
-
-def _ok_artifact(artifact: Artifact, clean: bool, raw: bytes, keys: bool) -> bool:
-    if not clean or not artifact.artifact_id.strip() or artifact.title.isspace():
-        return False
-    if artifact.tags and _blank(artifact.tags):
-        return False
-    if artifact.content_type is not None and content_type_errors(artifact.content_type):
-        return False
-    if artifact.status in _REVIEWED and artifact.reviewed_at is None:
-        return False
-    if artifact.metadata and not _ok_metadata(artifact.metadata, raw, keys):
-        return False
-    return _ok_uri(artifact.storage_uri, artifact.storage_provider) and _ok_checksum(
-        artifact.checksum, artifact.storage_provider, owned_needs_it=True
-    )
-
-
-def _ok_file(record: File, clean: bool) -> bool:
-    if not clean or not record.file_id.strip() or record.filename.isspace():
-        return False
-    if record.tags and _blank(record.tags):
-        return False
-    if record.content_type is not None and content_type_errors(record.content_type):
-        return False
-    return _ok_uri(record.storage_uri, record.storage_provider) and _ok_checksum(
-        record.checksum, record.storage_provider, owned_needs_it=record.storage_path is None
-    )
-
-
-def _ok_bundle(bundle: Bundle, clean: bool) -> bool:
-    if not clean or not bundle.bundle_id.strip() or bundle.title.isspace():
-        return False
-    return not (bundle.tags and _blank(bundle.tags))
-
-
-def _strings_clean(record: Struct, raw: bytes) -> bool:
-    """For an entity without field rules, on a line that may hold a secret: no string of
-    the record is flagged (`checks.secret_value`, the redaction scan's own test)."""
-    if b"\\u" in raw:
-        return False  # (an escape may spell a lone surrogate: the rule code reads it)
-    strings: list[str] = []
-    for name in record.__struct_fields__:
-        collect_strings(getattr(record, name), strings)
-    # A string `may_hold_secret` clears cannot be flagged: only the others are scanned.
-    return not any(
-        secret_value(text)
-        for text in strings
-        if may_hold_secret(text.encode("utf-8", "surrogatepass"))
-    )
-
-
-def _ok_notification(notification: Notification, clean: bool, raw: bytes, keys: bool) -> bool:
-    if not notification.notification_id.strip():
-        return False
-    return clean or _strings_clean(notification, raw)
-
-
-def _ok_audit_event(event: AuditEvent, clean: bool, raw: bytes, keys: bool) -> bool:
-    if not event.audit_event_id.strip():
-        return False
-    for side, state in (("after", event.after), ("before", event.before)):
-        if state is None:
-            continue
-        if not keys and has_secret_key(state):
-            return False
-        if "metadata" in state and check_metadata(state["metadata"], f"{side}.metadata"):
-            return False
-    return clean or _strings_clean(event, raw)
-
-
-_REVIEWED = frozenset(status.value for status in REVIEWED)
-_STRUCTS: dict[str, type[Struct]] = {
+STRUCTS: dict[str, type[Struct]] = {
     "tasks": Task,
     "artifacts": Artifact,
     "files": File,
@@ -431,41 +254,8 @@ _STRUCTS: dict[str, type[Struct]] = {
     "notifications": Notification,
     "audit_events": AuditEvent,
 }
-_PROVERS: dict[str, Callable[[Any, bool, bytes, bool], bool]] = {
-    "tasks": lambda record, clean, raw, keys: _ok_task(record, clean, keys),
-    "artifacts": _ok_artifact,
-    "files": lambda record, clean, raw, keys: _ok_file(record, clean),
-    "bundles": lambda record, clean, raw, keys: _ok_bundle(record, clean),
-    "notifications": _ok_notification,
-    "audit_events": _ok_audit_event,
-}
-TYPED = frozenset(_STRUCTS)
-_TIMESTAMPS = frozenset(TIMESTAMPS)
+TYPED = frozenset(STRUCTS)
 """The entities whose lines the pre-filter reads (the large ones)."""
-
-
-class Prover:
-    """Decode and prove one entity's lines."""
-
-    def __init__(self, entity: str) -> None:
-        cls = _STRUCTS[entity]
-        self._decode = msgspec.json.Decoder(cls).decode
-        self._prove = _PROVERS[entity]
-        self._times = [name for name in cls.__struct_fields__ if name in _TIMESTAMPS]
-
-    def __call__(self, raw: bytes, clean: bool, keys: bool = False) -> Any:
-        """The decoded record when the line is proven free of problems, else None.
-        `clean`: the line holds no secret candidate (`may_hold_secret` False); `keys`:
-        no key of it can be secret-like (`flags.SECRET_KEY_WORDS` finds nothing)."""
-        try:
-            record = self._decode(raw)
-        except Exception:
-            return None  # (ValidationError, DecodeError, OverflowError of a far date...)
-        for name in self._times:
-            value = getattr(record, name)
-            if value is not None and not 1 < value.year < 9999:
-                return None  # (an offset may take it past the first or last UTC day)
-        return record if self._prove(record, clean, raw, keys) else None
 
 
 def _fields(cls: type[Struct]) -> Iterator[tuple[str, bool]]:
@@ -478,7 +268,7 @@ def _fields(cls: type[Struct]) -> Iterator[tuple[str, bool]]:
 def _held_to_schema() -> None:
     """Every Struct names only fields of its entity, requires every required one, and no
     field name is secret-like (the redaction scan's keys are then the free-form ones)."""
-    for entity, cls in _STRUCTS.items():
+    for entity, cls in STRUCTS.items():
         spec = SPECS[entity]
         names = dict(_fields(cls))
         unknown = set(names) - known_fields(spec)
