@@ -1,8 +1,9 @@
 """The validator's fast pass: it proves a valid export valid, or gives up.
 
-Every line is proven free of problems by the typed pre-filter (`typed`: msgspec and the
-rule functions that need Python) or, where that cannot say, by the rule code of `checks`
-itself (small entity files, lines that may hold a secret, rare shapes); `flags` tells
+Every line is proven free of problems by the typed pre-filter (`typed`: msgspec; and
+`provers`: the rule functions that need Python) or, where that cannot say, by the rule
+code of `checks` itself (small entity files, lines that may hold a secret, rare
+shapes); `flags` tells
 which lines may be decoded as they are. The cross-record checks need no scratch index on
 disk (`hashes`): each ID, unique key and relationship target is kept as its 64-bit hash
 (`hash`, keyed per process; the workers are forked, so they share the key) in numpy

@@ -10,26 +10,16 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, BinaryIO
 
-from dataops.portable.format import SYSTEM_ACTOR
+from dataops.portable.format import EXPORTED, SYSTEM_ACTOR
 from dataops.portable.report import Progress
 
 if TYPE_CHECKING:
     import numpy as np
 
-ORDER = (
-    "users",
-    "templates",
-    "recurring_configs",
-    "settings",
-    "bundles",
-    "tasks",
-    "files",
-    "artifacts",
-    "notifications",
-    "audit_events",
-)
-"""Entities in the order their files are read: each after the entities it names, but
-for a task's artifact refs and an artifact's supersession (checked at the end)."""
+ORDER = EXPORTED
+"""Entities in the order their files are read, the export's own (and its archive's):
+each after the entities it names, but for a task's artifact refs and an artifact's
+supersession (checked at the end)."""
 
 
 def _hashes() -> array[int]:

@@ -91,10 +91,15 @@ _DONE = TaskStatus.DONE.value
 _ARTIFACT = ProofType.ARTIFACT.value
 
 
+def _plain(identifier: str, text: str, tags: list[str]) -> bool:
+    """The record's ID is not blank, nor its required text, nor any of its tags."""
+    return bool(identifier.strip()) and not text.isspace() and not (tags and _blank(tags))
+
+
 def _ok_task(task: Task, clean: bool, keys: bool) -> bool:
-    if not clean or not task.task_id.strip() or task.status == _WAITING:
+    if not clean or task.status == _WAITING:
         return False
-    if task.description.isspace() or (task.tags and _blank(task.tags)):
+    if not _plain(task.task_id, task.description, task.tags):
         return False
     if task.link is not None and task.link.strip() and check_link(task.link, "link"):
         return False
@@ -130,9 +135,7 @@ def _ok_metadata(metadata: dict[str, Any], raw: bytes, keys: bool) -> bool:
 
 
 def _ok_artifact(artifact: Artifact, clean: bool, raw: bytes, keys: bool) -> bool:
-    if not clean or not artifact.artifact_id.strip() or artifact.title.isspace():
-        return False
-    if artifact.tags and _blank(artifact.tags):
+    if not clean or not _plain(artifact.artifact_id, artifact.title, artifact.tags):
         return False
     if artifact.content_type is not None and content_type_errors(artifact.content_type):
         return False
@@ -146,9 +149,7 @@ def _ok_artifact(artifact: Artifact, clean: bool, raw: bytes, keys: bool) -> boo
 
 
 def _ok_file(record: File, clean: bool) -> bool:
-    if not clean or not record.file_id.strip() or record.filename.isspace():
-        return False
-    if record.tags and _blank(record.tags):
+    if not clean or not _plain(record.file_id, record.filename, record.tags):
         return False
     if record.content_type is not None and content_type_errors(record.content_type):
         return False
@@ -158,9 +159,7 @@ def _ok_file(record: File, clean: bool) -> bool:
 
 
 def _ok_bundle(bundle: Bundle, clean: bool) -> bool:
-    if not clean or not bundle.bundle_id.strip() or bundle.title.isspace():
-        return False
-    return not (bundle.tags and _blank(bundle.tags))
+    return clean and _plain(bundle.bundle_id, bundle.title, bundle.tags)
 
 
 def _strings_clean(record: Struct, raw: bytes) -> bool:
