@@ -394,3 +394,40 @@ def test_a_done_task_whose_proof_is_missing_is_the_reference_report(tampered: Ex
     fast = validate_export(tampered.root).as_json()
     assert fast == validate_export(tampered.root, fast=False).as_json()
     assert not fast["valid"]
+
+
+# A number as a line may spell it, and a string's characters as a line may escape them.
+_FLOAT_SPELLINGS = ["1e9", "1E15", "0.5", "1e-7", "-2.2250738585072014e-308", "1e16", "12"]
+_RAW_VALUES: Any = st.recursive(
+    st.one_of(
+        st.sampled_from(_FLOAT_SPELLINGS),
+        st.sampled_from(["true", "null", "-0"]),
+        st.text(max_size=8).map(lambda text: json.dumps(text, ensure_ascii=True)),
+        st.text(max_size=8).map(lambda text: json.dumps(text, ensure_ascii=False)),
+        st.sampled_from(['"\\/"', '"\\u00e9"', '"\\ud83d\\ude00"', '"\\u0001"']),
+    ),
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=6).map(lambda items: "[ " + " , ".join(items) + " ]"),
+        st.lists(st.tuples(st.text(max_size=4), inner), max_size=6).map(
+            lambda pairs: "{" + ",".join(f"{json.dumps(k)}:{v}" for k, v in pairs) + "}"
+        ),
+    ),
+    max_leaves=40,
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(_RAW_VALUES)
+def test_metadata_written_again_grows_only_by_its_floats(raw_text: str) -> None:
+    """`_may_exceed`'s bound: a value decoded from a line is, as compact JSON, at most the
+    line's length plus `_FLOAT_GROWTH` bytes for each `.`, `e` or `E` in the line."""
+    from dataops.domain.policy import json_size
+    from dataops.portable.checking.provers import _FLOAT_GROWTH
+
+    raw = raw_text.encode("utf-8", "surrogatepass")
+    try:
+        value = parse_line(raw)
+    except (ValueError, UnicodeDecodeError):
+        return
+    floats = raw.count(b".") + raw.count(b"e") + raw.count(b"E")
+    assert json_size(value) <= len(raw) + _FLOAT_GROWTH * floats

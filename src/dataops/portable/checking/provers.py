@@ -127,11 +127,26 @@ def _ok_metadata(metadata: dict[str, Any], raw: bytes, keys: bool) -> bool:
     most `MAX_DEPTH` levels (at most as many as the line opens objects and arrays), is
     small enough, and no key is secret-like; else `check_metadata` itself decides."""
     if raw.count(b"{") + raw.count(b"[") <= MAX_DEPTH:
-        if json_size(metadata) > MAX_METADATA_BYTES:
+        if _may_exceed(raw) and json_size(metadata) > MAX_METADATA_BYTES:
             return False
         return keys or not has_secret_key(metadata)
     with text_known_clean():  # (the line holds no secret candidate)
         return not check_metadata(metadata)
+
+
+_FLOAT_GROWTH = 21
+"""The most bytes a number grows by when written again: a float is at least 3 bytes in
+the line ("1e9", "0.5") and at most 24 as Python writes it ("-2.2250738585072014e-308")."""
+
+
+def _may_exceed(raw: bytes) -> bool:
+    """Whether a value decoded from the line `raw` may be larger than
+    `MAX_METADATA_BYTES` as compact JSON. Written again, no part of it grows but floats:
+    strings are as long or shorter (an escape is written as short or shorter), integers,
+    literals and punctuation the same, whitespace dropped. Each float holds a `.`, `e`
+    or `E`, so their count bounds the floats."""
+    floats = raw.count(b".") + raw.count(b"e") + raw.count(b"E")
+    return len(raw) + _FLOAT_GROWTH * floats > MAX_METADATA_BYTES
 
 
 def _ok_artifact(artifact: Artifact, clean: bool, raw: bytes, keys: bool) -> bool:
