@@ -431,3 +431,27 @@ def test_metadata_written_again_grows_only_by_its_floats(raw_text: str) -> None:
         return
     floats = raw.count(b".") + raw.count(b"e") + raw.count(b"E")
     assert json_size(value) <= len(raw) + _FLOAT_GROWTH * floats
+
+
+@pytest.mark.parametrize(
+    "state",
+    [
+        '{"\\u006detadata":{"note":"' + "ab, " * 1300 + '"}}',  # the key spelled by escapes
+        '{"metadata":{"note":"' + "ab, " * 1300 + '"}}',
+        '{"m\\u0065tadata":' + '{"a":' * 40 + "{}" + "}" * 40 + "}",  # too deep
+        '["not", "an", "object"]',
+        '"text"',
+    ],
+)
+def test_an_audit_state_the_rules_refuse_is_never_proven(golden: Golden, state: str) -> None:
+    """Audit states stay undecoded unless a rule needs their values: a `metadata` key,
+    however written, and a state that is not an object still reach the rule code."""
+    line = _records(golden, "audit_events")[0]
+    text = json.dumps({k: v for k, v in line.items() if k != "after"}, separators=(",", ":"))
+    raw = (text[:-1] + ',"after":' + state + "}").encode()
+    assert not _reference_clean("audit_events", raw)
+    assert Prover("audit_events")(raw, not _may_hold_secret(raw), True) is None
+    with tempfile.TemporaryDirectory() as scratch:
+        path = Path(scratch) / "lines.jsonl"
+        path.write_bytes(raw + b"\n")
+        assert not prove_chunk(Chunk("audit_events", path)).proven

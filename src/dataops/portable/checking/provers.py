@@ -177,14 +177,19 @@ def _ok_bundle(bundle: Bundle, clean: bool) -> bool:
     return clean and _plain(bundle.bundle_id, bundle.title, bundle.tags)
 
 
-def _strings_clean(record: Struct, raw: bytes) -> bool:
+def _strings_clean(record: Struct, raw: bytes, decoded: tuple[Any, ...] = ()) -> bool:
     """For an entity without field rules, on a line that may hold a secret: no string of
-    the record is flagged (`checks.secret_value`, the redaction scan's own test)."""
+    the record is flagged (`checks.secret_value`, the redaction scan's own test).
+    `decoded`: the values of its fields left undecoded (`typed.NULL`), decoded."""
     if b"\\u" in raw:
         return False  # (an escape may spell a lone surrogate: the rule code reads it)
     strings: list[str] = []
     for name in record.__struct_fields__:
-        collect_strings(getattr(record, name), strings)
+        value = getattr(record, name)
+        if type(value) is not msgspec.Raw:
+            collect_strings(value, strings)
+    for value in decoded:
+        collect_strings(value, strings)
     # A string `may_hold_secret` clears cannot be flagged: only the others are scanned.
     return not any(
         secret_value(text)
@@ -200,16 +205,30 @@ def _ok_notification(notification: Notification, clean: bool, raw: bytes, keys: 
 
 
 def _ok_audit_event(event: AuditEvent, clean: bool, raw: bytes, keys: bool) -> bool:
+    """The states are decoded only when a rule needs their values: to look for secret-like
+    keys (the line's flags could not rule them out), for their `metadata` (checked as an
+    artifact's), or to scan their strings (the line may hold a secret)."""
     if not event.audit_event_id.strip():
         return False
+    decoded = []
     for side, state in (("after", event.after), ("before", event.before)):
-        if state is None:
+        text = bytes(state)
+        if text == b"null":
             continue
-        if not keys and has_secret_key(state):
+        if text[:1] != b"{":
+            return False  # (not an object: the rule code says what it is)
+        if keys and clean and b'"metadata"' not in text and b"\\" not in text:
+            continue  # (no `metadata` key: it would be written so, or an escape spell it)
+        try:
+            values = msgspec.json.decode(text)
+        except (msgspec.DecodeError, RecursionError):  # pragma: no cover - read once already
             return False
-        if "metadata" in state and check_metadata(state["metadata"], f"{side}.metadata"):
+        if not keys and has_secret_key(values):
             return False
-    return clean or _strings_clean(event, raw)
+        if "metadata" in values and check_metadata(values["metadata"], f"{side}.metadata"):
+            return False
+        decoded.append(values)
+    return clean or _strings_clean(event, raw, tuple(decoded))
 
 
 _REVIEWED = frozenset(status.value for status in REVIEWED)

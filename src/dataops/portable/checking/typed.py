@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from enum import Enum
 from typing import Annotated, Any, Literal
 
-from msgspec import Meta, Struct
+from msgspec import Meta, Raw, Struct
 
 from dataops.domain.enums import (
     ArtifactStatus,
@@ -70,6 +70,10 @@ Tags = Annotated[
 ]
 Empty = Annotated[list[Any], Meta(max_length=0)]
 """A nested list the pre-filter leaves to the rule code when it holds anything."""
+
+
+NULL = Raw(b"null")
+"""A free-form value left undecoded, absent or null."""
 
 
 class _Shape(Struct, forbid_unknown_fields=True, gc=False):
@@ -242,8 +246,10 @@ class AuditEvent(_Shape):
     created_at: Ts
     actor_id: str | None = None
     summary: str | None = None
-    after: dict[str, Any] | None = None
-    before: dict[str, Any] | None = None
+    after: Raw = NULL
+    before: Raw = NULL
+    """The states stay undecoded JSON (msgspec checks their syntax; `provers` decodes
+    one only when a rule needs its values): most audit lines need neither."""
 
 
 STRUCTS: dict[str, type[Struct]] = {
