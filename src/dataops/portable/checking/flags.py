@@ -14,9 +14,12 @@ from dataops.domain.secret_scan import FORTY_PATTERN, HINT_PATTERN
 from dataops.portable.checking.scan import _may_hold_secret
 from dataops.portable.lines import Line
 
-_ODD_TIME = rb"[0-9]-[0-9]{2}[t ][0-9]{2}:"
+_ODD_TIME = rb"[0-9]-[0-9]{2}[t ][0-9]{2}:|(?:0001|9999)-[0-9]{2}-[0-9]{2}"
 """A date and time joined by a lower-case `t` or a space, which msgspec reads as a
-timestamp and `parse_ts` refuses: such a line is left to the rule code."""
+timestamp and `parse_ts` refuses, or a date of the first or last year, which an offset
+may take past the first or last UTC day (msgspec reads it; `parse_ts` refuses): such a
+line is left to the rule code. (A line with an escape, which could spell either, is not
+proven by the pre-filter: `provers`.)"""
 _SECRET_KEY_WORDS = (
     *("secret", "passw", "pwd", "passphrase", "token", "credential", "cookie"),
     *("authorization", "apikey", "signature", "privatekey", "accesskey", "signedurl"),

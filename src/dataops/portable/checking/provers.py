@@ -28,7 +28,6 @@ from dataops.domain.rules import content_type_errors
 from dataops.domain.secret_scan import may_hold_secret, text_known_clean
 from dataops.domain.status import REVIEWED
 from dataops.portable.checking.checks import (
-    TIMESTAMPS,
     collect_strings,
     has_secret_key,
     secret_value,
@@ -240,7 +239,6 @@ _PROVERS: dict[str, Callable[[Any, bool, bytes, bool], bool]] = {
     "notifications": _ok_notification,
     "audit_events": _ok_audit_event,
 }
-_TIMESTAMPS = frozenset(TIMESTAMPS)
 
 
 class Prover:
@@ -250,18 +248,14 @@ class Prover:
         cls = STRUCTS[entity]
         self._decode = msgspec.json.Decoder(cls).decode
         self._prove = _PROVERS[entity]
-        self._times = [name for name in cls.__struct_fields__ if name in _TIMESTAMPS]
 
     def __call__(self, raw: bytes, clean: bool, keys: bool = False) -> Any:
-        """The decoded record when the line is proven free of problems, else None.
+        """The decoded record when the line is proven free of problems, else None; for
+        a line free of odd timestamps and dates of the first or last year (`flags`).
         `clean`: the line holds no secret candidate (`may_hold_secret` False); `keys`:
         no key of it can be secret-like (`flags.SECRET_KEY_WORDS` finds nothing)."""
         try:
             record = self._decode(raw)
         except Exception:
             return None  # (ValidationError, DecodeError, OverflowError of a far date...)
-        for name in self._times:
-            value = getattr(record, name)
-            if value is not None and not 1 < value.year < 9999:
-                return None  # (an offset may take it past the first or last UTC day)
         return record if self._prove(record, clean, raw, keys) else None
