@@ -95,7 +95,7 @@ def _plain(identifier: str, text: str, tags: list[str]) -> bool:
     return bool(identifier.strip()) and not text.isspace() and not (tags and _blank(tags))
 
 
-def _ok_task(task: Task, clean: bool, keys: bool) -> bool:
+def _ok_task(task: Task, clean: bool, raw: bytes, keys: bool) -> bool:
     if not clean or task.status == _WAITING:
         return False
     if not _plain(task.task_id, task.description, task.tags):
@@ -162,7 +162,7 @@ def _ok_artifact(artifact: Artifact, clean: bool, raw: bytes, keys: bool) -> boo
     )
 
 
-def _ok_file(record: File, clean: bool) -> bool:
+def _ok_file(record: File, clean: bool, raw: bytes, keys: bool) -> bool:
     if not clean or not _plain(record.file_id, record.filename, record.tags):
         return False
     if record.content_type is not None and content_type_errors(record.content_type):
@@ -172,7 +172,7 @@ def _ok_file(record: File, clean: bool) -> bool:
     )
 
 
-def _ok_bundle(bundle: Bundle, clean: bool) -> bool:
+def _ok_bundle(bundle: Bundle, clean: bool, raw: bytes, keys: bool) -> bool:
     return clean and _plain(bundle.bundle_id, bundle.title, bundle.tags)
 
 
@@ -232,10 +232,10 @@ def _ok_audit_event(event: AuditEvent, clean: bool, raw: bytes, keys: bool) -> b
 
 _REVIEWED = frozenset(status.value for status in REVIEWED)
 _PROVERS: dict[str, Callable[[Any, bool, bytes, bool], bool]] = {
-    "tasks": lambda record, clean, raw, keys: _ok_task(record, clean, keys),
+    "tasks": _ok_task,
     "artifacts": _ok_artifact,
-    "files": lambda record, clean, raw, keys: _ok_file(record, clean),
-    "bundles": lambda record, clean, raw, keys: _ok_bundle(record, clean),
+    "files": _ok_file,
+    "bundles": _ok_bundle,
     "notifications": _ok_notification,
     "audit_events": _ok_audit_event,
 }
