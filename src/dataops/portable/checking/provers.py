@@ -75,9 +75,10 @@ def _ok_uri(uri: str, provider: str | None) -> bool:
 def _ok_checksum(checksum: str | None, provider: str | None, owned_needs_it: bool) -> bool:
     if checksum is not None:
         return not check_checksum(checksum)
-    return not (
-        owned_needs_it and provider is not None and StorageProvider(provider) in OWNED_PROVIDERS
-    )
+    return not (owned_needs_it and provider in _OWNED)
+
+
+_OWNED = frozenset(provider.value for provider in OWNED_PROVIDERS)
 
 
 def _blank(tags: list[str]) -> bool:
