@@ -55,7 +55,6 @@ PARALLEL_BYTES = 16 << 20
 """Entity files this large (in all) are checked by one process per core."""
 _CHUNKS_PER_WORKER = 8
 _MIN_CHUNK = 1 << 20
-
 _SMALL_FILE = 2 << 20
 """Files this small are checked first, in one piece, and their IDs kept in memory while
 the others are checked (`ScratchIndex.collect_ids`)."""
