@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import sqlite3
+from contextlib import nullcontext
 from pathlib import Path
 
 import orjson
@@ -19,8 +20,8 @@ from dataops.domain.codec import to_dict
 from dataops.domain.enums import ArtifactStatus, ProofType
 from dataops.domain.models import ProofRequirement
 from dataops.portable.format import EXPORTED, SPECS, from_record
-from dataops.portable.importing import bulk, importer
-from dataops.portable.importing.importer import BULK_UNIT, apply_import
+from dataops.portable.importing import bulk
+from dataops.portable.importing.importer import apply_import
 from dataops.store.sqlite import SqliteStore
 from dataops.store.sqlite.tables import TABLES
 from tests.portable.conftest import Golden
@@ -55,14 +56,20 @@ def _imported(export: Path, target: Path, *, fast: bool) -> dict[str, list[tuple
     return _rows(target)
 
 
-@pytest.mark.parametrize(("workers", "unit"), [(1, BULK_UNIT), (2, BULK_UNIT), (2, 1)])
+@pytest.mark.parametrize(("workers", "unit"), [(1, None), (2, None), (2, 1)])
 def test_bulk_import_stores_the_rows_of_the_reference_path(
-    golden: Golden, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, workers: int, unit: int
+    golden: Golden,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    workers: int,
+    unit: int | None,
 ) -> None:
-    """Each entity in one unit, its indexes built after its rows; or (`unit` 1) the
-    entities of 2 records in units of 1, their indexes kept."""
+    """Each entity in one unit, its indexes built after its rows (a rollback journal);
+    or (`unit` 1, as in WAL mode with units of `WAL_BULK_UNIT`) the entities of 2
+    records in units of 1, their indexes kept."""
     monkeypatch.setattr(bulk, "RANGE_BYTES", 700)  # many batches, several per file
-    monkeypatch.setattr(importer, "BULK_UNIT", unit)
+    if unit is not None:
+        monkeypatch.setattr(SqliteStore, "bulk_writes", lambda store: nullcontext(unit))
     monkeypatch.setattr(bulk, "available_cores", lambda: workers)
     monkeypatch.setattr(bulk, "_SMALL", 0)
     expected = _imported(golden.archive, tmp_path / "reference.db", fast=False)

@@ -293,9 +293,20 @@ class MetadataStore(Protocol):
     def is_empty(self) -> bool:
         """True when the store holds no workflow records (users aside)."""
 
-    def encode(self, entity: str, records: Sequence[Any]) -> EncodedRecords:
+    def bulk_writes(self) -> AbstractContextManager[int | None]:
+        """A block of bulk inserts (the import), by the calling thread alone; yields the
+        most records one unit of work should insert (None: any number). SQLite writes
+        with a rollback journal while nothing else has its file open; DynamoDB: no
+        change (its units are bounded by `atomic_write_limit`)."""
+
+    def encode(
+        self, entity: str, records: Sequence[Any], data: Sequence[str | None] | None = None
+    ) -> EncodedRecords:
         """`records` of `entity` in the form this store writes them, for
         `UnitOfWork.add_encoded`: pure (no I/O), so a bulk writer (the import) may
-        encode in other processes while it writes. The rows are the backend's own."""
+        encode in other processes while it writes. The rows are the backend's own.
+        `data` (SQLite only): each record's stored JSON where the caller wrote it by a
+        compiled codec (`domain.structs`); such a record has the entity's attributes but
+        may be a struct."""
 
     def close(self) -> None: ...

@@ -1,9 +1,12 @@
 """The import's bulk path: the records of a valid entity file encoded as the target
 store writes them, in line order, by worker processes while the caller writes.
 
-Each record is read as the reference path reads it (`parse_line`, `from_record`) and
-encoded by the store itself (`MetadataStore.encode`: for SQLite the row, its columns
-and its search words), so what is stored is what `add` would store, record by record.
+Each record is encoded by the store itself (`MetadataStore.encode`: for SQLite the row,
+its columns and its search words), so what is stored is what `add` would store, record
+by record. For SQLite a line is read by the entity's compiled codec
+(`domain.structs`: msgspec decodes it into a struct with the entity's attributes and
+writes the stored JSON, in C); a line it cannot prove exact, and every line for other
+stores, is read as the reference path reads it (`parse_line`, `from_record`).
 A file is cut into ranges of lines (`scan.split_file`); forked workers (one per core)
 encode them, at most a few ranges ahead of the writer, so memory stays flat; one pool
 serves every file, so the next entity is encoded while the writer ends the last one.
@@ -18,7 +21,9 @@ from collections import deque
 from collections.abc import Generator, Sequence
 from multiprocessing.pool import AsyncResult
 from pathlib import Path
+from typing import Any
 
+from dataops.domain.structs import LineCodec, Unexact, line_codec
 from dataops.portable.checking.parallel import available_cores
 from dataops.portable.checking.scan import Chunk, split_file
 from dataops.portable.format import EntitySpec, from_record
@@ -43,15 +48,34 @@ class _NoDigest:
 
 def _encode(chunk: Chunk, spec: EntitySpec, store: MetadataStore) -> EncodedRecords:
     limit = None if chunk.end is None else chunk.end - chunk.start
-    records = []
+    codec = _codec(spec, store)
+    records: list[Any] = []
+    data: list[str | None] = []
     with chunk.path.open("rb") as handle:
         handle.seek(chunk.start)
         for _, raw, newline, long_numbers in read_lines(handle, limit=limit):
             if raw is None or not raw.strip():
                 continue  # (a valid export has neither)
+            if codec is not None:
+                try:
+                    record = codec.decode(raw)
+                    data.append(codec.runtime_json(record))
+                    records.append(record)
+                    continue
+                except Unexact:
+                    pass  # the reference reading below
             record = parse_line(raw, long_numbers=long_numbers, newline=newline)
             records.append(from_record(spec, record))
-    return store.encode(spec.name, records)
+            data.append(None)
+    return store.encode(spec.name, records, data if codec is not None else None)
+
+
+def _codec(spec: EntitySpec, store: MetadataStore) -> LineCodec | None:
+    """The compiled codec of `spec` (`domain.structs`), for a store that takes its JSON
+    (SQLite)."""
+    if store.name != "sqlite" or spec.model is None:
+        return None
+    return line_codec(spec.model, spec.id_field)
 
 
 def _work(chunk: Chunk, spec: EntitySpec) -> EncodedRecords:

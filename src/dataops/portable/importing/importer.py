@@ -19,13 +19,15 @@ Records absent from the export are never deleted. Users arrive without credentia
 
 On a store that commits a unit of any size (SQLite), an entity the target holds none
 of is written by the bulk path (`bulk`): encoded by worker processes, the same rows as
-record by record (`fast=False`), through the store's `bulk_insert`: an entity of at most
-`BULK_UNIT` records in one unit of work (SQLite builds its indexes once, after the
-rows), a larger one in units of `BULK_UNIT` records.
+record by record (`fast=False`), through the store's `bulk_insert`, inside its
+`bulk_writes`: each entity in one unit of work, its indexes built once after its rows
+(SQLite with a rollback journal: nothing else has the file open), or in units of the
+most records the store takes (WAL: another connection has it open).
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,9 +54,6 @@ BATCH_SIZE = 500
 # DynamoDB commits a unit as one TransactWriteItems of at most 100 items, and a record
 # may carry a uniqueness claim (users by email): 40 records stay within it.
 DYNAMO_BATCH_SIZE = 40
-BULK_UNIT = 50_000
-"""Records per write unit of work of the bulk path (SQLite): about 90 MB of pages in
-the WAL, which each commit checkpoints (20 fsyncs at 1M records instead of 2,000)."""
 
 
 def _batch_size(store: MetadataStore, spec: EntitySpec, inserts_only: bool) -> int:
@@ -181,18 +180,20 @@ class _Importer:
                 plan.conflicts.append(Problem(name, message))
         specs = self.entities(listed)
         bulk = [spec for spec in specs if write and self._bulk(spec)]
-        encoded = encoded_batches(self._store, [(self._root / s.file_name, s) for s in bulk])
-        try:
-            for spec in specs:
-                if spec in bulk:
-                    counts = plan.entities[spec.name] = EntityPlan()
-                    self._write_bulk(spec, encoded, counts, shown)
-                    shown.update(spec.name, counts.insert, force=True)
-                    total += counts.insert
-                else:
-                    total += self._run_entity(spec, plan, shown, write=write)
-        finally:
-            encoded.close()  # (its workers, if it stopped early)
+        writes = self._store.bulk_writes() if bulk else contextlib.nullcontext(None)
+        with writes as unit:
+            encoded = encoded_batches(self._store, [(self._root / s.file_name, s) for s in bulk])
+            try:
+                for spec in specs:
+                    if spec in bulk:
+                        counts = plan.entities[spec.name] = EntityPlan()
+                        self._write_bulk(spec, encoded, counts, shown, unit)
+                        shown.update(spec.name, counts.insert, force=True)
+                        total += counts.insert
+                    else:
+                        total += self._run_entity(spec, plan, shown, write=write)
+            finally:
+                encoded.close()  # (its workers, if it stopped early)
         shown.done(total)
 
     def _run_entity(self, spec: EntitySpec, plan: Plan, shown: Progress, *, write: bool) -> int:
@@ -218,22 +219,26 @@ class _Importer:
         return done
 
     def _write_bulk(
-        self, spec: EntitySpec, encoded: Iterator[Encoded], counts: EntityPlan, shown: Progress
+        self,
+        spec: EntitySpec,
+        encoded: Iterator[Encoded],
+        counts: EntityPlan,
+        shown: Progress,
+        unit: int | None,
     ) -> None:
         """Every record of `spec`, the next batches of `encoded` (`bulk`), through the
-        store's `bulk_insert`. An entity of at most `BULK_UNIT` records is one unit of
-        work, its indexes built once after its rows (`rebuild_indexes`): all of it or
-        none. A larger one goes in units of about `BULK_UNIT` records, its indexes kept
-        as rows arrive: building them after the rows needs the whole entity in one
-        transaction, whose WAL (about 1 GB at 1M records) made the import slower."""
-        rebuild = self._report.entity_counts.get(spec.name, 0) <= BULK_UNIT
+        store's `bulk_insert`. An entity of at most `unit` records (None: any number,
+        `MetadataStore.bulk_writes`) is one unit of work, its indexes built once after
+        its rows (`rebuild_indexes`): all of it or none. A larger one goes in units of
+        about `unit` records, its indexes kept as rows arrive."""
+        rebuild = unit is None or self._report.entity_counts.get(spec.name, 0) <= unit
         batches = _entity_batches(encoded, spec.name)
         batch = next(batches, None)
         while batch is not None:
             with self._store.unit_of_work(write=True) as uow:
                 with uow.bulk_insert(spec.name, rebuild_indexes=rebuild):
                     written = 0
-                    while batch is not None and (rebuild or written < BULK_UNIT):
+                    while batch is not None and (rebuild or unit is None or written < unit):
                         uow.add_encoded(batch)
                         written += len(batch.rows)
                         batch = next(batches, None)

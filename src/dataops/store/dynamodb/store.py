@@ -15,7 +15,8 @@ No request path Scans.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from dataops.config import LOCAL_ENVIRONMENTS, Settings
@@ -60,8 +61,16 @@ class DynamoStore:
                 return False
         return True
 
-    def encode(self, entity: str, records: Sequence[Any]) -> EncodedRecords:
-        return EncodedRecords(entity, list(records))  # items are built when added
+    @contextmanager
+    def bulk_writes(self) -> Iterator[int | None]:
+        yield None  # (units bounded by `atomic_write_limit`)
+
+    def encode(
+        self, entity: str, records: Sequence[Any], data: Sequence[str | None] | None = None
+    ) -> EncodedRecords:
+        if data is not None:  # (items are built from entities when added)
+            raise ValueError("DynamoDB encodes entities only")
+        return EncodedRecords(entity, list(records))
 
     def ensure_tables(self) -> None:
         """Create missing tables and indexes (local/test only) and wait until active."""
