@@ -10,6 +10,7 @@ import json
 import sqlite3
 from contextlib import nullcontext
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -19,13 +20,13 @@ from hypothesis import strategies as st
 from dataops.domain.codec import to_dict
 from dataops.domain.enums import ArtifactStatus, ProofType
 from dataops.domain.models import ProofRequirement
-from dataops.portable.format import EXPORTED, SPECS, from_record
+from dataops.portable.format import EXPORTED, SPECS, canonical_line, from_record
 from dataops.portable.importing import bulk
 from dataops.portable.importing.importer import apply_import
 from dataops.store.sqlite import SqliteStore
 from dataops.store.sqlite.tables import TABLES
 from tests.portable.conftest import Golden
-from tests.portable.support import ExportDir
+from tests.portable.support import ExportDir, copy_export
 
 
 def _rows(path: Path) -> dict[str, list[tuple[object, ...]]]:
@@ -170,3 +171,35 @@ def test_orjson_writes_a_plain_record_and_json_any_other(
 
 _FREE_FORM = {"metadata", "before", "after", "validation", "assistant_job_refs", "audit_event_refs"}
 _LISTS = {"assistant_job_refs", "audit_event_refs"}
+
+
+def test_lines_the_compiled_codec_refuses_take_the_reference_reading(
+    golden: Golden, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A float in an artifact's metadata and in an audit state, a null list in a task:
+    each such line is read by `parse_line` and `from_record` (`domain.structs` refuses
+    it), the rest (a line spaced out too) by the codec; the rows are the reference
+    path's."""
+    export = copy_export(golden.directory, tmp_path / "export")
+    artifact = export.records("artifacts")[0]
+    export.edit("artifacts", artifact["artifact_id"], metadata={"ratio": 0.25, "big": 1e-05})
+    events = export.records("audit_events")
+    events[0]["after"] = {"score": 1.5}
+    export.write_records("audit_events", events)
+    lines = export.lines("tasks")
+    spaced = json.loads(lines[0])  # (spaces: the codec reads them as json does)
+    lines[0] = json.dumps(spaced, indent=1, sort_keys=True).replace("\n", " ")
+    null_list = json.loads(lines[1])  # a null read as the default (an empty list)
+    lines[1] = canonical_line({**null_list, "proof_withdrawn_reasons": None})
+    export.write_lines("tasks", lines)
+    refused: list[bytes] = []
+    parse = bulk.parse_line
+
+    def parse_line(raw: bytes, **kw: Any) -> Any:
+        refused.append(raw)
+        return parse(raw, **kw)
+
+    expected = _imported(export.root, tmp_path / "reference.db", fast=False)
+    monkeypatch.setattr(bulk, "parse_line", parse_line)
+    assert _imported(export.root, tmp_path / "bulk.db", fast=True) == expected
+    assert len(refused) == 3, refused
