@@ -6,6 +6,7 @@ to any JSON value, removed or null, written canonically or not."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 from typing import Any
@@ -184,3 +185,27 @@ def test_the_structs_answer_the_entity_properties() -> None:
         b'{"notification_id":"n","type":"task-due","message":"m","created_at":"x"}'
     )
     assert unread.unread_key == "true"
+
+
+def test_a_repeated_key_is_read_as_the_reference_reads_it(
+    golden: Golden, store: SqliteStore
+) -> None:
+    """The last value of a repeated key wins in both readings."""
+    record = ExportDir(golden.directory).records("tasks")[0]
+    line = canonical_line(record)[:-1] + ',"description":"the second one"}'
+    expected = _reference_row(store, "tasks", line.encode())
+    assert expected is not None
+    assert "the second one" in expected[2]
+    assert _compiled_row(store, "tasks", line.encode()) == expected
+
+
+def test_a_free_form_field_with_a_default_factory_is_not_compiled() -> None:
+    """A null there reads as None in msgspec but as the factory's value in the reference:
+    such a class keeps the reference reading."""
+
+    @dataclasses.dataclass
+    class Loose:
+        id: str
+        extra: Any = dataclasses.field(default_factory=dict)
+
+    assert line_codec(Loose, "loose_id") is None

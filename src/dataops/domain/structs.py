@@ -19,7 +19,7 @@ reference path — wherever the two could differ:
 - a string msgspec cannot read or write (a lone surrogate).
 
 Strings, integers of any size, booleans, null and key order are written alike by both
-(tests/domain/test_structs.py compares every code point). A class whose `__init__` does
+(tests/portable/test_compiled_codec.py compares every code point). A class whose `__init__` does
 more than store values (`__post_init__`, frozen, slots) or whose default factory is
 not `list` or `dict` is not compiled (`line_codec` gives None).
 """
@@ -98,8 +98,10 @@ def _fields(cls: type[Any]) -> list[tuple[Any, ...]]:
         elif f.default_factory is not dataclasses.MISSING:
             if f.default_factory not in (list, dict):
                 raise _NotCompiled(f)
-            field = msgspec.field(default_factory=f.default_factory)
-            out.append((f.name, _type(hints[f.name], False), field))
+            kind = _type(hints[f.name], False)
+            if kind is Any:  # (null: None here, the factory's value there)
+                raise _NotCompiled(f)
+            out.append((f.name, kind, msgspec.field(default_factory=f.default_factory)))
         else:
             out.append((f.name, _type(hints[f.name], False)))
     return out

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import sqlite3
 import threading
@@ -420,10 +421,8 @@ class SqliteStore:
         finally:
             self.close()
             self._rollback_journal = False
-            try:
+            with contextlib.suppress(StorageUnavailable):  # (else the next connection)
                 self._release(self._acquire())  # (a connection sets WAL)
-            except StorageUnavailable:
-                pass  # (the next one will)
 
     def close(self) -> None:
         with self._lock:
