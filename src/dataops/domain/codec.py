@@ -248,21 +248,28 @@ def _picked(plan: Plan, data: Any) -> dict[str, Any]:
     return kwargs
 
 
-def constructor(cls: type[Any]) -> Callable[[dict[str, Any]], Any]:
-    """`cls(**kwargs)` for valid field names, faster: a plain dataclass's `__init__`
-    only stores each field's value or default (a fresh one from a default factory), so
-    the instance dict can be filled at once. Any other class is called."""
+def plain_dataclass(cls: type[Any]) -> bool:
+    """Whether `cls` is a dataclass whose `__init__` only stores each field's value or
+    default (a fresh one from a default factory): nothing frozen, slotted, post-init or
+    with its own `__new__`, every field taken by `__init__`."""
     params = getattr(cls, "__dataclass_params__", None)
-    fields = dataclasses.fields(cls)
-    if (
+    return not (
         params is None
         or params.frozen
         or hasattr(cls, "__slots__")
         or hasattr(cls, "__post_init__")
         or cls.__new__ is not object.__new__  # type: ignore[comparison-overlap]
-        or not all(f.init for f in fields)
-    ):
+        or not all(f.init for f in dataclasses.fields(cls))
+    )
+
+
+def constructor(cls: type[Any]) -> Callable[[dict[str, Any]], Any]:
+    """`cls(**kwargs)` for valid field names, faster: a plain dataclass's `__init__`
+    (`plain_dataclass`) only stores values, so the instance dict can be filled at once.
+    Any other class is called."""
+    if not plain_dataclass(cls):
         return lambda kwargs: cls(**kwargs)
+    fields = dataclasses.fields(cls)
     missing = dataclasses.MISSING
     template = {f.name: None if f.default is missing else f.default for f in fields}
     factories = [(f.name, f.default_factory) for f in fields if f.default_factory is not missing]

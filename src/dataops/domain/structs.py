@@ -19,9 +19,10 @@ reference path — wherever the two could differ:
 - a string msgspec cannot read or write (a lone surrogate).
 
 Strings, integers of any size, booleans, null and key order are written alike by both
-(tests/portable/test_compiled_codec.py compares every code point). A class whose `__init__` does
-more than store values (`__post_init__`, frozen, slots) or whose default factory is
-not `list` or `dict` is not compiled (`line_codec` gives None).
+(tests/portable/test_compiled_codec.py compares every code point). A class whose
+`__init__` does more than store values (`codec.plain_dataclass`), whose default factory
+is not `list` or `dict`, or with a free-form field whose default is not null, is not
+compiled (`line_codec` gives None).
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from typing import Any
 
 import msgspec
 
-from dataops.domain.codec import camel
+from dataops.domain.codec import camel, plain_dataclass
 
 
 class Unexact(Exception):
@@ -82,10 +83,7 @@ def _type(hint: Any, nullable: bool) -> Any:
 
 def _fields(cls: type[Any]) -> list[tuple[Any, ...]]:
     """The msgspec fields of `cls`: (name, type[, default]) in field order."""
-    params = getattr(cls, "__dataclass_params__", None)
-    if params is None or params.frozen or hasattr(cls, "__post_init__"):
-        raise _NotCompiled(cls)
-    if hasattr(cls, "__slots__"):
+    if not plain_dataclass(cls):  # (the reference calls its `__init__`)
         raise _NotCompiled(cls)
     hints = typing.get_type_hints(cls)
     out: list[tuple[Any, ...]] = []
