@@ -1,12 +1,21 @@
 """`search.words` reads ASCII text with one regex (the common text); what it finds is
-what the character-by-character definition finds (`_unicode_words`)."""
+what the character-by-character definition finds (`_unicode_words`). A record's words
+(`_unique`) are read from its texts joined when they are all ASCII: the same words as
+text by text, word by word (`_unique_each`)."""
 
 from __future__ import annotations
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dataops.domain.search import _unicode_words, words
+from dataops.domain.search import (
+    MAX_RECORD_WORDS,
+    MAX_WORD_CHARS,
+    _unicode_words,
+    _unique,
+    _unique_each,
+    words,
+)
 
 ASCII = "".join(chr(code) for code in range(128))
 
@@ -27,3 +36,29 @@ def test_ascii_text_reads_as_the_definition_reads_it(text: str) -> None:
 @given(st.text(max_size=80))
 def test_other_text_takes_the_definition(text: str) -> None:
     assert words(text) == _unicode_words(text)
+
+
+# Texts of a record: short words that repeat within and across texts, long ones (cut to
+# `MAX_WORD_CHARS`), punctuation at the joins, None and "", now and then a non-ASCII one.
+_WORDISH = st.sampled_from(["ab", "AB", "x1", "9", "a" * (MAX_WORD_CHARS + 3), "-", " ", ".", "é"])
+_TEXT = st.one_of(
+    st.none(),
+    st.lists(_WORDISH, max_size=30).map("".join),
+    st.text(alphabet=st.sampled_from(ASCII), max_size=60),
+)
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.lists(_TEXT, max_size=8))
+def test_a_records_words_are_those_read_text_by_text(texts: list[str | None]) -> None:
+    assert _unique(texts) == _unique_each(texts)
+
+
+def test_a_record_keeps_its_first_words_up_to_the_limit() -> None:
+    texts: list[str | None] = [" ".join(f"w{n}" for n in range(30)), None, "w3 x y"]
+    texts += [" ".join(f"v{n}" for n in range(30))]
+    found = _unique(texts)
+    assert found == _unique_each(texts)
+    assert len(found) == MAX_RECORD_WORDS
+    assert found[:32] == [*(f"w{n}" for n in range(30)), "x", "y"]
+    assert found[-1] == "v7"
