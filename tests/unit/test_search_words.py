@@ -1,7 +1,8 @@
 """`search.words` reads ASCII text with one regex (the common text); what it finds is
 what the character-by-character definition finds (`_unicode_words`). A record's words
 (`_unique`) are read from its texts joined when they are all ASCII: the same words as
-text by text, word by word (`_unique_each`)."""
+text by text, word by word (`_unique_each`); the host of a plain URL is read by a regular
+expression: the same host as `urlsplit`'s (`_url_host_split`)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ from dataops.domain.search import (
     _unicode_words,
     _unique,
     _unique_each,
+    _url_host_split,
+    url_host,
     words,
 )
 
@@ -62,3 +65,36 @@ def test_a_record_keeps_its_first_words_up_to_the_limit() -> None:
     assert len(found) == MAX_RECORD_WORDS
     assert found[:32] == [*(f"w{n}" for n in range(30)), "x", "y"]
     assert found[-1] == "v7"
+
+
+# URLs near the plain form: schemes in any case, hosts with what `urlsplit` reads apart
+# (user, port, brackets, percent), what it removes (tab, line breaks) or strips (leading
+# space, controls), characters that fold to ASCII letters (Kelvin sign, long s).
+_URL_PART = st.sampled_from(
+    [
+        *("http", "HTTPS", "hTtP", "s3", "S3", "ftp", "://", ":", "/", "//", "?", "#", "@"),
+        *("[", "]", "%", ".", "-", "a", "Z", "9", "bucket", "Example.COM", "\t", "\r", "\n"),
+        *(" ", "\x00", "\u212a", "\u017f", "é", ":8080", "user:pw@", "[::1]"),
+    ]
+)
+
+
+@settings(max_examples=4000, deadline=None)
+@given(st.lists(_URL_PART, max_size=10).map("".join))
+def test_a_urls_host_is_urlsplits(url: str) -> None:
+    assert url_host(url) == _url_host_split(url)
+
+
+def test_plain_urls_hosts() -> None:
+    cases = {
+        "s3://Bucket-1.example/key?x#y": "bucket-1.example",
+        "HTTPS://Example.COM": "example.com",
+        "http://a.b/": "a.b",
+        "https://user@host/": "host",
+        "https://host:8080/p": "host",
+        "https://\u212aelvin.example/": "kelvin.example",  # (lower-cased by urlsplit)
+        "ftp://host/": None,
+        "https://ho\tst/": "host",
+    }
+    for url, host in cases.items():
+        assert url_host(url) == host == _url_host_split(url), url

@@ -72,10 +72,25 @@ def _unicode_words(text: str) -> list[str]:
     return found
 
 
+_PLAIN_URL = re.compile(r"(https?|s3)://([a-z0-9.-]+)(?:[/?#]|\Z)", re.ASCII | re.IGNORECASE)
+"""An http(s) or s3 URL whose host is ASCII letters, digits, dots and dashes only (no
+user, port or brackets): its host is that text, lower-cased, as `urlsplit` reads it
+(given no tab or line break, which `urlsplit` removes first)."""
+
+
 def url_host(url: str | None) -> str | None:
-    """The host of an http(s) or s3 URL (an s3 bucket), else None."""
+    """The host of an http(s) or s3 URL (an s3 bucket), else None: `urlsplit`'s hostname,
+    read by one regular expression for a plain URL (`_PLAIN_URL`)."""
     if not url:
         return None
+    plain = _PLAIN_URL.match(url)
+    if plain is not None and "\t" not in url and "\r" not in url and "\n" not in url:
+        return plain.group(2).lower()
+    return _url_host_split(url)
+
+
+def _url_host_split(url: str) -> str | None:
+    """`url_host` by `urlsplit` (any URL)."""
     try:
         parts = urlsplit(url)
         host = parts.hostname
