@@ -51,7 +51,7 @@ _TEXT = st.one_of(
 )
 
 
-@settings(max_examples=3000, deadline=None)
+@settings(max_examples=1000, deadline=None)
 @given(st.lists(_TEXT, max_size=8))
 def test_a_records_words_are_those_read_text_by_text(texts: list[str | None]) -> None:
     assert _unique(texts) == _unique_each(texts)
@@ -79,7 +79,7 @@ _URL_PART = st.sampled_from(
 )
 
 
-@settings(max_examples=4000, deadline=None)
+@settings(max_examples=1500, deadline=None)
 @given(st.lists(_URL_PART, max_size=10).map("".join))
 def test_a_urls_host_is_urlsplits(url: str) -> None:
     assert url_host(url) == _url_host_split(url)
