@@ -53,7 +53,10 @@ def words(text: str | None) -> list[str]:
     if not text:
         return []
     if text.isascii():  # the common text, in C
-        return [word[:MAX_WORD_CHARS] for word in _ASCII_WORD.findall(text.lower())]
+        found = _ASCII_WORD.findall(text.lower())
+        if max(map(len, found), default=0) > MAX_WORD_CHARS:  # (rare: cut the long ones)
+            found = [word[:MAX_WORD_CHARS] for word in found]
+        return found
     return _unicode_words(text)
 
 
@@ -108,10 +111,7 @@ def _unique(texts: list[str | None]) -> list[str]:
     joined = " ".join(present)
     if not joined.isascii():
         return _unique_each(present)
-    found = _ASCII_WORD.findall(joined.lower())
-    if len(joined) > MAX_WORD_CHARS and max(map(len, found), default=0) > MAX_WORD_CHARS:
-        found = [word[:MAX_WORD_CHARS] for word in found]
-    return list(dict.fromkeys(found))[:MAX_RECORD_WORDS]
+    return list(dict.fromkeys(words(joined)))[:MAX_RECORD_WORDS]
 
 
 def _unique_each(texts: Iterable[str | None]) -> list[str]:
