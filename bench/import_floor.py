@@ -32,13 +32,8 @@ import.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
-import json
-import os
 import pickle
 import resource
-import socket
-import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -46,7 +41,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from dataops.portable.archive import extract_archive, is_archive
 from dataops.portable.checking.parallel import available_cores
 from dataops.portable.checking.scan import split_file
 from dataops.portable.checking.validate import validate_export
@@ -55,6 +49,7 @@ from dataops.portable.importing import bulk
 from dataops.portable.importing.bulk import RANGE_BYTES, _NoDigest
 from dataops.store.sqlite import SqliteStore
 from dataops.store.sqlite import search as search_index
+from validate_floor import export_root, stage_rows, write_result
 
 RESULTS = Path(__file__).resolve().parent / "results"
 TARGET = 50_000
@@ -145,24 +140,7 @@ def measure(root: Path, scratch: Path) -> dict[str, dict[str, Any]]:
 
 
 def _table(figures: dict[str, dict[str, Any]], cores: int) -> tuple[str, dict[str, Any]]:
-    lines = [
-        f"{'entity':<14} {'records':>9}  " + " ".join(f"{stage:>9}" for stage in STAGES),
-        f"{'':<14} {'':>9}  " + " ".join(f"{'µs/rec':>9}" for _ in STAGES),
-    ]
-    totals = dict.fromkeys(STAGES, 0.0)
-    records = 0
-    for entity, entry in figures.items():
-        count = max(entry["records"], 1)
-        records += entry["records"]
-        cells = []
-        for stage in STAGES:
-            totals[stage] += entry["cpu_seconds"][stage]
-            cells.append(f"{entry['cpu_seconds'][stage] / count * 1e6:>9.1f}")
-        lines.append(f"{entity:<14} {entry['records']:>9,}  " + " ".join(cells))
-    per_record = {stage: totals[stage] / max(records, 1) * 1e6 for stage in STAGES}
-    lines.append(
-        f"{'all':<14} {records:>9,}  " + " ".join(f"{per_record[s]:>9.1f}" for s in STAGES)
-    )
+    lines, per_record, records = stage_rows(figures, STAGES, 9)
     everything = sum(per_record.values())
     writer = sum(per_record[stage] for stage in WRITER)
     budget = cores * 1e6 / TARGET
@@ -188,21 +166,6 @@ def _table(figures: dict[str, dict[str, Any]], cores: int) -> tuple[str, dict[st
     return "\n".join(lines), summary
 
 
-def _seeded_export(size: int, workdir: Path) -> Path:
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from bench_portable import seed
-    from dataops.portable.format import SourceInfo
-    from dataops.portable.writing.export import write_export
-
-    records, seconds = seed(workdir / "source.db", size)
-    print(f"seeded {records:,} records in {seconds:.1f} s", file=sys.stderr)
-    store = SqliteStore(workdir / "source.db")
-    target = workdir / "export"
-    write_export(store, target, SourceInfo())
-    store.close()
-    return target
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("export", nargs="?", type=Path, help="a directory or .tar.gz")
@@ -212,33 +175,12 @@ def main() -> None:
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="dataops-import-floor-") as work:
         workdir = Path(work)
-        source = args.export or _seeded_export(args.size, workdir)
-        root = source
-        if is_archive(source) and source.is_file():
-            root = workdir / "files"
-            root.mkdir()
-            problems = extract_archive(source, root)
-            if problems:
-                raise SystemExit(f"cannot read {source}: {problems[0]}")
-        figures = measure(root, workdir)
+        figures = measure(export_root(args.export, args.size, workdir), workdir)
     cores = available_cores()
     table, summary = _table(figures, cores)
     print(table)
-    host = socket.gethostname().split(".")[0]
-    args.out.mkdir(parents=True, exist_ok=True)
-    out = args.out / f"{dt.date.today().isoformat()}-{host}-import-floor.json"
-    document = {
-        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "host": host,
-        "cores": cores,
-        "load_average": os.getloadavg(),
-        "export": str(args.export) if args.export else f"seeded {args.size:,} records",
-        "seconds": round(time.perf_counter() - started, 1),
-        "summary": summary,
-        "entities": figures,
-    }
-    out.write_text(json.dumps(document, indent=2) + "\n")
-    print(f"wrote {out}")
+    fields = {"seconds": round(time.perf_counter() - started, 1), "summary": summary}
+    write_result(args.out, "import-floor", args.export, args.size, {**fields, "entities": figures})
 
 
 if __name__ == "__main__":

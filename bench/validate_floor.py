@@ -37,7 +37,7 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -151,31 +151,53 @@ def _seeded_export(size: int, workdir: Path) -> Path:
     return target
 
 
-def _table(figures: dict[str, dict[str, Any]], cores: int) -> tuple[str, dict[str, Any]]:
+def export_root(export: Path | None, size: int, workdir: Path) -> Path:
+    """The directory of `export` (a `.tar.gz` is extracted into `workdir`, untimed), or
+    of a store of `size` records seeded as `bench_portable.py` seeds one and exported."""
+    source = export or _seeded_export(size, workdir)
+    if not (is_archive(source) and source.is_file()):
+        return source
+    root = workdir / "files"
+    root.mkdir()
+    problems = extract_archive(source, root)
+    if problems:
+        raise SystemExit(f"cannot read {source}: {problems[0]}")
+    return root
+
+
+def stage_rows(
+    figures: dict[str, dict[str, Any]], stages: Sequence[str], width: int
+) -> tuple[list[str], dict[str, float], int]:
+    """A table of µs of CPU per record, an entity a row and a stage a column, its last
+    row `all`; with each stage's µs per record over every entity, and the records."""
     lines = [
-        f"{'entity':<14} {'records':>9}  " + "  ".join(f"{stage:>12}" for stage in STAGES),
-        f"{'':<14} {'':>9}  " + "  ".join(f"{'µs/record':>12}" for _ in STAGES),
+        f"{'entity':<14} {'records':>9}  " + " ".join(f"{stage:>{width}}" for stage in stages),
+        f"{'':<14} {'':>9}  " + " ".join(f"{'µs/record':>{width}}" for _ in stages),
     ]
-    totals = dict.fromkeys(STAGES, 0.0)
+    totals = dict.fromkeys(stages, 0.0)
     records = 0
     for entity, entry in figures.items():
         count = max(entry["records"], 1)
         records += entry["records"]
         cells = []
-        for stage in STAGES:
+        for stage in stages:
             seconds = entry["cpu_seconds"][stage]
             totals[stage] += seconds
-            cells.append(f"{seconds / count * 1e6:>12.1f}")
-        lines.append(f"{entity:<14} {entry['records']:>9,}  " + "  ".join(cells))
-    per_record = {stage: totals[stage] / max(records, 1) * 1e6 for stage in STAGES}
+            cells.append(f"{seconds / count * 1e6:>{width}.1f}")
+        lines.append(f"{entity:<14} {entry['records']:>9,}  " + " ".join(cells))
+    per_record = {stage: totals[stage] / max(records, 1) * 1e6 for stage in stages}
+    lines.append(
+        f"{'all':<14} {records:>9,}  " + " ".join(f"{per_record[s]:>{width}.1f}" for s in stages)
+    )
+    return lines, per_record, records
+
+
+def _table(figures: dict[str, dict[str, Any]], cores: int) -> tuple[str, dict[str, Any]]:
+    lines, per_record, records = stage_rows(figures, STAGES, 12)
     ceiling = {stage: cores * 1e6 / per_record[stage] for stage in STAGES}
     lines.append(
-        f"{'all':<14} {records:>9,}  "
-        + "  ".join(f"{per_record[stage]:>12.1f}" for stage in STAGES)
-    )
-    lines.append(
         f"{'records/s':<14} {f'{cores} cores':>9}  "
-        + "  ".join(f"{ceiling[stage]:>12,.0f}" for stage in STAGES)
+        + " ".join(f"{ceiling[stage]:>12,.0f}" for stage in STAGES)
     )
     budget = cores * 1e6 / TARGET
     lines.append(
@@ -192,6 +214,26 @@ def _table(figures: dict[str, dict[str, Any]], cores: int) -> tuple[str, dict[st
     return "\n".join(lines), summary
 
 
+def write_result(
+    out_dir: Path, name: str, export: Path | None, size: int, fields: dict[str, Any]
+) -> None:
+    """bench/results/<YYYY-MM-DD>-<hostname>-<name>.json: the host, its cores and load,
+    the export measured, then `fields`."""
+    host = socket.gethostname().split(".")[0]
+    out_dir.mkdir(parents=True, exist_ok=True)
+    out = out_dir / f"{dt.date.today().isoformat()}-{host}-{name}.json"
+    document = {
+        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "host": host,
+        "cores": available_cores(),
+        "load_average": os.getloadavg(),
+        "export": str(export) if export else f"seeded {size:,} records",
+        **fields,
+    }
+    out.write_text(json.dumps(document, indent=2) + "\n")
+    print(f"wrote {out}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("export", nargs="?", type=Path, help="a directory or .tar.gz")
@@ -202,34 +244,14 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="dataops-floor-work-") as work:
         workdir = Path(work)
-        source = args.export or _seeded_export(args.size, workdir)
-        root = source
-        if is_archive(source) and source.is_file():
-            root = workdir / "files"
-            root.mkdir()
-            problems = extract_archive(source, root)
-            if problems:
-                raise SystemExit(f"cannot read {source}: {problems[0]}")
+        root = export_root(args.export, args.size, workdir)
         figures = measure(root, max(args.repeats, 1), max(args.warmups, 0))
     cores = available_cores()
     table, summary = _table(figures, cores)
     print(table)
-    host = socket.gethostname().split(".")[0]
-    args.out.mkdir(parents=True, exist_ok=True)
-    out = args.out / f"{dt.date.today().isoformat()}-{host}-validate-floor.json"
-    document = {
-        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "host": host,
-        "cores": cores,
-        "load_average": os.getloadavg(),
-        "export": str(args.export) if args.export else f"seeded {args.size:,} records",
-        "repeats": args.repeats,
-        "warmups": args.warmups,
-        "summary": summary,
-        "entities": figures,
-    }
-    out.write_text(json.dumps(document, indent=2) + "\n")
-    print(f"wrote {out}")
+    fields = {"repeats": args.repeats, "warmups": args.warmups, "summary": summary}
+    fields["entities"] = figures
+    write_result(args.out, "validate-floor", args.export, args.size, fields)
 
 
 if __name__ == "__main__":
