@@ -10,7 +10,7 @@ The import's stages then run one after the other, each alone on the machine, and
 CPU (user + system, `getrusage`, workers included) is taken:
 
 1. `validate`: `validate_export` of the export, as the import runs it first (its
-   workers on every core);
+   workers on every core), measured once and shared out among the entities by records;
 2. `encode`: what the import's workers do per range of lines (`bulk._encode`: the
    compiled codec, the store's row, columns and search words), in this process, plus
    pickling the batch as a worker sends it;
@@ -49,9 +49,8 @@ from dataops.portable.importing import bulk
 from dataops.portable.importing.bulk import RANGE_BYTES, _NoDigest
 from dataops.store.sqlite import SqliteStore
 from dataops.store.sqlite import search as search_index
-from validate_floor import export_root, stage_rows, write_result
+from validate_floor import RESULTS, export_root, stage_rows, write_result
 
-RESULTS = Path(__file__).resolve().parent / "results"
 TARGET = 50_000
 WRITER = ("insert", "search", "indexes", "commit")
 STAGES = ("validate", "encode", "receive", *WRITER)
@@ -118,17 +117,16 @@ def measure(root: Path, scratch: Path) -> dict[str, dict[str, Any]]:
             if not counts.get(entity) or not path.is_file() or SPECS[entity].model is None:
                 continue  # (nothing to write)
             cpu = dict.fromkeys(STAGES, 0.0)
-            cpu["validate"] = validate * counts[entity] / total  # (its share, by records)
+            # (`validate_export` is measured once, for the whole export: shared out by records)
+            cpu["validate"] = validate * counts[entity] / total
             batches = _encoded(store, path, entity, cpu)
             with _search_timed(cpu), store.unit_of_work(write=True) as uow:
-                writes = uow.bulk_insert(entity, rebuild_indexes=True)
-                writes.__enter__()
-                started = _cpu()
-                for batch in batches:
-                    uow.add_encoded(batch)
-                cpu["insert"] = _cpu() - started - cpu["search"]
-                started = _cpu()
-                writes.__exit__(None, None, None)
+                with uow.bulk_insert(entity, rebuild_indexes=True):
+                    started = _cpu()
+                    for batch in batches:
+                        uow.add_encoded(batch)
+                    cpu["insert"] = _cpu() - started - cpu["search"]
+                    started = _cpu()  # (the block's end builds the indexes)
                 cpu["indexes"] = _cpu() - started
                 started = _cpu()
                 uow.commit()
@@ -179,8 +177,12 @@ def main() -> None:
     cores = available_cores()
     table, summary = _table(figures, cores)
     print(table)
-    fields = {"seconds": round(time.perf_counter() - started, 1), "summary": summary}
-    write_result(args.out, "import-floor", args.export, args.size, {**fields, "entities": figures})
+    fields = {
+        "seconds": round(time.perf_counter() - started, 1),
+        "summary": summary,
+        "entities": figures,
+    }
+    write_result(args.out, "import-floor", args.export, args.size, fields)
 
 
 if __name__ == "__main__":

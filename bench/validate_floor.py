@@ -249,8 +249,12 @@ def main() -> None:
     cores = available_cores()
     table, summary = _table(figures, cores)
     print(table)
-    fields = {"repeats": args.repeats, "warmups": args.warmups, "summary": summary}
-    fields["entities"] = figures
+    fields = {
+        "repeats": args.repeats,
+        "warmups": args.warmups,
+        "summary": summary,
+        "entities": figures,
+    }
     write_result(args.out, "validate-floor", args.export, args.size, fields)
 
 
